@@ -1,0 +1,89 @@
+// Simulated kernel memory: every allocation's shadow state, kept for the whole execution.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory_resource>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <vector>
+
+#include "sim/choice.hpp"
+#include "sim/site.hpp"
+
+namespace devsim::sim {
+
+class World;
+
+// Index into the allocation table; 0 is "no allocation" (a null handle).
+using AllocId = std::uint32_t;
+
+// What the shadow knows about one object.
+struct Allocation {
+  void* base = nullptr;       // real storage, inside the world's arena
+  std::uint64_t address = 0;  // simulated kernel address, deterministic across runs
+  std::uint32_t size = 0;
+  bool freed = false;
+  bool not_leak = false;                 // kmemleak_not_leak(): expected to outlive the execution
+  const std::type_info* type = nullptr;  // the C++ type constructed there, if any
+  void (*destroy)(void*) = nullptr;
+  TaskId alloc_task = kNoTask;
+  Site alloc_site;
+  std::uint64_t alloc_step = 0;
+  TaskId free_task = kNoTask;
+  Site free_site;
+  std::uint64_t free_step = 0;
+};
+
+// The allocation table of one world.
+//
+// INVARIANT: storage handed out is never reused within an execution. A freed object is marked freed and
+// left intact in quarantine until the world is destroyed (its C++ destructor runs only then), so a
+// use-after-free is detected through the shadow and any access that slips past a detector still reads a
+// valid object: never real undefined behaviour.
+class KernelMemory {
+ public:
+  explicit KernelMemory(World& world);
+  ~KernelMemory();
+  KernelMemory(const KernelMemory&) = delete;
+  KernelMemory& operator=(const KernelMemory&) = delete;
+
+  // Allocates `size` bytes (filled with 0 if `zero`, else with the 0xbe pattern so reads of uninitialised
+  // memory are deterministic). A yield point. Returns the new id; storage via record(id).base.
+  AllocId allocate(std::size_t size, std::size_t align, bool zero, const std::type_info* type, void (*destroy)(void*),
+                   const Site& site);
+  // kfree: reports double and invalid frees. A yield point.
+  void free(AllocId id, const void* pointer, const Site& site);
+  // kfree of a raw pointer: finds its allocation (slow path, for C-style code).
+  void free_raw(const void* pointer, const Site& site);
+  // Checks an access of `size` bytes at `pointer` inside allocation `id`; reports use-after-free or
+  // out-of-bounds. Returns true when the access is valid.
+  bool check(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site);
+
+  // The demangled name of an allocation's type ("" if untyped).
+  static std::string type_name(const Allocation& a);
+  void mark_not_leak(AllocId id) { table_[id].not_leak = true; }
+  const Allocation& record(AllocId id) const { return table_[id]; }
+  std::size_t live_objects() const { return live_; }
+  std::size_t allocations() const { return table_.size() - 1; }
+  // kmemleak: one report per live object that is not marked not_leak.
+  void report_leaks();
+  // Runs the deferred C++ destructors of every object (freed or leaked). Called once, as the world ends.
+  void destroy_all();
+
+ private:
+  void report_bad_access(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site,
+                         std::string_view kind);
+
+  World& world_;
+  // LIFETIME: the arena owns all object storage and releases it only when the world ends, after every
+  // destroy() has run: that is the quarantine.
+  alignas(std::max_align_t) std::byte initial_[2048];
+  std::pmr::monotonic_buffer_resource arena_;
+  std::vector<Allocation> table_;  // [0] is the null sentinel
+  std::uint64_t next_address_;
+  std::size_t live_ = 0;
+};
+
+}  // namespace devsim::sim

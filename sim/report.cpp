@@ -1,0 +1,132 @@
+#include "sim/report.hpp"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace devsim::sim {
+
+namespace {
+std::string hex(std::uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// The slab cache KASAN would name for an object of `size` bytes.
+std::string kmalloc_cache(std::uint32_t size) {
+  std::uint32_t cache = 8;
+  while (cache < size) {
+    if (cache == 64 && size <= 96) return "kmalloc-96";
+    if (cache == 128 && size <= 192) return "kmalloc-192";
+    cache *= 2;
+  }
+  return "kmalloc-" + std::to_string(cache);
+}
+
+void append_task_site(std::string& out, const char* what, const TaskSite& ts) {
+  out += what;
+  out += " by task " + ts.task + " at step " + std::to_string(ts.step) + ":\n";
+  out += " " + (ts.site ? describe(*ts.site) : std::string("(no site)")) + "\n";
+}
+
+nlohmann::json site_json(const std::optional<Site>& site) {
+  if (!site) return nullptr;
+  return {{"function", site_function(*site)}, {"location", site_location(*site)}};
+}
+
+nlohmann::json task_site_json(const std::optional<TaskSite>& ts) {
+  if (!ts) return nullptr;
+  return {{"task", ts->task}, {"step", ts->step}, {"site", site_json(ts->site)}};
+}
+}  // namespace
+
+std::string Report::signature() const {
+  std::string sig = kind;
+  sig += '|';
+  if (accessed_by && accessed_by->site) sig += site_location(*accessed_by->site);
+  sig += '|';
+  if (freed_by && freed_by->site) sig += site_location(*freed_by->site);
+  return sig;
+}
+
+std::string render_text(const Report& r) {
+  static const std::string kRule(66, '=');
+  std::string out = kRule + "\n";
+  if (r.kind == bug::kLeak && r.access) {
+    // kmemleak's format.
+    const MemoryAccess& a = *r.access;
+    out += "unreferenced object 0x" + hex(a.object) + " (size " + std::to_string(a.object_size) + "):\n";
+    if (r.allocated_by) {
+      out += "  comm \"" + r.allocated_by->task + "\", step " + std::to_string(r.allocated_by->step) + "\n";
+    }
+    if (!a.type.empty()) out += "  type " + a.type + "\n";
+    out += "  backtrace:\n";
+    if (r.allocated_by && r.allocated_by->site) out += "    " + describe(*r.allocated_by->site) + "\n";
+  } else {
+    bool memory = r.access.has_value();
+    out += std::string("BUG: ") + (memory ? "KASAN: " : "") + r.headline + "\n";
+    if (memory && r.accessed_by) {
+      const MemoryAccess& a = *r.access;
+      out += std::string(a.write ? "Write" : "Read") + " of size " + std::to_string(a.size) + " at addr " +
+             hex(a.address) + " by task " + r.accessed_by->task + " at step " + std::to_string(r.accessed_by->step) +
+             ":\n";
+      out += " " + (r.accessed_by->site ? describe(*r.accessed_by->site) : std::string("(no site)")) + "\n";
+    } else if (r.accessed_by) {
+      out += "task " + r.accessed_by->task + " at step " + std::to_string(r.accessed_by->step) + ":\n";
+      out += " " + (r.accessed_by->site ? describe(*r.accessed_by->site) : std::string("(no site)")) + "\n";
+    }
+    if (r.allocated_by) {
+      out += "\n";
+      append_task_site(out, "Allocated", *r.allocated_by);
+    }
+    if (r.freed_by) {
+      out += "\n";
+      append_task_site(out, "Freed", *r.freed_by);
+    }
+    if (memory) {
+      const MemoryAccess& a = *r.access;
+      out += "\nThe buggy address belongs to the object at " + hex(a.object) + "\n";
+      out += " which belongs to the cache " + kmalloc_cache(a.object_size) + " of size " +
+             std::to_string(a.object_size) + (a.type.empty() ? "" : " (" + a.type + ")") + "\n";
+      out += "The buggy address is located " + std::to_string(a.offset) + " bytes inside of\n";
+      out += " " + std::to_string(a.object_size) + "-byte region [" + hex(a.object) + ", " +
+             hex(a.object + a.object_size) + ")\n";
+    }
+  }
+  if (!r.details.empty()) {
+    out += "\n";
+    for (const std::string& line : r.details)
+      out += line + "\n";
+  }
+  out += "\nSchedule (" + std::to_string(r.schedule.size()) + " choices): " + to_string(r.schedule) + "\n";
+  out += kRule + "\n";
+  return out;
+}
+
+std::string render_json(const Report& r) {
+  nlohmann::json j;
+  j["kind"] = r.kind;
+  j["headline"] = r.headline;
+  j["fatal"] = r.fatal;
+  if (r.access) {
+    const MemoryAccess& a = *r.access;
+    j["access"] = {{"write", a.write},
+                   {"size", a.size},
+                   {"address", hex(a.address)},
+                   {"object", hex(a.object)},
+                   {"object_size", a.object_size},
+                   {"offset", a.offset},
+                   {"type", a.type}};
+  } else {
+    j["access"] = nullptr;
+  }
+  j["accessed_by"] = task_site_json(r.accessed_by);
+  j["allocated_by"] = task_site_json(r.allocated_by);
+  j["freed_by"] = task_site_json(r.freed_by);
+  j["details"] = r.details;
+  j["schedule"] = to_string(r.schedule);
+  j["signature"] = r.signature();
+  return j.dump();
+}
+
+}  // namespace devsim::sim

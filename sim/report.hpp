@@ -1,0 +1,68 @@
+// What a detector found: one structured report, rendered KASAN-style as text and as JSON.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/choice.hpp"
+#include "sim/site.hpp"
+
+namespace devsim::sim {
+
+// Bug kinds are open-ended strings so that later layers (refcount warnings, lock inversions, list
+// corruption, context misuse) add their own without sim/ knowing them. The ones sim/ detects:
+namespace bug {
+inline constexpr std::string_view kUseAfterFree = "use-after-free";
+inline constexpr std::string_view kDoubleFree = "double-free";
+inline constexpr std::string_view kInvalidFree = "invalid-free";
+inline constexpr std::string_view kOutOfBounds = "slab-out-of-bounds";
+inline constexpr std::string_view kLeak = "memory-leak";
+inline constexpr std::string_view kDeadlock = "deadlock";
+inline constexpr std::string_view kStackOverflow = "stack-overflow";
+inline constexpr std::string_view kStepBudget = "step-budget-exceeded";
+inline constexpr std::string_view kHeldAtExit = "held-at-exit";
+inline constexpr std::string_view kTaskException = "unhandled-exception";
+}  // namespace bug
+
+// A task at a site: "task app/1 at legacy_ioctl (drivers/legacy.cpp:42), step 7".
+struct TaskSite {
+  std::string task;  // "app/1": name/id, as the kernel prints comm/pid
+  std::optional<Site> site;
+  std::uint64_t step = 0;  // the execution's scheduling step at that moment
+};
+
+// A memory access that went wrong.
+struct MemoryAccess {
+  bool write = false;
+  std::uint32_t size = 0;
+  std::uint64_t address = 0;  // simulated kernel address (deterministic across runs)
+  std::uint64_t object = 0;   // the object's base address
+  std::uint32_t object_size = 0;
+  std::uint32_t offset = 0;  // of the access within the object
+  std::string type;          // the C++ type allocated there, if known
+};
+
+struct Report {
+  std::string kind;      // one of bug::k* or a later layer's kind
+  std::string headline;  // "use-after-free in legacy_ioctl"; kind + where, like KASAN's BUG: line
+  std::optional<MemoryAccess> access;
+  std::optional<TaskSite> accessed_by;  // the task that did the faulting operation
+  std::optional<TaskSite> allocated_by;
+  std::optional<TaskSite> freed_by;
+  std::vector<std::string> details;  // further lines: waiters of a deadlock, both orders of an inversion…
+  Schedule schedule;                 // the choices that led here (filled in by the world)
+  bool fatal = true;                 // a warning (refcount saturation) is reported but does not stop
+
+  // kind + access site + free site: what makes two failures "the same bug" for deduplication.
+  std::string signature() const;
+};
+
+// KASAN/kmemleak-style text, with the schedule at the end.
+std::string render_text(const Report& report);
+// The same report as a JSON object (nlohmann-compatible text).
+std::string render_json(const Report& report);
+
+}  // namespace devsim::sim

@@ -1,0 +1,560 @@
+#include "sim/world.hpp"
+
+#include <algorithm>
+#include <csetjmp>
+#include <exception>
+#include <stdexcept>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define DEVSIM_ASAN 1
+#endif
+
+namespace devsim::sim {
+
+namespace ctx = boost::context::detail;
+
+namespace {
+// LIFETIME: set by a World's constructor and restored by its destructor, so it always names a live world
+// of this thread (worlds nest like scopes).
+thread_local World* t_current = nullptr;
+
+// A task that keeps yielding during teardown (say, a loop swallowing TaskCancelled) is abandoned after
+// this many scheduling points.
+constexpr std::uint64_t kTeardownStepLimit = 10'000;
+
+inline void asan_start_switch([[maybe_unused]] void** fake_stack_save, [[maybe_unused]] const void* bottom,
+                              [[maybe_unused]] std::size_t size) {
+#ifdef DEVSIM_ASAN
+  __sanitizer_start_switch_fiber(fake_stack_save, bottom, size);
+#endif
+}
+inline void asan_finish_switch([[maybe_unused]] void* fake_stack_save, [[maybe_unused]] const void** bottom_old,
+                               [[maybe_unused]] std::size_t* size_old) {
+#ifdef DEVSIM_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack_save, bottom_old, size_old);
+#endif
+}
+
+char* align_down(char* p, std::size_t align) {
+  return reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(p) & ~(std::uintptr_t{align} - 1));
+}
+}  // namespace
+
+std::string_view to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::Completed:
+      return "completed";
+    case Outcome::Stopped:
+      return "stopped";
+    case Outcome::Deadlock:
+      return "deadlock";
+    case Outcome::StepBudget:
+      return "step-budget";
+    case Outcome::Pruned:
+      return "pruned";
+  }
+  return "?";
+}
+
+World* World::current() {
+  return t_current;
+}
+
+World::World(WorldOptions options, Strategy* strategy, StackPool* pool)
+    : options_(options), strategy_(strategy), pool_(pool), memory_(*this) {
+  if (pool_ == nullptr) {
+    own_pool_ = std::make_unique<StackPool>(options_.stack_size);
+    pool_ = own_pool_.get();
+  }
+  if (options_.trace) trace_ = std::make_unique<Trace>();
+  track_footprints_ = strategy_ != nullptr && strategy_->wants_footprints();
+  previous_world_ = t_current;
+  t_current = this;
+}
+
+World::~World() {
+  teardown();
+  // Simulated objects' destructors run while this world is still current, in teardown mode (no reports).
+  memory_.destroy_all();
+  t_current = previous_world_;
+}
+
+// ---- tasks -----------------------------------------------------------------------------------------
+
+Task& World::create_task(std::string name, std::size_t body_size, std::size_t body_align, const Site& site) {
+  Stack stack = pool_->acquire();
+  char* top = stack.top();
+  char* block = align_down(top - sizeof(Task), alignof(Task));
+  char* body = align_down(block - body_size, std::max<std::size_t>(body_align, 16));
+  char* sp = align_down(body, 64);
+  if (sp - stack.bottom() < static_cast<std::ptrdiff_t>(4096)) {
+    pool_->release(stack);
+    throw std::length_error("devsim: task body does not fit on the task stack");
+  }
+  Task* task = new (block) Task();
+  task->id = static_cast<TaskId>(tasks_.size());
+  task->world = this;
+  task->stack = stack;
+  task->body = body;
+  task->last_site = site;
+  task->ctx = ctx::make_fcontext(sp, static_cast<std::size_t>(sp - stack.bottom()), &World::task_entry);
+  tasks_.push_back(task);
+  names_.push_back(std::move(name));
+  states_.push_back(TaskState::Runnable);
+  runnable_.push_back(task->id);  // ids grow, so runnable_ stays sorted
+  if (trace_) trace_->name_task(task->id, names_.back());
+  record(EventKind::Spawn, nullptr, task->id, site, names_.back());
+  if (track_footprints_) segment_.touch_everything();
+  return *task;
+}
+
+void World::task_entry(ctx::transfer_t from) {
+  Task* task = static_cast<Task*>(from.data);
+  World& w = *task->world;
+  w.scheduler_ctx_ = from.fctx;
+  asan_finish_switch(nullptr, &w.scheduler_stack_bottom_, &w.scheduler_stack_size_);
+  std::string failure;
+  try {
+    if (!task->cancelled) task->run_body(task->body);
+  } catch (const TaskCancelled&) {
+  } catch (const std::exception& e) {
+    failure = e.what();
+    if (failure.empty()) failure = "std::exception";
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  {
+    // LIFETIME: the callable's captures may hold simulated references whose release yields; it must not
+    // be unwound halfway through.
+    NoCancelScope scope(w);
+    task->body_alive = false;
+    task->destroy_body(task->body);
+  }
+  if (!failure.empty() && !w.tearing_down_) {
+    Report r;
+    r.kind = bug::kTaskException;
+    r.headline = std::string(bug::kTaskException) + " in task " + w.task_label(task->id) + ": " + failure;
+    r.accessed_by = w.task_site(task->id, task->last_site);
+    w.report(std::move(r));
+  }
+  w.finish_current(TaskState::Finished);
+  asan_start_switch(nullptr, w.scheduler_stack_bottom_, w.scheduler_stack_size_);
+  ctx::jump_fcontext(w.scheduler_ctx_, nullptr);
+  std::terminate();  // a finished task is never resumed
+}
+
+void World::finish_current(TaskState state) {
+  Task& t = *current_;
+  if (!tearing_down_) {
+    for (const Task::Held& h : t.held) {
+      Report r;
+      r.kind = bug::kHeldAtExit;
+      r.headline = "task " + task_label(t.id) + " exited holding " + h.what;
+      r.accessed_by = task_site(t.id, h.site);
+      r.details.push_back("acquired at " + describe(h.site) + ", never released");
+      report(std::move(r));
+    }
+  }
+  t.held.clear();
+  set_state(t, state);
+  record(EventKind::Exit, nullptr, 0, t.last_site);
+  if (track_footprints_) segment_.touch_everything();
+}
+
+void World::set_state(Task& task, TaskState state) {
+  TaskState old = task.state;
+  if (old == state) return;
+  if (old == TaskState::Runnable) {
+    auto it = std::lower_bound(runnable_.begin(), runnable_.end(), task.id);
+    if (it != runnable_.end() && *it == task.id) runnable_.erase(it);
+  }
+  if (state == TaskState::Runnable)
+    runnable_.insert(std::lower_bound(runnable_.begin(), runnable_.end(), task.id), task.id);
+  task.state = state;
+  states_[task.id] = state;
+}
+
+void World::make_runnable(Task& task) {
+  task.wait_channel = nullptr;
+  task.wait_what.clear();
+  if (task.wake_at) {
+    task.wake_at.reset();
+    --sleepers_;
+  }
+  set_state(task, TaskState::Runnable);
+}
+
+void World::make_blocked(Task& task) {
+  set_state(task, TaskState::Blocked);
+}
+
+// ---- switching -----------------------------------------------------------------------------------
+
+void World::resume(Task& task) {
+  current_ = &task;
+  task.started = true;
+  if (trace_) run_begin_seq_ = seq_++;
+  overflow::arm(task.stack, &escape_);
+  asan_start_switch(&scheduler_fake_stack_, task.stack.bottom(), task.stack.size);
+  ctx::transfer_t back = ctx::jump_fcontext(task.ctx, &task);
+  asan_finish_switch(scheduler_fake_stack_, nullptr, nullptr);
+  overflow::disarm();
+  bool done = task.state == TaskState::Finished || task.state == TaskState::Abandoned;
+  task.ctx = done ? nullptr : back.fctx;
+  if (trace_) trace_->add_run(task.id, run_begin_seq_, seq_++);
+  current_ = nullptr;
+}
+
+void World::switch_to_scheduler() {
+  Task* t = current_;
+  asan_start_switch(&t->asan_fake_stack, scheduler_stack_bottom_, scheduler_stack_size_);
+  ctx::transfer_t back = ctx::jump_fcontext(scheduler_ctx_, nullptr);
+  scheduler_ctx_ = back.fctx;
+  asan_finish_switch(t->asan_fake_stack, &scheduler_stack_bottom_, &scheduler_stack_size_);
+  if (t->cancelled && t->no_cancel_depth == 0) throw TaskCancelled{};
+}
+
+void World::abandon_current() {
+  Task& t = *current_;
+  set_state(t, TaskState::Abandoned);
+  asan_start_switch(nullptr, scheduler_stack_bottom_, scheduler_stack_size_);
+  ctx::jump_fcontext(scheduler_ctx_, nullptr);
+  std::terminate();  // an abandoned task is never resumed
+}
+
+void World::oops() {
+  if (current_ == nullptr) throw std::logic_error("devsim: fatal fault outside a task");
+  if (current_->no_cancel_depth == 0) throw TaskCancelled{};
+  abandon_current();
+}
+
+World::NoCancelScope::NoCancelScope(World& w) : task_(w.current_) {
+  if (task_ != nullptr) ++task_->no_cancel_depth;
+}
+World::NoCancelScope::~NoCancelScope() {
+  if (task_ != nullptr) --task_->no_cancel_depth;
+}
+
+// ---- scheduling ----------------------------------------------------------------------------------
+
+TaskId World::pick_next() {
+  if (runnable_.empty()) return kNoTask;
+  TaskId cur = current_ != nullptr && current_->state == TaskState::Runnable ? current_->id : kNoTask;
+  if (runnable_.size() == 1) return runnable_.front();
+  TaskId next;
+  if (strategy_ != nullptr) {
+    SchedulingPoint point{runnable_, cur, track_footprints_ ? &segment_ : nullptr};
+    next = strategy_->pick_task(point);
+    if (next == kPruneExecution) return next;
+    if (!std::binary_search(runnable_.begin(), runnable_.end(), next)) {
+      throw std::logic_error("devsim: strategy picked a task that cannot run");
+    }
+  } else {
+    next = cur != kNoTask ? cur : runnable_.front();
+  }
+  schedule_.push_back({Choice::Kind::Task, next});
+  if (track_footprints_) segment_.clear();
+  return next;
+}
+
+void World::reschedule(const Site& site) {
+  Task& t = *current_;
+  t.last_site = site;
+  ++t.steps;
+  if (tearing_down_) {
+    if (t.cancelled && t.no_cancel_depth == 0) throw TaskCancelled{};
+    if (t.steps > kTeardownStepLimit) abandon_current();
+    return;
+  }
+  ++steps_;
+  if (!stopping_ && steps_ > options_.step_budget) {
+    Report r;
+    r.kind = bug::kStepBudget;
+    r.headline = "step budget of " + std::to_string(options_.step_budget) +
+                 " scheduling points exceeded (livelock?) in task " + task_label(t.id);
+    r.accessed_by = task_site(t.id, site);
+    report(std::move(r));
+    outcome_ = Outcome::StepBudget;
+    stopping_ = true;
+  }
+  if (stopping_) {
+    switch_to_scheduler();
+    return;
+  }
+  TaskId next = pick_next();
+  if (next == t.id) return;
+  if (next == kPruneExecution) {
+    outcome_ = Outcome::Pruned;
+    stopping_ = true;
+    switch_to_scheduler();
+    return;
+  }
+  pending_next_ = next;
+  switch_to_scheduler();
+}
+
+void World::yield(EventKind kind, const void* object, const Site& site) {
+  if (current_ == nullptr) return;  // model set-up code: nothing to interleave with yet
+  record(kind, object, 0, site);
+  reschedule(site);
+}
+
+void World::block(const void* channel, std::string_view what, const Site& site) {
+  if (current_ == nullptr) throw std::logic_error("devsim: block() outside a task");
+  Task& t = *current_;
+  if (tearing_down_) {
+    if (t.no_cancel_depth == 0) throw TaskCancelled{};
+    abandon_current();  // cannot wait for anything while the world ends
+  }
+  if (stopping_) {
+    switch_to_scheduler();
+    return;
+  }
+  t.last_site = site;
+  t.wait_channel = channel;
+  t.wait_what.assign(what);
+  t.wait_site = site;
+  record(EventKind::Block, channel, 0, site, what);
+  if (track_footprints_) segment_.touch_everything();
+  make_blocked(t);
+  pending_next_ = kNoTask;
+  switch_to_scheduler();
+}
+
+std::size_t World::wake_all(const void* channel, const Site& site) {
+  std::size_t woken = 0;
+  for (Task* t : tasks_) {
+    if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == channel && !t->wake_at) {
+      make_runnable(*t);
+      ++woken;
+    }
+  }
+  record(EventKind::Wake, channel, woken, site);
+  if (track_footprints_) segment_.touch_everything();
+  return woken;
+}
+
+bool World::wake_one(const void* channel, const Site& site) {
+  for (Task* t : tasks_) {
+    if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == channel && !t->wake_at) {
+      make_runnable(*t);
+      record(EventKind::Wake, channel, 1, site);
+      if (track_footprints_) segment_.touch_everything();
+      return true;
+    }
+  }
+  return false;
+}
+
+void World::sleep_for(Nanos duration, const Site& site) {
+  if (current_ == nullptr) throw std::logic_error("devsim: sleep_for() outside a task");
+  if (duration == 0) {
+    yield(EventKind::Sleep, nullptr, site);
+    return;
+  }
+  Task& t = *current_;
+  if (tearing_down_) {
+    if (t.no_cancel_depth == 0) throw TaskCancelled{};
+    return;  // time does not pass during teardown
+  }
+  if (stopping_) {
+    switch_to_scheduler();
+    return;
+  }
+  t.last_site = site;
+  t.wake_at = now_ + duration;
+  ++sleepers_;
+  t.wait_channel = &now_;
+  t.wait_what = "sleep until " + std::to_string(*t.wake_at) + " ns";
+  t.wait_site = site;
+  record(EventKind::Sleep, nullptr, duration, site);
+  if (track_footprints_) segment_.touch_everything();
+  make_blocked(t);
+  pending_next_ = kNoTask;
+  switch_to_scheduler();
+}
+
+bool World::advance_time() {
+  if (sleepers_ == 0) return false;
+  Nanos next = ~Nanos{0};
+  for (Task* t : tasks_)
+    if (t != nullptr && t->state == TaskState::Blocked && t->wake_at) next = std::min(next, *t->wake_at);
+  now_ = next;
+  for (Task* t : tasks_)
+    if (t != nullptr && t->state == TaskState::Blocked && t->wake_at && *t->wake_at <= now_) make_runnable(*t);
+  if (track_footprints_) segment_.touch_everything();
+  return true;
+}
+
+std::uint64_t World::choose(std::uint64_t bound, const Site& site) {
+  if (bound <= 1) return 0;
+  std::uint64_t v = strategy_ != nullptr ? strategy_->pick_value(bound) : 0;
+  if (v >= bound) v = bound - 1;
+  schedule_.push_back({Choice::Kind::Value, v});
+  if (track_footprints_) segment_.touch_everything();
+  record(EventKind::Sync, nullptr, v, site, "choose");
+  return v;
+}
+
+void World::note_acquired(const void* resource, std::string_view what, const Site& site) {
+  if (current_ == nullptr) return;
+  current_->held.push_back({resource, std::string(what), site});
+}
+
+void World::note_released(const void* resource) {
+  if (current_ == nullptr) return;
+  auto& held = current_->held;
+  for (auto it = held.rbegin(); it != held.rend(); ++it) {
+    if (it->resource == resource) {
+      held.erase(std::next(it).base());
+      return;
+    }
+  }
+}
+
+// ---- the loop ------------------------------------------------------------------------------------
+
+Outcome World::run() {
+  if (ran_) throw std::logic_error("devsim: World::run() called twice");
+  ran_ = true;
+  overflow::prepare_thread();
+  // The escape point for a stack overflow: the signal handler jumps back here with the overflowing task
+  // still marked current. Nothing in this frame is modified between here and the jump.
+  if (sigsetjmp(escape_.jump, 0) != 0) handle_overflow();
+  schedule_loop();
+
+  if (!outcome_) {
+    bool all_done = std::all_of(states_.begin(), states_.end(),
+                                [](TaskState s) { return s == TaskState::Finished || s == TaskState::Abandoned; });
+    outcome_ = stopping_ ? Outcome::Stopped : all_done ? Outcome::Completed : Outcome::Deadlock;
+  }
+  if (*outcome_ == Outcome::Completed && options_.detect_leaks && reports_.empty()) memory_.report_leaks();
+  if (*outcome_ == Outcome::Completed && !reports_.empty()) outcome_ = Outcome::Stopped;
+  teardown();
+  return *outcome_;
+}
+
+void World::schedule_loop() {
+  while (!stopping_) {
+    TaskId next = std::exchange(pending_next_, kNoTask);
+    if (next == kNoTask) {
+      if (runnable_.empty()) {
+        if (advance_time()) continue;
+        bool all_done = std::all_of(states_.begin(), states_.end(),
+                                    [](TaskState s) { return s == TaskState::Finished || s == TaskState::Abandoned; });
+        if (!all_done) report_deadlock();
+        return;
+      }
+      ++steps_;
+      if (steps_ > options_.step_budget) {
+        Report r;
+        r.kind = bug::kStepBudget;
+        r.headline = "step budget of " + std::to_string(options_.step_budget) + " scheduling points exceeded";
+        report(std::move(r));
+        outcome_ = Outcome::StepBudget;
+        return;
+      }
+      next = pick_next();
+      if (next == kPruneExecution) {
+        outcome_ = Outcome::Pruned;
+        return;
+      }
+    }
+    resume(*tasks_[next]);
+  }
+}
+
+void World::handle_overflow() {
+  overflow::disarm();
+  Task& t = *current_;
+  current_ = nullptr;
+  t.ctx = nullptr;  // LIFETIME: its frames are garbage now; the stack is only reclaimed, never resumed
+  set_state(t, TaskState::Abandoned);
+  Report r;
+  r.kind = bug::kStackOverflow;
+  r.headline = "stack-overflow in task " + task_label(t.id) + " (stack of " + std::to_string(t.stack.size) + " bytes)";
+  r.accessed_by = task_site(t.id, t.last_site);
+  r.details.push_back("the task ran off the end of its stack into the guard page after its last scheduling point");
+  report(std::move(r));
+  stopping_ = true;
+}
+
+void World::report_deadlock() {
+  Report r;
+  r.kind = bug::kDeadlock;
+  r.headline = "deadlock: every task is blocked and nothing is pending";
+  for (Task* t : tasks_) {
+    if (t == nullptr || t->state != TaskState::Blocked) continue;
+    r.details.push_back("task " + task_label(t->id) + " waits for " + t->wait_what + " at " + describe(t->wait_site));
+    for (const Task::Held& h : t->held)
+      r.details.push_back("  holding " + h.what + " (taken at " + describe(h.site) + ")");
+  }
+  outcome_ = Outcome::Deadlock;
+  report(std::move(r));
+}
+
+void World::teardown() {
+  if (tearing_down_) return;
+  tearing_down_ = true;
+  stopping_ = true;
+  // Unwind tasks that started and have not finished, so their C++ destructors run.
+  for (Task* t : tasks_) {
+    if (t == nullptr || !t->started || t->ctx == nullptr) continue;
+    if (t->state == TaskState::Finished || t->state == TaskState::Abandoned) continue;
+    t->cancelled = true;
+    resume(*t);
+  }
+  for (Task*& t : tasks_) {
+    if (t == nullptr) continue;
+    // A task that never ran, or was abandoned, still has its callable on the stack. LIFETIME: nothing
+    // refers to it any more (an abandoned task's frames are never resumed).
+    if (t->body_alive) {
+      t->body_alive = false;
+      t->destroy_body(t->body);
+    }
+    Stack stack = t->stack;
+    t->~Task();
+    pool_->release(stack);
+    t = nullptr;
+  }
+}
+
+// ---- reports and trace ---------------------------------------------------------------------------
+
+void World::report(Report r) {
+  if (tearing_down_) return;
+  if (stopping_ && options_.stop_on_first_bug && r.fatal && !reports_.empty()) return;
+  r.schedule = schedule_;
+  bool stop = r.fatal && options_.stop_on_first_bug;
+  reports_.push_back(std::move(r));
+  if (stop) stopping_ = true;
+}
+
+std::string World::task_label(TaskId id) const {
+  if (id == kNoTask || id >= names_.size()) return "setup/-";
+  return names_[id] + "/" + std::to_string(id);
+}
+
+TaskSite World::task_site(TaskId id, const std::optional<Site>& site) const {
+  return TaskSite{task_label(id), site, steps_};
+}
+
+void World::record(EventKind kind, const void* object, std::uint64_t arg, const Site& site, std::string_view label) {
+  if (!trace_) return;
+  std::uint64_t id = 0;
+  if (object != nullptr) {
+    auto it = std::find(traced_objects_.begin(), traced_objects_.end(), object);
+    id = static_cast<std::uint64_t>(it - traced_objects_.begin()) + 1;
+    if (it == traced_objects_.end()) traced_objects_.push_back(object);
+  }
+  record_address(kind, id, arg, site, label);
+}
+
+void World::record_address(EventKind kind, std::uint64_t object, std::uint64_t arg, const Site& site,
+                           std::string_view label) {
+  if (!trace_) return;
+  trace_->add(TraceEvent{seq_++, current_task(), kind, site, object, arg, std::string(label)});
+}
+
+}  // namespace devsim::sim

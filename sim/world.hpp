@@ -1,0 +1,284 @@
+// The world of one simulated execution: its tasks, scheduler, virtual clock, memory and reports.
+#pragma once
+
+#include <boost/context/detail/fcontext.hpp>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "sim/choice.hpp"
+#include "sim/event.hpp"
+#include "sim/footprint.hpp"
+#include "sim/memory.hpp"
+#include "sim/report.hpp"
+#include "sim/site.hpp"
+#include "sim/stack_pool.hpp"
+#include "sim/strategy.hpp"
+#include "sim/trace.hpp"
+
+namespace devsim::sim {
+
+using Nanos = std::uint64_t;  // virtual nanoseconds
+
+struct WorldOptions {
+  std::size_t stack_size = StackPool::kDefaultStackSize;  // per task; ignored when a pool is supplied
+  std::uint64_t step_budget = 100'000;  // scheduling points per execution before "livelock" is reported
+  bool stop_on_first_bug = true;        // a fatal report ends the execution (KASAN with panic_on_warn)
+  bool detect_leaks = true;             // kmemleak at the end of an execution that ran to completion
+  bool trace = false;                   // record the Chrome/Perfetto trace
+};
+
+enum class TaskState : std::uint8_t {
+  Runnable,
+  Blocked,    // waiting on a channel or for virtual time
+  Finished,   // its body returned (or threw)
+  Abandoned,  // stopped for good without unwinding (stack overflow, blocking during teardown)
+};
+
+// How an execution ended.
+enum class Outcome : std::uint8_t {
+  Completed,   // every task finished
+  Stopped,     // a fatal report stopped it
+  Deadlock,    // tasks blocked with nothing pending
+  StepBudget,  // the step budget ran out
+  Pruned,      // the strategy found it redundant (sleep sets) and cut it short
+};
+std::string_view to_string(Outcome outcome);
+
+// Thrown into a task to unwind it when the world ends before the task did. Task code must let it pass:
+// `catch (...)` blocks that swallow it are a bug in the task (the task is then abandoned).
+struct TaskCancelled {};
+
+class World;
+
+// One simulated thread of execution. A task's control block lives at the top of its own stack, so spawning
+// allocates nothing.
+// INVARIANT: `ctx` is the saved context of a suspended task; it is null while the task runs and after it
+// finished or was abandoned.
+struct Task {
+  TaskId id = kNoTask;
+  TaskState state = TaskState::Runnable;
+  World* world = nullptr;
+  Stack stack;
+  boost::context::detail::fcontext_t ctx = nullptr;
+  void* body = nullptr;  // the callable, stored on the task's stack
+  void (*run_body)(void*) = nullptr;
+  void (*destroy_body)(void*) = nullptr;
+  bool started = false;
+  bool body_alive = true;  // the callable has not been destroyed yet
+  bool cancelled = false;  // the world is ending: unwind at the next switch point
+  std::uint32_t no_cancel_depth = 0;
+  // What the task waits for, while Blocked.
+  const void* wait_channel = nullptr;
+  std::string wait_what;
+  Site wait_site;
+  std::optional<Nanos> wake_at;
+  Site last_site;  // the last scheduling point it passed
+  std::uint64_t steps = 0;
+  struct Held {
+    const void* resource;
+    std::string what;
+    Site site;
+  };
+  std::vector<Held> held;  // resources it must release before exiting
+  void* asan_fake_stack = nullptr;
+};
+
+// The world owns every piece of simulated state of one execution. Build it, spawn tasks, call run() once.
+//
+// Tasks are fibers on the calling OS thread; exactly one runs at a time, and control changes hands only at
+// scheduling points (yield, block, sleep, alloc, free, and whatever later layers mark). At each point with
+// more than one runnable task, the strategy picks who runs next; that choice and every value choice are
+// recorded, so the schedule replays the execution exactly.
+//
+// INVARIANT: no state is shared between worlds, so worlds on different OS threads run independently. A
+// world must be built, run and destroyed on one thread.
+class World {
+ public:
+  // `strategy` decides choices (default: keep running the current task, else the lowest id; values 0).
+  // `pool` supplies stacks (default: a pool owned by this world). LIFETIME: both must outlive the world.
+  explicit World(WorldOptions options = {}, Strategy* strategy = nullptr, StackPool* pool = nullptr);
+  // Unwinds tasks that have not finished (TaskCancelled), then destroys all simulated objects.
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  // The world running on this thread, if any (set while run() or a teardown executes).
+  static World* current();
+
+  // ---- building --------------------------------------------------------------------------------
+  // Creates a runnable task running `body()` (or `body(World&)`). Callable from the model and from tasks.
+  template <class F>
+  TaskId spawn(std::string name, F&& body, const Site& site = Site::current());
+
+  // Runs until every task finished, a fatal bug stopped it, a deadlock or the step budget. Once.
+  Outcome run();
+
+  // ---- called from tasks -------------------------------------------------------------------------
+  // A scheduling point: the strategy may switch to another task here. `object` (if any) is what the
+  // operation about to happen touches, for the trace and for partial-order reduction.
+  void yield(EventKind kind = EventKind::Yield, const void* object = nullptr, const Site& site = Site::current());
+  // Blocks the current task on `channel` until wake_one/wake_all(channel). Returns after being woken and
+  // scheduled again. Callers re-check their condition in a loop. `what` names the wait in deadlock reports.
+  void block(const void* channel, std::string_view what, const Site& site = Site::current());
+  // Makes tasks blocked on `channel` runnable; returns how many.
+  std::size_t wake_all(const void* channel, const Site& site = Site::current());
+  bool wake_one(const void* channel, const Site& site = Site::current());
+  // Sleeps for `duration` of virtual time. Time advances only when no task can run.
+  void sleep_for(Nanos duration, const Site& site = Site::current());
+  // A nondeterministic value in [0, bound), from the choice stream (random values, fault decisions).
+  std::uint64_t choose(std::uint64_t bound, const Site& site = Site::current());
+  // Records a held resource that must be released before the task exits (locks, RCU read sections…).
+  void note_acquired(const void* resource, std::string_view what, const Site& site = Site::current());
+  void note_released(const void* resource);
+  // Adds `object` to the current segment's footprint (for later layers' shared objects).
+  void touch(const void* object, bool write) {
+    if (track_footprints_) segment_.touch(reinterpret_cast<std::uintptr_t>(object), write);
+  }
+  // Marks a scope in which the task must not be unwound (a yield inside a destructor): cancellation waits
+  // until the scope ends.
+  class NoCancelScope {
+   public:
+    explicit NoCancelScope(World& w);
+    ~NoCancelScope();
+    NoCancelScope(const NoCancelScope&) = delete;
+    NoCancelScope& operator=(const NoCancelScope&) = delete;
+
+   private:
+    Task* task_;
+  };
+
+  // ---- detectors ---------------------------------------------------------------------------------
+  // Records a report, stamped with the schedule so far. A fatal report with stop_on_first_bug stops the
+  // execution at the next scheduling point: the reporting operation itself completes (memory stays valid in
+  // quarantine), then no task runs again. Reports made during teardown are dropped.
+  void report(Report report);
+  // Kills the current task after a fatal fault, like a kernel oops: it is unwound (TaskCancelled), or
+  // abandoned where it cannot be unwound. Outside a task, throws std::logic_error.
+  [[noreturn]] void oops();
+  // Fills a TaskSite for `task` (default: the current task) at `site`.
+  TaskSite task_site(TaskId task, const std::optional<Site>& site) const;
+  std::string task_label(TaskId task) const;  // "name/id"
+
+  // ---- state ---------------------------------------------------------------------------------------
+  KernelMemory& memory() { return memory_; }
+  const std::vector<Report>& reports() const { return reports_; }
+  const Schedule& schedule() const { return schedule_; }
+  const Trace* trace() const { return trace_.get(); }
+  Nanos now() const { return now_; }
+  std::uint64_t steps() const { return steps_; }
+  TaskId current_task() const { return current_ ? current_->id : kNoTask; }
+  std::size_t task_count() const { return names_.size(); }
+  const std::string& task_name(TaskId id) const { return names_[id]; }
+  TaskState task_state(TaskId id) const { return states_[id]; }
+  // What the execution ran after the last scheduling decision (for strategies that track footprints).
+  const Footprint& final_segment() const { return segment_; }
+  bool stopping() const { return stopping_; }
+  bool tearing_down() const { return tearing_down_; }
+  bool in_task() const { return current_ != nullptr; }
+  const WorldOptions& options() const { return options_; }
+  std::optional<Outcome> outcome() const { return outcome_; }
+
+  // Records a trace event if tracing is on (later layers call this for their own operations). Host
+  // pointers are traced as small ids in order of first appearance, so traces do not depend on ASLR.
+  void record(EventKind kind, const void* object, std::uint64_t arg, const Site& site, std::string_view label = {});
+  // The same, for an object already named by a deterministic simulated address.
+  void record_address(EventKind kind, std::uint64_t object, std::uint64_t arg, const Site& site,
+                      std::string_view label = {});
+
+ private:
+  friend class KernelMemory;
+
+  Task& create_task(std::string name, std::size_t body_size, std::size_t body_align, const Site& site);
+  static void task_entry(boost::context::detail::transfer_t from);
+  // Runs the scheduling decision from inside the current task: continues it, or switches away.
+  void reschedule(const Site& site);
+  // Suspends the current task and returns control to run()'s loop; returns when resumed. Throws
+  // TaskCancelled when resumed for teardown.
+  void switch_to_scheduler();
+  // Leaves the current task for good, without unwinding (overflow, block during teardown).
+  [[noreturn]] void abandon_current();
+  void resume(Task& task);
+  // The next task to run among runnable ones; kNoTask if none; kPruneExecution to stop.
+  TaskId pick_next();
+  void schedule_loop();
+  void handle_overflow();
+  void set_state(Task& task, TaskState state);
+  void make_runnable(Task& task);
+  void make_blocked(Task& task);
+  void finish_current(TaskState state);
+  void teardown();
+  bool advance_time();
+  void report_deadlock();
+
+  WorldOptions options_;
+  Strategy* strategy_;
+  std::unique_ptr<StackPool> own_pool_;
+  StackPool* pool_;
+  KernelMemory memory_;
+  // By id. LIFETIME: a Task lives at the top of its own stack; tasks_[id] is valid until the stack is
+  // released (at the end of the world), names_ and states_ outlive it.
+  std::vector<Task*> tasks_;
+  std::vector<std::string> names_;
+  std::vector<TaskState> states_;
+  std::vector<TaskId> runnable_;  // sorted ascending
+  Task* current_ = nullptr;
+  boost::context::detail::fcontext_t scheduler_ctx_ = nullptr;  // valid while a task runs
+  const void* scheduler_stack_bottom_ = nullptr;
+  std::size_t scheduler_stack_size_ = 0;
+  void* scheduler_fake_stack_ = nullptr;
+  overflow::Escape escape_;
+  Schedule schedule_;
+  std::vector<Report> reports_;
+  std::unique_ptr<Trace> trace_;
+  std::vector<const void*> traced_objects_;  // index + 1 is the id a host pointer gets in the trace
+  std::uint64_t seq_ = 0;
+  std::uint64_t run_begin_seq_ = 0;
+  Nanos now_ = 0;
+  std::uint64_t steps_ = 0;
+  std::size_t sleepers_ = 0;
+  bool track_footprints_ = false;
+  Footprint segment_;
+  bool stopping_ = false;
+  bool tearing_down_ = false;
+  bool ran_ = false;
+  std::optional<Outcome> outcome_;
+  TaskId pending_next_ = kNoTask;  // chosen by a task's reschedule(), run by the loop
+  World* previous_world_ = nullptr;
+};
+
+// ---- free helpers for code that does not carry a World& (driver code) ---------------------------------
+// Each requires a current world (inside run()).
+inline World& world() {
+  return *World::current();
+}
+inline void yield(const Site& site = Site::current()) {
+  World::current()->yield(EventKind::Yield, nullptr, site);
+}
+
+// ---- implementation of the template --------------------------------------------------------------------
+template <class F>
+TaskId World::spawn(std::string name, F&& body, const Site& site) {
+  using Body = std::decay_t<F>;
+  Task& task = create_task(std::move(name), sizeof(Body), alignof(Body), site);
+  // LIFETIME: the callable lives in the task's stack, just below the Task block, until the task ends.
+  task.body = new (task.body) Body(std::forward<F>(body));
+  task.run_body = [](void* p) {
+    Body& b = *static_cast<Body*>(p);
+    if constexpr (std::is_invocable_v<Body&, World&>)
+      b(*World::current());
+    else
+      b();
+  };
+  task.destroy_body = [](void* p) { static_cast<Body*>(p)->~Body(); };
+  return task.id;
+}
+
+}  // namespace devsim::sim

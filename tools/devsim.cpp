@@ -1,0 +1,41 @@
+// devsim: the command-line front end.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "tools/demo.hpp"
+
+#ifndef DEVSIM_VERSION
+#define DEVSIM_VERSION "0.1.0"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "devsim: a deterministic simulator of the Linux driver model that finds, replays and explains "
+      "device-lifetime bugs."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("devsim ") + DEVSIM_VERSION);
+  int verbosity = 0;
+  bool quiet = false;
+  app.add_flag("-v,--verbose", verbosity, "more diagnostics (repeat for debug and trace)");
+  app.add_flag("-q,--quiet", quiet, "errors only");
+  int exit_code = 0;
+  devsim::tool::add_demo_command(app, &exit_code);
+  app.parse_complete_callback([&] {
+    spdlog::set_level(quiet            ? spdlog::level::err
+                      : verbosity >= 2 ? spdlog::level::trace
+                      : verbosity == 1 ? spdlog::level::debug
+                                       : spdlog::level::warn);
+  });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;  // usage errors: status 2
+  } catch (const std::exception& e) {
+    std::cerr << "devsim: " << e.what() << "\n";
+    return 2;
+  }
+  return exit_code;
+}
