@@ -65,8 +65,6 @@ struct Armed {
 };
 thread_local Armed t_armed;
 thread_local bool t_altstack_ready = false;
-// LIFETIME: kept in a thread-local so leak checkers see it referenced; the kernel uses it until thread exit.
-thread_local void* t_altstack_memory = nullptr;
 
 struct sigaction g_previous_segv;
 struct sigaction g_previous_bus;
@@ -107,11 +105,12 @@ void prepare_thread() {
     sigaction(SIGBUS, &sa, &g_previous_bus);
   });
   if (!t_altstack_ready) {
-    // LIFETIME: the alternate stack lives as long as the thread; it is never freed because the handler
-    // may run on it until the thread exits.
+    // LIFETIME: the alternate stack lives as long as the thread; it is never unmapped because the handler
+    // may run on it until the thread exits. Mapped, not malloc'd: it is not a heap object.
     static constexpr std::size_t kAltStackSize = 64 * 1024;
     stack_t ss{};
-    ss.ss_sp = t_altstack_memory = std::malloc(kAltStackSize);
+    void* mem = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ss.ss_sp = mem == MAP_FAILED ? nullptr : mem;
     ss.ss_size = kAltStackSize;
     if (ss.ss_sp != nullptr && sigaltstack(&ss, nullptr) == 0) t_altstack_ready = true;
   }
