@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir="${1:-build}"
 shift || true
-if [[ ! -f "$build_dir/CTestTestfile.cmake" ]]; then
-  echo "test: $build_dir is not configured; run scripts/setup.sh first" >&2
-  exit 2
+if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
+  echo "test: $build_dir is not configured yet; running scripts/setup.sh" >&2
+  DEVSIM_BUILD_DIR="$build_dir" scripts/setup.sh
 fi
 cmake --build "$build_dir" -j "$(nproc)"
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" "$@"

@@ -33,6 +33,9 @@ ExploreResult explore(const Model& model, const ExploreOptions& options) {
   const auto start = Clock::now();
   ExploreResult result;
   StackPool pool(options.world.stack_size);
+  // The host may have replaced the overflow handler or the alternate stack since the last explore() (a
+  // test framework does between test cases); the worlds below only check cheaply.
+  overflow::prepare_thread(/*recheck=*/true);
   auto strategy = make_strategy(options.strategy);
 
   while (options.max_executions == 0 || result.executions < options.max_executions) {

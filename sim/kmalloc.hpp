@@ -39,16 +39,17 @@ class KPtr {
     check(ptr_, sizeof(T), true, site);
     return *ptr_;
   }
-  // One member, checked with its own size and offset (what KASAN would print).
-  template <class M>
-  M load(M T::*member, const Site& site = Site::current()) const {
+  // One member, checked with its own size and offset (what KASAN would print). U is T, deferred so that
+  // KPtr<int> and other non-class T stay instantiable (`M int::*` is ill-formed).
+  template <class M, class U = T>
+  M load(M U::*member, const Site& site = Site::current()) const {
     check_null(site);
     const M* field = &(ptr_->*member);
     check(field, sizeof(M), false, site);
     return *field;
   }
-  template <class M, class V>
-  void store(M T::*member, V&& value, const Site& site = Site::current()) const {
+  template <class M, class V, class U = T>
+  void store(M U::*member, V&& value, const Site& site = Site::current()) const {
     check_null(site);
     M* field = &(ptr_->*member);
     check(field, sizeof(M), true, site);

@@ -4,9 +4,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <utility>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 namespace devsim::sim {
 
@@ -18,6 +24,15 @@ std::size_t page_size() {
 std::size_t round_to_pages(std::size_t n) {
   std::size_t p = page_size();
   return (n + p - 1) / p * p;
+}
+
+// Under ASan, a stack's shadow keeps the redzones of frames that never returned (an abandoned task, the
+// entry frame of every task) and of a mapping that was unmapped at the same address; the next task on
+// that memory would hit them as false stack-buffer-overflows. Every stack starts clean instead.
+void clear_shadow([[maybe_unused]] const Stack& s) {
+#if defined(__SANITIZE_ADDRESS__)
+  __asan_unpoison_memory_region(s.bottom(), s.size);
+#endif
 }
 }  // namespace
 
@@ -32,6 +47,7 @@ Stack StackPool::acquire() {
   if (!free_.empty()) {
     Stack s = free_.back();
     free_.pop_back();
+    clear_shadow(s);
     return s;
   }
   Stack s;
@@ -46,6 +62,7 @@ Stack StackPool::acquire() {
     throw std::bad_alloc();
   }
   all_.push_back(s);
+  clear_shadow(s);
   return s;
 }
 
@@ -64,6 +81,7 @@ struct Armed {
   Escape* escape = nullptr;
 };
 thread_local Armed t_armed;
+thread_local void* t_altstack = nullptr;  // this thread's alternate signal stack, once mapped
 thread_local bool t_altstack_ready = false;
 
 struct sigaction g_previous_segv;
@@ -90,30 +108,47 @@ void handler(int sig, siginfo_t* info, void* ucontext) {
   signal(sig, SIG_DFL);  // returning re-executes the faulting instruction, which now kills the process
 }
 
+bool is_ours(const struct sigaction& sa) {
+  return (sa.sa_flags & SA_SIGINFO) != 0 && sa.sa_sigaction == handler;
+}
+
 }  // namespace
 
-void prepare_thread() {
-  static std::once_flag installed;
-  std::call_once(installed, [] {
+void prepare_thread(bool recheck) {
+  static std::atomic<bool> installed{false};
+  static std::mutex install_mutex;
+  if (!installed.load(std::memory_order_acquire) || recheck) {
+    std::lock_guard<std::mutex> lock(install_mutex);
     struct sigaction sa {};
     sa.sa_sigaction = handler;
     sigemptyset(&sa.sa_mask);
     // SA_NODEFER: we leave the handler with siglongjmp and do not restore the mask, so SIGSEGV must not
     // stay blocked afterwards.
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-    sigaction(SIGSEGV, &sa, &g_previous_segv);
-    sigaction(SIGBUS, &sa, &g_previous_bus);
-  });
-  if (!t_altstack_ready) {
-    // LIFETIME: the alternate stack lives as long as the thread; it is never unmapped because the handler
-    // may run on it until the thread exits. Mapped, not malloc'd: it is not a heap object.
-    static constexpr std::size_t kAltStackSize = 64 * 1024;
-    stack_t ss{};
-    void* mem = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ss.ss_sp = mem == MAP_FAILED ? nullptr : mem;
-    ss.ss_size = kAltStackSize;
-    if (ss.ss_sp != nullptr && sigaltstack(&ss, nullptr) == 0) t_altstack_ready = true;
+    for (auto [sig, previous] : {std::pair{SIGSEGV, &g_previous_segv}, std::pair{SIGBUS, &g_previous_bus}}) {
+      struct sigaction current {};
+      // Whoever replaced ours becomes the handler we chain to.
+      if (sigaction(sig, nullptr, &current) == 0 && !is_ours(current)) sigaction(sig, &sa, previous);
+    }
+    installed.store(true, std::memory_order_release);
   }
+  // LIFETIME: the alternate stack lives as long as the thread; it is never unmapped because the handler
+  // may run on it until the thread exits. Mapped, not malloc'd: it is not a heap object.
+  static constexpr std::size_t kAltStackSize = 64 * 1024;
+  if (t_altstack == nullptr) {
+    void* mem = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return;
+    t_altstack = mem;
+  } else if (!recheck && t_altstack_ready) {
+    return;
+  } else {
+    stack_t current{};
+    if (sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE) && current.ss_sp == t_altstack) return;
+  }
+  stack_t ss{};
+  ss.ss_sp = t_altstack;
+  ss.ss_size = kAltStackSize;
+  t_altstack_ready = sigaltstack(&ss, nullptr) == 0;
 }
 
 void arm(const Stack& stack, Escape* escape) {

@@ -47,8 +47,10 @@ namespace overflow {
 struct Escape {
   sigjmp_buf jump;
 };
-// Installs the SIGSEGV/SIGBUS handler (once per process) and this thread's alternate signal stack.
-void prepare_thread();
+// Installs the SIGSEGV/SIGBUS handler (once per process) and this thread's alternate signal stack. With
+// `recheck`, also re-installs whichever of them someone else replaced since (Boost.Test swaps the handler and
+// the alternate stack around every test case); that costs two system calls, so not on every execution.
+void prepare_thread(bool recheck = false);
 // Arms detection for the task about to run on `stack`; `escape` is where a fault jumps to.
 void arm(const Stack& stack, Escape* escape);
 void disarm();

@@ -114,29 +114,32 @@ void World::task_entry(ctx::transfer_t from) {
   World& w = *task->world;
   w.scheduler_ctx_ = from.fctx;
   asan_finish_switch(nullptr, &w.scheduler_stack_bottom_, &w.scheduler_stack_size_);
-  std::string failure;
-  try {
-    if (!task->cancelled) task->run_body(task->body);
-  } catch (const TaskCancelled&) {
-  } catch (const std::exception& e) {
-    failure = e.what();
-    if (failure.empty()) failure = "std::exception";
-  } catch (...) {
-    failure = "unknown exception";
-  }
   {
-    // LIFETIME: the callable's captures may hold simulated references whose release yields; it must not
-    // be unwound halfway through.
-    NoCancelScope scope(w);
-    task->body_alive = false;
-    task->destroy_body(task->body);
-  }
-  if (!failure.empty() && !w.tearing_down_) {
-    Report r;
-    r.kind = bug::kTaskException;
-    r.headline = std::string(bug::kTaskException) + " in task " + w.task_label(task->id) + ": " + failure;
-    r.accessed_by = w.task_site(task->id, task->last_site);
-    w.report(std::move(r));
+    // LIFETIME: this frame never returns (it jumps away below), so its locals must die in this scope.
+    std::string failure;
+    try {
+      if (!task->cancelled) task->run_body(task->body);
+    } catch (const TaskCancelled&) {
+    } catch (const std::exception& e) {
+      failure = e.what();
+      if (failure.empty()) failure = "std::exception";
+    } catch (...) {
+      failure = "unknown exception";
+    }
+    {
+      // LIFETIME: the callable's captures may hold simulated references whose release yields; it must not
+      // be unwound halfway through.
+      NoCancelScope scope(w);
+      task->body_alive = false;
+      task->destroy_body(task->body);
+    }
+    if (!failure.empty() && !w.tearing_down_) {
+      Report r;
+      r.kind = bug::kTaskException;
+      r.headline = std::string(bug::kTaskException) + " in task " + w.task_label(task->id) + ": " + failure;
+      r.accessed_by = w.task_site(task->id, task->last_site);
+      w.report(std::move(r));
+    }
   }
   w.finish_current(TaskState::Finished);
   asan_start_switch(nullptr, w.scheduler_stack_bottom_, w.scheduler_stack_size_);
@@ -418,7 +421,9 @@ void World::note_released(const void* resource) {
 Outcome World::run() {
   if (ran_) throw std::logic_error("devsim: World::run() called twice");
   ran_ = true;
-  overflow::prepare_thread();
+  // A world with its own pool is a one-off (run_once, replay), where two system calls are noise: re-check
+  // that nobody replaced the handler or the alternate stack. An explorer re-checks once per explore().
+  overflow::prepare_thread(/*recheck=*/own_pool_ != nullptr);
   // The escape point for a stack overflow: the signal handler jumps back here with the overflowing task
   // still marked current. Nothing in this frame is modified between here and the jump.
   if (sigsetjmp(escape_.jump, 0) != 0) handle_overflow();
@@ -467,6 +472,11 @@ void World::schedule_loop() {
 
 void World::handle_overflow() {
   overflow::disarm();
+  // The signal handler jumped here from the task's stack without a fiber switch: tell ASan we are back on
+  // the scheduler's stack, or it keeps the dead task's stack as this thread's (and LeakSanitizer later
+  // scans it after the pool unmapped it). The task's fake stack is dropped with the task.
+  asan_start_switch(nullptr, scheduler_stack_bottom_, scheduler_stack_size_);
+  asan_finish_switch(scheduler_fake_stack_, nullptr, nullptr);
   Task& t = *current_;
   current_ = nullptr;
   t.ctx = nullptr;  // LIFETIME: its frames are garbage now; the stack is only reclaimed, never resumed
