@@ -59,10 +59,10 @@ struct ExploreResult {
 ExploreResult explore(const Model& model, const ExploreOptions& options);
 
 // Runs one execution of `model` with the given strategy (default choices if none).
-Execution run_once(const Model& model, const WorldOptions& options, Strategy* strategy = nullptr,
+Execution run_once(const Model& model, const WorldOptions& options = {}, Strategy* strategy = nullptr,
                    StackPool* pool = nullptr);
 
 // Replays a recorded schedule exactly (tracing on if options.trace).
-Execution replay(const Model& model, const Schedule& schedule, const WorldOptions& options);
+Execution replay(const Model& model, const Schedule& schedule, const WorldOptions& options = {});
 
 }  // namespace devsim::sim

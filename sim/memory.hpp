@@ -64,6 +64,9 @@ class KernelMemory {
   // The demangled name of an allocation's type ("" if untyped).
   static std::string type_name(const Allocation& a);
   void mark_not_leak(AllocId id) { table_[id].not_leak = true; }
+  // Replaces the deferred destructor of an allocation (null: none). For owners that destroy the object
+  // themselves at its last put (Arc) and must not have it destroyed a second time when the world ends.
+  void set_destroy(AllocId id, void (*destroy)(void*)) { table_[id].destroy = destroy; }
   const Allocation& record(AllocId id) const { return table_[id]; }
   std::size_t live_objects() const { return live_; }
   std::size_t allocations() const { return table_.size() - 1; }

@@ -25,6 +25,7 @@ inline constexpr std::string_view kStackOverflow = "stack-overflow";
 inline constexpr std::string_view kStepBudget = "step-budget-exceeded";
 inline constexpr std::string_view kHeldAtExit = "held-at-exit";
 inline constexpr std::string_view kTaskException = "unhandled-exception";
+inline constexpr std::string_view kSleepInAtomic = "sleep-in-atomic";
 }  // namespace bug
 
 // A task at a site: "task app/1 at legacy_ioctl (drivers/legacy.cpp:42), step 7".

@@ -77,6 +77,8 @@ World::~World() {
   teardown();
   // Simulated objects' destructors run while this world is still current, in teardown mode (no reports).
   memory_.destroy_all();
+  // Later layers' state goes last: simulated objects' destructors above may still use it.
+  while (!extensions_.empty()) extensions_.pop_back();
   t_current = previous_world_;
 }
 
@@ -303,8 +305,9 @@ void World::yield(EventKind kind, const void* object, const Site& site) {
   reschedule(site);
 }
 
-void World::block(const void* channel, std::string_view what, const Site& site) {
+void World::block(const void* channel, std::string_view what, const Site& site, bool sleeps) {
   if (current_ == nullptr) throw std::logic_error("devsim: block() outside a task");
+  if (sleeps && !tearing_down_) might_sleep(what, site);
   Task& t = *current_;
   if (tearing_down_) {
     if (t.no_cancel_depth == 0) throw TaskCancelled{};
@@ -356,6 +359,7 @@ void World::sleep_for(Nanos duration, const Site& site) {
     yield(EventKind::Sleep, nullptr, site);
     return;
   }
+  if (!tearing_down_) might_sleep("sleep", site);
   Task& t = *current_;
   if (tearing_down_) {
     if (t.no_cancel_depth == 0) throw TaskCancelled{};
@@ -400,9 +404,35 @@ std::uint64_t World::choose(std::uint64_t bound, const Site& site) {
   return v;
 }
 
-void World::note_acquired(const void* resource, std::string_view what, const Site& site) {
+void World::note_acquired(const void* resource, std::string_view what, const Site& site, HoldKind kind) {
   if (current_ == nullptr) return;
-  current_->held.push_back({resource, std::string(what), site});
+  current_->held.push_back({resource, std::string(what), site, kind});
+}
+
+std::span<const Task::Held> World::held() const {
+  if (current_ == nullptr) return {};
+  return current_->held;
+}
+
+const Task::Held* World::atomic_hold() const {
+  if (current_ == nullptr) return nullptr;
+  const auto& held = current_->held;
+  for (auto it = held.rbegin(); it != held.rend(); ++it)
+    if (it->kind == HoldKind::Atomic) return &*it;
+  return nullptr;
+}
+
+bool World::might_sleep(std::string_view operation, const Site& site) {
+  const Task::Held* h = atomic_hold();
+  if (h == nullptr) return true;
+  Report r;
+  r.kind = bug::kSleepInAtomic;
+  r.headline = "sleeping function called from invalid context: " + std::string(operation) + " in task " +
+               task_label(current_->id) + " while holding " + h->what;
+  r.accessed_by = task_site(current_->id, site);
+  r.details.push_back(h->what + " taken at " + describe(h->site));
+  report(std::move(r));
+  return false;
 }
 
 void World::note_released(const void* resource) {

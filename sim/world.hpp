@@ -6,6 +6,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <span>
 #include <source_location>
 #include <string>
 #include <string_view>
@@ -52,6 +53,10 @@ enum class Outcome : std::uint8_t {
 };
 std::string_view to_string(Outcome outcome);
 
+// How a held resource constrains its holder. An atomic hold (a spinlock, an RCU read section) forbids
+// sleeping: blocking while holding one is reported as "sleep-in-atomic".
+enum class HoldKind : std::uint8_t { Sleepable, Atomic };
+
 // Thrown into a task to unwind it when the world ends before the task did. Task code must let it pass:
 // `catch (...)` blocks that swallow it are a bug in the task (the task is then abandoned).
 struct TaskCancelled {};
@@ -86,6 +91,7 @@ struct Task {
     const void* resource;
     std::string what;
     Site site;
+    HoldKind kind = HoldKind::Sleepable;
   };
   std::vector<Held> held;  // resources it must release before exiting
   void* asan_fake_stack = nullptr;
@@ -127,7 +133,9 @@ class World {
   void yield(EventKind kind = EventKind::Yield, const void* object = nullptr, const Site& site = Site::current());
   // Blocks the current task on `channel` until wake_one/wake_all(channel). Returns after being woken and
   // scheduled again. Callers re-check their condition in a loop. `what` names the wait in deadlock reports.
-  void block(const void* channel, std::string_view what, const Site& site = Site::current());
+  // A task holding an atomic resource must not sleep: that is reported (sleep-in-atomic) unless `sleeps` is
+  // false, which models a busy-wait (a contended spinlock spins, it does not sleep).
+  void block(const void* channel, std::string_view what, const Site& site = Site::current(), bool sleeps = true);
   // Makes tasks blocked on `channel` runnable; returns how many.
   std::size_t wake_all(const void* channel, const Site& site = Site::current());
   bool wake_one(const void* channel, const Site& site = Site::current());
@@ -136,8 +144,21 @@ class World {
   // A nondeterministic value in [0, bound), from the choice stream (random values, fault decisions).
   std::uint64_t choose(std::uint64_t bound, const Site& site = Site::current());
   // Records a held resource that must be released before the task exits (locks, RCU read sections…).
-  void note_acquired(const void* resource, std::string_view what, const Site& site = Site::current());
+  void note_acquired(const void* resource, std::string_view what, const Site& site = Site::current(),
+                     HoldKind kind = HoldKind::Sleepable);
   void note_released(const void* resource);
+  // What the current task holds, oldest first (empty outside a task).
+  std::span<const Task::Held> held() const;
+  // The innermost atomic resource the current task holds, or null: "are we in atomic context?".
+  const Task::Held* atomic_hold() const;
+  // Reports "sleep-in-atomic" if the current task holds an atomic resource (the kernel's might_sleep()).
+  // Returns false when it reported.
+  bool might_sleep(std::string_view operation, const Site& site = Site::current());
+
+  // Per-world state of a later layer (lockdep's graph, RCU's grace periods): created on first use, destroyed
+  // with the world after every simulated object. T must be default-constructible.
+  template <class T>
+  T& extension();
   // Adds `object` to the current segment's footprint (for later layers' shared objects).
   void touch(const void* object, bool write) {
     if (track_footprints_) segment_.touch(reinterpret_cast<std::uintptr_t>(object), write);
@@ -252,6 +273,13 @@ class World {
   std::optional<Outcome> outcome_;
   TaskId pending_next_ = kNoTask;  // chosen by a task's reschedule(), run by the loop
   World* previous_world_ = nullptr;
+  struct Extension {
+    const void* key;
+    std::unique_ptr<void, void (*)(void*)> state;
+  };
+  std::vector<Extension> extensions_;
+  template <class T>
+  static inline const char kExtensionKey = 0;  // its address identifies T
 };
 
 // ---- free helpers for code that does not carry a World& (driver code) ---------------------------------
@@ -263,7 +291,16 @@ inline void yield(const Site& site = Site::current()) {
   World::current()->yield(EventKind::Yield, nullptr, site);
 }
 
-// ---- implementation of the template --------------------------------------------------------------------
+// ---- implementation of the templates -------------------------------------------------------------------
+template <class T>
+T& World::extension() {
+  const void* key = &kExtensionKey<T>;
+  for (Extension& e : extensions_)
+    if (e.key == key) return *static_cast<T*>(e.state.get());
+  extensions_.push_back(Extension{key, {new T(), [](void* p) { delete static_cast<T*>(p); }}});
+  return *static_cast<T*>(extensions_.back().state.get());
+}
+
 template <class F>
 TaskId World::spawn(std::string name, F&& body, const Site& site) {
   using Body = std::decay_t<F>;
