@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <sstream>
+#include <unordered_map>
 
 #include "sim/world.hpp"
 
@@ -29,10 +30,15 @@ std::string hex(std::uint64_t v) {
 
 std::string KernelMemory::type_name(const Allocation& a) {
   if (a.type == nullptr) return {};
+  // Demangling allocates and walks the whole name; a type's name never changes, so each thread keeps it.
+  thread_local std::unordered_map<const std::type_info*, std::string> cache;
+  auto [it, fresh] = cache.try_emplace(a.type);
+  if (!fresh) return it->second;
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(a.type->name(), nullptr, nullptr, &status),
                                               std::free);
-  return status == 0 && name ? std::string(name.get()) : std::string(a.type->name());
+  it->second = status == 0 && name ? std::string(name.get()) : std::string(a.type->name());
+  return it->second;
 }
 
 void null_dereference(const Site& site) {
@@ -79,7 +85,8 @@ AllocId KernelMemory::allocate(std::size_t size, std::size_t align, bool zero, c
   a.alloc_step = world_.steps();
   table_.push_back(a);
   ++live_;
-  world_.record_address(EventKind::Alloc, a.address, size, site, type != nullptr ? type->name() : "");
+  if (world_.trace() != nullptr)  // the label costs a strlen per allocation: only when tracing
+    world_.record_address(EventKind::Alloc, a.address, size, site, type != nullptr ? type->name() : "");
   return static_cast<AllocId>(table_.size() - 1);
 }
 
@@ -137,7 +144,8 @@ void KernelMemory::free(AllocId id, const void* pointer, const Site& site) {
   a.free_step = world_.steps();
   --live_;
   world_.touch(reinterpret_cast<const void*>(a.address), true);
-  world_.record_address(EventKind::Free, a.address, a.size, site, a.type != nullptr ? a.type->name() : "");
+  if (world_.trace() != nullptr)
+    world_.record_address(EventKind::Free, a.address, a.size, site, a.type != nullptr ? a.type->name() : "");
 }
 
 void KernelMemory::free_raw(const void* pointer, const Site& site) {
@@ -167,8 +175,10 @@ bool KernelMemory::check(AllocId id, const void* pointer, std::size_t size, bool
     return false;
   }
   world_.touch(reinterpret_cast<const void*>(a.address), write);
-  world_.record_address(write ? EventKind::Write : EventKind::Read, a.address + static_cast<std::uint64_t>(p - base),
-                        size, site, a.type != nullptr ? a.type->name() : "");
+  if (world_.trace() != nullptr) {
+    world_.record_address(write ? EventKind::Write : EventKind::Read, a.address + static_cast<std::uint64_t>(p - base),
+                          size, site, a.type != nullptr ? a.type->name() : "");
+  }
   return true;
 }
 

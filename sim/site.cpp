@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 
 namespace devsim::sim {
 
@@ -13,13 +15,14 @@ constexpr std::string_view kSourceRoot = "";
 #endif
 }  // namespace
 
-std::string site_location(const Site& site) {
+namespace {
+std::string compute_location(const Site& site) {
   std::string_view file = site.file_name();
   if (!kSourceRoot.empty() && file.starts_with(kSourceRoot)) file.remove_prefix(kSourceRoot.size());
   return std::string(file) + ":" + std::to_string(site.line());
 }
 
-std::string site_function(const Site& site) {
+std::string compute_function(const Site& site) {
   // g++ gives the pretty signature: "void ns::Cls::fn(int) [with T = ...]". Keep "fn" (or "Cls::fn" for
   // members would be nicer, but the bare name matches what KASAN prints).
   std::string_view sig = site.function_name();
@@ -65,6 +68,30 @@ std::string site_function(const Site& site) {
   }
   head = head.substr(start);
   return head.empty() ? std::string(sig) : std::string(head);
+}
+
+// Reports name sites over and over (the explorer builds one per failing execution), and a site's text never
+// changes: its strings point at static storage (see Site). So each thread keeps what it computed, keyed by
+// those pointers. Thread-local: worlds on different threads share nothing, not even a cache.
+struct PointerPairHash {
+  std::size_t operator()(const std::pair<const void*, unsigned>& k) const {
+    return std::hash<const void*>()(k.first) * 31 + k.second;
+  }
+};
+thread_local std::unordered_map<std::pair<const void*, unsigned>, std::string, PointerPairHash> t_locations;
+thread_local std::unordered_map<const void*, std::string> t_functions;
+}  // namespace
+
+std::string site_location(const Site& site) {
+  auto [it, fresh] = t_locations.try_emplace({site.file_name(), site.line()});
+  if (fresh) it->second = compute_location(site);
+  return it->second;
+}
+
+std::string site_function(const Site& site) {
+  auto [it, fresh] = t_functions.try_emplace(site.function_name());
+  if (fresh) it->second = compute_function(site);
+  return it->second;
 }
 
 std::string describe(const Site& site) {

@@ -68,6 +68,8 @@ World::World(WorldOptions options, Strategy* strategy, StackPool* pool)
     pool_ = own_pool_.get();
   }
   if (options_.trace) trace_ = std::make_unique<Trace>();
+  // One allocation up front instead of a growth series: a small model makes a few dozen choices.
+  schedule_.reserve(32);
   track_footprints_ = strategy_ != nullptr && strategy_->wants_footprints();
   previous_world_ = t_current;
   t_current = this;
@@ -78,7 +80,8 @@ World::~World() {
   // Simulated objects' destructors run while this world is still current, in teardown mode (no reports).
   memory_.destroy_all();
   // Later layers' state goes last: simulated objects' destructors above may still use it.
-  while (!extensions_.empty()) extensions_.pop_back();
+  while (!extensions_.empty())
+    extensions_.pop_back();
   t_current = previous_world_;
 }
 
@@ -249,7 +252,8 @@ TaskId World::pick_next() {
   if (runnable_.size() == 1) return runnable_.front();
   TaskId next;
   if (strategy_ != nullptr) {
-    SchedulingPoint point{runnable_, cur, track_footprints_ ? &segment_ : nullptr};
+    SchedulingPoint point{std::span<const TaskId>(runnable_.data(), runnable_.size()), cur,
+                          track_footprints_ ? &segment_ : nullptr};
     next = strategy_->pick_task(point);
     if (next == kPruneExecution) return next;
     if (!std::binary_search(runnable_.begin(), runnable_.end(), next)) {
@@ -580,20 +584,19 @@ TaskSite World::task_site(TaskId id, const std::optional<Site>& site) const {
   return TaskSite{task_label(id), site, steps_};
 }
 
-void World::record(EventKind kind, const void* object, std::uint64_t arg, const Site& site, std::string_view label) {
-  if (!trace_) return;
+void World::record_traced(EventKind kind, const void* object, std::uint64_t arg, const Site& site,
+                          std::string_view label) {
   std::uint64_t id = 0;
   if (object != nullptr) {
     auto it = std::find(traced_objects_.begin(), traced_objects_.end(), object);
     id = static_cast<std::uint64_t>(it - traced_objects_.begin()) + 1;
     if (it == traced_objects_.end()) traced_objects_.push_back(object);
   }
-  record_address(kind, id, arg, site, label);
+  record_address_traced(kind, id, arg, site, label);
 }
 
-void World::record_address(EventKind kind, std::uint64_t object, std::uint64_t arg, const Site& site,
-                           std::string_view label) {
-  if (!trace_) return;
+void World::record_address_traced(EventKind kind, std::uint64_t object, std::uint64_t arg, const Site& site,
+                                  std::string_view label) {
   trace_->add(TraceEvent{seq_++, current_task(), kind, site, object, arg, std::string(label)});
 }
 

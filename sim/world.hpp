@@ -1,13 +1,14 @@
 // The world of one simulated execution: its tasks, scheduler, virtual clock, memory and reports.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <boost/context/detail/fcontext.hpp>
 #include <cstdint>
 #include <memory>
 #include <new>
 #include <optional>
-#include <span>
 #include <source_location>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -209,14 +210,21 @@ class World {
 
   // Records a trace event if tracing is on (later layers call this for their own operations). Host
   // pointers are traced as small ids in order of first appearance, so traces do not depend on ASLR.
-  void record(EventKind kind, const void* object, std::uint64_t arg, const Site& site, std::string_view label = {});
+  void record(EventKind kind, const void* object, std::uint64_t arg, const Site& site, std::string_view label = {}) {
+    if (trace_) record_traced(kind, object, arg, site, label);
+  }
   // The same, for an object already named by a deterministic simulated address.
   void record_address(EventKind kind, std::uint64_t object, std::uint64_t arg, const Site& site,
-                      std::string_view label = {});
+                      std::string_view label = {}) {
+    if (trace_) record_address_traced(kind, object, arg, site, label);
+  }
 
  private:
   friend class KernelMemory;
 
+  void record_traced(EventKind kind, const void* object, std::uint64_t arg, const Site& site, std::string_view label);
+  void record_address_traced(EventKind kind, std::uint64_t object, std::uint64_t arg, const Site& site,
+                             std::string_view label);
   Task& create_task(std::string name, std::size_t body_size, std::size_t body_align, const Site& site);
   static void task_entry(boost::context::detail::transfer_t from);
   // Runs the scheduling decision from inside the current task: continues it, or switches away.
@@ -246,10 +254,13 @@ class World {
   KernelMemory memory_;
   // By id. LIFETIME: a Task lives at the top of its own stack; tasks_[id] is valid until the stack is
   // released (at the end of the world), names_ and states_ outlive it.
-  std::vector<Task*> tasks_;
-  std::vector<std::string> names_;
-  std::vector<TaskState> states_;
-  std::vector<TaskId> runnable_;  // sorted ascending
+  // Inline room for a typical model's tasks: an explorer builds a world per execution (see performance.md).
+  template <class T>
+  using TaskVector = boost::container::small_vector<T, 4>;
+  TaskVector<Task*> tasks_;
+  TaskVector<std::string> names_;
+  TaskVector<TaskState> states_;
+  TaskVector<TaskId> runnable_;  // sorted ascending
   Task* current_ = nullptr;
   boost::context::detail::fcontext_t scheduler_ctx_ = nullptr;  // valid while a task runs
   const void* scheduler_stack_bottom_ = nullptr;
