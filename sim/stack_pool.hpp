@@ -33,6 +33,8 @@ class StackPool {
   Stack acquire();
   void release(const Stack& stack);
   std::size_t stack_size() const { return stack_size_; }
+  // Stacks mapped so far: the most that were in use at once.
+  std::size_t mapped() const { return all_.size(); }
 
  private:
   std::size_t stack_size_;

@@ -212,6 +212,18 @@ void World::resume(Task& task) {
   task.ctx = done ? nullptr : back.fctx;
   if (trace_) trace_->add_run(task.id, run_begin_seq_, seq_++);
   current_ = nullptr;
+  if (task.state == TaskState::Finished && !task.body_alive) reclaim(task);
+}
+
+void World::reclaim(Task& task) {
+  // LIFETIME: a finished task is never resumed and its callable is gone, so its stack (which holds the Task
+  // block itself) goes back to the pool now: a long execution that spawns a task per work item or timer
+  // needs as many stacks as run at once, not as it ever spawned. names_ and states_ keep its record.
+  TaskId id = task.id;
+  Stack stack = task.stack;
+  task.~Task();
+  pool_->release(stack);
+  tasks_[id] = nullptr;
 }
 
 void World::switch_to_scheduler() {

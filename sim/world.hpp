@@ -235,6 +235,7 @@ class World {
   // Leaves the current task for good, without unwinding (overflow, block during teardown).
   [[noreturn]] void abandon_current();
   void resume(Task& task);
+  void reclaim(Task& task);
   // The next task to run among runnable ones; kNoTask if none; kPruneExecution to stop.
   TaskId pick_next();
   void schedule_loop();
@@ -253,7 +254,8 @@ class World {
   StackPool* pool_;
   KernelMemory memory_;
   // By id. LIFETIME: a Task lives at the top of its own stack; tasks_[id] is valid until the stack is
-  // released (at the end of the world), names_ and states_ outlive it.
+  // released (when the task finished, or at the end of the world) and null after; names_ and states_
+  // outlive it.
   // Inline room for a typical model's tasks: an explorer builds a world per execution (see performance.md).
   template <class T>
   using TaskVector = boost::container::small_vector<T, 4>;

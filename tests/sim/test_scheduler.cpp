@@ -60,6 +60,30 @@ BOOST_AUTO_TEST_CASE(a_single_runnable_task_makes_no_choice) {
   BOOST_TEST(w.schedule().empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_finished_task_gives_its_stack_back_at_once) {
+  // A chain of 1,000 tasks, each spawning the next and finishing: never more than two alive at once, so
+  // never more than two stacks, however long the execution runs.
+  sim::StackPool pool;
+  int ran = 0;
+  {
+    sim::World w({}, nullptr, &pool);
+    struct Chain {
+      int* ran;
+      int left;
+      void operator()(sim::World& w) const {
+        ++*ran;
+        if (left > 0) w.spawn("link", Chain{ran, left - 1});
+        sim::yield();
+      }
+    };
+    w.spawn("link", Chain{&ran, 999});
+    BOOST_TEST(w.run() == sim::Outcome::Completed);
+    BOOST_TEST(w.task_count() == 1000u);
+  }
+  BOOST_TEST(ran == 1000);
+  BOOST_TEST(pool.mapped() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(run_twice_is_refused) {
   sim::World w;
   sim::test::yielding_tasks({1})(w);
