@@ -148,18 +148,22 @@ void KernelMemory::free(AllocId id, const void* pointer, const Site& site) {
     world_.record_address(EventKind::Free, a.address, a.size, site, a.type != nullptr ? a.type->name() : "");
 }
 
-void KernelMemory::free_raw(const void* pointer, const Site& site) {
-  if (pointer == nullptr) return;
+AllocId KernelMemory::find(const void* pointer) const {
+  if (pointer == nullptr) return 0;
+  // Newest first: the object a pointer belongs to is usually one allocated moments ago.
   for (std::size_t i = table_.size(); i-- > 1;) {
     const Allocation& a = table_[i];
     const char* base = static_cast<const char*>(a.base);
     const char* p = static_cast<const char*>(pointer);
-    if (p >= base && p < base + std::max<std::uint32_t>(a.size, 1)) {
-      free(static_cast<AllocId>(i), pointer, site);
-      return;
-    }
+    if (p >= base && p < base + std::max<std::uint32_t>(a.size, 1)) return static_cast<AllocId>(i);
   }
-  free(~AllocId{0}, pointer, site);
+  return 0;
+}
+
+void KernelMemory::free_raw(const void* pointer, const Site& site) {
+  if (pointer == nullptr) return;
+  AllocId id = find(pointer);
+  free(id == 0 ? ~AllocId{0} : id, pointer, site);
 }
 
 bool KernelMemory::check(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site) {

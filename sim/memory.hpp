@@ -58,6 +58,9 @@ class KernelMemory {
   void free(AllocId id, const void* pointer, const Site& site);
   // kfree of a raw pointer: finds its allocation (slow path, for C-style code).
   void free_raw(const void* pointer, const Site& site);
+  // The allocation `pointer` points into (0 if none): for objects embedded in a simulated allocation (a cdev
+  // or a work item inside driver data) that must check their own accesses. Linear in the worst case.
+  AllocId find(const void* pointer) const;
   // Checks an access of `size` bytes at `pointer` inside allocation `id`; reports use-after-free or
   // out-of-bounds. Returns true when the access is valid.
   bool check(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site);

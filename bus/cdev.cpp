@@ -1,0 +1,266 @@
+#include "bus/cdev.hpp"
+
+#include "bus/errno.hpp"
+#include "bus/kernel.hpp"
+
+namespace devsim::bus {
+
+namespace {
+sim::World& world() {
+  return *sim::World::current();
+}
+
+template <class T>
+T* allocate_object(sim::AllocId* id, const Site& site) {
+  sim::KernelMemory& mem = world().memory();
+  *id = mem.allocate(sizeof(T), alignof(T), true, &typeid(T), [](void* p) { static_cast<T*>(p)->~T(); }, site);
+  return new (mem.record(*id).base) T();
+}
+}  // namespace
+
+// The friend through which the VFS functions reach cdev and file internals.
+class CdevCore {
+ public:
+  static void init(Cdev& c, const FileOperations* fops, [[maybe_unused]] const Site& site) {
+    c.embedded_.attach(&c);
+    c.ops_ = fops;
+    c.kobj_.init();
+  }
+  static void get(Cdev& c, const Site& site) {
+    c.embedded_.touch(&c.kobj_, sizeof c.kobj_, true, site);
+    c.kobj_.get(site);
+  }
+  static void put(Cdev& c, const Site& site) {
+    if (!c.embedded_.touch(&c.kobj_, sizeof c.kobj_, true, site)) return;  // reported; no second release
+    c.kobj_.put(
+        [&c, &site] {
+          // cdev_default_release / cdev_dynamic_release: the parent reference goes, and a cdev_alloc'd cdev.
+          Device* parent = c.parent_;
+          if (c.dynamic_) world().memory().free(c.self_alloc_, &c, site);
+          if (parent != nullptr) put_device(parent, site);
+        },
+        site);
+  }
+  // The gate of a drained cdev: false (and *error set) once disconnected.
+  static bool enter(File& f, long* error, const Site& site) {
+    if (!f.drained_) return true;
+    Cdev& c = *f.cdev_;
+    c.embedded_.touch(&c.drain_, sizeof c.drain_, true, site);
+    if (c.drain_.disconnected) {
+      *error = c.drain_.error;
+      return false;
+    }
+    ++c.drain_.in_flight;
+    return true;
+  }
+  static void leave(File& f, const Site& site) {
+    if (!f.drained_) return;
+    Cdev& c = *f.cdev_;
+    c.embedded_.touch(&c.drain_, sizeof c.drain_, true, site);
+    if (--c.drain_.in_flight == 0 && c.drain_.disconnected) world().wake_all(&c.drain_, site);
+  }
+  static bool check_file(File* f, const Site& site) {
+    return world().memory().check(f->alloc_, f, sizeof(File), false, site);
+  }
+  static void fput(File* f, const Site& site);
+  // LIFETIME: the group outlives the cdev's files: each open takes a group reference, each release drops it.
+  static void set_group(Cdev& c, UresGroup* group) { c.group_ = group; }
+  static void mapping_get(File& f, const Site& site) { f.count_.inc(site); }
+  static OpenResult open(const std::string& name, const Site& site);
+};
+
+void* Cdev::owner_data(const Site& site) const {
+  embedded_.touch(&owner, sizeof owner, false, site);
+  return owner;
+}
+
+void cdev_init(Cdev& cdev, const FileOperations* fops, const Site& site) {
+  CdevCore::init(cdev, fops, site);
+}
+
+Cdev* cdev_alloc(const FileOperations* fops, const Site& site) {
+  sim::AllocId id = 0;
+  Cdev* c = allocate_object<Cdev>(&id, site);
+  cdev_init(*c, fops, site);
+  c->dynamic_ = true;
+  c->self_alloc_ = id;
+  return c;
+}
+
+int cdev_add(Cdev& cdev, std::string name, Device* parent, const Site& site) {
+  Kernel& k = kernel();
+  if (k.find_devnode(name) != nullptr) return -kEEXIST;
+  world().yield(sim::EventKind::Write, &cdev, site);
+  cdev.name_ = name;
+  cdev.parent_ = parent != nullptr ? get_device(parent, site) : nullptr;
+  cdev.added_ = true;
+  k.devnodes()[std::move(name)] = &cdev;
+  return 0;
+}
+
+void cdev_del(Cdev& cdev, const Site& site) {
+  world().yield(sim::EventKind::Write, &cdev, site);
+  Kernel& k = kernel();
+  if (cdev.added_) {
+    if (auto it = k.devnodes().find(cdev.name_); it != k.devnodes().end() && it->second == &cdev)
+      k.devnodes().erase(it);
+    cdev.added_ = false;
+  }
+  CdevCore::put(cdev, site);  // the owner's reference; open files keep theirs
+}
+
+void cdev_enable_drain(Cdev& cdev, int error, const Site& site) {
+  static_cast<void>(site);
+  cdev.drain_.enabled = true;
+  cdev.drain_.error = error < 0 ? error : -error;
+}
+
+void cdev_disconnect(Cdev& cdev, const Site& site) {
+  world().yield(sim::EventKind::Write, &cdev.drain_, site);
+  cdev.drain_.disconnected = true;
+}
+
+void cdev_drain(Cdev& cdev, const Site& site) {
+  world().yield(sim::EventKind::Sync, &cdev.drain_, site);
+  while (cdev.drain_.in_flight > 0) world().block(&cdev.drain_, "cdev_drain(" + cdev.name_ + ")", site);
+}
+
+// ---- ures groups -------------------------------------------------------------------------------------------
+
+UresGroup* UresGroup::create(std::function<void()> release, const Site& site) {
+  sim::AllocId id = 0;
+  UresGroup* g = allocate_object<UresGroup>(&id, site);
+  g->alloc_ = id;
+  g->release_ = std::move(release);
+  return g;
+}
+
+void UresGroup::get(const Site& site) {
+  world().memory().check(alloc_, this, sizeof(UresGroup), true, site);
+  kref_.get(site);
+}
+
+void UresGroup::put(const Site& site) {
+  if (!world().memory().check(alloc_, this, sizeof(UresGroup), true, site)) return;
+  kref_.put(
+      [this, &site] {
+        if (release_) release_();
+        world().memory().free(alloc_, this, site);
+      },
+      site);
+}
+
+void cdev_set_group(Cdev& cdev, UresGroup* group) {
+  CdevCore::set_group(cdev, group);
+}
+
+// ---- the VFS -----------------------------------------------------------------------------------------------
+
+OpenResult CdevCore::open(const std::string& name, const Site& site) {
+  world().yield(sim::EventKind::Sync, nullptr, site);
+  Cdev* c = kernel().find_devnode(name);
+  if (c == nullptr) return {nullptr, -kENOENT};
+  // chrdev_open: a reference on the cdev for the file's lifetime (cdev_get).
+  get(*c, site);
+  sim::AllocId id = 0;
+  File* f = allocate_object<File>(&id, site);
+  f->alloc_ = id;
+  f->cdev_ = c;
+  f->f_op_ = c->ops_;
+  f->drained_ = c->drain_.enabled;
+  if (c->group_ != nullptr) {
+    f->group_ = c->group_;
+    f->group_->get(site);
+  }
+  long error = 0;
+  if (!enter(*f, &error, site)) {
+    fput(f, site);
+    return {nullptr, static_cast<int>(error)};
+  }
+  int r = f->f_op_ != nullptr && f->f_op_->open != nullptr ? f->f_op_->open(*c, *f) : 0;
+  leave(*f, site);
+  if (r != 0) {
+    // A failed open never calls release: drop what open took without it.
+    f->f_op_ = nullptr;
+    fput(f, site);
+    return {nullptr, r};
+  }
+  return {f, 0};
+}
+
+void CdevCore::fput(File* f, const Site& site) {
+  if (!check_file(f, site)) return;
+  if (!f->count_.dec_and_test(site)) return;
+  // __fput: release always runs, however long after the driver unbound (BRIEF §2.2).
+  if (f->f_op_ != nullptr && f->f_op_->release != nullptr) f->f_op_->release(*f->cdev_, *f);
+  UresGroup* group = f->group_;
+  Cdev* c = f->cdev_;
+  world().memory().free(f->alloc_, f, site);
+  put(*c, site);
+  if (group != nullptr) group->put(site);
+}
+
+OpenResult vfs_open(const std::string& name, const Site& site) {
+  return CdevCore::open(name, site);
+}
+
+namespace {
+template <class Call>
+long file_call(File* file, long default_result, long disconnected_default, Call&& call, const Site& site) {
+  world().yield(sim::EventKind::Sync, file, site);
+  if (!CdevCore::check_file(file, site)) return -kEBADF;
+  long error = 0;
+  if (!CdevCore::enter(*file, &error, site)) return disconnected_default != 0 ? disconnected_default : error;
+  long r = call(default_result);
+  CdevCore::leave(*file, site);
+  return r;
+}
+}  // namespace
+
+long vfs_read(File* file, std::size_t count, const Site& site) {
+  return file_call(
+      file, -kEINVAL, 0,
+      [&](long dflt) { return file->f_op()->read != nullptr ? file->f_op()->read(*file, count) : dflt; }, site);
+}
+
+long vfs_write(File* file, std::size_t count, const Site& site) {
+  return file_call(
+      file, -kEINVAL, 0,
+      [&](long dflt) { return file->f_op()->write != nullptr ? file->f_op()->write(*file, count) : dflt; }, site);
+}
+
+long vfs_ioctl(File* file, unsigned cmd, unsigned long arg, const Site& site) {
+  return file_call(
+      file, -kENOTTY, 0,
+      [&](long dflt) { return file->f_op()->ioctl != nullptr ? file->f_op()->ioctl(*file, cmd, arg) : dflt; },
+      site);
+}
+
+unsigned vfs_poll(File* file, const Site& site) {
+  long r = file_call(
+      file, kPollIn | kPollOut, kPollHup | kPollErr,
+      [&](long dflt) { return file->f_op()->poll != nullptr ? static_cast<long>(file->f_op()->poll(*file)) : dflt; },
+      site);
+  return r < 0 ? kPollErr : static_cast<unsigned>(r);
+}
+
+int vfs_mmap(File* file, const Site& site) {
+  long r = file_call(
+      file, -kENODEV, 0,
+      [&](long dflt) { return file->f_op()->mmap != nullptr ? static_cast<long>(file->f_op()->mmap(*file)) : dflt; },
+      site);
+  if (r == 0) CdevCore::mapping_get(*file, site);  // the mapping's reference
+  return static_cast<int>(r);
+}
+
+void vfs_munmap(File* file, const Site& site) {
+  world().yield(sim::EventKind::Sync, file, site);
+  CdevCore::fput(file, site);
+}
+
+void vfs_close(File* file, const Site& site) {
+  world().yield(sim::EventKind::Sync, file, site);
+  CdevCore::fput(file, site);
+}
+
+}  // namespace devsim::bus

@@ -1,0 +1,184 @@
+// Character devices, open files and their operations; the disconnect-and-drain protocol; ures groups.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "bus/device.hpp"
+#include "bus/embedded.hpp"
+#include "core/kref.hpp"
+#include "sim/kmalloc.hpp"
+
+namespace devsim::bus {
+
+class Cdev;
+class File;
+class UresGroup;
+
+// struct file_operations. Plain function pointers, as in C: a driver's table is a static constant, and
+// captureless lambdas convert. Missing entries give the kernel's defaults (-EINVAL, -ENOTTY, POLLIN|POLLOUT…).
+struct FileOperations {
+  int (*open)(Cdev& cdev, File& file) = nullptr;
+  long (*read)(File& file, std::size_t count) = nullptr;
+  long (*write)(File& file, std::size_t count) = nullptr;
+  long (*ioctl)(File& file, unsigned cmd, unsigned long arg) = nullptr;
+  unsigned (*poll)(File& file) = nullptr;
+  int (*mmap)(File& file) = nullptr;
+  int (*release)(Cdev& cdev, File& file) = nullptr;
+};
+
+Cdev* cdev_alloc(const FileOperations* fops, const Site& site);
+int cdev_add(Cdev& cdev, std::string name, Device* parent, const Site& site);
+void cdev_del(Cdev& cdev, const Site& site);
+void cdev_enable_drain(Cdev& cdev, int error, const Site& site);
+void cdev_disconnect(Cdev& cdev, const Site& site);
+void cdev_drain(Cdev& cdev, const Site& site);
+
+// struct cdev: a character device, usually embedded in driver data (cdev_init) or allocated on its own
+// (cdev_alloc). Its embedded kobject count is held by its owner (from init until cdev_del) and by every open
+// file; the last put drops the parent device reference and, for cdev_alloc'd ones, frees the cdev.
+//
+// INVARIANT: every kernel-side access to a cdev is checked (Embedded), so a file that outlives the driver data
+// its cdev is embedded in is reported as use-after-free in the kernel's own code (chrdev_open, fput): Greg KH's
+// "two lifecycles" (R3).
+// INVARIANT (drain): once disconnected, no new file operation enters the driver; in_flight counts the calls
+// inside it, and cdev_drain returns only when it is 0.
+// Does not handle: dev_t numbers and minor ranges (a /dev name stands for the node), module reference counts,
+// mmap of real pages (a mapping is just a file reference), O_NONBLOCK and signals.
+class Cdev {
+ public:
+  Cdev() = default;
+  Cdev(const Cdev&) = delete;
+  Cdev& operator=(const Cdev&) = delete;
+
+  const std::string& name() const { return name_; }
+  Device* parent() const { return parent_; }
+  const FileOperations* ops() const { return ops_; }
+  bool added() const { return added_; }
+  bool disconnected() const { return drain_.disconnected; }
+  int in_flight() const { return drain_.in_flight; }
+  // Opaque driver pointer for fops to find their data (what container_of(inode->i_cdev) does in C).
+  void* owner = nullptr;
+  sim::AllocId owner_alloc = 0;
+  // Reads the owner pointer with a checked access at `site`.
+  void* owner_data(const Site& site = Site::current()) const;
+
+ private:
+  friend class CdevCore;
+  friend Cdev* cdev_alloc(const FileOperations*, const Site&);
+  friend int cdev_add(Cdev&, std::string, Device*, const Site&);
+  friend void cdev_del(Cdev&, const Site&);
+  friend void cdev_enable_drain(Cdev&, int, const Site&);
+  friend void cdev_disconnect(Cdev&, const Site&);
+  friend void cdev_drain(Cdev&, const Site&);
+  Embedded embedded_;
+  core::Kref kobj_;
+  const FileOperations* ops_ = nullptr;
+  std::string name_;
+  Device* parent_ = nullptr;
+  bool added_ = false;
+  bool dynamic_ = false;  // cdev_alloc: the last put frees it
+  sim::AllocId self_alloc_ = 0;
+  UresGroup* group_ = nullptr;
+  struct Drain {
+    bool enabled = false;
+    bool disconnected = false;
+    int in_flight = 0;
+    int error = 0;  // what calls get once disconnected: -ENODEV, -EIO, -ENXIO
+  } drain_;
+};
+
+// cdev_init(): prepares an embedded cdev; the caller holds its first reference until cdev_del().
+void cdev_init(Cdev& cdev, const FileOperations* fops, const Site& site = Site::current());
+// cdev_alloc(): a cdev in its own allocation, freed at its last put (the safe pattern).
+Cdev* cdev_alloc(const FileOperations* fops, const Site& site = Site::current());
+// cdev_add()/cdev_device_add(): makes /dev/<name> open this cdev; the cdev holds a reference to `parent`
+// (if any) until its last put. -EEXIST if the name is taken.
+int cdev_add(Cdev& cdev, std::string name, Device* parent = nullptr, const Site& site = Site::current());
+// cdev_del(): no new opens; drops the owner's reference. Open files keep the cdev (and their fops) alive.
+void cdev_del(Cdev& cdev, const Site& site = Site::current());
+
+// Pinchart's removal protocol (Kernel Summit 2021): enable once, at probe; then in remove(): disconnect (no new
+// calls: they fail with `error`, poll gets HUP|ERR), cancel pending I/O (the driver's job: wake its waiters),
+// drain (wait until the calls in flight returned), and only then cdev_del() and free.
+void cdev_enable_drain(Cdev& cdev, int error, const Site& site = Site::current());
+void cdev_disconnect(Cdev& cdev, const Site& site = Site::current());
+void cdev_drain(Cdev& cdev, const Site& site = Site::current());
+
+// Vetter's ures group: driver data shared by several cdevs of one device, released only when the driver has
+// unbound and the last file of any of the cdevs is closed. Each open file holds a reference, the driver holds
+// one (drop it in remove() or with a devm action).
+// INVARIANT: release runs exactly once, at the last put.
+class UresGroup {
+ public:
+  static UresGroup* create(std::function<void()> release, const Site& site = Site::current());
+  void get(const Site& site = Site::current());
+  void put(const Site& site = Site::current());
+  int refcount() const { return kref_.read(); }
+
+ private:
+  friend class CdevCore;
+  core::Kref kref_;
+  std::function<void()> release_;
+  sim::AllocId alloc_ = 0;
+};
+void cdev_set_group(Cdev& cdev, UresGroup* group);
+
+// struct file: one open of a cdev, in simulated memory, with its own count (dup'd descriptors and mappings
+// share it). release() runs when the last reference goes, however long after the device is gone.
+// INVARIANT: f_op is copied from the cdev at open, so calls on an open file never consult the cdev's table —
+// exactly why they keep reaching the driver after cdev_del().
+class File {
+ public:
+  Cdev* cdev() const { return cdev_; }
+  const FileOperations* f_op() const { return f_op_; }
+  // file->private_data, typed: the driver stores a checked handle and gets it back.
+  template <class T>
+  void set_private(sim::KPtr<T> p) {
+    private_ = p.unchecked();
+    private_alloc_ = p.id();
+  }
+  template <class T>
+  sim::KPtr<T> private_data() const {
+    return sim::KPtr<T>(static_cast<T*>(private_), private_alloc_);
+  }
+  void set_private_raw(void* p) {
+    private_ = p;
+    private_alloc_ = 0;
+  }
+  void* private_raw() const { return private_; }
+  int refcount() const { return count_.read(); }
+
+ private:
+  friend class CdevCore;
+  core::Refcount count_{1};
+  Cdev* cdev_ = nullptr;
+  const FileOperations* f_op_ = nullptr;
+  void* private_ = nullptr;
+  sim::AllocId private_alloc_ = 0;
+  sim::AllocId alloc_ = 0;
+  UresGroup* group_ = nullptr;
+  bool drained_ = false;  // opened through a drain-enabled cdev
+};
+
+// ---- what userspace does (the VFS) -----------------------------------------------------------------------
+// Each is one system call from the calling task: a scheduling point, then the driver's fop.
+
+// open("/dev/<name>"): the file, or a negative errno (-ENOENT: no such node; the driver's open error).
+struct OpenResult {
+  File* file = nullptr;
+  int error = 0;
+};
+OpenResult vfs_open(const std::string& name, const Site& site = Site::current());
+long vfs_read(File* file, std::size_t count, const Site& site = Site::current());
+long vfs_write(File* file, std::size_t count, const Site& site = Site::current());
+long vfs_ioctl(File* file, unsigned cmd, unsigned long arg, const Site& site = Site::current());
+unsigned vfs_poll(File* file, const Site& site = Site::current());
+// mmap(): on success the mapping holds a file reference until vfs_munmap (0), else a negative errno.
+int vfs_mmap(File* file, const Site& site = Site::current());
+void vfs_munmap(File* file, const Site& site = Site::current());
+// close(): drops the descriptor's reference; the last one runs release().
+void vfs_close(File* file, const Site& site = Site::current());
+
+}  // namespace devsim::bus

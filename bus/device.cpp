@@ -1,0 +1,140 @@
+#include "bus/device.hpp"
+
+#include <stdexcept>
+
+#include "bus/driver.hpp"
+#include "bus/kernel.hpp"
+
+namespace devsim::bus {
+
+std::string_view to_string(DeviceState state) {
+  switch (state) {
+    case DeviceState::Initialized:
+      return "initialized";
+    case DeviceState::Registered:
+      return "registered";
+    case DeviceState::Dead:
+      return "dead";
+  }
+  return "?";
+}
+
+Device* Device::create(std::string name, BusType* bus, Device* parent, Release release, const Site& site) {
+  sim::World* w = sim::World::current();
+  if (w == nullptr) throw std::logic_error("devsim: bus::Device::create() needs a simulated world");
+  sim::KernelMemory& mem = w->memory();
+  // The C++ destructor runs when the world ends, like every simulated object: the last put only marks the
+  // memory freed, so a stale pointer reads quarantined bytes and is reported.
+  sim::AllocId id = mem.allocate(sizeof(Device), alignof(Device), true, &typeid(Device),
+                                 [](void* p) { static_cast<Device*>(p)->~Device(); }, site);
+  auto* dev = new (mem.record(id).base) Device();
+  dev->alloc_ = id;
+  dev->devpath_ = (parent != nullptr ? parent->devpath(site) : "/sys/devices/" + (bus != nullptr ? bus->name() : "virtual")) +
+                  "/" + name;
+  dev->modalias_ = name;
+  dev->name_ = std::move(name);
+  dev->bus_ = bus;
+  dev->release_ = std::move(release);
+  // LIFETIME: the child holds its parent until its own release, so a parent always outlives its children.
+  if (parent != nullptr) dev->parent_ = get_device(parent, site);
+  return dev;
+}
+
+bool Device::touch(bool write, const Site& site) const {
+  sim::World* w = sim::World::current();
+  return w == nullptr || w->memory().check(alloc_, this, sizeof(Device), write, site);
+}
+
+// Each accessor is a checked read of the field it returns, as KASAN instruments a load.
+#define DEVSIM_CHECKED_READ(field) \
+  if (sim::World* w = sim::World::current()) w->memory().check(alloc_, &field, sizeof(field), false, site)
+
+const std::string& Device::name(const Site& site) const {
+  DEVSIM_CHECKED_READ(name_);
+  return name_;
+}
+BusType* Device::bus(const Site& site) const {
+  DEVSIM_CHECKED_READ(bus_);
+  return bus_;
+}
+Device* Device::parent(const Site& site) const {
+  DEVSIM_CHECKED_READ(parent_);
+  return parent_;
+}
+Driver* Device::driver(const Site& site) const {
+  DEVSIM_CHECKED_READ(driver_);
+  return driver_;
+}
+DeviceState Device::state(const Site& site) const {
+  DEVSIM_CHECKED_READ(state_);
+  return state_;
+}
+bool Device::bound(const Site& site) const {
+  DEVSIM_CHECKED_READ(bound_);
+  return bound_;
+}
+const std::string& Device::devpath(const Site& site) const {
+  DEVSIM_CHECKED_READ(devpath_);
+  return devpath_;
+}
+const std::string& Device::modalias(const Site& site) const {
+  DEVSIM_CHECKED_READ(modalias_);
+  return modalias_;
+}
+void* Device::drvdata(const Site& site) const {
+  DEVSIM_CHECKED_READ(drvdata_);
+  return drvdata_;
+}
+#undef DEVSIM_CHECKED_READ
+
+void Device::set_modalias(std::string alias, const Site& site) {
+  touch(true, site);
+  modalias_ = std::move(alias);
+}
+
+void Device::set_drvdata(void* data, const Site& site) {
+  if (sim::World* w = sim::World::current()) w->memory().check(alloc_, &drvdata_, sizeof drvdata_, true, site);
+  drvdata_ = data;
+}
+
+void Device::release(const Site& site) {
+  sim::World& w = *sim::World::current();
+  // LIFETIME: a release runs in whatever task dropped the last reference, possibly inside a destructor
+  // (an ARef going out of scope): it must not be unwound halfway.
+  sim::World::NoCancelScope scope(w);
+  if (release_) release_(*this);
+  Device* parent = parent_;
+  w.memory().free(alloc_, this, site);
+  if (parent != nullptr) put_device(parent, site);
+}
+
+Device* get_device(Device* dev, const Site& site) {
+  if (dev == nullptr) return nullptr;
+  dev->touch(true, site);
+  dev->kref_.get(site);
+  return dev;
+}
+
+void put_device(Device* dev, const Site& site) {
+  if (dev == nullptr) return;
+  if (!dev->touch(true, site)) return;  // reported: a put on freed memory must not run a second release
+  dev->kref_.put([dev, &site] { dev->release(site); }, site);
+}
+
+void report_context_misuse(std::string headline, const Site& site) {
+  sim::World* w = sim::World::current();
+  if (w == nullptr) return;
+  sim::Report r;
+  r.kind = std::string(bug::kContextMisuse);
+  r.headline = std::move(headline);
+  r.accessed_by = w->task_site(w->current_task(), site);
+  w->report(std::move(r));
+}
+
+std::optional<BoundContext> bound_context(Device& dev, const Site& site) {
+  if (dev.driver(site) != nullptr) return BoundContext(dev);
+  report_context_misuse("context-misuse: " + dev.name(site) + " is not bound to a driver", site);
+  return std::nullopt;
+}
+
+}  // namespace devsim::bus

@@ -1,0 +1,94 @@
+// Bus types and drivers: what matches, probes and removes.
+#pragma once
+
+#include <functional>
+#include <list>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bus/device.hpp"
+
+namespace devsim::bus {
+
+// What a driver module provides (struct platform_driver / usb_driver with its id table).
+// probe() returns 0 or a negative errno; on failure the driver core releases everything devres holds.
+struct DriverOps {
+  std::string name;
+  std::string bus;                     // the bus type it registers on ("platform", "usb")
+  std::vector<std::string> id_table;   // modaliases it binds to (empty: the driver's own name)
+  std::function<int(CoreContext&)> probe;
+  std::function<void(CoreContext&)> remove;  // may be empty, as in a driver that relies on devres alone
+};
+
+// A registered driver (struct device_driver). Lives as long as the kernel (the world): unregistering (module
+// unload) unbinds its devices and hides it, the record stays so stale pointers to it are not UB.
+// INVARIANT: bound_ lists exactly the devices whose driver() is this driver and that finished probe().
+class Driver {
+ public:
+  const std::string& name() const { return ops_.name; }
+  BusType& bus() const { return *bus_; }
+  const DriverOps& ops() const { return ops_; }
+  bool registered() const { return registered_; }
+  const std::vector<Device*>& bound_devices() const { return bound_; }
+  bool matches(const std::string& modalias) const;
+
+ private:
+  friend class DriverCore;
+  friend class Kernel;
+  Driver(DriverOps ops, BusType* bus) : ops_(std::move(ops)), bus_(bus) {}
+  DriverOps ops_;
+  BusType* bus_;
+  bool registered_ = false;
+  std::vector<Device*> bound_;
+};
+
+// A bus type (struct bus_type): its devices and drivers, and how they match.
+// INVARIANT: devices() holds each registered device of this bus once, in order of registration; by name in
+// O(1), so plugging and unplugging cost the same however many devices are present.
+class BusType {
+ public:
+  const std::string& name() const { return name_; }
+  // Registered devices, oldest first.
+  const std::list<Device*>& devices() const { return devices_; }
+  Device* find_device(const std::string& name) const;
+  const std::vector<Driver*>& drivers() const { return drivers_; }
+  Driver* find_driver(const std::string& name) const;
+  // bus_type.match: the default compares the device's modalias with the driver's id table.
+  std::function<bool(const Device&, const Driver&)> match;
+
+ private:
+  friend class DriverCore;
+  friend class Kernel;
+  explicit BusType(std::string name) : name_(std::move(name)) {}
+  std::string name_;
+  std::list<Device*> devices_;
+  std::unordered_map<std::string, std::list<Device*>::iterator> by_name_;
+  std::vector<Driver*> drivers_;
+};
+
+// ---- the driver core (drivers/base/core.c, bus.c, dd.c) -------------------------------------------------------
+// Each function is called from a simulated task; each takes the device lock where the kernel does.
+
+// device_add(): registers the device on its bus and in sysfs, emits "add", then tries to bind it.
+// Returns 0, or -EEXIST if a device of that name is already on the bus.
+int device_add(Device* dev, const Site& site = Site::current());
+// device_del(): unbinds it (remove(), devres release), deletes registered children first, emits "remove",
+// takes it off the bus and out of sysfs. The memory stays until the last put_device().
+void device_del(Device* dev, const Site& site = Site::current());
+// device_register() = create + device_add; device_unregister() = device_del + put_device.
+void device_unregister(Device* dev, const Site& site = Site::current());
+
+// driver_register() (module load): adds the driver and binds every matching unbound device.
+Driver* driver_register(DriverOps ops, const Site& site = Site::current());
+// driver_unregister() (module unload): unbinds all its devices, then hides it.
+void driver_unregister(Driver* drv, const Site& site = Site::current());
+
+// device_attach(): binds `dev` to the first matching driver; 1 if bound, 0 if none matched, <0 probe error.
+int device_attach(Device* dev, const Site& site = Site::current());
+// device_driver_attach(): binds `dev` to `drv` (what a write to drivers/<drv>/bind does).
+int device_driver_attach(Driver* drv, Device* dev, const Site& site = Site::current());
+// device_release_driver(): unbinds: remove(), drvdata cleared, devres released LIFO, "unbind" emitted.
+void device_release_driver(Device* dev, const Site& site = Site::current());
+
+}  // namespace devsim::bus

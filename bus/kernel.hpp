@@ -1,0 +1,61 @@
+// Kernel: the simulated kernel of one world — its buses, drivers, sysfs, uevents, /dev and firmware files.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bus/driver.hpp"
+#include "bus/sysfs.hpp"
+#include "bus/uevent.hpp"
+
+namespace devsim::bus {
+
+class Cdev;
+
+// Everything the driver model keeps per execution. One per World (World::extension), so executions never
+// share kernel state; created on first use.
+// INVARIANT: buses and drivers are never destroyed before the world: raw pointers to them stay valid for the
+// whole execution (unregistering only hides them).
+// Does not handle: namespaces, several "machines" in one world.
+class Kernel {
+ public:
+  Kernel() = default;
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  // The kernel of the current world (requires one).
+  static Kernel& get();
+
+  // bus_register(): idempotent; the default match compares modalias with the driver's id table.
+  BusType& register_bus(const std::string& name);
+  BusType* find_bus(const std::string& name) const;
+  const std::vector<std::unique_ptr<BusType>>& buses() const { return buses_; }
+
+  Sysfs& sysfs() { return sysfs_; }
+  UeventLog& uevents() { return uevents_; }
+
+  // /dev: node name ("gpiochip0") to character device, maintained by cdev_add/cdev_del.
+  Cdev* find_devnode(const std::string& name) const;
+  std::map<std::string, Cdev*>& devnodes() { return devnodes_; }
+
+  // Firmware files request_firmware() can find: name -> contents.
+  std::map<std::string, std::string>& firmware_files() { return firmware_; }
+
+ private:
+  friend class DriverCore;
+  std::vector<std::unique_ptr<BusType>> buses_;
+  std::vector<std::unique_ptr<Driver>> drivers_;
+  Sysfs sysfs_;
+  UeventLog uevents_;
+  std::map<std::string, Cdev*> devnodes_;
+  std::map<std::string, std::string> firmware_;
+};
+
+inline Kernel& kernel() {
+  return Kernel::get();
+}
+
+}  // namespace devsim::bus

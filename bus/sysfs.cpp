@@ -1,0 +1,116 @@
+#include "bus/sysfs.hpp"
+
+#include <algorithm>
+
+#include "bus/errno.hpp"
+#include "sim/world.hpp"
+
+namespace devsim::bus {
+
+namespace {
+std::string parent_of(const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+}
+std::string base_of(const std::string& path) {
+  return path.substr(path.rfind('/') + 1);
+}
+}  // namespace
+
+Sysfs::Sysfs() {
+  nodes_["/"];
+  for (const char* dir : {"/sys", "/sys/bus", "/sys/devices", "/sys/class"}) create_dir(dir);
+}
+
+Sysfs::Node& Sysfs::make(const std::string& path, Node::Kind kind) {
+  auto [it, fresh] = nodes_.try_emplace(path);
+  Node& node = it->second;
+  node.kind = kind;
+  if (fresh && path != "/") {
+    std::string parent = parent_of(path);
+    if (nodes_.count(parent) == 0) create_dir(parent);  // like kobject_add of a missing parent: make it
+    nodes_[parent].children.push_back(base_of(path));
+  }
+  return node;
+}
+
+void Sysfs::create_dir(const std::string& path) {
+  make(path, Node::Kind::Dir);
+}
+
+void Sysfs::create_attr(const std::string& path, Show show, Store store) {
+  Node& n = make(path, Node::Kind::Attr);
+  n.show = std::move(show);
+  n.store = std::move(store);
+}
+
+void Sysfs::create_link(const std::string& path, std::string target) {
+  make(path, Node::Kind::Link).target = std::move(target);
+}
+
+void Sysfs::remove_tree(const std::string& path, const Site& site) {
+  auto it = nodes_.find(path);
+  if (it == nodes_.end() || path == "/") return;
+  Node& node = it->second;
+  node.removing = true;
+  // Children first (copy: removing them edits the list).
+  for (const std::string& child : std::vector<std::string>(node.children)) remove_tree(path + "/" + child, site);
+  // kernfs_drain(): wait for show/store calls in flight. LIFETIME: `node` stays in the map until erased below.
+  if (sim::World* w = sim::World::current(); w != nullptr && w->in_task()) {
+    while (node.active > 0) w->block(&node, "kernfs_drain(" + path + ")", site);
+  }
+  std::string parent = parent_of(path);
+  if (auto p = nodes_.find(parent); p != nodes_.end()) std::erase(p->second.children, base_of(path));
+  nodes_.erase(path);
+}
+
+SysfsRead Sysfs::read(const std::string& path, const Site& site) {
+  auto it = nodes_.find(path);
+  if (it == nodes_.end()) return {-kENOENT, {}};
+  Node& node = it->second;
+  if (node.kind == Node::Kind::Link) return read(node.target, site);
+  if (node.kind == Node::Kind::Dir) return {-kEISDIR, {}};
+  if (node.removing) return {-kENODEV, {}};
+  if (!node.show) return {-kEIO, {}};
+  if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Read, &node, site);
+  // LIFETIME: the active count keeps `node` (and the object its callback reads) from being removed until the
+  // callback returns; remove_tree() waits for it.
+  ++node.active;
+  SysfsRead r = node.show();
+  if (--node.active == 0 && node.removing) {
+    if (sim::World* w = sim::World::current()) w->wake_all(&node, site);
+  }
+  return r;
+}
+
+int Sysfs::write(const std::string& path, const std::string& text, const Site& site) {
+  auto it = nodes_.find(path);
+  if (it == nodes_.end()) return -kENOENT;
+  Node& node = it->second;
+  if (node.kind == Node::Kind::Link) return write(node.target, text, site);
+  if (node.kind == Node::Kind::Dir) return -kEISDIR;
+  if (node.removing) return -kENODEV;
+  if (!node.store) return -kEPERM;
+  if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Write, &node, site);
+  ++node.active;
+  int r = node.store(text);
+  if (--node.active == 0 && node.removing) {
+    if (sim::World* w = sim::World::current()) w->wake_all(&node, site);
+  }
+  return r;
+}
+
+std::string Sysfs::link_target(const std::string& path) const {
+  auto it = nodes_.find(path);
+  return it != nodes_.end() && it->second.kind == Node::Kind::Link ? it->second.target : std::string();
+}
+
+std::vector<std::string> Sysfs::list(const std::string& dir) const {
+  auto it = nodes_.find(dir);
+  if (it == nodes_.end()) return {};
+  std::vector<std::string> out = it->second.children;
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace devsim::bus

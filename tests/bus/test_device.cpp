@@ -1,0 +1,163 @@
+// Devices and the driver core: two lifetimes (refcount vs registration), parents, binding, sysfs bind/unbind,
+// uevents, device contexts (BRIEF §2 items 1, 7, 10).
+#define BOOST_TEST_MODULE bus_device
+#include <boost/test/unit_test.hpp>
+
+#include "bus/devm.hpp"
+#include "bus/kernel.hpp"
+#include "bus/platform.hpp"
+#include "core/aref.hpp"
+#include "tests/bus/bus_test_support.hpp"
+
+using namespace devsim;
+using namespace devsim::bus;
+using bus::test::expect;
+
+namespace {
+int probe_ok(CoreContext&) {
+  return 0;
+}
+DriverOps demo_driver() {
+  return DriverOps{"demo", "platform", {}, probe_ok, {}};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(memory_is_freed_at_the_last_put_not_at_unregister) {
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      Driver* drv = platform_driver_register(demo_driver());
+      Device* dev = platform_device_register("demo");
+      expect(dev->bound() && dev->driver() == drv, "bound at registration");
+      Device* held = get_device(dev);  // someone stores the pointer, with a reference
+      platform_device_unregister(dev);
+      const sim::Allocation& a = sim::world().memory().record(held->allocation());
+      expect(!a.freed, "alive after unregister: a reference is held");
+      expect(held->state() == DeviceState::Dead && !held->bound() && held->driver() == nullptr,
+             "unbound and dead while still referenced");
+      put_device(held);
+      expect(a.freed, "freed at the last put");
+    });
+  });
+  BOOST_TEST(e.outcome == sim::Outcome::Completed);
+  BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));
+}
+
+BOOST_AUTO_TEST_CASE(a_parent_outlives_its_children) {
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      Device* parent = Device::create("hub", &platform_bus(), nullptr);
+      Device* child = Device::create("port1", &platform_bus(), parent);
+      expect(parent->refcount() == 2, "the child holds its parent");
+      expect(child->devpath() == "/sys/devices/platform/hub/port1", "child path below the parent");
+      sim::AllocId p = parent->allocation();
+      put_device(parent);  // the creator lets go of the parent first
+      expect(!sim::world().memory().record(p).freed, "parent alive while its child is");
+      put_device(child);
+      expect(sim::world().memory().record(p).freed, "parent freed with its last child");
+    });
+  });
+  BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));
+}
+
+// R11 in miniature: a pointer stored without a reference is a use-after-free once the device is released; the
+// same pointer held through ARef<Device> is safe in every schedule.
+namespace {
+void stored_pointer_model(sim::World& w, bool with_reference) {
+  w.spawn("setup", [with_reference](sim::World& w) {
+    Device* dev = platform_device_register("demo");
+    core::ARef<Device> ref(*dev);
+    Device* raw = dev;
+    w.spawn("user", [raw, ref = with_reference ? std::move(ref) : core::ARef<Device>()]() mutable {
+      sim::yield();
+      static_cast<void>(raw->name());  // e.g. dev_info(dev, ...)
+      ref = core::ARef<Device>();
+    });
+    w.spawn("unplug", [dev] { platform_device_unregister(dev); });
+  });
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_stored_device_pointer_needs_a_reference) {
+  sim::ExploreResult buggy = sim::explore([](sim::World& w) { stored_pointer_model(w, false); }, bus::test::exhaustive());
+  BOOST_TEST(buggy.exhausted);
+  BOOST_TEST(bus::test::found_kind(buggy, "use-after-free"));
+  sim::ExploreResult fixed = sim::explore([](sim::World& w) { stored_pointer_model(w, true); }, bus::test::exhaustive());
+  BOOST_TEST(fixed.exhausted);
+  BOOST_TEST(fixed.failing_executions == 0u);
+  BOOST_TEST(fixed.executions > 1u);
+}
+
+BOOST_AUTO_TEST_CASE(bind_and_unbind_through_sysfs_as_in_linux) {
+  static int probes, removes;
+  probes = removes = 0;
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      Driver* drv = platform_driver_register(DriverOps{"demo", "platform", {}, [](CoreContext&) { return ++probes, 0; },
+                                                       [](CoreContext&) { ++removes; }});
+      Device* dev = platform_device_register("demo0");
+      dev->set_modalias("demo");
+      Sysfs& fs = kernel().sysfs();
+      expect(!dev->bound(), "no match before the alias is set");
+      expect(fs.write("/sys/bus/platform/drivers/demo/bind", "demo0\n") == 6, "bind accepted");
+      expect(dev->driver() == drv && probes == 1, "bound through sysfs");
+      expect(fs.link_target("/sys/devices/platform/demo0/driver") == "/sys/bus/platform/drivers/demo",
+             "driver link");
+      expect(fs.exists("/sys/bus/platform/drivers/demo/demo0"), "device link in the driver directory");
+      expect(fs.write("/sys/bus/platform/drivers/demo/bind", "demo0") == -kEBUSY, "already bound");
+      expect(fs.write("/sys/bus/platform/drivers/demo/unbind", "nosuch") == -kENODEV, "unknown device");
+      expect(fs.write("/sys/bus/platform/drivers/demo/unbind", "demo0") == 5, "unbind accepted");
+      expect(dev->driver() == nullptr && removes == 1, "unbound through sysfs");
+      expect(!fs.exists("/sys/devices/platform/demo0/driver"), "driver link gone");
+      expect(fs.write("/sys/bus/platform/drivers/demo/bind", "demo0") == 5 && probes == 2, "rebind");
+      platform_device_unregister(dev);
+      expect(removes == 2, "unregister unbinds");
+      expect(!fs.exists("/sys/devices/platform/demo0") && !fs.exists("/sys/bus/platform/devices/demo0"),
+             "sysfs entries gone");
+    });
+  });
+  BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));
+}
+
+BOOST_AUTO_TEST_CASE(uevents_are_seen_in_order) {
+  static std::vector<std::string> seen;
+  seen.clear();
+  sim::ExploreResult r = sim::explore(
+      [](sim::World& w) {
+        seen.clear();
+        w.spawn("udev", [] {
+          UeventLog& log = kernel().uevents();
+          std::uint64_t after = 0;
+          for (const char* action : {"add", "bind", "unbind", "remove"}) {
+            Uevent ev = log.wait(after, [action](const Uevent& u) { return u.action == action; });
+            expect(ev.seqnum > after, "later than the previous one");
+            after = ev.seqnum;
+            seen.push_back(ev.action + " " + ev.devpath);
+          }
+        });
+        w.spawn("hotplug", [] {
+          platform_driver_register(demo_driver());
+          Device* dev = platform_device_register("demo");
+          platform_device_unregister(dev);
+        });
+      },
+      bus::test::exhaustive());
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.failing_executions == 0u);
+  BOOST_TEST(seen == (std::vector<std::string>{"add /devices/platform/demo", "bind /devices/platform/demo",
+                                               "unbind /devices/platform/demo", "remove /devices/platform/demo"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(managed_allocation_on_an_unbound_device_is_a_context_misuse) {
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      Device* dev = platform_device_register("lonely");  // no driver
+      sim::KPtr<int> p = devm_kzalloc<int>(*dev);
+      expect(!p, "refused");
+      platform_device_unregister(dev);
+    });
+  });
+  BOOST_TEST_REQUIRE(e.reports.size() == 1u);
+  BOOST_TEST(e.reports[0].kind == "context-misuse");
+  BOOST_TEST(e.reports[0].headline == "context-misuse: lonely is not bound to a driver");
+}
