@@ -13,7 +13,8 @@ sim::World& world() {
 template <class T>
 T* allocate_object(sim::AllocId* id, const Site& site) {
   sim::KernelMemory& mem = world().memory();
-  *id = mem.allocate(sizeof(T), alignof(T), true, &typeid(T), [](void* p) { static_cast<T*>(p)->~T(); }, site);
+  *id = mem.allocate(
+      sizeof(T), alignof(T), true, &typeid(T), [](void* p) { static_cast<T*>(p)->~T(); }, site);
   return new (mem.record(*id).base) T();
 }
 }  // namespace
@@ -36,7 +37,14 @@ class CdevCore {
         [&c, &site] {
           // cdev_default_release / cdev_dynamic_release: the parent reference goes, and a cdev_alloc'd cdev.
           Device* parent = c.parent_;
-          if (c.dynamic_) world().memory().free(c.self_alloc_, &c, site);
+          std::function<void()> hook = std::move(c.on_release);
+          UresGroup* group = c.group_;
+          bool dynamic = c.dynamic_;
+          sim::AllocId self = c.self_alloc_;
+          // LIFETIME: the hook may free the memory the cdev is embedded in: nothing reads `c` after it.
+          if (hook) hook();
+          if (dynamic) world().memory().free(self, &c, site);
+          if (group != nullptr) group->put(site);
           if (parent != nullptr) put_device(parent, site);
         },
         site);
@@ -64,7 +72,12 @@ class CdevCore {
   }
   static void fput(File* f, const Site& site);
   // LIFETIME: the group outlives the cdev's files: each open takes a group reference, each release drops it.
-  static void set_group(Cdev& c, UresGroup* group) { c.group_ = group; }
+  static void set_group(Cdev& c, UresGroup* group, const Site& site) {
+    // LIFETIME: the cdev holds a group reference until its own release, so an open that found the cdev can
+    // always take one more, however the removal interleaves.
+    group->get(site);
+    c.group_ = group;
+  }
   static void mapping_get(File& f, const Site& site) { f.count_.inc(site); }
   static OpenResult open(const std::string& name, const Site& site);
 };
@@ -102,6 +115,7 @@ void cdev_del(Cdev& cdev, const Site& site) {
   world().yield(sim::EventKind::Write, &cdev, site);
   Kernel& k = kernel();
   if (cdev.added_) {
+    core::SpinLockGuard guard = k.cdev_lock().guard(site);
     if (auto it = k.devnodes().find(cdev.name_); it != k.devnodes().end() && it->second == &cdev)
       k.devnodes().erase(it);
     cdev.added_ = false;
@@ -122,7 +136,8 @@ void cdev_disconnect(Cdev& cdev, const Site& site) {
 
 void cdev_drain(Cdev& cdev, const Site& site) {
   world().yield(sim::EventKind::Sync, &cdev.drain_, site);
-  while (cdev.drain_.in_flight > 0) world().block(&cdev.drain_, "cdev_drain(" + cdev.name_ + ")", site);
+  while (cdev.drain_.in_flight > 0)
+    world().block(&cdev.drain_, "cdev_drain(" + cdev.name_ + ")", site);
 }
 
 // ---- ures groups -------------------------------------------------------------------------------------------
@@ -150,18 +165,24 @@ void UresGroup::put(const Site& site) {
       site);
 }
 
-void cdev_set_group(Cdev& cdev, UresGroup* group) {
-  CdevCore::set_group(cdev, group);
+void cdev_set_group(Cdev& cdev, UresGroup* group, const Site& site) {
+  CdevCore::set_group(cdev, group, site);
 }
 
 // ---- the VFS -----------------------------------------------------------------------------------------------
 
 OpenResult CdevCore::open(const std::string& name, const Site& site) {
   world().yield(sim::EventKind::Sync, nullptr, site);
-  Cdev* c = kernel().find_devnode(name);
-  if (c == nullptr) return {nullptr, -kENOENT};
-  // chrdev_open: a reference on the cdev for the file's lifetime (cdev_get).
-  get(*c, site);
+  Cdev* c = nullptr;
+  {
+    // chrdev_open: look the node up and take the file's cdev reference under cdev_lock (cdev_get is a
+    // kobject_get_unless_zero: a cdev on its way out counts as gone).
+    core::SpinLockGuard guard = kernel().cdev_lock().guard(site);
+    c = kernel().find_devnode(name);
+    if (c == nullptr) return {nullptr, -kENOENT};
+    c->embedded_.touch(&c->kobj_, sizeof c->kobj_, true, site);
+    if (!c->kobj_.get_unless_zero(site)) return {nullptr, -kENXIO};
+  }
   sim::AllocId id = 0;
   File* f = allocate_object<File>(&id, site);
   f->alloc_ = id;
@@ -174,6 +195,7 @@ OpenResult CdevCore::open(const std::string& name, const Site& site) {
   }
   long error = 0;
   if (!enter(*f, &error, site)) {
+    f->f_op_ = nullptr;  // the driver never saw this open: no release either
     fput(f, site);
     return {nullptr, static_cast<int>(error)};
   }
@@ -232,8 +254,7 @@ long vfs_write(File* file, std::size_t count, const Site& site) {
 long vfs_ioctl(File* file, unsigned cmd, unsigned long arg, const Site& site) {
   return file_call(
       file, -kENOTTY, 0,
-      [&](long dflt) { return file->f_op()->ioctl != nullptr ? file->f_op()->ioctl(*file, cmd, arg) : dflt; },
-      site);
+      [&](long dflt) { return file->f_op()->ioctl != nullptr ? file->f_op()->ioctl(*file, cmd, arg) : dflt; }, site);
 }
 
 unsigned vfs_poll(File* file, const Site& site) {

@@ -63,6 +63,19 @@ class Cdev {
   sim::AllocId owner_alloc = 0;
   // Reads the owner pointer with a checked access at `site`.
   void* owner_data(const Site& site = Site::current()) const;
+  // The owner as the checked handle it was stored from.
+  template <class T>
+  void set_owner(sim::KPtr<T> p) {
+    owner = p.unchecked();
+    owner_alloc = p.id();
+  }
+  template <class T>
+  sim::KPtr<T> owner_ptr(const Site& site = Site::current()) const {
+    return sim::KPtr<T>(static_cast<T*>(owner_data(site)), owner_alloc);
+  }
+  // Runs at the cdev's last put (its kobject release): where a driver drops the reference its cdev held on
+  // the driver data (the fix of Greg KH's two lifecycles, R3). The hook may free the memory the cdev is in.
+  std::function<void()> on_release;
 
  private:
   friend class CdevCore;
@@ -123,7 +136,8 @@ class UresGroup {
   std::function<void()> release_;
   sim::AllocId alloc_ = 0;
 };
-void cdev_set_group(Cdev& cdev, UresGroup* group);
+// Puts the cdev in `group`: the cdev holds a group reference until its release, each open file one more.
+void cdev_set_group(Cdev& cdev, UresGroup* group, const Site& site = Site::current());
 
 // struct file: one open of a cdev, in simulated memory, with its own count (dup'd descriptors and mappings
 // share it). release() runs when the last reference goes, however long after the device is gone.

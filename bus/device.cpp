@@ -25,12 +25,14 @@ Device* Device::create(std::string name, BusType* bus, Device* parent, Release r
   sim::KernelMemory& mem = w->memory();
   // The C++ destructor runs when the world ends, like every simulated object: the last put only marks the
   // memory freed, so a stale pointer reads quarantined bytes and is reported.
-  sim::AllocId id = mem.allocate(sizeof(Device), alignof(Device), true, &typeid(Device),
-                                 [](void* p) { static_cast<Device*>(p)->~Device(); }, site);
+  sim::AllocId id = mem.allocate(
+      sizeof(Device), alignof(Device), true, &typeid(Device), [](void* p) { static_cast<Device*>(p)->~Device(); },
+      site);
   auto* dev = new (mem.record(id).base) Device();
   dev->alloc_ = id;
-  dev->devpath_ = (parent != nullptr ? parent->devpath(site) : "/sys/devices/" + (bus != nullptr ? bus->name() : "virtual")) +
-                  "/" + name;
+  dev->devpath_ =
+      (parent != nullptr ? parent->devpath(site) : "/sys/devices/" + (bus != nullptr ? bus->name() : "virtual")) + "/" +
+      name;
   dev->modalias_ = name;
   dev->name_ = std::move(name);
   dev->bus_ = bus;

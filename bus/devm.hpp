@@ -7,8 +7,8 @@
 #include <typeinfo>
 
 #include "bus/device.hpp"
-#include "bus/errno.hpp"
 #include "bus/devres.hpp"
+#include "bus/errno.hpp"
 #include "sim/kmalloc.hpp"
 
 namespace devsim::bus {
@@ -27,7 +27,8 @@ sim::KPtr<T> devm_kzalloc(const BoundContext& dev, const Site& site = Site::curr
   sim::KPtr<T> p = sim::kzalloc<T>(site);
   if (!p) return p;
   std::string name = "devm_kzalloc(" + demangled(typeid(T)) + ")";
-  if (!dev.device().devres().add(std::move(name), [p, site] { sim::kfree(p, site); }, site)) {
+  if (!dev.device().devres().add_sited(
+          std::move(name), [p](const Site& at) { sim::kfree(p, at); }, site)) {
     sim::kfree(p, site);
     return nullptr;
   }

@@ -13,8 +13,7 @@ namespace devsim::bus {
 
 std::string demangled(const std::type_info& type) {
   int status = 0;
-  std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status),
-                                              std::free);
+  std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
   std::string full = status == 0 && name ? std::string(name.get()) : std::string(type.name());
   // Keep the last component outside template brackets: "drivers::legacy::Priv" -> "Priv".
   int depth = 0;
@@ -28,6 +27,11 @@ std::string demangled(const std::type_info& type) {
 }
 
 bool DevresList::add(std::string name, std::function<void()> release, const Site& site) {
+  return add_sited(
+      std::move(name), [release = std::move(release)](const Site&) { release(); }, site);
+}
+
+bool DevresList::add_sited(std::string name, std::function<void(const Site&)> release, const Site& site) {
   entries_.push_back(Entry{Entry::Kind::Action, std::move(name), std::move(release), site, 0});
   return true;
 }
@@ -45,10 +49,9 @@ bool DevresList::remove(const std::string& name) {
 bool DevresList::release(const std::string& name, const Site& site) {
   for (std::size_t i = entries_.size(); i-- > 0;) {
     if (entries_[i].kind == Entry::Kind::Action && entries_[i].name == name) {
-      std::function<void()> action = std::move(entries_[i].action);
+      std::function<void(const Site&)> action = std::move(entries_[i].action);
       entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
-      static_cast<void>(site);
-      if (action) action();
+      if (action) action(site);
       return true;
     }
   }
@@ -80,8 +83,7 @@ std::size_t DevresList::release_range(std::size_t from, const Site& site, GroupI
     Entry e = std::move(entries_[end - 1]);
     entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(end - 1));
     if (e.kind != Entry::Kind::Action || !e.action) continue;
-    static_cast<void>(site);
-    e.action();
+    e.action(site);
     ++ran;
   }
   return ran;

@@ -28,6 +28,9 @@ class DevresList {
 
   // devres_add(): false if the entry could not be allocated (fault injection), and nothing was added.
   bool add(std::string name, std::function<void()> release, const Site& site);
+  // The same for an action that wants the site of the release (a kfree that KASAN's "Freed by" should
+  // attribute to the unbind or unplug that ran it, not to the allocation).
+  bool add_sited(std::string name, std::function<void(const Site&)> release, const Site& site);
   // devm_remove_action(): forgets the newest entry named `name` without running it. False if none.
   bool remove(const std::string& name);
   // devm_release_action(): runs and forgets the newest entry named `name`. False if none.
@@ -52,7 +55,7 @@ class DevresList {
   struct Entry {
     enum class Kind : std::uint8_t { Action, GroupOpen, GroupClose } kind = Kind::Action;
     std::string name;
-    std::function<void()> action;
+    std::function<void(const Site&)> action;
     Site site;
     GroupId group = 0;
   };

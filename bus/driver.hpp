@@ -15,8 +15,8 @@ namespace devsim::bus {
 // probe() returns 0 or a negative errno; on failure the driver core releases everything devres holds.
 struct DriverOps {
   std::string name;
-  std::string bus;                     // the bus type it registers on ("platform", "usb")
-  std::vector<std::string> id_table;   // modaliases it binds to (empty: the driver's own name)
+  std::string bus;                    // the bus type it registers on ("platform", "usb")
+  std::vector<std::string> id_table;  // modaliases it binds to (empty: the driver's own name)
   std::function<int(CoreContext&)> probe;
   std::function<void(CoreContext&)> remove;  // may be empty, as in a driver that relies on devres alone
 };

@@ -10,7 +10,8 @@ namespace devsim::bus {
 
 namespace {
 std::string strip_newline(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.pop_back();
   return text;
 }
 // "/sys/devices/platform/gpio0" -> "/devices/platform/gpio0": uevents carry the path below /sys.
@@ -142,7 +143,8 @@ void DriverCore::release_locked(Device* dev, const Site& site) {
 Driver* DriverCore::register_driver(DriverOps ops, const Site& site) {
   Kernel& k = kernel();
   BusType* bus = k.find_bus(ops.bus);
-  if (bus == nullptr) throw std::invalid_argument("devsim: driver " + ops.name + " registers on unknown bus " + ops.bus);
+  if (bus == nullptr)
+    throw std::invalid_argument("devsim: driver " + ops.name + " registers on unknown bus " + ops.bus);
   if (Driver* old = bus->find_driver(ops.name); old != nullptr) {
     if (old->registered_) return nullptr;  // already loaded
   }
@@ -178,7 +180,8 @@ void DriverCore::unregister_driver(Driver* drv, const Site& site) {
   Kernel& k = kernel();
   drv->registered_ = false;
   k.sysfs().remove_tree("/sys/bus/" + drv->bus().name() + "/drivers/" + drv->name(), site);
-  for (Device* dev : std::vector<Device*>(drv->bound_)) release_driver(dev, site);
+  for (Device* dev : std::vector<Device*>(drv->bound_))
+    release_driver(dev, site);
   std::erase(drv->bus_->drivers_, drv);
 }
 

@@ -10,6 +10,7 @@
 #include "bus/driver.hpp"
 #include "bus/sysfs.hpp"
 #include "bus/uevent.hpp"
+#include "core/spinlock.hpp"
 
 namespace devsim::bus {
 
@@ -40,6 +41,9 @@ class Kernel {
   // /dev: node name ("gpiochip0") to character device, maintained by cdev_add/cdev_del.
   Cdev* find_devnode(const std::string& name) const;
   std::map<std::string, Cdev*>& devnodes() { return devnodes_; }
+  // cdev_lock: held across an open's lookup and its cdev reference, and by cdev_del's unmapping, so an open
+  // either misses a deleted node or holds a reference taken before the owner's last put.
+  core::SpinLock& cdev_lock() { return cdev_lock_; }
 
   // Firmware files request_firmware() can find: name -> contents.
   std::map<std::string, std::string>& firmware_files() { return firmware_; }
@@ -51,6 +55,7 @@ class Kernel {
   Sysfs sysfs_;
   UeventLog uevents_;
   std::map<std::string, Cdev*> devnodes_;
+  core::SpinLock cdev_lock_{"cdev_lock"};
   std::map<std::string, std::string> firmware_;
 };
 

@@ -19,7 +19,8 @@ std::string base_of(const std::string& path) {
 
 Sysfs::Sysfs() {
   nodes_["/"];
-  for (const char* dir : {"/sys", "/sys/bus", "/sys/devices", "/sys/class"}) create_dir(dir);
+  for (const char* dir : {"/sys", "/sys/bus", "/sys/devices", "/sys/class"})
+    create_dir(dir);
 }
 
 Sysfs::Node& Sysfs::make(const std::string& path, Node::Kind kind) {
@@ -54,10 +55,12 @@ void Sysfs::remove_tree(const std::string& path, const Site& site) {
   Node& node = it->second;
   node.removing = true;
   // Children first (copy: removing them edits the list).
-  for (const std::string& child : std::vector<std::string>(node.children)) remove_tree(path + "/" + child, site);
+  for (const std::string& child : std::vector<std::string>(node.children))
+    remove_tree(path + "/" + child, site);
   // kernfs_drain(): wait for show/store calls in flight. LIFETIME: `node` stays in the map until erased below.
   if (sim::World* w = sim::World::current(); w != nullptr && w->in_task()) {
-    while (node.active > 0) w->block(&node, "kernfs_drain(" + path + ")", site);
+    while (node.active > 0)
+      w->block(&node, "kernfs_drain(" + path + ")", site);
   }
   std::string parent = parent_of(path);
   if (auto p = nodes_.find(parent); p != nodes_.end()) std::erase(p->second.children, base_of(path));

@@ -13,8 +13,7 @@ void UeventLog::emit(Uevent event, const Site& site) {
   }
 }
 
-Uevent UeventLog::wait(std::uint64_t after_seqnum, const std::function<bool(const Uevent&)>& pred,
-                       const Site& site) {
+Uevent UeventLog::wait(std::uint64_t after_seqnum, const std::function<bool(const Uevent&)>& pred, const Site& site) {
   sim::World& w = *sim::World::current();
   std::size_t next = after_seqnum;  // seqnum n is events_[n - 1]
   for (;;) {

@@ -30,7 +30,7 @@ class UeventLog {
   // Blocks the calling task until an event after `after_seqnum` satisfies `pred`; returns it. A scheduling
   // point. (If none ever comes, the deadlock detector reports the waiter.)
   Uevent wait(std::uint64_t after_seqnum, const std::function<bool(const Uevent&)>& pred,
-                     const Site& site = Site::current());
+              const Site& site = Site::current());
 
  private:
   std::vector<Uevent> events_;

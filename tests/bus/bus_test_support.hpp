@@ -29,7 +29,8 @@ inline sim::ExploreOptions exhaustive(int preemptions = 2) {
 // The reports as text, for failure messages.
 inline std::string describe(const std::vector<sim::Report>& reports) {
   std::string out;
-  for (const sim::Report& r : reports) out += sim::render_text(r);
+  for (const sim::Report& r : reports)
+    out += sim::render_text(r);
   return out;
 }
 

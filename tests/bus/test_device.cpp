@@ -78,10 +78,12 @@ void stored_pointer_model(sim::World& w, bool with_reference) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_stored_device_pointer_needs_a_reference) {
-  sim::ExploreResult buggy = sim::explore([](sim::World& w) { stored_pointer_model(w, false); }, bus::test::exhaustive());
+  sim::ExploreResult buggy =
+      sim::explore([](sim::World& w) { stored_pointer_model(w, false); }, bus::test::exhaustive());
   BOOST_TEST(buggy.exhausted);
   BOOST_TEST(bus::test::found_kind(buggy, "use-after-free"));
-  sim::ExploreResult fixed = sim::explore([](sim::World& w) { stored_pointer_model(w, true); }, bus::test::exhaustive());
+  sim::ExploreResult fixed =
+      sim::explore([](sim::World& w) { stored_pointer_model(w, true); }, bus::test::exhaustive());
   BOOST_TEST(fixed.exhausted);
   BOOST_TEST(fixed.failing_executions == 0u);
   BOOST_TEST(fixed.executions > 1u);
@@ -92,16 +94,15 @@ BOOST_AUTO_TEST_CASE(bind_and_unbind_through_sysfs_as_in_linux) {
   probes = removes = 0;
   sim::Execution e = sim::run_once([](sim::World& w) {
     w.spawn("t", [] {
-      Driver* drv = platform_driver_register(DriverOps{"demo", "platform", {}, [](CoreContext&) { return ++probes, 0; },
-                                                       [](CoreContext&) { ++removes; }});
+      Driver* drv = platform_driver_register(
+          DriverOps{"demo", "platform", {}, [](CoreContext&) { return ++probes, 0; }, [](CoreContext&) { ++removes; }});
       Device* dev = platform_device_register("demo0");
       dev->set_modalias("demo");
       Sysfs& fs = kernel().sysfs();
       expect(!dev->bound(), "no match before the alias is set");
       expect(fs.write("/sys/bus/platform/drivers/demo/bind", "demo0\n") == 6, "bind accepted");
       expect(dev->driver() == drv && probes == 1, "bound through sysfs");
-      expect(fs.link_target("/sys/devices/platform/demo0/driver") == "/sys/bus/platform/drivers/demo",
-             "driver link");
+      expect(fs.link_target("/sys/devices/platform/demo0/driver") == "/sys/bus/platform/drivers/demo", "driver link");
       expect(fs.exists("/sys/bus/platform/drivers/demo/demo0"), "device link in the driver directory");
       expect(fs.write("/sys/bus/platform/drivers/demo/bind", "demo0") == -kEBUSY, "already bound");
       expect(fs.write("/sys/bus/platform/drivers/demo/unbind", "nosuch") == -kENODEV, "unknown device");

@@ -1,0 +1,222 @@
+#include "core/lockdep.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace devsim::core {
+
+std::string LockClass::label() const {
+  if (name_ != nullptr) return name_;
+  return sim::site_location(init_site_);
+}
+
+bool LockClass::same_as(const LockClass& other) const {
+  if (name_ != nullptr || other.name_ != nullptr) {
+    if (name_ == nullptr || other.name_ == nullptr) return false;
+    return name_ == other.name_ || std::strcmp(name_, other.name_) == 0;
+  }
+  if (init_site_.line() != other.init_site_.line() || init_site_.column() != other.init_site_.column()) return false;
+  // One file name can be two strings in two translation units (a lock initialised in a header).
+  return init_site_.file_name() == other.init_site_.file_name() ||
+         std::strcmp(init_site_.file_name(), other.init_site_.file_name()) == 0;
+}
+
+namespace {
+
+// One class node of the graph: a LockClass at a nesting level.
+struct ClassNode {
+  LockClass cls;
+  unsigned subclass;
+  // "lock class a" or "lock class a/1"
+  std::string label() const { return subclass == 0 ? cls.label() : cls.label() + "/" + std::to_string(subclass); }
+};
+
+// A recorded dependency: `to` was acquired while the edge's source class was held.
+struct Edge {
+  std::size_t to;
+  std::string task;       // who did it first
+  std::string from_what;  // the held lock, as its lock named it
+  Site from_site;         // where the held lock was taken
+  std::string to_what;
+  Site to_site;  // where the second lock was taken
+};
+
+struct HeldLock {
+  const void* lock;
+  std::size_t node;
+  std::string what;
+  Site site;
+};
+
+// The per-world state (World::extension): lives as long as the world, after every simulated object.
+struct LockdepState {
+  std::vector<ClassNode> nodes;
+  std::vector<std::vector<Edge>> edges;     // by source node
+  std::vector<std::vector<HeldLock>> held;  // by task id, oldest first
+  std::vector<std::pair<std::size_t, std::size_t>> reported;
+
+  std::size_t node_of(const LockClass& cls, unsigned subclass) {
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (nodes[i].subclass == subclass && nodes[i].cls.same_as(cls)) return i;
+    nodes.push_back(ClassNode{cls, subclass});
+    edges.emplace_back();
+    return nodes.size() - 1;
+  }
+  std::optional<std::size_t> find_node(const LockClass& cls, unsigned subclass) const {
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (nodes[i].subclass == subclass && nodes[i].cls.same_as(cls)) return i;
+    return std::nullopt;
+  }
+  std::vector<HeldLock>& held_by(sim::TaskId task) {
+    if (held.size() <= task) held.resize(task + 1);
+    return held[task];
+  }
+
+  // The edges of a path from -> ... -> to (breadth first, so the shortest), or nothing.
+  std::optional<std::vector<const Edge*>> path(std::size_t from, std::size_t to) const {
+    std::vector<const Edge*> via(nodes.size(), nullptr);
+    std::vector<std::size_t> parent(nodes.size(), nodes.size());
+    std::vector<bool> seen(nodes.size(), false);
+    std::vector<std::size_t> queue{from};
+    seen[from] = true;
+    for (std::size_t qi = 0; qi < queue.size(); ++qi) {
+      std::size_t n = queue[qi];
+      if (n == to) {
+        std::vector<const Edge*> out;
+        for (std::size_t m = to; m != from; m = parent[m])
+          out.push_back(via[m]);
+        std::reverse(out.begin(), out.end());
+        return out;
+      }
+      for (const Edge& e : edges[n]) {
+        if (seen[e.to]) continue;
+        seen[e.to] = true;
+        parent[e.to] = n;
+        via[e.to] = &e;
+        queue.push_back(e.to);
+      }
+    }
+    return std::nullopt;
+  }
+};
+
+std::string order_line(const ClassNode& from, const ClassNode& to, const Edge& e) {
+  return from.label() + " -> " + to.label() + " by task " + e.task + ": " + e.from_what + " taken at " +
+         sim::describe(e.from_site) + ", then " + e.to_what + " at " + sim::describe(e.to_site);
+}
+
+void report_inversion(sim::World& w, LockdepState& s, const HeldLock& prev, std::size_t next,
+                      std::string_view next_what, const Site& site, const std::vector<const Edge*>& chain) {
+  const std::string me = w.task_label(w.current_task());
+  sim::Report r;
+  r.kind = std::string(bug::kLockOrderInversion);
+  r.headline = "possible circular locking dependency detected: task " + me + " acquires " + std::string(next_what) +
+               " while holding " + prev.what;
+  r.accessed_by = w.task_site(w.current_task(), site);
+  const Edge now{next, me, prev.what, prev.site, std::string(next_what), site};
+  r.details.push_back("new order:      " + order_line(s.nodes[prev.node], s.nodes[next], now));
+  std::size_t from = next;
+  for (const Edge* e : chain) {
+    r.details.push_back("existing order: " + order_line(s.nodes[from], s.nodes[e->to], *e));
+    from = e->to;
+  }
+  if (chain.size() == 1)
+    r.details.push_back("possible unsafe locking scenario: task " + me + " holds " + prev.what + " and waits for " +
+                        std::string(next_what) + " while task " + chain.front()->task + " holds " +
+                        chain.front()->from_what + " and waits for " + chain.back()->to_what + ": deadlock");
+  w.report(std::move(r));
+}
+
+void report_recursive(sim::World& w, const HeldLock& first, const void* lock, std::string_view what, const Site& site) {
+  const std::string me = w.task_label(w.current_task());
+  sim::Report r;
+  r.kind = std::string(bug::kRecursiveLocking);
+  const bool same = first.lock == lock;
+  r.headline = "possible recursive locking detected: task " + me + " acquires " + std::string(what) +
+               (same ? " while already holding it" : " while holding " + first.what + " of the same class");
+  r.accessed_by = w.task_site(w.current_task(), site);
+  r.details.push_back("already held: " + first.what + " taken at " + sim::describe(first.site));
+  r.details.push_back("acquired again: " + std::string(what) + " at " + sim::describe(site));
+  if (!same) r.details.push_back("locks of one class nest only with distinct subclasses (lock_nested)");
+  w.report(std::move(r));
+}
+
+}  // namespace
+
+namespace lockdep {
+
+bool acquire(sim::World& w, const void* lock, const LockClass& cls, unsigned subclass, std::string_view what,
+             bool trylock, const Site& site) {
+  if (!w.in_task()) return true;
+  LockdepState& s = w.extension<LockdepState>();
+  const std::size_t next = s.node_of(cls, subclass);
+  std::vector<HeldLock>& mine = s.held_by(w.current_task());
+  bool ok = true;
+  if (!trylock) {
+    for (const HeldLock& h : mine) {
+      if (h.node == next) {
+        report_recursive(w, h, lock, what, site);
+        ok = false;
+        break;
+      }
+    }
+    for (std::size_t i = 0; ok && i < mine.size(); ++i) {
+      const HeldLock& prev = mine[i];
+      auto chain = s.path(next, prev.node);
+      if (!chain) continue;
+      const std::pair<std::size_t, std::size_t> pair = std::minmax(prev.node, next);
+      if (std::find(s.reported.begin(), s.reported.end(), pair) == s.reported.end()) {
+        s.reported.push_back(pair);
+        report_inversion(w, s, prev, next, what, site, *chain);
+      }
+      ok = false;
+    }
+    // Record only orders that do not close a cycle: the graph stays a DAG, so one report per inversion.
+    if (ok) {
+      for (const HeldLock& prev : mine) {
+        std::vector<Edge>& out = s.edges[prev.node];
+        if (std::any_of(out.begin(), out.end(), [&](const Edge& e) { return e.to == next; })) continue;
+        out.push_back(Edge{next, w.task_label(w.current_task()), prev.what, prev.site, std::string(what), site});
+      }
+    }
+  }
+  mine.push_back(HeldLock{lock, next, std::string(what), site});
+  return ok;
+}
+
+void release(sim::World& w, const void* lock) {
+  if (!w.in_task()) return;
+  std::vector<HeldLock>& mine = w.extension<LockdepState>().held_by(w.current_task());
+  for (auto it = mine.rbegin(); it != mine.rend(); ++it) {
+    if (it->lock == lock) {
+      mine.erase(std::next(it).base());
+      return;
+    }
+  }
+}
+
+bool held(sim::World& w, const void* lock) {
+  if (!w.in_task()) return false;
+  const std::vector<HeldLock>& mine = w.extension<LockdepState>().held_by(w.current_task());
+  return std::any_of(mine.begin(), mine.end(), [&](const HeldLock& h) { return h.lock == lock; });
+}
+
+bool depends(sim::World& w, const LockClass& before, const LockClass& after) {
+  const LockdepState& s = w.extension<LockdepState>();
+  auto a = s.find_node(before, 0);
+  auto b = s.find_node(after, 0);
+  return a && b && *a != *b && s.path(*a, *b).has_value();
+}
+
+std::size_t dependency_count(sim::World& w) {
+  std::size_t n = 0;
+  for (const auto& out : w.extension<LockdepState>().edges)
+    n += out.size();
+  return n;
+}
+
+}  // namespace lockdep
+}  // namespace devsim::core

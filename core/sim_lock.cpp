@@ -1,0 +1,64 @@
+#include "core/sim_lock.hpp"
+
+#include <utility>
+
+namespace devsim::core::detail {
+
+std::string SimLock::what() const {
+  return (kind_ == Kind::Sleeping ? "mutex " : "spinlock ") + class_.label();
+}
+
+void SimLock::take(sim::World& w, const std::string& what, const Site& site) {
+  locked_ = true;
+  owner_ = w.current_task();
+  w.note_acquired(this, what, site, kind_ == Kind::Sleeping ? sim::HoldKind::Sleepable : sim::HoldKind::Atomic);
+}
+
+void SimLock::lock(sim::World& w, unsigned subclass, const Site& site) {
+  const std::string name = what();
+  // mutex_lock() may sleep even when the lock is free: an atomic caller is a bug on every path.
+  if (kind_ == Kind::Sleeping) w.might_sleep("mutex_lock " + class_.label(), site);
+  w.yield(sim::EventKind::Acquire, this, site);
+  w.touch(this, true);
+  // Before waiting, as the kernel validates in lock_acquire(): an inversion is reported even on the schedule
+  // that deadlocks, not only on the ones that get through.
+  lockdep::acquire(w, this, class_, subclass, name, /*trylock=*/false, site);
+  // sleep-in-atomic was checked above, once: the wait itself is not re-checked.
+  while (locked_)
+    w.block(this, name, site, /*sleeps=*/false);
+  take(w, name, site);
+}
+
+bool SimLock::try_lock(sim::World& w, const Site& site) {
+  w.yield(sim::EventKind::Acquire, this, site);
+  w.touch(this, true);
+  if (locked_) return false;
+  const std::string name = what();
+  lockdep::acquire(w, this, class_, 0, name, /*trylock=*/true, site);
+  take(w, name, site);
+  return true;
+}
+
+void SimLock::unlock(sim::World& w, const Site& site) {
+  // LIFETIME: guards unlock from their destructors, which may run while the task is being unwound.
+  sim::World::NoCancelScope scope(w);
+  w.yield(sim::EventKind::Release, this, site);
+  w.touch(this, true);
+  const sim::TaskId me = w.current_task();
+  if (!locked_ || owner_ != me) {
+    sim::Report r;
+    r.kind = std::string(bug::kBadUnlock);
+    r.headline = "bad unlock balance detected: task " + w.task_label(me) + " releases " + what() +
+                 (locked_ ? " held by task " + w.task_label(owner_) : " which is not locked");
+    r.accessed_by = w.task_site(me, site);
+    w.report(std::move(r));
+    if (!locked_) return;  // nothing to release; the kernel leaves the count alone too
+  }
+  locked_ = false;
+  owner_ = sim::kNoTask;
+  w.note_released(this);
+  lockdep::release(w, this);
+  w.wake_one(this, site);
+}
+
+}  // namespace devsim::core::detail

@@ -1,0 +1,49 @@
+// SimLock: what a mutex or a spinlock is inside a simulated world — an owner, waiters, lockdep, a held record.
+#pragma once
+
+#include <string>
+
+#include "core/lockdep.hpp"
+#include "core/runtime.hpp"
+
+namespace devsim::core::detail {
+
+// The simulated half of Mutex and SpinLock (their native half is a real lock beside it). Every operation is
+// a scheduling point on the lock; taking it feeds lockdep and records a held resource with the engine, so a
+// task that exits holding it is reported (held-at-exit), and a sleeping lock taken with an atomic hold is
+// reported (sleep-in-atomic). A contended lock waits with World::block: a Mutex sleeps, a SpinLock spins
+// (a busy-wait, which an atomic hold allows); a task waiting for a lock that is never released is found by
+// the engine's deadlock detector.
+//
+// INVARIANT: `locked_` is true exactly while `owner_` (a task, or kNoTask for model set-up code) holds it.
+// Waiters are not queued in order: unlock wakes one and the lock may be taken by whoever runs first, like a
+// kernel mutex with optimistic spinning; a woken waiter that lost re-checks and waits again.
+// Does not handle: destroying a locked lock, read/write locks, fairness (a waiter may starve, which the step
+// budget reports as a livelock only if nothing else makes progress).
+class SimLock {
+ public:
+  enum class Kind : bool { Sleeping, Spinning };
+
+  SimLock(const char* name, const Site& init_site, Kind kind) : class_(name, init_site), kind_(kind) {}
+
+  void lock(sim::World& w, unsigned subclass, const Site& site);
+  bool try_lock(sim::World& w, const Site& site);
+  // May run in a destructor (a guard's): it is never unwound halfway.
+  void unlock(sim::World& w, const Site& site);
+
+  bool locked() const { return locked_; }
+  sim::TaskId owner() const { return owner_; }
+  const LockClass& lock_class() const { return class_; }
+  // "mutex <class>" / "spinlock <class>": how reports name the lock.
+  std::string what() const;
+
+ private:
+  void take(sim::World& w, const std::string& what, const Site& site);
+
+  LockClass class_;
+  Kind kind_;
+  bool locked_ = false;
+  sim::TaskId owner_ = sim::kNoTask;
+};
+
+}  // namespace devsim::core::detail

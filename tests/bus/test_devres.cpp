@@ -1,0 +1,129 @@
+// devres: LIFO release after remove() on unbind, and on every failure point of a probe (BRIEF §2 item 5).
+#define BOOST_TEST_MODULE bus_devres
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+#include "bus/devm.hpp"
+#include "bus/kernel.hpp"
+#include "bus/platform.hpp"
+#include "tests/bus/bus_test_support.hpp"
+
+using namespace devsim;
+using namespace devsim::bus;
+using bus::test::expect;
+
+namespace {
+// What ran, in order: "remove", "release 2", … Reset by each model.
+std::vector<std::string> g_log;
+int g_fail_at = 0;  // the probe step that fails (1-based), 0: none
+
+struct Priv {
+  int value = 0;
+};
+
+// A probe of three steps, each taking a managed allocation and registering a managed action, failing at
+// step g_fail_at as a real probe fails when its Nth resource cannot be had.
+int staged_probe(CoreContext& ctx) {
+  for (int step = 1; step <= 3; ++step) {
+    if (step == g_fail_at) return -kENOMEM;
+    sim::KPtr<Priv> p = devm_kzalloc<Priv>(ctx);
+    if (!p) return -kENOMEM;
+    int r = devm_add_action_or_reset(ctx, "step " + std::to_string(step),
+                                     [step] { g_log.push_back("release " + std::to_string(step)); });
+    if (r != 0) return r;
+  }
+  return 0;
+}
+
+void staged_remove(CoreContext&) {
+  g_log.push_back("remove");
+}
+
+sim::Execution run_bind_unbind(int fail_at) {
+  g_log.clear();
+  g_fail_at = fail_at;
+  return sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      platform_driver_register(DriverOps{"staged", "platform", {}, staged_probe, staged_remove});
+      Device* dev = platform_device_register("staged");
+      expect((dev->driver() != nullptr) == (g_fail_at == 0), "bound exactly when probe succeeded");
+      expect(dev->devres().size() == (g_fail_at == 0 ? 6u : 0u), "a failed probe leaves no devres behind");
+      platform_device_unregister(dev);
+    });
+  });
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(unbind_runs_remove_then_releases_lifo) {
+  sim::Execution e = run_bind_unbind(0);
+  BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));  // no leak: every devm_kzalloc freed
+  BOOST_TEST(g_log == (std::vector<std::string>{"remove", "release 3", "release 2", "release 1"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(every_probe_failure_point_unwinds_lifo_without_leaks) {
+  for (int fail_at = 1; fail_at <= 3; ++fail_at) {
+    BOOST_TEST_CONTEXT("probe fails at step " << fail_at) {
+      sim::Execution e = run_bind_unbind(fail_at);
+      BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));
+      std::vector<std::string> expected;
+      for (int s = fail_at - 1; s >= 1; --s)
+        expected.push_back("release " + std::to_string(s));
+      BOOST_TEST(g_log == expected, boost::test_tools::per_element());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(groups_release_their_own_entries_lifo) {
+  g_log.clear();
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      platform_driver_register(DriverOps{"grouped",
+                                         "platform",
+                                         {},
+                                         [](CoreContext& ctx) {
+                                           devm_add_action(ctx, "a", [] { g_log.push_back("a"); });
+                                           auto g = devres_open_group(ctx);
+                                           devm_add_action(ctx, "b", [] { g_log.push_back("b"); });
+                                           devm_add_action(ctx, "c", [] { g_log.push_back("c"); });
+                                           devres_close_group(ctx, g);
+                                           devm_add_action(ctx, "d", [] { g_log.push_back("d"); });
+                                           expect(devres_release_group(ctx, g) == 2u, "two in the group");
+                                           g_log.push_back("|");
+                                           return 0;
+                                         },
+                                         {}});
+      Device* dev = platform_device_register("grouped");
+      platform_device_unregister(dev);
+    });
+  });
+  BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));
+  BOOST_TEST(g_log == (std::vector<std::string>{"c", "b", "|", "d", "a"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(an_action_added_during_release_is_released_too) {
+  g_log.clear();
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      platform_driver_register(DriverOps{"nested",
+                                         "platform",
+                                         {},
+                                         [](CoreContext& ctx) {
+                                           Device* dev = &ctx.device();
+                                           devm_add_action(ctx, "outer", [dev] {
+                                             g_log.push_back("outer");
+                                             dev->devres().add("late", [] { g_log.push_back("late"); }, {});
+                                           });
+                                           return 0;
+                                         },
+                                         {}});
+      Device* dev = get_device(platform_device_register("nested"));
+      platform_device_unregister(dev);
+      expect(dev->devres().size() == 0u, "nothing left behind");
+      put_device(dev);
+    });
+  });
+  BOOST_TEST(g_log == (std::vector<std::string>{"outer", "late"}), boost::test_tools::per_element());
+}

@@ -1,0 +1,133 @@
+// WaitQueue (core/waitqueue.hpp): wait_event re-checks its condition, no wake-up is lost in any schedule,
+// a missing wake-up is a deadlock, wake_up_one wakes one waiter and wake_up_all every one; the native path.
+#define BOOST_TEST_MODULE core_waitqueue
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/spinlock.hpp"
+#include "core/waitqueue.hpp"
+#include "tests/core/locks_helpers.hpp"
+
+using namespace devsim;
+using core::test::exhaustive;
+
+namespace {
+
+struct Shared {
+  core::WaitQueue wq;
+  bool ready = false;
+  int checks = 0;  // how many times the waiter evaluated its condition
+};
+
+// A waiter sleeps until `ready`; a waker sets it and (unless `forget`) wakes the queue.
+sim::Model flag_model(bool forget, int* rechecks) {
+  return [=](sim::World& w) {
+    auto s = std::make_shared<Shared>();
+    w.spawn("waiter", [s, rechecks] {
+      s->wq.wait_event([&] {
+        ++s->checks;
+        return s->ready;
+      });
+      if (!s->ready) core::test::violation("wait_event returned with the condition false");
+      if (s->checks > 1) ++*rechecks;
+    });
+    w.spawn("waker", [s, forget] {
+      sim::yield();
+      s->ready = true;
+      if (!forget) s->wq.wake_up_all();
+    });
+  };
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(no_wake_up_is_lost_in_any_schedule) {
+  int rechecks = 0;
+  sim::ExploreResult r = sim::explore(flag_model(false, &rechecks), exhaustive(2));
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.executions > 1u);
+  BOOST_TEST(r.failing_executions == 0u);
+  BOOST_TEST(rechecks > 0);  // some schedules really slept and re-checked after the wake-up
+}
+
+BOOST_AUTO_TEST_CASE(a_forgotten_wake_up_is_a_deadlock_when_the_waiter_slept_first) {
+  int rechecks = 0;
+  sim::ExploreResult r = sim::explore(flag_model(true, &rechecks), exhaustive(2));
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.failing_executions > 0u);
+  BOOST_TEST(r.failing_executions < r.executions);  // when the flag came first, the waiter never slept
+  BOOST_TEST(core::test::every_failure_is(r, sim::bug::kDeadlock));
+  BOOST_TEST(core::test::any_detail_contains(r.failures[0].report, "task waiter/0 waits for wait_event at"));
+}
+
+BOOST_AUTO_TEST_CASE(wake_up_one_wakes_one_waiter_and_wake_up_all_every_one) {
+  // Default choices: both waiters run first and sleep; the waker then sets the flag and wakes.
+  auto model = [](bool all, int* through) {
+    return [=](sim::World& w) {
+      auto s = std::make_shared<Shared>();
+      for (int i = 0; i < 2; ++i) {
+        w.spawn("waiter" + std::to_string(i), [s, through] {
+          s->wq.wait_event([&] { return s->ready; });
+          ++*through;
+        });
+      }
+      w.spawn("waker", [s, all] {
+        s->ready = true;
+        if (all)
+          s->wq.wake_up_all();
+        else
+          s->wq.wake_up_one();
+      });
+    };
+  };
+  int through = 0;
+  sim::Execution one = sim::run_once(model(false, &through));
+  BOOST_TEST(one.outcome == sim::Outcome::Deadlock);  // the second waiter was never woken
+  BOOST_TEST(through == 1);
+  BOOST_TEST_REQUIRE(one.reports.size() == 1u);
+  BOOST_TEST(core::test::any_detail_contains(one.reports[0], "task waiter1/1 waits for wait_event"));
+
+  through = 0;
+  sim::Execution all = sim::run_once(model(true, &through));
+  BOOST_TEST(all.outcome == sim::Outcome::Completed);
+  BOOST_TEST(through == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_true_condition_returns_without_sleeping_but_not_under_a_spinlock) {
+  sim::Execution fine = core::test::run_task([] {
+    core::WaitQueue wq;
+    wq.wait_event([] { return true; });
+  });
+  BOOST_TEST(fine.outcome == sim::Outcome::Completed);
+
+  sim::Execution atomic = core::test::run_task([] {
+    core::SpinLock s("S");
+    auto g = s.guard();
+    core::WaitQueue wq;
+    wq.wait_event([] { return true; });
+  });
+  BOOST_TEST_REQUIRE(atomic.reports.size() == 1u);
+  BOOST_TEST(atomic.reports[0].kind == sim::bug::kSleepInAtomic);
+}
+
+BOOST_AUTO_TEST_CASE(native_wait_event_sees_the_condition) {
+  core::WaitQueue wq;
+  std::atomic<int> stage{0};
+  int seen = -1;
+  std::thread t([&] {
+    wq.wait_event([&] { return stage.load() >= 1; });
+    seen = stage.load();
+    stage.store(2);
+    wq.wake_up_one();
+  });
+  stage.store(1);
+  wq.wake_up_all();
+  wq.wait_event([&] { return stage.load() == 2; });
+  t.join();
+  BOOST_TEST(seen == 1);
+  wq.wake_up_all();  // nobody waits: a no-op
+}
