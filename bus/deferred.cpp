@@ -1,0 +1,167 @@
+// Work items and timers: each execution in its own simulated task, with the pending/armed state kept by the
+// world so cancelled items are never touched.
+#include <string>
+#include <unordered_map>
+
+#include "bus/timer.hpp"
+#include "bus/workqueue.hpp"
+#include "sim/world.hpp"
+
+namespace devsim::bus {
+
+namespace {
+// Per world. Keys are the items' addresses: simulated storage is never reused within an execution.
+struct DeferredState {
+  struct Work {
+    bool pending = false;
+    int running = 0;
+  };
+  struct Timer {
+    std::uint64_t armed = 0;  // the generation that may fire; 0: disarmed
+    std::uint64_t generation = 0;
+    int running = 0;
+    bool shutdown = false;
+  };
+  std::unordered_map<const WorkStruct*, Work> works;
+  std::unordered_map<const TimerList*, Timer> timers;
+  std::uint64_t work_executions = 0;
+  std::uint64_t timer_fires = 0;
+};
+
+sim::World& world() {
+  return *sim::World::current();
+}
+DeferredState& state() {
+  return world().extension<DeferredState>();
+}
+}  // namespace
+
+class Workqueues {
+ public:
+  static void init(WorkStruct& w, WorkStruct::Func f) {
+    w.embedded_.attach(&w);
+    w.func_ = f;
+    state().works[&w] = {};
+  }
+  static bool queue(WorkStruct& w, const Site& site) {
+    world().yield(sim::EventKind::Sync, &w, site);
+    DeferredState::Work& s = state().works[&w];
+    if (s.pending) return false;
+    s.pending = true;
+    WorkStruct* item = &w;
+    world().spawn(
+        "kworker", [item, site] { process_one_work(item, site); }, site);
+    return true;
+  }
+  // Named after the kernel function whose access KASAN would report.
+  static void process_one_work(WorkStruct* w, const Site& queued_at) {
+    sim::yield(queued_at);
+    DeferredState::Work& s = state().works[w];
+    if (!s.pending) return;  // cancelled: never touched again
+    s.pending = false;
+    ++s.running;
+    ++state().work_executions;
+    // process_one_work(): reads the function from the item, which must still be alive.
+    WorkStruct::Func f = w->func_;
+    if (w->embedded_.touch(&w->func_, sizeof f, false, Site::current()) && f != nullptr) f(*w);
+    DeferredState::Work& after = state().works[w];
+    if (--after.running == 0) world().wake_all(&after, queued_at);
+  }
+  static bool wait(WorkStruct& w, bool cancel, const Site& site) {
+    world().yield(sim::EventKind::Sync, &w, site);
+    DeferredState::Work& s = state().works[&w];
+    bool was_pending = s.pending;
+    bool waited = s.pending || s.running > 0;
+    if (cancel) s.pending = false;
+    while (s.pending || s.running > 0)
+      world().block(&s, "work item to finish", site);
+    return cancel ? was_pending : waited;
+  }
+};
+
+class Timers {
+ public:
+  static void setup(TimerList& t, TimerList::Func f) {
+    t.embedded_.attach(&t);
+    t.func_ = f;
+    state().timers[&t] = {};
+  }
+  static bool mod(TimerList& t, std::uint64_t delay, const Site& site) {
+    world().yield(sim::EventKind::Sync, &t, site);
+    DeferredState::Timer& s = state().timers[&t];
+    if (s.shutdown) return false;
+    bool was = s.armed != 0;
+    std::uint64_t gen = ++s.generation;
+    s.armed = gen;
+    TimerList* timer = &t;
+    world().spawn(
+        "timer", [timer, gen, delay, site] { call_timer_fn(timer, gen, delay, site); }, site);
+    return was;
+  }
+  static void call_timer_fn(TimerList* t, std::uint64_t gen, std::uint64_t delay, const Site& armed_at) {
+    world().sleep_for(delay, armed_at);
+    DeferredState::Timer& s = state().timers[t];
+    if (s.armed != gen) return;  // deleted or re-armed: this expiry never happens
+    s.armed = 0;
+    ++s.running;
+    ++state().timer_fires;
+    {
+      // call_timer_fn() runs in softirq context: no sleeping.
+      world().note_acquired(t, "softirq (timer callback)", armed_at, sim::HoldKind::Atomic);
+      TimerList::Func f = t->func_;
+      if (t->embedded_.touch(&t->func_, sizeof f, false, Site::current()) && f != nullptr) f(*t);
+      world().note_released(t);
+    }
+    DeferredState::Timer& after = state().timers[t];
+    if (--after.running == 0) world().wake_all(&after, armed_at);
+  }
+  static bool del(TimerList& t, bool sync, bool shutdown, const Site& site) {
+    world().yield(sim::EventKind::Sync, &t, site);
+    DeferredState::Timer& s = state().timers[&t];
+    bool was = s.armed != 0;
+    s.armed = 0;
+    if (shutdown) s.shutdown = true;
+    if (sync) {
+      while (s.running > 0)
+        world().block(&s, "timer callback to finish", site);
+    }
+    return was;
+  }
+};
+
+void init_work(WorkStruct& work, WorkStruct::Func func, const Site&) {
+  Workqueues::init(work, func);
+}
+bool queue_work(WorkStruct& work, const Site& site) {
+  return Workqueues::queue(work, site);
+}
+bool flush_work(WorkStruct& work, const Site& site) {
+  return Workqueues::wait(work, false, site);
+}
+bool cancel_work_sync(WorkStruct& work, const Site& site) {
+  return Workqueues::wait(work, true, site);
+}
+std::uint64_t work_executions() {
+  return state().work_executions;
+}
+
+void timer_setup(TimerList& timer, TimerList::Func func, const Site&) {
+  Timers::setup(timer, func);
+}
+bool mod_timer(TimerList& timer, std::uint64_t delay_ns, const Site& site) {
+  return Timers::mod(timer, delay_ns, site);
+}
+bool del_timer(TimerList& timer, const Site& site) {
+  return Timers::del(timer, false, false, site);
+}
+bool del_timer_sync(TimerList& timer, const Site& site) {
+  return Timers::del(timer, true, false, site);
+}
+bool timer_shutdown_sync(TimerList& timer, const Site& site) {
+  return Timers::del(timer, true, true, site);
+}
+std::uint64_t timer_fires() {
+  return state().timer_fires;
+}
+
+}  // namespace devsim::bus

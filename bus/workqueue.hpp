@@ -1,0 +1,41 @@
+// Work items: deferred calls that run in their own kernel thread, and may outlive remove() unless cancelled.
+#pragma once
+
+#include "bus/embedded.hpp"
+
+namespace devsim::bus {
+
+// struct work_struct: usually embedded in driver data. Each queued execution runs in its own simulated task
+// ("kworker"), so it interleaves with everything else and can run after remove() returned.
+//
+// INVARIANT: whether a work item is pending or running is kept by the world (keyed by its address, which is
+// never reused within an execution), not in the item: a cancelled item is never touched again, while an item
+// that runs after its memory was freed is reported as the use-after-free it is (in process_one_work, then in
+// the driver's function) — race R14.
+// Does not handle: ordered/unbound workqueues, delayed work (use a timer that queues), work that requeues itself
+// while being cancelled, concurrency limits.
+class WorkStruct {
+ public:
+  using Func = void (*)(WorkStruct& work);
+  WorkStruct() = default;
+  WorkStruct(const WorkStruct&) = delete;
+  WorkStruct& operator=(const WorkStruct&) = delete;
+
+ private:
+  friend class Workqueues;
+  Embedded embedded_;
+  Func func_ = nullptr;
+};
+
+// INIT_WORK().
+void init_work(WorkStruct& work, WorkStruct::Func func, const Site& site = Site::current());
+// queue_work()/schedule_work(): false if it was already pending.
+bool queue_work(WorkStruct& work, const Site& site = Site::current());
+// flush_work(): waits until it is neither pending nor running. True if it waited for something.
+bool flush_work(WorkStruct& work, const Site& site = Site::current());
+// cancel_work_sync(): a pending execution never runs; a running one is waited for. True if it was pending.
+bool cancel_work_sync(WorkStruct& work, const Site& site = Site::current());
+// Executions of any work item that have started (tests and reports).
+std::uint64_t work_executions();
+
+}  // namespace devsim::bus
