@@ -19,6 +19,8 @@ template <class T>
 class ArcBorrow;
 template <class T>
 class UniqueArc;
+template <class T>
+class Weak;
 
 namespace detail {
 
@@ -46,10 +48,12 @@ ArcInner<T>* arc_allocate(const Site& site, A&&... args) {
     sim::KernelMemory& mem = w->memory();
     // The value's destructor runs at the last put; registering it with the allocation as well means a
     // leaked Arc's value is still destroyed when the world ends (set_destroy clears it at the last put).
-    sim::AllocId id = mem.allocate(sizeof(ArcInner<T>), alignof(ArcInner<T>), false, &typeid(T),
-                                   std::is_trivially_destructible_v<T> ? nullptr : &destroy_inner_data<T>, site);
+    // Registered only once the value exists: a constructor that reaches a scheduling point (EnableWeak
+    // allocates its anchor) can be unwound there, and the world must not then destroy a value never built.
+    sim::AllocId id = mem.allocate(sizeof(ArcInner<T>), alignof(ArcInner<T>), false, &typeid(T), nullptr, site);
     auto* inner = new (mem.record(id).base) ArcInner<T>(std::forward<A>(args)...);
     inner->id = id;
+    if constexpr (!std::is_trivially_destructible_v<T>) mem.set_destroy(id, &destroy_inner_data<T>);
     return inner;
   }
   return new ArcInner<T>(std::forward<A>(args)...);
@@ -62,25 +66,34 @@ void arc_check(ArcInner<T>* inner, bool write, const Site& site) {
   if (sim::World* w = sim_world()) w->memory().check(inner->id, &inner->refcount, sizeof(Refcount), write, site);
 }
 
+// One runtime lookup per operation: natively a clone is that lookup plus one atomic increment, inline.
 template <class T>
 void arc_get(ArcInner<T>* inner, const Site& site) {
-  arc_check(inner, true, site);
-  inner->refcount.inc(site);
+  sim::World* w = sim_world();
+  if (w != nullptr) [[unlikely]]
+    w->memory().check(inner->id, &inner->refcount, sizeof(Refcount), true, site);
+  inner->refcount.inc(w, site);
+}
+
+template <class T>
+[[gnu::noinline]] void arc_put_sim(sim::World& w, ArcInner<T>* inner, const Site& site) {
+  // LIFETIME: a put can run in a destructor; the world must not unwind it halfway (see NoCancelScope).
+  sim::World::NoCancelScope scope(w);
+  w.memory().check(inner->id, &inner->refcount, sizeof(Refcount), true, site);
+  if (!inner->refcount.dec_and_test(&w, site)) return;
+  inner->data.~T();
+  w.memory().set_destroy(inner->id, nullptr);
+  w.memory().free(inner->id, inner, site);
 }
 
 template <class T>
 void arc_put(ArcInner<T>* inner, const Site& site) {
-  if (sim::World* w = sim_world()) {
-    // LIFETIME: a put can run in a destructor; the world must not unwind it halfway (see NoCancelScope).
-    sim::World::NoCancelScope scope(*w);
-    arc_check(inner, true, site);
-    if (!inner->refcount.dec_and_test(site)) return;
-    inner->data.~T();
-    w->memory().set_destroy(inner->id, nullptr);
-    w->memory().free(inner->id, inner, site);
+  if (sim::World* w = sim_world()) [[unlikely]] {
+    arc_put_sim(*w, inner, site);
     return;
   }
-  if (inner->refcount.dec_and_test(site)) delete inner;
+  if (inner->refcount.dec_and_test(nullptr, site)) [[unlikely]]
+    delete inner;
 }
 
 }  // namespace detail
@@ -144,6 +157,8 @@ class Arc {
  private:
   friend class ArcBorrow<T>;
   friend class UniqueArc<T>;
+  // weak.hpp: upgrade() takes a count with inc_not_zero on the block, which only the weak machinery may do.
+  friend class Weak<T>;
   explicit Arc(detail::ArcInner<T>* inner) : inner_(inner) {}
   detail::ArcInner<T>* inner_;
 };

@@ -13,56 +13,40 @@ void Refcount::warn(std::string_view what, bool is_bug, const Site& site) {
   w->report(std::move(r));
 }
 
-void Refcount::inc(const Site& site) {
-  if (sim::World* w = sim_world()) w->yield(sim::EventKind::Acquire, this, site);
-  int old = refs_.fetch_add(1, std::memory_order_relaxed);
-  if (old == 0) {
-    refs_.store(kSaturated, std::memory_order_relaxed);
-    warn("addition on 0; use-after-free.", true, site);
-  } else if (old < 0 || old == INT_MAX) {  // INT_MAX + 1 wrapped negative: saturated now
-    refs_.store(kSaturated, std::memory_order_relaxed);
-    if (old == INT_MAX) warn("saturated; leaking memory.", false, site);
-  }
+void Refcount::schedule(sim::World& w, sim::EventKind kind, const Site& site) {
+  w.yield(kind, this, site);
+  // Every operation reads and writes the counter: two of them never commute (for partial-order reduction).
+  w.touch(this, true);
 }
 
-bool Refcount::inc_not_zero(const Site& site) {
-  if (sim::World* w = sim_world()) w->yield(sim::EventKind::Acquire, this, site);
-  int old = refs_.load(std::memory_order_relaxed);
-  do {
-    if (old == 0) return false;
-    if (old < 0) return true;  // saturated: stays saturated, the object is pinned forever
-    if (old == INT_MAX) {
-      refs_.store(kSaturated, std::memory_order_relaxed);
-      warn("saturated; leaking memory.", false, site);
-      return true;
-    }
-  } while (!refs_.compare_exchange_weak(old, old + 1, std::memory_order_relaxed));
+void Refcount::inc_fixup(int old, const Site& site) {
+  // The increment already happened: put the count where the kernel leaves it.
+  refs_.store(kSaturated, std::memory_order_relaxed);
+  if (old == 0)
+    warn("addition on 0; use-after-free.", true, site);
+  else if (old == INT_MAX)  // INT_MAX + 1 wrapped negative: saturated now
+    warn("saturated; leaking memory.", false, site);
+}
+
+bool Refcount::saturate_on_inc_not_zero(const Site& site) {
+  refs_.store(kSaturated, std::memory_order_relaxed);
+  warn("saturated; leaking memory.", false, site);
   return true;
 }
 
-bool Refcount::dec_and_test(const Site& site) {
-  if (sim::World* w = sim_world()) w->yield(sim::EventKind::Release, this, site);
-  int old = refs_.fetch_sub(1, std::memory_order_release);
-  if (old == 1) {
-    std::atomic_thread_fence(std::memory_order_acquire);
-    return true;
-  }
-  if (old <= 0) {
-    refs_.store(kSaturated, std::memory_order_relaxed);
-    if (old == 0) warn("underflow; use-after-free.", true, site);
-  }
-  return false;
+void Refcount::dec_fixup(int old, const Site& site) {
+  refs_.store(kSaturated, std::memory_order_relaxed);
+  if (old == 0) warn("underflow; use-after-free.", true, site);
 }
 
 void Refcount::dec(const Site& site) {
-  if (sim::World* w = sim_world()) w->yield(sim::EventKind::Release, this, site);
+  if (sim::World* w = sim_world()) schedule(*w, sim::EventKind::Release, site);
   int old = refs_.fetch_sub(1, std::memory_order_release);
   if (old == 1) {
     refs_.store(kSaturated, std::memory_order_relaxed);
     warn("decrement hit 0; leaking memory.", false, site);
   } else if (old <= 0) {
-    refs_.store(kSaturated, std::memory_order_relaxed);
-    if (old == 0) warn("underflow; use-after-free.", true, site);
+    dec_fixup(old, site);
   }
 }
 

@@ -15,9 +15,6 @@ namespace devsim::sim {
 namespace ctx = boost::context::detail;
 
 namespace {
-// LIFETIME: set by a World's constructor and restored by its destructor, so it always names a live world
-// of this thread (worlds nest like scopes).
-thread_local World* t_current = nullptr;
 
 // A task that keeps yielding during teardown (say, a loop swallowing TaskCancelled) is abandoned after
 // this many scheduling points.
@@ -57,10 +54,6 @@ std::string_view to_string(Outcome outcome) {
   return "?";
 }
 
-World* World::current() {
-  return t_current;
-}
-
 World::World(WorldOptions options, Strategy* strategy, StackPool* pool)
     : options_(options), strategy_(strategy), pool_(pool), memory_(*this) {
   if (pool_ == nullptr) {
@@ -71,8 +64,8 @@ World::World(WorldOptions options, Strategy* strategy, StackPool* pool)
   // One allocation up front instead of a growth series: a small model makes a few dozen choices.
   schedule_.reserve(32);
   track_footprints_ = strategy_ != nullptr && strategy_->wants_footprints();
-  previous_world_ = t_current;
-  t_current = this;
+  previous_world_ = detail::t_current;
+  detail::t_current = this;
 }
 
 World::~World() {
@@ -82,7 +75,7 @@ World::~World() {
   // Later layers' state goes last: simulated objects' destructors above may still use it.
   while (!extensions_.empty())
     extensions_.pop_back();
-  t_current = previous_world_;
+  detail::t_current = previous_world_;
 }
 
 // ---- tasks -----------------------------------------------------------------------------------------

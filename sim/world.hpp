@@ -64,6 +64,13 @@ struct TaskCancelled {};
 
 class World;
 
+namespace detail {
+// LIFETIME: set by a World's constructor and restored by its destructor, so it always names a live world of
+// this thread (worlds nest like scopes). Inline in the header: core/ asks for it on every operation, and
+// natively (null) that must cost one thread-local load, not a call.
+inline thread_local World* t_current = nullptr;
+}  // namespace detail
+
 // One simulated thread of execution. A task's control block lives at the top of its own stack, so spawning
 // allocates nothing.
 // INVARIANT: `ctx` is the saved context of a suspended task; it is null while the task runs and after it
@@ -118,7 +125,7 @@ class World {
   World& operator=(const World&) = delete;
 
   // The world running on this thread, if any (set while run() or a teardown executes).
-  static World* current();
+  static World* current() { return detail::t_current; }
 
   // ---- building --------------------------------------------------------------------------------
   // Creates a runnable task running `body()` (or `body(World&)`). Callable from the model and from tasks.
