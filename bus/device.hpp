@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,6 +71,8 @@ class Device {
   MmioRegion* mmio() const { return mmio_; }
   void set_mmio(MmioRegion* region) { mmio_ = region; }
 
+  // Registered children (device_add with this parent), oldest first.
+  const std::list<Device*>& children() const { return children_; }
   // Checked access to the whole object by kernel code (get_device, the driver core).
   bool touch(bool write, const Site& site) const;
   sim::AllocId allocation() const { return alloc_; }
@@ -96,7 +99,11 @@ class Device {
   core::Mutex lock_;
   DevresList devres_;
   MmioRegion* mmio_ = nullptr;
-  std::vector<Device*> children_;  // registered children, for device_del of a parent
+  // Registered children; sibling_ is this device's place in its parent's list (O(1) removal however many
+  // siblings it has).
+  std::list<Device*> children_;
+  std::list<Device*>::iterator sibling_;
+  std::list<Device*>::iterator bound_link_;  // this device's place in its driver's bound list
 };
 
 // get_device(): takes a reference (the caller must already hold one or be otherwise sure the device is

@@ -30,7 +30,7 @@ class Driver {
   BusType& bus() const { return *bus_; }
   const DriverOps& ops() const { return ops_; }
   bool registered() const { return registered_; }
-  const std::vector<Device*>& bound_devices() const { return bound_; }
+  const std::list<Device*>& bound_devices() const { return bound_; }
   bool matches(const std::string& modalias) const;
 
  private:
@@ -40,7 +40,7 @@ class Driver {
   DriverOps ops_;
   BusType* bus_;
   bool registered_ = false;
-  std::vector<Device*> bound_;
+  std::list<Device*> bound_;  // O(1) unbind: each device keeps its place (Device::bound_link_)
 };
 
 // A bus type (struct bus_type): its devices and drivers, and how they match.

@@ -46,7 +46,7 @@ int DriverCore::add(Device* dev, const Site& site) {
   dev->state_ = DeviceState::Registered;
   bus->devices_.push_back(dev);
   bus->by_name_.emplace(dev->name_, std::prev(bus->devices_.end()));
-  if (dev->parent_ != nullptr) dev->parent_->children_.push_back(dev);
+  if (dev->parent_ != nullptr) dev->sibling_ = dev->parent_->children_.insert(dev->parent_->children_.end(), dev);
   k.sysfs().create_dir(dev->devpath_);
   k.sysfs().create_link("/sys/bus/" + bus->name() + "/devices/" + dev->name_, dev->devpath_);
   k.uevents().emit(Uevent{0, "add", uevent_path(dev->devpath_), bus->name(), {}}, site);
@@ -67,7 +67,7 @@ void DriverCore::del(Device* dev, const Site& site) {
     bus->devices_.erase(it->second);
     bus->by_name_.erase(it);
   }
-  if (dev->parent_ != nullptr) std::erase(dev->parent_->children_, dev);
+  if (dev->parent_ != nullptr) dev->parent_->children_.erase(dev->sibling_);
   dev->state_ = DeviceState::Dead;
 }
 
@@ -107,7 +107,7 @@ int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
     return r;
   }
   dev->bound_ = true;
-  drv->bound_.push_back(dev);
+  dev->bound_link_ = drv->bound_.insert(drv->bound_.end(), dev);
   const std::string drv_dir = "/sys/bus/" + dev->bus_->name() + "/drivers/" + drv->name();
   k.sysfs().create_link(dev->devpath_ + "/driver", drv_dir);
   k.sysfs().create_link(drv_dir + "/" + dev->name_, dev->devpath_);
@@ -136,7 +136,7 @@ void DriverCore::release_locked(Device* dev, const Site& site) {
   dev->devres_.release_all(site);
   dev->drvdata_ = nullptr;
   dev->driver_ = nullptr;
-  std::erase(drv->bound_, dev);
+  drv->bound_.erase(dev->bound_link_);
   k.uevents().emit(Uevent{0, "unbind", uevent_path(dev->devpath_), dev->bus_->name(), drv->name()}, site);
 }
 
@@ -180,7 +180,7 @@ void DriverCore::unregister_driver(Driver* drv, const Site& site) {
   Kernel& k = kernel();
   drv->registered_ = false;
   k.sysfs().remove_tree("/sys/bus/" + drv->bus().name() + "/drivers/" + drv->name(), site);
-  for (Device* dev : std::vector<Device*>(drv->bound_))
+  for (Device* dev : std::vector<Device*>(drv->bound_.begin(), drv->bound_.end()))
     release_driver(dev, site);
   std::erase(drv->bus_->drivers_, drv);
 }

@@ -1,8 +1,13 @@
 #include "bus/platform.hpp"
 
 #include "bus/kernel.hpp"
+#include "bus/mmio.hpp"
 
 namespace devsim::bus {
+
+namespace {
+constexpr std::size_t kPlatformRegisters = 16;
+}  // namespace
 
 BusType& platform_bus() {
   return kernel().register_bus("platform");
@@ -10,6 +15,7 @@ BusType& platform_bus() {
 
 Device* platform_device_register(const std::string& name, const Site& site) {
   Device* dev = Device::create(name, &platform_bus(), nullptr, {}, site);
+  attach_mmio(*dev, kPlatformRegisters);
   if (device_add(dev, site) != 0) {
     put_device(dev, site);
     return nullptr;
@@ -18,6 +24,8 @@ Device* platform_device_register(const std::string& name, const Site& site) {
 }
 
 void platform_device_unregister(Device* dev, const Site& site) {
+  // Unregistering a platform device is the simulator's hot-unplug: the registers go with it.
+  if (dev->mmio() != nullptr) dev->mmio()->unplug();
   device_unregister(dev, site);
 }
 

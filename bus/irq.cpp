@@ -1,0 +1,91 @@
+#include "bus/irq.hpp"
+
+#include <unordered_map>
+
+#include "bus/devm.hpp"
+#include "bus/errno.hpp"
+#include "sim/world.hpp"
+
+namespace devsim::bus {
+
+namespace {
+struct Line {
+  IrqHandler handler = nullptr;
+  void* dev_id = nullptr;
+  std::string name;
+  int running = 0;
+  std::uint64_t spurious = 0;
+  std::uint64_t handled = 0;
+};
+// Per world. LIFETIME: unordered_map nodes never move, so a Line& stays valid while tasks block on it.
+struct IrqState {
+  std::unordered_map<unsigned, Line> lines;
+};
+sim::World& world() {
+  return *sim::World::current();
+}
+Line& line(unsigned irq) {
+  return world().extension<IrqState>().lines[irq];
+}
+
+// handle_irq_event(): named after the kernel function a report of the handler's context would show.
+void handle_irq_event(unsigned irq, const Site& raised_at) {
+  sim::yield(raised_at);
+  Line& l = line(irq);
+  if (l.handler == nullptr) {
+    ++l.spurious;
+    return;
+  }
+  ++l.running;
+  ++l.handled;
+  IrqHandler h = l.handler;
+  void* dev_id = l.dev_id;
+  world().note_acquired(&l, "hardirq context (irq " + std::to_string(irq) + ")", raised_at, sim::HoldKind::Atomic);
+  h(irq, dev_id);
+  world().note_released(&l);
+  if (--l.running == 0) world().wake_all(&l, raised_at);
+}
+}  // namespace
+
+int request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id, const Site& site) {
+  world().yield(sim::EventKind::Acquire, &line(irq), site);
+  Line& l = line(irq);
+  if (l.handler != nullptr) return -kEBUSY;
+  l.handler = handler;
+  l.dev_id = dev_id;
+  l.name = std::move(name);
+  return 0;
+}
+
+void free_irq(unsigned irq, void* dev_id, const Site& site) {
+  world().yield(sim::EventKind::Release, &line(irq), site);
+  Line& l = line(irq);
+  if (l.handler == nullptr || l.dev_id != dev_id) return;
+  l.handler = nullptr;
+  l.dev_id = nullptr;
+  // synchronize_irq(): a handler already running finishes before the caller may free what it uses.
+  while (l.running > 0)
+    world().block(&l, "synchronize_irq(" + std::to_string(irq) + ")", site);
+}
+
+int devm_request_irq(const BoundContext& dev, unsigned irq, IrqHandler handler, std::string name, void* dev_id,
+                     const Site& site) {
+  int r = request_irq(irq, handler, name, dev_id, site);
+  if (r != 0) return r;
+  return devm_add_action_or_reset(
+      dev, "devm_request_irq " + std::to_string(irq), [irq, dev_id] { free_irq(irq, dev_id); }, site);
+}
+
+void raise_irq(unsigned irq, const Site& site) {
+  world().spawn(
+      "irq/" + std::to_string(irq), [irq, site] { handle_irq_event(irq, site); }, site);
+}
+
+std::uint64_t irq_spurious(unsigned irq) {
+  return line(irq).spurious;
+}
+std::uint64_t irq_handled(unsigned irq) {
+  return line(irq).handled;
+}
+
+}  // namespace devsim::bus

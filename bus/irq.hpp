@@ -1,0 +1,34 @@
+// Interrupt lines: handlers the "hardware" triggers, run as their own task in hardirq context.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "bus/device.hpp"
+
+namespace devsim::bus {
+
+enum class IrqReturn : std::uint8_t { None, Handled };
+using IrqHandler = IrqReturn (*)(unsigned irq, void* dev_id);
+
+// request_irq(): installs `handler` on line `irq` with its cookie `dev_id` (usually the driver data). -EBUSY if
+// the line is taken.
+// INVARIANT: a handler runs only between request_irq() and free_irq(); free_irq() returns only after a handler
+// already running on the line has returned (synchronize_irq()). What a handler must not outlive is the
+// driver's job: a driver that frees its data before free_irq() (or never calls it) hands the handler a
+// dangling dev_id — the use-after-free is reported in the handler.
+// Does not handle: shared lines, threaded handlers, enable/disable_irq, affinity.
+int request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id, const Site& site = Site::current());
+// free_irq(): removes it and waits for a running handler.
+void free_irq(unsigned irq, void* dev_id, const Site& site = Site::current());
+// devm_request_irq(): request_irq + free_irq at unbind.
+int devm_request_irq(const BoundContext& dev, unsigned irq, IrqHandler handler, std::string name, void* dev_id,
+                     const Site& site = Site::current());
+// The hardware raises the line: a task "irq/<n>" runs the handler (if one is installed when it gets to run) in
+// atomic context. Returns at once.
+void raise_irq(unsigned irq, const Site& site = Site::current());
+// Raises that found no handler installed (spurious interrupts), and handler runs, for tests.
+std::uint64_t irq_spurious(unsigned irq);
+std::uint64_t irq_handled(unsigned irq);
+
+}  // namespace devsim::bus

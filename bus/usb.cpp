@@ -1,0 +1,79 @@
+#include "bus/usb.hpp"
+
+#include "bus/kernel.hpp"
+#include "bus/mmio.hpp"
+
+namespace devsim::bus {
+
+namespace {
+constexpr std::size_t kUsbRegisters = 16;
+
+// The root hub, per world. LIFETIME: registered once, never unplugged; the world's end reclaims it.
+struct UsbState {
+  Device* root = nullptr;
+};
+// usb_disconnect(): whatever is plugged behind a device goes first, deepest first. Walks the device's own
+// children, so the cost does not depend on how many other devices the bus has.
+void disconnect_children(Device* dev, const Site& site) {
+  while (!dev->children().empty()) {
+    Device* child = dev->children().back();
+    disconnect_children(child, site);
+    if (child->mmio() != nullptr) child->mmio()->unplug();
+    device_unregister(child, site);
+  }
+}
+}  // namespace
+
+BusType& usb_bus() {
+  return kernel().register_bus("usb");
+}
+
+Device* usb_root_hub() {
+  UsbState& s = sim::World::current()->extension<UsbState>();
+  if (s.root == nullptr) {
+    s.root = Device::create("usb1", &usb_bus(), nullptr);
+    s.root->set_modalias("usb:roothub");
+    device_add(s.root);
+    sim::world().memory().mark_not_leak(s.root->allocation());  // lives as long as the machine
+  }
+  return s.root;
+}
+
+Device* usb_plug(const std::string& port, const std::string& modalias, const Site& site) {
+  BusType& bus = usb_bus();
+  Device* root = usb_root_hub();
+  if (bus.find_device(port) != nullptr) return nullptr;
+  // "1-1.2" hangs off "1-1"; "1-1" off the root hub.
+  Device* parent = root;
+  if (std::size_t dot = port.rfind('.'); dot != std::string::npos) {
+    parent = bus.find_device(port.substr(0, dot));
+    if (parent == nullptr) return nullptr;
+  }
+  Device* dev = Device::create(port, &bus, parent, {}, site);
+  dev->set_modalias(modalias, site);
+  attach_mmio(*dev, kUsbRegisters);
+  if (device_add(dev, site) != 0) {
+    put_device(dev, site);
+    return nullptr;
+  }
+  return dev;
+}
+
+bool usb_unplug(const std::string& port, const Site& site) {
+  BusType& bus = usb_bus();
+  Device* dev = bus.find_device(port);
+  if (dev == nullptr || dev == usb_root_hub()) return false;
+  disconnect_children(dev, site);
+  // The hardware is gone before the driver hears of it (surprise removal): remove() sees a dead device.
+  if (dev->mmio() != nullptr) dev->mmio()->unplug();
+  device_unregister(dev, site);
+  return true;
+}
+
+Driver* usb_register_driver(DriverOps ops, const Site& site) {
+  usb_root_hub();
+  ops.bus = "usb";
+  return driver_register(std::move(ops), site);
+}
+
+}  // namespace devsim::bus

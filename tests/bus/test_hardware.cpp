@@ -1,0 +1,148 @@
+// The hardware side: USB hotplug from the hub (BRIEF §2 item 10), IRQ handlers as tasks that outlive remove()
+// without free_irq (item 9), MMIO access after removal and after unmap, firmware requests that hold the device.
+#define BOOST_TEST_MODULE bus_hardware
+#include <boost/test/unit_test.hpp>
+
+#include "bus/devm.hpp"
+#include "bus/firmware.hpp"
+#include "bus/irq.hpp"
+#include "bus/kernel.hpp"
+#include "bus/mmio.hpp"
+#include "bus/platform.hpp"
+#include "bus/usb.hpp"
+#include "tests/bus/bus_test_support.hpp"
+
+using namespace devsim;
+using namespace devsim::bus;
+using bus::test::expect;
+
+namespace {
+int g_probes = 0, g_removes = 0;
+int count_probe(CoreContext&) {
+  return ++g_probes, 0;
+}
+void count_remove(CoreContext&) {
+  ++g_removes;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_hub_plugs_and_unplugs_while_the_driver_stays_loaded) {
+  g_probes = g_removes = 0;
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("hub", [] {
+      Driver* drv = usb_register_driver(DriverOps{"rtl", "", {"usb:0bda:8153"}, count_probe, count_remove});
+      Device* a = usb_plug("1-1", "usb:0bda:8153");
+      expect(a != nullptr && a->driver() == drv, "plugged and bound");
+      expect(a->devpath() == "/sys/devices/usb/usb1/1-1", "under the root hub");
+      expect(usb_plug("1-1", "x") == nullptr, "port taken");
+      Device* behind = usb_plug("1-1.2", "usb:0bda:8153");
+      expect(behind != nullptr && behind->parent() == a, "behind the first device");
+      expect(usb_plug("1-3.1", "x") == nullptr, "no parent there");
+      expect(usb_unplug("1-1"), "unplugged");
+      expect(g_probes == 2 && g_removes == 2, "both unbound, the one behind first");
+      expect(usb_bus().find_device("1-1.2") == nullptr && usb_bus().find_device("1-1") == nullptr, "gone");
+      expect(drv->registered(), "the driver stays loaded");
+      expect(usb_plug("1-1", "usb:0bda:8153") != nullptr && g_probes == 3, "plug again: probed again");
+      expect(!usb_unplug("4-4"), "nothing there");
+      usb_unplug("1-1");
+    });
+  });
+  BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));
+}
+
+namespace {
+// A driver whose IRQ handler reads its devm data. The fixed one frees the IRQ (devm, released before the data
+// because it was requested after it); the buggy one requests it with plain request_irq and forgets free_irq.
+struct IrqPriv {
+  int status = 0;
+};
+bool g_devm_irq = false;
+IrqReturn irq_handler(unsigned, void* dev_id) {
+  auto* p = static_cast<IrqPriv*>(dev_id);
+  static_cast<void>(sim::KPtr<IrqPriv>(p, sim::world().memory().find(p)).load(&IrqPriv::status));
+  return IrqReturn::Handled;
+}
+int irq_probe(CoreContext& ctx) {
+  sim::KPtr<IrqPriv> p = devm_kzalloc<IrqPriv>(ctx);
+  return g_devm_irq ? devm_request_irq(ctx, 5, irq_handler, "demo", p.unchecked())
+                    : request_irq(5, irq_handler, "demo", p.unchecked());
+}
+void irq_model(sim::World& w) {
+  w.spawn("setup", [](sim::World& w) {
+    platform_driver_register(DriverOps{"irqdemo", "platform", {}, irq_probe, {}});
+    Device* dev = platform_device_register("irqdemo");
+    w.spawn("hardware", [] { raise_irq(5); });
+    w.spawn("hub", [dev] { platform_device_unregister(dev); });
+  });
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_irq_handler_not_freed_outlives_remove) {
+  g_devm_irq = false;
+  sim::ExploreResult r = sim::explore(irq_model, bus::test::exhaustive());
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST_REQUIRE(bus::test::found_kind(r, "use-after-free"));
+  BOOST_TEST(r.failures[0].report.headline == "use-after-free in irq_handler");
+}
+
+BOOST_AUTO_TEST_CASE(a_freed_irq_never_runs_after_remove) {
+  g_devm_irq = true;
+  sim::ExploreResult r = sim::explore(irq_model, bus::test::exhaustive());
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.failing_executions == 0u, (r.failures.empty() ? std::string() : sim::render_text(r.failures[0].report)));
+}
+
+BOOST_AUTO_TEST_CASE(mmio_after_removal_is_counted_and_after_unmap_reported) {
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      Device* dev = platform_device_register("regs");
+      Device* held = get_device(dev);
+      IoMem* io = ioremap(*dev);
+      io->writel(0x1234, 4);
+      expect(io->readl(4) == 0x1234, "a register holds what was written");
+      platform_device_unregister(dev);  // the hardware is gone, the mapping is not
+      expect(io->readl(4) == 0xffffffffu, "a removed device reads all ones");
+      expect(held->mmio()->accesses_after_removal() == 1u, "observable");
+      iounmap(io);
+      static_cast<void>(io->readl(0));  // a driver that kept the pointer
+      put_device(held);
+    });
+  });
+  BOOST_TEST_REQUIRE(e.reports.size() == 1u, bus::test::describe(e.reports));
+  BOOST_TEST(e.reports[0].kind == "io-after-unmap");
+}
+
+namespace {
+struct FwPriv {
+  int loaded = 0;
+};
+bool g_fw_done = false;
+void fw_done(sim::KPtr<Firmware> fw, void* context) {
+  g_fw_done = true;  // called, after remove() returned
+  auto* p = static_cast<FwPriv*>(context);
+  sim::KPtr<FwPriv>(p, sim::world().memory().find(p)).store(&FwPriv::loaded, fw ? 1 : -1);
+  release_firmware(fw);
+}
+int fw_probe(CoreContext& ctx) {
+  sim::KPtr<FwPriv> p = devm_kzalloc<FwPriv>(ctx);
+  return request_firmware_nowait("demo.bin", &ctx.device(), p.unchecked(), fw_done);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_async_firmware_request_holds_the_device_but_not_the_drivers_data) {
+  g_fw_done = false;
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      kernel().firmware_files()["demo.bin"] = "blob";
+      platform_driver_register(DriverOps{"fw", "platform", {}, fw_probe, {}});
+      Device* dev = platform_device_register("fw");
+      sim::AllocId id = dev->allocation();
+      platform_device_unregister(dev);  // remove() while the request is in flight
+      expect(!sim::world().memory().record(id).freed, "the request keeps the device");
+    });
+  });
+  BOOST_TEST(g_fw_done);
+  // The data was devm-allocated and freed at unbind: the completion writes freed memory (R16).
+  BOOST_TEST_REQUIRE(e.reports.size() == 1u, bus::test::describe(e.reports));
+  BOOST_TEST(e.reports[0].headline == "use-after-free in fw_done");
+}
