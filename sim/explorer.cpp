@@ -5,16 +5,16 @@
 namespace devsim::sim {
 
 namespace {
-// What Report::signature() is made of, compared without building the string: a failing execution's reports
-// are matched against the failures seen so far on every failing execution of a run.
-struct SignatureKey {
-  std::string_view kind;
+// The sites of Report::signature(), compared without building the string: a failing execution's reports are
+// matched against the failures seen so far on every failing execution of a run. The kind is compared with the
+// failure's own report (keys hold no string: the failures vector moves its reports when it grows).
+struct SiteKey {
   const char* access_file = nullptr;
   std::uint_least32_t access_line = 0;
   const char* free_file = nullptr;
   std::uint_least32_t free_line = 0;
 
-  explicit SignatureKey(const Report& r) : kind(r.kind) {
+  explicit SiteKey(const Report& r) {
     if (r.accessed_by && r.accessed_by->site) {
       access_file = r.accessed_by->site->file_name();
       access_line = r.accessed_by->site->line();
@@ -24,12 +24,9 @@ struct SignatureKey {
       free_line = r.freed_by->site->line();
     }
   }
-  // Equal keys give equal signatures. Unequal keys may still (two copies of one file name string in two
-  // translation units) give equal signatures: the string comparison decides then.
-  bool same_site_pointers(const SignatureKey& o) const {
-    return kind == o.kind && access_file == o.access_file && access_line == o.access_line && free_file == o.free_file &&
-           free_line == o.free_line;
-  }
+  // Equal pointers give equal signatures. Unequal ones may still (one file name string in two translation
+  // units) give equal signatures: the string comparison decides then.
+  friend bool operator==(const SiteKey&, const SiteKey&) = default;
 };
 }  // namespace
 
@@ -66,8 +63,8 @@ ExploreResult explore(const Model& model, const ExploreOptions& options) {
   // test framework does between test cases); the worlds below only check cheaply.
   overflow::prepare_thread(/*recheck=*/true);
   auto strategy = make_strategy(options.strategy);
-  // keys[i] is result.failures[i]'s signature, unbuilt. LIFETIME: its kind views that failure's report.
-  std::vector<SignatureKey> keys;
+  // keys[i] holds the sites of result.failures[i]'s signature.
+  std::vector<SiteKey> keys;
 
   while (options.max_executions == 0 || result.executions < options.max_executions) {
     if (options.max_seconds > 0 && (result.executions & 63) == 0 &&
@@ -88,17 +85,17 @@ ExploreResult explore(const Model& model, const ExploreOptions& options) {
 
     ++result.failing_executions;
     for (const Report& r : w.reports()) {
-      const SignatureKey key(r);
+      const SiteKey key(r);
       Failure* f = nullptr;
       for (std::size_t i = 0; i < result.failures.size() && f == nullptr; ++i)
-        if (keys[i].same_site_pointers(key)) f = &result.failures[i];
+        if (keys[i] == key && result.failures[i].report.kind == r.kind) f = &result.failures[i];
       if (f == nullptr) {
         std::string sig = r.signature();
         for (Failure& existing : result.failures)
           if (existing.signature == sig) f = &existing;
         if (f == nullptr) {
           result.failures.push_back(Failure{std::move(sig), 0, index, r});
-          keys.push_back(SignatureKey(result.failures.back().report));
+          keys.push_back(key);
           f = &result.failures.back();
         }
       }
