@@ -34,7 +34,8 @@ BOOST_AUTO_TEST_CASE(overflow_saturates_with_a_warning_and_never_frees) {
     core::Refcount r(INT_MAX);
     r.inc();
     BOOST_TEST(r.saturated());
-    for (int i = 0; i < 10; ++i) BOOST_TEST(!r.dec_and_test());
+    for (int i = 0; i < 10; ++i)
+      BOOST_TEST(!r.dec_and_test());
     BOOST_TEST(r.saturated());
   });
   BOOST_TEST_REQUIRE(reports.size() == 1u);
