@@ -30,7 +30,7 @@ Sysfs::Node& Sysfs::make(const std::string& path, Node::Kind kind) {
   if (fresh && path != "/") {
     std::string parent = parent_of(path);
     if (nodes_.count(parent) == 0) create_dir(parent);  // like kobject_add of a missing parent: make it
-    nodes_[parent].children.push_back(base_of(path));
+    nodes_[parent].children.insert(base_of(path));
   }
   return node;
 }
@@ -55,7 +55,7 @@ void Sysfs::remove_tree(const std::string& path, const Site& site) {
   Node& node = it->second;
   node.removing = true;
   // Children first (copy: removing them edits the list).
-  for (const std::string& child : std::vector<std::string>(node.children))
+  for (const std::string& child : std::vector<std::string>(node.children.begin(), node.children.end()))
     remove_tree(path + "/" + child, site);
   // kernfs_drain(): wait for show/store calls in flight. LIFETIME: `node` stays in the map until erased below.
   if (sim::World* w = sim::World::current(); w != nullptr && w->in_task()) {
@@ -63,7 +63,7 @@ void Sysfs::remove_tree(const std::string& path, const Site& site) {
       w->block(&node, "kernfs_drain(" + path + ")", site);
   }
   std::string parent = parent_of(path);
-  if (auto p = nodes_.find(parent); p != nodes_.end()) std::erase(p->second.children, base_of(path));
+  if (auto p = nodes_.find(parent); p != nodes_.end()) p->second.children.erase(base_of(path));
   nodes_.erase(path);
 }
 
@@ -111,9 +111,7 @@ std::string Sysfs::link_target(const std::string& path) const {
 std::vector<std::string> Sysfs::list(const std::string& dir) const {
   auto it = nodes_.find(dir);
   if (it == nodes_.end()) return {};
-  std::vector<std::string> out = it->second.children;
-  std::sort(out.begin(), out.end());
-  return out;
+  return std::vector<std::string>(it->second.children.begin(), it->second.children.end());
 }
 
 }  // namespace devsim::bus

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -54,8 +55,8 @@ class Sysfs {
     Show show;
     Store store;
     std::string target;
-    std::vector<std::string> children;  // names
-    std::uint32_t active = 0;           // show/store calls in flight
+    std::set<std::string> children;  // names; a set, so removing one of 100,000 siblings stays cheap
+    std::uint32_t active = 0;        // show/store calls in flight
     bool removing = false;
   };
   Node& make(const std::string& path, Node::Kind kind);
