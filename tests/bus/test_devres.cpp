@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bus/devm.hpp"
+#include "bus/devres_resource.hpp"
 #include "bus/kernel.hpp"
 #include "bus/platform.hpp"
 #include "tests/bus/bus_test_support.hpp"
@@ -126,4 +127,36 @@ BOOST_AUTO_TEST_CASE(an_action_added_during_release_is_released_too) {
     });
   });
   BOOST_TEST(g_log == (std::vector<std::string>{"outer", "late"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_devres_resource_is_revoked_at_unbind_for_every_holder) {
+  static std::optional<Devres<int>> handle;
+  sim::ExploreResult r = sim::explore(
+      [](sim::World& w) {
+        handle.reset();
+        w.spawn("setup", [](sim::World& w) {
+          platform_driver_register(DriverOps{"res",
+                                             "platform",
+                                             {},
+                                             [](CoreContext& ctx) {
+                                               handle = Devres<int>::create(ctx, 42);
+                                               expect(handle && handle->access(ctx).read() == 42, "usable in probe");
+                                               return handle ? 0 : -kENOMEM;
+                                             },
+                                             {}});
+          Device* dev = platform_device_register("res");
+          Devres<int> copy = *handle;  // e.g. kept by a work item
+          handle.reset();
+          w.spawn("user", [copy] {
+            if (auto g = copy.try_access()) expect(g.read() == 42, "alive while the guard is held");
+          });
+          w.spawn("unplug", [dev, copy] {
+            platform_device_unregister(dev);
+            expect(!copy.try_access(), "gone for everyone after unbind");
+          });
+        });
+      },
+      bus::test::exhaustive());
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.failing_executions == 0u, (r.failures.empty() ? std::string() : sim::render_text(r.failures[0].report)));
 }
