@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bus/devres.hpp"
+#include "core/foreign.hpp"
 #include "core/kref.hpp"
 #include "core/mutex.hpp"
 #include "sim/kmalloc.hpp"
@@ -60,9 +61,22 @@ class Device {
   void set_modalias(std::string alias, const Site& site = Site::current());
   int refcount() const { return kref_.read(); }
 
-  // dev_set_drvdata/dev_get_drvdata: an opaque pointer the driver owns (a ForeignOwnable's into_foreign()).
+  // dev_set_drvdata/dev_get_drvdata: an opaque pointer the driver manages itself (C style).
   void set_drvdata(void* data, const Site& site = Site::current());
   void* drvdata(const Site& site = Site::current()) const;
+  // The Rust way: the device owns a ForeignOwnable (KBox, Arc) as its driver data; the driver core drops it right
+  // after remove() (before devres is released), so nothing of it outlives the binding unless the driver shared
+  // it (an Arc clone held by an open file).
+  template <core::ForeignOwnable P>
+  void set_drvdata_owned(P data, const Site& site = Site::current()) {
+    set_drvdata(core::into_foreign(std::move(data)), site);
+    drop_drvdata_ = [](void* p) { static_cast<void>(core::from_foreign<P>(p)); };
+  }
+  // A borrow of the owned driver data (valid while bound).
+  template <core::ForeignOwnable P>
+  auto drvdata_borrow(const Site& site = Site::current()) const {
+    return core::borrow_foreign<P>(drvdata(site), site);
+  }
 
   // device_lock(): held by the driver core around probe, remove, bind and unbind.
   core::Mutex& lock() { return lock_; }
@@ -95,6 +109,7 @@ class Device {
   bool bound_ = false;
   DeviceState state_ = DeviceState::Initialized;
   void* drvdata_ = nullptr;
+  void (*drop_drvdata_)(void*) = nullptr;  // set when the drvdata is an owned ForeignOwnable
   Release release_;
   core::Mutex lock_;
   DevresList devres_;

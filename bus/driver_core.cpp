@@ -32,6 +32,13 @@ class DriverCore {
   static void unregister_driver(Driver* drv, const Site& site);
 
  private:
+  // The Rust driver core's order: the owned driver data goes right after remove(), before devres.
+  static void drop_owned_drvdata(Device* dev) {
+    if (auto drop = std::exchange(dev->drop_drvdata_, nullptr)) {
+      void* data = std::exchange(dev->drvdata_, nullptr);
+      drop(data);
+    }
+  }
   // Both run with the device lock held.
   static int really_probe(Driver* drv, Device* dev, const Site& site);
   static void release_locked(Device* dev, const Site& site);
@@ -100,6 +107,7 @@ int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
     r = drv->ops_.probe(ctx);
   }
   if (r != 0) {
+    drop_owned_drvdata(dev);
     // A failed probe leaves nothing behind: every devm_* resource it took is released, newest first.
     dev->devres_.release_all(site);
     dev->drvdata_ = nullptr;
@@ -132,6 +140,7 @@ void DriverCore::release_locked(Device* dev, const Site& site) {
     CoreContext ctx(*dev);
     drv->ops_.remove(ctx);
   }
+  drop_owned_drvdata(dev);
   // After remove(): managed resources go, newest first (BRIEF §2.5), then the binding itself.
   dev->devres_.release_all(site);
   dev->drvdata_ = nullptr;

@@ -6,6 +6,7 @@
 #include "bus/devm.hpp"
 #include "bus/kernel.hpp"
 #include "bus/platform.hpp"
+#include "core/arc.hpp"
 #include "core/aref.hpp"
 #include "tests/bus/bus_test_support.hpp"
 
@@ -161,4 +162,32 @@ BOOST_AUTO_TEST_CASE(managed_allocation_on_an_unbound_device_is_a_context_misuse
   BOOST_TEST_REQUIRE(e.reports.size() == 1u);
   BOOST_TEST(e.reports[0].kind == "context-misuse");
   BOOST_TEST(e.reports[0].headline == "context-misuse: lonely is not bound to a driver");
+}
+
+BOOST_AUTO_TEST_CASE(owned_driver_data_is_dropped_after_remove_unless_shared) {
+  struct State {
+    int value = 5;
+  };
+  static std::optional<core::Arc<State>> kept;
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      platform_driver_register(DriverOps{
+          "owned",
+          "platform",
+          {},
+          [](CoreContext& ctx) {
+            core::Arc<State> s = core::Arc<State>::make(State{});
+            kept = s.clone();  // an open file would hold this
+            ctx->set_drvdata_owned(std::move(s));
+            return 0;
+          },
+          [](CoreContext& ctx) { expect(ctx->drvdata_borrow<core::Arc<State>>()->value == 5, "borrowed in remove"); }});
+      Device* dev = platform_device_register("owned");
+      expect(kept->refcount() == 2, "device and holder");
+      platform_device_unregister(dev);
+      expect(kept->refcount() == 1, "the device's reference went with the binding");
+      kept.reset();
+    });
+  });
+  BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));  // and no leak: the holder dropped the last one
 }
