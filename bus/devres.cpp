@@ -32,6 +32,8 @@ bool DevresList::add(std::string name, std::function<void()> release, const Site
 }
 
 bool DevresList::add_sited(std::string name, std::function<void(const Site&)> release, const Site& site) {
+  // devres_alloc() is a kmalloc: fault injection can fail it.
+  if (sim::World* w = sim::World::current(); w != nullptr && w->should_fail_alloc(site)) return false;
   entries_.push_back(Entry{Entry::Kind::Action, std::move(name), std::move(release), site, 0});
   return true;
 }

@@ -90,9 +90,11 @@ constexpr void (*destroyer())(void*) {
 }  // namespace detail
 
 // Allocates a T in simulated kernel memory, move-constructed from `value`. A scheduling point. Its C++
-// destructor runs when the world ends (kfree only marks it freed: the kernel runs no destructors).
+// destructor runs when the world ends (kfree only marks it freed: the kernel runs no destructors). Returns a
+// null handle when fault injection fails this allocation (WorldOptions::fail_nth).
 template <class T>
 KPtr<T> kmalloc(T value = T(), const Site& site = Site::current()) {
+  if (World::current()->should_fail_alloc(site)) return nullptr;
   KernelMemory& mem = World::current()->memory();
   AllocId id = mem.allocate(sizeof(T), alignof(T), false, &typeid(T), detail::destroyer<T>(), site);
   T* p = new (mem.record(id).base) T(std::move(value));
@@ -101,6 +103,7 @@ KPtr<T> kmalloc(T value = T(), const Site& site = Site::current()) {
 // kzalloc: zero-filled, then value-initialised.
 template <class T>
 KPtr<T> kzalloc(const Site& site = Site::current()) {
+  if (World::current()->should_fail_alloc(site)) return nullptr;
   KernelMemory& mem = World::current()->memory();
   AllocId id = mem.allocate(sizeof(T), alignof(T), true, &typeid(T), detail::destroyer<T>(), site);
   T* p = new (mem.record(id).base) T();

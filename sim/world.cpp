@@ -413,6 +413,13 @@ std::uint64_t World::choose(std::uint64_t bound, const Site& site) {
   return v;
 }
 
+bool World::should_fail_alloc(const Site& site) {
+  ++failable_allocations_;
+  if (options_.fail_nth == 0 || failable_allocations_ != options_.fail_nth) return false;
+  record(EventKind::Alloc, nullptr, failable_allocations_, site, "injected allocation failure");
+  return true;
+}
+
 void World::note_acquired(const void* resource, std::string_view what, const Site& site, HoldKind kind) {
   if (current_ == nullptr) return;
   current_->held.push_back({resource, std::string(what), site, kind});

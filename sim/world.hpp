@@ -35,6 +35,9 @@ struct WorldOptions {
   bool stop_on_first_bug = true;        // a fatal report ends the execution (KASAN with panic_on_warn)
   bool detect_leaks = true;             // kmemleak at the end of an execution that ran to completion
   bool trace = false;                   // record the Chrome/Perfetto trace
+  // Fault injection, as the kernel's fail-nth: the Nth failable allocation of the execution fails (1-based; 0:
+  // none). Failable: kmalloc/kzalloc and what later layers mark (devres entries).
+  std::uint64_t fail_nth = 0;
 };
 
 enum class TaskState : std::uint8_t {
@@ -151,6 +154,9 @@ class World {
   void sleep_for(Nanos duration, const Site& site = Site::current());
   // A nondeterministic value in [0, bound), from the choice stream (random values, fault decisions).
   std::uint64_t choose(std::uint64_t bound, const Site& site = Site::current());
+  // Fault injection: true if this failable allocation must fail (WorldOptions::fail_nth). Counts every call.
+  bool should_fail_alloc(const Site& site = Site::current());
+  std::uint64_t failable_allocations() const { return failable_allocations_; }
   // Records a held resource that must be released before the task exits (locks, RCU read sections…).
   void note_acquired(const void* resource, std::string_view what, const Site& site = Site::current(),
                      HoldKind kind = HoldKind::Sleepable);
@@ -284,6 +290,7 @@ class World {
   std::uint64_t run_begin_seq_ = 0;
   Nanos now_ = 0;
   std::uint64_t steps_ = 0;
+  std::uint64_t failable_allocations_ = 0;
   std::size_t sleepers_ = 0;
   bool track_footprints_ = false;
   Footprint segment_;

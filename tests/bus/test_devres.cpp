@@ -42,25 +42,30 @@ void staged_remove(CoreContext&) {
   g_log.push_back("remove");
 }
 
-sim::Execution run_bind_unbind(int fail_at) {
+sim::Execution run_bind_unbind(int fail_at, std::uint64_t fail_nth = 0) {
   g_log.clear();
   g_fail_at = fail_at;
-  return sim::run_once([](sim::World& w) {
-    w.spawn("t", [] {
-      platform_driver_register(DriverOps{"staged", "platform", {}, staged_probe, staged_remove});
-      Device* dev = platform_device_register("staged");
-      expect((dev->driver() != nullptr) == (g_fail_at == 0), "bound exactly when probe succeeded");
-      expect(dev->devres().size() == (g_fail_at == 0 ? 6u : 0u), "a failed probe leaves no devres behind");
-      platform_device_unregister(dev);
-    });
-  });
+  sim::WorldOptions o;
+  o.fail_nth = fail_nth;
+  return sim::run_once(
+      [](sim::World& w) {
+        w.spawn("t", [] {
+          platform_driver_register(DriverOps{"staged", "platform", {}, staged_probe, staged_remove});
+          Device* dev = platform_device_register("staged");
+          bool bound = dev->driver() != nullptr;
+          expect(dev->devres().size() == (bound ? 6u : 0u), "a failed probe leaves no devres behind");
+          if (bound) g_log.push_back("bound");
+          platform_device_unregister(dev);
+        });
+      },
+      o);
 }
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(unbind_runs_remove_then_releases_lifo) {
   sim::Execution e = run_bind_unbind(0);
   BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));  // no leak: every devm_kzalloc freed
-  BOOST_TEST(g_log == (std::vector<std::string>{"remove", "release 3", "release 2", "release 1"}),
+  BOOST_TEST(g_log == (std::vector<std::string>{"bound", "remove", "release 3", "release 2", "release 1"}),
              boost::test_tools::per_element());
 }
 
@@ -72,6 +77,29 @@ BOOST_AUTO_TEST_CASE(every_probe_failure_point_unwinds_lifo_without_leaks) {
       std::vector<std::string> expected;
       for (int s = fail_at - 1; s >= 1; --s)
         expected.push_back("release " + std::to_string(s));
+      BOOST_TEST(g_log == expected, boost::test_tools::per_element());
+    }
+  }
+}
+
+// fail-nth walks every allocation of the probe: each managed allocation and each devres entry can fail, and
+// every one of those failure points must unwind cleanly.
+BOOST_AUTO_TEST_CASE(fail_nth_walks_every_allocation_of_the_probe) {
+  constexpr int kFailablePerStep = 3;  // the kzalloc, its devres entry, the action's devres entry
+  for (std::uint64_t n = 1; n <= 3 * kFailablePerStep + 1; ++n) {
+    BOOST_TEST_CONTEXT("allocation " << n << " fails") {
+      sim::Execution e = run_bind_unbind(0, n);
+      BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));  // no leak, no double free
+      std::vector<std::string> expected;
+      if (n > 3 * kFailablePerStep) {
+        expected = {"bound", "remove", "release 3", "release 2", "release 1"};
+      } else {
+        const int step = static_cast<int>((n - 1) / kFailablePerStep) + 1;
+        // devm_add_action_or_reset runs the action itself when its entry cannot be allocated.
+        if (n % kFailablePerStep == 0) expected.push_back("release " + std::to_string(step));
+        for (int s = step - 1; s >= 1; --s)
+          expected.push_back("release " + std::to_string(s));
+      }
       BOOST_TEST(g_log == expected, boost::test_tools::per_element());
     }
   }

@@ -324,3 +324,27 @@ BOOST_AUTO_TEST_CASE(freed_objects_stay_intact_in_quarantine) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(fail_nth_fails_exactly_the_nth_failable_allocation) {
+  for (std::uint64_t n = 1; n <= 3; ++n) {
+    sim::WorldOptions o;
+    o.fail_nth = n;
+    std::vector<bool> got;
+    sim::Execution e = sim::run_once(
+        [&](sim::World& w) {
+          w.spawn("t", [&] {
+            for (int i = 0; i < 3; ++i) {
+              sim::KPtr<int> p = sim::kzalloc<int>();
+              got.push_back(static_cast<bool>(p));
+              if (p) sim::kfree(p);
+            }
+            BOOST_TEST(sim::world().failable_allocations() == 3u);
+          });
+        },
+        o);
+    std::vector<bool> expected{true, true, true};
+    expected[n - 1] = false;
+    BOOST_TEST(got == expected, boost::test_tools::per_element());
+    BOOST_TEST(e.reports.empty());
+  }
+}
