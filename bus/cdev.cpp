@@ -140,6 +140,22 @@ void cdev_drain(Cdev& cdev, const Site& site) {
     world().block(&cdev.drain_, "cdev_drain(" + cdev.name_ + ")", site);
 }
 
+int misc_register(MiscDevice& misc, const Site& site) {
+  Cdev* c = cdev_alloc(misc.fops, site);
+  int r = cdev_add(*c, misc.name, misc.parent, site);
+  if (r != 0) {
+    CdevCore::put(*c, site);
+    return r;
+  }
+  misc.cdev = c;
+  return 0;
+}
+
+void misc_deregister(MiscDevice& misc, const Site& site) {
+  if (misc.cdev == nullptr) return;
+  cdev_del(*std::exchange(misc.cdev, nullptr), site);
+}
+
 // ---- ures groups -------------------------------------------------------------------------------------------
 
 UresGroup* UresGroup::create(std::function<void()> release, const Site& site) {

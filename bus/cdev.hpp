@@ -176,6 +176,18 @@ class File {
   bool drained_ = false;  // opened through a drain-enabled cdev
 };
 
+// A misc device (miscdevice): a cdev with a name and no number management, registered in one call.
+// INVARIANT: between misc_register() and misc_deregister() /dev/<name> opens this device's fops; the cdev is
+// cdev_alloc'd, so files open after deregistration keep it (not the driver's data) alive.
+struct MiscDevice {
+  std::string name;
+  const FileOperations* fops = nullptr;
+  Device* parent = nullptr;
+  Cdev* cdev = nullptr;  // set by misc_register
+};
+int misc_register(MiscDevice& misc, const Site& site = Site::current());
+void misc_deregister(MiscDevice& misc, const Site& site = Site::current());
+
 // ---- what userspace does (the VFS) -----------------------------------------------------------------------
 // Each is one system call from the calling task: a scheduling point, then the driver's fop.
 

@@ -123,6 +123,20 @@ void put_device(Device* dev, const Site& site) {
   dev->kref_.put([dev, &site] { dev->release(site); }, site);
 }
 
+bool device_create_file(Device& dev, const std::string& name, std::function<std::string(Device&)> show,
+                        std::function<int(Device&, const std::string&)> store, const Site& site) {
+  if (dev.state(site) != DeviceState::Registered) return false;
+  Device* d = &dev;
+  // LIFETIME: kernfs drains show/store before device_del() returns, and the memory lives until the last put
+  // after that: the callbacks may keep the raw pointer.
+  Sysfs::Show s;
+  if (show) s = [d, show = std::move(show)] { return SysfsRead{0, show(*d)}; };
+  Sysfs::Store w;
+  if (store) w = [d, store = std::move(store)](const std::string& text) { return store(*d, text); };
+  kernel().sysfs().create_attr(dev.devpath(site) + "/" + name, std::move(s), std::move(w));
+  return true;
+}
+
 void report_context_misuse(std::string headline, const Site& site) {
   sim::World* w = sim::World::current();
   if (w == nullptr) return;

@@ -121,6 +121,12 @@ class Device {
   std::list<Device*>::iterator bound_link_;  // this device's place in its driver's bound list
 };
 
+// A device attribute (DEVICE_ATTR): /sys/devices/.../<dev>/<name>. show/store get the device; removal of the
+// device drains callers in flight (kernfs), so a callback never runs on a deleted device.
+// Returns false if the device is not registered.
+bool device_create_file(Device& dev, const std::string& name, std::function<std::string(Device&)> show,
+                        std::function<int(Device&, const std::string&)> store = {}, const Site& site = Site::current());
+
 // get_device(): takes a reference (the caller must already hold one or be otherwise sure the device is
 // alive: a kref_get on a released device is "refcount_t: addition on 0; use-after-free."). Returns `dev`.
 Device* get_device(Device* dev, const Site& site = Site::current());

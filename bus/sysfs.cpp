@@ -67,7 +67,28 @@ void Sysfs::remove_tree(const std::string& path, const Site& site) {
   nodes_.erase(path);
 }
 
-SysfsRead Sysfs::read(const std::string& path, const Site& site) {
+std::string Sysfs::resolve(const std::string& path) const {
+  // Follows links in the directory part ("/sys/bus/platform/devices/gpio0/level" goes through the gpio0 link);
+  // at most a few hops, as sysfs links never form cycles.
+  std::string p = path;
+  for (int hops = 0; hops < 8 && nodes_.count(p) == 0; ++hops) {
+    bool followed = false;
+    for (std::size_t slash = p.find('/', 1); slash != std::string::npos; slash = p.find('/', slash + 1)) {
+      auto it = nodes_.find(p.substr(0, slash));
+      if (it == nodes_.end()) break;
+      if (it->second.kind == Node::Kind::Link) {
+        p = it->second.target + p.substr(slash);
+        followed = true;
+        break;
+      }
+    }
+    if (!followed) break;
+  }
+  return p;
+}
+
+SysfsRead Sysfs::read(const std::string& path_in, const Site& site) {
+  const std::string path = resolve(path_in);
   auto it = nodes_.find(path);
   if (it == nodes_.end()) return {-kENOENT, {}};
   Node& node = it->second;
@@ -86,7 +107,8 @@ SysfsRead Sysfs::read(const std::string& path, const Site& site) {
   return r;
 }
 
-int Sysfs::write(const std::string& path, const std::string& text, const Site& site) {
+int Sysfs::write(const std::string& path_in, const std::string& text, const Site& site) {
+  const std::string path = resolve(path_in);
   auto it = nodes_.find(path);
   if (it == nodes_.end()) return -kENOENT;
   Node& node = it->second;

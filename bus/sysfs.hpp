@@ -60,6 +60,7 @@ class Sysfs {
     bool removing = false;
   };
   Node& make(const std::string& path, Node::Kind kind);
+  std::string resolve(const std::string& path) const;
   // LIFETIME: unordered_map nodes never move, so a Node& stays valid across insertions until its erase.
   std::unordered_map<std::string, Node> nodes_;
 };

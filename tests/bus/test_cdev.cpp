@@ -259,3 +259,25 @@ BOOST_AUTO_TEST_CASE(a_ures_group_frees_shared_data_at_the_last_release) {
   BOOST_TEST(r.failing_executions == 0u, (r.failures.empty() ? std::string() : sim::render_text(r.failures[0].report)));
   BOOST_TEST(freed == 1);
 }
+
+BOOST_AUTO_TEST_CASE(a_misc_device_opens_until_deregistered_and_its_files_outlive_it) {
+  static int releases;
+  releases = 0;
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      static const FileOperations kMiscFops{
+          nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, [](Cdev&, File&) { return ++releases, 0; }};
+      MiscDevice misc{"watchdog", &kMiscFops, nullptr, nullptr};
+      expect(misc_register(misc) == 0, "registered");
+      MiscDevice twin{"watchdog", &kMiscFops, nullptr, nullptr};
+      expect(misc_register(twin) == -kEEXIST, "name taken");
+      OpenResult o = vfs_open("watchdog");
+      misc_deregister(misc);
+      expect(vfs_open("watchdog").error == -kENOENT, "no new opens");
+      expect(vfs_ioctl(o.file, 1, 0) == -kENOTTY, "the open file still works (default ioctl)");
+      vfs_close(o.file);
+      expect(releases == 1, "released");
+    });
+  });
+  BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));
+}

@@ -191,3 +191,27 @@ BOOST_AUTO_TEST_CASE(owned_driver_data_is_dropped_after_remove_unless_shared) {
   });
   BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));  // and no leak: the holder dropped the last one
 }
+
+BOOST_AUTO_TEST_CASE(device_attributes_show_and_store_until_the_device_goes) {
+  sim::Execution e = sim::run_once([](sim::World& w) {
+    w.spawn("t", [] {
+      Device* dev = platform_device_register("attr");
+      static int level;
+      level = 3;
+      expect(device_create_file(
+                 *dev, "level", [](Device&) { return std::to_string(level) + "\n"; },
+                 [](Device&, const std::string& text) {
+                   level = std::stoi(text);
+                   return static_cast<int>(text.size());
+                 }),
+             "created");
+      Sysfs& fs = kernel().sysfs();
+      expect(fs.read("/sys/devices/platform/attr/level").text == "3\n", "show");
+      expect(fs.write("/sys/devices/platform/attr/level", "7") == 1 && level == 7, "store");
+      expect(fs.read("/sys/bus/platform/devices/attr/level").text == "7\n", "through the bus link");
+      platform_device_unregister(dev);
+      expect(fs.read("/sys/devices/platform/attr/level").error == -kENOENT, "gone with the device");
+    });
+  });
+  BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));
+}
