@@ -8,6 +8,7 @@
 #include "bus/devm.hpp"
 #include "bus/kernel.hpp"
 #include "bus/platform.hpp"
+#include "core/mutex.hpp"
 #include "tests/bus/bus_test_support.hpp"
 
 using namespace devsim;
@@ -280,4 +281,71 @@ BOOST_AUTO_TEST_CASE(a_misc_device_opens_until_deregistered_and_its_files_outliv
     });
   });
   BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));
+}
+
+// BRIEF §2 item 8: waiting for the drain while holding a lock the call in flight needs is a deadlock. The
+// simulator reports it with each task's wait and the locks it holds; draining before taking the lock is clean.
+namespace {
+struct LockedPriv {
+  core::Mutex lock{"locked_priv"};
+  Cdev* cdev = nullptr;
+};
+bool g_drain_under_lock = false;
+LockedPriv* g_locked = nullptr;  // LIFETIME: allocated per execution, freed by remove after cdev_del
+sim::KPtr<LockedPriv> g_locked_handle;
+
+long locked_ioctl(File&, unsigned, unsigned long) {
+  core::MutexGuard guard = g_locked->lock.guard();
+  return 0;
+}
+const FileOperations kLockedFops{nullptr, nullptr, nullptr, locked_ioctl, nullptr, nullptr, nullptr};
+
+void locked_model(sim::World& w) {
+  w.spawn("setup", [](sim::World& w) {
+    g_locked_handle = sim::kzalloc<LockedPriv>();
+    g_locked = g_locked_handle.unchecked();
+    g_locked->cdev = cdev_alloc(&kLockedFops);
+    cdev_enable_drain(*g_locked->cdev, -kENODEV);
+    cdev_add(*g_locked->cdev, "locked0");
+    w.spawn("app", [] {
+      OpenResult o = vfs_open("locked0");
+      if (o.file == nullptr) return;
+      vfs_ioctl(o.file, 1, 0);
+      vfs_close(o.file);
+    });
+    w.spawn("remove", [] {
+      if (g_drain_under_lock) {
+        core::MutexGuard guard = g_locked->lock.guard();
+        cdev_disconnect(*g_locked->cdev);
+        cdev_drain(*g_locked->cdev);
+      } else {
+        cdev_disconnect(*g_locked->cdev);
+        cdev_drain(*g_locked->cdev);
+        core::MutexGuard guard = g_locked->lock.guard();
+      }
+      cdev_del(*g_locked->cdev);
+      sim::kfree(g_locked_handle);  // drained: no call can reach it any more
+    });
+  });
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(draining_under_a_lock_the_call_needs_deadlocks) {
+  g_drain_under_lock = true;
+  sim::ExploreResult bad = sim::explore(locked_model, bus::test::exhaustive());
+  BOOST_TEST(bad.exhausted);
+  BOOST_TEST_REQUIRE(bus::test::found_kind(bad, "deadlock"));
+  std::string details;
+  for (const sim::Failure& f : bad.failures)
+    if (f.report.kind == "deadlock")
+      for (const std::string& d : f.report.details)
+        details += d + "\n";
+  BOOST_TEST(details.find("cdev_drain(locked0)") != std::string::npos, details);
+  BOOST_TEST(details.find("holding mutex locked_priv") != std::string::npos, details);
+
+  g_drain_under_lock = false;
+  sim::ExploreResult good = sim::explore(locked_model, bus::test::exhaustive());
+  BOOST_TEST(good.exhausted);
+  BOOST_TEST(good.failing_executions == 0u,
+             (good.failures.empty() ? std::string() : sim::render_text(good.failures[0].report)));
 }
