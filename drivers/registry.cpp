@@ -1,0 +1,44 @@
+#include "drivers/registry.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "bus/platform.hpp"
+#include "bus/usb.hpp"
+
+namespace devsim::drivers {
+
+namespace {
+// Function-local so registration works whatever the order of static initialisation.
+std::vector<DriverInfo>& registry() {
+  static std::vector<DriverInfo> drivers;
+  return drivers;
+}
+}  // namespace
+
+void register_driver(DriverInfo info) {
+  auto& r = registry();
+  if (find_driver(info.name) != nullptr) throw std::logic_error("devsim: driver registered twice: " + info.name);
+  auto at = std::lower_bound(r.begin(), r.end(), info.name,
+                             [](const DriverInfo& d, const std::string& name) { return d.name < name; });
+  r.insert(at, std::move(info));
+}
+
+const std::vector<DriverInfo>& all_drivers() {
+  return registry();
+}
+
+const DriverInfo* find_driver(std::string_view name) {
+  for (const DriverInfo& d : registry())
+    if (d.name == name) return &d;
+  return nullptr;
+}
+
+bus::Driver* load_driver(const DriverInfo& info, const sim::Site& site) {
+  bus::DriverOps ops = info.ops();
+  if (ops.name.empty()) ops.name = info.name;
+  if (info.bus == "usb") return bus::usb_register_driver(std::move(ops), site);
+  return bus::platform_driver_register(std::move(ops), site);
+}
+
+}  // namespace devsim::drivers

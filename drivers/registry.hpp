@@ -1,0 +1,56 @@
+// The mock-driver registry: every driver in drivers/ registers itself by name, so scenarios, the devsim
+// command and the fuzzer can pick it.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bus/driver.hpp"
+
+namespace devsim::drivers {
+
+// An ioctl a driver understands, by name, for the scenario language and the fuzzer.
+struct IoctlSpec {
+  std::string name;          // "GET_LINEINFO": what scenarios write
+  unsigned cmd = 0;          // the number the driver's ioctl sees
+  unsigned long max_arg = 0;  // arguments the fuzzer tries: 0..max_arg
+};
+
+// What one mock driver is. A driver module registers once (static initialisation, see
+// DEVSIM_REGISTER_DRIVER); loading it in a world calls `ops()` and registers the result on `bus`.
+struct DriverInfo {
+  std::string name;         // unique: "legacy_gpio"; scenarios say `driver legacy_gpio`
+  std::string bus;          // "platform" or "usb"
+  std::string summary;      // one line for `devsim list`
+  std::string race;         // "R1".."R16" for the race table's drivers, "" for the realistic ones
+  bool buggy = false;       // the variant that has the race's bug
+  std::string bug_kind;     // for buggy variants: the report kind it shows ("use-after-free", …)
+  std::string node;         // the /dev node its first device creates ("gpiochip0"), "" if none
+  std::vector<IoctlSpec> ioctls;
+  std::vector<std::string> firmware;  // firmware files it requests (scenarios provide them)
+  std::function<bus::DriverOps()> ops;  // probe/remove and the id table (bus is filled in by the loader)
+};
+
+// Registration (at static-initialisation time) and lookup. The registry is immutable once main() runs, so it is
+// the one piece of process-wide state: executions only read it.
+void register_driver(DriverInfo info);
+const std::vector<DriverInfo>& all_drivers();
+const DriverInfo* find_driver(std::string_view name);
+
+// Loads `info` into the current world (module load): driver_register on its bus. Returns the bus driver.
+bus::Driver* load_driver(const DriverInfo& info, const sim::Site& site = sim::Site::current());
+
+struct Registrar {
+  explicit Registrar(DriverInfo (*make)()) { register_driver(make()); }
+};
+
+}  // namespace devsim::drivers
+
+// In one .cpp per driver:  DEVSIM_REGISTER_DRIVER(legacy_gpio_info);  where legacy_gpio_info() returns its
+// DriverInfo. (The library is linked whole-archive so no registration is dropped by the linker.)
+#define DEVSIM_REGISTER_DRIVER(make)                     \
+  namespace {                                            \
+  const ::devsim::drivers::Registrar registrar_##make{make}; \
+  }
