@@ -13,23 +13,23 @@ namespace devsim::drivers {
 
 // An ioctl a driver understands, by name, for the scenario language and the fuzzer.
 struct IoctlSpec {
-  std::string name;          // "GET_LINEINFO": what scenarios write
-  unsigned cmd = 0;          // the number the driver's ioctl sees
+  std::string name;           // "GET_LINEINFO": what scenarios write
+  unsigned cmd = 0;           // the number the driver's ioctl sees
   unsigned long max_arg = 0;  // arguments the fuzzer tries: 0..max_arg
 };
 
 // What one mock driver is. A driver module registers once (static initialisation, see
 // DEVSIM_REGISTER_DRIVER); loading it in a world calls `ops()` and registers the result on `bus`.
 struct DriverInfo {
-  std::string name;         // unique: "legacy_gpio"; scenarios say `driver legacy_gpio`
-  std::string bus;          // "platform" or "usb"
-  std::string summary;      // one line for `devsim list`
-  std::string race;         // "R1".."R16" for the race table's drivers, "" for the realistic ones
-  bool buggy = false;       // the variant that has the race's bug
-  std::string bug_kind;     // for buggy variants: the report kind it shows ("use-after-free", …)
-  std::string node;         // the /dev node its first device creates ("gpiochip0"), "" if none
+  std::string name;      // unique: "legacy_gpio"; scenarios say `driver legacy_gpio`
+  std::string bus;       // "platform" or "usb"
+  std::string summary;   // one line for `devsim list`
+  std::string race;      // "R1".."R16" for the race table's drivers, "" for the realistic ones
+  bool buggy = false;    // the variant that has the race's bug
+  std::string bug_kind;  // for buggy variants: the report kind it shows ("use-after-free", …)
+  std::string node;      // the /dev node its first device creates ("gpiochip0"), "" if none
   std::vector<IoctlSpec> ioctls;
-  std::vector<std::string> firmware;  // firmware files it requests (scenarios provide them)
+  std::vector<std::string> firmware;    // firmware files it requests (scenarios provide them)
   std::function<bus::DriverOps()> ops;  // probe/remove and the id table (bus is filled in by the loader)
 };
 
@@ -50,7 +50,7 @@ struct Registrar {
 
 // In one .cpp per driver:  DEVSIM_REGISTER_DRIVER(legacy_gpio_info);  where legacy_gpio_info() returns its
 // DriverInfo. (The library is linked whole-archive so no registration is dropped by the linker.)
-#define DEVSIM_REGISTER_DRIVER(make)                     \
-  namespace {                                            \
+#define DEVSIM_REGISTER_DRIVER(make)                         \
+  namespace {                                                \
   const ::devsim::drivers::Registrar registrar_##make{make}; \
   }

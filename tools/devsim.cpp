@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "tools/demo.hpp"
+#include "tools/scenario_commands.hpp"
 
 #ifndef DEVSIM_VERSION
 #define DEVSIM_VERSION "0.1.0"
@@ -21,6 +22,9 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbosity, "more diagnostics (repeat for debug and trace)");
   app.add_flag("-q,--quiet", quiet, "errors only");
   int exit_code = 0;
+  devsim::tool::add_run_command(app, &exit_code);
+  devsim::tool::add_replay_command(app, &exit_code);
+  devsim::tool::add_list_command(app, &exit_code);
   devsim::tool::add_demo_command(app, &exit_code);
   app.parse_complete_callback([&] {
     spdlog::set_level(quiet            ? spdlog::level::err

@@ -1,0 +1,99 @@
+// A parsed scenario: drivers, devices present at start, concurrent tasks of operations, expectations and
+// exploration settings (the language is docs/scenario-language.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/choice.hpp"
+#include "sim/strategy.hpp"
+
+namespace devsim::scenarios {
+
+struct Location {
+  int line = 0;  // 1-based
+  int column = 0;
+};
+
+enum class OpKind : std::uint8_t {
+  Open,
+  Close,
+  Read,
+  Write,
+  Ioctl,
+  Poll,
+  Mmap,
+  Munmap,
+  Plug,
+  Unplug,
+  Bind,
+  Unbind,
+  SysfsRead,
+  SysfsWrite,
+  Load,
+  Unload,
+  Sleep,
+  Irq,
+  Yield,
+};
+
+// One operation of a task, resolved at parse time (ioctl names to numbers, durations to nanoseconds).
+struct Op {
+  OpKind kind = OpKind::Yield;
+  Location at;
+  std::string text;                   // the operation as written, for messages
+  std::string bind;                   // the variable its result is bound to ("" if none)
+  std::string fd;                     // the descriptor variable it uses (close, read, ioctl…)
+  std::string a, b, c;                // path / bus, id, modalias / driver, device / sysfs path, value
+  std::uint64_t number = 0;           // count, ioctl cmd, irq line, nanoseconds
+  std::uint64_t arg = 0;              // ioctl argument
+  std::vector<std::int64_t> allowed;  // results it may return (empty: any)
+};
+
+struct Task {
+  std::string name;
+  Location at;
+  std::vector<Op> ops;
+};
+
+struct DeviceDecl {
+  std::string bus;  // "usb" or "platform"
+  std::string id;   // "1-1", "gpio0"
+  std::string modalias;
+  Location at;
+};
+
+struct Expectation {
+  std::string kind;      // a bug kind, or "no-bug"
+  std::string function;  // optional: the function the report must name
+  Location at;
+};
+
+struct Scenario {
+  std::string file;
+  std::vector<std::string> lines;  // the source, for writing reproducers
+  std::vector<std::string> drivers;
+  std::vector<DeviceDecl> devices;
+  std::vector<std::pair<std::string, std::string>> firmware;
+  std::vector<Task> tasks;
+  std::vector<Expectation> expectations;  // empty: no bug expected
+  sim::StrategyOptions strategy;          // default: random, seed 1
+  std::uint64_t executions = 1000;        // 0: until exhaustive search ends
+  std::optional<sim::Schedule> schedule;  // a recorded execution to replay
+  std::uint64_t fail_nth = 0;
+  // Lines holding expect/explore/schedule statements (1-based), left out of reproducers.
+  std::vector<int> setting_lines;
+
+  bool expects_bug() const {
+    for (const Expectation& e : expectations)
+      if (e.kind != "no-bug") return true;
+    return false;
+  }
+};
+
+// Text of an OpKind as the language spells it ("sysfs-read").
+std::string_view to_string(OpKind kind);
+
+}  // namespace devsim::scenarios
