@@ -127,6 +127,10 @@ std::vector<std::string> DevresList::names() const {
   return out;
 }
 
+std::size_t devres_release_all(DevresList& list) {
+  return list.release_all(Site::current());
+}
+
 // ---- devm_* ----------------------------------------------------------------------------------------------
 
 int devm_add_action(const BoundContext& dev, std::string name, std::function<void()> action, const Site& site) {

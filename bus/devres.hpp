@@ -65,4 +65,8 @@ class DevresList {
   GroupId next_group_ = 1;
 };
 
+// devres_release_all(): what the driver core calls after remove() and when probe fails. The frees it runs are
+// attributed to it (a use-after-free report's "Freed by" names devres_release_all, as KASAN's free stack does).
+std::size_t devres_release_all(DevresList& list);
+
 }  // namespace devsim::bus

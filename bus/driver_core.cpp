@@ -109,7 +109,7 @@ int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
   if (r != 0) {
     drop_owned_drvdata(dev);
     // A failed probe leaves nothing behind: every devm_* resource it took is released, newest first.
-    dev->devres_.release_all(site);
+    devres_release_all(dev->devres_);
     dev->drvdata_ = nullptr;
     dev->driver_ = nullptr;
     return r;
@@ -142,7 +142,7 @@ void DriverCore::release_locked(Device* dev, const Site& site) {
   }
   drop_owned_drvdata(dev);
   // After remove(): managed resources go, newest first (BRIEF §2.5), then the binding itself.
-  dev->devres_.release_all(site);
+  devres_release_all(dev->devres_);
   dev->drvdata_ = nullptr;
   dev->driver_ = nullptr;
   drv->bound_.erase(dev->bound_link_);

@@ -37,8 +37,7 @@ void report_unexpected(const Scenario& s, const Op& op, std::int64_t got) {
   for (std::int64_t a : op.allowed)
     allowed += (allowed.empty() ? "" : " | ") + result_text(a);
   r.headline = "unexpected result: '" + op.text + "' returned " + result_text(got) + " (allowed: " + allowed + ")";
-  r.accessed_by = w.task_site(w.current_task(), std::nullopt);
-  r.details.push_back("at " + s.file + ":" + std::to_string(op.at.line));
+  r.details.push_back("task " + w.task_label(w.current_task()) + ", at " + s.file + ":" + std::to_string(op.at.line));
   w.report(std::move(r));
 }
 

@@ -1,4 +1,7 @@
-// devsim: the command-line front end.
+// The devsim command line, as a library: the devsim tool is one main() calling run_cli(), and so is a user's
+// own build with extra drivers (docs/writing-a-driver.md).
+#include "tools/cli.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -11,7 +14,9 @@
 #define DEVSIM_VERSION "0.1.0"
 #endif
 
-int main(int argc, char** argv) {
+namespace devsim::tool {
+
+int run_cli(int argc, char** argv) {
   CLI::App app{
       "devsim: a deterministic simulator of the Linux driver model that finds, replays and explains "
       "device-lifetime bugs."};
@@ -43,3 +48,5 @@ int main(int argc, char** argv) {
   }
   return exit_code;
 }
+
+}  // namespace devsim::tool
