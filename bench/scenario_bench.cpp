@@ -1,0 +1,38 @@
+// End-to-end executions per second of the R1 scenarios (bus + cdev + devres + driver): parse once, explore
+// many executions with the random strategy on one core. Target: at least 50,000/s. See docs/performance.md.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <string>
+
+#include "scenarios/parser.hpp"
+#include "scenarios/runner.hpp"
+
+namespace {
+
+using namespace devsim;
+
+constexpr std::uint64_t kBatch = 5'000;
+
+void BM_Scenario(benchmark::State& state, const char* file) {
+  const scenarios::Scenario s = scenarios::load_scenario(std::string(DEVSIM_SOURCE_ROOT) + "scenarios/" + file);
+  scenarios::Overrides o;
+  o.strategy = sim::StrategyKind::Random;
+  o.executions = kBatch;
+  std::uint64_t executions = 0, failing = 0;
+  for (auto _ : state) {
+    scenarios::Verdict v = scenarios::run_scenario(s, o);
+    executions += v.result.executions;
+    failing += v.result.failing_executions;
+    benchmark::DoNotOptimize(v);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(executions));
+  state.counters["failing"] = executions == 0 ? 0.0 : static_cast<double>(failing) / static_cast<double>(executions);
+}
+
+BENCHMARK_CAPTURE(BM_Scenario, R1_Buggy, "r01-unplug-while-open-buggy.scn")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Scenario, R1_Fixed, "r01-unplug-while-open-fixed.scn")->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
