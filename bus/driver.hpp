@@ -79,7 +79,8 @@ void device_del(Device* dev, const Site& site = Site::current());
 // device_register() = create + device_add; device_unregister() = device_del + put_device.
 void device_unregister(Device* dev, const Site& site = Site::current());
 
-// driver_register() (module load): adds the driver and binds every matching unbound device.
+// driver_register() (module load): adds the driver and binds every matching unbound device. Null if a driver of
+// that name is loaded, or its previous registration is still being torn down.
 Driver* driver_register(DriverOps ops, const Site& site = Site::current());
 // driver_unregister() (module unload): unbinds all its devices, then hides it.
 void driver_unregister(Driver* drv, const Site& site = Site::current());

@@ -64,6 +64,8 @@ int DriverCore::add(Device* dev, const Site& site) {
 void DriverCore::del(Device* dev, const Site& site) {
   dev->touch(true, site);
   if (dev->state_ != DeviceState::Registered) return;
+  // Dead from here on: a concurrent device_del returns at once and a bind is refused while it unwinds.
+  dev->state_ = DeviceState::Dead;
   release_driver(dev, site);
   Kernel& k = kernel();
   BusType* bus = dev->bus_;
@@ -75,7 +77,6 @@ void DriverCore::del(Device* dev, const Site& site) {
     bus->by_name_.erase(it);
   }
   if (dev->parent_ != nullptr) dev->parent_->children_.erase(dev->sibling_);
-  dev->state_ = DeviceState::Dead;
 }
 
 int DriverCore::attach(Device* dev, const Site& site) {
@@ -157,6 +158,9 @@ Driver* DriverCore::register_driver(DriverOps ops, const Site& site) {
   if (Driver* old = bus->find_driver(ops.name); old != nullptr) {
     if (old->registered_) return nullptr;  // already loaded
   }
+  // A previous registration of this name still being torn down (its sysfs directory draining): the name is busy,
+  // as kernfs refuses to add a node whose predecessor is still being removed.
+  if (k.sysfs().removing("/sys/bus/" + bus->name() + "/drivers/" + ops.name)) return nullptr;
   k.drivers_.push_back(std::unique_ptr<Driver>(new Driver(std::move(ops), bus)));
   Driver* drv = k.drivers_.back().get();
   drv->registered_ = true;

@@ -10,6 +10,7 @@
 #include "bus/driver.hpp"
 #include "bus/sysfs.hpp"
 #include "bus/uevent.hpp"
+#include "core/mutex.hpp"
 #include "core/spinlock.hpp"
 
 namespace devsim::bus {
@@ -44,6 +45,9 @@ class Kernel {
   // cdev_lock: held across an open's lookup and its cdev reference, and by cdev_del's unmapping, so an open
   // either misses a deleted node or holds a reference taken before the owner's last put.
   core::SpinLock& cdev_lock() { return cdev_lock_; }
+  // The hub's event lock (khubd / hub_events): plugs and unplugs are handled one at a time, so one port is never
+  // connected and disconnected concurrently.
+  core::Mutex& hotplug_lock() { return hotplug_lock_; }
 
   // Firmware files request_firmware() can find: name -> contents.
   std::map<std::string, std::string>& firmware_files() { return firmware_; }
@@ -56,6 +60,7 @@ class Kernel {
   UeventLog uevents_;
   std::map<std::string, Cdev*> devnodes_;
   core::SpinLock cdev_lock_{"cdev_lock"};
+  core::Mutex hotplug_lock_{"hotplug_lock"};
   std::map<std::string, std::string> firmware_;
 };
 

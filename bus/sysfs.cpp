@@ -87,42 +87,53 @@ std::string Sysfs::resolve(const std::string& path) const {
   return p;
 }
 
+// kernfs active reference: held for the duration of one show/store, released however the callback ends (a
+// fatal report unwinds the task through it).
+class Sysfs::Active {
+ public:
+  explicit Active(Node& node) : node_(node) { ++node_.active; }
+  ~Active() {
+    if (--node_.active == 0 && node_.removing) {
+      if (sim::World* w = sim::World::current()) w->wake_all(&node_);
+    }
+  }
+  Active(const Active&) = delete;
+  Active& operator=(const Active&) = delete;
+
+ private:
+  Node& node_;
+};
+
 SysfsRead Sysfs::read(const std::string& path_in, const Site& site) {
+  // The scheduling point comes first: everything below, from the lookup to taking the active reference, happens
+  // without another task running in between (a node looked up before a yield may be gone after it).
+  if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Read, nullptr, site);
   const std::string path = resolve(path_in);
   auto it = nodes_.find(path);
   if (it == nodes_.end()) return {-kENOENT, {}};
   Node& node = it->second;
-  if (node.kind == Node::Kind::Link) return read(node.target, site);
   if (node.kind == Node::Kind::Dir) return {-kEISDIR, {}};
+  if (node.kind == Node::Kind::Link) return {-kENOENT, {}};  // a dangling link
   if (node.removing) return {-kENODEV, {}};
   if (!node.show) return {-kEIO, {}};
-  if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Read, &node, site);
-  // LIFETIME: the active count keeps `node` (and the object its callback reads) from being removed until the
-  // callback returns; remove_tree() waits for it.
-  ++node.active;
-  SysfsRead r = node.show();
-  if (--node.active == 0 && node.removing) {
-    if (sim::World* w = sim::World::current()) w->wake_all(&node, site);
-  }
-  return r;
+  // LIFETIME: the active reference keeps `node` (and the object its callback reads) from being removed until
+  // the callback returns; remove_tree() waits for it.
+  Active active(node);
+  return node.show();
 }
 
 int Sysfs::write(const std::string& path_in, const std::string& text, const Site& site) {
+  if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Write, nullptr, site);
   const std::string path = resolve(path_in);
   auto it = nodes_.find(path);
   if (it == nodes_.end()) return -kENOENT;
   Node& node = it->second;
-  if (node.kind == Node::Kind::Link) return write(node.target, text, site);
   if (node.kind == Node::Kind::Dir) return -kEISDIR;
+  if (node.kind == Node::Kind::Link) return -kENOENT;
   if (node.removing) return -kENODEV;
   if (!node.store) return -kEPERM;
-  if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Write, &node, site);
-  ++node.active;
-  int r = node.store(text);
-  if (--node.active == 0 && node.removing) {
-    if (sim::World* w = sim::World::current()) w->wake_all(&node, site);
-  }
-  return r;
+  Active active(node);  // LIFETIME: as in read()
+  return node.store(text);
 }
 
 std::string Sysfs::link_target(const std::string& path) const {

@@ -44,6 +44,11 @@ class Sysfs {
   SysfsRead read(const std::string& path, const Site& site = Site::current());
   int write(const std::string& path, const std::string& text, const Site& site = Site::current());
   bool exists(const std::string& path) const { return nodes_.count(path) != 0; }
+  // The node is still there but being removed (draining its callers).
+  bool removing(const std::string& path) const {
+    auto it = nodes_.find(path);
+    return it != nodes_.end() && it->second.removing;
+  }
   // A link's target ("" if not a link); a directory's entries, sorted.
   std::string link_target(const std::string& path) const;
   std::vector<std::string> list(const std::string& dir) const;
@@ -59,6 +64,7 @@ class Sysfs {
     std::uint32_t active = 0;        // show/store calls in flight
     bool removing = false;
   };
+  class Active;
   Node& make(const std::string& path, Node::Kind kind);
   std::string resolve(const std::string& path) const;
   // LIFETIME: unordered_map nodes never move, so a Node& stays valid across insertions until its erase.

@@ -42,6 +42,7 @@ Device* usb_root_hub() {
 Device* usb_plug(const std::string& port, const std::string& modalias, const Site& site) {
   BusType& bus = usb_bus();
   Device* root = usb_root_hub();
+  core::MutexGuard hub = kernel().hotplug_lock().guard(site);
   if (bus.find_device(port) != nullptr) return nullptr;
   // "1-1.2" hangs off "1-1"; "1-1" off the root hub.
   Device* parent = root;
@@ -61,6 +62,7 @@ Device* usb_plug(const std::string& port, const std::string& modalias, const Sit
 
 bool usb_unplug(const std::string& port, const Site& site) {
   BusType& bus = usb_bus();
+  core::MutexGuard hub = kernel().hotplug_lock().guard(site);
   Device* dev = bus.find_device(port);
   if (dev == nullptr || dev == usb_root_hub()) return false;
   disconnect_children(dev, site);

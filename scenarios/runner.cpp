@@ -48,6 +48,9 @@ bus::Device* find_device(const std::string& bus_name, const std::string& id) {
 
 std::int64_t plug(const std::string& bus_name, const std::string& id, const std::string& modalias) {
   if (bus_name == "usb") return bus::usb_plug(id, modalias) != nullptr ? 0 : -bus::kEBUSY;
+  // Platform hotplug is the scenario's own doing: serialised like the hub's, so one name is never registered and
+  // unregistered at once.
+  core::MutexGuard lock = bus::kernel().hotplug_lock().guard();
   if (find_device("platform", id) != nullptr) return -bus::kEBUSY;
   bus::Device* dev = bus::platform_device_register(id);
   if (dev == nullptr) return -bus::kEBUSY;
@@ -60,6 +63,7 @@ std::int64_t plug(const std::string& bus_name, const std::string& id, const std:
 
 std::int64_t unplug(const std::string& bus_name, const std::string& id) {
   if (bus_name == "usb") return bus::usb_unplug(id) ? 0 : -bus::kENODEV;
+  core::MutexGuard lock = bus::kernel().hotplug_lock().guard();
   bus::Device* dev = find_device("platform", id);
   if (dev == nullptr) return -bus::kENODEV;
   bus::platform_device_unregister(dev);

@@ -554,8 +554,10 @@ void World::teardown() {
   if (tearing_down_) return;
   tearing_down_ = true;
   stopping_ = true;
-  // Unwind tasks that started and have not finished, so their C++ destructors run.
-  for (Task* t : tasks_) {
+  // Unwind tasks that started and have not finished, so their C++ destructors run. By index: an unwinding task
+  // may still spawn one (a release that queues work), which grows tasks_ under the loop.
+  for (std::size_t i = 0; i < tasks_.size(); ++i) {
+    Task* t = tasks_[i];
     if (t == nullptr || !t->started || t->ctx == nullptr) continue;
     if (t->state == TaskState::Finished || t->state == TaskState::Abandoned) continue;
     t->cancelled = true;

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "tools/demo.hpp"
+#include "tools/fuzz_command.hpp"
 #include "tools/scenario_commands.hpp"
 
 #ifndef DEVSIM_VERSION
@@ -30,6 +31,7 @@ int run_cli(int argc, char** argv) {
   devsim::tool::add_run_command(app, &exit_code);
   devsim::tool::add_replay_command(app, &exit_code);
   devsim::tool::add_list_command(app, &exit_code);
+  devsim::tool::add_fuzz_command(app, &exit_code);
   devsim::tool::add_demo_command(app, &exit_code);
   app.parse_complete_callback([&] {
     spdlog::set_level(quiet            ? spdlog::level::err

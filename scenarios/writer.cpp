@@ -1,0 +1,99 @@
+#include "scenarios/writer.hpp"
+
+#include <sstream>
+
+#include "bus/errno.hpp"
+
+namespace devsim::scenarios {
+
+namespace {
+std::string result_text(std::int64_t r) {
+  if (r < 0 && bus::errno_from_name(bus::errno_name(static_cast<int>(-r))) != 0)
+    return "-" + std::string(bus::errno_name(static_cast<int>(-r)));
+  return std::to_string(r);
+}
+}  // namespace
+
+std::string op_text(const Op& op) {
+  std::ostringstream o;
+  if (!op.bind.empty()) o << op.bind << " = ";
+  o << to_string(op.kind);
+  switch (op.kind) {
+    case OpKind::Open:
+      o << " /dev/" << op.a;
+      break;
+    case OpKind::Close:
+    case OpKind::Poll:
+    case OpKind::Mmap:
+    case OpKind::Munmap:
+      o << " " << op.fd;
+      break;
+    case OpKind::Read:
+    case OpKind::Write:
+      o << " " << op.fd << " " << op.number;
+      break;
+    case OpKind::Ioctl:
+      o << " " << op.fd << " " << (op.a.empty() ? std::to_string(op.number) : op.a) << " " << op.arg;
+      break;
+    case OpKind::Plug:
+      o << " " << op.a << " " << op.b << " " << op.c;
+      break;
+    case OpKind::Unplug:
+    case OpKind::Bind:
+    case OpKind::Unbind:
+      o << " " << op.a << " " << op.b;
+      break;
+    case OpKind::SysfsRead:
+    case OpKind::Load:
+    case OpKind::Unload:
+      o << " " << op.a;
+      break;
+    case OpKind::SysfsWrite:
+      o << " " << op.a << " " << op.b;
+      break;
+    case OpKind::Sleep:
+      o << " " << op.number << "ns";
+      break;
+    case OpKind::Irq:
+      o << " " << op.number;
+      break;
+    case OpKind::Yield:
+      break;
+  }
+  for (std::size_t i = 0; i < op.allowed.size(); ++i)
+    o << (i == 0 ? " => " : " | ") << result_text(op.allowed[i]);
+  return o.str();
+}
+
+std::string to_text(const Scenario& s) {
+  std::ostringstream o;
+  for (const std::string& d : s.drivers)
+    o << "driver " << d << "\n";
+  for (const auto& [name, contents] : s.firmware)
+    o << "firmware " << name << " \"" << contents << "\"\n";
+  for (const DeviceDecl& d : s.devices)
+    o << "device " << d.bus << " " << d.id << " " << d.modalias << "\n";
+  if (s.fail_nth != 0) o << "fail-nth " << s.fail_nth << "\n";
+  for (const Task& t : s.tasks) {
+    o << "\ntask " << t.name << " {\n";
+    for (const Op& op : t.ops)
+      o << "  " << op_text(op) << "\n";
+    o << "}\n";
+  }
+  if (!s.expectations.empty() || !s.schedule) o << "\n";
+  for (const Expectation& e : s.expectations)
+    o << "expect " << e.kind << (e.function.empty() ? "" : " in " + e.function) << "\n";
+  if (s.schedule) {
+    o << "\nschedule \"" << sim::to_string(*s.schedule) << "\"\n";
+  } else {
+    o << "explore " << sim::to_string(s.strategy.kind);
+    if (s.strategy.kind != sim::StrategyKind::Exhaustive) o << " seed=" << s.strategy.seed;
+    if (s.strategy.kind == sim::StrategyKind::Pct) o << " depth=" << s.strategy.pct_depth;
+    if (s.strategy.kind == sim::StrategyKind::Exhaustive && s.strategy.preemption_bound >= 0)
+      o << " preemptions=" << s.strategy.preemption_bound;
+    o << " executions=" << s.executions << "\n";
+  }
+  return o.str();
+}
+
+}  // namespace devsim::scenarios
