@@ -28,6 +28,7 @@ struct DriverInfo {
   bool buggy = false;    // the variant that has the race's bug
   std::string bug_kind;  // for buggy variants: the report kind it shows ("use-after-free", …)
   std::string node;      // the /dev node its first device creates ("gpiochip0"), "" if none
+  std::vector<std::string> more_nodes;  // further nodes of the first device (a driver with several cdevs)
   std::vector<IoctlSpec> ioctls;
   std::vector<std::string> firmware;    // firmware files it requests (scenarios provide them)
   std::function<bus::DriverOps()> ops;  // probe/remove and the id table (bus is filled in by the loader)

@@ -67,7 +67,10 @@ Scenario generate(const drivers::DriverInfo& d, std::uint64_t seed) {
   const std::string id = usb ? "1-1" : d.name + "0";
   s.devices.push_back({d.bus, id, d.name, {}});
   if (rng.chance(20)) s.fail_nth = 1 + rng.below(8);
-  const std::string node = d.node;
+  std::vector<std::string> nodes;
+  if (!d.node.empty()) nodes.push_back(d.node);
+  nodes.insert(nodes.end(), d.more_nodes.begin(), d.more_nodes.end());
+  const bool has_node = !nodes.empty();
   const int ntasks = 2 + static_cast<int>(rng.below(3));
   int fd_counter = 0;
   for (int ti = 0; ti < ntasks; ++ti) {
@@ -82,8 +85,8 @@ Scenario generate(const drivers::DriverInfo& d, std::uint64_t seed) {
       bool needs_fd = p == Pick::Ioctl || p == Pick::Read || p == Pick::Write || p == Pick::Poll || p == Pick::Mmap ||
                       p == Pick::Close;
       if ((needs_fd && open_fds.empty() && (closed_fds.empty() || !rng.chance(15))) ||
-          (p == Pick::Open && node.empty())) {
-        p = node.empty() ? Pick::Sleep : Pick::Open;
+          (p == Pick::Open && !has_node)) {
+        p = has_node ? Pick::Open : Pick::Sleep;
       }
       std::string fd;
       if (needs_fd && p != Pick::Open && p != Pick::Sleep) {
@@ -95,7 +98,7 @@ Scenario generate(const drivers::DriverInfo& d, std::uint64_t seed) {
       switch (p) {
         case Pick::Open:
           op.kind = OpKind::Open;
-          op.a = node;
+          op.a = nodes[rng.below(nodes.size())];
           op.bind = "fd" + std::to_string(fd_counter++);
           open_fds.push_back(op.bind);
           break;
