@@ -60,9 +60,9 @@ constexpr std::size_t kGpioIs = 0x08;    // interrupt sense: 0 = edge
 constexpr std::size_t kGpioIbe = 0x0c;   // 1 = both edges
 constexpr std::size_t kGpioIev = 0x10;   // edge polarity when not both
 constexpr std::size_t kGpioIe = 0x14;    // interrupt mask: 1 = enabled
-constexpr std::size_t kGpioRis = 0x18;   // raw interrupt status
-constexpr std::size_t kGpioMis = 0x1c;   // masked interrupt status (RIS & IE)
-constexpr std::size_t kGpioIc = 0x20;    // interrupt clear: write 1s
+[[maybe_unused]] constexpr std::size_t kGpioRis = 0x18;  // raw interrupt status
+constexpr std::size_t kGpioMis = 0x1c;                   // masked interrupt status (RIS & IE)
+constexpr std::size_t kGpioIc = 0x20;                    // interrupt clear: write 1s
 constexpr unsigned kLines = 8;
 constexpr std::uint32_t kAllLines = (1u << kLines) - 1;
 constexpr std::uint32_t kGone = 0xffffffffu;

@@ -185,6 +185,8 @@ DriverInfo r12_info(bool buggy) {
   info.race = "R12";
   info.buggy = buggy;
   info.bug_kind = buggy ? "use-after-free" : "";
+  // Saturation is the designed outcome: the warning, and the object leaked (never freed early).
+  if (!buggy) info.expected_warnings = {"refcount-warning", "memory-leak"};
   info.node = "stats0";
   info.ioctls = {{"GET_STATS", kR12GetStats, kR12MaxPage + 1}};
   info.ops = [buggy] { return bus::DriverOps{"", "usb", {}, buggy ? r12_probe_buggy : r12_probe_fixed, r12_remove}; };

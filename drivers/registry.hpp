@@ -21,16 +21,19 @@ struct IoctlSpec {
 // What one mock driver is. A driver module registers once (static initialisation, see
 // DEVSIM_REGISTER_DRIVER); loading it in a world calls `ops()` and registers the result on `bus`.
 struct DriverInfo {
-  std::string name;      // unique: "legacy_gpio"; scenarios say `driver legacy_gpio`
-  std::string bus;       // "platform" or "usb"
-  std::string summary;   // one line for `devsim list`
-  std::string race;      // "R1".."R16" for the race table's drivers, "" for the realistic ones
-  bool buggy = false;    // the variant that has the race's bug
-  std::string bug_kind;  // for buggy variants: the report kind it shows ("use-after-free", …)
-  std::string node;      // the /dev node its first device creates ("gpiochip0"), "" if none
+  std::string name;                     // unique: "legacy_gpio"; scenarios say `driver legacy_gpio`
+  std::string bus;                      // "platform" or "usb"
+  std::string summary;                  // one line for `devsim list`
+  std::string race;                     // "R1".."R16" for the race table's drivers, "" for the realistic ones
+  bool buggy = false;                   // the variant that has the race's bug
+  std::string bug_kind;                 // for buggy variants: the report kind it shows ("use-after-free", …)
+  std::string node;                     // the /dev node its first device creates ("gpiochip0"), "" if none
   std::vector<std::string> more_nodes;  // further nodes of the first device (a driver with several cdevs)
   std::vector<IoctlSpec> ioctls;
-  std::vector<std::string> firmware;    // firmware files it requests (scenarios provide them)
+  std::vector<std::string> firmware;  // firmware files it requests (scenarios provide them)
+  // Report kinds that are this driver's designed outcome, not a bug (R12's fixed driver: the saturation
+  // warning of refcount_t). The fuzzer's no-false-alarm checks skip them.
+  std::vector<std::string> expected_warnings;
   std::function<bus::DriverOps()> ops;  // probe/remove and the id table (bus is filled in by the loader)
 };
 

@@ -42,7 +42,7 @@ constexpr std::pair<Pick, unsigned> kMenu[] = {
     {Pick::Bind, 3},  {Pick::Unload, 2}, {Pick::Load, 1},   {Pick::Irq, 4},   {Pick::Sleep, 3},
 };
 
-Pick pick(Rng& rng) {
+Pick pick(ChoiceSource& rng) {
   unsigned total = 0;
   for (const auto& [p, w] : kMenu)
     total += w;
@@ -58,6 +58,10 @@ Pick pick(Rng& rng) {
 
 Scenario generate(const drivers::DriverInfo& d, std::uint64_t seed) {
   Rng rng(seed * 0x9e3779b97f4a7c15ULL + 0x5bd1e995);
+  return generate(d, rng, seed);
+}
+
+Scenario generate(const drivers::DriverInfo& d, ChoiceSource& rng, std::uint64_t seed) {
   Scenario s;
   s.file = "fuzz-" + d.name + "-" + std::to_string(seed) + ".scn";
   s.drivers.push_back(d.name);
@@ -84,8 +88,7 @@ Scenario generate(const drivers::DriverInfo& d, std::uint64_t seed) {
       // Operations on a descriptor need one: open first (valid by construction), except sometimes a closed one.
       bool needs_fd = p == Pick::Ioctl || p == Pick::Read || p == Pick::Write || p == Pick::Poll || p == Pick::Mmap ||
                       p == Pick::Close;
-      if ((needs_fd && open_fds.empty() && (closed_fds.empty() || !rng.chance(15))) ||
-          (p == Pick::Open && !has_node)) {
+      if ((needs_fd && open_fds.empty() && (closed_fds.empty() || !rng.chance(15))) || (p == Pick::Open && !has_node)) {
         p = has_node ? Pick::Open : Pick::Sleep;
       }
       std::string fd;

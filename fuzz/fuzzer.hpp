@@ -16,16 +16,43 @@
 
 namespace devsim::fuzz {
 
+// Where a generated case's decisions come from: a seeded stream (devsim fuzz) or the bytes of a libFuzzer input.
+class ChoiceSource {
+ public:
+  virtual ~ChoiceSource() = default;
+  // A value in [0, bound) (0 when bound is 0).
+  virtual std::uint64_t below(std::uint64_t bound) = 0;
+  bool chance(unsigned percent) { return below(100) < percent; }
+};
+
 // A stream of random numbers that is the same on every platform (splitmix64).
-class Rng {
+class Rng final : public ChoiceSource {
  public:
   explicit Rng(std::uint64_t seed) : state_(seed) {}
   std::uint64_t next();
-  std::uint64_t below(std::uint64_t bound) { return bound == 0 ? 0 : next() % bound; }
-  bool chance(unsigned percent) { return below(100) < percent; }
+  std::uint64_t below(std::uint64_t bound) override { return bound == 0 ? 0 : next() % bound; }
 
  private:
   std::uint64_t state_;
+};
+
+// Decisions read from bytes, one byte each (so a coverage-guided fuzzer's mutations map to small changes of the
+// case); zeros once the bytes run out.
+class ByteSource final : public ChoiceSource {
+ public:
+  ByteSource(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+  std::uint64_t below(std::uint64_t bound) override {
+    if (bound == 0) return 0;
+    std::uint64_t v = pos_ < size_ ? data_[pos_++] : 0;
+    if (bound > 256 && pos_ < size_) v = v << 8 | data_[pos_++];
+    return v % bound;
+  }
+  std::size_t consumed() const { return pos_; }
+
+ private:
+  const std::uint8_t* data_;
+  std::size_t size_;
+  std::size_t pos_ = 0;
 };
 
 // Case generation: a small world for `driver` (its bus, one device present at start, 2–4 tasks of 1–5
@@ -33,6 +60,8 @@ class Rng {
 // used after they are opened), and deliberately invalid sometimes (a descriptor used after close). Fault
 // injection: fail-nth over the first allocations, in a share of the cases.
 scenarios::Scenario generate(const drivers::DriverInfo& driver, std::uint64_t seed);
+// The same, with every decision taken from `source`; the exploration seed is `seed`.
+scenarios::Scenario generate(const drivers::DriverInfo& driver, ChoiceSource& source, std::uint64_t seed);
 
 // How each case is explored.
 struct CaseSettings {

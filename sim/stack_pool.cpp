@@ -10,7 +10,9 @@
 #include <new>
 #include <utility>
 
-#if defined(__SANITIZE_ADDRESS__)
+#include "sim/sanitizers.hpp"
+
+#if defined(DEVSIM_ASAN)
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -30,7 +32,7 @@ std::size_t round_to_pages(std::size_t n) {
 // entry frame of every task) and of a mapping that was unmapped at the same address; the next task on
 // that memory would hit them as false stack-buffer-overflows. Every stack starts clean instead.
 void clear_shadow([[maybe_unused]] const Stack& s) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(DEVSIM_ASAN)
   __asan_unpoison_memory_region(s.bottom(), s.size);
 #endif
 }

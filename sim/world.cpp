@@ -5,9 +5,10 @@
 #include <exception>
 #include <stdexcept>
 
-#if defined(__SANITIZE_ADDRESS__)
+#include "sim/sanitizers.hpp"
+
+#if defined(DEVSIM_ASAN)
 #include <sanitizer/common_interface_defs.h>
-#define DEVSIM_ASAN 1
 #endif
 
 namespace devsim::sim {
