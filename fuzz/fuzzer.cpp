@@ -380,7 +380,7 @@ CampaignResult run_campaign(const CampaignOptions& o) {
             k.ops_after = after;
           }
         }
-        if (o.stop_at_first) stop = true;
+        if (o.stop_at_first || (!o.stop_at_kind.empty() && f.report.kind == o.stop_at_kind)) stop = true;
       }
     }
   };

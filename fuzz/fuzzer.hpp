@@ -89,6 +89,7 @@ struct CampaignOptions {
   unsigned jobs = 1;
   unsigned shard = 0, shards = 1;  // this machine takes case numbers i with i % shards == shard
   bool stop_at_first = false;      // end once one bug is found and shrunk
+  std::string stop_at_kind;        // end once a bug of this kind is found and shrunk
   CaseSettings cases;
   // Called now and then (about every half second) from the calling thread with the counters so far.
   std::function<void(std::uint64_t executions, std::uint64_t cases, std::size_t bugs, double seconds)> progress;
