@@ -10,6 +10,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-context1.74-dev libboost-test1.74-dev libboost1.74-dev
   libspdlog-dev libfmt-dev liburcu-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev   # libFuzzer entry points (fuzz/libfuzzer)
 )
 
 if [[ "${DEVSIM_SKIP_APT:-0}" != 1 ]]; then
