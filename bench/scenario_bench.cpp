@@ -6,6 +6,8 @@
 #include <string>
 
 #include "scenarios/parser.hpp"
+#include "sim/demo_models.hpp"
+#include "sim/explorer.hpp"
 #include "scenarios/runner.hpp"
 
 namespace {
@@ -30,6 +32,24 @@ void BM_Scenario(benchmark::State& state, const char* file) {
   state.counters["failing"] = executions == 0 ? 0.0 : static_cast<double>(failing) / static_cast<double>(executions);
 }
 
+// The reference, in the same run: the engine alone on the two-task model of the same race (no bus, no cdev, no
+// devres, no driver) — what the full stack costs on top of the machine.
+void BM_EngineOnly(benchmark::State& state, bool fixed) {
+  const sim::Model model = [fixed](sim::World& w) { sim::demo::unplug_while_open(w, fixed); };
+  sim::ExploreOptions o;
+  o.strategy.kind = sim::StrategyKind::Random;
+  o.max_executions = kBatch;
+  std::uint64_t executions = 0;
+  for (auto _ : state) {
+    sim::ExploreResult r = sim::explore(model, o);
+    executions += r.executions;
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(executions));
+}
+
+BENCHMARK_CAPTURE(BM_EngineOnly, R1_Buggy, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EngineOnly, R1_Fixed, true)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Scenario, R1_Buggy, "r01-unplug-while-open-buggy.scn")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Scenario, R1_Fixed, "r01-unplug-while-open-fixed.scn")->Unit(benchmark::kMillisecond);
 
