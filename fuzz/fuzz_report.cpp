@@ -1,9 +1,9 @@
 // devsim-fuzz-report: the figures of docs/fuzzing.md, measured.
 //   table  [SEEDS]            every buggy driver fuzzed with seeds 1..SEEDS until its bug is found: medians of
 //                             executions and seconds to first detection, reproducer length before and after
-//   fixed  [EXECUTIONS]       every other driver fuzzed for EXECUTIONS executions (default 1,000,000), over
+//   fixed  [EXECUTIONS [JOBS]] every other driver fuzzed for EXECUTIONS executions (default 1,000,000), over
 //                             seeds, counting reports that are not its designed outcome (must be 0)
-// One core per campaign (jobs=1).
+// One core per campaign unless JOBS says otherwise.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -56,7 +56,7 @@ int table(unsigned seeds) {
   return 0;
 }
 
-int fixed(std::uint64_t executions) {
+int fixed(std::uint64_t executions, unsigned jobs) {
   int bad = 0;
   std::printf("| driver | executions | seeds | reports (not designed outcomes) | executions/s |\n"
               "| --- | ---: | ---: | ---: | ---: |\n");
@@ -66,6 +66,7 @@ int fixed(std::uint64_t executions) {
     o.driver = d.name;
     o.seed = 1;
     o.executions = executions;
+    o.jobs = jobs;
     fuzz::CampaignResult r = fuzz::run_campaign(o);
     std::size_t reports = 0;
     for (const fuzz::Finding& f : r.findings) {
@@ -89,7 +90,9 @@ int fixed(std::uint64_t executions) {
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "table") return table(argc > 2 ? static_cast<unsigned>(std::atoi(argv[2])) : 10);
-  if (mode == "fixed") return fixed(argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1'000'000);
-  std::fprintf(stderr, "usage: %s table [SEEDS] | fixed [EXECUTIONS]\n", argv[0]);
+  if (mode == "fixed")
+    return fixed(argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1'000'000,
+                 argc > 3 ? static_cast<unsigned>(std::atoi(argv[3])) : 1);
+  std::fprintf(stderr, "usage: %s table [SEEDS] | fixed [EXECUTIONS [JOBS]]\n", argv[0]);
   return 2;
 }

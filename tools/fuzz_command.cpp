@@ -22,7 +22,7 @@ struct FuzzOptions {
   double seconds = 0;
   std::uint64_t executions = 0;
   std::uint64_t seed = 1;
-  unsigned jobs = 1;
+  unsigned jobs = 0;  // every core
   std::string shard = "0/1";
   std::string out = "fuzz-out";
   std::string json_path;
@@ -127,7 +127,7 @@ void add_fuzz_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--time", o->seconds, "stop after SECONDS (default 60 when no --executions)");
   cmd->add_option("--executions", o->executions, "stop after N executions");
   cmd->add_option("--seed", o->seed, "campaign seed");
-  cmd->add_option("--jobs", o->jobs, "worker threads (0: every core)");
+  cmd->add_option("--jobs", o->jobs, "worker threads (default 0: every core of the machine)");
   cmd->add_option("--shard", o->shard, "K/N: this machine's share of the seed space");
   cmd->add_option("--out", o->out, "directory for reproducers (default fuzz-out)");
   cmd->add_option("--json", o->json_path, "write the campaign's result as JSON to FILE");
