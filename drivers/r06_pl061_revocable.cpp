@@ -110,10 +110,18 @@ int r06_pl061_probe(CoreContext& ctx) {
   IoMem* base = bus::devm_ioremap(ctx);
   if (base == nullptr) return -bus::kENOMEM;
   Pl061Arc data = Pl061Arc::emplace(sim::Site::current(), base);
+  // Revoked by devres as well, before the unmap registered above (LIFO): a probe that fails after the node became
+  // visible never runs remove(), and an open file must not keep a mapping devres is about to undo. (The fuzzer
+  // found that path: fail-nth on the cdev's devres entry, an open in between, an ioctl after the failed probe.)
+  int ret = bus::devm_add_action_or_reset(ctx, "pl061 revoke", [arc = data.clone()]() mutable {
+    arc->inner.revoke();
+    arc.drop();
+  });
+  if (ret != 0) return ret;
 
   // The IRQ handler's reference: handed to the line as its cookie, dropped after free_irq.
   void* irq_data = data.clone().into_foreign();
-  int ret = bus::devm_add_action_or_reset(ctx, "pl061 irq data", [irq_data] { Pl061Arc::from_foreign(irq_data); });
+  ret = bus::devm_add_action_or_reset(ctx, "pl061 irq data", [irq_data] { Pl061Arc::from_foreign(irq_data); });
   if (ret != 0) return ret;
   ret = bus::devm_request_irq(ctx, kPl061Irq, r06_pl061_irq_handler, "pl061", irq_data);
   if (ret != 0) return ret;
