@@ -1,6 +1,8 @@
 #include "sim/explorer.hpp"
 
 #include <chrono>
+#include <memory>
+#include <vector>
 
 namespace devsim::sim {
 
@@ -58,7 +60,15 @@ ExploreResult explore(const Model& model, const ExploreOptions& options) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   ExploreResult result;
-  StackPool pool(options.world.stack_size);
+  // One pool per thread and stack size, kept across explore() calls: mapping and unmapping stacks for every
+  // call costs TLB shootdowns across the process's threads, which is what kept a fuzzing campaign (an explore()
+  // per generated case) from scaling with --jobs.
+  thread_local std::vector<std::unique_ptr<StackPool>> pools;
+  StackPool* pool_ptr = nullptr;
+  for (auto& p : pools)
+    if (p->requested_size() == options.world.stack_size) pool_ptr = p.get();
+  if (pool_ptr == nullptr) pool_ptr = pools.emplace_back(std::make_unique<StackPool>(options.world.stack_size)).get();
+  StackPool& pool = *pool_ptr;
   // The host may have replaced the overflow handler or the alternate stack since the last explore() (a
   // test framework does between test cases); the worlds below only check cheaply.
   overflow::prepare_thread(/*recheck=*/true);

@@ -38,7 +38,7 @@ void clear_shadow([[maybe_unused]] const Stack& s) {
 }
 }  // namespace
 
-StackPool::StackPool(std::size_t stack_size) : stack_size_(round_to_pages(stack_size)) {}
+StackPool::StackPool(std::size_t stack_size) : requested_size_(stack_size), stack_size_(round_to_pages(stack_size)) {}
 
 StackPool::~StackPool() {
   for (const Stack& s : all_)

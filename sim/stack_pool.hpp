@@ -33,10 +33,13 @@ class StackPool {
   Stack acquire();
   void release(const Stack& stack);
   std::size_t stack_size() const { return stack_size_; }
+  // The size asked for at construction (stack_size() is it rounded up to pages).
+  std::size_t requested_size() const { return requested_size_; }
   // Stacks mapped so far: the most that were in use at once.
   std::size_t mapped() const { return all_.size(); }
 
  private:
+  std::size_t requested_size_;
   std::size_t stack_size_;
   std::vector<Stack> free_;
   std::vector<Stack> all_;
