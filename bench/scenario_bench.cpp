@@ -6,9 +6,9 @@
 #include <string>
 
 #include "scenarios/parser.hpp"
+#include "scenarios/runner.hpp"
 #include "sim/demo_models.hpp"
 #include "sim/explorer.hpp"
-#include "scenarios/runner.hpp"
 
 namespace {
 

@@ -23,8 +23,9 @@ T median(std::vector<T> v) {
 }
 
 int table(unsigned seeds) {
-  std::printf("| driver | race | bug kind | found (seeds) | median executions to first detection | median time | "
-              "reproducer ops before -> after (median) |\n| --- | --- | --- | --- | ---: | ---: | --- |\n");
+  std::printf(
+      "| driver | race | bug kind | found (seeds) | median executions to first detection | median time | "
+      "reproducer ops before -> after (median) |\n| --- | --- | --- | --- | ---: | ---: | --- |\n");
   for (const drivers::DriverInfo& d : drivers::all_drivers()) {
     if (!d.buggy) continue;
     std::vector<std::uint64_t> execs;
@@ -49,8 +50,12 @@ int table(unsigned seeds) {
       }
     }
     std::printf("| %s | %s | %s | %s (%u/%u) | %llu | %.1f ms | %zu -> %zu |\n", d.name.c_str(), d.race.c_str(),
-                d.bug_kind.c_str(), found == seeds ? "yes" : found ? "partly" : "no", found, seeds,
-                static_cast<unsigned long long>(median(execs)), median(secs) * 1000, median(before), median(after));
+                d.bug_kind.c_str(),
+                found == seeds ? "yes"
+                : found        ? "partly"
+                               : "no",
+                found, seeds, static_cast<unsigned long long>(median(execs)), median(secs) * 1000, median(before),
+                median(after));
     std::fflush(stdout);
   }
   return 0;
@@ -58,8 +63,9 @@ int table(unsigned seeds) {
 
 int fixed(std::uint64_t executions, unsigned jobs) {
   int bad = 0;
-  std::printf("| driver | executions | seeds | reports (not designed outcomes) | executions/s |\n"
-              "| --- | ---: | ---: | ---: | ---: |\n");
+  std::printf(
+      "| driver | executions | seeds | reports (not designed outcomes) | executions/s |\n"
+      "| --- | ---: | ---: | ---: | ---: |\n");
   for (const drivers::DriverInfo& d : drivers::all_drivers()) {
     if (d.buggy) continue;
     fuzz::CampaignOptions o;
@@ -70,8 +76,7 @@ int fixed(std::uint64_t executions, unsigned jobs) {
     fuzz::CampaignResult r = fuzz::run_campaign(o);
     std::size_t reports = 0;
     for (const fuzz::Finding& f : r.findings) {
-      if (std::find(d.expected_warnings.begin(), d.expected_warnings.end(), f.report.kind) !=
-          d.expected_warnings.end())
+      if (std::find(d.expected_warnings.begin(), d.expected_warnings.end(), f.report.kind) != d.expected_warnings.end())
         continue;
       reports += f.count;
       std::fprintf(stderr, "%s: %s\n%s\n", d.name.c_str(), f.report.headline.c_str(), f.reproducer.c_str());
