@@ -1,15 +1,22 @@
 #include "scenarios/parser.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <fstream>
-#include <map>
+#include <cerrno>
+#include <cstring>
 #include <set>
-#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "bus/errno.hpp"
 #include "drivers/registry.hpp"
+#include "scenarios/limits.hpp"
+#include "scenarios/number.hpp"
+#include "scenarios/printable.hpp"
 
 namespace devsim::scenarios {
 
@@ -58,28 +65,50 @@ std::string_view to_string(OpKind kind) {
 }
 
 std::string nearest(std::string_view word, const std::vector<std::string>& candidates) {
+  // Bounded, so a suggestion never costs more than a constant per candidate: no suggestion for a word longer
+  // than a name may be, candidates whose length alone rules them out are skipped, at most kMaxCandidates are
+  // looked at, and the distance is computed in a band of width 2*limit+1 that stops once every cell is over
+  // the limit.
+  constexpr std::size_t kMaxCandidates = 4096;
+  if (word.empty() || word.size() > limits::kMaxNameLength) return std::string();
+  // A plausible typo: within a third of the word's length (at least 2 edits for short words).
+  const std::size_t limit = std::max<std::size_t>(2, word.size() / 3);
+  const std::size_t kFar = limit + 1;
   std::string best;
-  std::size_t best_d = ~std::size_t{0};
+  std::size_t best_d = kFar;
+  std::vector<std::size_t> prev, cur;
+  std::size_t looked = 0;
   for (const std::string& c : candidates) {
-    // Levenshtein distance, two rows.
-    std::vector<std::size_t> prev(c.size() + 1), cur(c.size() + 1);
-    for (std::size_t j = 0; j <= c.size(); ++j)
+    if (looked++ == kMaxCandidates) break;
+    const std::size_t n = c.size();
+    if (n > word.size() + limit || word.size() > n + limit) continue;
+    prev.assign(n + 1, kFar);
+    cur.assign(n + 1, kFar);
+    for (std::size_t j = 0; j <= std::min(n, limit); ++j)
       prev[j] = j;
-    for (std::size_t i = 1; i <= word.size(); ++i) {
-      cur[0] = i;
-      for (std::size_t j = 1; j <= c.size(); ++j) {
-        std::size_t sub = prev[j - 1] + (std::tolower(word[i - 1]) == std::tolower(c[j - 1]) ? 0 : 1);
-        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    bool over = false;
+    for (std::size_t i = 1; i <= word.size() && !over; ++i) {
+      const std::size_t lo = i > limit ? i - limit : 1;
+      const std::size_t hi = std::min(n, i + limit);
+      std::fill(cur.begin(), cur.end(), kFar);
+      cur[0] = i <= limit ? i : kFar;
+      std::size_t row_min = cur[0];
+      for (std::size_t j = lo; j <= hi; ++j) {
+        std::size_t sub = prev[j - 1] + (std::tolower(static_cast<unsigned char>(word[i - 1])) ==
+                                                 std::tolower(static_cast<unsigned char>(c[j - 1]))
+                                             ? 0
+                                             : 1);
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub, kFar});
+        row_min = std::min(row_min, cur[j]);
       }
+      over = row_min >= kFar;
       std::swap(prev, cur);
     }
-    if (prev[c.size()] < best_d) {
-      best_d = prev[c.size()];
+    if (!over && prev[n] < best_d) {
+      best_d = prev[n];
       best = c;
     }
   }
-  // A plausible typo: within a third of the word's length (at least 2 edits for short words).
-  std::size_t limit = std::max<std::size_t>(2, word.size() / 3);
   return best_d <= limit ? best : std::string();
 }
 
@@ -108,27 +137,53 @@ const std::vector<std::string> kBugKinds = {"use-after-free",       "double-free
                                             "io-out-of-bounds",     "null-ptr-deref",
                                             "unexpected-result",    "no-bug"};
 
+// Word alphabets (docs/scenario-language.md, "Names"). Names start with a letter; ids and paths may start with
+// a digit (usb ports like 1-1).
+bool name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+}
+bool id_char(char c) {
+  return name_char(c) || c == '.' || c == ':';
+}
+bool path_char(char c) {
+  return id_char(c) || c == '/' || c == '+';
+}
+
+// 'word' for a message: escaped, and cut short if long.
+std::string quote(std::string_view word) {
+  return "'" + printable(word, 64) + "'";
+}
+
 class Parser {
  public:
   Parser(std::string_view text, std::string file) : file_(std::move(file)) {
-    std::string line;
-    std::istringstream in{std::string(text)};
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      s_.lines.push_back(line);
+    if (text.size() > limits::kMaxFileBytes)
+      fail({1, 1}, "the scenario is larger than the limit of " + std::to_string(limits::kMaxFileBytes) + " bytes");
+    // Lines split by hand: linear, and a NUL byte is an ordinary byte here (checked per line below).
+    std::size_t begin = 0;
+    while (begin < text.size()) {
+      std::size_t nl = text.find('\n', begin);
+      std::string_view line = text.substr(begin, nl == std::string_view::npos ? std::string_view::npos : nl - begin);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      s_.lines.emplace_back(line);
+      if (nl == std::string_view::npos) break;
+      begin = nl + 1;
     }
     s_.file = file_;
   }
 
   Scenario parse() {
     for (line_no_ = 1; line_no_ <= static_cast<int>(s_.lines.size()); ++line_no_) {
+      check_bytes(s_.lines[line_no_ - 1]);
       std::vector<Token> t = tokenize(s_.lines[line_no_ - 1]);
       if (t.empty()) continue;
       statement(t);
     }
     if (current_task_ != nullptr)
-      fail(current_task_->at, "task '" + current_task_->name + "' is not closed: missing '}'");
+      fail(current_task_->at, "task " + quote(current_task_->name) + " is not closed: missing '}'");
     if (s_.tasks.empty() && s_.devices.empty()) fail({1, 1}, "a scenario needs at least one task or device");
+    if (s_.executions == 0 && s_.strategy.kind != sim::StrategyKind::Exhaustive)
+      fail(executions_at_, "executions=0 (until the search ends) is only for explore exhaustive");
     return std::move(s_);
   }
 
@@ -139,6 +194,20 @@ class Parser {
   }
   Location here(const Token& t) const { return Location{line_no_, t.column}; }
   Location end_of_line() const { return Location{line_no_, static_cast<int>(s_.lines[line_no_ - 1].size()) + 1}; }
+
+  // Only UTF-8 text without control bytes (a tab is fine): whatever parses can go into a message, a JSON output
+  // and a reproducer unchanged.
+  void check_bytes(const std::string& line) const {
+    for (std::size_t i = 0; i < line.size();) {
+      const unsigned char c = static_cast<unsigned char>(line[i]);
+      const std::size_t n = utf8_sequence_length(line, i);
+      const Location at{line_no_, static_cast<int>(i) + 1};
+      if (n == 0) fail(at, "byte " + printable(line.substr(i, 1)) + " is not UTF-8 (a scenario is UTF-8 text)");
+      if ((c < 0x20 && c != '\t') || c == 0x7F)
+        fail(at, "control byte " + printable(line.substr(i, 1)) + " (a scenario is text)");
+      i += n;
+    }
+  }
 
   std::vector<Token> tokenize(const std::string& line) {
     std::vector<Token> out;
@@ -171,15 +240,17 @@ class Parser {
       std::size_t start = i;
       while (i < line.size()) {
         char c = line[i];
-        if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '/' || c == ':' ||
-            c == '+')
+        if (path_char(c))
           ++i;
         else if (c == '=' && i > start && !(i + 1 < line.size() && line[i + 1] == '>'))
           ++i;  // key=value stays one token
         else
           break;
       }
-      if (i == start) fail(Location{line_no_, col}, std::string("unexpected character '") + ch + "'");
+      if (i == start) {
+        std::size_t n = std::max<std::size_t>(1, utf8_sequence_length(line, i));
+        fail(Location{line_no_, col}, "unexpected character " + quote(line.substr(i, n)));
+      }
       out.push_back({line.substr(start, i - start), col, false});
     }
     return out;
@@ -190,46 +261,58 @@ class Parser {
     return n.empty() ? std::string() : "; did you mean '" + n + "'?";
   }
 
+  // The token at i, which must be there and must not be quoted (quotes are for the few places that take free
+  // text: schedule, firmware contents, a sysfs value).
   const Token& need(const std::vector<Token>& t, std::size_t i, const std::string& what) const {
     if (i >= t.size()) fail(end_of_line(), "expected " + what);
+    plain(t[i], what);
     return t[i];
   }
+  void plain(const Token& t, const std::string& what) const {
+    if (t.quoted) fail(t, "expected " + what + ", got the quoted string " + quote("\"" + t.text + "\""));
+  }
   void no_more(const std::vector<Token>& t, std::size_t i) const {
-    if (i < t.size()) fail(t[i], "unexpected '" + t[i].text + "'");
+    if (i < t.size()) fail(t[i], "unexpected " + quote(t[i].text));
   }
 
-  std::uint64_t number(const Token& t, const std::string& what) const {
-    std::string s = t.text;
-    int base = 10;
-    std::size_t off = 0;
-    if (s.starts_with("0x") || s.starts_with("0X")) {
-      base = 16;
-      off = 2;
-    }
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data() + off, s.data() + s.size(), v, base);
-    if (ec != std::errc() || p != s.data() + s.size() || off == s.size())
-      fail(t, "expected " + what + ", got '" + s + "'");
-    return v;
+  // A name: a letter, then letters, digits, '_' and '-'; at most kMaxNameLength bytes.
+  const std::string& name(const Token& t, const std::string& what) const {
+    plain(t, what);
+    if (t.text.size() > limits::kMaxNameLength)
+      fail(t, what + " is longer than " + std::to_string(limits::kMaxNameLength) + " bytes: " + quote(t.text));
+    if (!std::isalpha(static_cast<unsigned char>(t.text[0])) || !std::all_of(t.text.begin(), t.text.end(), name_char))
+      fail(t, what + " " + quote(t.text) + " must start with a letter and hold only letters, digits, '_' and '-'");
+    return t.text;
+  }
+  // An id (device ids, firmware files): letters, digits, '_', '-', '.', ':'; at most kMaxNameLength bytes.
+  const std::string& id(const Token& t, const std::string& what) const {
+    plain(t, what);
+    if (t.text.size() > limits::kMaxNameLength)
+      fail(t, what + " is longer than " + std::to_string(limits::kMaxNameLength) + " bytes: " + quote(t.text));
+    if (!std::all_of(t.text.begin(), t.text.end(), id_char))
+      fail(t, what + " " + quote(t.text) + " may hold only letters, digits, '_', '-', '.' and ':'");
+    return t.text;
+  }
+
+  // Every number of the language goes through here: its range is part of the grammar (limits.hpp).
+  std::uint64_t number(const Token& t, const std::string& what, std::uint64_t min, std::uint64_t max) const {
+    plain(t, what);
+    std::string why;
+    std::optional<std::uint64_t> v = parse_unsigned(t.text, min, max, &why);
+    if (!v) fail(t, (why == "expected a number" ? "expected " + what : what + " " + why) + ", got " + quote(t.text));
+    return *v;
   }
 
   std::uint64_t duration(const Token& t) const {
-    static const std::vector<std::pair<std::string, std::uint64_t>> units = {
-        {"ns", 1}, {"us", 1'000}, {"ms", 1'000'000}, {"s", 1'000'000'000}};
-    for (const auto& [suffix, scale] : units) {
-      if (t.text.size() > suffix.size() && t.text.ends_with(suffix)) {
-        std::string digits = t.text.substr(0, t.text.size() - suffix.size());
-        if (!digits.empty() && std::all_of(digits.begin(), digits.end(), ::isdigit)) {
-          std::uint64_t v = 0;
-          std::from_chars(digits.data(), digits.data() + digits.size(), v);
-          return v * scale;
-        }
-      }
-    }
-    fail(t, "expected a duration like 10ns, 5us, 3ms or 1s, got '" + t.text + "'");
+    plain(t, "a duration");
+    std::string why;
+    std::optional<std::uint64_t> v = parse_duration(t.text, limits::kMaxSleepNanos, &why);
+    if (!v) fail(t, why + ", got " + quote(t.text));
+    return *v;
   }
 
   std::int64_t result_value(const Token& t) const {
+    plain(t, "a result");
     const std::string& s = t.text;
     if (s.starts_with("-E")) {
       int e = bus::errno_from_name(s.substr(1));
@@ -238,7 +321,7 @@ class Parser {
         for (const char* n : {"-EPERM", "-ENOENT", "-EIO", "-ENXIO", "-EBADF", "-EAGAIN", "-ENOMEM", "-EFAULT",
                               "-EBUSY", "-EEXIST", "-ENODEV", "-EISDIR", "-EINVAL", "-ENOTTY", "-ENOSYS", "-ESHUTDOWN"})
           names.emplace_back(n);
-        fail(t, "unknown errno '" + s + "'" + suggest(s, names));
+        fail(t, "unknown errno " + quote(s) + suggest(s, names));
       }
       return -e;
     }
@@ -258,32 +341,46 @@ class Parser {
         else if (part == "HUP")
           mask |= bus::kPollHup;
         else
-          fail(t, "unknown result '" + s + "': expected a number, an errno like -ENODEV or a poll mask like HUP+ERR");
+          fail(t,
+               "unknown result " + quote(s) + ": expected a number, an errno like -ENODEV or a poll mask like HUP+ERR");
         if (plus == std::string::npos) break;
         start = plus + 1;
       }
       return mask;
     }
-    bool negative = s.starts_with("-");
-    std::uint64_t v = number(Token{negative ? s.substr(1) : s, t.column, false}, "a result");
-    return negative ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
+    std::string why;
+    std::optional<std::int64_t> v = parse_signed(s, -limits::kMaxErrno, INT64_MAX, &why);
+    if (!v) fail(t, (why == "expected a number" ? "expected a result" : "result " + why) + ", got " + quote(s));
+    return *v;
   }
 
   void check_driver(const Token& t) const {
+    plain(t, "a driver name");
     if (drivers::find_driver(t.text) != nullptr) return;
     std::vector<std::string> names;
     for (const auto& d : drivers::all_drivers())
       names.push_back(d.name);
-    fail(t, "unknown driver '" + t.text + "'" + suggest(t.text, names));
+    fail(t, "unknown driver " + quote(t.text) + suggest(t.text, names));
   }
   void check_bus(const Token& t) const {
+    plain(t, "a bus");
     if (t.text != "usb" && t.text != "platform")
-      fail(t, "unknown bus '" + t.text + "' (usb or platform)" + suggest(t.text, {"usb", "platform"}));
+      fail(t, "unknown bus " + quote(t.text) + " (usb or platform)" + suggest(t.text, {"usb", "platform"}));
+  }
+  // A modalias names the driver that binds the device: one the registry knows.
+  void check_modalias(const Token& t) const {
+    plain(t, "a modalias");
+    if (drivers::find_driver(t.text) != nullptr) return;
+    std::vector<std::string> names;
+    for (const auto& d : drivers::all_drivers())
+      names.push_back(d.name);
+    fail(t, "unknown driver " + quote(t.text) + " as modalias (no driver would bind this device)" +
+                suggest(t.text, names));
   }
 
   void statement(const std::vector<Token>& t) {
     if (current_task_ != nullptr) {
-      if (t[0].text == "}") {
+      if (t[0].text == "}" && !t[0].quoted) {
         no_more(t, 1);
         current_task_ = nullptr;
         return;
@@ -292,6 +389,7 @@ class Parser {
       return;
     }
     const std::string& w = t[0].text;
+    plain(t[0], "a statement");
     if (w == "driver") {
       const Token& name = need(t, 1, "a driver name");
       check_driver(name);
@@ -303,39 +401,52 @@ class Parser {
       d.at = here(t[0]);
       check_bus(need(t, 1, "a bus (usb or platform)"));
       d.bus = t[1].text;
-      d.id = need(t, 2, "a device id (a port like 1-1, or a platform device name)").text;
+      d.id = id(need(t, 2, "a device id (a port like 1-1, or a platform device name)"), "a device id");
       if (t.size() > 3) {
+        check_modalias(t[3]);
         d.modalias = t[3].text;
         no_more(t, 4);
       } else {
         if (s_.drivers.empty()) fail(end_of_line(), "expected a modalias (no driver declared before this device)");
         d.modalias = s_.drivers.front();
       }
+      // A second plug of the same device would fail with -EBUSY, which nobody would see.
+      auto [it, fresh] = devices_.emplace(d.bus + " " + d.id, d.at);
+      if (!fresh)
+        fail(t[2], "device " + d.bus + " " + d.id + " is already declared at line " + std::to_string(it->second.line));
       s_.devices.push_back(std::move(d));
     } else if (w == "firmware") {
       const Token& name = need(t, 1, "a firmware file name");
+      id(name, "a firmware file name");
       std::string contents = t.size() > 2 ? t[2].text : "firmware";
       no_more(t, t.size() > 2 ? 3 : 2);
       s_.firmware.emplace_back(name.text, contents);
     } else if (w == "task") {
-      const Token& name = need(t, 1, "a task name");
-      if (!std::isalpha(static_cast<unsigned char>(name.text[0]))) fail(name, "a task name starts with a letter");
-      for (const Task& other : s_.tasks)
-        if (other.name == name.text) fail(name, "task '" + name.text + "' is defined twice");
+      const Token& name_token = need(t, 1, "a task name");
+      const std::string& task_name = name(name_token, "a task name");
+      if (s_.tasks.size() == limits::kMaxTasks)
+        fail(t[0], "more than " + std::to_string(limits::kMaxTasks) +
+                       " tasks (a devsim limit: each task is a fiber "
+                       "with its own stack)");
+      if (!task_names_.insert(task_name).second) fail(name_token, "task " + quote(task_name) + " is defined twice");
       if (need(t, 2, "'{'").text != "{") fail(t[2], "expected '{' after the task name");
       no_more(t, 3);
-      s_.tasks.push_back(Task{name.text, here(t[0]), {}});
+      s_.tasks.push_back(Task{task_name, here(t[0]), {}});
       current_task_ = &s_.tasks.back();
       vars_.clear();
     } else if (w == "expect") {
       s_.setting_lines.push_back(line_no_);
       const Token& kind = need(t, 1, "a bug kind or no-bug");
       if (std::find(kBugKinds.begin(), kBugKinds.end(), kind.text) == kBugKinds.end())
-        fail(kind, "unknown bug kind '" + kind.text + "'" + suggest(kind.text, kBugKinds));
+        fail(kind, "unknown bug kind " + quote(kind.text) + suggest(kind.text, kBugKinds));
       Expectation e{kind.text, {}, here(t[0])};
       if (t.size() > 2) {
-        if (t[2].text != "in") fail(t[2], "expected 'in FUNCTION' after the bug kind");
-        e.function = need(t, 3, "a function name").text;
+        if (t[2].text != "in" || t[2].quoted) fail(t[2], "expected 'in FUNCTION' after the bug kind");
+        const Token& fn = need(t, 3, "a function name");
+        if (fn.text.size() > 4 * limits::kMaxNameLength ||
+            !std::all_of(fn.text.begin(), fn.text.end(), [](char c) { return id_char(c); }))
+          fail(fn, "expected a function name, got " + quote(fn.text));
+        e.function = fn.text;
         no_more(t, 4);
       }
       s_.expectations.push_back(std::move(e));
@@ -343,17 +454,15 @@ class Parser {
       s_.setting_lines.push_back(line_no_);
       explore(t);
     } else if (w == "fail-nth") {
-      s_.fail_nth = number(need(t, 1, "N"), "a number");
-      if (s_.fail_nth == 0) fail(t[1], "fail-nth counts from 1");
+      s_.fail_nth = number(need(t, 1, "N"), "fail-nth", 1, limits::kMaxFailNth);
       no_more(t, 2);
     } else if (w == "schedule") {
       s_.setting_lines.push_back(line_no_);
-      const Token& q = need(t, 1, "a quoted choice list like \"t1 t0 v3\"");
+      if (t.size() < 2) fail(end_of_line(), "expected a quoted choice list like \"t1 t0 v3\"");
+      const Token& q = t[1];
       if (!q.quoted) fail(q, "the schedule must be quoted: schedule \"t1 t0 v3\"");
-      std::size_t offset = 0;
-      auto parsed = sim::parse_schedule(q.text, &offset);
-      if (!parsed) fail(Location{line_no_, q.column + 1 + static_cast<int>(offset)}, "malformed choice in schedule");
-      s_.schedule = *parsed;
+      s_.schedule = schedule(q);
+      s_.schedule_at = here(q);
       no_more(t, 2);
     } else if (w == "}") {
       fail(t[0], "'}' without an open task");
@@ -362,8 +471,40 @@ class Parser {
       std::string hint = suggest(w, all);
       if (hint.empty() && std::find(kOperations.begin(), kOperations.end(), w) != kOperations.end())
         hint = "; operations go inside a task { ... } block";
-      fail(t[0], "unknown statement '" + w + "'" + hint);
+      fail(t[0], "unknown statement " + quote(w) + hint);
     }
+  }
+
+  // The text form of sim::Schedule ("t1 t0 v3", separated by spaces, tabs or commas), with each number range
+  // checked where it is written: a task id that does not fit a TaskId would wrap around.
+  sim::Schedule schedule(const Token& q) const {
+    sim::Schedule out;
+    const std::string& s = q.text;
+    std::size_t i = 0;
+    while (i < s.size()) {
+      if (s[i] == ' ' || s[i] == '\t' || s[i] == ',') {
+        ++i;
+        continue;
+      }
+      std::size_t end = i;
+      while (end < s.size() && s[end] != ' ' && s[end] != '\t' && s[end] != ',')
+        ++end;
+      const Token choice{s.substr(i, end - i), q.column + 1 + static_cast<int>(i), false};
+      const char k = choice.text[0];
+      Choice c;
+      if (k == 't' || k == 'T') {
+        c.kind = Choice::Kind::Task;
+        c.value = number(Token{choice.text.substr(1), choice.column + 1, false}, "a task id", 0, kMaxTaskId);
+      } else if (k == 'v' || k == 'V') {
+        c.kind = Choice::Kind::Value;
+        c.value = number(Token{choice.text.substr(1), choice.column + 1, false}, "a value", 0, UINT64_MAX);
+      } else {
+        fail(choice, "malformed choice " + quote(choice.text) + " in schedule: expected tN (a task) or vN (a value)");
+      }
+      out.push_back(c);
+      i = end;
+    }
+    return out;
   }
 
   void explore(const std::vector<Token>& t) {
@@ -375,37 +516,42 @@ class Parser {
     else if (kind.text == "exhaustive")
       s_.strategy.kind = sim::StrategyKind::Exhaustive;
     else
-      fail(kind, "unknown strategy '" + kind.text + "'" + suggest(kind.text, {"random", "pct", "exhaustive"}));
+      fail(kind, "unknown strategy " + quote(kind.text) + suggest(kind.text, {"random", "pct", "exhaustive"}));
     s_.executions = s_.strategy.kind == sim::StrategyKind::Exhaustive ? 0 : 1000;
+    executions_at_ = here(kind);
     for (std::size_t i = 2; i < t.size(); ++i) {
+      plain(t[i], "KEY=VALUE");
       std::size_t eq = t[i].text.find('=');
-      if (eq == std::string::npos) fail(t[i], "expected KEY=VALUE, got '" + t[i].text + "'");
+      if (eq == std::string::npos) fail(t[i], "expected KEY=VALUE, got " + quote(t[i].text));
       std::string key = t[i].text.substr(0, eq);
       Token value{t[i].text.substr(eq + 1), t[i].column + static_cast<int>(eq) + 1, false};
       if (key == "seed") {
-        s_.strategy.seed = number(value, "a seed");
+        s_.strategy.seed = number(value, "seed", 0, UINT64_MAX);
       } else if (key == "executions") {
-        s_.executions = number(value, "an execution count");
+        s_.executions = number(value, "executions", 0, limits::kMaxExecutions);
+        executions_at_ = here(value);
       } else if (key == "preemptions") {
-        s_.strategy.preemption_bound = static_cast<int>(number(value, "a preemption bound"));
+        s_.strategy.preemption_bound = static_cast<int>(number(value, "preemptions", 0, limits::kMaxPreemptions));
       } else if (key == "depth") {
-        s_.strategy.pct_depth = static_cast<int>(number(value, "a PCT depth"));
-        if (s_.strategy.pct_depth < 1) fail(value, "the PCT depth is at least 1");
+        s_.strategy.pct_depth = static_cast<int>(number(value, "depth", 1, limits::kMaxPctDepth));
+      } else if (key == "steps") {
+        s_.step_budget = number(value, "steps", limits::kMinStepBudget, limits::kMaxStepBudget);
       } else if (key == "sleep-sets") {
         if (value.text != "on" && value.text != "off") fail(value, "sleep-sets is on or off");
         s_.strategy.sleep_sets = value.text == "on";
       } else {
-        fail(t[i], "unknown setting '" + key + "'" +
-                       suggest(key, {"seed", "executions", "preemptions", "depth", "sleep-sets"}));
+        fail(t[i], "unknown setting " + quote(key) +
+                       suggest(key, {"seed", "executions", "preemptions", "depth", "steps", "sleep-sets"}));
       }
     }
   }
 
   const std::string& fd_var(const std::vector<Token>& t, std::size_t i) {
     const Token& v = need(t, i, "a descriptor variable");
+    name(v, "a variable");
     if (vars_.count(v.text) == 0) {
       std::vector<std::string> known(vars_.begin(), vars_.end());
-      fail(v, "unknown variable '" + v.text + "'" + suggest(v.text, known));
+      fail(v, "unknown variable " + quote(v.text) + suggest(v.text, known));
     }
     return v.text;
   }
@@ -413,20 +559,19 @@ class Parser {
   void operation(const std::vector<Token>& all) {
     Op op;
     std::size_t i = 0;
-    if (all.size() >= 2 && all[1].text == "=") {
-      if (!std::isalpha(static_cast<unsigned char>(all[0].text[0]))) fail(all[0], "a variable starts with a letter");
-      op.bind = all[0].text;
+    if (all.size() >= 2 && all[1].text == "=" && !all[1].quoted) {
+      op.bind = name(all[0], "a variable");
       i = 2;
     }
     // Results after "=>".
     std::vector<Token> t(all.begin() + static_cast<std::ptrdiff_t>(i), all.end());
-    auto arrow = std::find_if(t.begin(), t.end(), [](const Token& x) { return x.text == "=>"; });
+    auto arrow = std::find_if(t.begin(), t.end(), [](const Token& x) { return x.text == "=>" && !x.quoted; });
     if (arrow != t.end()) {
       bool want_value = true;
       for (auto it = arrow + 1; it != t.end(); ++it) {
         if (want_value) {
           op.allowed.push_back(result_value(*it));
-        } else if (it->text != "|") {
+        } else if (it->text != "|" || it->quoted) {
           fail(*it, "expected '|' between results");
         }
         want_value = !want_value;
@@ -439,11 +584,11 @@ class Parser {
     const std::string& line = s_.lines[line_no_ - 1];
     op.text = line.substr(static_cast<std::size_t>(all[0].column - 1));
     if (auto hash = op.text.find('#'); hash != std::string::npos) op.text.erase(hash);
-    while (!op.text.empty() && op.text.back() == ' ')
+    while (!op.text.empty() && (op.text.back() == ' ' || op.text.back() == '\t'))
       op.text.pop_back();
     const std::string& name = w.text;
     auto it = std::find(kOperations.begin(), kOperations.end(), name);
-    if (it == kOperations.end()) fail(w, "unknown operation '" + name + "'" + suggest(name, kOperations));
+    if (it == kOperations.end()) fail(w, "unknown operation " + quote(name) + suggest(name, kOperations));
     op.kind = static_cast<OpKind>(it - kOperations.begin());
     switch (op.kind) {
       case OpKind::Open: {
@@ -463,14 +608,14 @@ class Parser {
       case OpKind::Read:
       case OpKind::Write:
         op.fd = fd_var(t, 1);
-        op.number = t.size() > 2 ? number(t[2], "a byte count") : 1;
+        op.number = t.size() > 2 ? number(t[2], "a byte count", 0, limits::kMaxIoBytes) : 1;
         no_more(t, 3);
         break;
       case OpKind::Ioctl: {
         op.fd = fd_var(t, 1);
         const Token& cmd = need(t, 2, "an ioctl command");
         if (std::isdigit(static_cast<unsigned char>(cmd.text[0]))) {
-          op.number = number(cmd, "an ioctl command");
+          op.number = number(cmd, "an ioctl command", 0, UINT32_MAX);
         } else {
           std::vector<std::string> names;
           bool found = false;
@@ -483,10 +628,11 @@ class Parser {
               }
             }
           }
-          if (!found) fail(cmd, "unknown ioctl '" + cmd.text + "' for the declared drivers" + suggest(cmd.text, names));
+          if (!found)
+            fail(cmd, "unknown ioctl " + quote(cmd.text) + " for the declared drivers" + suggest(cmd.text, names));
         }
         op.a = cmd.text;
-        op.arg = t.size() > 3 ? number(t[3], "an ioctl argument") : 0;
+        op.arg = t.size() > 3 ? number(t[3], "an ioctl argument", 0, UINT64_MAX) : 0;
         no_more(t, 4);
         break;
       }
@@ -494,9 +640,10 @@ class Parser {
       case OpKind::Unplug: {
         check_bus(need(t, 1, "a bus (usb or platform)"));
         op.a = t[1].text;
-        op.b = need(t, 2, "a device id").text;
+        op.b = id(need(t, 2, "a device id"), "a device id");
         if (op.kind == OpKind::Plug) {
           if (t.size() > 3) {
+            check_modalias(t[3]);
             op.c = t[3].text;
             no_more(t, 4);
           } else {
@@ -512,7 +659,7 @@ class Parser {
       case OpKind::Unbind:
         check_driver(need(t, 1, "a driver name"));
         op.a = t[1].text;
-        op.b = need(t, 2, "a device name").text;
+        op.b = id(need(t, 2, "a device name"), "a device name");
         no_more(t, 3);
         break;
       case OpKind::SysfsRead:
@@ -523,7 +670,9 @@ class Parser {
       case OpKind::SysfsWrite:
         op.a = need(t, 1, "a sysfs path").text;
         if (!op.a.starts_with("/sys/")) fail(t[1], "expected a path under /sys/");
-        op.b = need(t, 2, "a value").text;
+        // The value may be quoted (free text, as echo writes it); the writer quotes it back.
+        if (t.size() < 3) fail(end_of_line(), "expected a value");
+        op.b = t[2].text;
         no_more(t, 3);
         break;
       case OpKind::Load:
@@ -537,7 +686,7 @@ class Parser {
         no_more(t, 2);
         break;
       case OpKind::Irq:
-        op.number = number(need(t, 1, "an interrupt line"), "an interrupt line");
+        op.number = number(need(t, 1, "an interrupt line"), "an interrupt line", 0, limits::kMaxIrq);
         no_more(t, 2);
         break;
       case OpKind::Yield:
@@ -548,11 +697,18 @@ class Parser {
     current_task_->ops.push_back(std::move(op));
   }
 
+  using Choice = sim::Choice;
+  // The largest task id a schedule may name: ids are sim::TaskId, whose two top values are reserved.
+  static constexpr std::uint64_t kMaxTaskId = sim::kNoTask - 2;
+
   std::string file_;
   Scenario s_;
   int line_no_ = 0;
   Task* current_task_ = nullptr;  // LIFETIME: points into s_.tasks, which does not grow while a task is open
   std::set<std::string> vars_;
+  std::unordered_set<std::string> task_names_;
+  std::unordered_map<std::string, Location> devices_;  // "bus id" -> where declared
+  Location executions_at_{1, 1};                       // where the execution count was set, for messages
 };
 
 }  // namespace
@@ -562,11 +718,44 @@ Scenario parse_scenario(std::string_view text, const std::string& file) {
 }
 
 Scenario load_scenario(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ParseError(path, Location{0, 0}, "cannot read the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_scenario(text.str(), path);
+  // Only a regular file, opened without blocking (a FIFO with no writer would block open and read) and
+  // checked with fstat before any read; read up to the size limit and no further, since /proc files and
+  // the like report a size of 0 and may be endless.
+  const std::string shown = printable(path, 256);
+  auto error = [&](const std::string& message) { return ParseError(shown, Location{0, 0}, message); };
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) throw error(std::string("cannot open: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw error(std::string("cannot stat: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) {
+    const char* type = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    throw error(std::string("is ") + type + "; a scenario is read only from a regular file");
+  }
+  const std::string too_big =
+      "is larger than the limit of " + std::to_string(limits::kMaxFileBytes) + " bytes (1 MiB) for a scenario";
+  if (static_cast<std::uint64_t>(st.st_size) > limits::kMaxFileBytes) throw error(too_big);
+  std::string text;
+  text.resize(limits::kMaxFileBytes + 1);
+  std::size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw error(std::string("cannot read: ") + std::strerror(errno));
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got > limits::kMaxFileBytes) throw error(too_big);
+  text.resize(got);
+  return parse_scenario(text, shown);
 }
 
 }  // namespace devsim::scenarios

@@ -1,5 +1,6 @@
 #include "scenarios/runner.hpp"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "bus/platform.hpp"
 #include "bus/usb.hpp"
 #include "drivers/registry.hpp"
+#include "scenarios/limits.hpp"
 #include "sim/site.hpp"
 
 namespace devsim::scenarios {
@@ -207,11 +209,119 @@ bool report_matches(const sim::Report& r, const Expectation& e) {
   return r.accessed_by && r.accessed_by->site && sim::site_function(*r.accessed_by->site) == e.function;
 }
 
+std::uint64_t default_step_budget(const Scenario& s) {
+  if (s.step_budget != 0) return s.step_budget;
+  std::uint64_t ops = 0;
+  for (const Task& t : s.tasks)
+    ops += t.ops.size();
+  return std::clamp(ops * limits::kDefaultStepsPerOperation, limits::kDefaultStepBudget, limits::kMaxStepBudget);
+}
+
+namespace {
+
+// Where the k-th (0-based) choice of the scenario's schedule string is written.
+Location choice_location(const Scenario& s, std::size_t k) {
+  Location at = s.schedule_at;
+  if (at.line < 1 || at.line > static_cast<int>(s.lines.size())) return at;
+  const std::string& line = s.lines[static_cast<std::size_t>(at.line - 1)];
+  std::size_t i = static_cast<std::size_t>(at.column);  // just after the opening quote
+  std::size_t seen = 0;
+  while (i < line.size() && line[i] != '"') {
+    if (line[i] == ' ' || line[i] == '\t' || line[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (seen++ == k) return Location{at.line, static_cast<int>(i) + 1};
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != ',' && line[i] != '"')
+      ++i;
+  }
+  return at;
+}
+
+std::string choice_text(const sim::Choice& c) {
+  return (c.kind == sim::Choice::Kind::Task ? "t" : "v") + std::to_string(c.value);
+}
+
+// Replays the recorded schedule once more and compares the choices the execution made with the recorded ones:
+// a replayed schedule fits when it is a prefix of what ran (after it, default choices follow, as documented).
+std::string check_divergence(const Scenario& s, const sim::Model& model, const sim::WorldOptions& wo) {
+  const sim::Schedule& recorded = *s.schedule;
+  const sim::Execution e = sim::replay(model, recorded, wo);
+  const sim::Schedule& ran = e.schedule;
+  const std::size_t common = std::min(recorded.size(), ran.size());
+  std::size_t k = 0;
+  while (k < common && recorded[k] == ran[k])
+    ++k;
+  auto where = [&](std::size_t index) {
+    Location at = choice_location(s, index);
+    return s.file + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": ";
+  };
+  if (k < common) {
+    const sim::Choice& want = recorded[k];
+    std::string why = want.kind == sim::Choice::Kind::Task && ran[k].kind == sim::Choice::Kind::Task
+                          ? "task t" + std::to_string(want.value) + " could not run there"
+                      : want.kind != ran[k].kind
+                          ? std::string("the execution made a ") +
+                                (ran[k].kind == sim::Choice::Kind::Task ? "task" : "value") + " choice there"
+                          : "the value is out of that choice's range";
+    return where(k) + "the recorded schedule does not fit: it diverged at choice " + std::to_string(k + 1) + " ('" +
+           choice_text(want) + "'): " + why + "; the execution took '" + choice_text(ran[k]) +
+           "' (the scenario or its drivers changed since it was recorded?)";
+  }
+  if (recorded.size() > ran.size()) {
+    return where(ran.size()) + "the recorded schedule does not fit: the execution ended after " +
+           std::to_string(ran.size()) + " choice(s), but the schedule has " + std::to_string(recorded.size()) +
+           " (the scenario or its drivers changed since it was recorded?)";
+  }
+  return std::string();
+}
+
+// Moves the reports that are devsim's own limits, not the driver's bugs, out of the failures: the step budget
+// (unless the scenario expects a livelock) and host memory exhaustion. Returns their messages.
+std::vector<std::string> take_limits(const Scenario& s, std::uint64_t step_budget, sim::ExploreResult& r) {
+  bool expects_budget = false;
+  for (const Expectation& e : s.expectations)
+    expects_budget = expects_budget || e.kind == sim::bug::kStepBudget;
+  std::vector<std::string> out;
+  std::vector<sim::Failure> kept;
+  for (sim::Failure& f : r.failures) {
+    const bool budget = f.report.kind == sim::bug::kStepBudget && !expects_budget;
+    const bool memory =
+        f.report.kind == "unhandled-exception" && f.report.headline.find("bad_alloc") != std::string::npos;
+    if (!budget && !memory) {
+      kept.push_back(std::move(f));
+      continue;
+    }
+    r.failing_executions -= std::min(r.failing_executions, f.count);
+    if (budget) {
+      out.push_back("devsim limit: the step budget of " + std::to_string(step_budget) +
+                    " scheduling points per execution ran out in " + std::to_string(f.count) +
+                    " execution(s) (first: execution " + std::to_string(f.first_execution) +
+                    "); not reported as a bug. Raise it with 'explore ... steps=N' or 'devsim run --step-budget N'. "
+                    "A driver that loops forever also ends here: if a larger budget still runs out, check for a "
+                    "livelock with 'expect step-budget-exceeded'.");
+    } else {
+      out.push_back("devsim limit: the host ran out of memory (" + f.report.headline + ") in " +
+                    std::to_string(f.count) +
+                    " execution(s); not reported as a bug. Fewer tasks or operations, "
+                    "or more memory, are needed.");
+    }
+  }
+  r.failures = std::move(kept);
+  if (r.failures.empty() && !out.empty() && r.first_failure) r.first_failure.reset();
+  return out;
+}
+
+}  // namespace
+
 Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_failure) {
   Verdict v;
   sim::ExploreOptions eo;
   eo.world.fail_nth = s.fail_nth;
+  eo.world.step_budget = o.step_budget.value_or(default_step_budget(s));
   eo.trace_first_failure = trace_first_failure;
+  eo.max_seconds = o.max_seconds;
+  eo.progress = o.progress;
   sim::Model model = make_model(s);
   if (s.schedule) {
     v.replayed = true;
@@ -220,6 +330,7 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
     so.replay = *s.schedule;
     eo.strategy = so;
     eo.max_executions = 1;
+    v.divergence = check_divergence(s, model, eo.world);
   } else {
     eo.strategy = s.strategy;
     eo.max_executions = s.executions;
@@ -233,6 +344,7 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
     if (o.pct_depth) eo.strategy.pct_depth = *o.pct_depth;
   }
   v.result = sim::explore(model, eo);
+  v.limits = take_limits(s, eo.world.step_budget, v.result);
 
   std::ostringstream sum;
   bool expects_bug = s.expects_bug();
@@ -251,10 +363,13 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
     v.unmet.push_back("expected no bug, found " + std::to_string(v.result.failures.size()) + " distinct (" +
                       v.result.failures.front().report.headline + (v.result.failures.size() > 1 ? ", …" : "") + ")");
   }
-  v.passed = v.unmet.empty();
+  v.passed = v.unmet.empty() && v.divergence.empty() && v.limits.empty();
   sum << (v.replayed ? "replayed 1 execution" : std::to_string(v.result.executions) + " executions");
   if (v.result.exhausted && !v.replayed) sum << " (all schedules within the bound)";
+  if (v.result.out_of_time) sum << " (stopped by the time limit)";
   sum << ", " << v.result.failing_executions << " failing, " << v.result.failures.size() << " distinct";
+  if (!v.divergence.empty()) sum << "; the recorded schedule does not fit";
+  if (!v.limits.empty()) sum << "; devsim limit reached";
   if (expects_bug && v.passed) sum << "; the expected bug was found";
   if (!expects_bug && v.passed) sum << "; no bug";
   v.summary = sum.str();
@@ -266,11 +381,11 @@ std::string reproducer_text(const Scenario& s, const sim::Report& failure) {
   out << "# Reproducer written by devsim " << DEVSIM_VERSION << " from " << s.file << "\n";
   out << "# It replays one execution that reports: " << failure.headline << "\n";
   out << "# It declares no bug: replaying it fails while the bug reproduces and passes once it is fixed.\n";
-  for (std::size_t i = 0; i < s.lines.size(); ++i) {
-    int line = static_cast<int>(i) + 1;
-    if (std::find(s.setting_lines.begin(), s.setting_lines.end(), line) != s.setting_lines.end()) continue;
-    out << s.lines[i] << "\n";
-  }
+  std::vector<bool> setting(s.lines.size() + 1, false);
+  for (int line : s.setting_lines)
+    if (line >= 1 && static_cast<std::size_t>(line) <= s.lines.size()) setting[static_cast<std::size_t>(line)] = true;
+  for (std::size_t i = 0; i < s.lines.size(); ++i)
+    if (!setting[i + 1]) out << s.lines[i] << "\n";
   out << "schedule \"" << sim::to_string(failure.schedule) << "\"\n";
   return out.str();
 }

@@ -2,6 +2,7 @@
 // expectations; reproducers written back as scenarios.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,10 @@ struct Overrides {
   std::optional<std::uint64_t> executions;
   std::optional<int> preemptions;
   std::optional<int> pct_depth;
+  std::optional<std::uint64_t> step_budget;  // scheduling points per execution
+  double max_seconds = 0;                    // stop exploring after this long (0: no time limit)
+  // Called about once a second of a long exploration (ExploreOptions::progress).
+  std::function<void(const sim::ExploreResult&)> progress;
 };
 
 struct Verdict {
@@ -26,7 +31,17 @@ struct Verdict {
   std::vector<std::string> unmet;  // expectations that failed, as messages
   sim::ExploreResult result;       // the exploration (for a replay: one execution)
   bool replayed = false;           // the scenario carried a schedule and ran exactly it
+  // A replayed schedule that did not fit the execution: "FILE:LINE:COL: ..." saying where it diverged (empty
+  // when it fit). Such a replay proves nothing: it is an input error, not a verdict.
+  std::string divergence;
+  // devsim's own limits that executions ran into (the step budget, host memory): "devsim limit: ..." messages.
+  // Not bug reports: these executions are left out of `result.failures`.
+  std::vector<std::string> limits;
 };
+
+// The step budget an execution of `scenario` gets unless overridden: the scenario's own (explore steps=N), or
+// limits::kDefaultStepBudget, raised to limits::kDefaultStepsPerOperation per operation for long scenarios.
+std::uint64_t default_step_budget(const Scenario& scenario);
 
 // The simulated model of a scenario: loads the drivers, adds the devices, then runs the tasks concurrently.
 // LIFETIME: the model refers to `scenario`, which must outlive every execution of it.

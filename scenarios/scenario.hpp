@@ -82,6 +82,8 @@ struct Scenario {
   sim::StrategyOptions strategy;          // default: random, seed 1
   std::uint64_t executions = 1000;        // 0: until exhaustive search ends
   std::optional<sim::Schedule> schedule;  // a recorded execution to replay
+  Location schedule_at;                   // where the schedule's quoted string starts
+  std::uint64_t step_budget = 0;          // scheduling points per execution; 0: the default (runner.hpp)
   std::uint64_t fail_nth = 0;
   // Lines holding expect/explore/schedule statements (1-based), left out of reproducers.
   std::vector<int> setting_lines;

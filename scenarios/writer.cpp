@@ -1,5 +1,7 @@
 #include "scenarios/writer.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include "bus/errno.hpp"
@@ -11,6 +13,16 @@ std::string result_text(std::int64_t r) {
   if (r < 0 && bus::errno_from_name(bus::errno_name(static_cast<int>(-r))) != 0)
     return "-" + std::string(bus::errno_name(static_cast<int>(-r)));
   return std::to_string(r);
+}
+
+// A sysfs value as the parser reads it back: bare if it is one plain word, quoted otherwise (the parser keeps
+// quoted text as is; it cannot hold a '"').
+std::string value_text(const std::string& v) {
+  const bool bare = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '/' || c == ':' ||
+           c == '+';
+  });
+  return bare ? v : "\"" + v + "\"";
 }
 }  // namespace
 
@@ -49,7 +61,7 @@ std::string op_text(const Op& op) {
       o << " " << op.a;
       break;
     case OpKind::SysfsWrite:
-      o << " " << op.a << " " << op.b;
+      o << " " << op.a << " " << value_text(op.b);
       break;
     case OpKind::Sleep:
       o << " " << op.number << "ns";
@@ -91,6 +103,8 @@ std::string to_text(const Scenario& s) {
     if (s.strategy.kind == sim::StrategyKind::Pct) o << " depth=" << s.strategy.pct_depth;
     if (s.strategy.kind == sim::StrategyKind::Exhaustive && s.strategy.preemption_bound >= 0)
       o << " preemptions=" << s.strategy.preemption_bound;
+    if (s.strategy.kind == sim::StrategyKind::Exhaustive && s.strategy.sleep_sets) o << " sleep-sets=on";
+    if (s.step_budget != 0) o << " steps=" << s.step_budget;
     o << " executions=" << s.executions << "\n";
   }
   return o.str();

@@ -18,6 +18,8 @@ namespace devsim::sim {
 // spawns tasks. It must be deterministic: everything nondeterministic goes through the world's choices.
 using Model = std::function<void(World&)>;
 
+struct ExploreResult;
+
 struct ExploreOptions {
   StrategyOptions strategy;
   std::uint64_t max_executions = 1000;  // 0: no limit (exhaustive runs until done)
@@ -25,6 +27,9 @@ struct ExploreOptions {
   WorldOptions world;
   bool stop_at_first_failure = false;
   bool trace_first_failure = false;  // replay the first failure with tracing on and keep its trace
+  // Called on the exploring thread about once a second of a long exploration, with what is done so far (its
+  // `seconds` set): how front ends print a progress line.
+  std::function<void(const ExploreResult&)> progress;
 };
 
 // One distinct bug: every failing execution whose report has this signature.
@@ -51,6 +56,7 @@ struct ExploreResult {
   std::uint64_t pruned_executions = 0;    // stopped early as redundant (sleep sets)
   std::uint64_t pruned_alternatives = 0;  // the strategy's count of skipped equivalent branches
   bool exhausted = false;                 // an exhaustive strategy covered its whole space
+  bool out_of_time = false;               // max_seconds ended it before its execution budget or search did
   double seconds = 0;
   std::vector<Failure> failures;  // distinct signatures, in order of discovery
   std::optional<Execution> first_failure;

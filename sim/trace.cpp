@@ -83,7 +83,12 @@ std::string Trace::to_json() const {
                       {"cat", "event"},
                       {"args", args}});
   }
-  json doc = {{"traceEvents", events}, {"displayTimeUnit", "ns"}};
+  // "ts" is the logical clock (TraceEvent::seq), not time: the document says so instead of claiming a unit.
+  // Viewers read it as microseconds, so one event is one "us" on their axis.
+  json doc = {{"traceEvents", events},
+              {"otherData",
+               {{"ts_unit", "event sequence number (one tick per recorded event); not time"},
+                {"virtual_time", "the sleep events' arg is virtual nanoseconds"}}}};
   return doc.dump();
 }
 

@@ -21,7 +21,9 @@ int run_cli(int argc, char** argv) {
   CLI::App app{
       "devsim: a deterministic simulator of the Linux driver model that finds, replays and explains "
       "device-lifetime bugs."};
-  app.require_subcommand(1);
+  // At most one; none is checked after parsing, so that an unknown option is reported as what it is rather than
+  // as a missing subcommand.
+  app.require_subcommand(0, 1);
   app.set_version_flag("--version", std::string("devsim ") + DEVSIM_VERSION);
   int verbosity = 0;
   bool quiet = false;
@@ -41,6 +43,10 @@ int run_cli(int argc, char** argv) {
   });
   try {
     app.parse(argc, argv);
+    if (app.get_subcommands().empty()) {
+      std::cerr << "devsim: a command is required: run, replay, list, fuzz or demo (devsim --help)\n";
+      return 2;
+    }
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;  // usage errors: status 2
