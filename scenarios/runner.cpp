@@ -242,12 +242,10 @@ std::string choice_text(const sim::Choice& c) {
   return (c.kind == sim::Choice::Kind::Task ? "t" : "v") + std::to_string(c.value);
 }
 
-// Replays the recorded schedule once more and compares the choices the execution made with the recorded ones:
-// a replayed schedule fits when it is a prefix of what ran (after it, default choices follow, as documented).
-std::string check_divergence(const Scenario& s, const sim::Model& model, const sim::WorldOptions& wo) {
+// Compares the choices the replayed execution made (`ran`) with the recorded ones: a replayed schedule fits when
+// it is a prefix of what ran (after it, default choices follow, as documented).
+std::string check_divergence(const Scenario& s, const sim::Schedule& ran) {
   const sim::Schedule& recorded = *s.schedule;
-  const sim::Execution e = sim::replay(model, recorded, wo);
-  const sim::Schedule& ran = e.schedule;
   const std::size_t common = std::min(recorded.size(), ran.size());
   std::size_t k = 0;
   while (k < common && recorded[k] == ran[k])
@@ -330,7 +328,6 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
     so.replay = *s.schedule;
     eo.strategy = so;
     eo.max_executions = 1;
-    v.divergence = check_divergence(s, model, eo.world);
   } else {
     eo.strategy = s.strategy;
     eo.max_executions = s.executions;
@@ -344,6 +341,13 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
     if (o.pct_depth) eo.strategy.pct_depth = *o.pct_depth;
   }
   v.result = sim::explore(model, eo);
+  if (s.schedule) {
+    // A failing replay kept its execution's choices; a passing one runs once more to get them (the shrinker's
+    // many replays mostly fail, so they pay nothing extra).
+    const sim::Schedule ran =
+        v.result.first_failure ? v.result.first_failure->schedule : sim::replay(model, *s.schedule, eo.world).schedule;
+    v.divergence = check_divergence(s, ran);
+  }
   v.limits = take_limits(s, eo.world.step_budget, v.result);
 
   std::ostringstream sum;

@@ -6,8 +6,11 @@
 #include "bus/cdev.hpp"
 #include "bus/devm.hpp"
 #include "drivers/registry.hpp"
+#include "scenarios/number.hpp"
 #include "scenarios/parser.hpp"
+#include "scenarios/printable.hpp"
 #include "scenarios/runner.hpp"
+#include "scenarios/writer.hpp"
 
 using namespace devsim;
 using namespace devsim::scenarios;
@@ -133,7 +136,7 @@ BOOST_AUTO_TEST_CASE(malformed_input_is_located_and_explained) {
   BOOST_TEST(error_of("driver scn_test\nopen /dev/scn0\n") ==
              "t.scn:2:1: unknown statement 'open'; operations go inside a task { ... } block");
   BOOST_TEST(error_of("driver scn_test\ntask a {\n}\nschedule \"t1 x2\"\n") ==
-             "t.scn:4:14: malformed choice in schedule");
+             "t.scn:4:14: malformed choice 'x2' in schedule: expected tN (a task) or vN (a value)");
   BOOST_TEST(error_of("driver scn_test\ntask a {\n  sleep 3 ms\n}\n") ==
              "t.scn:3:9: expected a duration like 10ns, 5us, 3ms or 1s, got '3'");
   BOOST_TEST(error_of("driver scn_test\nexplore pct depht=2\n") ==
@@ -196,4 +199,81 @@ BOOST_AUTO_TEST_CASE(a_descriptor_that_was_never_opened_gives_ebadf) {
       "t.scn");
   Verdict v = run_scenario(s);
   BOOST_TEST(v.passed, v.summary + (v.unmet.empty() ? "" : " " + v.unmet[0]));
+}
+
+// The checked-number parser every number goes through: the edges of each range, and what wraps elsewhere.
+BOOST_AUTO_TEST_CASE(numbers_are_range_checked_never_wrapped) {
+  std::string why;
+  BOOST_TEST(parse_unsigned("18446744073709551615", 0, UINT64_MAX, &why).value() == UINT64_MAX);
+  BOOST_TEST(!parse_unsigned("18446744073709551616", 0, UINT64_MAX, &why));
+  BOOST_TEST(why == "out of range 0..18446744073709551615");
+  BOOST_TEST(!parse_unsigned("-1", 0, 10, &why));
+  BOOST_TEST(why == "expected a number");
+  BOOST_TEST(!parse_unsigned("0x", 0, 10, &why));
+  BOOST_TEST(parse_unsigned("0x10", 0, 16, &why).value() == 16u);
+  BOOST_TEST(!parse_unsigned("17", 0, 16, &why));
+  BOOST_TEST(parse_signed("-4095", -4095, INT64_MAX, &why).value() == -4095);
+  BOOST_TEST(!parse_signed("-4096", -4095, INT64_MAX, &why));
+  BOOST_TEST(!parse_signed("-9223372036854775808", -4095, INT64_MAX, &why));
+  BOOST_TEST(parse_signed("-9223372036854775808", INT64_MIN, INT64_MAX, &why).value() == INT64_MIN);
+  BOOST_TEST(!parse_signed("9223372036854775808", INT64_MIN, INT64_MAX, &why));
+  BOOST_TEST(parse_duration("3600s", 3'600'000'000'000ULL, &why).value() == 3'600'000'000'000ULL);
+  BOOST_TEST(!parse_duration("3601s", 3'600'000'000'000ULL, &why));
+  BOOST_TEST(!parse_duration("18446744074s", UINT64_MAX, &why));  // 2^64 ns wraps to 0.29 s if multiplied blindly
+  BOOST_TEST(!parse_duration("1e23s", UINT64_MAX, &why));
+  BOOST_TEST(parse_seconds("0.5", 10, &why).value() == 0.5);
+  for (const char* bad : {"0", "-1", "nan", "inf", "1e3", "", "11"})
+    BOOST_TEST(!parse_seconds(bad, 10, &why), bad);
+}
+
+BOOST_AUTO_TEST_CASE(messages_escape_bytes_and_cut_long_words) {
+  BOOST_TEST(printable(std::string("a\0b\xA5"
+                                   "c",
+                                   5)) == "a\\x00b\\xA5c");
+  BOOST_TEST(printable("caf\xC3\xA9") == "caf\xC3\xA9");  // valid UTF-8 stays
+  BOOST_TEST(printable(std::string(100, 'x'), 4) == "xxxx...(100 bytes)");
+  BOOST_TEST(!valid_utf8("\xED\xA0\x80"));  // a surrogate
+  BOOST_TEST(!valid_utf8("\xC0\xAF"));      // an overlong '/'
+}
+
+// Suggestions stay bounded: nothing for a word longer than a name, and a far candidate is never suggested.
+BOOST_AUTO_TEST_CASE(nearest_names_are_bounded) {
+  BOOST_TEST(nearest("fd", {"df", "xyz"}) == "df");
+  BOOST_TEST(nearest(std::string(65, 'a'), {std::string(65, 'a')}).empty());
+  BOOST_TEST(nearest("abcdef", {"uvwxyz"}).empty());
+  std::vector<std::string> many;
+  for (int i = 0; i < 100'000; ++i)
+    many.push_back("v" + std::to_string(i));
+  BOOST_TEST(nearest("v1x", many) == "v1");
+}
+
+// What parses writes back to text that parses to the same scenario (the libFuzzer target checks this on
+// arbitrary input); a quoted sysfs value stays quoted.
+BOOST_AUTO_TEST_CASE(what_parses_writes_back_to_the_same_text) {
+  Scenario s = parse_scenario(
+      "driver scn_test\ndevice usb 1-1 scn_test\ntask a {\n  r = sysfs-write /sys/x \"two words\" => 0 | -EINVAL\n"
+      "  sleep 1s\n  irq 1023\n}\nexplore exhaustive preemptions=2 sleep-sets=on steps=5000\n",
+      "t.scn");
+  const std::string text = to_text(s);
+  BOOST_TEST(text.find("sysfs-write /sys/x \"two words\"") != std::string::npos, text);
+  BOOST_TEST(text.find("steps=5000") != std::string::npos, text);
+  BOOST_TEST(to_text(parse_scenario(text, "w.scn")) == text);
+}
+
+BOOST_AUTO_TEST_CASE(devices_are_declared_once_with_a_known_driver) {
+  BOOST_TEST(error_of("driver scn_test\ndevice usb 1-1 scn_test\ndevice usb 1-1 scn_test\n") ==
+             "t.scn:3:12: device usb 1-1 is already declared at line 2");
+  BOOST_TEST(error_of("driver scn_test\ndevice usb 1-1 scn_tset\n") ==
+             "t.scn:2:16: unknown driver 'scn_tset' as modalias (no driver would bind this device); did you mean "
+             "'scn_test'?");
+}
+
+// A replayed schedule that does not fit is an error saying where, never a pass.
+BOOST_AUTO_TEST_CASE(a_schedule_that_does_not_fit_is_a_divergence) {
+  g_fixed_probe = true;
+  Scenario s = parse_scenario("driver scn_test\ndevice usb 1-1\ntask a {\n  yield\n}\nschedule \"t1 t77\"\n", "t.scn");
+  Verdict v = run_scenario(s);
+  BOOST_TEST(!v.passed);
+  BOOST_TEST(v.divergence.starts_with("t.scn:6:"), v.divergence);
+  BOOST_TEST(v.divergence.find("the recorded schedule does not fit") != std::string::npos, v.divergence);
 }
