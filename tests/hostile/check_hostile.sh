@@ -61,6 +61,8 @@ expect executions-huge 2 "$s/executions-huge.scn:6:27: executions out of range 0
 expect executions-zero-random 2 "$s/executions-zero-random.scn:6:27: executions=0 (until the search ends) is only for explore exhaustive" run "$s/executions-zero-random.scn"
 expect steps-too-small 2 "$s/steps-too-small.scn:6:22: steps out of range 100..10000000000" run "$s/steps-too-small.scn"
 expect time-limit 0 "(stopped by the time limit)" run --brief --time 0.3 "$s/long-exhaustive.scn"
+# Unbounded exhaustive search shows progress (off a terminal: a line every 10 seconds, on stderr).
+expect progress-line 0 "/s), 0 failing, 0 distinct, 10 s" run --brief --time 10.5 "$s/long-exhaustive.scn"
 # --- Item 10: names.
 expect long-task-name 2 "$s/long-task-name.scn:3:6: a task name is longer than 64 bytes" run "$s/long-task-name.scn"
 expect quoted-task-name 2 "$s/quoted-task-name.scn:3:6: expected a task name, got the quoted string '\"two words\"'" run "$s/quoted-task-name.scn"
