@@ -166,6 +166,12 @@ expect replay-fits 1 "FAIL $repro: replayed 1 execution" replay --brief "$repro"
 n1=$(ls "$work/repro" | wc -l)
 check save-repro-no-overwrite "a second run adds reproducers instead of overwriting ($n1 files)" test "$n1" -ge 2 -a -f "$work/repro/r01-unplug-while-open-buggy-repro-2.scn"
 check save-repro-first-unchanged "the first reproducer is unchanged" cmp -s "$repro" <(sed 's/^schedule "\(.*\) t1 t1 t1"$/schedule "\1"/' "$extra")
+# --- Item 3 (run): a run killed part-way keeps the verdicts it printed (stdout flushed, JSON rewritten per
+# verdict). The second scenario runs far longer than the 20 s after which it is killed.
+timeout -s TERM 20 "$devsim" run --brief --json "$work/partial.json" "$fixed" "$s/long-exhaustive.scn" --time 600 \
+  >"$work/partial.out" 2>&1
+check killed-run-keeps-verdict "the first verdict is on stdout though the run was killed" grep -qF "PASS $fixed" "$work/partial.out"
+check killed-run-keeps-json "and in the JSON" grep -qF '"status": "PASS"' "$work/partial.json"
 # --- Smaller: the trace says what its timestamps are.
 expect trace-written 0 "PASS $buggy" run --brief --trace "$work/trace.json" "$buggy"
 check trace-declares-unit "the trace declares its ts unit" grep -qF '"ts_unit":"event sequence number' "$work/trace.json"
