@@ -78,7 +78,16 @@ class CdevCore {
     group->get(site);
     c.group_ = group;
   }
-  static void mapping_get(File& f, const Site& site) { f.count_.inc(site); }
+  static void mapping_get(File& f, const Site& site) {
+    f.count_.inc(site);
+    ++f.mappings_;
+  }
+  // Undoes one mapping_get: false (and nothing dropped) when the file has no mapping left.
+  static bool mapping_put(File& f) {
+    if (f.mappings_ == 0) return false;
+    --f.mappings_;
+    return true;
+  }
   static OpenResult open(const std::string& name, const Site& site);
 };
 
@@ -290,9 +299,17 @@ int vfs_mmap(File* file, const Site& site) {
   return static_cast<int>(r);
 }
 
-void vfs_munmap(File* file, const Site& site) {
+int vfs_munmap(File* file, const Site& site) {
   world().yield(sim::EventKind::Sync, file, site);
+  if (!CdevCore::check_file(file, site)) return -kEBADF;
+  // munmap of something that is not mapped: the kernel finds no VMA and unmaps nothing, so no file reference
+  // goes. The error is -EINVAL: what a program that never mapped passes is MAP_FAILED, which is not page
+  // aligned (mm/mmap.c do_munmap, mm/vma.c do_vmi_munmap: offset_in_page(start) -> -EINVAL); without an MMU
+  // the missing VMA itself is -EINVAL (mm/nommu.c do_munmap). Not modelled: an MMU kernel returns 0 for a
+  // page-aligned range with no mapping in it (the simulator has no addresses).
+  if (!CdevCore::mapping_put(*file)) return -kEINVAL;
   CdevCore::fput(file, site);
+  return 0;
 }
 
 void vfs_close(File* file, const Site& site) {

@@ -173,6 +173,9 @@ class File {
   sim::AllocId private_alloc_ = 0;
   sim::AllocId alloc_ = 0;
   UresGroup* group_ = nullptr;
+  // INVARIANT: mappings_ counts the successful vfs_mmap calls not yet undone by vfs_munmap; each holds one of
+  // count_'s references, so vfs_munmap may drop a reference only while mappings_ > 0.
+  int mappings_ = 0;
   bool drained_ = false;  // opened through a drain-enabled cdev
 };
 
@@ -203,7 +206,9 @@ long vfs_ioctl(File* file, unsigned cmd, unsigned long arg, const Site& site = S
 unsigned vfs_poll(File* file, const Site& site = Site::current());
 // mmap(): on success the mapping holds a file reference until vfs_munmap (0), else a negative errno.
 int vfs_mmap(File* file, const Site& site = Site::current());
-void vfs_munmap(File* file, const Site& site = Site::current());
+// munmap() of one of the file's mappings: drops that mapping's file reference and returns 0. A file with no
+// mapping left returns -EINVAL and drops nothing (the VMA lookup finds no mapping: see vfs_munmap).
+int vfs_munmap(File* file, const Site& site = Site::current());
 // close(): drops the descriptor's reference; the last one runs release().
 void vfs_close(File* file, const Site& site = Site::current());
 

@@ -1,9 +1,13 @@
 #include "fuzz/fuzzer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
+#include <exception>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "scenarios/parser.hpp"
@@ -33,13 +37,35 @@ std::size_t count_ops(const Scenario& s) {
 
 namespace {
 
-// Weights of the operation menu: users of the node most of the time, the hotplug and driver-model operations
-// often enough to race with them.
-enum class Pick { Open, Ioctl, Read, Write, Poll, Mmap, Close, Unplug, Plug, Unbind, Bind, Unload, Load, Irq, Sleep };
+// Weights of the operation menu: users of the nodes most of the time, the hotplug and driver-model operations
+// often enough to race with them, and every other operation of the language now and then.
+// INVARIANT: every OpKind has a Pick (tests/fuzz checks a generated corpus holds every operation).
+enum class Pick {
+  Open,
+  Ioctl,
+  Read,
+  Write,
+  Poll,
+  Mmap,
+  Munmap,
+  Close,
+  Unplug,
+  Plug,
+  Unbind,
+  Bind,
+  SysfsRead,
+  SysfsWrite,
+  Unload,
+  Load,
+  Irq,
+  Sleep,
+  Yield
+};
 constexpr std::pair<Pick, unsigned> kMenu[] = {
-    {Pick::Open, 14}, {Pick::Ioctl, 22}, {Pick::Read, 5},   {Pick::Write, 5}, {Pick::Poll, 4},
-    {Pick::Mmap, 3},  {Pick::Close, 12}, {Pick::Unplug, 9}, {Pick::Plug, 4},  {Pick::Unbind, 4},
-    {Pick::Bind, 3},  {Pick::Unload, 2}, {Pick::Load, 1},   {Pick::Irq, 4},   {Pick::Sleep, 3},
+    {Pick::Open, 14},  {Pick::Ioctl, 22}, {Pick::Read, 5},      {Pick::Write, 5},      {Pick::Poll, 4},
+    {Pick::Mmap, 3},   {Pick::Munmap, 3}, {Pick::Close, 12},    {Pick::Unplug, 9},     {Pick::Plug, 4},
+    {Pick::Unbind, 4}, {Pick::Bind, 3},   {Pick::SysfsRead, 2}, {Pick::SysfsWrite, 3}, {Pick::Unload, 2},
+    {Pick::Load, 1},   {Pick::Irq, 4},    {Pick::Sleep, 3},     {Pick::Yield, 2},
 };
 
 Pick pick(ChoiceSource& rng) {
@@ -54,63 +80,137 @@ Pick pick(ChoiceSource& rng) {
   return Pick::Sleep;
 }
 
+// One driver of a case and the device it is given.
+struct Target {
+  const drivers::DriverInfo* info;
+  std::string id;  // "1-2" (usb port) or "NAME0" (platform device)
+  std::vector<std::string> nodes;
+};
+
+// A descriptor variable of a task and the driver whose node it opened.
+struct FdVar {
+  std::string name;
+  std::size_t target;
+  bool mapped = false;
+};
+
+std::uint64_t rng_seed(std::uint64_t seed) {
+  return seed * 0x9e3779b97f4a7c15ULL + 0x5bd1e995;
+}
+
 }  // namespace
 
 Scenario generate(const drivers::DriverInfo& d, std::uint64_t seed) {
-  Rng rng(seed * 0x9e3779b97f4a7c15ULL + 0x5bd1e995);
-  return generate(d, rng, seed);
+  const drivers::DriverInfo* pool[] = {&d};
+  return generate_case(pool, seed);
 }
 
 Scenario generate(const drivers::DriverInfo& d, ChoiceSource& rng, std::uint64_t seed) {
+  const drivers::DriverInfo* pool[] = {&d};
+  return generate(pool, rng, seed);
+}
+
+Scenario generate_case(std::span<const drivers::DriverInfo* const> pool, std::uint64_t seed) {
+  Rng rng(rng_seed(seed));
+  return generate(pool, rng, seed);
+}
+
+Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource& rng, std::uint64_t seed) {
+  if (pool.empty()) throw std::invalid_argument("fuzz: no driver to generate a case for");
+  // The drivers of this case.
+  std::vector<const drivers::DriverInfo*> chosen;
+  if (pool.size() == 1 || rng.chance(12)) {
+    chosen.assign(pool.begin(), pool.end());
+  } else {
+    std::vector<const drivers::DriverInfo*> rest(pool.begin(), pool.end());
+    const std::size_t k = 2 + rng.below(std::min<std::size_t>(3, pool.size() - 1));
+    for (std::size_t i = 0; i < k; ++i) {
+      const std::size_t j = rng.below(rest.size());
+      chosen.push_back(rest[j]);
+      rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(j));
+    }
+  }
   Scenario s;
-  s.file = "fuzz-" + d.name + "-" + std::to_string(seed) + ".scn";
-  s.drivers.push_back(d.name);
-  for (const std::string& fw : d.firmware)
-    s.firmware.emplace_back(fw, "firmware");
-  const bool usb = d.bus == "usb";
-  const std::string id = usb ? "1-1" : d.name + "0";
-  s.devices.push_back({d.bus, id, d.name, {}});
+  s.file = "fuzz-" + (chosen.size() == 1 ? chosen[0]->name : std::to_string(chosen.size()) + "-drivers") + "-" +
+           std::to_string(seed) + ".scn";
+  std::vector<Target> targets;
+  int usb_ports = 0;
+  for (const drivers::DriverInfo* d : chosen) {
+    s.drivers.push_back(d->name);
+    for (const std::string& fw : d->firmware) {
+      bool have = false;
+      for (const auto& [name, contents] : s.firmware)
+        have = have || name == fw;
+      if (!have) s.firmware.emplace_back(fw, "firmware");
+    }
+    Target t{d, d->bus == "usb" ? "1-" + std::to_string(++usb_ports) : d->name + "0", {}};
+    if (!d->node.empty()) t.nodes.push_back(d->node);
+    t.nodes.insert(t.nodes.end(), d->more_nodes.begin(), d->more_nodes.end());
+    s.devices.push_back({d->bus, t.id, d->name, {}});
+    targets.push_back(std::move(t));
+  }
+  std::vector<std::size_t> with_nodes;
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    if (!targets[i].nodes.empty()) with_nodes.push_back(i);
+  // An ioctl name resolves (at parse time) to the first declared driver that has it: where another driver's
+  // table would win, the case says the number instead.
+  auto ioctl_name_fits = [&](const drivers::IoctlSpec& spec) {
+    for (const Target& t : targets)
+      for (const drivers::IoctlSpec& other : t.info->ioctls)
+        if (other.name == spec.name) return other.cmd == spec.cmd;
+    return false;
+  };
   if (rng.chance(20)) s.fail_nth = 1 + rng.below(8);
-  std::vector<std::string> nodes;
-  if (!d.node.empty()) nodes.push_back(d.node);
-  nodes.insert(nodes.end(), d.more_nodes.begin(), d.more_nodes.end());
-  const bool has_node = !nodes.empty();
   const int ntasks = 2 + static_cast<int>(rng.below(3));
   int fd_counter = 0;
   for (int ti = 0; ti < ntasks; ++ti) {
-    Task t;
-    t.name = "t" + std::to_string(ti);
-    std::vector<std::string> open_fds, closed_fds;
-    const int nops = 1 + static_cast<int>(rng.below(5));
+    Task task;
+    task.name = "t" + std::to_string(ti);
+    std::vector<FdVar> open_fds, closed_fds;
+    const int nops = 1 + static_cast<int>(rng.below(6));
     for (int oi = 0; oi < nops; ++oi) {
       Op op;
       Pick p = pick(rng);
       // Operations on a descriptor need one: open first (valid by construction), except sometimes a closed one.
-      bool needs_fd = p == Pick::Ioctl || p == Pick::Read || p == Pick::Write || p == Pick::Poll || p == Pick::Mmap ||
-                      p == Pick::Close;
-      if ((needs_fd && open_fds.empty() && (closed_fds.empty() || !rng.chance(15))) || (p == Pick::Open && !has_node)) {
-        p = has_node ? Pick::Open : Pick::Sleep;
+      const bool needs_fd = p == Pick::Ioctl || p == Pick::Read || p == Pick::Write || p == Pick::Poll ||
+                            p == Pick::Mmap || p == Pick::Munmap || p == Pick::Close;
+      if ((needs_fd && open_fds.empty() && (closed_fds.empty() || !rng.chance(15))) ||
+          (p == Pick::Open && with_nodes.empty())) {
+        p = !with_nodes.empty() ? Pick::Open : Pick::Sleep;
       }
-      std::string fd;
+      FdVar* fd = nullptr;
       if (needs_fd && p != Pick::Open && p != Pick::Sleep) {
-        if (!open_fds.empty() && !(rng.chance(10) && !closed_fds.empty()))
-          fd = open_fds[rng.below(open_fds.size())];
-        else
-          fd = closed_fds[rng.below(closed_fds.size())];
+        if (!open_fds.empty() && !(rng.chance(10) && !closed_fds.empty())) {
+          // munmap prefers a mapped descriptor (the valid use), but not always (-EINVAL without a mapping).
+          std::vector<std::size_t> mapped;
+          for (std::size_t i = 0; i < open_fds.size(); ++i)
+            if (open_fds[i].mapped) mapped.push_back(i);
+          if (p == Pick::Munmap && !mapped.empty() && rng.chance(75))
+            fd = &open_fds[mapped[rng.below(mapped.size())]];
+          else
+            fd = &open_fds[rng.below(open_fds.size())];
+        } else {
+          fd = &closed_fds[rng.below(closed_fds.size())];
+        }
+        op.fd = fd->name;
       }
+      const Target& t = fd != nullptr ? targets[fd->target] : targets[rng.below(targets.size())];
+      const std::string& bus = t.info->bus;
+      const std::string& driver = t.info->name;
       switch (p) {
-        case Pick::Open:
+        case Pick::Open: {
+          const std::size_t ti_open = with_nodes[rng.below(with_nodes.size())];
           op.kind = OpKind::Open;
-          op.a = nodes[rng.below(nodes.size())];
+          op.a = targets[ti_open].nodes[rng.below(targets[ti_open].nodes.size())];
           op.bind = "fd" + std::to_string(fd_counter++);
-          open_fds.push_back(op.bind);
+          open_fds.push_back({op.bind, ti_open, false});
           break;
+        }
         case Pick::Ioctl:
           op.kind = OpKind::Ioctl;
-          op.fd = fd;
-          if (!d.ioctls.empty()) {
-            const drivers::IoctlSpec& spec = d.ioctls[rng.below(d.ioctls.size())];
-            op.a = spec.name;
+          if (!t.info->ioctls.empty()) {
+            const drivers::IoctlSpec& spec = t.info->ioctls[rng.below(t.info->ioctls.size())];
+            if (ioctl_name_fits(spec)) op.a = spec.name;
             op.number = spec.cmd;
             op.arg = rng.below(spec.max_arg + 1);
           } else {
@@ -120,44 +220,68 @@ Scenario generate(const drivers::DriverInfo& d, ChoiceSource& rng, std::uint64_t
         case Pick::Read:
         case Pick::Write:
           op.kind = p == Pick::Read ? OpKind::Read : OpKind::Write;
-          op.fd = fd;
           op.number = 1 + rng.below(16);
           break;
         case Pick::Poll:
           op.kind = OpKind::Poll;
-          op.fd = fd;
           break;
         case Pick::Mmap:
           op.kind = OpKind::Mmap;
-          op.fd = fd;
+          fd->mapped = true;
           break;
-        case Pick::Close:
+        case Pick::Munmap:
+          op.kind = OpKind::Munmap;
+          fd->mapped = false;
+          break;
+        case Pick::Close: {
           op.kind = OpKind::Close;
-          op.fd = fd;
-          std::erase(open_fds, fd);
-          closed_fds.push_back(fd);
+          FdVar closed = *fd;
+          std::erase_if(open_fds, [&](const FdVar& v) { return v.name == closed.name; });
+          if (std::none_of(closed_fds.begin(), closed_fds.end(), [&](const FdVar& v) { return v.name == closed.name; }))
+            closed_fds.push_back(closed);
           break;
+        }
         case Pick::Unplug:
           op.kind = OpKind::Unplug;
-          op.a = d.bus;
-          op.b = id;
+          op.a = bus;
+          op.b = t.id;
           break;
         case Pick::Plug:
           op.kind = OpKind::Plug;
-          op.a = d.bus;
-          op.b = id;
-          op.c = d.name;
+          op.a = bus;
+          op.b = t.id;
+          op.c = driver;
           break;
         case Pick::Unbind:
         case Pick::Bind:
           op.kind = p == Pick::Unbind ? OpKind::Unbind : OpKind::Bind;
-          op.a = d.name;
-          op.b = id;
+          op.a = driver;
+          op.b = t.id;
           break;
+        case Pick::SysfsRead: {
+          // Attributes that exist, directories (-EIO), links followed, and a path that is not there.
+          op.kind = OpKind::SysfsRead;
+          const std::string drv_dir = "/sys/bus/" + bus + "/drivers/" + driver;
+          const std::string dev_dir = "/sys/bus/" + bus + "/devices/" + t.id;
+          const std::string paths[] = {drv_dir + "/bind",   drv_dir + "/" + t.id,       dev_dir,
+                                       dev_dir + "/driver", dev_dir + "/driver/unbind", drv_dir + "/no_such_attribute"};
+          op.a = paths[rng.below(std::size(paths))];
+          break;
+        }
+        case Pick::SysfsWrite: {
+          // bind/unbind by their paths, through the device's driver link, and a value naming no device.
+          op.kind = OpKind::SysfsWrite;
+          const std::string drv_dir = "/sys/bus/" + bus + "/drivers/" + driver;
+          const std::string paths[] = {drv_dir + "/bind", drv_dir + "/unbind",
+                                       "/sys/bus/" + bus + "/devices/" + t.id + "/driver/unbind"};
+          op.a = paths[rng.below(std::size(paths))];
+          op.b = rng.chance(85) ? t.id : "no_such_device";
+          break;
+        }
         case Pick::Unload:
         case Pick::Load:
           op.kind = p == Pick::Unload ? OpKind::Unload : OpKind::Load;
-          op.a = d.name;
+          op.a = driver;
           break;
         case Pick::Irq:
           op.kind = OpKind::Irq;
@@ -167,16 +291,33 @@ Scenario generate(const drivers::DriverInfo& d, ChoiceSource& rng, std::uint64_t
           op.kind = OpKind::Sleep;
           op.number = (1 + rng.below(3)) * 1'000'000;
           break;
+        case Pick::Yield:
+          op.kind = OpKind::Yield;
+          break;
       }
-      t.ops.push_back(std::move(op));
+      task.ops.push_back(std::move(op));
     }
-    s.tasks.push_back(std::move(t));
+    s.tasks.push_back(std::move(task));
   }
   s.strategy.kind = sim::StrategyKind::Random;
   s.strategy.seed = seed;
   s.executions = 1;
   // Round trip through the text: the case is exactly what a reproducer will say, and the parser vouches for it.
   return scenarios::parse_scenario(scenarios::to_text(s), s.file);
+}
+
+std::string access_site(const sim::Report& r) {
+  if (!r.accessed_by || !r.accessed_by->site) return {};
+  return sim::describe(*r.accessed_by->site);
+}
+
+std::string root_cause(const sim::Report& r) {
+  const std::string alloc = r.allocated_by && r.allocated_by->site ? sim::site_location(*r.allocated_by->site) : "";
+  const std::string freed = r.freed_by && r.freed_by->site ? sim::site_location(*r.freed_by->site) : "";
+  if (!alloc.empty() || !freed.empty()) return r.kind + "|alloc " + alloc + "|free " + freed;
+  // No object behind it: the kind and where it was reported (the headline when the report names no site).
+  if (r.accessed_by && r.accessed_by->site) return r.kind + "|at " + sim::site_location(*r.accessed_by->site);
+  return r.kind + "|" + r.headline;
 }
 
 namespace {
@@ -200,26 +341,53 @@ CaseRun run_case(const Scenario& s, std::uint64_t seed, const CaseSettings& sett
     out.executions += v.result.executions;
     for (sim::Failure& f : v.result.failures) {
       bool seen = false;
-      for (const sim::Failure& g : out.failures)
-        seen = seen || g.signature == f.signature;
+      for (sim::Failure& g : out.failures) {
+        if (g.signature == f.signature) {
+          g.count += f.count;
+          seen = true;
+        }
+      }
       if (!seen) out.failures.push_back(std::move(f));
     }
   }
   return out;
 }
 
-bool reproduces(const Scenario& s, const std::string& signature, const CaseSettings& settings, sim::Report* report) {
-  // Several seeds: a smaller case may need a different schedule to show the same bug.
+// The report with root cause `key` among a verdict's failures.
+std::optional<sim::Report> find_key(const scenarios::Verdict& v, const std::string& key) {
+  for (const sim::Failure& f : v.result.failures)
+    if (root_cause(f.report) == key) return f.report;
+  return std::nullopt;
+}
+
+// Replays `schedule` on `s`: the report with root cause `key` it gives (its own recorded schedule included), if
+// any. A schedule that does not fit the scenario is no reproduction, however the replay says so.
+std::optional<sim::Report> replay(const Scenario& s, const sim::Schedule& schedule, const std::string& key) {
+  try {
+    Scenario c = s;
+    c.schedule = schedule;
+    return find_key(scenarios::run_scenario(c), key);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Explores `s` again (three seeds, random and PCT) for a report with root cause `key` whose recorded schedule
+// replays: a smaller case may need a different schedule to show the same bug.
+std::optional<sim::Report> rediscover(const Scenario& s, const std::string& key, const CaseSettings& settings) {
   for (std::uint64_t seed : {1, 2, 3}) {
-    CaseRun r = run_case(s, seed, settings);
+    CaseRun r;
+    try {
+      r = run_case(s, seed, settings);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
     for (const sim::Failure& f : r.failures) {
-      if (f.signature == signature) {
-        if (report != nullptr) *report = f.report;
-        return true;
-      }
+      if (root_cause(f.report) != key) continue;
+      if (auto again = replay(s, f.report.schedule, key)) return again;
     }
   }
-  return false;
+  return std::nullopt;
 }
 
 // Drops ops that use a descriptor no remaining open binds (the parser would reject them).
@@ -241,37 +409,112 @@ Scenario reparse(const Scenario& s) {
   return scenarios::parse_scenario(scenarios::to_text(copy), s.file);
 }
 
+std::string reproducer_text(const Scenario& s, const sim::Schedule& schedule, const sim::Report& report,
+                            const std::string& note) {
+  Scenario c = s;
+  c.schedule = schedule;
+  std::string text = "# Reproducer written by devsim fuzz: it replays one execution that reports\n#   " +
+                     report.headline + "\n# and declares no bug, so replaying it fails until the driver is fixed.\n";
+  if (!note.empty()) text += "# Not shrunk (fully): " + note + "\n";
+  return text + scenarios::to_text(c);
+}
+
+// What the calling thread's current case is, for the crash handler (see current_case_description).
+thread_local char t_case_description[512] = "";
+
+void describe_case(const Scenario& s, std::uint64_t seed) {
+  std::string d = "driver(s)";
+  for (const std::string& name : s.drivers)
+    d += " " + name;
+  d += ", case seed " + std::to_string(seed);
+  const std::size_t n = std::min(d.size(), sizeof t_case_description - 1);
+  // INVARIANT: the terminator is written first and last, so a signal arriving in between reads a valid string.
+  t_case_description[0] = '\0';
+  std::memcpy(t_case_description + 1, d.data() + 1, n > 0 ? n - 1 : 0);
+  t_case_description[n] = '\0';
+  if (n > 0) t_case_description[0] = d[0];
+}
+
+void clear_case() {
+  t_case_description[0] = '\0';
+}
+
 }  // namespace
 
-std::string shrink(const Scenario& failing, const std::string& signature, const CaseSettings& settings,
-                   std::size_t* ops_after) {
+const char* current_case_description() {
+  return t_case_description;
+}
+
+ShrinkResult shrink(const Scenario& failing, const sim::Report& report, const CaseSettings& settings,
+                    const std::atomic<bool>* cancel) {
+  const std::string key = root_cause(report);
+  auto cancelled = [&] { return cancel != nullptr && cancel->load(); };
+  ShrinkResult out;
   Scenario best = reparse(failing);
-  sim::Report report;
-  if (!reproduces(best, signature, settings, &report)) return {};
+  // Start from the recorded execution: replay it first. Only if it does not replay is the case explored again.
+  sim::Schedule sched = report.schedule;
+  if (auto r = replay(best, sched, key)) {
+    sched = r->schedule;
+  } else if (auto again = rediscover(best, key, settings)) {
+    sched = again->schedule;
+  } else {
+    out.reproducer = reproducer_text(best, report.schedule, report,
+                                     "its recorded schedule did not replay to the same bug, and exploring the "
+                                     "case again did not find it (the execution depends on more than its "
+                                     "schedule: state kept between executions?)");
+    out.ops_after = count_ops(best);
+    out.note = "the recorded schedule did not replay to the same bug";
+    return out;
+  }
+  // INVARIANT from here on: replay(best, sched, key) reports the bug.
+  // A smaller candidate is kept if the current schedule still shows the bug on it, or exploring finds a
+  // schedule that does (and replays).
+  auto accept = [&](const Scenario& candidate) {
+    Scenario c;
+    try {
+      c = reparse(candidate);
+    } catch (const std::exception&) {
+      return false;
+    }
+    if (auto r = replay(c, sched, key)) {
+      if (auto confirmed = replay(c, r->schedule, key)) {
+        best = std::move(c);
+        sched = confirmed->schedule;
+        return true;
+      }
+    }
+    if (auto r = rediscover(c, key, settings)) {
+      best = std::move(c);
+      sched = r->schedule;
+      return true;
+    }
+    return false;
+  };
+  bool interrupted = false;
   // Layer 1: the operation sequence (delta debugging, one element at a time until nothing more goes).
   bool progress = true;
-  while (progress) {
+  while (progress && !interrupted) {
     progress = false;
     // Drop whole tasks.
     for (std::size_t ti = 0; ti < best.tasks.size() && best.tasks.size() > 1; ++ti) {
+      if ((interrupted = cancelled())) break;
       Scenario c = best;
       c.tasks.erase(c.tasks.begin() + static_cast<std::ptrdiff_t>(ti));
-      if (reproduces(c, signature, settings, &report)) {
-        best = reparse(c);
+      if (accept(c)) {
         progress = true;
         --ti;
       }
     }
     // Drop single operations.
-    for (std::size_t ti = 0; ti < best.tasks.size(); ++ti) {
+    for (std::size_t ti = 0; ti < best.tasks.size() && !interrupted; ++ti) {
       for (std::size_t oi = 0; oi < best.tasks[ti].ops.size(); ++oi) {
+        if ((interrupted = cancelled())) break;
         Scenario c = best;
         c.tasks[ti].ops.erase(c.tasks[ti].ops.begin() + static_cast<std::ptrdiff_t>(oi));
         drop_orphans(c.tasks[ti]);
         if (c.tasks[ti].ops.empty()) c.tasks.erase(c.tasks.begin() + static_cast<std::ptrdiff_t>(ti));
         if (c.tasks.empty()) continue;
-        if (reproduces(c, signature, settings, &report)) {
-          best = reparse(c);
+        if (accept(c)) {
           progress = true;
           if (ti >= best.tasks.size()) break;
           --oi;
@@ -279,145 +522,224 @@ std::string shrink(const Scenario& failing, const std::string& signature, const 
       }
     }
     // Simplify: no fault injection if the bug does not need it.
-    if (best.fail_nth != 0) {
+    if (best.fail_nth != 0 && !interrupted) {
       Scenario c = best;
       c.fail_nth = 0;
-      if (reproduces(c, signature, settings, &report)) {
-        best = reparse(c);
-        progress = true;
-      }
+      if (accept(c)) progress = true;
+    }
+    if (!interrupted) interrupted = cancelled();
+  }
+  // Layer 2: the schedule. Keep the shortest prefix that still replays the failure (default choices follow a
+  // prefix: no preemption), then drop single choices.
+  if (!interrupted) {
+    std::size_t lo = 0, hi = sched.size();
+    while (lo < hi) {
+      std::size_t mid = (lo + hi) / 2;
+      if (replay(best, sim::Schedule(sched.begin(), sched.begin() + static_cast<std::ptrdiff_t>(mid)), key))
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    if (lo < sched.size()) sched.resize(lo);
+    for (std::size_t i = sched.size(); i-- > 0;) {
+      if ((interrupted = cancelled())) break;
+      sim::Schedule c = sched;
+      c.erase(c.begin() + static_cast<std::ptrdiff_t>(i));
+      if (replay(best, c, key)) sched = std::move(c);
     }
   }
-  // Layer 2: the schedule. The report's schedule replays the failure; keep the shortest prefix that still does
-  // (default choices follow a prefix: no preemption), then drop single choices.
-  sim::Schedule sched = report.schedule;
-  auto replays = [&](const sim::Schedule& candidate) {
-    Scenario c = best;
-    c.schedule = candidate;
-    scenarios::Verdict v = scenarios::run_scenario(c);
-    for (const sim::Failure& f : v.result.failures)
-      if (f.signature == signature) return true;
-    return false;
-  };
-  if (!replays(sched)) return {};
-  std::size_t lo = 0, hi = sched.size();
-  while (lo < hi) {
-    std::size_t mid = (lo + hi) / 2;
-    if (replays(sim::Schedule(sched.begin(), sched.begin() + static_cast<std::ptrdiff_t>(mid))))
-      hi = mid;
-    else
-      lo = mid + 1;
+  // The schedule written is one that was replayed last (the invariant); check once more all the same.
+  if (!replay(best, sched, key)) {
+    out.reproducer = reproducer_text(reparse(failing), report.schedule, report,
+                                     "the shrunk case stopped replaying; this is the generated case");
+    out.ops_after = count_ops(failing);
+    out.note = "the shrunk case stopped replaying";
+    return out;
   }
-  sched.resize(lo);
-  for (std::size_t i = sched.size(); i-- > 0;) {
-    sim::Schedule c = sched;
-    c.erase(c.begin() + static_cast<std::ptrdiff_t>(i));
-    if (replays(c)) sched = std::move(c);
-  }
-  best.schedule = sched;
-  *ops_after = count_ops(best);
-  std::string text = "# Reproducer written by devsim fuzz: it replays one execution that reports\n#   " +
-                     report.headline + "\n# and declares no bug, so replaying it fails until the driver is fixed.\n";
-  return text + scenarios::to_text(best);
+  out.ops_after = count_ops(best);
+  out.shrunk = !interrupted;
+  out.note = interrupted ? "shrinking was interrupted (the campaign was stopped)" : "";
+  out.reproducer = reproducer_text(best, sched, report, out.note);
+  return out;
 }
 
 CampaignResult run_campaign(const CampaignOptions& o) {
-  const drivers::DriverInfo* d = drivers::find_driver(o.driver);
-  if (d == nullptr) throw std::invalid_argument("unknown driver '" + o.driver + "'");
+  std::vector<const drivers::DriverInfo*> pool;
+  for (const std::string& name : o.drivers.empty() ? std::vector<std::string>{o.driver} : o.drivers) {
+    const drivers::DriverInfo* d = drivers::find_driver(name);
+    if (d == nullptr) throw std::invalid_argument("unknown driver '" + name + "'");
+    if (std::find(pool.begin(), pool.end(), d) == pool.end()) pool.push_back(d);
+  }
   if (o.shards == 0 || o.shard >= o.shards) throw std::invalid_argument("bad shard");
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
 
+  // A finished case waiting for its turn to be committed (cases commit in claim order).
+  struct Outcome {
+    std::uint64_t number = 0, seed = 0;
+    Scenario scenario;  // kept only when it failed
+    CaseRun run;
+  };
+  struct ToShrink {
+    std::size_t index;
+    std::uint64_t seed;
+    Scenario scenario;
+    sim::Report report;
+  };
+
   std::mutex mu;
   CampaignResult result;
-  std::atomic<std::uint64_t> executions{0}, cases{0}, next_case{0};
-  std::atomic<bool> stop{false};
+  std::map<std::uint64_t, Outcome> pending;  // by claim number
+  std::uint64_t next_commit = 0;
+  std::map<std::string, std::size_t> by_key;  // root cause -> findings index
+  std::atomic<std::uint64_t> executions{0}, cases{0}, next_claim{0};
+  std::atomic<std::size_t> bugs{0};
+  std::atomic<bool> stop{false};    // end now (an error, or a finding that ends the campaign was shrunk)
+  std::atomic<bool> closed{false};  // no further case is committed (the budget is spent, or a stop finding)
+  std::exception_ptr error;
+  auto cancelled = [&] { return o.cancel != nullptr && o.cancel->load(); };
   auto out_of_budget = [&] {
-    return stop.load() || (o.executions != 0 && executions.load() >= o.executions) ||
-           (o.seconds > 0 && elapsed() >= o.seconds);
+    return stop.load() || closed.load() || cancelled() || (o.seconds > 0 && elapsed() >= o.seconds);
   };
-  auto worker = [&] {
-    while (!out_of_budget()) {
-      // Case numbers are global; this shard takes every shards-th; the case's seed derives from it and the
-      // campaign seed, so the same command on N machines covers disjoint cases.
-      std::uint64_t i = next_case.fetch_add(1);
-      std::uint64_t case_no = i * o.shards + o.shard;
-      std::uint64_t seed = o.seed * 1'000'003 + case_no;
-      Scenario s = generate(*d, seed);
-      CaseRun r = run_case(s, seed, o.cases);
-      executions += r.executions;
+  auto ends_campaign = [&](const sim::Report& r) {
+    return o.stop_at_first || (!o.stop_at_kind.empty() && r.kind == o.stop_at_kind);
+  };
+
+  // Commits the finished cases that are next in order. Called with `mu` held; returns the new findings.
+  auto commit = [&](std::vector<ToShrink>& todo) {
+    for (auto it = pending.find(next_commit); it != pending.end() && !closed.load(); it = pending.find(next_commit)) {
+      Outcome& c = it->second;
+      executions += c.run.executions;
       ++cases;
-      for (const sim::Failure& f : r.failures) {
+      ++next_commit;
+      for (sim::Failure& f : c.run.failures) {
+        const std::string key = root_cause(f.report);
+        const std::string site = access_site(f.report);
+        if (auto known = by_key.find(key); known != by_key.end()) {
+          Finding& k = result.findings[known->second];
+          k.count += f.count;
+          if (!site.empty() && std::find(k.access_sites.begin(), k.access_sites.end(), site) == k.access_sites.end())
+            k.access_sites.push_back(site);
+          continue;
+        }
+        Finding nf;
+        nf.index = result.findings.size() + 1;
+        nf.key = key;
+        nf.signature = f.signature;
+        nf.report = f.report;
+        if (!site.empty()) nf.access_sites.push_back(site);
+        nf.drivers = c.scenario.drivers;
+        nf.case_number = c.number;
+        nf.case_seed = c.seed;
+        nf.first_execution = executions.load();
+        nf.first_seconds = elapsed();
+        nf.ops_before = count_ops(c.scenario);
+        nf.count = f.count;
+        by_key.emplace(key, result.findings.size());
+        result.findings.push_back(std::move(nf));
+        bugs = result.findings.size();
+        todo.push_back({result.findings.size() - 1, c.seed, c.scenario, f.report});
+        // A finding that ends the campaign is the last one committed: what comes after it is never numbered.
+        if (ends_campaign(f.report)) closed = true;
+      }
+      pending.erase(it);
+      if (o.executions != 0 && executions.load() >= o.executions) closed = true;
+    }
+    if (closed.load()) pending.clear();  // cases run beyond the end: not part of the campaign
+  };
+
+  auto worker = [&] {
+    try {
+      while (!out_of_budget()) {
+        // Case numbers are global; this shard takes every shards-th; the case's seed derives from it and the
+        // campaign seed, so the same command on N machines covers disjoint cases.
+        const std::uint64_t i = next_claim.fetch_add(1);
+        const std::uint64_t case_no = i * o.shards + o.shard;
+        const std::uint64_t seed = o.seed * 1'000'003 + case_no;  // wraps modulo 2^64, deterministically
+        Outcome out;
+        out.number = case_no;
+        out.seed = seed;
+        out.scenario = generate_case(pool, seed);
+        describe_case(out.scenario, seed);
+        out.run = run_case(out.scenario, seed, o.cases);
+        clear_case();
+        if (out.run.failures.empty()) out.scenario = Scenario{};
+        std::vector<ToShrink> todo;
         {
           std::lock_guard lock(mu);
-          bool known = false;
-          for (Finding& k : result.findings) {
-            if (k.signature == f.signature) {
-              k.count += f.count;
-              known = true;
-            }
-          }
-          if (known) continue;
-          Scenario original = s;
-          original.schedule = f.report.schedule;
-          result.findings.push_back(Finding{f.signature,
-                                            f.report,
-                                            executions.load(),
-                                            elapsed(),
-                                            count_ops(s),
-                                            0,
-                                            {},
-                                            scenarios::to_text(original),
-                                            f.count});
+          if (!closed.load()) pending.emplace(i, std::move(out));
+          commit(todo);
         }
-        std::size_t after = 0;
-        std::string repro = shrink(s, f.signature, o.cases, &after);
-        std::lock_guard lock(mu);
-        for (Finding& k : result.findings) {
-          if (k.signature == f.signature) {
-            k.reproducer = repro;
-            k.ops_after = after;
+        for (ToShrink& t : todo) {
+          describe_case(t.scenario, t.seed);
+          ShrinkResult sr = shrink(t.scenario, t.report, o.cases, o.cancel);
+          clear_case();
+          std::lock_guard lock(mu);
+          Finding& f = result.findings[t.index];
+          f.reproducer = std::move(sr.reproducer);
+          f.ops_after = sr.ops_after;
+          f.shrunk = sr.shrunk;
+          f.note = std::move(sr.note);
+          if (f.reproducer.empty()) {
+            // Never the case (shrink keeps the generated case), but a finding must not end without a file.
+            Scenario original = t.scenario;
+            original.schedule = t.report.schedule;
+            f.reproducer = scenarios::to_text(original);
           }
+          if (o.on_finding) o.on_finding(f);
+          if (ends_campaign(f.report)) stop = true;
         }
-        if (o.stop_at_first || (!o.stop_at_kind.empty() && f.report.kind == o.stop_at_kind)) stop = true;
       }
+    } catch (...) {
+      clear_case();
+      std::lock_guard lock(mu);
+      if (!error) error = std::current_exception();
+      stop = true;
     }
   };
-  std::vector<std::thread> threads;
-  for (unsigned j = 1; j < std::max(1u, o.jobs); ++j)
-    threads.emplace_back(worker);
-  // The calling thread works too, and reports progress between cases.
+
   std::thread progress_thread;
   std::mutex done_mu;
   std::condition_variable done_cv;
   bool done = false;
-  if (o.progress) {
-    progress_thread = std::thread([&] {
-      std::unique_lock lock(done_mu);
-      // A display refresh every half second; the campaign's end wakes it at once.
-      while (!done_cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return done; })) {
-        std::size_t bugs;
-        {
-          std::lock_guard findings_lock(mu);
-          bugs = result.findings.size();
-        }
-        o.progress(executions.load(), cases.load(), bugs, elapsed());
-      }
-    });
+  std::vector<std::thread> threads;
+  auto finish_threads = [&] {
+    for (std::thread& t : threads)
+      t.join();
+    {
+      std::lock_guard lock(done_mu);
+      done = true;
+    }
+    done_cv.notify_all();
+    if (progress_thread.joinable()) progress_thread.join();
+  };
+  try {
+    for (unsigned j = 1; j < std::max(1u, o.jobs); ++j)
+      threads.emplace_back(worker);
+    if (o.progress) {
+      progress_thread = std::thread([&] {
+        std::unique_lock lock(done_mu);
+        // A display refresh every half second; the campaign's end wakes it at once.
+        while (!done_cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return done; }))
+          o.progress(executions.load(), cases.load(), bugs.load(), elapsed());
+      });
+    }
+  } catch (const std::system_error& e) {
+    // Out of threads (or memory for their stacks): stop those already running, then say so.
+    stop = true;
+    finish_threads();
+    throw std::runtime_error("cannot start " + std::to_string(o.jobs) + " fuzzing jobs (" +
+                             std::to_string(threads.size() + 1) + " started): " + e.what());
   }
+  // The calling thread works too.
   worker();
-  for (std::thread& t : threads)
-    t.join();
-  {
-    std::lock_guard lock(done_mu);
-    done = true;
-  }
-  done_cv.notify_all();
-  if (progress_thread.joinable()) progress_thread.join();
+  finish_threads();
+  if (error) std::rethrow_exception(error);
   result.executions = executions.load();
   result.cases = cases.load();
   result.seconds = elapsed();
+  result.cancelled = cancelled();
   return result;
 }
 

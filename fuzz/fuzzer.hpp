@@ -1,5 +1,6 @@
-// Fuzzing hotplug sequences: generate operation sequences for a driver, run each under random/PCT schedules
-// with fault injection, deduplicate failures by signature, and shrink each to a small replayable scenario.
+// Fuzzing hotplug sequences: generate operation sequences for one driver or several loaded together, run each
+// under random/PCT schedules with fault injection, deduplicate failures by root cause, and shrink each to a
+// small replayable scenario.
 #pragma once
 
 #include <atomic>
@@ -7,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,61 +57,111 @@ class ByteSource final : public ChoiceSource {
   std::size_t pos_ = 0;
 };
 
-// Case generation: a small world for `driver` (its bus, one device present at start, 2–4 tasks of 1–5
-// operations each) drawn from `seed`. Sequences are valid by construction where that is cheap (descriptors are
-// used after they are opened), and deliberately invalid sometimes (a descriptor used after close). Fault
-// injection: fail-nth over the first allocations, in a share of the cases.
+// Every operation of the scenario language the generator emits: every OpKind (tests/fuzz checks that a
+// generated corpus contains each, so an operation added to the language without generator support fails).
+//
+// Case generation: a small world drawn from `seed` over the driver `pool`. With one driver: that driver, its
+// device present at start. With several: a few of them (2–4, and now and then the whole pool) loaded together,
+// each with its device (usb ports 1-1, 1-2, …; platform devices named after the driver), and tasks using every
+// node of every chosen driver. 2–4 tasks of 1–6 operations each. Sequences are valid by construction where
+// that is cheap (descriptors are used after they are opened), and deliberately invalid sometimes (a descriptor
+// used after close, munmap without mmap, sysfs paths that are not there). Fault injection: fail-nth over the
+// first allocations, in a share of the cases.
+scenarios::Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource& source,
+                             std::uint64_t seed);
 scenarios::Scenario generate(const drivers::DriverInfo& driver, std::uint64_t seed);
 // The same, with every decision taken from `source`; the exploration seed is `seed`.
 scenarios::Scenario generate(const drivers::DriverInfo& driver, ChoiceSource& source, std::uint64_t seed);
+// The generator's seeded stream for case seed `seed` (what run_campaign uses).
+scenarios::Scenario generate_case(std::span<const drivers::DriverInfo* const> pool, std::uint64_t seed);
+
+// The root cause of a report, the key findings are deduplicated by: its kind, the site that allocated the object
+// and the site that freed it. Reports without either (a deadlock, a refcount warning, an unexpected result)
+// are keyed by kind and the reporting site instead.
+std::string root_cause(const sim::Report& report);
+// Where the report's access happened ("drivers/x.cpp:42 in x_ioctl"), "" if it names none.
+std::string access_site(const sim::Report& report);
 
 // How each case is explored.
 struct CaseSettings {
   std::uint64_t executions = 24;  // schedules per case (random and PCT alternate)
 };
 
-// A distinct bug and its reproducer.
+// A distinct bug (one root cause) and its reproducer.
 struct Finding {
-  std::string signature;              // kind + access site + free site
-  sim::Report report;                 // as first seen
-  std::uint64_t first_execution = 0;  // campaign-wide execution count when first seen
-  double first_seconds = 0;           // campaign time when first seen
-  std::size_t ops_before = 0;         // operations of the generated case
-  std::size_t ops_after = 0;          // operations of the shrunk reproducer
-  std::string reproducer;             // scenario text with its recorded schedule
-  std::string original;               // the generated case as a scenario (kept when shrinking fails)
-  std::uint64_t count = 0;            // failing executions with this signature
+  std::size_t index = 0;                  // 1-based, in the order of the campaign's case numbers
+  std::string key;                        // root_cause() of its reports
+  std::string signature;                  // the first report's full signature (kind + access site + free site)
+  sim::Report report;                     // as first seen
+  std::vector<std::string> access_sites;  // every access site seen with this root cause, in order of discovery
+  std::vector<std::string> drivers;       // the drivers of the case that first showed it
+  std::uint64_t case_number = 0;          // the global case number that first showed it
+  std::uint64_t case_seed = 0;            // that case's seed
+  std::uint64_t first_execution = 0;      // campaign-wide execution count (committed cases) when first seen
+  double first_seconds = 0;               // campaign time when first seen (a timing field: not deterministic)
+  std::size_t ops_before = 0;             // operations of the generated case
+  std::size_t ops_after = 0;              // operations of the reproducer
+  bool shrunk = false;                    // the reproducer is the shrunk case (else the generated one, see note)
+  std::string note;                       // why the reproducer is not (fully) shrunk; "" when it is
+  std::string reproducer;                 // scenario text with its recorded schedule (never empty once final)
+  std::uint64_t count = 0;                // failing executions with this root cause
 };
 
 struct CampaignOptions {
-  std::string driver;
+  std::string driver;                // one driver, or:
+  std::vector<std::string> drivers;  // a pool: each case loads a few of them together (overrides `driver`)
   std::uint64_t seed = 1;
   double seconds = 0;            // 0: no time limit
-  std::uint64_t executions = 0;  // 0: no execution limit (one of the two must be set)
+  std::uint64_t executions = 0;  // 0: no execution limit (one of the two must be set, or `cancel`)
   unsigned jobs = 1;
   unsigned shard = 0, shards = 1;  // this machine takes case numbers i with i % shards == shard
   bool stop_at_first = false;      // end once one bug is found and shrunk
   std::string stop_at_kind;        // end once a bug of this kind is found and shrunk
   CaseSettings cases;
-  // Called now and then (about every half second) from the calling thread with the counters so far.
+  // Set from outside (a signal handler) to end the campaign early: no new case starts, shrinking in progress
+  // stops and keeps what it has, and every finding so far still gets its reproducer.
+  const std::atomic<bool>* cancel = nullptr;
+  // Called now and then (about every half second) from a helper thread with the counters so far.
   std::function<void(std::uint64_t executions, std::uint64_t cases, std::size_t bugs, double seconds)> progress;
+  // Called once per finding as soon as its reproducer is final (so it can be written at once), with the
+  // campaign's lock held: calls are serialised. Findings may complete out of index order.
+  std::function<void(const Finding&)> on_finding;
 };
 
 struct CampaignResult {
   std::uint64_t executions = 0;
   std::uint64_t cases = 0;
   double seconds = 0;
-  std::vector<Finding> findings;  // in order of discovery
+  bool cancelled = false;         // ended by `cancel`
+  std::vector<Finding> findings;  // in index order
 };
 
-// Runs a campaign. Throws std::invalid_argument for an unknown driver.
+// Runs a campaign. Throws std::invalid_argument for an unknown driver or a bad shard, std::runtime_error when
+// the worker threads cannot be started (the threads already started are stopped and joined first).
+//
+// Determinism: cases are committed in case-number order whatever job finished them, so the findings (their
+// numbering, first_execution, counts, reproducers) depend on the seed, shard and budget only — not on the
+// number of jobs or on timing — when the campaign ends by its execution budget. A time limit or `cancel` ends
+// it at a point that depends on timing; what was committed up to there is still numbered the same way.
 CampaignResult run_campaign(const CampaignOptions& options);
 
-// Shrinks a failing case to a scenario with few operations and its recorded schedule that replays to
-// `signature`. Returns the reproducer text ("" if the failure could not be reproduced at all).
-std::string shrink(const scenarios::Scenario& failing, const std::string& signature, const CaseSettings& settings,
-                   std::size_t* ops_after);
+struct ShrinkResult {
+  std::string reproducer;  // scenario text with its recorded schedule; "" only if the failure never replayed
+  std::size_t ops_after = 0;
+  bool shrunk = false;
+  std::string note;  // why not (fully) shrunk
+};
+
+// Shrinks a failing case to a scenario with few operations and its recorded schedule that replays to a report
+// with root cause `key`. Starts from `report`'s recorded schedule (replayed first), so a failure that replays is
+// never lost: when shrinking cannot proceed the reproducer is the generated case with that schedule.
+ShrinkResult shrink(const scenarios::Scenario& failing, const sim::Report& report, const CaseSettings& settings,
+                    const std::atomic<bool>* cancel = nullptr);
 
 std::size_t count_ops(const scenarios::Scenario& s);
+
+// For the crash handler of the devsim fuzz command: a NUL-terminated description of the case the calling
+// thread is running ("drivers a b, case seed N"), or "" when none. Async-signal-safe to read.
+const char* current_case_description();
 
 }  // namespace devsim::fuzz

@@ -19,10 +19,13 @@ namespace devsim::scenarios {
 
 namespace {
 
-// One task's process state: its variables and open descriptors.
+// One task's process state: its variables, open descriptors and mappings.
 struct Process {
   std::map<std::string, std::int64_t> vars;
   std::map<std::int64_t, bus::File*> files;
+  // Mappings by the descriptor they were made through. A mapping outlives the descriptor's close (it holds its
+  // own file reference), so `munmap FD` still finds it after `close FD`.
+  std::multimap<std::int64_t, bus::File*> mappings;
   std::int64_t next_fd = 3;
 };
 
@@ -102,12 +105,25 @@ std::int64_t run_op(const Op& op, Process& p) {
       return file() ? bus::vfs_ioctl(file(), static_cast<unsigned>(op.number), op.arg) : -bus::kEBADF;
     case OpKind::Poll:
       return file() ? static_cast<std::int64_t>(bus::vfs_poll(file())) : -bus::kEBADF;
-    case OpKind::Mmap:
-      return file() ? bus::vfs_mmap(file()) : -bus::kEBADF;
-    case OpKind::Munmap:
-      if (file() == nullptr) return -bus::kEBADF;
-      bus::vfs_munmap(file());
-      return 0;
+    case OpKind::Mmap: {
+      bus::File* f = file();
+      if (f == nullptr) return -bus::kEBADF;
+      int r = bus::vfs_mmap(f);
+      if (r == 0) p.mappings.emplace(p.vars[op.fd], f);
+      return r;
+    }
+    case OpKind::Munmap: {
+      auto v = p.vars.find(op.fd);
+      auto m = v != p.vars.end() ? p.mappings.find(v->second) : p.mappings.end();
+      if (m != p.mappings.end()) {
+        bus::File* f = m->second;
+        p.mappings.erase(m);
+        return bus::vfs_munmap(f);
+      }
+      // Nothing mapped through it: the kernel's answer for an unmapped range (bus::vfs_munmap), or -EBADF for a
+      // descriptor that was never opened.
+      return file() ? bus::vfs_munmap(file()) : -bus::kEBADF;
+    }
     case OpKind::Plug:
       return plug(op.a, op.b, op.c);
     case OpKind::Unplug:
@@ -159,7 +175,10 @@ void run_task(const Scenario& s, const Task& t) {
     if (!op.allowed.empty() && std::find(op.allowed.begin(), op.allowed.end(), r) == op.allowed.end())
       report_unexpected(s, op, r);
   }
-  // A process that exits closes what it left open (the kernel's exit_files): release still runs.
+  // A process that exits unmaps what it left mapped (do_exit: exit_mm, then exit_files), then closes what it left
+  // open: release still runs.
+  for (auto& [fd, f] : p.mappings)
+    bus::vfs_munmap(f);
   for (auto& [fd, f] : p.files)
     bus::vfs_close(f);
 }

@@ -1,0 +1,52 @@
+// The devsim command line with one more driver, `fuzz_test_crash`, whose ioctl faults (a wild write through a
+// null pointer, as a driver with a corrupted global would). tests/fuzz checks that `devsim fuzz` reports such
+// a crash as an error naming the driver (exit 2), never as a silent SIGSEGV.
+#include <cstdint>
+
+#include "bus/cdev.hpp"
+#include "bus/errno.hpp"
+#include "drivers/registry.hpp"
+#include "tools/cli.hpp"
+
+namespace {
+
+using namespace devsim;
+
+// Not a constant the compiler can see through: the write below is a real store to address 0.
+volatile std::uintptr_t g_wild_address = 0;
+
+long crash_ioctl(bus::File&, unsigned, unsigned long) {
+  *reinterpret_cast<volatile int*>(g_wild_address) = 1;
+  return 0;
+}
+
+const bus::FileOperations kFops{nullptr, nullptr, nullptr, crash_ioctl, nullptr, nullptr, nullptr};
+
+int crash_probe(bus::CoreContext& ctx) {
+  bus::Cdev* cdev = bus::cdev_alloc(&kFops);
+  ctx->set_drvdata(cdev);
+  return bus::cdev_add(*cdev, "crash0", &ctx.device());
+}
+
+void crash_remove(bus::CoreContext& ctx) {
+  bus::cdev_del(*static_cast<bus::Cdev*>(ctx->drvdata()));
+}
+
+drivers::DriverInfo crash_info() {
+  drivers::DriverInfo info;
+  info.name = "fuzz_test_crash";
+  info.bus = "platform";
+  info.summary = "a test driver whose ioctl faults";
+  info.node = "crash0";
+  info.ioctls = {{"BOOM", 1, 0}};
+  info.ops = [] { return bus::DriverOps{"fuzz_test_crash", "platform", {}, crash_probe, crash_remove}; };
+  return info;
+}
+
+}  // namespace
+
+DEVSIM_REGISTER_DRIVER(crash_info)
+
+int main(int argc, char** argv) {
+  return devsim::tool::run_cli(argc, argv);
+}
