@@ -1,7 +1,11 @@
 #include "bus/cdev.hpp"
 
+#include <map>
+#include <utility>
+
 #include "bus/errno.hpp"
 #include "bus/kernel.hpp"
+#include "core/mutex.hpp"
 
 namespace devsim::bus {
 
@@ -89,6 +93,7 @@ class CdevCore {
     return true;
   }
   static OpenResult open(const std::string& name, const Site& site);
+  static int misc_open(Cdev& c, File& f);
 };
 
 void* Cdev::owner_data(const Site& site) const {
@@ -149,20 +154,68 @@ void cdev_drain(Cdev& cdev, const Site& site) {
     world().block(&cdev.drain_, "cdev_drain(" + cdev.name_ + ")", site);
 }
 
+// ---- misc devices (drivers/char/misc.c) ---------------------------------------------------------------------
+
+namespace {
+// The misc core's state, per world: misc_mtx and the registered devices, by the node's cdev.
+struct MiscState {
+  core::Mutex misc_mtx{"misc_mtx"};
+  std::map<const Cdev*, MiscDevice*> registered;
+};
+MiscState& misc_state() {
+  return world().extension<MiscState>();
+}
+}  // namespace
+
+// misc_open(): what every misc node's open runs (the misc major's fops).
+int CdevCore::misc_open(Cdev& c, File& f) {
+  const Site site = Site::current();
+  MiscState& ms = misc_state();
+  core::MutexGuard guard = ms.misc_mtx.guard(site);
+  auto it = ms.registered.find(&c);
+  if (it == ms.registered.end()) return -kENODEV;  // deregistered since the node was looked up
+  // LIFETIME: registered, and misc_mtx held: the driver frees the MiscDevice only after misc_deregister(),
+  // which waits for misc_mtx.
+  MiscDevice* misc = it->second;
+  const sim::AllocId misc_alloc = world().memory().find(misc);
+  if (misc_alloc != 0) world().memory().check(misc_alloc, &misc->fops, sizeof misc->fops, false, site);
+  // file->private_data = c; replace_fops(file, new_fops); then the driver's open, still under misc_mtx.
+  f.private_ = misc;
+  f.private_alloc_ = misc_alloc;
+  f.f_op_ = misc->fops;
+  if (f.f_op_ == nullptr || f.f_op_->open == nullptr) return 0;
+  return f.f_op_->open(c, f);
+}
+
 int misc_register(MiscDevice& misc, const Site& site) {
-  Cdev* c = cdev_alloc(misc.fops, site);
-  int r = cdev_add(*c, misc.name, misc.parent, site);
+  static const FileOperations kMiscFops = [] {
+    FileOperations ops;
+    ops.open = &CdevCore::misc_open;
+    return ops;
+  }();
+  MiscState& ms = misc_state();
+  core::MutexGuard guard = ms.misc_mtx.guard(site);
+  Cdev* c = cdev_alloc(&kMiscFops, site);
+  int r = cdev_add(*c, misc.name, nullptr, site);  // the node holds no reference to the parent
   if (r != 0) {
     CdevCore::put(*c, site);
     return r;
   }
+  // device_create(&misc_class, misc->parent, ...): the class device holds its parent until device_destroy().
+  get_device(misc.parent, site);
+  ms.registered[c] = &misc;
   misc.cdev = c;
   return 0;
 }
 
 void misc_deregister(MiscDevice& misc, const Site& site) {
   if (misc.cdev == nullptr) return;
-  cdev_del(*std::exchange(misc.cdev, nullptr), site);
+  MiscState& ms = misc_state();
+  core::MutexGuard guard = ms.misc_mtx.guard(site);
+  Cdev* c = std::exchange(misc.cdev, nullptr);
+  ms.registered.erase(c);
+  cdev_del(*c, site);             // no new opens; open files keep the node's cdev (misc core memory), nothing else
+  put_device(misc.parent, site);  // device_destroy(): device_del drops the parent
 }
 
 // ---- ures groups -------------------------------------------------------------------------------------------

@@ -179,16 +179,27 @@ class File {
   bool drained_ = false;  // opened through a drain-enabled cdev
 };
 
-// A misc device (miscdevice): a cdev with a name and no number management, registered in one call.
-// INVARIANT: between misc_register() and misc_deregister() /dev/<name> opens this device's fops; the cdev is
-// cdev_alloc'd, so files open after deregistration keep it (not the driver's data) alive.
+// A misc device (struct miscdevice), as drivers/char/misc.c defines it: a name and fops, usually embedded in the
+// driver's data. misc_register() makes /dev/<name>; opening it runs misc_open(), which under misc_mtx finds the
+// device, sets file->private_data to the MiscDevice, switches the file to the driver's fops and calls their open,
+// still under misc_mtx. misc_deregister() takes misc_mtx too, so it waits for an open in progress, and once it
+// returned no open reaches the driver again.
+// LIFETIME: a misc file pins nothing of the driver: not the MiscDevice, not the driver data, not `parent` (the
+// node's cdev is the misc core's, like the kernel's single misc major). `parent` is held only between
+// misc_register() and misc_deregister() (the class device's parent link: device_add/device_del). A driver whose
+// file operations use driver data or the parent after remove() must take its own references in open (kref,
+// get_device) and drop them in release.
+// Does not handle: minor numbers (the name stands for the node), misc groups/modes, the module reference fops_get
+// takes.
 struct MiscDevice {
   std::string name;
   const FileOperations* fops = nullptr;
   Device* parent = nullptr;
-  Cdev* cdev = nullptr;  // set by misc_register
+  Cdev* cdev = nullptr;  // set by misc_register: the node, owned by the misc core
 };
+// misc_register(): 0, or -EEXIST if the name is taken.
 int misc_register(MiscDevice& misc, const Site& site = Site::current());
+// misc_deregister(): under misc_mtx, so an open running the driver's ->open finishes first.
 void misc_deregister(MiscDevice& misc, const Site& site = Site::current());
 
 // ---- what userspace does (the VFS) -----------------------------------------------------------------------

@@ -12,9 +12,15 @@ namespace devsim::bus {
 namespace {
 // Per world. Keys are the items' addresses: simulated storage is never reused within an execution.
 struct DeferredState {
+  // One work_struct. Every successful queue_work() is an instance; instances run one at a time, in order
+  // (kernel/workqueue.c: a work item is non-reentrant), and each one retires when it ran or was cancelled.
+  // INVARIANT: queued - retired == (pending ? 1 : 0) + running, and running is 0 or 1.
   struct Work {
     bool pending = false;
     int running = 0;
+    int canceling = 0;  // cancel_work_sync() calls in progress: queue_work() fails meanwhile
+    std::uint64_t queued = 0;
+    std::uint64_t retired = 0;
   };
   struct Timer {
     std::uint64_t armed = 0;  // the generation that may fire; 0: disarmed
@@ -46,8 +52,11 @@ class Workqueues {
   static bool queue(WorkStruct& w, const Site& site) {
     world().yield(sim::EventKind::Sync, &w, site);
     DeferredState::Work& s = state().works[&w];
-    if (s.pending) return false;
+    // __queue_work(): the PENDING bit is taken with test_and_set. While a cancel is in progress the canceler
+    // owns it (kernel/workqueue.c __cancel_work_sync: the work is disabled, then flushed), so queueing fails.
+    if (s.pending || s.canceling > 0) return false;
     s.pending = true;
+    ++s.queued;
     WorkStruct* item = &w;
     world().spawn(
         "kworker", [item, site] { process_one_work(item, site); }, site);
@@ -56,27 +65,57 @@ class Workqueues {
   // Named after the kernel function whose access KASAN would report.
   static void process_one_work(WorkStruct* w, const Site& queued_at) {
     sim::yield(queued_at);
-    DeferredState::Work& s = state().works[w];
-    if (!s.pending) return;  // cancelled: never touched again
-    s.pending = false;
-    ++s.running;
+    DeferredState::Work* s = &state().works[w];
+    // Non-reentrant (kernel/workqueue.c __queue_work: a work still running on a pool is queued behind itself on
+    // that pool, and process_one_work() runs one instance at a time): the item stays pending, so queue_work()
+    // keeps returning false, until the running instance returned.
+    while (s->pending && s->running > 0) {
+      world().block(s, "work item to finish", queued_at);
+      s = &state().works[w];
+    }
+    if (!s->pending) return;  // cancelled (the cancel retired this instance): never touched again
+    s->pending = false;       // set_work_pool_and_clear_pending(): queueing it again from here on succeeds
+    ++s->running;
     ++state().work_executions;
     // process_one_work(): reads the function from the item, which must still be alive.
     WorkStruct::Func f = w->func_;
     if (w->embedded_.touch(&w->func_, sizeof f, false, Site::current()) && f != nullptr) f(*w);
     DeferredState::Work& after = state().works[w];
-    if (--after.running == 0) world().wake_all(&after, queued_at);
+    --after.running;
+    ++after.retired;
+    world().wake_all(&after, queued_at);
   }
-  static bool wait(WorkStruct& w, bool cancel, const Site& site) {
+  // flush_work(): waits for the instance queued or running when it was called (kernel/workqueue.c
+  // start_flush_work inserts a barrier right behind it), not for instances queued after: a self-requeueing work
+  // is not stopped by a flush.
+  static bool flush(WorkStruct& w, const Site& site) {
     world().yield(sim::EventKind::Sync, &w, site);
     DeferredState::Work& s = state().works[&w];
-    bool was_pending = s.pending;
-    bool waited = s.pending || s.running > 0;
-    if (cancel) s.pending = false;
-    while (s.pending || s.running > 0)
+    const std::uint64_t target = s.queued;
+    const bool waited = s.retired < target;
+    while (s.retired < target)
       world().block(&s, "work item to finish", site);
-    return cancel ? was_pending : waited;
+    return waited;
   }
+  // cancel_work_sync(): kernel/workqueue.c __cancel_work_sync. The pending instance is taken off the queue, the
+  // running one is waited for, and queue_work() fails for the whole duration, so a work that requeues itself
+  // cannot escape the cancel. Afterwards the item is idle: neither pending nor running.
+  static bool cancel_sync(WorkStruct& w, const Site& site) {
+    world().yield(sim::EventKind::Sync, &w, site);
+    DeferredState::Work& s = state().works[&w];
+    const bool was_pending = s.pending;
+    if (s.pending) {
+      s.pending = false;
+      ++s.retired;  // this instance never runs
+      world().wake_all(&s, site);
+    }
+    ++s.canceling;
+    while (s.running > 0)
+      world().block(&s, "work item to finish", site);
+    --s.canceling;
+    return was_pending;
+  }
+  static bool pending(const WorkStruct& w) { return state().works[&w].pending; }
 };
 
 class Timers {
@@ -117,16 +156,26 @@ class Timers {
   }
   static bool del(TimerList& t, bool sync, bool shutdown, const Site& site) {
     world().yield(sim::EventKind::Sync, &t, site);
-    DeferredState::Timer& s = state().timers[&t];
-    bool was = s.armed != 0;
-    s.armed = 0;
-    if (shutdown) s.shutdown = true;
-    if (sync) {
-      while (s.running > 0)
-        world().block(&s, "timer callback to finish", site);
+    DeferredState::Timer* s = &state().timers[&t];
+    // timer_shutdown*(): the function is cleared at the first attempt, so a running callback cannot re-arm.
+    if (shutdown) s->shutdown = true;
+    if (!sync) {
+      bool was = s->armed != 0;
+      s->armed = 0;
+      return was;
     }
+    // kernel/time/timer.c __timer_delete_sync: __try_to_del_timer_sync() refuses (-1) while the callback runs
+    // and is retried until it succeeds, so a callback that re-armed the timer meanwhile is disarmed by the
+    // retry: on return the timer is neither running nor pending. The result is that of the last attempt.
+    while (s->running > 0) {
+      world().block(s, "timer callback to finish", site);
+      s = &state().timers[&t];
+    }
+    bool was = s->armed != 0;
+    s->armed = 0;
     return was;
   }
+  static bool pending(const TimerList& t) { return state().timers[&t].armed != 0; }
 };
 
 void init_work(WorkStruct& work, WorkStruct::Func func, const Site&) {
@@ -136,10 +185,13 @@ bool queue_work(WorkStruct& work, const Site& site) {
   return Workqueues::queue(work, site);
 }
 bool flush_work(WorkStruct& work, const Site& site) {
-  return Workqueues::wait(work, false, site);
+  return Workqueues::flush(work, site);
 }
 bool cancel_work_sync(WorkStruct& work, const Site& site) {
-  return Workqueues::wait(work, true, site);
+  return Workqueues::cancel_sync(work, site);
+}
+bool work_pending(const WorkStruct& work) {
+  return Workqueues::pending(work);
 }
 std::uint64_t work_executions() {
   return state().work_executions;
@@ -159,6 +211,9 @@ bool del_timer_sync(TimerList& timer, const Site& site) {
 }
 bool timer_shutdown_sync(TimerList& timer, const Site& site) {
   return Timers::del(timer, true, true, site);
+}
+bool timer_pending(const TimerList& timer) {
+  return Timers::pending(timer);
 }
 std::uint64_t timer_fires() {
   return state().timer_fires;

@@ -30,6 +30,8 @@ class DriverCore {
   static void release_driver(Device* dev, const Site& site);
   static Driver* register_driver(DriverOps ops, const Site& site);
   static void unregister_driver(Driver* drv, const Site& site);
+  // bus_find_device_by_name(): the registered device of that name with a reference the caller drops, or null.
+  static Device* find_device_get(BusType* bus, const std::string& name, const Site& site);
 
  private:
   // The Rust driver core's order: the owned driver data goes right after remove(), before devres.
@@ -169,17 +171,27 @@ Driver* DriverCore::register_driver(DriverOps ops, const Site& site) {
   const std::string dir = "/sys/bus/" + bus->name() + "/drivers/" + drv->name();
   k.sysfs().create_dir(dir);
   // LIFETIME: the Driver record lives as long as the world (Kernel::drivers_), so the callbacks may keep it.
+  // drivers/base/bus.c bind_store/unbind_store: the device is found with a reference (bus_find_device_by_name)
+  // and put after the (un)bind, so a concurrent unregister cannot free it under the device lock.
   k.sysfs().create_attr(dir + "/bind", {}, [drv, bus](const std::string& text) -> int {
-    Device* dev = bus->find_device(strip_newline(text));
+    const Site site = Site::current();
+    Device* dev = find_device_get(bus, strip_newline(text), site);
     if (dev == nullptr) return -kENODEV;
-    int r = driver_attach(drv, dev, Site::current());
+    int r = driver_attach(drv, dev, site);
+    put_device(dev, site);
     return r < 0 ? r : static_cast<int>(text.size());
   });
   k.sysfs().create_attr(dir + "/unbind", {}, [drv, bus](const std::string& text) -> int {
-    Device* dev = bus->find_device(strip_newline(text));
-    if (dev == nullptr || dev->driver_ != drv) return -kENODEV;
-    release_driver(dev, Site::current());
-    return static_cast<int>(text.size());
+    const Site site = Site::current();
+    Device* dev = find_device_get(bus, strip_newline(text), site);
+    if (dev == nullptr) return -kENODEV;
+    int r = -kENODEV;
+    if (dev->driver_ == drv) {
+      release_driver(dev, site);
+      r = static_cast<int>(text.size());
+    }
+    put_device(dev, site);
+    return r;
   });
   std::vector<Device*> candidates(bus->devices_.begin(), bus->devices_.end());
   for (Device* dev : candidates) {
@@ -196,6 +208,18 @@ void DriverCore::unregister_driver(Driver* drv, const Site& site) {
   for (Device* dev : std::vector<Device*>(drv->bound_.begin(), drv->bound_.end()))
     release_driver(dev, site);
   std::erase(drv->bus_->drivers_, drv);
+}
+
+Device* DriverCore::find_device_get(BusType* bus, const std::string& name, const Site& site) {
+  sim::world().yield(sim::EventKind::Sync, bus, site);
+  Device* dev = bus->find_device(name);
+  if (dev == nullptr) return nullptr;
+  // LIFETIME: a registered device holds its creator's reference until after device_del() took it off the bus,
+  // and nothing can run between the lookup and this increment.
+  dev->touch(true, site);
+  sim::world().touch(&dev->kref_, true);
+  dev->kref_.get_no_yield(site);
+  return dev;
 }
 
 // ---- the public functions -------------------------------------------------------------------------------------

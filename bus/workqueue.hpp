@@ -12,8 +12,11 @@ namespace devsim::bus {
 // never reused within an execution), not in the item: a cancelled item is never touched again, while an item
 // that runs after its memory was freed is reported as the use-after-free it is (in process_one_work, then in
 // the driver's function) — race R14.
-// Does not handle: ordered/unbound workqueues, delayed work (use a timer that queues), work that requeues itself
-// while being cancelled, concurrency limits.
+// INVARIANT (kernel/workqueue.c): a work item is non-reentrant — an instance queued while the previous one runs
+// waits for it, so the function never runs concurrently with itself; queue_work() fails while the item is
+// pending or while a cancel_work_sync() of it is in progress.
+// Does not handle: ordered/unbound workqueues, delayed work (use a timer that queues), concurrency limits,
+// several workqueues (every item is on one system workqueue), disable_work()/enable_work().
 class WorkStruct {
  public:
   using Func = void (*)(WorkStruct& work);
@@ -29,12 +32,17 @@ class WorkStruct {
 
 // INIT_WORK().
 void init_work(WorkStruct& work, WorkStruct::Func func, const Site& site = Site::current());
-// queue_work()/schedule_work(): false if it was already pending.
+// queue_work()/schedule_work(): false if it was already pending, or while cancel_work_sync() of it runs.
+// Queued while it runs, it runs again after the running instance returned, never concurrently.
 bool queue_work(WorkStruct& work, const Site& site = Site::current());
-// flush_work(): waits until it is neither pending nor running. True if it waited for something.
+// flush_work(): waits for the instance pending or running at the call to finish (not for instances queued
+// later: it does not stop a work that requeues itself). True if it waited for something.
 bool flush_work(WorkStruct& work, const Site& site = Site::current());
-// cancel_work_sync(): a pending execution never runs; a running one is waited for. True if it was pending.
+// cancel_work_sync(): a pending execution never runs; a running one is waited for; queueing fails meanwhile,
+// so on return the item is neither pending nor running, even if it requeues itself. True if it was pending.
 bool cancel_work_sync(WorkStruct& work, const Site& site = Site::current());
+// work_pending(): whether an instance is queued and has not started.
+bool work_pending(const WorkStruct& work);
 // Executions of any work item that have started (tests and reports).
 std::uint64_t work_executions();
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <type_traits>
+#include <utility>
 
 #include "core/refcount.hpp"
 #include "core/runtime.hpp"
@@ -20,8 +21,8 @@ namespace devsim::core {
 //
 // Does not handle: the lookup structure's own locking. get_unless_zero() only tells a dying object from a live
 // one; the object's memory must still be valid while it is called, which is the job of the lock that release
-// takes to unpublish the object (or of RCU). kref_put_mutex/kref_put_lock are not provided: take the lock inside
-// release instead. In the simulator every operation is a scheduling point on the count (see Refcount).
+// takes to unpublish the object (or of RCU) — or of put_mutex()/put_lock(). In the simulator every operation is a
+// scheduling point on the count (see Refcount).
 class Kref {
  public:
   // kref_init: the creator's reference.
@@ -36,9 +37,38 @@ class Kref {
 
   // kref_get: the caller already holds a reference.
   void get(const Site& site = Site::current()) { refcount_.inc(site); }
+  // kref_get without a scheduling point before it, for a caller that found the object in a structure holding it
+  // alive and must not be interleaved between the lookup and the increment (a klist walk: klist_next pins the
+  // node while bus_find_device takes its device reference).
+  void get_no_yield(const Site& site = Site::current()) { refcount_.inc(nullptr, site); }
   // kref_get_unless_zero: a reference, unless the last one is already gone (the object is being released).
   // Returns false in that case: treat the object as not found.
   [[nodiscard]] bool get_unless_zero(const Site& site = Site::current()) { return refcount_.inc_not_zero(site); }
+
+  // kref_put_mutex()/kref_put_lock() (include/linux/kref.h, lib/refcount.c refcount_dec_and_mutex_lock): drops
+  // a reference; the last one is dropped with `lock` held and `release` runs with it held, and must unlock it. A
+  // lookup that finds the object under `lock` may then kref_get() it (not only get_unless_zero): the count cannot
+  // reach 0 while the lock is held, and release unpublishes the object before unlocking.
+  // Lock: Mutex (kref_put_mutex) or SpinLock (kref_put_lock), anything with lock(site)/unlock(site).
+  // LIFETIME: as put(); when it returns false, `lock` is not held.
+  template <class Release, class Lock>
+  bool put_mutex(Release&& release, Lock& lock, const Site& site = Site::current()) {
+    if (refcount_.dec_not_one(site)) return false;  // not the last reference: no lock needed
+    lock.lock(site);
+    if (!refcount_.dec_and_test(site)) {
+      lock.unlock(site);  // someone took a reference meanwhile, under the lock
+      return false;
+    }
+    if constexpr (std::is_invocable_v<Release&, Kref*>)
+      release(this);
+    else
+      release();
+    return true;
+  }
+  template <class Release, class Lock>
+  bool put_lock(Release&& release, Lock& lock, const Site& site = Site::current()) {
+    return put_mutex(std::forward<Release>(release), lock, site);
+  }
 
   // kref_put: drops a reference; if it was the last, calls release (with this Kref, like the kernel's
   // container_of callbacks, or with no argument) and returns true.

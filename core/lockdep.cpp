@@ -44,9 +44,12 @@ struct Edge {
   Site to_site;  // where the second lock was taken
 };
 
+// The node of a held lock whose class is not validated (lockdep_set_novalidate_class).
+constexpr std::size_t kNoNode = static_cast<std::size_t>(-1);
+
 struct HeldLock {
   const void* lock;
-  std::size_t node;
+  std::size_t node;  // kNoNode: not validated
   std::string what;
   Site site;
 };
@@ -152,8 +155,13 @@ bool acquire(sim::World& w, const void* lock, const LockClass& cls, unsigned sub
              bool trylock, const Site& site) {
   if (!w.in_task()) return true;
   LockdepState& s = w.extension<LockdepState>();
-  const std::size_t next = s.node_of(cls, subclass);
   std::vector<HeldLock>& mine = s.held_by(w.current_task());
+  if (cls.novalidate()) {
+    // Held (lockdep_is_held works) but outside the graph: no node, so no dependency ever starts or ends here.
+    mine.push_back(HeldLock{lock, kNoNode, std::string(what), site});
+    return true;
+  }
+  const std::size_t next = s.node_of(cls, subclass);
   bool ok = true;
   if (!trylock) {
     for (const HeldLock& h : mine) {
@@ -165,6 +173,7 @@ bool acquire(sim::World& w, const void* lock, const LockClass& cls, unsigned sub
     }
     for (std::size_t i = 0; ok && i < mine.size(); ++i) {
       const HeldLock& prev = mine[i];
+      if (prev.node == kNoNode) continue;
       auto chain = s.path(next, prev.node);
       if (!chain) continue;
       const std::pair<std::size_t, std::size_t> pair = std::minmax(prev.node, next);
@@ -177,6 +186,7 @@ bool acquire(sim::World& w, const void* lock, const LockClass& cls, unsigned sub
     // Record only orders that do not close a cycle: the graph stays a DAG, so one report per inversion.
     if (ok) {
       for (const HeldLock& prev : mine) {
+        if (prev.node == kNoNode) continue;
         std::vector<Edge>& out = s.edges[prev.node];
         if (std::any_of(out.begin(), out.end(), [&](const Edge& e) { return e.to == next; })) continue;
         out.push_back(Edge{next, w.task_label(w.current_task()), prev.what, prev.site, std::string(what), site});

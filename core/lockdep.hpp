@@ -15,7 +15,7 @@ namespace devsim::core {
 // device instances, and even when the deadlocking interleaving never happened.
 //
 // INVARIANT: `name` (if any) has static storage (a string literal), like a lock_class_key; a LockClass is
-// two words and costs nothing to build natively.
+// three words and costs nothing to build natively.
 class LockClass {
  public:
   LockClass(const char* name, const Site& init_site) : name_(name), init_site_(init_site) {}
@@ -26,10 +26,16 @@ class LockClass {
   std::string label() const;
   // Same name if either has one; otherwise the same initialisation site.
   bool same_as(const LockClass& other) const;
+  // lockdep_set_novalidate_class(): lockdep tracks the lock as held but never validates it — no recursion check,
+  // no dependency to or from it (kernel/locking/lockdep.c: __lockdep_no_validate__ acquires with check = 0). The
+  // driver core does this to every device lock (drivers/base/core.c device_initialize).
+  void set_novalidate() { novalidate_ = true; }
+  bool novalidate() const { return novalidate_; }
 
  private:
   const char* name_;
   Site init_site_;
+  bool novalidate_ = false;
 };
 
 namespace bug {

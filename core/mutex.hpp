@@ -24,6 +24,10 @@ class MutexGuard;
 // through a factory (std::make_unique, Arc::emplace) would get the factory's site: pass a name or the site.
 // INVARIANT: only the task that locked a mutex unlocks it (reported as bad-unlock-balance in the simulator,
 // undefined natively, as with std::mutex).
+// Unlocking with waiters hands the mutex over and then touches it once more (kernel/locking/mutex.c
+// __mutex_unlock_slowpath): the task that takes it next must not free it on the strength of holding it, while the
+// unlocker may still be inside unlock() — reported as a use-after-free in the unlocker. Free such an object from a
+// reference count (Kref), not from "I hold its lock and I am the last user".
 // Does not handle: recursive locking (a bug: reported, then it deadlocks), interruptible or killable waits,
 // lock hand-off fairness, a mutex used by both runtimes (a Mutex belongs to the runtime that uses it first),
 // destroying a locked mutex.
@@ -70,6 +74,9 @@ class Mutex {
     return true;
   }
   const LockClass& lock_class() const { return sim_.lock_class(); }
+  // lockdep_set_novalidate_class(): lockdep tracks the mutex as held but never validates its order or recursion
+  // (drivers/base/core.c device_initialize does this to every device lock). Call right after construction.
+  void set_novalidate_class() { sim_.set_novalidate_class(); }
 
  private:
   detail::SimLock sim_;

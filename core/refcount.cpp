@@ -50,4 +50,18 @@ void Refcount::dec(const Site& site) {
   }
 }
 
+bool Refcount::dec_not_one(const Site& site) {
+  if (sim::World* w = sim_world()) schedule(*w, sim::EventKind::Release, site);
+  int old = refs_.load(std::memory_order_relaxed);
+  do {
+    if (old < 0) return true;  // saturated: stays so
+    if (old == 1) return false;
+    if (old == 0) {
+      dec_fixup(old, site);  // "underflow; use-after-free."
+      return true;
+    }
+  } while (!refs_.compare_exchange_weak(old, old - 1, std::memory_order_release));
+  return true;
+}
+
 }  // namespace devsim::core

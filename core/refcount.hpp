@@ -60,6 +60,9 @@ class Refcount {
   // Decrements; true if this dropped the last reference (the caller frees).
   bool dec_and_test(const Site& site = Site::current()) { return dec_and_test(sim_world(), site); }
   void dec(const Site& site = Site::current());
+  // refcount_dec_not_one() (lib/refcount.c): decrements unless the count is 1; false (nothing done) if it is.
+  // A saturated count stays saturated (true); a decrement of 0 warns as an underflow.
+  bool dec_not_one(const Site& site = Site::current());
 
   // The same operations for a caller that already asked sim_world(): `w` must be its answer (null natively).
   // Saves the runtime lookup on fast paths that need the world for something else too (Arc).

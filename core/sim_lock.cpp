@@ -24,8 +24,16 @@ void SimLock::lock(sim::World& w, unsigned subclass, const Site& site) {
   // that deadlocks, not only on the ones that get through.
   lockdep::acquire(w, this, class_, subclass, name, /*trylock=*/false, site);
   // sleep-in-atomic was checked above, once: the wait itself is not re-checked.
-  while (locked_)
-    w.block(this, name, site, /*sleeps=*/false);
+  if (locked_) {
+    // LIFETIME: the count is restored even when the task is unwound out of block() at the end of the world.
+    struct Waiting {
+      int& n;
+      explicit Waiting(int& count) : n(++count) {}
+      ~Waiting() { --n; }
+    } waiting(waiters_);
+    while (locked_)
+      w.block(this, name, site, /*sleeps=*/false);
+  }
   take(w, name, site);
 }
 
@@ -59,6 +67,18 @@ void SimLock::unlock(sim::World& w, const Site& site) {
   w.note_released(this);
   lockdep::release(w, this);
   w.wake_one(this, site);
+  // mutex_unlock()'s fast path is one atomic release of the owner field; with waiters it is
+  // __mutex_unlock_slowpath, which takes lock->wait_lock after the release.
+  if (kind_ == Kind::Sleeping && waiters_ > 0) access_after_handoff(w, this, sizeof *this, site);
+}
+
+void access_after_handoff(sim::World& w, const void* lock, std::size_t size, const Site& site) {
+  sim::KernelMemory& mem = w.memory();
+  const sim::AllocId id = mem.find(lock);
+  if (id == 0) return;  // a host object (a global lock): never freed within an execution
+  // The new owner may run here, and may free the object the lock is embedded in.
+  w.yield(sim::EventKind::Write, lock, site);
+  mem.check(id, lock, size, true, site);
 }
 
 }  // namespace devsim::core::detail

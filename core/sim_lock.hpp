@@ -18,8 +18,14 @@ namespace devsim::core::detail {
 // INVARIANT: `locked_` is true exactly while `owner_` (a task, or kNoTask for model set-up code) holds it.
 // Waiters are not queued in order: unlock wakes one and the lock may be taken by whoever runs first, like a
 // kernel mutex with optimistic spinning; a woken waiter that lost re-checks and waits again.
-// Does not handle: destroying a locked lock, read/write locks, fairness (a waiter may starve, which the step
-// budget reports as a livelock only if nothing else makes progress).
+// A sleeping lock released while tasks wait for it takes the kernel's slow path (kernel/locking/mutex.c
+// __mutex_unlock_slowpath): the lock is handed over first, and the unlocking task touches the mutex again
+// afterwards (its wait_lock). Another task may take the mutex in between, so freeing the memory a mutex lives in
+// because one holds it is a use-after-free in the unlocker (Documentation/locking/mutex-design.rst: "mutex_unlock()
+// may access the mutex structure even after it has internally released the lock already"). Spinlocks have no
+// such access: a spin_unlock is one store.
+// Does not handle: destroying a locked lock, fairness (a waiter may starve, which the step budget reports as a
+// livelock only if nothing else makes progress).
 class SimLock {
  public:
   enum class Kind : bool { Sleeping, Spinning };
@@ -34,6 +40,7 @@ class SimLock {
   bool locked() const { return locked_; }
   sim::TaskId owner() const { return owner_; }
   const LockClass& lock_class() const { return class_; }
+  void set_novalidate_class() { class_.set_novalidate(); }
   // "mutex <class>" / "spinlock <class>": how reports name the lock.
   std::string what() const;
 
@@ -44,6 +51,12 @@ class SimLock {
   Kind kind_;
   bool locked_ = false;
   sim::TaskId owner_ = sim::kNoTask;
+  int waiters_ = 0;  // tasks blocked in lock(): what makes the kernel's unlock take its slow path
 };
+
+// The access a sleeping lock's unlock makes after handing the lock over (its wait_lock): a checked write of
+// `size` bytes at `lock` if it lives in simulated memory, with a scheduling point first so that the new owner
+// (or any task) may run in between. Shared by Mutex and RwSemaphore (kernel/locking/rwsem.c rwsem_wake).
+void access_after_handoff(sim::World& w, const void* lock, std::size_t size, const Site& site);
 
 }  // namespace devsim::core::detail
