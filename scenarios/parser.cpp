@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "bus/cdev.hpp"
 #include "bus/errno.hpp"
 #include "drivers/registry.hpp"
 
@@ -53,6 +54,8 @@ std::string_view to_string(OpKind kind) {
       return "irq";
     case OpKind::Yield:
       return "yield";
+    case OpKind::Signal:
+      return "signal";
   }
   return "?";
 }
@@ -92,8 +95,8 @@ struct Token {
 };
 
 const std::vector<std::string> kOperations = {
-    "open", "close",  "read",       "write",       "ioctl", "poll",   "mmap",  "munmap", "plug", "unplug",
-    "bind", "unbind", "sysfs-read", "sysfs-write", "load",  "unload", "sleep", "irq",    "yield"};
+    "open", "close",  "read",       "write",       "ioctl", "poll",   "mmap",  "munmap", "plug",  "unplug",
+    "bind", "unbind", "sysfs-read", "sysfs-write", "load",  "unload", "sleep", "irq",    "yield", "signal"};
 const std::vector<std::string> kStatements = {"driver", "device",  "firmware", "task",
                                               "expect", "explore", "fail-nth", "schedule"};
 const std::vector<std::string> kBugKinds = {"use-after-free",       "double-free",
@@ -129,10 +132,23 @@ class Parser {
     if (current_task_ != nullptr)
       fail(current_task_->at, "task '" + current_task_->name + "' is not closed: missing '}'");
     if (s_.tasks.empty() && s_.devices.empty()) fail({1, 1}, "a scenario needs at least one task or device");
+    check_signal_targets();
     return std::move(s_);
   }
 
  private:
+  // `signal TASK` may name a task declared later: checked once every task is known.
+  void check_signal_targets() const {
+    std::vector<std::string> names;
+    for (const Task& t : s_.tasks)
+      names.push_back(t.name);
+    for (const Task& t : s_.tasks)
+      for (const Op& op : t.ops)
+        if (op.kind == OpKind::Signal && std::find(names.begin(), names.end(), op.a) == names.end())
+          fail(Location{op.at.line, op.at.column + static_cast<int>(op.text.find(op.a, 6))},
+               "unknown task '" + op.a + "'" + suggest(op.a, names));
+  }
+
   [[noreturn]] void fail(Location at, const std::string& message) const { throw ParseError(file_, at, message); }
   [[noreturn]] void fail(const Token& t, const std::string& message) const {
     fail(Location{line_no_, t.column}, message);
@@ -450,7 +466,11 @@ class Parser {
         const Token& path = need(t, 1, "a path like /dev/gpiochip0");
         if (!path.text.starts_with("/dev/") || path.text.size() == 5) fail(path, "expected a path like /dev/gpiochip0");
         op.a = path.text.substr(5);
-        no_more(t, 2);
+        if (t.size() > 2) {
+          if (t[2].text != "nonblock") fail(t[2], "expected 'nonblock' or the end of the operation");
+          op.number = bus::kO_NONBLOCK;
+        }
+        no_more(t, 3);
         break;
       }
       case OpKind::Close:
@@ -542,6 +562,10 @@ class Parser {
         break;
       case OpKind::Yield:
         no_more(t, 1);
+        break;
+      case OpKind::Signal:
+        op.a = need(t, 1, "a task name").text;
+        no_more(t, 2);
         break;
     }
     if (!op.bind.empty()) vars_.insert(op.bind);
