@@ -14,6 +14,14 @@ SrcuReadGuard Srcu::sim_read_lock(sim::World& w, const Site& site) {
   return SrcuReadGuard(this, &w, 0, token, site);
 }
 
+bool Srcu::read_lock_held() const {
+  sim::World* w = sim_world();
+  if (w == nullptr) return true;
+  const sim::TaskId self = w->current_task();
+  return std::any_of(sim_sections_.begin(), sim_sections_.end(),
+                     [self](const SimSection& s) { return s.task == self; });
+}
+
 void Srcu::sim_read_unlock(sim::World& w, std::uint64_t token, const Site& site) {
   // LIFETIME: runs in guard destructors; the section must be left even when the task is being unwound.
   sim::World::NoCancelScope scope(w);

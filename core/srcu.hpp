@@ -91,6 +91,9 @@ class Srcu {
   void synchronize(const Site& site = Site::current());
 
   const std::string& name() const { return name_; }
+  // srcu_read_lock_held(): the current task is inside a section of this domain (simulator). Natively, where
+  // there is no PROVE_RCU, true.
+  bool read_lock_held() const;
   // Test hook: sections of this domain open now (simulator: exact; native: a racy snapshot).
   std::size_t readers() const;
 
