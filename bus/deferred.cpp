@@ -1,10 +1,12 @@
 // Work items and timers: each execution in its own simulated task, with the pending/armed state kept by the
 // world so cancelled items are never touched.
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "bus/timer.hpp"
 #include "bus/workqueue.hpp"
+#include "core/lockdep_map.hpp"
 #include "sim/world.hpp"
 
 namespace devsim::bus {
@@ -15,6 +17,7 @@ struct DeferredState {
   struct Work {
     bool pending = false;
     int running = 0;
+    std::optional<core::LockClass> lockdep;  // the work's lockdep map; its class is INIT_WORK()'s site
   };
   struct Timer {
     std::uint64_t armed = 0;  // the generation that may fire; 0: disarmed
@@ -38,10 +41,11 @@ DeferredState& state() {
 
 class Workqueues {
  public:
-  static void init(WorkStruct& w, WorkStruct::Func f) {
+  static void init(WorkStruct& w, WorkStruct::Func f, const Site& site) {
     w.embedded_.attach(&w);
     w.func_ = f;
     state().works[&w] = {};
+    state().works[&w].lockdep.emplace(nullptr, site);
   }
   static bool queue(WorkStruct& w, const Site& site) {
     world().yield(sim::EventKind::Sync, &w, site);
@@ -63,13 +67,22 @@ class Workqueues {
     ++state().work_executions;
     // process_one_work(): reads the function from the item, which must still be alive.
     WorkStruct::Func f = w->func_;
+    // process_one_work(): lock_map_acquire(&work->lockdep_map) around the function (kernel/workqueue.c).
+    const std::optional<core::LockClass> map = s.lockdep;
+    if (map) core::lockdep::lock_map_acquire(w, *map, "(work_completion)", queued_at);
     if (w->embedded_.touch(&w->func_, sizeof f, false, Site::current()) && f != nullptr) f(*w);
+    if (map) core::lockdep::lock_map_release(w);
     DeferredState::Work& after = state().works[w];
     if (--after.running == 0) world().wake_all(&after, queued_at);
   }
   static bool wait(WorkStruct& w, bool cancel, const Site& site) {
     world().yield(sim::EventKind::Sync, &w, site);
     DeferredState::Work& s = state().works[&w];
+    // __flush_work() (flush_work, cancel_work_sync): lock_map_acquire + release of the work's map, pending or not.
+    if (s.lockdep) {
+      core::lockdep::lock_map_acquire(&w, *s.lockdep, "(work_completion)", site);
+      core::lockdep::lock_map_release(&w);
+    }
     bool was_pending = s.pending;
     bool waited = s.pending || s.running > 0;
     if (cancel) s.pending = false;
@@ -129,8 +142,8 @@ class Timers {
   }
 };
 
-void init_work(WorkStruct& work, WorkStruct::Func func, const Site&) {
-  Workqueues::init(work, func);
+void init_work(WorkStruct& work, WorkStruct::Func func, const Site& site) {
+  Workqueues::init(work, func, site);
 }
 bool queue_work(WorkStruct& work, const Site& site) {
   return Workqueues::queue(work, site);
