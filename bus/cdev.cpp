@@ -92,7 +92,7 @@ class CdevCore {
     --f.mappings_;
     return true;
   }
-  static OpenResult open(const std::string& name, const Site& site);
+  static OpenResult open(const std::string& name, unsigned flags, const Site& site);
   static int misc_open(Cdev& c, File& f);
 };
 
@@ -249,7 +249,7 @@ void cdev_set_group(Cdev& cdev, UresGroup* group, const Site& site) {
 
 // ---- the VFS -----------------------------------------------------------------------------------------------
 
-OpenResult CdevCore::open(const std::string& name, const Site& site) {
+OpenResult CdevCore::open(const std::string& name, unsigned flags, const Site& site) {
   world().yield(sim::EventKind::Sync, nullptr, site);
   Cdev* c = nullptr;
   {
@@ -266,6 +266,7 @@ OpenResult CdevCore::open(const std::string& name, const Site& site) {
   f->alloc_ = id;
   f->cdev_ = c;
   f->f_op_ = c->ops_;
+  f->f_flags_ = flags;
   f->drained_ = c->drain_.enabled;
   if (c->group_ != nullptr) {
     f->group_ = c->group_;
@@ -301,7 +302,11 @@ void CdevCore::fput(File* f, const Site& site) {
 }
 
 OpenResult vfs_open(const std::string& name, const Site& site) {
-  return CdevCore::open(name, site);
+  return CdevCore::open(name, 0, site);
+}
+
+OpenResult vfs_open(const std::string& name, unsigned flags, const Site& site) {
+  return CdevCore::open(name, flags, site);
 }
 
 namespace {

@@ -45,7 +45,8 @@ void cdev_drain(Cdev& cdev, const Site& site);
 // INVARIANT (drain): once disconnected, no new file operation enters the driver; in_flight counts the calls
 // inside it, and cdev_drain returns only when it is 0.
 // Does not handle: dev_t numbers and minor ranges (a /dev name stands for the node), module reference counts,
-// mmap of real pages (a mapping is just a file reference), O_NONBLOCK and signals.
+// mmap of real pages (a mapping is just a file reference). O_NONBLOCK is a flag the driver checks (File::f_flags),
+// as in the kernel; signals reach the driver's waits (core/signal.hpp).
 class Cdev {
  public:
   Cdev() = default;
@@ -163,12 +164,15 @@ class File {
   }
   void* private_raw() const { return private_; }
   int refcount() const { return count_.read(); }
+  // file->f_flags: the open flags (kO_NONBLOCK).
+  unsigned f_flags() const { return f_flags_; }
 
  private:
   friend class CdevCore;
   core::Refcount count_{1};
   Cdev* cdev_ = nullptr;
   const FileOperations* f_op_ = nullptr;
+  unsigned f_flags_ = 0;
   void* private_ = nullptr;
   sim::AllocId private_alloc_ = 0;
   sim::AllocId alloc_ = 0;
@@ -211,6 +215,10 @@ struct OpenResult {
   int error = 0;
 };
 OpenResult vfs_open(const std::string& name, const Site& site = Site::current());
+// open() with flags (kO_NONBLOCK): the driver reads them from File::f_flags().
+OpenResult vfs_open(const std::string& name, unsigned flags, const Site& site = Site::current());
+// O_NONBLOCK (uapi/asm-generic/fcntl.h): a read or write that would sleep returns -EAGAIN instead.
+inline constexpr unsigned kO_NONBLOCK = 04000;
 long vfs_read(File* file, std::size_t count, const Site& site = Site::current());
 long vfs_write(File* file, std::size_t count, const Site& site = Site::current());
 long vfs_ioctl(File* file, unsigned cmd, unsigned long arg, const Site& site = Site::current());

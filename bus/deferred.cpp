@@ -1,10 +1,12 @@
 // Work items and timers: each execution in its own simulated task, with the pending/armed state kept by the
 // world so cancelled items are never touched.
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "bus/timer.hpp"
 #include "bus/workqueue.hpp"
+#include "core/lockdep_map.hpp"
 #include "sim/world.hpp"
 
 namespace devsim::bus {
@@ -21,6 +23,7 @@ struct DeferredState {
     int canceling = 0;  // cancel_work_sync() calls in progress: queue_work() fails meanwhile
     std::uint64_t queued = 0;
     std::uint64_t retired = 0;
+    std::optional<core::LockClass> lockdep;  // the work's lockdep map; its class is INIT_WORK()'s site
   };
   struct Timer {
     std::uint64_t armed = 0;  // the generation that may fire; 0: disarmed
@@ -44,10 +47,11 @@ DeferredState& state() {
 
 class Workqueues {
  public:
-  static void init(WorkStruct& w, WorkStruct::Func f) {
+  static void init(WorkStruct& w, WorkStruct::Func f, const Site& site) {
     w.embedded_.attach(&w);
     w.func_ = f;
     state().works[&w] = {};
+    state().works[&w].lockdep.emplace(nullptr, site);
   }
   static bool queue(WorkStruct& w, const Site& site) {
     world().yield(sim::EventKind::Sync, &w, site);
@@ -79,11 +83,22 @@ class Workqueues {
     ++state().work_executions;
     // process_one_work(): reads the function from the item, which must still be alive.
     WorkStruct::Func f = w->func_;
+    // process_one_work(): lock_map_acquire(&work->lockdep_map) around the function (kernel/workqueue.c).
+    const std::optional<core::LockClass> map = s->lockdep;
+    if (map) core::lockdep::lock_map_acquire(w, *map, "(work_completion)", queued_at);
     if (w->embedded_.touch(&w->func_, sizeof f, false, Site::current()) && f != nullptr) f(*w);
+    if (map) core::lockdep::lock_map_release(w);
     DeferredState::Work& after = state().works[w];
     --after.running;
     ++after.retired;
     world().wake_all(&after, queued_at);
+  }
+  // __flush_work() (flush_work, cancel_work_sync): lock_map_acquire + release of the work's map, pending or not,
+  // so flushing a work under a lock the work takes is an inversion even when the work already finished.
+  static void touch_lockdep_map(WorkStruct& w, const DeferredState::Work& s, const Site& site) {
+    if (!s.lockdep) return;
+    core::lockdep::lock_map_acquire(&w, *s.lockdep, "(work_completion)", site);
+    core::lockdep::lock_map_release(&w);
   }
   // flush_work(): waits for the instance queued or running when it was called (kernel/workqueue.c
   // start_flush_work inserts a barrier right behind it), not for instances queued after: a self-requeueing work
@@ -91,6 +106,7 @@ class Workqueues {
   static bool flush(WorkStruct& w, const Site& site) {
     world().yield(sim::EventKind::Sync, &w, site);
     DeferredState::Work& s = state().works[&w];
+    touch_lockdep_map(w, s, site);
     const std::uint64_t target = s.queued;
     const bool waited = s.retired < target;
     while (s.retired < target)
@@ -103,6 +119,7 @@ class Workqueues {
   static bool cancel_sync(WorkStruct& w, const Site& site) {
     world().yield(sim::EventKind::Sync, &w, site);
     DeferredState::Work& s = state().works[&w];
+    touch_lockdep_map(w, s, site);
     const bool was_pending = s.pending;
     if (s.pending) {
       s.pending = false;
@@ -178,8 +195,8 @@ class Timers {
   static bool pending(const TimerList& t) { return state().timers[&t].armed != 0; }
 };
 
-void init_work(WorkStruct& work, WorkStruct::Func func, const Site&) {
-  Workqueues::init(work, func);
+void init_work(WorkStruct& work, WorkStruct::Func func, const Site& site) {
+  Workqueues::init(work, func, site);
 }
 bool queue_work(WorkStruct& work, const Site& site) {
   return Workqueues::queue(work, site);

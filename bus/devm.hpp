@@ -22,9 +22,10 @@ std::string demangled(const std::type_info& type);
 // (after remove(), or when probe fails). A null handle when the allocation fails.
 // LIFETIME: the object lives as long as the *binding*, not as long as anything that points at it: an open
 // file that keeps the pointer after unbind uses freed memory (race R1).
+// With gfp flags (devm_kzalloc(dev, size, gfp)): the same might_alloc() rule as kzalloc.
 template <class T>
-sim::KPtr<T> devm_kzalloc(const BoundContext& dev, const Site& site = Site::current()) {
-  sim::KPtr<T> p = sim::kzalloc<T>(site);
+sim::KPtr<T> devm_kzalloc(const BoundContext& dev, sim::gfp_t flags, const Site& site = Site::current()) {
+  sim::KPtr<T> p = sim::kzalloc<T>(flags, site);
   if (!p) return p;
   std::string name = "devm_kzalloc(" + demangled(typeid(T)) + ")";
   if (!dev.device().devres().add_sited(
@@ -33,6 +34,10 @@ sim::KPtr<T> devm_kzalloc(const BoundContext& dev, const Site& site = Site::curr
     return nullptr;
   }
   return p;
+}
+template <class T>
+sim::KPtr<T> devm_kzalloc(const BoundContext& dev, const Site& site = Site::current()) {
+  return devm_kzalloc<T>(dev, sim::GFP_KERNEL, site);
 }
 
 // devm_add_action(): runs `action` at unbind, in LIFO order with the other entries. -ENOMEM (and the action

@@ -6,10 +6,11 @@
 namespace devsim::bus {
 
 namespace {
-constexpr std::array<std::pair<int, std::string_view>, 16> kNames{{
+constexpr std::array<std::pair<int, std::string_view>, 18> kNames{{
     {kEISDIR, "EISDIR"},
     {kEPERM, "EPERM"},
     {kENOENT, "ENOENT"},
+    {kEINTR, "EINTR"},
     {kEIO, "EIO"},
     {kENXIO, "ENXIO"},
     {kEBADF, "EBADF"},
@@ -23,6 +24,7 @@ constexpr std::array<std::pair<int, std::string_view>, 16> kNames{{
     {kENOTTY, "ENOTTY"},
     {kENOSYS, "ENOSYS"},
     {kESHUTDOWN, "ESHUTDOWN"},
+    {kERESTARTSYS, "ERESTARTSYS"},
 }};
 }  // namespace
 

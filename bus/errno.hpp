@@ -8,6 +8,7 @@ namespace devsim::bus {
 // Only the ones the driver model and the races use; values are Linux's (asm-generic/errno-base.h).
 inline constexpr int kEPERM = 1;
 inline constexpr int kENOENT = 2;
+inline constexpr int kEINTR = 4;
 inline constexpr int kEIO = 5;
 inline constexpr int kENXIO = 6;
 inline constexpr int kEBADF = 9;
@@ -22,6 +23,8 @@ inline constexpr int kEINVAL = 22;
 inline constexpr int kENOTTY = 25;
 inline constexpr int kENOSYS = 38;
 inline constexpr int kESHUTDOWN = 108;
+// Kernel-internal (include/linux/errno.h): an interrupted sleep; user space sees -EINTR or a restart.
+inline constexpr int kERESTARTSYS = 512;
 
 // "ENODEV" for 19 (and for -19); "E<n>" for numbers it does not name.
 std::string_view errno_name(int error);

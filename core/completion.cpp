@@ -1,5 +1,10 @@
 #include "core/completion.hpp"
 
+#include <algorithm>
+#include <chrono>
+
+#include "core/signal.hpp"
+
 namespace devsim::core {
 
 namespace {
@@ -58,6 +63,59 @@ void Completion::wait_for_completion(const Site& site) {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return done_.load(std::memory_order_relaxed) != 0; });
   done_.store(consumed(done_.load(std::memory_order_relaxed), kAll), std::memory_order_relaxed);
+}
+
+long Completion::wait_common(sim::WaitMode mode, std::optional<sim::Nanos> timeout, const char* what,
+                             const Site& site) {
+  auto left = [](sim::Nanos now, sim::Nanos deadline) {
+    return static_cast<long>(std::max<sim::Nanos>(deadline > now ? deadline - now : 0, 1));
+  };
+  if (sim::World* w = sim_world()) {
+    w->might_sleep(what, site);
+    w->yield(sim::EventKind::Sync, this, site);
+    w->touch(this, true);
+    const sim::Nanos deadline = timeout ? w->now() + *timeout : 0;
+    // do_wait_for_common: while no done, check the signal, then the time, then sleep.
+    while (done_.load(std::memory_order_relaxed) == 0) {
+      const bool signalled = mode == sim::WaitMode::Interruptible ? w->signal_pending()
+                             : mode == sim::WaitMode::Killable    ? w->fatal_signal_pending()
+                                                                  : false;
+      if (signalled) return -kERESTARTSYS;
+      if (timeout && w->now() >= deadline) return 0;
+      w->block_wait(this, "completion", mode, timeout ? std::optional<sim::Nanos>(deadline - w->now()) : std::nullopt,
+                    site);
+    }
+    done_.store(consumed(done_.load(std::memory_order_relaxed), kAll), std::memory_order_relaxed);
+    return timeout ? left(w->now(), deadline) : 0;
+  }
+  std::unique_lock lock(mu_);
+  if (!timeout) {
+    cv_.wait(lock, [this] { return done_.load(std::memory_order_relaxed) != 0; });
+    done_.store(consumed(done_.load(std::memory_order_relaxed), kAll), std::memory_order_relaxed);
+    return 0;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  if (!cv_.wait_for(lock, std::chrono::nanoseconds(*timeout),
+                    [this] { return done_.load(std::memory_order_relaxed) != 0; }))
+    return 0;
+  done_.store(consumed(done_.load(std::memory_order_relaxed), kAll), std::memory_order_relaxed);
+  const auto spent = static_cast<sim::Nanos>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  return left(spent, *timeout);
+}
+
+long Completion::wait_for_completion_interruptible(const Site& site) {
+  return wait_common(sim::WaitMode::Interruptible, std::nullopt, "wait_for_completion_interruptible", site);
+}
+long Completion::wait_for_completion_killable(const Site& site) {
+  return wait_common(sim::WaitMode::Killable, std::nullopt, "wait_for_completion_killable", site);
+}
+unsigned long Completion::wait_for_completion_timeout(sim::Nanos timeout, const Site& site) {
+  return static_cast<unsigned long>(
+      wait_common(sim::WaitMode::Uninterruptible, timeout, "wait_for_completion_timeout", site));
+}
+long Completion::wait_for_completion_interruptible_timeout(sim::Nanos timeout, const Site& site) {
+  return wait_common(sim::WaitMode::Interruptible, timeout, "wait_for_completion_interruptible_timeout", site);
 }
 
 bool Completion::try_wait(const Site& site) {

@@ -5,6 +5,7 @@
 #include <climits>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 
 #include "core/runtime.hpp"
 
@@ -23,7 +24,10 @@ namespace devsim::core {
 //
 // INVARIANT: done_ == kAll from complete_all() until reinit(); otherwise done_ counts complete()s not yet
 // consumed by a waiter.
-// Does not handle: timeouts and interruptible waits, reinit() racing with waiters (a bug in the kernel too:
+// Timed, interruptible and killable waits (kernel/sched/completion.c do_wait_for_common): a signal the mode
+// accepts ends the wait with -ERESTARTSYS before consuming a done; a timed wait returns the time left (>= 1)
+// or 0, in virtual nanoseconds (the kernel's jiffies). Natively there are no signals.
+// Does not handle: reinit() racing with waiters (a bug in the kernel too:
 // reinit only between uses), more than UINT_MAX - 1 outstanding complete()s (the kernel's limit as well).
 class Completion {
  public:
@@ -35,6 +39,13 @@ class Completion {
   void complete(const Site& site = Site::current());
   void complete_all(const Site& site = Site::current());
   void wait_for_completion(const Site& site = Site::current());
+  // 0 when done was consumed, -ERESTARTSYS on a signal / on SIGKILL.
+  long wait_for_completion_interruptible(const Site& site = Site::current());
+  long wait_for_completion_killable(const Site& site = Site::current());
+  // The time left (>= 1) when done was consumed, 0 when `timeout` ran out.
+  unsigned long wait_for_completion_timeout(sim::Nanos timeout, const Site& site = Site::current());
+  // The time left, 0 on timeout, or -ERESTARTSYS on a signal.
+  long wait_for_completion_interruptible_timeout(sim::Nanos timeout, const Site& site = Site::current());
   // try_wait_for_completion(): true if it consumed a done (or the completion is completed for all).
   bool try_wait(const Site& site = Site::current());
   // completion_done(): true if a wait would not sleep. Not a scheduling point.
@@ -44,6 +55,7 @@ class Completion {
 
  private:
   static constexpr unsigned kAll = UINT_MAX;
+  long wait_common(sim::WaitMode mode, std::optional<sim::Nanos> timeout, const char* what, const Site& site);
 
   // Writes under mu_ natively; the atomic lets done() read without it.
   std::atomic<unsigned> done_{0};

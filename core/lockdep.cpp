@@ -1,5 +1,8 @@
 #include "core/lockdep.hpp"
 
+#include "core/lockdep_map.hpp"
+#include "sim/boot.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -52,14 +55,15 @@ struct HeldLock {
   std::size_t node;  // kNoNode: not validated
   std::string what;
   Site site;
+  bool read = false;  // a recursive read acquisition (srcu_read_lock)
 };
 
-// The per-world state (World::extension): lives as long as the world, after every simulated object.
-struct LockdepState {
+// The dependency graph: per boot (sim::Boot, one exploration) when one is open, as the kernel's graph lasts
+// from boot to reboot; otherwise per world. Nodes hold LockClasses, whose names and sites are static, so they
+// stay valid across worlds.
+struct LockdepGraph {
   std::vector<ClassNode> nodes;
-  std::vector<std::vector<Edge>> edges;     // by source node
-  std::vector<std::vector<HeldLock>> held;  // by task id, oldest first
-  std::vector<std::pair<std::size_t, std::size_t>> reported;
+  std::vector<std::vector<Edge>> edges;  // by source node
 
   std::size_t node_of(const LockClass& cls, unsigned subclass) {
     for (std::size_t i = 0; i < nodes.size(); ++i)
@@ -72,10 +76,6 @@ struct LockdepState {
     for (std::size_t i = 0; i < nodes.size(); ++i)
       if (nodes[i].subclass == subclass && nodes[i].cls.same_as(cls)) return i;
     return std::nullopt;
-  }
-  std::vector<HeldLock>& held_by(sim::TaskId task) {
-    if (held.size() <= task) held.resize(task + 1);
-    return held[task];
   }
 
   // The edges of a path from -> ... -> to (breadth first, so the shortest), or nothing.
@@ -106,12 +106,28 @@ struct LockdepState {
   }
 };
 
+// The per-world state (World::extension): what each task holds, and which pairs this execution reported (each
+// execution that closes a cycle reports it, so the explorer counts every failing schedule).
+struct LockdepState {
+  std::vector<std::vector<HeldLock>> held;  // by task id, oldest first
+  std::vector<std::pair<std::size_t, std::size_t>> reported;
+  std::vector<HeldLock>& held_by(sim::TaskId task) {
+    if (held.size() <= task) held.resize(task + 1);
+    return held[task];
+  }
+};
+
+LockdepGraph& graph(sim::World& w) {
+  if (sim::Boot* b = sim::Boot::current()) return b->extension<LockdepGraph>();
+  return w.extension<LockdepGraph>();
+}
+
 std::string order_line(const ClassNode& from, const ClassNode& to, const Edge& e) {
   return from.label() + " -> " + to.label() + " by task " + e.task + ": " + e.from_what + " taken at " +
          sim::describe(e.from_site) + ", then " + e.to_what + " at " + sim::describe(e.to_site);
 }
 
-void report_inversion(sim::World& w, LockdepState& s, const HeldLock& prev, std::size_t next,
+void report_inversion(sim::World& w, LockdepGraph& s, const HeldLock& prev, std::size_t next,
                       std::string_view next_what, const Site& site, const std::vector<const Edge*>& chain) {
   const std::string me = w.task_label(w.current_task());
   sim::Report r;
@@ -151,19 +167,22 @@ void report_recursive(sim::World& w, const HeldLock& first, const void* lock, st
 
 namespace lockdep {
 
-bool acquire(sim::World& w, const void* lock, const LockClass& cls, unsigned subclass, std::string_view what,
-             bool trylock, const Site& site) {
+namespace {
+bool acquire_impl(sim::World& w, const void* lock, const LockClass& cls, unsigned subclass, std::string_view what,
+                  bool trylock, bool read, const Site& site) {
   if (!w.in_task()) return true;
-  LockdepState& s = w.extension<LockdepState>();
-  std::vector<HeldLock>& mine = s.held_by(w.current_task());
+  LockdepState& st = w.extension<LockdepState>();
+  std::vector<HeldLock>& mine = st.held_by(w.current_task());
   if (cls.novalidate()) {
     // Held (lockdep_is_held works) but outside the graph: no node, so no dependency ever starts or ends here.
-    mine.push_back(HeldLock{lock, kNoNode, std::string(what), site});
+    mine.push_back(HeldLock{lock, kNoNode, std::string(what), site, read});
     return true;
   }
+  LockdepGraph& s = graph(w);
   const std::size_t next = s.node_of(cls, subclass);
   bool ok = true;
-  if (!trylock) {
+  // A recursive read (srcu_read_lock) neither deadlocks on itself nor closes a cycle: nothing to check.
+  if (!trylock && !read) {
     for (const HeldLock& h : mine) {
       if (h.node == next) {
         report_recursive(w, h, lock, what, site);
@@ -177,8 +196,8 @@ bool acquire(sim::World& w, const void* lock, const LockClass& cls, unsigned sub
       auto chain = s.path(next, prev.node);
       if (!chain) continue;
       const std::pair<std::size_t, std::size_t> pair = std::minmax(prev.node, next);
-      if (std::find(s.reported.begin(), s.reported.end(), pair) == s.reported.end()) {
-        s.reported.push_back(pair);
+      if (std::find(st.reported.begin(), st.reported.end(), pair) == st.reported.end()) {
+        st.reported.push_back(pair);
         report_inversion(w, s, prev, next, what, site, *chain);
       }
       ok = false;
@@ -193,8 +212,30 @@ bool acquire(sim::World& w, const void* lock, const LockClass& cls, unsigned sub
       }
     }
   }
-  mine.push_back(HeldLock{lock, next, std::string(what), site});
+  mine.push_back(HeldLock{lock, next, std::string(what), site, read});
   return ok;
+}
+}  // namespace
+
+bool acquire(sim::World& w, const void* lock, const LockClass& cls, unsigned subclass, std::string_view what,
+             bool trylock, const Site& site) {
+  return acquire_impl(w, lock, cls, subclass, what, trylock, /*read=*/false, site);
+}
+
+void lock_map_acquire(const void* map, const LockClass& cls, std::string_view what, const Site& site) {
+  if (sim::World* w = sim::World::current()) acquire_impl(*w, map, cls, 0, what, false, false, site);
+}
+void lock_map_acquire_read(const void* map, const LockClass& cls, std::string_view what, const Site& site) {
+  if (sim::World* w = sim::World::current()) acquire_impl(*w, map, cls, 0, what, false, true, site);
+}
+void lock_map_release(const void* map) {
+  if (sim::World* w = sim::World::current()) release(*w, map);
+}
+void lock_sync(const void* map, const LockClass& cls, std::string_view what, const Site& site) {
+  if (sim::World* w = sim::World::current()) {
+    acquire_impl(*w, map, cls, 0, what, false, false, site);
+    release(*w, map);
+  }
 }
 
 void release(sim::World& w, const void* lock) {
@@ -215,7 +256,7 @@ bool held(sim::World& w, const void* lock) {
 }
 
 bool depends(sim::World& w, const LockClass& before, const LockClass& after) {
-  const LockdepState& s = w.extension<LockdepState>();
+  const LockdepGraph& s = graph(w);
   auto a = s.find_node(before, 0);
   auto b = s.find_node(after, 0);
   return a && b && *a != *b && s.path(*a, *b).has_value();
@@ -223,7 +264,7 @@ bool depends(sim::World& w, const LockClass& before, const LockClass& after) {
 
 std::size_t dependency_count(sim::World& w) {
   std::size_t n = 0;
-  for (const auto& out : w.extension<LockdepState>().edges)
+  for (const auto& out : graph(w).edges)
     n += out.size();
   return n;
 }

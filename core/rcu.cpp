@@ -1,5 +1,7 @@
 #include "core/rcu.hpp"
 
+#include "core/rcu_pointer.hpp"
+
 #include <urcu/urcu-memb.h>
 
 #include <algorithm>
@@ -283,6 +285,20 @@ void rcu_barrier(const Site& site) {
   while (!reached->load(std::memory_order_acquire))
     reached->wait(false, std::memory_order_acquire);
 }
+
+namespace detail {
+void lockdep_rcu_suspicious(sim::World& w, std::string_view api, std::string_view why, const Site& site) {
+  sim::Report r;
+  r.kind = std::string(bug::kSuspiciousRcuUsage);
+  r.headline =
+      "suspicious " + std::string(api) + " usage in task " + w.task_label(w.current_task()) + ": " + std::string(why);
+  r.accessed_by = w.task_site(w.current_task(), site);
+  r.details.push_back("rcu_read_lock() held: " + std::string(rcu_read_lock_held() ? "yes" : "no"));
+  for (const sim::Task::Held& h : w.held())
+    r.details.push_back("holding " + h.what + " (taken at " + sim::describe(h.site) + ")");
+  w.report(std::move(r));
+}
+}  // namespace detail
 
 bool rcu_read_lock_held() {
   if (sim::World* w = sim_world()) {

@@ -38,6 +38,9 @@ namespace devsim::core {
 
 namespace detail {
 
+// kernel/rcu/update.c lockdep_rcu_suspicious(), in rcu.cpp (see rcu_pointer.hpp).
+void lockdep_rcu_suspicious(sim::World& w, std::string_view api, std::string_view why, const Site& site);
+
 // Mutual exclusion for updaters, in either runtime. Not a general mutex (see mutex.hpp): no lock-order
 // checking, no owner checks; it only has to make updates exclusive.
 class RcuUpdaterLock {
@@ -168,11 +171,15 @@ class Rcu {
 
   // The current value, borrowed for as long as `guard`'s read section lasts; a null borrow if the pointer is.
   // LIFETIME: the borrow must not outlive `guard` (C++ cannot enforce it; see the header comment).
+  // PROVE_RCU (simulator): `guard` must be an active section of this task, or the dereference is reported as
+  // suspicious-rcu-usage (kernel/rcu/update.c lockdep_rcu_suspicious).
   Borrowed dereference(const RcuReadGuard& guard, const Site& site = Site::current()) const {
-    (void)guard;  // evidence of the read section
     if (sim::World* w = sim_world()) [[unlikely]] {
       w->yield(sim::EventKind::Read, this, site);
       w->touch(this, false);
+      if (!guard.active() || !rcu_read_lock_held())
+        detail::lockdep_rcu_suspicious(*w, "rcu_dereference_check()",
+                                       "Rcu<P>::dereference() outside an RCU read-side critical section", site);
     }
     // Acquire pairs with the updaters' release store: the new value's construction is visible.
     void* p = ptr_.load(std::memory_order_acquire);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/lockdep_map.hpp"
+
 namespace devsim::core {
 
 SrcuReadGuard Srcu::sim_read_lock(sim::World& w, const Site& site) {
@@ -11,7 +13,17 @@ SrcuReadGuard Srcu::sim_read_lock(sim::World& w, const Site& site) {
   sim_sections_.push_back({token, w.current_task(), sim_gp_seq_, site});
   // LIFETIME: the hold names `this` as its resource; the guard releases it before the domain can go away.
   w.note_acquired(this, "srcu_read_lock(" + name_ + ")", site, sim::HoldKind::Sleepable);
+  // srcu_read_lock(): srcu_lock_acquire(&ssp->dep_map), a recursive read (include/linux/srcu.h).
+  lockdep::lock_map_acquire_read(&lockdep_class_, lockdep_class_, "srcu " + name_, site);
   return SrcuReadGuard(this, &w, 0, token, site);
+}
+
+bool Srcu::read_lock_held() const {
+  sim::World* w = sim_world();
+  if (w == nullptr) return true;
+  const sim::TaskId self = w->current_task();
+  return std::any_of(sim_sections_.begin(), sim_sections_.end(),
+                     [self](const SimSection& s) { return s.task == self; });
 }
 
 void Srcu::sim_read_unlock(sim::World& w, std::uint64_t token, const Site& site) {
@@ -20,6 +32,7 @@ void Srcu::sim_read_unlock(sim::World& w, std::uint64_t token, const Site& site)
   w.yield(sim::EventKind::Release, this, site);
   w.touch(this, true);
   w.note_released(this);
+  lockdep::lock_map_release(&lockdep_class_);
   auto it = std::find_if(sim_sections_.begin(), sim_sections_.end(),
                          [token](const SimSection& s) { return s.token == token; });
   if (it == sim_sections_.end()) return;
@@ -46,6 +59,8 @@ void Srcu::synchronize(const Site& site) {
       return;  // waiting would hang the task forever
     }
     if (!w->might_sleep("synchronize_srcu(" + name_ + ")", site)) return;
+    // __synchronize_srcu(): srcu_lock_sync(&ssp->dep_map) (kernel/rcu/srcutree.c): ordered after every lock held.
+    lockdep::lock_sync(&lockdep_class_, lockdep_class_, "srcu " + name_, site);
     const std::uint64_t gp = ++sim_gp_seq_;
     auto older = [gp](const SimSection& s) { return s.start < gp; };
     while (std::any_of(sim_sections_.begin(), sim_sections_.end(), older) && !w->tearing_down()) {

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/lockdep.hpp"
 #include "core/runtime.hpp"
 
 namespace devsim::core {
@@ -74,7 +75,13 @@ class SrcuReadGuard {
 
 class Srcu {
  public:
-  explicit Srcu(std::string_view name = "srcu") : name_(name) {}
+  // The lockdep class is the construction site, like init_srcu_struct()'s static key...
+  explicit Srcu(std::string_view name, const Site& site = Site::current())
+      : name_(name), lockdep_class_(nullptr, site) {}
+  // ...or, given a name with static storage (a string literal), that name, as for Mutex and SpinLock (members
+  // built by one implicit constructor share its site).
+  explicit Srcu(const char* name = "srcu", const Site& site = Site::current())
+      : name_(name), lockdep_class_(name, site) {}
   Srcu(const Srcu&) = delete;
   Srcu& operator=(const Srcu&) = delete;
 
@@ -91,6 +98,9 @@ class Srcu {
   void synchronize(const Site& site = Site::current());
 
   const std::string& name() const { return name_; }
+  // srcu_read_lock_held(): the current task is inside a section of this domain (simulator). Natively, where
+  // there is no PROVE_RCU, true.
+  bool read_lock_held() const;
   // Test hook: sections of this domain open now (simulator: exact; native: a racy snapshot).
   std::size_t readers() const;
 
@@ -108,6 +118,7 @@ class Srcu {
   void native_wait_drained(unsigned i);
 
   std::string name_;
+  LockClass lockdep_class_;  // the domain's lockdep map (simulator): see lockdep_map.hpp
   // ---- native --------------------------------------------------------------------------------------------
   struct alignas(64) Counter {
     std::atomic<int> value{0};  // int: std::atomic<int>::wait is a futex wait

@@ -1,11 +1,15 @@
 // WaitQueue: sleep until a condition holds; whoever makes it true wakes the queue.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 
 #include "core/runtime.hpp"
+#include "core/signal.hpp"
 
 namespace devsim::core {
 
@@ -21,7 +25,14 @@ namespace devsim::core {
 //
 // INVARIANT (native): pred() reads state that is written with atomics or under a lock of the caller (it runs
 // concurrently with the waker), and the waker writes it before calling wake_up_*().
-// Does not handle: timeouts, interruptible waits, exclusive waiters (wake_up_one wakes one waiter, whichever;
+// Interruptible, killable and timed waits (include/linux/wait.h ___wait_event, prepare_to_wait_event): the
+// condition is checked before the signal, so a wait whose condition holds returns success even with a signal
+// pending; a signal the mode accepts ends the wait with -ERESTARTSYS; a timeout is virtual nanoseconds (the
+// kernel's jiffies), and a timed wait returns what is left of it (at least 1 if the condition holds, 0 if the
+// time ran out with the condition false). A user task asleep in an interruptible or killable wait when nothing
+// else can run is killed (SIGKILL), not reported: that is a process blocked in read(), a normal state.
+// Natively there are no signals: interruptible waits are plain waits, timeouts are real time.
+// Does not handle: exclusive waiters (wake_up_one wakes one waiter, whichever;
 // waiters for different conditions on one queue need wake_up_all), a queue used by both runtimes.
 class WaitQueue {
  public:
@@ -32,12 +43,33 @@ class WaitQueue {
   // Sleeps until pred() is true. pred() may run any number of times, on the waiting task.
   template <class Pred>
   void wait_event(Pred pred, const Site& site = Site::current());
+  // 0 once pred() holds, -ERESTARTSYS on a signal (wait_event_interruptible) / on SIGKILL (wait_event_killable).
+  template <class Pred>
+  long wait_event_interruptible(Pred pred, const Site& site = Site::current()) {
+    return wait(pred, sim::WaitMode::Interruptible, std::nullopt, "wait_event_interruptible", site);
+  }
+  template <class Pred>
+  long wait_event_killable(Pred pred, const Site& site = Site::current()) {
+    return wait(pred, sim::WaitMode::Killable, std::nullopt, "wait_event_killable", site);
+  }
+  // The time left (>= 1) once pred() holds, 0 when `timeout` ran out with pred() false.
+  template <class Pred>
+  long wait_event_timeout(Pred pred, sim::Nanos timeout, const Site& site = Site::current()) {
+    return wait(pred, sim::WaitMode::Uninterruptible, timeout, "wait_event_timeout", site);
+  }
+  // The same, or -ERESTARTSYS on a signal.
+  template <class Pred>
+  long wait_event_interruptible_timeout(Pred pred, sim::Nanos timeout, const Site& site = Site::current()) {
+    return wait(pred, sim::WaitMode::Interruptible, timeout, "wait_event_interruptible_timeout", site);
+  }
   // May run in destructors (a release callback waking a drain): never unwound halfway.
   void wake_up_one(const Site& site = Site::current());
   void wake_up_all(const Site& site = Site::current());
 
  private:
   void native_wake(bool all);
+  template <class Pred>
+  long wait(Pred& pred, sim::WaitMode mode, std::optional<sim::Nanos> timeout, const char* what, const Site& site);
 
   std::atomic<int> native_waiters_{0};
   std::mutex mu_;
@@ -64,6 +96,46 @@ void WaitQueue::wait_event(Pred pred, const Site& site) {
     cv_.wait(lock, pred);
   }
   native_waiters_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+template <class Pred>
+long WaitQueue::wait(Pred& pred, sim::WaitMode mode, std::optional<sim::Nanos> timeout, const char* what,
+                     const Site& site) {
+  // What a satisfied timed wait returns: the time left, at least 1 (___wait_cond_timeout).
+  auto left = [&](sim::Nanos now, sim::Nanos deadline) {
+    return static_cast<long>(std::max<sim::Nanos>(deadline > now ? deadline - now : 0, 1));
+  };
+  if (sim::World* w = sim_world()) {
+    w->might_sleep(what, site);
+    w->yield(sim::EventKind::Sync, this, site);
+    w->touch(this, false);
+    const sim::Nanos deadline = timeout ? w->now() + *timeout : 0;
+    for (;;) {
+      if (pred()) return timeout ? left(w->now(), deadline) : 0;
+      const bool signalled = mode == sim::WaitMode::Interruptible ? w->signal_pending()
+                             : mode == sim::WaitMode::Killable    ? w->fatal_signal_pending()
+                                                                  : false;
+      if (signalled) return -kERESTARTSYS;
+      if (timeout && w->now() >= deadline) return 0;
+      w->block_wait(this, what, mode, timeout ? std::optional<sim::Nanos>(deadline - w->now()) : std::nullopt, site);
+    }
+  }
+  if (!timeout) {
+    wait_event(pred, site);
+    return 0;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  native_waiters_.fetch_add(1, std::memory_order_acq_rel);
+  bool ok;
+  {
+    std::unique_lock lock(mu_);
+    ok = cv_.wait_for(lock, std::chrono::nanoseconds(*timeout), pred);
+  }
+  native_waiters_.fetch_sub(1, std::memory_order_relaxed);
+  if (!ok) return 0;
+  const auto spent = static_cast<sim::Nanos>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  return left(spent, *timeout);
 }
 
 inline void WaitQueue::wake_up_one(const Site& site) {

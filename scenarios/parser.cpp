@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "bus/cdev.hpp"
 #include "bus/errno.hpp"
 #include "drivers/registry.hpp"
 #include "scenarios/limits.hpp"
@@ -60,6 +61,8 @@ std::string_view to_string(OpKind kind) {
       return "irq";
     case OpKind::Yield:
       return "yield";
+    case OpKind::Signal:
+      return "signal";
   }
   return "?";
 }
@@ -121,8 +124,8 @@ struct Token {
 };
 
 const std::vector<std::string> kOperations = {
-    "open", "close",  "read",       "write",       "ioctl", "poll",   "mmap",  "munmap", "plug", "unplug",
-    "bind", "unbind", "sysfs-read", "sysfs-write", "load",  "unload", "sleep", "irq",    "yield"};
+    "open", "close",  "read",       "write",       "ioctl", "poll",   "mmap",  "munmap", "plug",  "unplug",
+    "bind", "unbind", "sysfs-read", "sysfs-write", "load",  "unload", "sleep", "irq",    "yield", "signal"};
 const std::vector<std::string> kStatements = {"driver", "device",  "firmware", "task",
                                               "expect", "explore", "fail-nth", "schedule"};
 const std::vector<std::string> kBugKinds = {"use-after-free",       "double-free",
@@ -184,10 +187,23 @@ class Parser {
     if (s_.tasks.empty() && s_.devices.empty()) fail({1, 1}, "a scenario needs at least one task or device");
     if (s_.executions == 0 && s_.strategy.kind != sim::StrategyKind::Exhaustive)
       fail(executions_at_, "executions=0 (until the search ends) is only for explore exhaustive");
+    check_signal_targets();
     return std::move(s_);
   }
 
  private:
+  // `signal TASK` may name a task declared later: checked once every task is known.
+  void check_signal_targets() const {
+    std::vector<std::string> names;
+    for (const Task& t : s_.tasks)
+      names.push_back(t.name);
+    for (const Task& t : s_.tasks)
+      for (const Op& op : t.ops)
+        if (op.kind == OpKind::Signal && std::find(names.begin(), names.end(), op.a) == names.end())
+          fail(Location{op.at.line, op.at.column + static_cast<int>(op.text.find(op.a, 6))},
+               "unknown task '" + op.a + "'" + suggest(op.a, names));
+  }
+
   [[noreturn]] void fail(Location at, const std::string& message) const { throw ParseError(file_, at, message); }
   [[noreturn]] void fail(const Token& t, const std::string& message) const {
     fail(Location{line_no_, t.column}, message);
@@ -595,7 +611,11 @@ class Parser {
         const Token& path = need(t, 1, "a path like /dev/gpiochip0");
         if (!path.text.starts_with("/dev/") || path.text.size() == 5) fail(path, "expected a path like /dev/gpiochip0");
         op.a = path.text.substr(5);
-        no_more(t, 2);
+        if (t.size() > 2) {
+          if (t[2].text != "nonblock") fail(t[2], "expected 'nonblock' or the end of the operation");
+          op.number = bus::kO_NONBLOCK;
+        }
+        no_more(t, 3);
         break;
       }
       case OpKind::Close:
@@ -691,6 +711,10 @@ class Parser {
         break;
       case OpKind::Yield:
         no_more(t, 1);
+        break;
+      case OpKind::Signal:
+        op.a = need(t, 1, "a task name").text;
+        no_more(t, 2);
         break;
     }
     if (!op.bind.empty()) vars_.insert(op.bind);

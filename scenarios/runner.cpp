@@ -75,6 +75,12 @@ std::int64_t unplug(const std::string& bus_name, const std::string& id) {
   return 0;
 }
 
+// The scenario's tasks still running; init waits for them before shutting the machine down.
+struct Running {
+  int tasks = 0;
+  std::map<std::string, sim::TaskId> ids;  // `signal TASK` finds its target here
+};
+
 std::int64_t run_op(const Op& op, Process& p) {
   auto file = [&]() -> bus::File* {
     auto v = p.vars.find(op.fd);
@@ -84,7 +90,7 @@ std::int64_t run_op(const Op& op, Process& p) {
   };
   switch (op.kind) {
     case OpKind::Open: {
-      bus::OpenResult o = bus::vfs_open(op.a);
+      bus::OpenResult o = bus::vfs_open(op.a, static_cast<unsigned>(op.number));
       if (o.file == nullptr) return o.error;
       std::int64_t fd = p.next_fd++;
       p.files[fd] = o.file;
@@ -158,19 +164,28 @@ std::int64_t run_op(const Op& op, Process& p) {
     case OpKind::Yield:
       sim::yield();
       return 0;
+    case OpKind::Signal: {
+      sim::World& w = sim::world();
+      w.yield(sim::EventKind::Wake, nullptr);
+      w.send_signal(w.extension<Running>().ids.at(op.a), /*fatal=*/false);
+      return 0;
+    }
   }
   return 0;
 }
 
-// The scenario's tasks still running; init waits for them before shutting the machine down.
-struct Running {
-  int tasks = 0;
-};
-
 void run_task(const Scenario& s, const Task& t) {
   Process p;
+  sim::World& w = sim::world();
   for (const Op& op : t.ops) {
+    // A signal that arrived between two system calls was delivered on the way back to user space.
+    w.deliver_signals();
     std::int64_t r = run_op(op, p);
+    // The return to user space: the process has a handler without SA_RESTART, so an interrupted call fails
+    // with EINTR (arch signal code, handle_signal); SIGKILL ends the process, which never sees the result.
+    if (r == -bus::kERESTARTSYS) r = -bus::kEINTR;
+    if (w.fatal_signal_pending()) break;
+    w.deliver_signals();
     if (!op.bind.empty()) p.vars[op.bind] = r;
     if (!op.allowed.empty() && std::find(op.allowed.begin(), op.allowed.end(), r) == op.allowed.end())
       report_unexpected(s, op, r);
@@ -197,10 +212,12 @@ sim::Model make_model(const Scenario& s) {
       Running& running = w.extension<Running>();
       for (const Task& t : s.tasks) {
         ++running.tasks;
-        w.spawn(t.name, [&s, &t, &running] {
+        sim::TaskId id = w.spawn(t.name, [&s, &t, &running] {
           run_task(s, t);
           if (--running.tasks == 0) sim::world().wake_all(&running);
         });
+        w.set_user_task(id);  // a process: killed, not reported, when it sleeps interruptibly at the end
+        running.ids[t.name] = id;
       }
       while (running.tasks > 0)
         w.block(&running, "the scenario's tasks to finish");

@@ -37,6 +37,7 @@ enum class OpKind : std::uint8_t {
   Sleep,
   Irq,
   Yield,
+  Signal,  // a signal to another task of the scenario (a handler without SA_RESTART)
 };
 
 // One operation of a task, resolved at parse time (ioctl names to numbers, durations to nanoseconds).
@@ -46,8 +47,8 @@ struct Op {
   std::string text;                   // the operation as written, for messages
   std::string bind;                   // the variable its result is bound to ("" if none)
   std::string fd;                     // the descriptor variable it uses (close, read, ioctl…)
-  std::string a, b, c;                // path / bus, id, modalias / driver, device / sysfs path, value
-  std::uint64_t number = 0;           // count, ioctl cmd, irq line, nanoseconds
+  std::string a, b, c;                // path / bus, id, modalias / driver, device / sysfs path, value / task
+  std::uint64_t number = 0;           // count, ioctl cmd, irq line, nanoseconds, open flags
   std::uint64_t arg = 0;              // ioctl argument
   std::vector<std::int64_t> allowed;  // results it may return (empty: any)
 };

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <sstream>
 
+#include "bus/cdev.hpp"
 #include "bus/errno.hpp"
 
 namespace devsim::scenarios {
@@ -33,6 +34,7 @@ std::string op_text(const Op& op) {
   switch (op.kind) {
     case OpKind::Open:
       o << " /dev/" << op.a;
+      if ((op.number & bus::kO_NONBLOCK) != 0) o << " nonblock";
       break;
     case OpKind::Close:
     case OpKind::Poll:
@@ -70,6 +72,9 @@ std::string op_text(const Op& op) {
       o << " " << op.number;
       break;
     case OpKind::Yield:
+      break;
+    case OpKind::Signal:
+      o << " " << op.a;
       break;
   }
   for (std::size_t i = 0; i < op.allowed.size(); ++i)

@@ -1,5 +1,7 @@
 #include "sim/explorer.hpp"
 
+#include "sim/boot.hpp"
+
 #include <chrono>
 #include <memory>
 #include <vector>
@@ -60,6 +62,8 @@ ExploreResult explore(const Model& model, const ExploreOptions& options) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   ExploreResult result;
+  // Every execution of one exploration runs in the same boot (lockdep's graph persists across them).
+  Boot boot;
   // One pool per thread and stack size, kept across explore() calls: mapping and unmapping stacks for every
   // call costs TLB shootdowns across the process's threads, which is what kept a fuzzing campaign (an explore()
   // per generated case) from scaling with --jobs.

@@ -4,10 +4,12 @@
 #include <cstddef>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
 
+#include "sim/gfp.hpp"
 #include "sim/memory.hpp"
 #include "sim/world.hpp"
 
@@ -89,25 +91,48 @@ constexpr void (*destroyer())(void*) {
 }
 }  // namespace detail
 
-// Allocates a T in simulated kernel memory, move-constructed from `value`. A scheduling point. Its C++
-// destructor runs when the world ends (kfree only marks it freed: the kernel runs no destructors). Returns a
-// null handle when fault injection fails this allocation (WorldOptions::fail_nth).
+// might_alloc() (include/linux/sched/mm.h), called by every slab allocation (mm/slub.c slab_pre_alloc_hook): an
+// allocation that may sleep (gfpflags_allow_blocking: GFP_KERNEL, GFP_NOIO, GFP_NOFS) in atomic context is
+// "sleeping function called from invalid context", whether or not this one would have slept. GFP_ATOMIC and
+// GFP_NOWAIT are fine there. Returns false when it reported.
+inline bool might_alloc(gfp_t flags, const Site& site = Site::current()) {
+  if (!gfpflags_allow_blocking(flags)) return true;
+  World* w = World::current();
+  if (w == nullptr || w->atomic_hold() == nullptr) return true;
+  return w->might_sleep("kmalloc(" + std::string(gfp_name(flags)) + ")", site);
+}
+
+// Allocates a T in simulated kernel memory, move-constructed from `value` (zero-filled first with __GFP_ZERO).
+// A scheduling point. Its C++ destructor runs when the world ends (kfree only marks it freed: the kernel runs no
+// destructors). Returns a null handle when fault injection fails this allocation (WorldOptions::fail_nth).
 template <class T>
-KPtr<T> kmalloc(T value = T(), const Site& site = Site::current()) {
+KPtr<T> kmalloc(T value, gfp_t flags, const Site& site = Site::current()) {
+  might_alloc(flags, site);
   if (World::current()->should_fail_alloc(site)) return nullptr;
   KernelMemory& mem = World::current()->memory();
-  AllocId id = mem.allocate(sizeof(T), alignof(T), false, &typeid(T), detail::destroyer<T>(), site);
+  AllocId id = mem.allocate(sizeof(T), alignof(T), has(flags, __GFP_ZERO), &typeid(T), detail::destroyer<T>(), site);
   T* p = new (mem.record(id).base) T(std::move(value));
   return KPtr<T>(p, id);
 }
+// kmalloc(GFP_KERNEL): the flags most callers pass.
+template <class T>
+KPtr<T> kmalloc(T value = T(), const Site& site = Site::current()) {
+  return kmalloc<T>(std::move(value), GFP_KERNEL, site);
+}
 // kzalloc: zero-filled, then value-initialised.
 template <class T>
-KPtr<T> kzalloc(const Site& site = Site::current()) {
+KPtr<T> kzalloc(gfp_t flags, const Site& site = Site::current()) {
+  might_alloc(flags, site);
   if (World::current()->should_fail_alloc(site)) return nullptr;
   KernelMemory& mem = World::current()->memory();
   AllocId id = mem.allocate(sizeof(T), alignof(T), true, &typeid(T), detail::destroyer<T>(), site);
   T* p = new (mem.record(id).base) T();
   return KPtr<T>(p, id);
+}
+// kzalloc(GFP_KERNEL).
+template <class T>
+KPtr<T> kzalloc(const Site& site = Site::current()) {
+  return kzalloc<T>(GFP_KERNEL, site);
 }
 
 template <class T>

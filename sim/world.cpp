@@ -179,6 +179,7 @@ void World::set_state(Task& task, TaskState state) {
 
 void World::make_runnable(Task& task) {
   task.wait_channel = nullptr;
+  task.wait_mode = WaitMode::Uninterruptible;
   task.wait_what.clear();
   if (task.wake_at) {
     task.wake_at.reset();
@@ -341,7 +342,8 @@ void World::block(const void* channel, std::string_view what, const Site& site, 
 std::size_t World::wake_all(const void* channel, const Site& site) {
   std::size_t woken = 0;
   for (Task* t : tasks_) {
-    if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == channel && !t->wake_at) {
+    if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == channel) {
+      t->wake_reason = WaitResult::Woken;
       make_runnable(*t);
       ++woken;
     }
@@ -353,7 +355,8 @@ std::size_t World::wake_all(const void* channel, const Site& site) {
 
 bool World::wake_one(const void* channel, const Site& site) {
   for (Task* t : tasks_) {
-    if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == channel && !t->wake_at) {
+    if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == channel) {
+      t->wake_reason = WaitResult::Woken;
       make_runnable(*t);
       record(EventKind::Wake, channel, 1, site);
       if (track_footprints_) segment_.touch_everything();
@@ -398,10 +401,86 @@ bool World::advance_time() {
   for (Task* t : tasks_)
     if (t != nullptr && t->state == TaskState::Blocked && t->wake_at) next = std::min(next, *t->wake_at);
   now_ = next;
-  for (Task* t : tasks_)
-    if (t != nullptr && t->state == TaskState::Blocked && t->wake_at && *t->wake_at <= now_) make_runnable(*t);
+  for (Task* t : tasks_) {
+    if (t != nullptr && t->state == TaskState::Blocked && t->wake_at && *t->wake_at <= now_) {
+      t->wake_reason = WaitResult::TimedOut;
+      make_runnable(*t);
+    }
+  }
   if (track_footprints_) segment_.touch_everything();
   return true;
+}
+
+WaitResult World::block_wait(const void* channel, std::string_view what, WaitMode mode, std::optional<Nanos> timeout,
+                             const Site& site) {
+  if (current_ == nullptr) throw std::logic_error("devsim: block_wait() outside a task");
+  Task& t = *current_;
+  const bool interruptible =
+      mode == WaitMode::Interruptible ? t.signal_pending : mode == WaitMode::Killable && t.fatal_signal;
+  if (interruptible && !tearing_down_) return WaitResult::Signalled;
+  if (!timeout) {
+    t.wake_reason = WaitResult::Woken;
+    t.wait_mode = mode;  // block() keeps it until the task is made runnable again
+    block(channel, what, site, /*sleeps=*/false);
+    t.wait_mode = WaitMode::Uninterruptible;
+    return t.wake_reason;
+  }
+  if (tearing_down_) {
+    if (t.no_cancel_depth == 0) throw TaskCancelled{};
+    return WaitResult::TimedOut;  // time does not pass during teardown
+  }
+  if (stopping_) {
+    switch_to_scheduler();
+    return WaitResult::TimedOut;
+  }
+  t.last_site = site;
+  t.wait_channel = channel;
+  t.wait_what.assign(what);
+  t.wait_site = site;
+  t.wait_mode = mode;
+  t.wake_reason = WaitResult::Woken;
+  t.wake_at = now_ + *timeout;
+  ++sleepers_;
+  record(EventKind::Block, channel, *timeout, site, what);
+  if (track_footprints_) segment_.touch_everything();
+  make_blocked(t);
+  pending_next_ = kNoTask;
+  switch_to_scheduler();
+  return t.wake_reason;
+}
+
+void World::set_user_task(TaskId task) {
+  if (task < tasks_.size() && tasks_[task] != nullptr) tasks_[task]->user = true;
+}
+
+void World::send_signal(TaskId task, bool fatal, const Site& site) {
+  if (task >= tasks_.size() || tasks_[task] == nullptr) return;  // the process has exited
+  Task& t = *tasks_[task];
+  if (t.state == TaskState::Finished || t.state == TaskState::Abandoned) return;
+  t.signal_pending = true;
+  t.fatal_signal = t.fatal_signal || fatal;
+  record(EventKind::Wake, nullptr, task, site, fatal ? "SIGKILL" : "signal");
+  if (t.state == TaskState::Blocked &&
+      (t.wait_mode == WaitMode::Interruptible || (t.wait_mode == WaitMode::Killable && t.fatal_signal))) {
+    t.wake_reason = WaitResult::Signalled;
+    make_runnable(t);
+  }
+  if (track_footprints_) segment_.touch_everything();
+}
+
+void World::deliver_signals() {
+  if (current_ != nullptr && !current_->fatal_signal) current_->signal_pending = false;
+}
+
+std::size_t World::kill_sleeping_users() {
+  std::size_t woken = 0;
+  for (Task* t : tasks_) {
+    if (t == nullptr || !t->user || t->state != TaskState::Blocked) continue;
+    if (t->wait_mode == WaitMode::Uninterruptible) continue;
+    send_signal(t->id, /*fatal=*/true, t->wait_site);
+    ++woken;
+  }
+  return woken;
 }
 
 std::uint64_t World::choose(std::uint64_t bound, const Site& site) {
@@ -493,6 +572,7 @@ void World::schedule_loop() {
     if (next == kNoTask) {
       if (runnable_.empty()) {
         if (advance_time()) continue;
+        if (kill_sleeping_users() > 0) continue;
         bool all_done = std::all_of(states_.begin(), states_.end(),
                                     [](TaskState s) { return s == TaskState::Finished || s == TaskState::Abandoned; });
         if (!all_done) report_deadlock();
@@ -543,7 +623,8 @@ void World::report_deadlock() {
   r.headline = "deadlock: every task is blocked and nothing is pending";
   for (Task* t : tasks_) {
     if (t == nullptr || t->state != TaskState::Blocked) continue;
-    r.details.push_back("task " + task_label(t->id) + " waits for " + t->wait_what + " at " + describe(t->wait_site));
+    r.details.push_back("task " + task_label(t->id) + " waits for " + t->wait_what + " at " + describe(t->wait_site) +
+                        (t->user ? " (an uninterruptible sleep: not even SIGKILL ends it)" : ""));
     for (const Task::Held& h : t->held)
       r.details.push_back("  holding " + h.what + " (taken at " + describe(h.site) + ")");
   }

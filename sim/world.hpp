@@ -61,6 +61,12 @@ std::string_view to_string(Outcome outcome);
 // sleeping: blocking while holding one is reported as "sleep-in-atomic".
 enum class HoldKind : std::uint8_t { Sleepable, Atomic };
 
+// How a sleep reacts to signals (the kernel's TASK_UNINTERRUPTIBLE, TASK_INTERRUPTIBLE, TASK_KILLABLE):
+// an interruptible sleep ends on any signal, a killable one only on a fatal signal.
+enum class WaitMode : std::uint8_t { Uninterruptible, Interruptible, Killable };
+// Why block_wait() returned.
+enum class WaitResult : std::uint8_t { Woken, Signalled, TimedOut };
+
 // Thrown into a task to unwind it when the world ends before the task did. Task code must let it pass:
 // `catch (...)` blocks that swallow it are a bug in the task (the task is then abandoned).
 struct TaskCancelled {};
@@ -98,6 +104,13 @@ struct Task {
   std::optional<Nanos> wake_at;
   Site last_site;  // the last scheduling point it passed
   std::uint64_t steps = 0;
+  // Signals (World::send_signal). A user task stands for a process: at the end of an execution it is killed
+  // out of interruptible and killable sleeps instead of being reported as deadlocked.
+  bool user = false;
+  bool signal_pending = false;
+  bool fatal_signal = false;  // the pending signal is SIGKILL
+  WaitMode wait_mode = WaitMode::Uninterruptible;
+  WaitResult wake_reason = WaitResult::Woken;
   struct Held {
     const void* resource;
     std::string what;
@@ -147,6 +160,24 @@ class World {
   // A task holding an atomic resource must not sleep: that is reported (sleep-in-atomic) unless `sleeps` is
   // false, which models a busy-wait (a contended spinlock spins, it does not sleep).
   void block(const void* channel, std::string_view what, const Site& site = Site::current(), bool sleeps = true);
+  // block() in a given mode, optionally bounded by `timeout` of virtual time: returns Signalled at once or
+  // when a signal the mode accepts arrives (an interruptible/killable sleep with a signal already pending does
+  // not sleep), TimedOut when the time ran out, Woken after a wake-up on `channel`. Callers re-check their
+  // condition in a loop, as with block(). It does not check for atomic context: callers call might_sleep()
+  // up front, as the kernel's wait_event*() do (a wait whose condition already holds is still a bug there).
+  WaitResult block_wait(const void* channel, std::string_view what, WaitMode mode,
+                        std::optional<Nanos> timeout = std::nullopt, const Site& site = Site::current());
+  // Marks `task` as a user process (see Task::user). Scenario tasks are; kernel threads (workers, init) not.
+  void set_user_task(TaskId task);
+  // Makes a signal pending for `task` (SIGKILL if `fatal`) and wakes it from an interruptible sleep (or a
+  // killable one, for SIGKILL). Not a scheduling point; callers yield first.
+  void send_signal(TaskId task, bool fatal, const Site& site = Site::current());
+  // signal_pending(current) / fatal_signal_pending(current); false outside a task.
+  bool signal_pending() const { return current_ != nullptr && current_->signal_pending; }
+  bool fatal_signal_pending() const { return current_ != nullptr && current_->fatal_signal; }
+  // The return to user space delivers a pending non-fatal signal (a handler without SA_RESTART runs): it is no
+  // longer pending. A fatal one stays: the process is exiting.
+  void deliver_signals();
   // Makes tasks blocked on `channel` runnable; returns how many.
   std::size_t wake_all(const void* channel, const Site& site = Site::current());
   bool wake_one(const void* channel, const Site& site = Site::current());
@@ -260,6 +291,9 @@ class World {
   void teardown();
   bool advance_time();
   void report_deadlock();
+  // At the end of an execution: SIGKILL to every user task asleep interruptibly or killably, as when the
+  // processes are killed. Returns how many it woke.
+  std::size_t kill_sleeping_users();
 
   WorldOptions options_;
   Strategy* strategy_;
