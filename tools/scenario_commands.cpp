@@ -303,11 +303,14 @@ int run_files(const RunOptions& o, bool replay) {
 }
 
 void add_common(CLI::App* cmd, RunOptions* o) {
-  cmd->add_option("--json", o->json_path, "write the results as JSON to FILE (rewritten after each verdict)");
+  cmd->add_option("--json", o->json_path, "write the results as JSON to FILE (rewritten after each verdict)")
+      ->type_name("FILE");
   cmd->add_option("--trace", o->trace_path,
-                  "write the Chrome/Perfetto trace of the first failing execution (or of one execution) to FILE");
+                  "write the Chrome/Perfetto trace of the first failing execution (or of one execution) to FILE")
+      ->type_name("FILE");
   cmd->add_option("--save-repro", o->repro_dir,
-                  "write each failing execution as a replayable scenario into DIR (never over an existing file)");
+                  "write each failing execution as a replayable scenario into DIR (never over an existing file)")
+      ->type_name("DIR");
   cmd->add_flag("--brief", o->quiet, "print only the one-line verdicts");
 }
 
@@ -319,20 +322,23 @@ void add_run_command(CLI::App& app, int* exit_code) {
       "run",
       "Run scenarios under their exploration settings and check their expectations. Exit 0 when every "
       "expectation holds, 1 when one fails, 2 when a file cannot be run (unreadable, malformed) or hits a devsim "
-      "limit; the other files still run.");
+      "limit; the other files still run. A long exploration shows a progress line on stderr (every second on a "
+      "terminal, every 10 s otherwise).");
   cmd->add_option("files", o->files, "scenario files (.scn, regular files of at most 1 MiB)")->required();
   cmd->add_option("--strategy", o->strategy, "override the strategy: random, pct or exhaustive");
-  cmd->add_option("--seed", o->seed, "override the seed (0..2^64-1)");
+  cmd->add_option("--seed", o->seed, "override the seed (0..2^64-1)")->type_name("N");
   cmd->add_option("--executions", o->executions,
-                  "override the execution budget (1..10^9; 0: until exhaustive search ends)");
-  cmd->add_option("--preemptions", o->preemptions, "override the preemption bound of exhaustive search (0..1000)");
-  cmd->add_option("--pct-depth", o->pct_depth, "override the PCT depth (1..64)");
+                  "override the execution budget (1..10^9; 0: until exhaustive search ends)")
+      ->type_name("N");
+  cmd->add_option("--preemptions", o->preemptions, "override the preemption bound of exhaustive search (0..1000)")
+      ->type_name("N");
+  cmd->add_option("--pct-depth", o->pct_depth, "override the PCT depth (1..64)")->type_name("N");
   cmd->add_option("--step-budget", o->step_budget,
                   "scheduling points per execution before devsim gives up on it (100..10^10; default: the "
-                  "scenario's steps=, or 100,000 and at least 100 per operation)");
-  cmd->add_option("--time", o->time,
-                  "stop exploring each scenario after SECONDS (a decimal number, up to 30 days); a progress line "
-                  "shows on stderr while a scenario runs longer than a second");
+                  "scenario's steps=, or 100,000 and at least 100 per operation)")
+      ->type_name("N");
+  cmd->add_option("--time", o->time, "stop exploring each scenario after SECONDS (a decimal number, up to 30 days)")
+      ->type_name("SECONDS");
   add_common(cmd, o.get());
   cmd->callback([o, exit_code] { *exit_code = run_files(*o, false); });
 }

@@ -2,6 +2,7 @@
 // scenario, and reproducers that replay to the same bug.
 #define BOOST_TEST_MODULE scenarios_language
 #include <boost/test/unit_test.hpp>
+#include <filesystem>
 
 #include "bus/cdev.hpp"
 #include "bus/devm.hpp"
@@ -258,6 +259,18 @@ BOOST_AUTO_TEST_CASE(what_parses_writes_back_to_the_same_text) {
   BOOST_TEST(text.find("sysfs-write /sys/x \"two words\"") != std::string::npos, text);
   BOOST_TEST(text.find("steps=5000") != std::string::npos, text);
   BOOST_TEST(to_text(parse_scenario(text, "w.scn")) == text);
+}
+
+// Every shipped scenario, and every reproducer-shaped text, survives the same round trip.
+BOOST_AUTO_TEST_CASE(every_shipped_scenario_writes_back_to_the_same_text) {
+  int checked = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(DEVSIM_SOURCE_ROOT) + "scenarios")) {
+    if (e.path().extension() != ".scn") continue;
+    const std::string text = to_text(load_scenario(e.path().string()));
+    BOOST_TEST(to_text(parse_scenario(text, "w.scn")) == text, e.path().string());
+    ++checked;
+  }
+  BOOST_TEST(checked >= 30);
 }
 
 BOOST_AUTO_TEST_CASE(devices_are_declared_once_with_a_known_driver) {
