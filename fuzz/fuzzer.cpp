@@ -373,6 +373,19 @@ CampaignResult run_campaign(const CampaignOptions& o) {
         }
         std::size_t after = 0;
         std::string repro = shrink(s, f.signature, o.cases, &after);
+        if (repro.empty()) {
+          // The shrinker's seeds did not show the failure again; the case with its recorded schedule replays it
+          // exactly, so that (unshrunk) is the reproducer.
+          Scenario exact = s;
+          exact.schedule = f.report.schedule;
+          scenarios::Verdict v = scenarios::run_scenario(exact);
+          for (const sim::Failure& g : v.result.failures) {
+            if (g.signature == f.signature && repro.empty()) {
+              repro = scenarios::to_text(exact);
+              after = count_ops(s);
+            }
+          }
+        }
         std::lock_guard lock(mu);
         for (Finding& k : result.findings) {
           if (k.signature == f.signature) {
