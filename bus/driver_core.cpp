@@ -32,6 +32,8 @@ class DriverCore {
   static void unregister_driver(Driver* drv, const Site& site);
   // bus_find_device_by_name(): the registered device of that name with a reference the caller drops, or null.
   static Device* find_device_get(BusType* bus, const std::string& name, const Site& site);
+  // A reference taken without a scheduling point, on a device found on a list just now (a klist walk's).
+  static void pin(Device* dev, const Site& site);
 
  private:
   // The Rust driver core's order: the owned driver data goes right after remove(), before devres.
@@ -193,9 +195,13 @@ Driver* DriverCore::register_driver(DriverOps ops, const Site& site) {
     put_device(dev, site);
     return r;
   });
+  // bus_for_each_dev(): the klist iterator holds a reference on each device while __driver_attach runs on it.
   std::vector<Device*> candidates(bus->devices_.begin(), bus->devices_.end());
+  for (Device* dev : candidates)
+    pin(dev, site);
   for (Device* dev : candidates) {
     if (dev->driver_ == nullptr && bus->match(*dev, *drv)) driver_attach(drv, dev, site);
+    put_device(dev, site);
   }
   return drv;
 }
@@ -205,21 +211,31 @@ void DriverCore::unregister_driver(Driver* drv, const Site& site) {
   Kernel& k = kernel();
   drv->registered_ = false;
   k.sysfs().remove_tree("/sys/bus/" + drv->bus().name() + "/drivers/" + drv->name(), site);
-  for (Device* dev : std::vector<Device*>(drv->bound_.begin(), drv->bound_.end()))
+  // driver_detach(): get_device() on each bound device before releasing it, put_device() after, so a concurrent
+  // unplug cannot free it while its device lock is still being released.
+  std::vector<Device*> bound(drv->bound_.begin(), drv->bound_.end());
+  for (Device* dev : bound)
+    pin(dev, site);
+  for (Device* dev : bound) {
     release_driver(dev, site);
+    put_device(dev, site);
+  }
   std::erase(drv->bus_->drivers_, drv);
 }
 
 Device* DriverCore::find_device_get(BusType* bus, const std::string& name, const Site& site) {
   sim::world().yield(sim::EventKind::Sync, bus, site);
   Device* dev = bus->find_device(name);
-  if (dev == nullptr) return nullptr;
-  // LIFETIME: a registered device holds its creator's reference until after device_del() took it off the bus,
-  // and nothing can run between the lookup and this increment.
+  if (dev != nullptr) pin(dev, site);
+  return dev;
+}
+
+void DriverCore::pin(Device* dev, const Site& site) {
+  // LIFETIME: `dev` was just found on a bus or driver list with no scheduling point since: a listed device holds
+  // its creator's reference until device_del() took it off the lists, so the count is not 0 here.
   dev->touch(true, site);
   sim::world().touch(&dev->kref_, true);
   dev->kref_.get_no_yield(site);
-  return dev;
 }
 
 // ---- the public functions -------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 // starts or ends at it. An MFD/auxiliary-style parent that adds or removes child devices in probe()/remove()
 // takes a child's device lock under its own: not a lockdep report. A real self-deadlock on the device lock is
 // still a hang, which the simulator's deadlock detector reports.
-// Every test explores every schedule within 2 preemptions (sim::explore, StrategyKind::Exhaustive).
+// Every test explores every schedule within 2 preemptions (sim::explore, StrategyKind::Exhaustive), except the
+// single-task lockdep check, which has one schedule.
 #define BOOST_TEST_MODULE semantics_device_lock
 #include <boost/test/unit_test.hpp>
 
@@ -81,6 +82,7 @@ BOOST_AUTO_TEST_CASE(a_real_device_lock_self_deadlock_is_still_found) {
 }
 
 BOOST_AUTO_TEST_CASE(lockdep_records_no_order_through_a_novalidate_lock_and_still_sees_it_held) {
+  // One task, so one schedule: run_once is the whole exploration.
   sim::Execution e = sim::run_once([](sim::World& w) {
     w.spawn("t", [](sim::World& w) {
       static core::Mutex outer("semantics_outer");
