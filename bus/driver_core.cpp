@@ -1,5 +1,6 @@
 // The driver core: registration, matching, binding and unbinding (drivers/base/core.c, bus.c, dd.c).
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 #include "bus/driver.hpp"
@@ -170,20 +171,45 @@ Driver* DriverCore::register_driver(DriverOps ops, const Site& site) {
   k.sysfs().create_dir(dir);
   // LIFETIME: the Driver record lives as long as the world (Kernel::drivers_), so the callbacks may keep it.
   k.sysfs().create_attr(dir + "/bind", {}, [drv, bus](const std::string& text) -> int {
+    // bind_store: bus_find_device_by_name returns the device with a reference, held across the attach (which
+    // sleeps on the device lock while an unplug may drop the bus's reference).
     Device* dev = bus->find_device(strip_newline(text));
     if (dev == nullptr) return -kENODEV;
+    if (!dev->kref_.get_unless_zero_in_lookup(Site::current())) return -kENODEV;
     int r = driver_attach(drv, dev, Site::current());
+    put_device(dev, Site::current());
     return r < 0 ? r : static_cast<int>(text.size());
   });
   k.sysfs().create_attr(dir + "/unbind", {}, [drv, bus](const std::string& text) -> int {
     Device* dev = bus->find_device(strip_newline(text));
     if (dev == nullptr || dev->driver_ != drv) return -kENODEV;
+    // unbind_store: likewise, a reference across device_release_driver.
+    if (!dev->kref_.get_unless_zero_in_lookup(Site::current())) return -kENODEV;
     release_driver(dev, Site::current());
+    put_device(dev, Site::current());
     return static_cast<int>(text.size());
   });
-  std::vector<Device*> candidates(bus->devices_.begin(), bus->devices_.end());
-  for (Device* dev : candidates) {
-    if (dev->driver_ == nullptr && bus->match(*dev, *drv)) driver_attach(drv, dev, site);
+  // bus_for_each_dev (drivers/base/bus.c) walks the bus's klist, whose iterator holds a reference on the device
+  // it stands on (lib/klist.c klist_next), and skips devices deleted meanwhile: an attach sleeps on the device
+  // lock, and an unplug may delete and free the next candidate then.
+  // The walk: the next device still on the list, pinned in the same step (no scheduling point in between).
+  std::set<Device*> visited;
+  for (;;) {
+    Device* dev = nullptr;
+    for (Device* d : bus->devices_) {
+      if (visited.count(d) == 0) {
+        dev = d;
+        break;
+      }
+    }
+    if (dev == nullptr) break;
+    visited.insert(dev);
+    // INVARIANT: a device on the bus's list is registered and holds its registration reference, so the count is
+    // not zero here.
+    if (!dev->kref_.get_unless_zero_in_lookup(site)) continue;
+    if (dev->state_ == DeviceState::Registered && dev->driver_ == nullptr && bus->match(*dev, *drv))
+      driver_attach(drv, dev, site);
+    put_device(dev, site);
   }
   return drv;
 }
@@ -193,8 +219,28 @@ void DriverCore::unregister_driver(Driver* drv, const Site& site) {
   Kernel& k = kernel();
   drv->registered_ = false;
   k.sysfs().remove_tree("/sys/bus/" + drv->bus().name() + "/drivers/" + drv->name(), site);
-  for (Device* dev : std::vector<Device*>(drv->bound_.begin(), drv->bound_.end()))
-    release_driver(dev, site);
+  // driver_detach (drivers/base/dd.c): each device is held by a reference while its driver is released, and is
+  // released only if it is still bound to this driver (an unplug may have unbound and freed it meanwhile).
+  // The first device still bound, pinned in the same step as it is found (driver_detach takes it under the
+  // driver's klist lock).
+  std::set<Device*> visited;
+  for (;;) {
+    Device* dev = nullptr;
+    for (Device* d : drv->bound_) {
+      if (visited.count(d) == 0) {
+        dev = d;
+        break;
+      }
+    }
+    if (dev == nullptr) break;
+    visited.insert(dev);
+    if (!dev->kref_.get_unless_zero_in_lookup(site)) continue;
+    {
+      core::MutexGuard guard = dev->lock_.guard(site);
+      if (dev->driver_ == drv) release_locked(dev, site);
+    }
+    put_device(dev, site);
+  }
   std::erase(drv->bus_->drivers_, drv);
 }
 

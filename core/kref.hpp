@@ -39,6 +39,11 @@ class Kref {
   // kref_get_unless_zero: a reference, unless the last one is already gone (the object is being released).
   // Returns false in that case: treat the object as not found.
   [[nodiscard]] bool get_unless_zero(const Site& site = Site::current()) { return refcount_.inc_not_zero(site); }
+  // The same without a scheduling point: for a lookup that in the kernel takes the reference under the lock
+  // guarding the structure it walks (klist_next under the klist's lock), so finding and pinning are one step.
+  [[nodiscard]] bool get_unless_zero_in_lookup(const Site& site = Site::current()) {
+    return refcount_.inc_not_zero_no_yield(site);
+  }
 
   // kref_put: drops a reference; if it was the last, calls release (with this Kref, like the kernel's
   // container_of callbacks, or with no argument) and returns true.
