@@ -1,5 +1,6 @@
 // The driver core: registration, matching, binding and unbinding (drivers/base/core.c, bus.c, dd.c).
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 #include "bus/driver.hpp"
@@ -30,10 +31,6 @@ class DriverCore {
   static void release_driver(Device* dev, const Site& site);
   static Driver* register_driver(DriverOps ops, const Site& site);
   static void unregister_driver(Driver* drv, const Site& site);
-  // bus_find_device_by_name(): the registered device of that name with a reference the caller drops, or null.
-  static Device* find_device_get(BusType* bus, const std::string& name, const Site& site);
-  // A reference taken without a scheduling point, on a device found on a list just now (a klist walk's).
-  static void pin(Device* dev, const Site& site);
 
  private:
   // The Rust driver core's order: the owned driver data goes right after remove(), before devres.
@@ -173,34 +170,45 @@ Driver* DriverCore::register_driver(DriverOps ops, const Site& site) {
   const std::string dir = "/sys/bus/" + bus->name() + "/drivers/" + drv->name();
   k.sysfs().create_dir(dir);
   // LIFETIME: the Driver record lives as long as the world (Kernel::drivers_), so the callbacks may keep it.
-  // drivers/base/bus.c bind_store/unbind_store: the device is found with a reference (bus_find_device_by_name)
-  // and put after the (un)bind, so a concurrent unregister cannot free it under the device lock.
   k.sysfs().create_attr(dir + "/bind", {}, [drv, bus](const std::string& text) -> int {
-    const Site site = Site::current();
-    Device* dev = find_device_get(bus, strip_newline(text), site);
+    // bind_store: bus_find_device_by_name returns the device with a reference, held across the attach (which
+    // sleeps on the device lock while an unplug may drop the bus's reference).
+    Device* dev = bus->find_device(strip_newline(text));
     if (dev == nullptr) return -kENODEV;
-    int r = driver_attach(drv, dev, site);
-    put_device(dev, site);
+    if (!dev->kref_.get_unless_zero_in_lookup(Site::current())) return -kENODEV;
+    int r = driver_attach(drv, dev, Site::current());
+    put_device(dev, Site::current());
     return r < 0 ? r : static_cast<int>(text.size());
   });
   k.sysfs().create_attr(dir + "/unbind", {}, [drv, bus](const std::string& text) -> int {
-    const Site site = Site::current();
-    Device* dev = find_device_get(bus, strip_newline(text), site);
-    if (dev == nullptr) return -kENODEV;
-    int r = -kENODEV;
-    if (dev->driver_ == drv) {
-      release_driver(dev, site);
-      r = static_cast<int>(text.size());
-    }
-    put_device(dev, site);
-    return r;
+    Device* dev = bus->find_device(strip_newline(text));
+    if (dev == nullptr || dev->driver_ != drv) return -kENODEV;
+    // unbind_store: likewise, a reference across device_release_driver.
+    if (!dev->kref_.get_unless_zero_in_lookup(Site::current())) return -kENODEV;
+    release_driver(dev, Site::current());
+    put_device(dev, Site::current());
+    return static_cast<int>(text.size());
   });
-  // bus_for_each_dev(): the klist iterator holds a reference on each device while __driver_attach runs on it.
-  std::vector<Device*> candidates(bus->devices_.begin(), bus->devices_.end());
-  for (Device* dev : candidates)
-    pin(dev, site);
-  for (Device* dev : candidates) {
-    if (dev->driver_ == nullptr && bus->match(*dev, *drv)) driver_attach(drv, dev, site);
+  // bus_for_each_dev (drivers/base/bus.c) walks the bus's klist, whose iterator holds a reference on the device
+  // it stands on (lib/klist.c klist_next), and skips devices deleted meanwhile: an attach sleeps on the device
+  // lock, and an unplug may delete and free the next candidate then.
+  // The walk: the next device still on the list, pinned in the same step (no scheduling point in between).
+  std::set<Device*> visited;
+  for (;;) {
+    Device* dev = nullptr;
+    for (Device* d : bus->devices_) {
+      if (visited.count(d) == 0) {
+        dev = d;
+        break;
+      }
+    }
+    if (dev == nullptr) break;
+    visited.insert(dev);
+    // INVARIANT: a device on the bus's list is registered and holds its registration reference, so the count is
+    // not zero here.
+    if (!dev->kref_.get_unless_zero_in_lookup(site)) continue;
+    if (dev->state_ == DeviceState::Registered && dev->driver_ == nullptr && bus->match(*dev, *drv))
+      driver_attach(drv, dev, site);
     put_device(dev, site);
   }
   return drv;
@@ -211,31 +219,29 @@ void DriverCore::unregister_driver(Driver* drv, const Site& site) {
   Kernel& k = kernel();
   drv->registered_ = false;
   k.sysfs().remove_tree("/sys/bus/" + drv->bus().name() + "/drivers/" + drv->name(), site);
-  // driver_detach(): get_device() on each bound device before releasing it, put_device() after, so a concurrent
-  // unplug cannot free it while its device lock is still being released.
-  std::vector<Device*> bound(drv->bound_.begin(), drv->bound_.end());
-  for (Device* dev : bound)
-    pin(dev, site);
-  for (Device* dev : bound) {
-    release_driver(dev, site);
+  // driver_detach (drivers/base/dd.c): each device is held by a reference while its driver is released, and is
+  // released only if it is still bound to this driver (an unplug may have unbound and freed it meanwhile).
+  // The first device still bound, pinned in the same step as it is found (driver_detach takes it under the
+  // driver's klist lock).
+  std::set<Device*> visited;
+  for (;;) {
+    Device* dev = nullptr;
+    for (Device* d : drv->bound_) {
+      if (visited.count(d) == 0) {
+        dev = d;
+        break;
+      }
+    }
+    if (dev == nullptr) break;
+    visited.insert(dev);
+    if (!dev->kref_.get_unless_zero_in_lookup(site)) continue;
+    {
+      core::MutexGuard guard = dev->lock_.guard(site);
+      if (dev->driver_ == drv) release_locked(dev, site);
+    }
     put_device(dev, site);
   }
   std::erase(drv->bus_->drivers_, drv);
-}
-
-Device* DriverCore::find_device_get(BusType* bus, const std::string& name, const Site& site) {
-  sim::world().yield(sim::EventKind::Sync, bus, site);
-  Device* dev = bus->find_device(name);
-  if (dev != nullptr) pin(dev, site);
-  return dev;
-}
-
-void DriverCore::pin(Device* dev, const Site& site) {
-  // LIFETIME: `dev` was just found on a bus or driver list with no scheduling point since: a listed device holds
-  // its creator's reference until device_del() took it off the lists, so the count is not 0 here.
-  dev->touch(true, site);
-  sim::world().touch(&dev->kref_, true);
-  dev->kref_.get_no_yield(site);
 }
 
 // ---- the public functions -------------------------------------------------------------------------------------

@@ -44,6 +44,11 @@ class Kref {
   // kref_get_unless_zero: a reference, unless the last one is already gone (the object is being released).
   // Returns false in that case: treat the object as not found.
   [[nodiscard]] bool get_unless_zero(const Site& site = Site::current()) { return refcount_.inc_not_zero(site); }
+  // The same without a scheduling point: for a lookup that in the kernel takes the reference under the lock
+  // guarding the structure it walks (klist_next under the klist's lock), so finding and pinning are one step.
+  [[nodiscard]] bool get_unless_zero_in_lookup(const Site& site = Site::current()) {
+    return refcount_.inc_not_zero_no_yield(site);
+  }
 
   // kref_put_mutex()/kref_put_lock() (include/linux/kref.h, lib/refcount.c refcount_dec_and_mutex_lock): drops
   // a reference; the last one is dropped with `lock` held and `release` runs with it held, and must unlock it. A

@@ -428,24 +428,31 @@ void add_fuzz_command(CLI::App& app, int* exit_code) {
       "130/143: stopped by SIGINT/SIGTERM (reproducers and JSON so far are written).");
   cmd->add_option("--driver", o->drivers,
                   "a driver to fuzz (devsim list); repeat it (or use commas) for several, loaded together")
+      ->type_name("NAME")
       ->delimiter(',');
   cmd->add_flag("--all-fixed", o->all_fixed, "fuzz every driver that is not a buggy variant, together");
-  cmd->add_option("--time", o->seconds, "stop after SECONDS (default 60 when no --executions)")
-      ->check(
-          checked("SECONDS", [](const std::string& t, std::string* e) { return parse_seconds(t, kMaxSeconds, e); }));
+  cmd->add_option("--time", o->seconds, "stop after SECONDS (> 0, at most a year; default 60 when no --executions)")
+      ->type_name("SECONDS")
+      ->check(checked("", [](const std::string& t, std::string* e) { return parse_seconds(t, kMaxSeconds, e); }));
   cmd->add_option("--executions", o->executions, "stop after N executions (1 to 10^15)")
-      ->check(checked("N", [](const std::string& t, std::string* e) { return parse_uint(t, 1, kMaxExecutions, e); }));
+      ->type_name("N")
+      ->check(checked("", [](const std::string& t, std::string* e) { return parse_uint(t, 1, kMaxExecutions, e); }));
   cmd->add_option("--seed", o->seed, "campaign seed (0 to 2^64-1, default 1)")
-      ->check(checked("SEED", [](const std::string& t, std::string* e) { return parse_uint(t, 0, UINT64_MAX, e); }));
+      ->type_name("SEED")
+      ->check(checked("", [](const std::string& t, std::string* e) { return parse_uint(t, 0, UINT64_MAX, e); }));
   cmd->add_option("--jobs", o->jobs, "worker threads, 1 to 256 (default 0: every core of the machine)")
-      ->check(checked("N", [](const std::string& t, std::string* e) { return parse_uint(t, 0, kMaxJobs, e); }));
+      ->type_name("N")
+      ->check(checked("", [](const std::string& t, std::string* e) { return parse_uint(t, 0, kMaxJobs, e); }));
   cmd->add_option("--shard", o->shard, "K/N: this machine's share of the cases, 0 <= K < N <= 1000000")
-      ->check(checked("K/N", [](const std::string& t, std::string* e) { return parse_shard(t, kMaxShards, e); }));
+      ->type_name("K/N")
+      ->check(checked("", [](const std::string& t, std::string* e) { return parse_shard(t, kMaxShards, e); }));
   cmd->add_option("--out", o->out,
                   "directory for reproducers (default fuzz-out); each campaign writes into a new subdirectory")
+      ->type_name("DIR")
       ->check([](const std::string& t) { return t.empty() ? std::string("expected a directory name") : ""; });
   cmd->add_option("--json", o->json_path,
                   "write the campaign's result as JSON to FILE (kept current as bugs are found)")
+      ->type_name("FILE")
       ->check([](const std::string& t) { return t.empty() ? std::string("expected a file name") : ""; });
   cmd->add_flag("--stop-at-first", o->stop_at_first, "end the campaign once a bug is found and shrunk");
   cmd->callback([o, exit_code] { *exit_code = run_fuzz(*o); });
