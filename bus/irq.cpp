@@ -4,6 +4,7 @@
 
 #include "bus/devm.hpp"
 #include "bus/errno.hpp"
+#include "core/irqflags.hpp"
 #include "sim/world.hpp"
 
 namespace devsim::bus {
@@ -14,6 +15,8 @@ struct Line {
   void* dev_id = nullptr;
   std::string name;
   int running = 0;
+  int disabled = 0;      // disable_irq nesting
+  bool pending = false;  // raised while disabled: delivered by enable_irq
   std::uint64_t spurious = 0;
   std::uint64_t handled = 0;
 };
@@ -32,6 +35,10 @@ Line& line(unsigned irq) {
 void handle_irq_event(unsigned irq, const Site& raised_at) {
   sim::yield(raised_at);
   Line& l = line(irq);
+  if (l.disabled > 0) {
+    l.pending = true;  // masked: enable_irq delivers it
+    return;
+  }
   if (l.handler == nullptr) {
     ++l.spurious;
     return;
@@ -41,7 +48,9 @@ void handle_irq_event(unsigned irq, const Site& raised_at) {
   IrqHandler h = l.handler;
   void* dev_id = l.dev_id;
   world().note_acquired(&l, "hardirq context (irq " + std::to_string(irq) + ")", raised_at, sim::HoldKind::Atomic);
+  core::hardirq_enter(raised_at);  // in_hardirq(), irqs_disabled(): lockdep's IN-HARDIRQ usage
   h(irq, dev_id);
+  core::hardirq_exit();
   world().note_released(&l);
   if (--l.running == 0) world().wake_all(&l, raised_at);
 }
@@ -66,6 +75,34 @@ void free_irq(unsigned irq, void* dev_id, const Site& site) {
   // synchronize_irq(): a handler already running finishes before the caller may free what it uses.
   while (l.running > 0)
     world().block(&l, "synchronize_irq(" + std::to_string(irq) + ")", site);
+}
+
+void synchronize_irq(unsigned irq, const Site& site) {
+  world().might_sleep("synchronize_irq", site);
+  world().yield(sim::EventKind::Sync, &line(irq), site);
+  Line& l = line(irq);
+  while (l.running > 0)
+    world().block(&l, "synchronize_irq(" + std::to_string(irq) + ")", site);
+}
+
+void disable_irq_nosync(unsigned irq, const Site& site) {
+  world().yield(sim::EventKind::Sync, &line(irq), site);
+  ++line(irq).disabled;
+}
+
+void disable_irq(unsigned irq, const Site& site) {
+  disable_irq_nosync(irq, site);
+  synchronize_irq(irq, site);
+}
+
+void enable_irq(unsigned irq, const Site& site) {
+  world().yield(sim::EventKind::Sync, &line(irq), site);
+  Line& l = line(irq);
+  if (l.disabled == 0) return;  // unbalanced: the kernel WARNs; nothing to unmask
+  if (--l.disabled == 0 && l.pending) {
+    l.pending = false;
+    raise_irq(irq, site);
+  }
 }
 
 int devm_request_irq(const BoundContext& dev, unsigned irq, IrqHandler handler, std::string name, void* dev_id,

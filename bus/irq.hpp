@@ -17,13 +17,21 @@ using IrqHandler = IrqReturn (*)(unsigned irq, void* dev_id);
 // already running on the line has returned (synchronize_irq()). What a handler must not outlive is the
 // driver's job: a driver that frees its data before free_irq() (or never calls it) hands the handler a
 // dangling dev_id — the use-after-free is reported in the handler.
-// Does not handle: shared lines, threaded handlers, enable/disable_irq, affinity.
+// Does not handle: shared lines, threaded handlers, affinity.
 int request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id, const Site& site = Site::current());
 // free_irq(): removes it and waits for a running handler.
 void free_irq(unsigned irq, void* dev_id, const Site& site = Site::current());
 // devm_request_irq(): request_irq + free_irq at unbind.
 int devm_request_irq(const BoundContext& dev, unsigned irq, IrqHandler handler, std::string name, void* dev_id,
                      const Site& site = Site::current());
+// disable_irq(): masks the line and waits for a running handler (synchronize_irq); disable_irq_nosync() does not
+// wait. An interrupt raised while masked is remembered and delivered by the enable_irq() that unmasks it (the
+// kernel's IRQS_PENDING resend, kernel/irq/manage.c __enable_irq / check_irq_resend). Calls nest.
+void disable_irq(unsigned irq, const Site& site = Site::current());
+void disable_irq_nosync(unsigned irq, const Site& site = Site::current());
+void enable_irq(unsigned irq, const Site& site = Site::current());
+// synchronize_irq(): returns once no handler of the line is running (kernel/irq/manage.c). Sleeps.
+void synchronize_irq(unsigned irq, const Site& site = Site::current());
 // The hardware raises the line: a task "irq/<n>" runs the handler (if one is installed when it gets to run) in
 // atomic context. Returns at once.
 void raise_irq(unsigned irq, const Site& site = Site::current());

@@ -1,5 +1,6 @@
 #include "core/lockdep.hpp"
 
+#include "core/irqflags.hpp"
 #include "core/lockdep_map.hpp"
 #include "sim/boot.hpp"
 
@@ -33,6 +34,15 @@ namespace {
 struct ClassNode {
   LockClass cls;
   unsigned subclass;
+  // IRQ usage (kernel/locking/lockdep.c mark_lock): where the class was first taken in hard-IRQ context
+  // ({IN-HARDIRQ-W}), and where first with interrupts enabled in process context ({HARDIRQ-ON-W}).
+  struct Usage {
+    Site site;
+    std::string task;
+    std::string what;
+  };
+  std::optional<Usage> in_hardirq;
+  std::optional<Usage> hardirq_on;
   // "lock class a" or "lock class a/1"
   std::string label() const { return subclass == 0 ? cls.label() : cls.label() + "/" + std::to_string(subclass); }
 };
@@ -68,7 +78,7 @@ struct LockdepGraph {
   std::size_t node_of(const LockClass& cls, unsigned subclass) {
     for (std::size_t i = 0; i < nodes.size(); ++i)
       if (nodes[i].subclass == subclass && nodes[i].cls.same_as(cls)) return i;
-    nodes.push_back(ClassNode{cls, subclass});
+    nodes.push_back(ClassNode{cls, subclass, std::nullopt, std::nullopt});
     edges.emplace_back();
     return nodes.size() - 1;
   }
@@ -111,6 +121,7 @@ struct LockdepGraph {
 struct LockdepState {
   std::vector<std::vector<HeldLock>> held;  // by task id, oldest first
   std::vector<std::pair<std::size_t, std::size_t>> reported;
+  std::vector<std::size_t> usage_reported;  // classes reported as inconsistent in this execution
   std::vector<HeldLock>& held_by(sim::TaskId task) {
     if (held.size() <= task) held.resize(task + 1);
     return held[task];
@@ -168,6 +179,37 @@ void report_recursive(sim::World& w, const HeldLock& first, const void* lock, st
 namespace lockdep {
 
 namespace {
+// mark_lock() / print_usage_bug(): a class taken both in hard-IRQ context and with interrupts enabled.
+bool check_irq_usage(sim::World& w, LockdepGraph& g, LockdepState& st, std::size_t node, std::string_view what,
+                     const Site& site) {
+  const bool irq = in_hardirq();
+  const bool enabled = !irq && !irqs_disabled();
+  if (!irq && !enabled) return true;
+  ClassNode& n = g.nodes[node];
+  const std::string me = w.task_label(w.current_task());
+  std::optional<ClassNode::Usage>& mine = irq ? n.in_hardirq : n.hardirq_on;
+  if (!mine) mine = ClassNode::Usage{site, me, std::string(what)};
+  const std::optional<ClassNode::Usage>& other = irq ? n.hardirq_on : n.in_hardirq;
+  if (!other) return true;
+  if (std::find(st.usage_reported.begin(), st.usage_reported.end(), node) != st.usage_reported.end()) return false;
+  st.usage_reported.push_back(node);
+  sim::Report r;
+  r.kind = std::string(bug::kInconsistentLockState);
+  r.headline = std::string("inconsistent lock state: ") +
+               (irq ? "{HARDIRQ-ON-W} -> {IN-HARDIRQ-W} usage: task " + me + " takes " + std::string(what) +
+                          " in hard-IRQ context; it is also taken with interrupts enabled"
+                    : "{IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage: task " + me + " takes " + std::string(what) +
+                          " with interrupts enabled; it is also taken in hard-IRQ context");
+  r.accessed_by = w.task_site(w.current_task(), site);
+  r.details.push_back(std::string(irq ? "taken with interrupts enabled" : "taken in hard-IRQ context") + " by task " +
+                      other->task + " at " + sim::describe(other->site));
+  r.details.push_back("possible unsafe locking scenario: CPU0 takes " + other->what +
+                      " with interrupts enabled; an interrupt on CPU0 takes it again and spins forever: deadlock. "
+                      "Take it with spin_lock_irqsave() outside the handler");
+  w.report(std::move(r));
+  return false;
+}
+
 bool acquire_impl(sim::World& w, const void* lock, const LockClass& cls, unsigned subclass, std::string_view what,
                   bool trylock, bool read, const Site& site) {
   if (!w.in_task()) return true;
@@ -212,6 +254,7 @@ bool acquire_impl(sim::World& w, const void* lock, const LockClass& cls, unsigne
       }
     }
   }
+  if (!read && !check_irq_usage(w, s, st, next, what, site)) ok = false;
   mine.push_back(HeldLock{lock, next, std::string(what), site, read});
   return ok;
 }

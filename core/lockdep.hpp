@@ -55,9 +55,9 @@ inline constexpr std::string_view kBadUnlock = "bad-unlock-balance";            
 // - "recursive-locking": acquiring a class already held by the same task (the same lock, or another lock of
 //   the same class without a distinct subclass, as with mutex_lock_nested()).
 //
-// Does not handle: read/write locks (no recursive-read rules), interrupt contexts (no IRQ-safety states),
-// lock ordering through completions or wait queues (the kernel's crossrelease); the deadlock detector of the
-// engine still catches the real hang. Native code: lockdep does nothing.
+// The graph lasts for an exploration (sim::Boot); lockdep_map.hpp: work items, SRCU; irqflags.hpp: IRQ usage.
+// Does not handle: read/write locks, softirq states, ordering through completions or wait queues (crossrelease,
+// gone since 4.15); the engine's deadlock detector still catches the real hang. Native code: lockdep does nothing.
 // The graph is not part of any footprint: with sleep sets, two acquisitions of unrelated locks commute, so an
 // exploration may find an inversion through fewer schedules, never a false one.
 namespace lockdep {

@@ -38,6 +38,7 @@
 #include "bus/timer.hpp"
 #include "core/arc.hpp"
 #include "core/foreign.hpp"
+#include "core/irqflags.hpp"
 #include "core/spinlock.hpp"
 #include "core/waitqueue.hpp"
 #include "drivers/registry.hpp"
@@ -118,7 +119,7 @@ template <class F>
 long with_regs(const Pl061& gpio, F&& f, const Site& site = Site::current()) {
   auto regs = gpio.regs.try_access(site);  // RCU read section until the end of this scope
   if (!regs) return -bus::kENODEV;
-  core::SpinLockGuard guard = gpio.lock.guard();
+  core::SpinLockIrqSaveGuard guard(gpio.lock);  // the IRQ handler takes it too
   // LIFETIME: the IoMem is mapped while the guard is active: revoke() (then iounmap) waits for us.
   return std::forward<F>(f)(**regs);
 }
@@ -157,7 +158,7 @@ long wait_event(const Pl061& gpio, unsigned line) {
     // Not holding the mapping's guard or the lock here: both forbid sleeping.
     gpio.events.wait_event(
         [&] { return (gpio.pending.load() & bit) != 0 || gpio.removed.load() || wait.read().expired.load(); });
-    core::SpinLockGuard guard = gpio.lock.guard();
+    core::SpinLockIrqSaveGuard guard(gpio.lock);  // the IRQ handler takes it too
     if (gpio.removed.load()) {
       result = -bus::kENODEV;  // removal wins over an event that raced it
       break;

@@ -40,6 +40,7 @@
 #include "core/arc.hpp"
 #include "core/completion.hpp"
 #include "core/foreign.hpp"
+#include "core/irqflags.hpp"
 #include "core/spinlock.hpp"
 #include "drivers/registry.hpp"
 
@@ -154,7 +155,7 @@ void device_engine(bus::WorkStruct& work) {
   bus::MmioRegion& hw = *engine->hw;
   bool completed = false;
   {
-    core::SpinLockGuard guard = blk.lock.guard();
+    core::SpinLockIrqSaveGuard guard(blk.lock);                     // the IRQ handler takes it too
     if (!hw.present() || hw.reg(kStatus / 4) != kDriverOk) return;  // unplugged or reset: silent
     while (!blk.avail.empty()) {
       perform(hw, *blk.avail.front());
@@ -179,7 +180,7 @@ long submit(const VirtioBlk& blk, Op op, unsigned sector, std::uint32_t value, s
   {
     auto regs = blk.regs.try_access();  // RCU read section: no sleeping until it ends
     if (!regs) return -bus::kENODEV;
-    core::SpinLockGuard guard = blk.lock.guard();
+    core::SpinLockIrqSaveGuard guard(blk.lock);  // the IRQ handler takes it too
     // INVARIANT: queued only while not dead, under the lock remove() sets it with: a request on the rings is
     // always seen (and completed) by remove()'s cancellation, and the engine is never queued after its cancel.
     if (blk.dead) return -bus::kENODEV;
@@ -231,7 +232,7 @@ long vblk_ioctl(File& file, unsigned cmd, unsigned long arg) {
       if (arg >= kSectors) return -bus::kEINVAL;
       return submit(blk, Op::ReadSector, static_cast<unsigned>(arg), 0, 0);
     case kGetInflight: {
-      core::SpinLockGuard guard = blk.lock.guard();
+      core::SpinLockIrqSaveGuard guard(blk.lock);  // the IRQ handler takes it too
       return static_cast<long>(blk.avail.size() + blk.used.size());
     }
     default:
@@ -329,7 +330,7 @@ void vblk_remove(bus::CoreContext& ctx) {
   if (auto hw = blk.regs.access(ctx)) (*hw)->writel(0, kStatus);
   std::deque<RequestRef> cancelled;
   {
-    core::SpinLockGuard guard = blk.lock.guard();
+    core::SpinLockIrqSaveGuard guard(blk.lock);  // the IRQ handler takes it too
     blk.dead = true;
     cancelled.swap(blk.used);  // performed: they complete with their real result
     for (RequestRef& req : blk.avail)
