@@ -10,6 +10,7 @@
 #include <system_error>
 #include <thread>
 
+#include "bus/cdev.hpp"
 #include "scenarios/parser.hpp"
 #include "scenarios/runner.hpp"
 #include "scenarios/writer.hpp"
@@ -59,13 +60,14 @@ enum class Pick {
   Load,
   Irq,
   Sleep,
-  Yield
+  Yield,
+  Signal
 };
 constexpr std::pair<Pick, unsigned> kMenu[] = {
     {Pick::Open, 14},  {Pick::Ioctl, 22}, {Pick::Read, 5},      {Pick::Write, 5},      {Pick::Poll, 4},
     {Pick::Mmap, 3},   {Pick::Munmap, 3}, {Pick::Close, 12},    {Pick::Unplug, 9},     {Pick::Plug, 4},
     {Pick::Unbind, 4}, {Pick::Bind, 3},   {Pick::SysfsRead, 2}, {Pick::SysfsWrite, 3}, {Pick::Unload, 2},
-    {Pick::Load, 1},   {Pick::Irq, 4},    {Pick::Sleep, 3},     {Pick::Yield, 2},
+    {Pick::Load, 1},   {Pick::Irq, 4},    {Pick::Sleep, 3},     {Pick::Yield, 2},      {Pick::Signal, 2},
 };
 
 Pick pick(ChoiceSource& rng) {
@@ -203,6 +205,8 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
           op.kind = OpKind::Open;
           op.a = targets[ti_open].nodes[rng.below(targets[ti_open].nodes.size())];
           op.bind = "fd" + std::to_string(fd_counter++);
+          // Now and then a non-blocking open: reads that would wait return -EAGAIN instead.
+          if (rng.chance(15)) op.number |= bus::kO_NONBLOCK;
           open_fds.push_back({op.bind, ti_open, false});
           break;
         }
@@ -293,6 +297,11 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
           break;
         case Pick::Yield:
           op.kind = OpKind::Yield;
+          break;
+        case Pick::Signal:
+          // A signal to any task of the case (itself included): interruptible waits there return -ERESTARTSYS.
+          op.kind = OpKind::Signal;
+          op.a = "t" + std::to_string(rng.below(static_cast<std::uint64_t>(ntasks)));
           break;
       }
       task.ops.push_back(std::move(op));
