@@ -1,7 +1,6 @@
 #include "sim/stacktrace.hpp"
 
 #include <cxxabi.h>
-#include <pthread.h>
 
 #include <cstdlib>
 #include <memory>
@@ -25,28 +24,6 @@ constexpr std::string_view kSourceRoot = DEVSIM_SOURCE_ROOT;
 constexpr std::string_view kSourceRoot = "";
 #endif
 
-// The OS thread's own stack, for code that runs outside any simulated task (a model's set-up, the scheduler).
-struct ThreadStack {
-  const char* low = nullptr;
-  const char* high = nullptr;
-};
-ThreadStack thread_stack() {
-  thread_local ThreadStack bounds = [] {
-    ThreadStack b;
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-      void* addr = nullptr;
-      std::size_t size = 0;
-      if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-        b.low = static_cast<const char*>(addr);
-        b.high = b.low + size;
-      }
-      pthread_attr_destroy(&attr);
-    }
-    return b;
-  }();
-  return bounds;
-}
 }  // namespace
 
 // Not instrumented by the sanitizers: in a function built without frame pointers, %rbp is an ordinary register
@@ -74,12 +51,13 @@ __attribute__((noinline, no_sanitize("address", "thread", "undefined"))) StackTr
 }
 
 StackTrace capture_current_stack() noexcept {
-  if (World* w = World::current(); w != nullptr) {
-    if (const Stack* s = w->current_stack(); s != nullptr) return capture_stack(s->bottom(), s->top());
-  }
-  ThreadStack t = thread_stack();
-  if (t.low == nullptr) return {};
-  return capture_stack(t.low, t.high);
+  // Only inside a task. Code outside one (a model's set-up, the scheduler) runs on the OS thread's stack under
+  // whatever harness called the explorer (a test, a thread of the fuzzer): its frames would differ between a
+  // run and its replay, and reports must not.
+  World* w = World::current();
+  const Stack* s = w != nullptr ? w->current_stack() : nullptr;
+  if (s == nullptr) return {};
+  return capture_stack(s->bottom(), s->top());
 }
 
 namespace {

@@ -24,8 +24,9 @@ struct StackTrace {
 // fiber's stack): a frame pointer outside it, misaligned, or not moving towards the stack's top ends the walk,
 // so code built without frame pointers shortens the stack but never makes the walk read elsewhere.
 StackTrace capture_stack(const void* low, const void* high) noexcept;
-// The running code's stack, bounded by the current simulated task's stack inside a world, else by the OS
-// thread's stack.
+// The running task's stack, bounded by that task's fiber stack. Empty outside a task (set-up code, the
+// scheduler): those frames belong to whatever harness runs the world and would make reports differ between a
+// run and its replay.
 StackTrace capture_current_stack() noexcept;
 
 // One symbolised frame.
