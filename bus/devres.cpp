@@ -33,8 +33,10 @@ bool DevresList::add(std::string name, std::function<void()> release, const Site
 
 bool DevresList::add_sited(std::string name, std::function<void(const Site&)> release, const Site& site) {
   // devres_alloc() is a kmalloc: fault injection can fail it.
-  if (sim::World* w = sim::World::current(); w != nullptr && w->should_fail_alloc(site)) return false;
-  entries_.push_back(Entry{Entry::Kind::Action, std::move(name), std::move(release), site, 0});
+  sim::World* w = sim::World::current();
+  if (w != nullptr && w->should_fail_alloc(site)) return false;
+  entries_.push_back(Entry{Entry::Kind::Action, std::move(name), std::move(release), site, 0, {}});
+  if (w != nullptr) entries_.back().registered = w->task_site(w->current_task(), site);
   return true;
 }
 
@@ -51,9 +53,9 @@ bool DevresList::remove(const std::string& name) {
 bool DevresList::release(const std::string& name, const Site& site) {
   for (std::size_t i = entries_.size(); i-- > 0;) {
     if (entries_[i].kind == Entry::Kind::Action && entries_[i].name == name) {
-      std::function<void(const Site&)> action = std::move(entries_[i].action);
+      Entry e = std::move(entries_[i]);
       entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
-      if (action) action(site);
+      release_entry(e, site);
       return true;
     }
   }
@@ -62,12 +64,20 @@ bool DevresList::release(const std::string& name, const Site& site) {
 
 DevresList::GroupId DevresList::open_group(const Site& site) {
   GroupId id = next_group_++;
-  entries_.push_back(Entry{Entry::Kind::GroupOpen, "group " + std::to_string(id), {}, site, id});
+  entries_.push_back(Entry{Entry::Kind::GroupOpen, "group " + std::to_string(id), {}, site, id, {}});
   return id;
 }
 
 void DevresList::close_group(GroupId group) {
-  entries_.push_back(Entry{Entry::Kind::GroupClose, "end of group " + std::to_string(group), {}, Site{}, group});
+  entries_.push_back(Entry{Entry::Kind::GroupClose, "end of group " + std::to_string(group), {}, Site{}, group, {}});
+}
+
+void DevresList::release_entry(Entry& e, const Site& site) {
+  if (!e.action) return;
+  // LIFETIME: `registered` lives in this frame for as long as the action runs.
+  const sim::StackSection registered{"Registered by (" + e.name + ")", e.registered};
+  sim::FreeContextScope scope(&registered);
+  e.action(site);
 }
 
 std::size_t DevresList::release_range(std::size_t from, const Site& site, GroupId stop_at_close) {
@@ -85,7 +95,7 @@ std::size_t DevresList::release_range(std::size_t from, const Site& site, GroupI
     Entry e = std::move(entries_[end - 1]);
     entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(end - 1));
     if (e.kind != Entry::Kind::Action || !e.action) continue;
-    e.action(site);
+    release_entry(e, site);
     ++ran;
   }
   return ran;

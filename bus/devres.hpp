@@ -58,7 +58,12 @@ class DevresList {
     std::function<void(const Site&)> action;
     Site site;
     GroupId group = 0;
+    // Who added it: printed as "Registered by" with a report on memory its release freed (the probe behind a
+    // devm free).
+    sim::TaskSite registered;
   };
+  // Runs an entry's action, with its registration as the related stack of what it frees.
+  static void release_entry(Entry& e, const Site& site);
   std::size_t release_range(std::size_t from, const Site& site, GroupId stop_at_close = 0);
 
   std::vector<Entry> entries_;

@@ -35,8 +35,13 @@ bool Refcount::saturate_on_inc_not_zero(const Site& site) {
 }
 
 void Refcount::dec_fixup(int old, const Site& site) {
+  // lib/refcount.c refcount_warn_saturate(REFCOUNT_SUB_UAF), reached from include/linux/refcount.h
+  // __refcount_sub_and_test and __refcount_dec whenever the old value was 0 or negative: the count is set back
+  // to saturated and the same warning is printed. From 0 it is a real underflow (a put without a get: fatal);
+  // from a saturated count it is the kernel's warning on a count that already leaks, and the object stays
+  // pinned (not fatal: nothing is freed early).
   refs_.store(kSaturated, std::memory_order_relaxed);
-  if (old == 0) warn("underflow; use-after-free.", true, site);
+  warn("underflow; use-after-free.", old == 0, site);
 }
 
 void Refcount::dec(const Site& site) {

@@ -33,6 +33,8 @@ inline bool process_single_threaded() {
 // - an increment from 0 is a use-after-free ("addition on 0; use-after-free"): the count saturates;
 // - an increment that overflows saturates ("saturated; leaking memory");
 // - a decrement below 0 is an underflow ("underflow; use-after-free"): the count saturates;
+// - a decrement of a saturated count warns the same way (non-fatal here: the object stays pinned) and the
+//   count stays saturated (lib/refcount.c refcount_warn_saturate, REFCOUNT_SUB_UAF);
 // - a plain decrement to 0 leaks ("decrement hit 0; leaking memory");
 // - a saturated count stays saturated forever: the object is never freed (leaks), never freed early.
 //

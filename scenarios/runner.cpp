@@ -242,7 +242,11 @@ bool report_matches(const sim::Report& r, const Expectation& e) {
   if (r.kind != e.kind) return false;
   if (e.function.empty()) return true;
   if (r.headline.find(e.function) != std::string::npos) return true;
-  return r.accessed_by && r.accessed_by->site && sim::site_function(*r.accessed_by->site) == e.function;
+  if (!r.accessed_by) return false;
+  if (r.accessed_by->site && sim::site_function(*r.accessed_by->site) == e.function) return true;
+  // Any frame of the access stack: "expect use-after-free in my_ioctl" holds when the access happened in a
+  // helper my_ioctl called, as a kernel developer reads a KASAN report's stack.
+  return sim::stack_has_function(r.accessed_by->stack, e.function);
 }
 
 std::uint64_t default_step_budget(const Scenario& s) {

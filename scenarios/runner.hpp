@@ -54,7 +54,8 @@ Verdict run_scenario(const Scenario& scenario, const Overrides& overrides = {}, 
 // schedule, declaring no bug (so replaying it fails while the bug reproduces, and passes once fixed).
 std::string reproducer_text(const Scenario& scenario, const sim::Report& failure);
 
-// Whether a report satisfies an expectation (kind, and the function if one is named).
+// Whether a report satisfies an expectation: its kind, and the function if one is named (in the headline, the
+// access site, or any frame of the access stack).
 bool report_matches(const sim::Report& report, const Expectation& expectation);
 
 }  // namespace devsim::scenarios

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
+  libgcc-12-dev   # libbacktrace: symbolising the call stacks in reports (sim/stacktrace.cpp)
   libboost-context1.74-dev libboost-test1.74-dev libboost1.74-dev
   libspdlog-dev libfmt-dev liburcu-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev   # libFuzzer entry points (fuzz/libfuzzer)

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "sim/kmemleak.hpp"
 #include "sim/world.hpp"
 
 namespace devsim::sim {
@@ -83,6 +84,7 @@ AllocId KernelMemory::allocate(std::size_t size, std::size_t align, bool zero, c
   a.alloc_task = world_.current_task();
   a.alloc_site = site;
   a.alloc_step = world_.steps();
+  a.alloc_stack = capture_current_stack();
   table_.push_back(a);
   ++live_;
   if (world_.trace() != nullptr)  // the label costs a strlen per allocation: only when tracing
@@ -116,7 +118,7 @@ void KernelMemory::free(AllocId id, const void* pointer, const Site& site) {
     acc.type = type_name(a);
     r.access = acc;
     r.accessed_by = world_.task_site(world_.current_task(), site);
-    r.allocated_by = TaskSite{world_.task_label(a.alloc_task), a.alloc_site, a.alloc_step};
+    r.allocated_by = TaskSite{world_.task_label(a.alloc_task), a.alloc_site, a.alloc_step, a.alloc_stack};
     r.details.push_back("the pointer is inside the object, not at its start");
     world_.report(std::move(r));
     return;
@@ -133,8 +135,9 @@ void KernelMemory::free(AllocId id, const void* pointer, const Site& site) {
     acc.type = type_name(a);
     r.access = acc;
     r.accessed_by = world_.task_site(world_.current_task(), site);
-    r.allocated_by = TaskSite{world_.task_label(a.alloc_task), a.alloc_site, a.alloc_step};
-    r.freed_by = TaskSite{world_.task_label(a.free_task), a.free_site, a.free_step};
+    r.allocated_by = TaskSite{world_.task_label(a.alloc_task), a.alloc_site, a.alloc_step, a.alloc_stack};
+    r.freed_by = TaskSite{world_.task_label(a.free_task), a.free_site, a.free_step, a.free_stack};
+    add_free_related(id, r);
     world_.report(std::move(r));
     return;
   }
@@ -142,6 +145,8 @@ void KernelMemory::free(AllocId id, const void* pointer, const Site& site) {
   a.free_task = world_.current_task();
   a.free_site = site;
   a.free_step = world_.steps();
+  a.free_stack = capture_current_stack();
+  if (!free_contexts_.empty()) note_free_context(id);
   --live_;
   world_.touch(reinterpret_cast<const void*>(a.address), true);
   if (world_.trace() != nullptr)
@@ -202,15 +207,57 @@ void KernelMemory::report_bad_access(AllocId id, const void* pointer, std::size_
   acc.type = type_name(a);
   r.access = acc;
   r.accessed_by = world_.task_site(world_.current_task(), site);
-  r.allocated_by = TaskSite{world_.task_label(a.alloc_task), a.alloc_site, a.alloc_step};
-  if (a.freed) r.freed_by = TaskSite{world_.task_label(a.free_task), a.free_site, a.free_step};
+  r.allocated_by = TaskSite{world_.task_label(a.alloc_task), a.alloc_site, a.alloc_step, a.alloc_stack};
+  if (a.freed) r.freed_by = TaskSite{world_.task_label(a.free_task), a.free_site, a.free_step, a.free_stack};
+  add_free_related(id, r);
   world_.report(std::move(r));
 }
 
+void KernelMemory::push_free_context(const StackSection* section) {
+  free_contexts_.emplace_back(world_.current_task(), section);
+}
+
+void KernelMemory::pop_free_context() {
+  const TaskId me = world_.current_task();
+  for (auto it = free_contexts_.rbegin(); it != free_contexts_.rend(); ++it) {
+    if (it->first == me) {
+      free_contexts_.erase(std::next(it).base());
+      return;
+    }
+  }
+}
+
+void KernelMemory::note_free_context(AllocId id) {
+  const TaskId me = world_.current_task();
+  for (auto it = free_contexts_.rbegin(); it != free_contexts_.rend(); ++it) {
+    if (it->first == me) {
+      free_related_.emplace_back(id, *it->second);
+      return;
+    }
+  }
+}
+
+void KernelMemory::add_free_related(AllocId id, Report& r) const {
+  for (const auto& [freed, section] : free_related_)
+    if (freed == id) r.related.push_back(section);
+}
+
+FreeContextScope::FreeContextScope(const StackSection* section) {
+  if (World* w = World::current(); w != nullptr && !w->tearing_down()) {
+    memory_ = &w->memory();
+    memory_->push_free_context(section);
+  }
+}
+
+FreeContextScope::~FreeContextScope() {
+  if (memory_ != nullptr) memory_->pop_free_context();
+}
+
 void KernelMemory::report_leaks() {
+  const std::vector<bool> unreferenced = kmemleak_unreferenced(*this, world_);  // sim/kmemleak.cpp
   for (std::size_t i = 1; i < table_.size(); ++i) {
     const Allocation& a = table_[i];
-    if (a.freed || a.not_leak) continue;
+    if (!unreferenced[i]) continue;
     Report r;
     r.kind = bug::kLeak;
     r.fatal = false;
@@ -220,7 +267,7 @@ void KernelMemory::report_leaks() {
     acc.object_size = acc.size = a.size;
     acc.type = type_name(a);
     r.access = acc;
-    r.allocated_by = TaskSite{world_.task_label(a.alloc_task), a.alloc_site, a.alloc_step};
+    r.allocated_by = TaskSite{world_.task_label(a.alloc_task), a.alloc_site, a.alloc_step, a.alloc_stack};
     world_.report(std::move(r));
   }
 }

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "sim/choice.hpp"
+#include "sim/report.hpp"
 #include "sim/site.hpp"
+#include "sim/stacktrace.hpp"
 
 namespace devsim::sim {
 
@@ -35,6 +37,8 @@ struct Allocation {
   TaskId free_task = kNoTask;
   Site free_site;
   std::uint64_t free_step = 0;
+  StackTrace alloc_stack;  // captured at the allocation and the free, symbolised only if a report prints them
+  StackTrace free_stack;
 };
 
 // The allocation table of one world.
@@ -74,14 +78,22 @@ class KernelMemory {
   const Allocation& record(AllocId id) const { return table_[id]; }
   std::size_t live_objects() const { return live_; }
   std::size_t allocations() const { return table_.size() - 1; }
-  // kmemleak: one report per live object that is not marked not_leak.
+  // kmemleak: one report per live object that nothing references (sim/kmemleak.hpp), in allocation order.
   void report_leaks();
+
+  // A further stack to print with reports on objects freed by the current task from now on, until
+  // pop_free_context(): a devres release names the probe that registered the resource ("Registered by").
+  // LIFETIME: `section` must outlive the matching pop (the releasing code keeps it on its stack).
+  void push_free_context(const StackSection* section);
+  void pop_free_context();
   // Runs the deferred C++ destructors of every object (freed or leaked). Called once, as the world ends.
   void destroy_all();
 
  private:
   void report_bad_access(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site,
                          std::string_view kind);
+  void note_free_context(AllocId id);
+  void add_free_related(AllocId id, Report& r) const;
 
   World& world_;
   // LIFETIME: the arena owns all object storage and releases it only when the world ends, after every
@@ -93,6 +105,22 @@ class KernelMemory {
   boost::container::small_vector<Allocation, 4> table_;
   std::uint64_t next_address_;
   std::size_t live_ = 0;
+  // Free contexts in force, per task (push_free_context), and the stacks they gave to frees: rare, so plain
+  // vectors searched linearly.
+  std::vector<std::pair<TaskId, const StackSection*>> free_contexts_;
+  std::vector<std::pair<AllocId, StackSection>> free_related_;
+};
+
+// push_free_context() for a scope, in the current world (nothing outside one).
+class FreeContextScope {
+ public:
+  explicit FreeContextScope(const StackSection* section);
+  ~FreeContextScope();
+  FreeContextScope(const FreeContextScope&) = delete;
+  FreeContextScope& operator=(const FreeContextScope&) = delete;
+
+ private:
+  KernelMemory* memory_ = nullptr;
 };
 
 }  // namespace devsim::sim

@@ -23,10 +23,26 @@ std::string kmalloc_cache(std::uint32_t size) {
   return "kmalloc-" + std::to_string(cache);
 }
 
-void append_task_site(std::string& out, const char* what, const TaskSite& ts) {
+// The site, then the call stack, innermost first, one frame a line after `indent`. The site is the precise
+// place of the operation; it is printed on its own only when no frame of the stack is that place already (the
+// stack drops engine frames, so a site inside sim/ or an operation whose site was passed down is not in it).
+void append_stack(std::string& out, const TaskSite& ts, const char* indent = " ") {
+  std::vector<StackFrame> frames = symbolize(ts.stack);
+  bool site_in_stack = false;
+  if (ts.site) {
+    const std::string location = site_location(*ts.site);
+    for (const StackFrame& f : frames)
+      site_in_stack = site_in_stack || f.location == location;
+  }
+  if (!site_in_stack) out += indent + (ts.site ? describe(*ts.site) : std::string("(no site)")) + "\n";
+  for (const StackFrame& f : frames)
+    out += indent + f.function + " (" + f.location + ")\n";
+}
+
+void append_task_site(std::string& out, const std::string& what, const TaskSite& ts) {
   out += what;
   out += " by task " + ts.task + " at step " + std::to_string(ts.step) + ":\n";
-  out += " " + (ts.site ? describe(*ts.site) : std::string("(no site)")) + "\n";
+  append_stack(out, ts);
 }
 
 nlohmann::json site_json(const std::optional<Site>& site) {
@@ -34,9 +50,16 @@ nlohmann::json site_json(const std::optional<Site>& site) {
   return {{"function", site_function(*site)}, {"location", site_location(*site)}};
 }
 
+nlohmann::json task_site_json(const TaskSite& ts) {
+  nlohmann::json stack = nlohmann::json::array();
+  for (const StackFrame& f : symbolize(ts.stack))
+    stack.push_back({{"function", f.function}, {"location", f.location}, {"inlined", f.inlined}});
+  return {{"task", ts.task}, {"step", ts.step}, {"site", site_json(ts.site)}, {"stack", std::move(stack)}};
+}
+
 nlohmann::json task_site_json(const std::optional<TaskSite>& ts) {
   if (!ts) return nullptr;
-  return {{"task", ts->task}, {"step", ts->step}, {"site", site_json(ts->site)}};
+  return task_site_json(*ts);
 }
 }  // namespace
 
@@ -61,7 +84,7 @@ std::string render_text(const Report& r) {
     }
     if (!a.type.empty()) out += "  type " + a.type + "\n";
     out += "  backtrace:\n";
-    if (r.allocated_by && r.allocated_by->site) out += "    " + describe(*r.allocated_by->site) + "\n";
+    if (r.allocated_by) append_stack(out, *r.allocated_by, "    ");
   } else {
     bool memory = r.access.has_value();
     out += std::string("BUG: ") + (memory ? "KASAN: " : "") + r.headline + "\n";
@@ -70,10 +93,10 @@ std::string render_text(const Report& r) {
       out += std::string(a.write ? "Write" : "Read") + " of size " + std::to_string(a.size) + " at addr " +
              hex(a.address) + " by task " + r.accessed_by->task + " at step " + std::to_string(r.accessed_by->step) +
              ":\n";
-      out += " " + (r.accessed_by->site ? describe(*r.accessed_by->site) : std::string("(no site)")) + "\n";
+      append_stack(out, *r.accessed_by);
     } else if (r.accessed_by) {
       out += "task " + r.accessed_by->task + " at step " + std::to_string(r.accessed_by->step) + ":\n";
-      out += " " + (r.accessed_by->site ? describe(*r.accessed_by->site) : std::string("(no site)")) + "\n";
+      append_stack(out, *r.accessed_by);
     }
     if (r.allocated_by) {
       out += "\n";
@@ -82,6 +105,10 @@ std::string render_text(const Report& r) {
     if (r.freed_by) {
       out += "\n";
       append_task_site(out, "Freed", *r.freed_by);
+    }
+    for (const StackSection& related : r.related) {
+      out += "\n";
+      append_task_site(out, related.title, related.at);
     }
     if (memory) {
       const MemoryAccess& a = *r.access;
@@ -123,6 +150,12 @@ std::string render_json(const Report& r) {
   j["accessed_by"] = task_site_json(r.accessed_by);
   j["allocated_by"] = task_site_json(r.allocated_by);
   j["freed_by"] = task_site_json(r.freed_by);
+  j["related"] = nlohmann::json::array();
+  for (const StackSection& related : r.related) {
+    nlohmann::json section = task_site_json(related.at);
+    section["title"] = related.title;
+    j["related"].push_back(std::move(section));
+  }
   j["details"] = r.details;
   j["schedule"] = to_string(r.schedule);
   j["signature"] = r.signature();

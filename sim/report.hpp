@@ -5,10 +5,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sim/choice.hpp"
 #include "sim/site.hpp"
+#include "sim/stacktrace.hpp"
 
 namespace devsim::sim {
 
@@ -30,9 +32,20 @@ inline constexpr std::string_view kSleepInAtomic = "sleep-in-atomic";
 
 // A task at a site: "task app/1 at legacy_ioctl (drivers/legacy.cpp:42), step 7".
 struct TaskSite {
+  TaskSite() = default;
+  TaskSite(std::string task_label, std::optional<Site> at, std::uint64_t at_step, const StackTrace& call_stack = {})
+      : task(std::move(task_label)), site(at), step(at_step), stack(call_stack) {}
+
   std::string task;  // "app/1": name/id, as the kernel prints comm/pid
   std::optional<Site> site;
   std::uint64_t step = 0;  // the execution's scheduling step at that moment
+  StackTrace stack;        // its call stack then, innermost first (empty: not captured)
+};
+
+// A further stack a report shows: the tasks of a deadlock, the registration of a devres action.
+struct StackSection {
+  std::string title;  // "Blocked (waits for …)", "Registered by"
+  TaskSite at;
 };
 
 // A memory access that went wrong.
@@ -53,9 +66,10 @@ struct Report {
   std::optional<TaskSite> accessed_by;  // the task that did the faulting operation
   std::optional<TaskSite> allocated_by;
   std::optional<TaskSite> freed_by;
-  std::vector<std::string> details;  // further lines: waiters of a deadlock, both orders of an inversion…
-  Schedule schedule;                 // the choices that led here (filled in by the world)
-  bool fatal = true;                 // a warning (refcount saturation) is reported but does not stop
+  std::vector<StackSection> related;  // printed after the free stack, in order
+  std::vector<std::string> details;   // further lines: waiters of a deadlock, both orders of an inversion…
+  Schedule schedule;                  // the choices that led here (filled in by the world)
+  bool fatal = true;                  // a warning (refcount saturation) is reported but does not stop
 
   // kind + access site + free site: what makes two failures "the same bug" for deduplication.
   std::string signature() const;

@@ -22,10 +22,11 @@ std::string compute_location(const Site& site) {
   return std::string(file) + ":" + std::to_string(site.line());
 }
 
-std::string compute_function(const Site& site) {
+}  // namespace
+
+std::string bare_function_name(std::string_view sig) {
   // g++ gives the pretty signature: "void ns::Cls::fn(int) [with T = ...]". Keep "fn" (or "Cls::fn" for
   // members would be nicer, but the bare name matches what KASAN prints).
-  std::string_view sig = site.function_name();
   if (sig.empty()) return "?";
   // Lambdas: "ns::fn(...)::<lambda()>" — name them after the enclosing function.
   std::size_t depth = 0, paren = std::string_view::npos;
@@ -68,6 +69,11 @@ std::string compute_function(const Site& site) {
   }
   head = head.substr(start);
   return head.empty() ? std::string(sig) : std::string(head);
+}
+
+namespace {
+std::string compute_function(const Site& site) {
+  return bare_function_name(site.function_name());
 }
 
 // Reports name sites over and over (the explorer builds one per failing execution), and a site's text never

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <source_location>
 #include <string>
+#include <string_view>
 
 namespace devsim::sim {
 
@@ -41,6 +42,9 @@ class Site {
 std::string site_location(const Site& site);
 // The bare function name ("legacy_ioctl"), without return type, namespaces or parameters.
 std::string site_function(const Site& site);
+// The bare name in a function signature (pretty or demangled): "void ns::Cls::fn(int) const" -> "fn"; a
+// lambda is named after its enclosing function.
+std::string bare_function_name(std::string_view signature);
 // "legacy_ioctl (drivers/legacy.cpp:42)": how reports name a site.
 std::string describe(const Site& site);
 

@@ -22,6 +22,7 @@
 #include "sim/report.hpp"
 #include "sim/site.hpp"
 #include "sim/stack_pool.hpp"
+#include "sim/stacktrace.hpp"
 #include "sim/strategy.hpp"
 #include "sim/trace.hpp"
 
@@ -101,6 +102,7 @@ struct Task {
   const void* wait_channel = nullptr;
   std::string wait_what;
   Site wait_site;
+  StackTrace wait_stack;  // the call stack at the block, for deadlock reports
   std::optional<Nanos> wake_at;
   Site last_site;  // the last scheduling point it passed
   std::uint64_t steps = 0;
@@ -229,7 +231,7 @@ class World {
   // Kills the current task after a fatal fault, like a kernel oops: it is unwound (TaskCancelled), or
   // abandoned where it cannot be unwound. Outside a task, throws std::logic_error.
   [[noreturn]] void oops();
-  // Fills a TaskSite for `task` (default: the current task) at `site`.
+  // Fills a TaskSite for `task` at `site`; for the running task, with its call stack.
   TaskSite task_site(TaskId task, const std::optional<Site>& site) const;
   std::string task_label(TaskId task) const;  // "name/id"
 
@@ -241,6 +243,8 @@ class World {
   Nanos now() const { return now_; }
   std::uint64_t steps() const { return steps_; }
   TaskId current_task() const { return current_ ? current_->id : kNoTask; }
+  // The running task's stack (null outside a task): the bounds of a stack walk (sim/stacktrace.hpp).
+  const Stack* current_stack() const { return current_ ? &current_->stack : nullptr; }
   std::size_t task_count() const { return names_.size(); }
   const std::string& task_name(TaskId id) const { return names_[id]; }
   TaskState task_state(TaskId id) const { return states_[id]; }

@@ -1,0 +1,156 @@
+#include "sim/stacktrace.hpp"
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "sim/site.hpp"
+#include "sim/world.hpp"
+
+// libbacktrace ships with gcc (libgcc-12-dev: libbacktrace.a and its header in gcc's private include
+// directory). The build passes the header's full path, so that clang builds include it without putting gcc's
+// private headers on their include path.
+#include DEVSIM_BACKTRACE_HEADER
+
+namespace devsim::sim {
+
+namespace {
+#ifdef DEVSIM_SOURCE_ROOT
+constexpr std::string_view kSourceRoot = DEVSIM_SOURCE_ROOT;
+#else
+constexpr std::string_view kSourceRoot = "";
+#endif
+
+}  // namespace
+
+// Not instrumented by the sanitizers: in a function built without frame pointers, %rbp is an ordinary register
+// and the chain may lead into a redzone of this same stack. The bounds keep the walk inside the stack; what it
+// reads there is only compared and copied.
+__attribute__((noinline, no_sanitize("address", "thread", "undefined"))) StackTrace capture_stack(
+    const void* low, const void* high) noexcept {
+  StackTrace st;
+  const auto lo = reinterpret_cast<std::uintptr_t>(low);
+  const auto hi = reinterpret_cast<std::uintptr_t>(high);
+  if (hi < lo || hi - lo < 2 * sizeof(std::uintptr_t)) return st;  // also keeps hi - 16 below from wrapping
+  auto fp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  // A frame is [saved frame pointer, return address] at the frame pointer; callers' frames lie above.
+  while (st.depth < StackTrace::kMaxFrames && fp >= lo && fp <= hi - 2 * sizeof(std::uintptr_t) &&
+         fp % sizeof(std::uintptr_t) == 0) {
+    const auto* frame = reinterpret_cast<const std::uintptr_t*>(fp);
+    const std::uintptr_t next = frame[0];
+    const std::uintptr_t pc = frame[1];
+    if (pc == 0) break;
+    st.pcs[st.depth++] = pc;
+    if (next <= fp) break;  // the outermost frame, or not a frame chain: the stack grows down
+    fp = next;
+  }
+  return st;
+}
+
+StackTrace capture_current_stack() noexcept {
+  // Only inside a task. Code outside one (a model's set-up, the scheduler) runs on the OS thread's stack under
+  // whatever harness called the explorer (a test, a thread of the fuzzer): its frames would differ between a
+  // run and its replay, and reports must not.
+  World* w = World::current();
+  const Stack* s = w != nullptr ? w->current_stack() : nullptr;
+  if (s == nullptr) return {};
+  return capture_stack(s->bottom(), s->top());
+}
+
+namespace {
+
+struct RawFrame {
+  std::string function;  // as libbacktrace gives it: a linkage (mangled) name or a plain one
+  std::string file;
+  int line = 0;
+};
+
+void ignore_error(void*, const char*, int) {}
+
+backtrace_state* state() {
+  // One state for the process, built on first use (it reads the debug information lazily). threaded=1: the
+  // explorer's threads symbolise concurrently.
+  static backtrace_state* s = backtrace_create_state(nullptr, /*threaded=*/1, ignore_error, nullptr);
+  return s;
+}
+
+void on_syminfo(void* data, std::uintptr_t, const char* symbol, std::uintptr_t, std::uintptr_t) {
+  if (symbol != nullptr) *static_cast<std::string*>(data) = symbol;
+}
+
+int on_pcinfo(void* data, std::uintptr_t, const char* file, int line, const char* function) {
+  auto& out = *static_cast<std::vector<RawFrame>*>(data);
+  if (file == nullptr && function == nullptr) return 0;
+  out.push_back({function != nullptr ? function : "", file != nullptr ? file : "", line});
+  return 0;
+}
+
+std::string demangle(const std::string& name) {
+  if (!name.starts_with("_Z")) return name;
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status), std::free);
+  return status == 0 && d ? std::string(d.get()) : name;
+}
+
+std::string short_name(const std::string& linkage_name) {
+  std::string name = demangle(linkage_name);
+  // bare_function_name() reads up to the first parenthesis; this one is part of a scope, not a parameter list.
+  static constexpr std::string_view kAnon = "(anonymous namespace)::";
+  for (std::size_t at; (at = name.find(kAnon)) != std::string::npos;)
+    name.erase(at, kAnon.size());
+  if (name == "operator()") return "<lambda>";  // an inlined lambda: its enclosing function is the next frame
+  return bare_function_name(name);
+}
+
+// The kept frames of one return address, innermost (inlined) first. Symbolising walks the debug information,
+// so each address is done once per process.
+const std::vector<StackFrame>& frames_of(std::uintptr_t pc) {
+  static std::mutex mutex;
+  static std::unordered_map<std::uintptr_t, std::vector<StackFrame>> cache;
+  std::lock_guard lock(mutex);
+  auto [it, fresh] = cache.try_emplace(pc);
+  if (!fresh) return it->second;
+  std::vector<RawFrame> raw;
+  // A return address points after its call: look up the call instruction itself.
+  backtrace_state* s = state();
+  if (s != nullptr) backtrace_pcinfo(s, pc - 1, on_pcinfo, ignore_error, &raw);
+  // The debug information may name the function that holds the address by its plain name ("operator()" for a
+  // lambda); its symbol has the full mangled name, which names a lambda after its enclosing function.
+  if (s != nullptr && !raw.empty() && !raw.back().function.starts_with("_Z")) {
+    std::string symbol;
+    backtrace_syminfo(s, pc - 1, on_syminfo, ignore_error, &symbol);
+    if (symbol.starts_with("_Z")) raw.back().function = symbol;
+  }
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    std::string_view file = raw[i].file;
+    if (file.empty()) continue;  // no debug information: a host library
+    if (!kSourceRoot.empty() && file.starts_with(kSourceRoot)) file.remove_prefix(kSourceRoot.size());
+    if (file.starts_with("sim/") || file.starts_with("/usr/")) continue;  // the engine, the C++ library, Boost
+    it->second.push_back(
+        {short_name(raw[i].function), std::string(file) + ":" + std::to_string(raw[i].line), i + 1 < raw.size()});
+  }
+  return it->second;
+}
+
+}  // namespace
+
+std::vector<StackFrame> symbolize(const StackTrace& stack) {
+  std::vector<StackFrame> out;
+  for (std::size_t i = 0; i < stack.depth; ++i) {
+    const std::vector<StackFrame>& f = frames_of(stack.pcs[i]);
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  return out;
+}
+
+bool stack_has_function(const StackTrace& stack, std::string_view name) {
+  for (std::size_t i = 0; i < stack.depth; ++i)
+    for (const StackFrame& f : frames_of(stack.pcs[i]))
+      if (f.function == name) return true;
+  return false;
+}
+
+}  // namespace devsim::sim
