@@ -41,8 +41,12 @@ void clear_shadow([[maybe_unused]] const Stack& s) {
 StackPool::StackPool(std::size_t stack_size) : requested_size_(stack_size), stack_size_(round_to_pages(stack_size)) {}
 
 StackPool::~StackPool() {
-  for (const Stack& s : all_)
+  for (const Stack& s : all_) {
+    // ASan does not clear the shadow of unmapped memory: whoever maps this address next (libbacktrace's
+    // allocator does) would inherit the stale redzones.
+    clear_shadow(s);
     munmap(s.base, s.guard + s.size);
+  }
 }
 
 Stack StackPool::acquire() {

@@ -68,6 +68,10 @@ struct Dev {
   int handled = 0;
 };
 Dev* g_dev = nullptr;  // dev_id in C; a global so the handler (a plain function pointer) finds it
+// LIFETIME: the handler is a task of its own and may be stopped mid-handler (holding a guard on g_dev->lock)
+// when the execution ends with a report; the device must outlive that unwinding, which happens before the next
+// execution's model runs. So the current device is owned here and replaced only by the next model.
+std::shared_ptr<Dev> g_dev_owner;
 
 enum class Handler { TakesLock, TakesMutex, Allocates, Marks };
 Handler g_handler = Handler::TakesLock;
@@ -102,6 +106,7 @@ bus::IrqReturn handler(unsigned, void*) {
 sim::Model lock_model(bool irqsave, Handler h) {
   return [irqsave, h](sim::World& w) {
     auto d = std::make_shared<Dev>();
+    g_dev_owner = d;
     g_dev = d.get();
     g_handler = h;
     w.spawn("driver", [d, irqsave] {
@@ -187,6 +192,7 @@ BOOST_AUTO_TEST_CASE(disable_irq_waits_for_the_handler_and_nosync_does_not) {
   for (bool sync : {true, false}) {
     sim::Model m = [sync](sim::World& w) {
       auto d = std::make_shared<Dev>();
+      g_dev_owner = d;
       g_dev = d.get();
       g_handler = Handler::Marks;
       w.spawn("driver", [d, sync] {

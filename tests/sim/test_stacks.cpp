@@ -172,7 +172,8 @@ BOOST_AUTO_TEST_CASE(json_reports_carry_the_frames) {
 }
 
 namespace {
-// Recursion deeper than any stack a report keeps (small frames: 200 of them fit a task's stack).
+// Recursion deeper than any stack a report keeps (twice as deep: small frames, so the task's stack holds them
+// even with a sanitizer's redzones).
 sim::StackTrace g_deep;
 [[gnu::noinline]] void stacks_recurse(int depth) {
   if (depth == 0) {
@@ -185,7 +186,8 @@ sim::StackTrace g_deep;
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_deep_recursion_fills_the_array_and_stops) {
-  sim::Execution e = sim::run_once([](sim::World& w) { w.spawn("deep", [] { stacks_recurse(200); }); });
+  sim::Execution e =
+      sim::run_once([](sim::World& w) { w.spawn("deep", [] { stacks_recurse(2 * sim::StackTrace::kMaxFrames); }); });
   BOOST_TEST(e.reports.empty());
   const sim::StackTrace st = g_deep;
   BOOST_TEST(st.depth == sim::StackTrace::kMaxFrames);
