@@ -204,7 +204,7 @@ bool report_matches(const sim::Report& r, const Expectation& e) {
   if (r.kind != e.kind) return false;
   if (e.function.empty()) return true;
   if (r.headline.find(e.function) != std::string::npos) return true;
-  return r.accessed_by && r.accessed_by->site && sim::site_function(*r.accessed_by->site) == e.function;
+  return r.accessed_by && sim::site_function(*r.accessed_by) == e.function;
 }
 
 Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_failure) {

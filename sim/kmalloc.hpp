@@ -56,6 +56,35 @@ class KPtr {
     *field = std::forward<V>(value);
   }
 
+  // The marked forms (READ_ONCE / WRITE_ONCE of one member): for a field that tasks read and write without a
+  // common lock on purpose (a "gone" flag). Checked like load/store; never a data race.
+  template <class M, class U = T>
+  M load_once(M U::*member, const Site& site = Site::current()) const {
+    check_null(site);
+    const M* field = &(ptr_->*member);
+    check(field, sizeof(M), false, site);
+    // Marked by scope, not by a relaxed atomic: g++'s instrumentation reports a relaxed atomic load or store
+    // of a plain object as a plain access.
+    ++shadow::t_view.no_race_depth;
+    __asm__ __volatile__("" ::: "memory");  // keep the scope around the access
+    M v = *static_cast<const volatile M*>(field);
+    __asm__ __volatile__("" ::: "memory");
+    --shadow::t_view.no_race_depth;
+    return v;
+  }
+  template <class M, class V, class U = T>
+  void store_once(M U::*member, V&& value, const Site& site = Site::current()) const {
+    check_null(site);
+    M* field = &(ptr_->*member);
+    check(field, sizeof(M), true, site);
+    M v = static_cast<M>(std::forward<V>(value));
+    ++shadow::t_view.no_race_depth;
+    __asm__ __volatile__("" ::: "memory");  // keep the scope around the access
+    *static_cast<volatile M*>(field) = v;
+    __asm__ __volatile__("" ::: "memory");
+    --shadow::t_view.no_race_depth;
+  }
+
   // The raw pointer, unchecked. LIFETIME: whoever calls this must say why the object is alive.
   T* unchecked() const { return ptr_; }
   AllocId id() const { return id_; }

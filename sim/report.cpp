@@ -1,5 +1,6 @@
 #include "sim/report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -26,7 +27,7 @@ std::string kmalloc_cache(std::uint32_t size) {
 void append_task_site(std::string& out, const char* what, const TaskSite& ts) {
   out += what;
   out += " by task " + ts.task + " at step " + std::to_string(ts.step) + ":\n";
-  out += " " + (ts.site ? describe(*ts.site) : std::string("(no site)")) + "\n";
+  out += " " + describe(ts) + "\n";
 }
 
 nlohmann::json site_json(const std::optional<Site>& site) {
@@ -36,16 +37,38 @@ nlohmann::json site_json(const std::optional<Site>& site) {
 
 nlohmann::json task_site_json(const std::optional<TaskSite>& ts) {
   if (!ts) return nullptr;
+  if (!ts->site && !ts->code_location.empty()) {
+    return {{"task", ts->task},
+            {"step", ts->step},
+            {"site", {{"function", ts->code_function}, {"location", ts->code_location}}}};
+  }
   return {{"task", ts->task}, {"step", ts->step}, {"site", site_json(ts->site)}};
 }
 }  // namespace
 
+std::string site_function(const TaskSite& ts) {
+  return ts.site ? site_function(*ts.site) : ts.code_function;
+}
+std::string site_location(const TaskSite& ts) {
+  return ts.site ? site_location(*ts.site) : ts.code_location;
+}
+std::string describe(const TaskSite& ts) {
+  if (ts.site) return describe(*ts.site);
+  if (!ts.code_location.empty()) return ts.code_function + " (" + ts.code_location + ")";
+  return "(no site)";
+}
+
 std::string Report::signature() const {
   std::string sig = kind;
   sig += '|';
-  if (accessed_by && accessed_by->site) sig += site_location(*accessed_by->site);
+  if (accessed_by) sig += site_location(*accessed_by);
   sig += '|';
-  if (freed_by && freed_by->site) sig += site_location(*freed_by->site);
+  if (freed_by) sig += site_location(*freed_by);
+  if (racing_by) {
+    // One race, whichever of its two accesses came first.
+    std::string a = accessed_by ? site_location(*accessed_by) : std::string(), b = site_location(*racing_by);
+    sig = kind + '|' + std::min(a, b) + '|' + std::max(a, b);
+  }
   return sig;
 }
 
@@ -64,16 +87,23 @@ std::string render_text(const Report& r) {
     if (r.allocated_by && r.allocated_by->site) out += "    " + describe(*r.allocated_by->site) + "\n";
   } else {
     bool memory = r.access.has_value();
-    out += std::string("BUG: ") + (memory ? "KASAN: " : "") + r.headline + "\n";
+    out += std::string("BUG: ") + (r.kind == bug::kDataRace ? "KCSAN: " : memory ? "KASAN: " : "") + r.headline + "\n";
     if (memory && r.accessed_by) {
       const MemoryAccess& a = *r.access;
       out += std::string(a.write ? "Write" : "Read") + " of size " + std::to_string(a.size) + " at addr " +
              hex(a.address) + " by task " + r.accessed_by->task + " at step " + std::to_string(r.accessed_by->step) +
              ":\n";
-      out += " " + (r.accessed_by->site ? describe(*r.accessed_by->site) : std::string("(no site)")) + "\n";
+      out += " " + describe(*r.accessed_by) + "\n";
     } else if (r.accessed_by) {
       out += "task " + r.accessed_by->task + " at step " + std::to_string(r.accessed_by->step) + ":\n";
-      out += " " + (r.accessed_by->site ? describe(*r.accessed_by->site) : std::string("(no site)")) + "\n";
+      out += " " + describe(*r.accessed_by) + "\n";
+    }
+    if (r.racing_by && r.racing_access) {
+      const MemoryAccess& a = *r.racing_access;
+      out += "\n" + std::string(a.write ? "write" : "read") + " to 0x" + hex(a.address) + " of " +
+             std::to_string(a.size) + " bytes by task " + r.racing_by->task + " at step " +
+             std::to_string(r.racing_by->step) + ":\n";
+      out += " " + describe(*r.racing_by) + "\n";
     }
     if (r.allocated_by) {
       out += "\n";
@@ -123,6 +153,7 @@ std::string render_json(const Report& r) {
   j["accessed_by"] = task_site_json(r.accessed_by);
   j["allocated_by"] = task_site_json(r.allocated_by);
   j["freed_by"] = task_site_json(r.freed_by);
+  if (r.racing_by) j["racing_by"] = task_site_json(r.racing_by);
   j["details"] = r.details;
   j["schedule"] = to_string(r.schedule);
   j["signature"] = r.signature();

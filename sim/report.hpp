@@ -26,6 +26,7 @@ inline constexpr std::string_view kStepBudget = "step-budget-exceeded";
 inline constexpr std::string_view kHeldAtExit = "held-at-exit";
 inline constexpr std::string_view kTaskException = "unhandled-exception";
 inline constexpr std::string_view kSleepInAtomic = "sleep-in-atomic";
+inline constexpr std::string_view kDataRace = "data-race";
 }  // namespace bug
 
 // A task at a site: "task app/1 at legacy_ioctl (drivers/legacy.cpp:42), step 7".
@@ -33,7 +34,16 @@ struct TaskSite {
   std::string task;  // "app/1": name/id, as the kernel prints comm/pid
   std::optional<Site> site;
   std::uint64_t step = 0;  // the execution's scheduling step at that moment
+  // Set instead of `site` for an access seen by the compiler instrumentation: where its program counter is
+  // (sim/code_site.hpp), "function" and "file:line".
+  std::string code_function{};
+  std::string code_location{};
 };
+// The site's function, "file:line", and "function (file:line)", whichever form the TaskSite carries; empty
+// (describe: "(no site)") when it has none.
+std::string site_function(const TaskSite& ts);
+std::string site_location(const TaskSite& ts);
+std::string describe(const TaskSite& ts);
 
 // A memory access that went wrong.
 struct MemoryAccess {
@@ -53,6 +63,9 @@ struct Report {
   std::optional<TaskSite> accessed_by;  // the task that did the faulting operation
   std::optional<TaskSite> allocated_by;
   std::optional<TaskSite> freed_by;
+  // A data race's other access (kind data-race): its task, site and what it did.
+  std::optional<TaskSite> racing_by;
+  std::optional<MemoryAccess> racing_access;
   std::vector<std::string> details;  // further lines: waiters of a deadlock, both orders of an inversion…
   Schedule schedule;                 // the choices that led here (filled in by the world)
   bool fatal = true;                 // a warning (refcount saturation) is reported but does not stop
