@@ -11,6 +11,7 @@ std::string SimLock::what() const {
 void SimLock::take(sim::World& w, const std::string& what, const Site& site) {
   locked_ = true;
   owner_ = w.current_task();
+  w.note_exclusive(+1);
   w.note_acquired(this, what, site, kind_ == Kind::Sleeping ? sim::HoldKind::Sleepable : sim::HoldKind::Atomic);
 }
 
@@ -57,13 +58,14 @@ void SimLock::unlock(sim::World& w, const Site& site) {
     sim::Report r;
     r.kind = std::string(bug::kBadUnlock);
     r.headline = "bad unlock balance detected: task " + w.task_label(me) + " releases " + what() +
-                 (locked_ ? " held by task " + w.task_label(owner_) : " which is not locked");
+                 (locked_ ? " held by task " + w.task_label(owner_.load()) : " which is not locked");
     r.accessed_by = w.task_site(me, site);
     w.report(std::move(r));
     if (!locked_) return;  // nothing to release; the kernel leaves the count alone too
   }
   locked_ = false;
   owner_ = sim::kNoTask;
+  w.note_exclusive(-1);
   w.note_released(this);
   lockdep::release(w, this);
   w.wake_one(this, site);

@@ -1,6 +1,7 @@
 // SimLock: what a mutex or a spinlock is inside a simulated world — an owner, waiters, lockdep, a held record.
 #pragma once
 
+#include <atomic>
 #include <string>
 
 #include "core/lockdep.hpp"
@@ -49,8 +50,11 @@ class SimLock {
 
   LockClass class_;
   Kind kind_;
-  bool locked_ = false;
-  sim::TaskId owner_ = sim::kNoTask;
+  // Atomics: the lock's own state is read by tasks that do not hold it (a marked access for the race
+  // detector, as the kernel's lock words are), and it lives in the object that embeds the lock, so a lock in
+  // freed memory is a use-after-free report at its first look.
+  std::atomic<bool> locked_{false};
+  std::atomic<sim::TaskId> owner_{sim::kNoTask};
   int waiters_ = 0;  // tasks blocked in lock(): what makes the kernel's unlock take its slow path
 };
 

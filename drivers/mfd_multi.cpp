@@ -78,7 +78,7 @@ using Shared = sim::KPtr<MfdShared>;
 void raise_event(Shared shared) {
   {
     core::SpinLockGuard guard = shared.write().lock.guard();
-    shared.store(&MfdShared::events_pending, shared.load(&MfdShared::events_pending) + 1);
+    shared.store_once(&MfdShared::events_pending, shared.load(&MfdShared::events_pending) + 1);
   }
   shared.write().events.wake_up_all();
 }
@@ -184,7 +184,8 @@ long events_wait(Shared shared) {
     // Checked and put to sleep in one step: no wake-up is lost. The loads are checked accesses (no scheduling
     // point), so a sleeper on freed data would be reported.
     shared.write().events.wait_event([&] {
-      return shared.load(&MfdShared::events_pending) != 0 || shared.load(&MfdShared::gone) ||
+      // The condition is read without the lock, as wait_event() conditions are: marked loads.
+      return shared.load_once(&MfdShared::events_pending) != 0 || shared.load_once(&MfdShared::gone) ||
              wait.read().expired.load();
     });
     core::SpinLockGuard guard = shared.write().lock.guard();
@@ -268,7 +269,7 @@ void mfd_remove(bus::CoreContext& ctx) {
   // 2. Cancel what sleeps: WAIT_EVENT returns -ENODEV.
   {
     core::SpinLockGuard guard = shared.write().lock.guard();
-    shared.store(&MfdShared::gone, true);
+    shared.store_once(&MfdShared::gone, true);
   }
   shared.write().events.wake_up_all();
   // 3. Wait for the calls in flight on every node.

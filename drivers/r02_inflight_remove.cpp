@@ -96,8 +96,9 @@ long r02_buggy_ioctl(File& file, unsigned cmd, unsigned long arg) {
   sim::KPtr<XferBuf> buf = dev.load(&XferDev::buf);
   int len = xfer_usb_bulk_msg(buf, static_cast<unsigned>(arg));
   // BUG: use-after-free when the device was unplugged during the transfer.
-  buf.store(&XferBuf::actual_length, len);
-  return buf.load(&XferBuf::actual_length);
+  // Marked: two transfers on one open device both report their length in the shared buffer.
+  buf.store_once(&XferBuf::actual_length, len);
+  return buf.load_once(&XferBuf::actual_length);
 }
 
 void r02_buggy_remove(CoreContext& ctx) {
@@ -117,8 +118,9 @@ long r02_fixed_ioctl(File& file, unsigned cmd, unsigned long arg) {
   sim::KPtr<XferDev> dev = file.private_data<XferDev>();
   sim::KPtr<XferBuf> buf = dev.load(&XferDev::buf);
   int len = xfer_usb_bulk_msg(buf, static_cast<unsigned>(arg));
-  buf.store(&XferBuf::actual_length, len);
-  return buf.load(&XferBuf::actual_length);
+  // Marked: two transfers on one open device both report their length in the shared buffer.
+  buf.store_once(&XferBuf::actual_length, len);
+  return buf.load_once(&XferBuf::actual_length);
 }
 
 void r02_fixed_remove(CoreContext& ctx) {

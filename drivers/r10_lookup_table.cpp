@@ -117,7 +117,7 @@ int r10_open(Cdev& cdev, File& file) {
 long r10_ioctl(File& file, unsigned cmd, unsigned long) {
   // LIFETIME: the file's reference keeps the state alive until r10_release.
   sim::KPtr<R10Dev> dev = file.private_data<R10Dev>();
-  if (dev.load(&R10Dev::gone)) return -bus::kENODEV;
+  if (dev.load_once(&R10Dev::gone)) return -bus::kENODEV;  // READ_ONCE: remove() sets it locklessly
   if (cmd != kR10GetStatus) return -bus::kENOTTY;
   return dev.load(&R10Dev::status);
 }
@@ -171,7 +171,7 @@ void r10_remove(CoreContext& ctx) {
   auto* raw = static_cast<R10Dev*>(ctx->drvdata());
   // LIFETIME: the driver's reference (from probe) is still held: the state is alive until the put below.
   sim::KPtr<R10Dev> dev(raw, sim::world().memory().find(raw));
-  dev.store(&R10Dev::gone, true);
+  dev.store_once(&R10Dev::gone, true);      // WRITE_ONCE: ioctls read it without a lock
   bus::cdev_del(*dev.load(&R10Dev::cdev));  // no new opens; opens in flight still run r10_open
   r10_put(dev);  // the driver's reference; maybe the last (then r10_delete unpublishes and frees)
 }

@@ -96,7 +96,7 @@ long r11_ioctl(File& file, unsigned cmd, unsigned long) {
   // reference to it (the fixed variant).
   sim::KPtr<R11Dev> priv = file.private_data<R11Dev>();
   dev_dbg(priv.read().device(), "ioctl");
-  if (priv.load(&R11Dev::gone)) return -bus::kENODEV;
+  if (priv.load_once(&R11Dev::gone)) return -bus::kENODEV;  // READ_ONCE: remove() sets it locklessly
   if (cmd != kR11GetName) return -bus::kENOTTY;
   return static_cast<long>(priv.read().device().name().size());
 }
@@ -150,7 +150,7 @@ void r11_remove(CoreContext& ctx) {
   auto* raw = static_cast<R11Dev*>(ctx->drvdata());
   // LIFETIME: the driver's reference (from probe) is held until the put below.
   sim::KPtr<R11Dev> priv(raw, sim::world().memory().find(raw));
-  priv.store(&R11Dev::gone, true);
+  priv.store_once(&R11Dev::gone, true);      // WRITE_ONCE: ioctls read it without a lock
   bus::cdev_del(*priv.load(&R11Dev::cdev));  // no new opens; open files keep the cdev and the state
   r11_minor_free(priv.load(&R11Dev::minor));
   r11_put(priv);

@@ -66,7 +66,7 @@ int r13_open(Cdev& cdev, File& file) {
 
 long r13_ioctl(File& file, unsigned cmd, unsigned long) {
   R13Ptr shared = file.private_data<R13Shared>();
-  if (shared.load(&R13Shared::gone)) return -bus::kENODEV;
+  if (shared.load_once(&R13Shared::gone)) return -bus::kENODEV;  // READ_ONCE: remove() sets it locklessly
   if (cmd != kR13GetInfo) return -bus::kENOTTY;
   return shared.load(&R13Shared::info);
 }
@@ -168,7 +168,7 @@ void r13_remove(CoreContext& ctx) {
   const R13Variant* variant = drvdata.load(&R13Drvdata::variant);
   // LIFETIME: both cdevs are still registered: the state is alive until the first cdev_del below (buggy) or
   // the group put at the end (fixed).
-  shared.store(&R13Shared::gone, true);
+  shared.store_once(&R13Shared::gone, true);  // WRITE_ONCE: ioctls read it without a lock
   Cdev* card = shared.load(&R13Shared::card);
   Cdev* render = shared.load(&R13Shared::render);
   bus::cdev_del(*render);

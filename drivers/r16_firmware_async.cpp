@@ -53,7 +53,7 @@ void r16_fw_done(sim::KPtr<Firmware> fw, void* context) {
   R16Ptr priv(raw, sim::world().memory().find(raw));
   // LIFETIME: fixed: the request's reference (taken in r16_probe) keeps the data alive until request_done below.
   // Buggy: nothing does; devres may have freed it at unbind (the bug shows here).
-  if (!priv.load(&R16Priv::gone)) {
+  if (!priv.load_once(&R16Priv::gone)) {  // READ_ONCE: remove() sets it locklessly
     priv.store(&R16Priv::fw_size, fw ? static_cast<long>(fw.read().data.size()) : -bus::kENOENT);
     priv.store(&R16Priv::fw_ready, static_cast<bool>(fw));  // "upload the blob to the device"
   }
@@ -69,7 +69,8 @@ R16Ptr r16_alloc_buggy(CoreContext& ctx) {
 }
 void r16_request_done_buggy(R16Ptr) {}
 void r16_remove_buggy(R16Ptr priv) {
-  priv.store(&R16Priv::gone, true);  // too little: devres frees the data right after remove() returns
+  priv.store_once(&R16Priv::gone, true);  // WRITE_ONCE: the firmware callback reads it without a lock  // too little:
+                                          // devres frees the data right after remove() returns
 }
 
 // ---- fixed: refcounted data; the request holds a reference -----------------------------------------------

@@ -17,8 +17,12 @@ struct SiteKey {
   std::uint_least32_t access_line = 0;
   const char* free_file = nullptr;
   std::uint_least32_t free_line = 0;
+  // False for a report whose sites are program counters (instrumented accesses, data races): those are
+  // matched by their signature string.
+  bool usable = true;
 
   explicit SiteKey(const Report& r) {
+    usable = !(r.accessed_by && !r.accessed_by->site) && !r.racing_by;
     if (r.accessed_by && r.accessed_by->site) {
       access_file = r.accessed_by->site->file_name();
       access_line = r.accessed_by->site->line();
@@ -111,7 +115,7 @@ ExploreResult explore(const Model& model, const ExploreOptions& options) {
       const SiteKey key(r);
       Failure* f = nullptr;
       for (std::size_t i = 0; i < result.failures.size() && f == nullptr; ++i)
-        if (keys[i] == key && result.failures[i].report.kind == r.kind) f = &result.failures[i];
+        if (key.usable && keys[i] == key && result.failures[i].report.kind == r.kind) f = &result.failures[i];
       if (f == nullptr) {
         std::string sig = r.signature();
         for (Failure& existing : result.failures)

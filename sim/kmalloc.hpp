@@ -25,12 +25,17 @@ namespace devsim::sim {
 // Dereferencing a null KPtr is reported as null-ptr-deref and kills the current task, like an oops.
 // A KPtr is a plain value (no ownership): copying it is what C code does with pointers, and is exactly
 // what makes lifetime bugs possible.
+// INVARIANT: one word, like the kernel's pointer. The allocation it points into is found from the address (the
+// region's granule map, O(1)), never stored beside it: a two-word handle read while another task stores a new
+// one could be torn by a scheduling point between its words, a state no kernel pointer can be in.
 template <class T>
 class KPtr {
  public:
   KPtr() = default;
   KPtr(std::nullptr_t) {}  // NOLINT: a null handle converts implicitly, like NULL
-  KPtr(T* pointer, AllocId id) : ptr_(pointer), id_(id) {}
+  explicit KPtr(T* pointer) : ptr_(pointer) {}
+  // `id` is where `pointer` was allocated; kept for callers that have it, not stored.
+  KPtr(T* pointer, AllocId /*id*/) : ptr_(pointer) {}
 
   // The whole object, checked as a read (or write) of sizeof(T) bytes.
   const T& read(const Site& site = Site::current()) const {
@@ -58,9 +63,39 @@ class KPtr {
     *field = std::forward<V>(value);
   }
 
+  // The marked forms (READ_ONCE / WRITE_ONCE of one member): for a field that tasks read and write without a
+  // common lock on purpose (a "gone" flag). Checked like load/store; never a data race.
+  template <class M, class U = T>
+  M load_once(M U::*member, const Site& site = Site::current()) const {
+    check_null(site);
+    const M* field = &(ptr_->*member);
+    check(field, sizeof(M), false, site);
+    // Marked by scope, not by a relaxed atomic: g++'s instrumentation reports a relaxed atomic load or store
+    // of a plain object as a plain access.
+    ++shadow::t_view.no_race_depth;
+    __asm__ __volatile__("" ::: "memory");  // keep the scope around the access
+    M v = *static_cast<const volatile M*>(field);
+    __asm__ __volatile__("" ::: "memory");
+    --shadow::t_view.no_race_depth;
+    return v;
+  }
+  template <class M, class V, class U = T>
+  void store_once(M U::*member, V&& value, const Site& site = Site::current()) const {
+    check_null(site);
+    M* field = &(ptr_->*member);
+    check(field, sizeof(M), true, site);
+    M v = static_cast<M>(std::forward<V>(value));
+    ++shadow::t_view.no_race_depth;
+    __asm__ __volatile__("" ::: "memory");  // keep the scope around the access
+    *static_cast<volatile M*>(field) = v;
+    __asm__ __volatile__("" ::: "memory");
+    --shadow::t_view.no_race_depth;
+  }
+
   // The raw pointer, unchecked. LIFETIME: whoever calls this must say why the object is alive.
   T* unchecked() const { return ptr_; }
-  AllocId id() const { return id_; }
+  // The allocation the pointer points into (0 for null or memory that is not simulated).
+  AllocId id() const { return ptr_ != nullptr ? World::current()->memory().find(ptr_) : 0; }
   explicit operator bool() const { return ptr_ != nullptr; }
   friend bool operator==(const KPtr& a, const KPtr& b) { return a.ptr_ == b.ptr_; }
 
@@ -70,11 +105,11 @@ class KPtr {
   }
   void check(const void* p, std::size_t size, bool write, const Site& site) const {
     check_null(site);
-    World::current()->memory().check(id_, p, size, write, site);
+    KernelMemory& m = World::current()->memory();
+    m.check(m.find(ptr_), p, size, write, site);
   }
 
   T* ptr_ = nullptr;
-  AllocId id_ = 0;
 };
 
 namespace detail {

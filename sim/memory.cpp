@@ -1,14 +1,18 @@
 #include "sim/memory.hpp"
 
 #include <cxxabi.h>
+#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <sstream>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "sim/kmemleak.hpp"
+#include "sim/race.hpp"
 #include "sim/world.hpp"
 
 namespace devsim::sim {
@@ -26,6 +30,40 @@ std::string hex(std::uint64_t v) {
   std::ostringstream s;
   s << std::hex << v;
   return s.str();
+}
+
+// This thread's reserved region: object storage, its granule map and its race cells, mapped on first use and
+// unmapped when the thread exits. LIFETIME: outlives every world of the thread (worlds end before their thread).
+struct Region {
+  char* data = nullptr;
+  AllocId* granules = nullptr;
+  RaceDetector::Cell* cells = nullptr;
+  std::uint32_t generation = 0;  // bumped per world: cells of earlier worlds read as empty
+
+  static constexpr std::size_t kGranuleMapBytes = shadow::kRegionBytes / shadow::kGranule * sizeof(AllocId);
+  static constexpr std::size_t kCellMapBytes = shadow::kRegionBytes / shadow::kCellBytes * sizeof(RaceDetector::Cell);
+
+  static void* reserve(std::size_t bytes) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return p;
+  }
+  void map() {
+    data = static_cast<char*>(reserve(shadow::kRegionBytes));
+    granules = static_cast<AllocId*>(reserve(kGranuleMapBytes));
+    cells = static_cast<RaceDetector::Cell*>(reserve(kCellMapBytes));
+  }
+  ~Region() {
+    if (data == nullptr) return;
+    munmap(data, shadow::kRegionBytes);
+    munmap(granules, kGranuleMapBytes);
+    munmap(cells, kCellMapBytes);
+  }
+};
+thread_local Region t_region;
+
+std::uintptr_t round_up_ptr(std::uintptr_t n, std::uintptr_t to) {
+  return (n + to - 1) / to * to;
 }
 }  // namespace
 
@@ -52,13 +90,30 @@ void null_dereference(const Site& site) {
   w.oops();
 }
 
-KernelMemory::KernelMemory(World& world)
-    : world_(world), arena_(initial_, sizeof initial_), next_address_(kFirstAddress) {
+KernelMemory::KernelMemory(World& world) : world_(world), next_address_(kFirstAddress) {
   table_.emplace_back();  // id 0: null
+  Region& region = t_region;
+  if (region.data == nullptr) region.map();
+  saved_view_ = shadow::t_view;
+  // A nested world continues where the enclosing one got to; the outermost starts at the region's start.
+  std::uintptr_t start = saved_view_.memory != nullptr
+                             ? round_up_ptr(saved_view_.base + saved_view_.used, shadow::kGranule)
+                             : reinterpret_cast<std::uintptr_t>(region.data);
+  const std::uintptr_t data = reinterpret_cast<std::uintptr_t>(region.data);
+  region_end_ = data + shadow::kRegionBytes;
+  shadow::View v;
+  v.base = start;
+  v.used = 0;
+  v.granules = region.granules + (start - data) / shadow::kGranule;
+  v.memory = this;
+  v.cells = region.cells + (start - data) / shadow::kCellBytes;
+  v.generation = ++region.generation;
+  shadow::t_view = v;
 }
 
 KernelMemory::~KernelMemory() {
   destroy_all();
+  shadow::t_view = saved_view_;
 }
 
 void KernelMemory::destroy_all() {
@@ -72,7 +127,23 @@ void KernelMemory::destroy_all() {
 AllocId KernelMemory::allocate(std::size_t size, std::size_t align, bool zero, const std::type_info* type,
                                void (*destroy)(void*), const Site& site) {
   world_.yield(EventKind::Alloc, nullptr, site);
-  void* base = arena_.allocate(size == 0 ? 1 : size, std::max<std::size_t>(align, alignof(std::max_align_t)));
+  // Storage: the next granules of the region, then one granule of redzone that the granule map attributes to
+  // this object, so an access just past its end is named as out of bounds of this object.
+  shadow::View& v = shadow::t_view;
+  const std::uintptr_t start = round_up_ptr(v.base + v.used, std::max<std::size_t>(align, shadow::kGranule));
+  const std::uintptr_t end = start + round_up_ptr(size == 0 ? 1 : size, shadow::kGranule) + shadow::kGranule;
+  if (end > region_end_ || table_.size() >= ~AllocId{0}) {
+    // LIFETIME: not a bug of the driver: a devsim limit, raised to the model as an exception.
+    throw std::length_error("devsim limit: simulated kernel memory of one execution exceeds " +
+                            std::to_string(shadow::kRegionBytes >> 20) + " MiB");
+  }
+  const auto id = static_cast<AllocId>(table_.size());
+  const std::size_t first = v.used / shadow::kGranule, gap = (start - v.base) / shadow::kGranule,
+                    last = (end - v.base) / shadow::kGranule;
+  std::fill(v.granules + first, v.granules + gap, AllocId{0});
+  std::fill(v.granules + gap, v.granules + last, id);
+  v.used = end - v.base;
+  void* base = reinterpret_cast<void*>(start);
   std::memset(base, zero ? 0 : 0xbe, size);
   Allocation a;
   a.base = base;
@@ -82,6 +153,8 @@ AllocId KernelMemory::allocate(std::size_t size, std::size_t align, bool zero, c
   a.type = type;
   a.destroy = destroy;
   a.alloc_task = world_.current_task();
+  // Objects the model's set-up code allocates are the shared roots every task starts from: shared at once.
+  a.shared = !world_.in_task();
   a.alloc_site = site;
   a.alloc_step = world_.steps();
   a.alloc_stack = capture_current_stack();
@@ -149,20 +222,22 @@ void KernelMemory::free(AllocId id, const void* pointer, const Site& site) {
   if (!free_contexts_.empty()) note_free_context(id);
   --live_;
   world_.touch(reinterpret_cast<const void*>(a.address), true);
+  world_.note_acted();
   if (world_.trace() != nullptr)
     world_.record_address(EventKind::Free, a.address, a.size, site, a.type != nullptr ? a.type->name() : "");
 }
 
 AllocId KernelMemory::find(const void* pointer) const {
-  if (pointer == nullptr) return 0;
-  // Newest first: the object a pointer belongs to is usually one allocated moments ago.
-  for (std::size_t i = table_.size(); i-- > 1;) {
-    const Allocation& a = table_[i];
-    const char* base = static_cast<const char*>(a.base);
-    const char* p = static_cast<const char*>(pointer);
-    if (p >= base && p < base + std::max<std::uint32_t>(a.size, 1)) return static_cast<AllocId>(i);
-  }
-  return 0;
+  // Only this world's part of the region holds its objects (an enclosing world's objects test as outside).
+  const shadow::View& v = shadow::t_view;
+  if (v.memory != this || !shadow::in_region(pointer)) return 0;
+  AllocId id = v.granules[(reinterpret_cast<std::uintptr_t>(pointer) - v.base) / shadow::kGranule];
+  if (id == 0) return 0;
+  // The redzone granule belongs to the object for reports, not for lookups.
+  const Allocation& a = table_[id];
+  const char* base = static_cast<const char*>(a.base);
+  const char* p = static_cast<const char*>(pointer);
+  return p < base + std::max<std::uint32_t>(a.size, 1) ? id : 0;
 }
 
 void KernelMemory::free_raw(const void* pointer, const Site& site) {
@@ -193,10 +268,29 @@ bool KernelMemory::check(AllocId id, const void* pointer, std::size_t size, bool
 
 void KernelMemory::report_bad_access(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site,
                                      std::string_view kind) {
-  const Allocation& a = table_[id];
   Report r;
-  r.kind = std::string(kind);
   r.headline = std::string(kind) + " in " + site_function(site);
+  fill_bad_access(r, id, pointer, size, write, kind);
+  r.accessed_by = world_.task_site(world_.current_task(), site);
+  world_.report(std::move(r));
+}
+
+void KernelMemory::report_bad_access_at(AllocId id, const void* pointer, std::size_t size, bool write,
+                                        std::uintptr_t pc, std::string_view kind) {
+  Report r;
+  r.headline = std::string(kind) + " in " + innermost_frame(pc).function;
+  fill_bad_access(r, id, pointer, size, write, kind);
+  // No source site: the stack (captured from inside the instrumentation's callback, whose engine frames symbolize
+  // drops) begins at the instrumented function.
+  r.accessed_by = world_.task_site(world_.current_task(), std::nullopt);
+  if (r.accessed_by->stack.empty()) r.accessed_by->stack = stack_of_return_address(pc);
+  world_.report(std::move(r));
+}
+
+void KernelMemory::fill_bad_access(Report& r, AllocId id, const void* pointer, std::size_t size, bool write,
+                                   std::string_view kind) const {
+  const Allocation& a = table_[id];
+  r.kind = std::string(kind);
   MemoryAccess acc;
   acc.write = write;
   acc.size = static_cast<std::uint32_t>(size);
@@ -206,10 +300,139 @@ void KernelMemory::report_bad_access(AllocId id, const void* pointer, std::size_
   acc.address = a.address + acc.offset;
   acc.type = type_name(a);
   r.access = acc;
-  r.accessed_by = world_.task_site(world_.current_task(), site);
   r.allocated_by = TaskSite{world_.task_label(a.alloc_task), a.alloc_site, a.alloc_step, a.alloc_stack};
   if (a.freed) r.freed_by = TaskSite{world_.task_label(a.free_task), a.free_site, a.free_step, a.free_stack};
   add_free_related(id, r);
+}
+
+void KernelMemory::on_access(const void* pointer, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept {
+  // LIFETIME: simulated objects' destructors run as the world ends (teardown); they are not the driver's
+  // accesses.
+  if (world_.tearing_down()) return;
+  const shadow::View& v = shadow::t_view;
+  const auto address = reinterpret_cast<std::uintptr_t>(pointer);
+  const AllocId id = v.granules[(address - v.base) / shadow::kGranule];
+  if (id == 0) return;  // alignment padding between objects: nobody's
+  const bool write = (flags & kAccessWrite) != 0;
+  try {
+    // devsim's model of the kernel (core/, bus/) places its scheduling points at its operations, checks the
+    // driver's use of its objects itself (with the driver's call site) and is trusted like the kernel's own
+    // primitives: its plain accesses are neither checked, nor scheduling points, nor race-checked. The code under
+    // test (drivers, models, a user's drivers) gets all three.
+    // Their own memory is checked where a primitive starts working on its object (kAccessPrimitive, from
+    // World::yield), named after the primitive; their other accesses only carry atomics' ordering.
+    if ((flags & kAccessPrimitive) == 0 && is_kernel_model_code(pc)) {
+      if ((flags & kAccessMarked) != 0 && world_.in_task() && !world_.stopping() && !table_[id].freed) {
+        if ((flags & kAccessRelease) != 0) world_.races().release(world_.current_task(), pointer);
+        if ((flags & kAccessAcquire) != 0) world_.races().acquire(world_.current_task(), pointer);
+      }
+      return;
+    }
+    const bool model = (flags & kAccessPrimitive) != 0;
+    if (world_.in_task() && !world_.stopping()) {
+      // Ownership: the first task to touch an object owns it; another task's access makes it shared for good.
+      // The scheduling point comes before the access, so whatever another task does there (a kfree) is seen
+      // by the checks below.
+      Allocation& a = table_[id];
+      const TaskId me = world_.current_task();
+      if (a.owner == kNoTask)
+        a.owner = me;
+      else if (a.owner != me)
+        a.shared = true;
+      if (a.shared && !model) {
+        const std::uint64_t sim_address = a.address + static_cast<std::uint64_t>(static_cast<const char*>(pointer) -
+                                                                                 static_cast<const char*>(a.base));
+        world_.access_point(write, sim_address, static_cast<std::uint32_t>(size), (flags & kAccessNoPoint) == 0);
+      }
+    }
+    // LIFETIME: the point may have run other tasks, which may have grown the table: look the record up again.
+    const Allocation& a = table_[id];
+    const char* base = static_cast<const char*>(a.base);
+    const char* p = static_cast<const char*>(pointer);
+    if (p < base || p + size > base + a.size) {
+      report_bad_access_at(id, pointer, size, write, pc, bug::kOutOfBounds);
+      return;
+    }
+    if (a.freed) {
+      report_bad_access_at(id, pointer, size, write, pc, bug::kUseAfterFree);
+      return;
+    }
+    if (!world_.in_task() || world_.stopping()) return;  // set-up code is ordered before every task
+    const TaskId me = world_.current_task();
+    world_.note_shared_access(a.shared);
+    world_.touch(reinterpret_cast<const void*>(a.address), write);
+    if (world_.trace() != nullptr)
+      world_.record_address(write ? EventKind::Write : EventKind::Read,
+                            a.address + static_cast<std::uint64_t>(p - base), size, world_.current_site(),
+                            a.type != nullptr ? a.type->name() : "");
+    RaceDetector& races = world_.races();
+    if ((flags & kAccessMarked) != 0) {
+      if ((flags & kAccessRelease) != 0) races.release(me, pointer);
+      if ((flags & kAccessAcquire) != 0) races.acquire(me, pointer);
+      return;
+    }
+    if (v.no_race_depth != 0 || model) return;
+    auto conflict =
+        races.access(me, address, size, write, pc, static_cast<RaceDetector::Cell*>(v.cells), v.base, v.generation);
+    if (conflict) report_race(id, pointer, size, write, pc, conflict->other, conflict->address);
+  } catch (...) {
+    // Building a report can only fail for want of memory; the access itself is valid to perform either way.
+  }
+}
+
+void KernelMemory::check_primitive(const void* object, const Site& site, std::uintptr_t pc) {
+  if (world_.tearing_down() || !shadow::in_region(object) || shadow::t_view.memory != this) return;
+  const shadow::View& v = shadow::t_view;
+  const AllocId id = v.granules[(reinterpret_cast<std::uintptr_t>(object) - v.base) / shadow::kGranule];
+  if (id == 0 || !table_[id].freed) return;
+  Report r;
+  r.headline = std::string(bug::kUseAfterFree) + " in " + site_function(site);
+  fill_bad_access(r, id, object, 1, false, bug::kUseAfterFree);
+  r.accessed_by = world_.task_site(world_.current_task(), site);
+  const StackFrame primitive = innermost_frame(pc);
+  r.details.push_back("the object is a primitive's, accessed by " + primitive.function + " (" + primitive.location +
+                      ")");
+  world_.report(std::move(r));
+}
+
+void KernelMemory::report_race(AllocId id, const void* pointer, std::size_t size, bool write, std::uintptr_t pc,
+                               const RaceDetector::Access& other, std::uintptr_t other_address) {
+  // One report per pair of sites per execution: a racing loop would repeat it at every iteration.
+  for (const auto& [a, b] : reported_races_)
+    if (a == pc && b == other.pc) return;
+  reported_races_.emplace_back(pc, other.pc);
+  const Allocation& a = table_[id];
+  const std::string mine = innermost_frame(pc).function, theirs = innermost_frame(other.pc).function;
+  Report r;
+  r.kind = std::string(bug::kDataRace);
+  // KCSAN's title names both functions in a fixed order, so the two orders of one race read the same.
+  r.headline =
+      "data-race in " + std::min(mine, theirs) + " / " + std::max(mine, theirs);
+  MemoryAccess acc;
+  acc.write = write;
+  acc.size = static_cast<std::uint32_t>(size);
+  acc.object = a.address;
+  acc.object_size = a.size;
+  acc.offset = static_cast<std::uint32_t>(static_cast<const char*>(pointer) - static_cast<const char*>(a.base));
+  acc.address = a.address + acc.offset;
+  acc.type = type_name(a);
+  r.access = acc;
+  r.accessed_by = world_.task_site(world_.current_task(), std::nullopt);
+  if (r.accessed_by->stack.empty()) r.accessed_by->stack = stack_of_return_address(pc);
+  MemoryAccess them = acc;
+  them.write = other.write;
+  them.size = static_cast<std::uint32_t>(__builtin_popcount(other.mask));
+  them.offset = static_cast<std::uint32_t>(other_address - reinterpret_cast<std::uintptr_t>(a.base));
+  them.address = a.address + them.offset;
+  r.racing_access = them;
+  // Only the earlier access's own return address was kept (its stack is gone): one frame.
+  r.racing_by = TaskSite{world_.task_label(other.task), std::nullopt, 0, stack_of_return_address(other.pc)};
+  r.allocated_by = TaskSite{world_.task_label(a.alloc_task), a.alloc_site, a.alloc_step, a.alloc_stack};
+  r.details.push_back(
+      "no happens-before between the two accesses (no common lock, no release/acquire, no "
+      "completion, wake-up, spawn or grace period ordering them)");
+  // KCSAN prints and goes on: the execution continues, so the bug it leads to (if any) is found too.
+  r.fatal = false;
   world_.report(std::move(r));
 }
 

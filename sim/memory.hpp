@@ -4,27 +4,29 @@
 #include <boost/container/small_vector.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <memory_resource>
 #include <string>
 #include <string_view>
 #include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include "sim/choice.hpp"
 #include "sim/report.hpp"
+#include "sim/race.hpp"
+#include "sim/shadow.hpp"
 #include "sim/site.hpp"
 #include "sim/stacktrace.hpp"
 
 namespace devsim::sim {
 
 class World;
+struct Report;
 
-// Index into the allocation table; 0 is "no allocation" (a null handle).
-using AllocId = std::uint32_t;
+// Index into the allocation table; 0 is "no allocation" (a null handle). (Declared in sim/shadow.hpp.)
 
 // What the shadow knows about one object.
 struct Allocation {
-  void* base = nullptr;       // real storage, inside the world's arena
+  void* base = nullptr;       // real storage, inside the thread's reserved region (sim/shadow.hpp)
   std::uint64_t address = 0;  // simulated kernel address, deterministic across runs
   std::uint32_t size = 0;
   bool freed = false;
@@ -39,6 +41,21 @@ struct Allocation {
   std::uint64_t free_step = 0;
   StackTrace alloc_stack;  // captured at the allocation and the free, symbolised only if a report prints them
   StackTrace free_stack;
+  // Who has touched it: the first task to access it owns it; once another task accesses it, it is shared and
+  // its accesses become scheduling points (see KernelMemory::on_access).
+  TaskId owner = kNoTask;
+  bool shared = false;
+};
+
+// What an instrumented access is.
+enum AccessFlags : unsigned {
+  kAccessRead = 0,
+  kAccessWrite = 1u << 0,
+  kAccessMarked = 1u << 1,   // READ_ONCE/WRITE_ONCE, atomics: intended to race, never a data-race
+  kAccessAcquire = 1u << 2,  // an atomic with acquire semantics
+  kAccessRelease = 1u << 3,  // an atomic with release semantics
+  kAccessNoPoint = 1u << 4,  // never a scheduling point (vptr reads)
+  kAccessPrimitive = kAccessNoPoint | kAccessMarked | (1u << 5),  // a primitive's look at its own object
 };
 
 // The allocation table of one world.
@@ -63,8 +80,16 @@ class KernelMemory {
   // kfree of a raw pointer: finds its allocation (slow path, for C-style code).
   void free_raw(const void* pointer, const Site& site);
   // The allocation `pointer` points into (0 if none): for objects embedded in a simulated allocation (a cdev
-  // or a work item inside driver data) that must check their own accesses. Linear in the worst case.
+  // or a work item inside driver data) that must check their own accesses. O(1): one granule-map load.
   AllocId find(const void* pointer) const;
+  // An instrumented access of `size` bytes at `pointer` (inside this world's region) by code at `pc`:
+  // checked like KPtr (use-after-free, out-of-bounds), a scheduling point when the memory is shared, and fed
+  // to the data-race detector. `flags` are AccessFlags. Never throws (it runs inside compiler callbacks).
+  void on_access(const void* pointer, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept;
+  // A primitive (lock, completion, wait queue, refcount, SRCU…) about to work on its object at `object`, for a
+  // caller at `site`: an object in freed simulated memory is a use-after-free at the caller's site, the
+  // primitive (code at `pc`) named in the details.
+  void check_primitive(const void* object, const Site& site, std::uintptr_t pc);
   // Checks an access of `size` bytes at `pointer` inside allocation `id`; reports use-after-free or
   // out-of-bounds. Returns true when the access is valid.
   bool check(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site);
@@ -94,12 +119,20 @@ class KernelMemory {
                          std::string_view kind);
   void note_free_context(AllocId id);
   void add_free_related(AllocId id, Report& r) const;
+  void report_bad_access_at(AllocId id, const void* pointer, std::size_t size, bool write, std::uintptr_t pc,
+                            std::string_view kind);
+  void report_race(AllocId id, const void* pointer, std::size_t size, bool write, std::uintptr_t pc,
+                   const RaceDetector::Access& other, std::uintptr_t other_address);
+  void fill_bad_access(Report& r, AllocId id, const void* pointer, std::size_t size, bool write,
+                       std::string_view kind) const;
 
   World& world_;
-  // LIFETIME: the arena owns all object storage and releases it only when the world ends, after every
-  // destroy() has run: that is the quarantine.
-  alignas(std::max_align_t) std::byte initial_[2048];
-  std::pmr::monotonic_buffer_resource arena_;
+  // LIFETIME: storage comes from this thread's reserved region, from where the enclosing world (if any) had got
+  // to, and is handed back only when this world ends, after every destroy() has run: that is the quarantine.
+  // Never reused within an execution.
+  shadow::View saved_view_;  // the enclosing world's view, restored by the destructor
+  std::uintptr_t region_end_ = 0;
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> reported_races_;  // (pc, other pc) this execution
   // [0] is the null sentinel. Inline room for the few objects a small model allocates: an explorer builds a
   // world per execution, and heap traffic was a quarter of an execution's cost.
   boost::container::small_vector<Allocation, 4> table_;

@@ -1,5 +1,6 @@
 #include "sim/report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -34,7 +35,9 @@ void append_stack(std::string& out, const TaskSite& ts, const char* indent = " "
     for (const StackFrame& f : frames)
       site_in_stack = site_in_stack || f.location == location;
   }
-  if (!site_in_stack) out += indent + (ts.site ? describe(*ts.site) : std::string("(no site)")) + "\n";
+  // An access the instrumentation saw has no source site: its stack alone says where it was.
+  if (!site_in_stack && (ts.site || frames.empty()))
+    out += indent + (ts.site ? describe(*ts.site) : std::string("(no site)")) + "\n";
   for (const StackFrame& f : frames)
     out += indent + f.function + " (" + f.location + ")\n";
 }
@@ -63,12 +66,35 @@ nlohmann::json task_site_json(const std::optional<TaskSite>& ts) {
 }
 }  // namespace
 
+// A task site without a source site is an access the compiler instrumentation saw: its place is the innermost
+// kept frame of its stack.
+std::string site_function(const TaskSite& ts) {
+  if (ts.site) return site_function(*ts.site);
+  std::vector<StackFrame> frames = symbolize(ts.stack);
+  return frames.empty() ? std::string() : frames.front().function;
+}
+std::string site_location(const TaskSite& ts) {
+  if (ts.site) return site_location(*ts.site);
+  std::vector<StackFrame> frames = symbolize(ts.stack);
+  return frames.empty() ? std::string() : frames.front().location;
+}
+std::string describe(const TaskSite& ts) {
+  if (ts.site) return describe(*ts.site);
+  std::vector<StackFrame> frames = symbolize(ts.stack);
+  return frames.empty() ? std::string("(no site)") : frames.front().function + " (" + frames.front().location + ")";
+}
+
 std::string Report::signature() const {
   std::string sig = kind;
   sig += '|';
-  if (accessed_by && accessed_by->site) sig += site_location(*accessed_by->site);
+  if (accessed_by) sig += site_location(*accessed_by);
   sig += '|';
-  if (freed_by && freed_by->site) sig += site_location(*freed_by->site);
+  if (freed_by) sig += site_location(*freed_by);
+  if (racing_by) {
+    // One race, whichever of its two accesses came first.
+    std::string a = accessed_by ? site_location(*accessed_by) : std::string(), b = site_location(*racing_by);
+    sig = kind + '|' + std::min(a, b) + '|' + std::max(a, b);
+  }
   return sig;
 }
 
@@ -87,7 +113,7 @@ std::string render_text(const Report& r) {
     if (r.allocated_by) append_stack(out, *r.allocated_by, "    ");
   } else {
     bool memory = r.access.has_value();
-    out += std::string("BUG: ") + (memory ? "KASAN: " : "") + r.headline + "\n";
+    out += std::string("BUG: ") + (r.kind == bug::kDataRace ? "KCSAN: " : memory ? "KASAN: " : "") + r.headline + "\n";
     if (memory && r.accessed_by) {
       const MemoryAccess& a = *r.access;
       out += std::string(a.write ? "Write" : "Read") + " of size " + std::to_string(a.size) + " at addr " +
@@ -97,6 +123,12 @@ std::string render_text(const Report& r) {
     } else if (r.accessed_by) {
       out += "task " + r.accessed_by->task + " at step " + std::to_string(r.accessed_by->step) + ":\n";
       append_stack(out, *r.accessed_by);
+    }
+    if (r.racing_by && r.racing_access) {
+      const MemoryAccess& a = *r.racing_access;
+      out += "\n" + std::string(a.write ? "write" : "read") + " to 0x" + hex(a.address) + " of " +
+             std::to_string(a.size) + " bytes by task " + r.racing_by->task + ":\n";
+      append_stack(out, *r.racing_by);
     }
     if (r.allocated_by) {
       out += "\n";
@@ -156,6 +188,7 @@ std::string render_json(const Report& r) {
     section["title"] = related.title;
     j["related"].push_back(std::move(section));
   }
+  if (r.racing_by) j["racing_by"] = task_site_json(r.racing_by);
   j["details"] = r.details;
   j["schedule"] = to_string(r.schedule);
   j["signature"] = r.signature();

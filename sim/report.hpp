@@ -28,6 +28,7 @@ inline constexpr std::string_view kStepBudget = "step-budget-exceeded";
 inline constexpr std::string_view kHeldAtExit = "held-at-exit";
 inline constexpr std::string_view kTaskException = "unhandled-exception";
 inline constexpr std::string_view kSleepInAtomic = "sleep-in-atomic";
+inline constexpr std::string_view kDataRace = "data-race";
 }  // namespace bug
 
 // A task at a site: "task app/1 at legacy_ioctl (drivers/legacy.cpp:42), step 7".
@@ -47,6 +48,11 @@ struct StackSection {
   std::string title;  // "Blocked (waits for …)", "Registered by"
   TaskSite at;
 };
+// The site's function, "file:line", and "function (file:line)", whichever form the TaskSite carries; empty
+// (describe: "(no site)") when it has none.
+std::string site_function(const TaskSite& ts);
+std::string site_location(const TaskSite& ts);
+std::string describe(const TaskSite& ts);
 
 // A memory access that went wrong.
 struct MemoryAccess {
@@ -67,6 +73,9 @@ struct Report {
   std::optional<TaskSite> allocated_by;
   std::optional<TaskSite> freed_by;
   std::vector<StackSection> related;  // printed after the free stack, in order
+  // A data race's other access (kind data-race): its task, what is known of its stack, and what it did.
+  std::optional<TaskSite> racing_by;
+  std::optional<MemoryAccess> racing_access;
   std::vector<std::string> details;   // further lines: waiters of a deadlock, both orders of an inversion…
   Schedule schedule;                  // the choices that led here (filled in by the world)
   bool fatal = true;                  // a warning (refcount saturation) is reported but does not stop

@@ -128,7 +128,9 @@ const std::vector<StackFrame>& frames_of(std::uintptr_t pc) {
     std::string_view file = raw[i].file;
     if (file.empty()) continue;  // no debug information: a host library
     if (!kSourceRoot.empty() && file.starts_with(kSourceRoot)) file.remove_prefix(kSourceRoot.size());
-    if (file.starts_with("sim/") || file.starts_with("/usr/")) continue;  // the engine, the C++ library, Boost
+    // The engine, the C++ library and Boost; and the marked-access helpers, which are inlined into the code that
+    // marks: that code is the frame a reader wants.
+    if (file.starts_with("sim/") || file.starts_with("/usr/") || file == "core/compiler.hpp") continue;
     it->second.push_back(
         {short_name(raw[i].function), std::string(file) + ":" + std::to_string(raw[i].line), i + 1 < raw.size()});
   }
@@ -151,6 +153,28 @@ bool stack_has_function(const StackTrace& stack, std::string_view name) {
     for (const StackFrame& f : frames_of(stack.pcs[i]))
       if (f.function == name) return true;
   return false;
+}
+
+StackTrace stack_of_return_address(std::uintptr_t return_address) noexcept {
+  StackTrace st;
+  st.pcs[0] = return_address;
+  st.depth = return_address != 0 ? 1 : 0;
+  return st;
+}
+
+StackFrame innermost_frame(std::uintptr_t return_address) {
+  const std::vector<StackFrame>& f = frames_of(return_address);
+  return f.empty() ? StackFrame{"?", "?", false} : f.front();
+}
+
+bool is_kernel_model_code(std::uintptr_t return_address) {
+  thread_local std::unordered_map<std::uintptr_t, bool> cache;
+  auto [it, fresh] = cache.try_emplace(return_address, false);
+  if (fresh) {
+    const std::string location = innermost_frame(return_address).location;
+    it->second = location.starts_with("core/") || location.starts_with("bus/");
+  }
+  return it->second;
 }
 
 }  // namespace devsim::sim

@@ -44,4 +44,15 @@ std::vector<StackFrame> symbolize(const StackTrace& stack);
 // Whether any kept frame of `stack` is the function `name` (bare name).
 bool stack_has_function(const StackTrace& stack, std::string_view name);
 
+// A stack of one return address: what is known of an access the compiler instrumentation saw earlier (the other
+// side of a data race), whose full stack was not kept.
+StackTrace stack_of_return_address(std::uintptr_t return_address) noexcept;
+// The innermost kept frame of the code at return address `return_address` (inlined calls expanded, as
+// symbolize does); {"?", "?"} when it has none.
+StackFrame innermost_frame(std::uintptr_t return_address);
+// Whether the code at `return_address` is devsim's model of the kernel (core/, bus/) rather than code under test
+// (drivers, models, a user's drivers): where its innermost kept frame is. After the first call per address and
+// thread, one hash lookup.
+bool is_kernel_model_code(std::uintptr_t return_address);
+
 }  // namespace devsim::sim

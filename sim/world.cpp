@@ -103,6 +103,8 @@ Task& World::create_task(std::string name, std::size_t body_size, std::size_t bo
   states_.push_back(TaskState::Runnable);
   runnable_.push_back(task->id);  // ids grow, so runnable_ stays sorted
   if (trace_) trace_->name_task(task->id, names_.back());
+  races_.spawn(current_task(), task->id);
+  note_acted();
   record(EventKind::Spawn, nullptr, task->id, site, names_.back());
   if (track_footprints_) segment_.touch_everything();
   return *task;
@@ -148,6 +150,7 @@ void World::task_entry(ctx::transfer_t from) {
 
 void World::finish_current(TaskState state) {
   Task& t = *current_;
+  wake_spinners();
   if (!tearing_down_) {
     for (const Task::Held& h : t.held) {
       Report r;
@@ -274,9 +277,21 @@ TaskId World::pick_next() {
   return next;
 }
 
+void World::wake_spinners() {
+  if (spinners_ == 0 || current_ == nullptr || current_->wait_channel == &spin_channel_) return;
+  for (Task* t : tasks_) {
+    if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == &spin_channel_) {
+      make_runnable(*t);
+      --spinners_;
+    }
+  }
+}
+
 void World::reschedule(const Site& site) {
   Task& t = *current_;
   t.last_site = site;
+  t.acted = false;
+  wake_spinners();
   ++t.steps;
   if (tearing_down_) {
     if (t.cancelled && t.no_cancel_depth == 0) throw TaskCancelled{};
@@ -313,7 +328,45 @@ void World::reschedule(const Site& site) {
 void World::yield(EventKind kind, const void* object, const Site& site) {
   if (current_ == nullptr) return;  // model set-up code: nothing to interleave with yet
   record(kind, object, 0, site);
+  // A primitive's point on its object synchronises with it both ways (sim/race.hpp): release what this task
+  // did before, acquire, once it runs again, what others released there meanwhile.
+  const bool sync = object != nullptr && races_.active();
+  if (sync) races_.release(current_->id, object);
   reschedule(site);
+  if (sync) races_.acquire(current_->id, object);
+  // The primitive works on its object next: an object in freed simulated memory is a use-after-free at the
+  // primitive's caller's site (its Site), the primitive (the caller of this point) named in the details.
+  if (object != nullptr && shadow::in_region(object) && !tearing_down_)
+    memory_.check_primitive(object, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+}
+
+void World::access_point(bool write, std::uint64_t address, std::uint32_t size, bool may_point) {
+  Task& t = *current_;
+  if (!may_point || t.exclusive_holds > 0 || !t.acted || tearing_down_) return;
+  record_address(write ? EventKind::Write : EventKind::Read, address, size, t.last_site, "point");
+  NoCancelScope scope(*this);
+  reschedule(t.last_site);
+}
+
+void World::spin_relax(const Site& site) {
+  if (current_ == nullptr) return;
+  if (tearing_down_ || stopping_) {
+    yield(EventKind::Yield, nullptr, site);
+    return;
+  }
+  Task& t = *current_;
+  t.last_site = site;
+  t.acted = false;
+  t.wait_channel = &spin_channel_;
+  t.wait_what = "spin-wait (cpu_relax) for another task to change what it reads";
+  t.wait_site = site;
+  ++spinners_;
+  ++t.steps;
+  record(EventKind::Block, &spin_channel_, 0, site, "cpu_relax");
+  if (track_footprints_) segment_.touch_everything();
+  make_blocked(t);
+  pending_next_ = kNoTask;
+  switch_to_scheduler();
 }
 
 void World::block(const void* channel, std::string_view what, const Site& site, bool sleeps) {
@@ -335,12 +388,17 @@ void World::block(const void* channel, std::string_view what, const Site& site, 
   t.wait_stack = capture_current_stack();
   record(EventKind::Block, channel, 0, site, what);
   if (track_footprints_) segment_.touch_everything();
+  wake_spinners();
   make_blocked(t);
   pending_next_ = kNoTask;
   switch_to_scheduler();
+  t.acted = false;
+  races_.acquire(t.id, channel);  // whoever woke us released to the channel
 }
 
 std::size_t World::wake_all(const void* channel, const Site& site) {
+  note_acted();
+  races_.release(current_task(), channel);
   std::size_t woken = 0;
   for (Task* t : tasks_) {
     if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == channel) {
@@ -355,6 +413,8 @@ std::size_t World::wake_all(const void* channel, const Site& site) {
 }
 
 bool World::wake_one(const void* channel, const Site& site) {
+  note_acted();
+  races_.release(current_task(), channel);
   for (Task* t : tasks_) {
     if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == channel) {
       t->wake_reason = WaitResult::Woken;
@@ -391,6 +451,7 @@ void World::sleep_for(Nanos duration, const Site& site) {
   t.wait_site = site;
   record(EventKind::Sleep, nullptr, duration, site);
   if (track_footprints_) segment_.touch_everything();
+  wake_spinners();
   make_blocked(t);
   pending_next_ = kNoTask;
   switch_to_scheduler();
@@ -503,6 +564,7 @@ bool World::should_fail_alloc(const Site& site) {
 
 void World::note_acquired(const void* resource, std::string_view what, const Site& site, HoldKind kind) {
   if (current_ == nullptr) return;
+  current_->acted = true;
   current_->held.push_back({resource, std::string(what), site, kind});
 }
 
@@ -534,6 +596,7 @@ bool World::might_sleep(std::string_view operation, const Site& site) {
 
 void World::note_released(const void* resource) {
   if (current_ == nullptr) return;
+  current_->acted = true;
   auto& held = current_->held;
   for (auto it = held.rbegin(); it != held.rend(); ++it) {
     if (it->resource == resource) {

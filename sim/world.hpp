@@ -19,6 +19,7 @@
 #include "sim/event.hpp"
 #include "sim/footprint.hpp"
 #include "sim/memory.hpp"
+#include "sim/race.hpp"
 #include "sim/report.hpp"
 #include "sim/site.hpp"
 #include "sim/stack_pool.hpp"
@@ -121,6 +122,11 @@ struct Task {
   };
   std::vector<Held> held;  // resources it must release before exiting
   void* asan_fake_stack = nullptr;
+  // Since its last scheduling point, it did something another task can observe (a shared access, a lock
+  // taken or released, a wake-up, a free, a spawn): the next shared access needs a scheduling point of its
+  // own. Until then, the previous point already offers every ordering an access could (docs/architecture.md).
+  bool acted = false;
+  std::uint32_t exclusive_holds = 0;  // mutexes and spinlocks held: accesses under them are not points
 };
 
 // The world owns every piece of simulated state of one execution. Build it, spawn tasks, call run() once.
@@ -210,6 +216,29 @@ class World {
   void touch(const void* object, bool write) {
     if (track_footprints_) segment_.touch(reinterpret_cast<std::uintptr_t>(object), write);
   }
+  // ---- called by the instrumentation (sim/instrument.cpp, through KernelMemory::on_access) -------------
+  // An access to shared simulated memory at simulated `address`: a scheduling point unless `may_point` is
+  // false, the task holds a mutex or spinlock, or it did nothing observable since its last point. Never
+  // unwinds the task (it runs inside a compiler callback): a cancellation waits for the next kernel operation.
+  void access_point(bool write, std::uint64_t address, std::uint32_t size, bool may_point);
+  void note_shared_access(bool shared) {
+    if (shared && current_ != nullptr) current_->acted = true;
+  }
+  void note_acted() {
+    if (current_ != nullptr) current_->acted = true;
+  }
+  // A mutex or spinlock was taken (+1) or released (-1) by the current task.
+  void note_exclusive(int delta) {
+    if (current_ != nullptr) current_->exclusive_holds += static_cast<std::uint32_t>(delta);
+  }
+  // cpu_relax() in a spin-wait: the task is not run again until another task has made progress (reached a
+  // scheduling point, blocked or exited), so a correct spin-wait terminates under every strategy (fair
+  // scheduling, as CHESS and loom's yield_now). A spin nobody can end is a deadlock report.
+  void spin_relax(const Site& site = Site::current());
+  RaceDetector& races() { return races_; }
+  // The site of the current task's last scheduling point (a default for events with no site of their own).
+  Site current_site() const { return current_ != nullptr ? current_->last_site : Site::current(); }
+
   // Marks a scope in which the task must not be unwound (a yield inside a destructor): cancellation waits
   // until the scope ends.
   class NoCancelScope {
@@ -277,6 +306,8 @@ class World {
   static void task_entry(boost::context::detail::transfer_t from);
   // Runs the scheduling decision from inside the current task: continues it, or switches away.
   void reschedule(const Site& site);
+  // Spinning tasks may run again: the current task made progress.
+  void wake_spinners();
   // Suspends the current task and returns control to run()'s loop; returns when resumed. Throws
   // TaskCancelled when resumed for teardown.
   void switch_to_scheduler();
@@ -332,6 +363,9 @@ class World {
   std::size_t sleepers_ = 0;
   bool track_footprints_ = false;
   Footprint segment_;
+  RaceDetector races_;
+  std::size_t spinners_ = 0;
+  const char spin_channel_ = 0;  // what spinning tasks wait on
   bool stopping_ = false;
   bool tearing_down_ = false;
   bool ran_ = false;

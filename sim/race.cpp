@@ -1,0 +1,116 @@
+#include "sim/race.hpp"
+
+#include <algorithm>
+
+#include "sim/shadow.hpp"
+
+namespace devsim::sim {
+
+namespace {
+void join(std::vector<std::uint32_t>& into, const std::vector<std::uint32_t>& from) {
+  if (into.size() < from.size()) into.resize(from.size(), 0);
+  for (std::size_t i = 0; i < from.size(); ++i)
+    into[i] = std::max(into[i], from[i]);
+}
+}  // namespace
+
+std::vector<std::uint32_t>& RaceDetector::clock(TaskId t) {
+  if (clocks_.size() <= t) clocks_.resize(t + 1);
+  Clock& c = clocks_[t];
+  if (c.size() <= t) c.resize(t + 1, 0);
+  if (c[t] == 0) c[t] = 1;  // a task's own epoch starts at 1: 0 means "never heard of"
+  return c;
+}
+
+void RaceDetector::activate() {
+  active_ = true;
+}
+
+void RaceDetector::release(TaskId task, const void* object) {
+  if (!active_ || task == kNoTask) return;
+  Clock& c = clock(task);
+  join(objects_[object], c);
+  ++c[task];
+}
+
+void RaceDetector::acquire(TaskId task, const void* object) {
+  if (!active_ || task == kNoTask) return;
+  auto it = objects_.find(object);
+  if (it == objects_.end()) return;
+  join(clock(task), it->second);
+}
+
+void RaceDetector::sync(TaskId task, const void* object) {
+  if (!active_ || task == kNoTask) return;
+  Clock& c = clock(task);
+  Clock& o = objects_[object];
+  join(o, c);
+  join(c, o);
+  ++c[task];
+}
+
+void RaceDetector::spawn(TaskId parent, TaskId child) {
+  if (!active_) return;
+  if (parent != kNoTask) {
+    Clock copy = clock(parent);
+    ++clock(parent)[parent];
+    join(clock(child), copy);
+  } else {
+    clock(child);
+  }
+}
+
+bool RaceDetector::before(const Access& a, TaskId t) {
+  if (a.task == t) return true;
+  const Clock& c = clock(t);
+  return a.task < c.size() && a.clock <= c[a.task];
+}
+
+std::optional<RaceDetector::Conflict> RaceDetector::access(TaskId task, std::uintptr_t address, std::size_t size,
+                                                           bool write, std::uintptr_t pc, Cell* cells,
+                                                           std::uintptr_t cells_base, std::uint32_t generation) {
+  if (!active_) activate();
+  const std::uint32_t now = clock(task)[task];
+  const bool atomic_write = write && size <= 8 && (size & (size - 1)) == 0 && address % size == 0;
+  std::optional<Conflict> found;
+  std::uintptr_t end = address + size;
+  for (std::uintptr_t cell_start = address & ~std::uintptr_t{shadow::kCellBytes - 1}; cell_start < end;
+       cell_start += shadow::kCellBytes) {
+    Cell& cell = cells[(cell_start - cells_base) / shadow::kCellBytes];
+    if (cell.generation != generation) {
+      cell = Cell{};
+      cell.generation = generation;
+    }
+    std::uintptr_t lo = std::max(address, cell_start), hi = std::min(end, cell_start + shadow::kCellBytes);
+    auto mask = static_cast<std::uint8_t>(((1u << (hi - lo)) - 1u) << (lo - cell_start));
+    Access me{task, now, pc, mask, write, atomic_write};
+    auto conflicts = [&](const Access& a) { return a.task != kNoTask && (a.mask & mask) != 0 && !before(a, task); };
+    if (!found) {
+      if (conflicts(cell.write) && !(write && atomic_write && cell.write.atomic_write))
+        found = Conflict{cell.write, lo};
+      else if (write) {
+        for (const Access& r : cell.reads)
+          if (!found && conflicts(r)) found = Conflict{r, lo};
+      }
+    }
+    if (write) {
+      cell.write = me;
+      cell.reads[0] = Access{};
+      cell.reads[1] = Access{};
+    } else {
+      // Keep the reads that may still race with a later write: replace this task's, or one ordered before
+      // this read, or the empty slot, else the older.
+      Access* slot = nullptr;
+      for (Access& r : cell.reads)
+        if (r.task == task || r.task == kNoTask) slot = &r;
+      if (slot == nullptr)
+        for (Access& r : cell.reads)
+          if (before(r, task)) slot = &r;
+      if (slot == nullptr) slot = cell.reads[0].clock <= cell.reads[1].clock ? &cell.reads[0] : &cell.reads[1];
+      *slot = me;
+    }
+  }
+  return found;
+}
+
+}  // namespace devsim::sim
