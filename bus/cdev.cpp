@@ -122,6 +122,9 @@ int cdev_add(Cdev& cdev, std::string name, Device* parent, const Site& site) {
   cdev.parent_ = parent != nullptr ? get_device(parent, site) : nullptr;
   cdev.added_ = true;
   k.devnodes()[std::move(name)] = &cdev;
+  // Happens-before (race detector): whatever the driver set up before cdev_add() is ordered before an open that
+  // finds the node (fs/char_dev.c: kobj_map() and chrdev_open()'s kobj_lookup() take the same map lock).
+  world().races().release(world().current_task(), &k.devnodes());
   return 0;
 }
 
@@ -258,6 +261,7 @@ OpenResult CdevCore::open(const std::string& name, unsigned flags, const Site& s
     core::SpinLockGuard guard = kernel().cdev_lock().guard(site);
     c = kernel().find_devnode(name);
     if (c == nullptr) return {nullptr, -kENOENT};
+    world().races().acquire(world().current_task(), &kernel().devnodes());  // cdev_add()'s release
     c->embedded_.touch(&c->kobj_, sizeof c->kobj_, true, site);
     if (!c->kobj_.get_unless_zero(site)) return {nullptr, -kENXIO};
   }

@@ -78,7 +78,9 @@ class Workqueues {
       s = &state().works[w];
     }
     if (!s->pending) return;  // cancelled (the cancel retired this instance): never touched again
-    s->pending = false;       // set_work_pool_and_clear_pending(): queueing it again from here on succeeds
+    // Happens-before: the previous instance (whose release is at its end) is ordered before this one.
+    world().races().acquire(world().current_task(), w);
+    s->pending = false;  // set_work_pool_and_clear_pending(): queueing it again from here on succeeds
     ++s->running;
     ++state().work_executions;
     // process_one_work(): reads the function from the item, which must still be alive.
@@ -91,6 +93,10 @@ class Workqueues {
     DeferredState::Work& after = state().works[w];
     --after.running;
     ++after.retired;
+    // Happens-before (race detector): what the function did is ordered before a flush or cancel that sees this
+    // instance finished, whether or not it had to wait (the kernel orders them through the pool's lock, which
+    // process_one_work retakes after the function and start_flush_work takes).
+    world().races().release(world().current_task(), w);
     world().wake_all(&after, queued_at);
   }
   // __flush_work() (flush_work, cancel_work_sync): lock_map_acquire + release of the work's map, pending or not,
@@ -111,6 +117,7 @@ class Workqueues {
     const bool waited = s.retired < target;
     while (s.retired < target)
       world().block(&s, "work item to finish", site);
+    world().races().acquire(world().current_task(), &w);  // the finished instances' release (process_one_work)
     return waited;
   }
   // cancel_work_sync(): kernel/workqueue.c __cancel_work_sync. The pending instance is taken off the queue, the
@@ -130,6 +137,7 @@ class Workqueues {
     while (s.running > 0)
       world().block(&s, "work item to finish", site);
     --s.canceling;
+    world().races().acquire(world().current_task(), &w);  // the finished instances' release (process_one_work)
     return was_pending;
   }
   static bool pending(const WorkStruct& w) { return state().works[&w].pending; }
@@ -169,6 +177,9 @@ class Timers {
       world().note_released(t);
     }
     DeferredState::Timer& after = state().timers[t];
+    // Happens-before (race detector): the callback is ordered before a del_timer_sync() that finds it finished
+    // (kernel/time/timer.c: the base lock, taken after the callback and by the delete).
+    world().races().release(world().current_task(), t);
     if (--after.running == 0) world().wake_all(&after, armed_at);
   }
   static bool del(TimerList& t, bool sync, bool shutdown, const Site& site) {
@@ -188,6 +199,7 @@ class Timers {
       world().block(s, "timer callback to finish", site);
       s = &state().timers[&t];
     }
+    world().races().acquire(world().current_task(), &t);  // finished callbacks' release (call_timer_fn)
     bool was = s->armed != 0;
     s->armed = 0;
     return was;

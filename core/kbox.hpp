@@ -71,12 +71,14 @@ void kbox_free(T* p, sim::AllocId id, const Site& site) {
     return;
   }
   sim::World& w = *sim_world();
-  // LIFETIME: a free can run in a destructor; the world must not unwind it between marking the block freed
-  // and destroying the value, or the value would never be destroyed (see World::NoCancelScope).
+  // LIFETIME: a free can run in a destructor; the world must not unwind it between destroying the value and
+  // marking the block freed, or the block would be destroyed twice or never freed (see World::NoCancelScope).
+  // The value is destroyed first, as Rust's Box drops its contents before deallocating: its destructor still
+  // reads live memory.
   sim::World::NoCancelScope scope(w);
   w.memory().set_destroy(id, nullptr);
-  w.memory().free(id, p, site);
   p->~T();
+  w.memory().free(id, p, site);
 }
 
 // The allocation behind a pointer produced by kbox_allocate in the simulator.
@@ -95,7 +97,7 @@ sim::AllocId kbox_id(const T* p) {
 // (the bytes are intact in quarantine).
 template <class T>
 void sim_access(sim::World& w, sim::AllocId id, const void* p, std::size_t size, bool write, const Site& site) {
-  w.yield(write ? sim::EventKind::Write : sim::EventKind::Read, p, site);
+  w.data_access_point(write ? sim::EventKind::Write : sim::EventKind::Read, p, site);
   if (!w.memory().check(id, p, size, write, site) && !std::is_trivially_destructible_v<T>) w.oops();
 }
 

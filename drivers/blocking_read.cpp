@@ -75,7 +75,8 @@ long blkread_read(File& file, std::size_t count) {
       }
     }
     if ((file.f_flags() & bus::kO_NONBLOCK) != 0) return -bus::kEAGAIN;
-    auto ready = [&] { return d.load(&BlkRead::avail) > 0 || d.load(&BlkRead::disconnected); };
+    // READ_ONCE: the condition is checked without io_mutex, against writers that update under it.
+    auto ready = [&] { return d.load_once(&BlkRead::avail) > 0 || d.load_once(&BlkRead::disconnected); };
     if constexpr (kInterruptible) {
       if (long r = d.write().readq.wait_event_interruptible(ready); r != 0) return r;  // -ERESTARTSYS
     } else {

@@ -13,6 +13,7 @@
 //   r12_refcount_overflow_fixed  counts with refcount_t: the overflowing increment saturates the count with
 //                                "refcount_t: saturated; leaking memory." (a warning, not fatal); from then on
 //                                no put can free the state: it leaks, it is never freed early, nothing aborts.
+#include <atomic>
 #include <climits>
 #include <string>
 #include <vector>
@@ -49,7 +50,7 @@ struct R12Dev {
   unsigned int raw_refs = 1;  // buggy: a plain counter that wraps (BUG: no overflow check)
   Cdev* cdev = nullptr;
   int minor = 0;
-  int users = 0;  // open files
+  std::atomic<int> users{0};  // open files (atomic_t: opens and releases run concurrently)
   int stats = kR12Stats;
   bool gone = false;  // set by remove(): calls after unplug get -ENODEV
 };
@@ -114,7 +115,7 @@ int r12_open(Cdev& cdev, File& file) {
 long r12_ioctl(File& file, unsigned cmd, unsigned long page) {
   // LIFETIME: the file's reference keeps the state alive (as long as the count is honest).
   R12Ptr priv = file.private_data<R12Dev>();
-  if (priv.load(&R12Dev::gone)) return -bus::kENODEV;
+  if (priv.load_once(&R12Dev::gone)) return -bus::kENODEV;  // READ_ONCE: remove() sets it without a lock
   if (cmd != kR12GetStats) return -bus::kENOTTY;
   r12_get_ref(priv);                             // the request pins the state
   if (page > kR12MaxPage) return -bus::kEINVAL;  // BUG (both variants): leaks the request's reference
@@ -170,7 +171,7 @@ void r12_remove(CoreContext& ctx) {
   auto* raw = static_cast<R12Dev*>(ctx->drvdata());
   // LIFETIME: the driver's reference (from probe) is held until the put below, if the count is honest.
   R12Ptr priv(raw, sim::world().memory().find(raw));
-  priv.store(&R12Dev::gone, true);
+  priv.store_once(&R12Dev::gone, true);  // WRITE_ONCE: ioctls read it without a lock
   bus::cdev_del(*priv.load(&R12Dev::cdev));
   r12_minor_free(priv.load(&R12Dev::minor));
   r12_put_ref(priv);

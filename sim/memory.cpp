@@ -272,11 +272,18 @@ void KernelMemory::report_bad_access(AllocId id, const void* pointer, std::size_
   r.headline = std::string(kind) + " in " + site_function(site);
   fill_bad_access(r, id, pointer, size, write, kind);
   r.accessed_by = world_.task_site(world_.current_task(), site);
+  checked_report_ = CheckedReport{world_.current_task(), id, kind};
   world_.report(std::move(r));
 }
 
 void KernelMemory::report_bad_access_at(AllocId id, const void* pointer, std::size_t size, bool write,
                                         std::uintptr_t pc, std::string_view kind) {
+  // A checked handle (KPtr, a core/ borrow) reports its access itself, then performs it with plain code, which
+  // the instrumentation sees: that is the same bad access, reported once (KASAN reports one access once).
+  if (checked_report_.task == world_.current_task() && checked_report_.id == id && checked_report_.kind == kind) {
+    checked_report_ = {};
+    return;
+  }
   Report r;
   r.headline = std::string(kind) + " in " + innermost_frame(pc).function;
   fill_bad_access(r, id, pointer, size, write, kind);
@@ -406,8 +413,7 @@ void KernelMemory::report_race(AllocId id, const void* pointer, std::size_t size
   Report r;
   r.kind = std::string(bug::kDataRace);
   // KCSAN's title names both functions in a fixed order, so the two orders of one race read the same.
-  r.headline =
-      "data-race in " + std::min(mine, theirs) + " / " + std::max(mine, theirs);
+  r.headline = "data-race in " + std::min(mine, theirs) + " / " + std::max(mine, theirs);
   MemoryAccess acc;
   acc.write = write;
   acc.size = static_cast<std::uint32_t>(size);

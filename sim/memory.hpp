@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "sim/choice.hpp"
-#include "sim/report.hpp"
 #include "sim/race.hpp"
+#include "sim/report.hpp"
 #include "sim/shadow.hpp"
 #include "sim/site.hpp"
 #include "sim/stacktrace.hpp"
@@ -133,6 +133,14 @@ class KernelMemory {
   shadow::View saved_view_;  // the enclosing world's view, restored by the destructor
   std::uintptr_t region_end_ = 0;
   std::vector<std::pair<std::uintptr_t, std::uintptr_t>> reported_races_;  // (pc, other pc) this execution
+  // The last bad access a checked handle reported (report_bad_access): the plain access that follows it is the
+  // same one and is not reported again.
+  struct CheckedReport {
+    TaskId task = kNoTask;
+    AllocId id = 0;
+    std::string_view kind;
+  };
+  CheckedReport checked_report_;
   // [0] is the null sentinel. Inline room for the few objects a small model allocates: an explorer builds a
   // world per execution, and heap traffic was a quarter of an execution's cost.
   boost::container::small_vector<Allocation, 4> table_;

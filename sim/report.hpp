@@ -76,9 +76,9 @@ struct Report {
   // A data race's other access (kind data-race): its task, what is known of its stack, and what it did.
   std::optional<TaskSite> racing_by;
   std::optional<MemoryAccess> racing_access;
-  std::vector<std::string> details;   // further lines: waiters of a deadlock, both orders of an inversion…
-  Schedule schedule;                  // the choices that led here (filled in by the world)
-  bool fatal = true;                  // a warning (refcount saturation) is reported but does not stop
+  std::vector<std::string> details;  // further lines: waiters of a deadlock, both orders of an inversion…
+  Schedule schedule;                 // the choices that led here (filled in by the world)
+  bool fatal = true;                 // a warning (refcount saturation) is reported but does not stop
 
   // kind + access site + free site: what makes two failures "the same bug" for deduplication.
   std::string signature() const;

@@ -330,14 +330,22 @@ void World::yield(EventKind kind, const void* object, const Site& site) {
   record(kind, object, 0, site);
   // A primitive's point on its object synchronises with it both ways (sim/race.hpp): release what this task
   // did before, acquire, once it runs again, what others released there meanwhile.
-  const bool sync = object != nullptr && races_.active();
-  if (sync) races_.release(current_->id, object);
+  // Each side asks whether the detector is active then: the first instrumented access (which activates it) may
+  // happen in another task while this one waits in reschedule, and what that task releases here must still be
+  // acquired.
+  if (object != nullptr && races_.active()) races_.release(current_->id, object);
   reschedule(site);
-  if (sync) races_.acquire(current_->id, object);
+  if (object != nullptr && races_.active()) races_.acquire(current_->id, object);
   // The primitive works on its object next: an object in freed simulated memory is a use-after-free at the
   // primitive's caller's site (its Site), the primitive (the caller of this point) named in the details.
   if (object != nullptr && shadow::in_region(object) && !tearing_down_)
     memory_.check_primitive(object, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+}
+
+void World::data_access_point(EventKind kind, const void* object, const Site& site) {
+  if (current_ == nullptr) return;
+  record(kind, object, 0, site);
+  reschedule(site);
 }
 
 void World::access_point(bool write, std::uint64_t address, std::uint32_t size, bool may_point) {

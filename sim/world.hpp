@@ -163,6 +163,10 @@ class World {
   // A scheduling point: the strategy may switch to another task here. `object` (if any) is what the
   // operation about to happen touches, for the trace and for partial-order reduction.
   void yield(EventKind kind = EventKind::Yield, const void* object = nullptr, const Site& site = Site::current());
+  // The scheduling point of a plain data access at `object` that the caller checks itself right after (a core/
+  // handle's checked read or write). Unlike a primitive's point (yield with an object), it creates no
+  // happens-before edge and does not check the object as a primitive's.
+  void data_access_point(EventKind kind, const void* object, const Site& site = Site::current());
   // Blocks the current task on `channel` until wake_one/wake_all(channel). Returns after being woken and
   // scheduled again. Callers re-check their condition in a loop. `what` names the wait in deadlock reports.
   // A task holding an atomic resource must not sleep: that is reported (sleep-in-atomic) unless `sleeps` is

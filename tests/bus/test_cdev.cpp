@@ -78,8 +78,8 @@ int fixed_open(Cdev& cdev, File& file) {
 long fixed_ioctl(File& file, unsigned, unsigned long) {
   ++g.ioctls;
   sim::KPtr<FixedPriv> p = file.private_data<FixedPriv>();
-  if (p.load(&FixedPriv::gone)) return -kENODEV;
-  sim::yield();  // the call is in flight: remove() may run now
+  if (p.load_once(&FixedPriv::gone)) return -kENODEV;  // READ_ONCE: remove() sets it concurrently
+  sim::yield();                                        // the call is in flight: remove() may run now
   expect(!g.removed, "no driver call runs after remove() drained");
   return p.load(&FixedPriv::value);
 }
@@ -113,7 +113,7 @@ void fixed_remove(CoreContext& ctx) {
     cdev_disconnect(*cdev);  // 1. no new calls
     cdev_drain(*cdev);       // 3. wait for the calls in flight (2., cancelling I/O, has nothing to do here)
   }
-  priv.store(&FixedPriv::gone, true);
+  priv.store_once(&FixedPriv::gone, true);  // WRITE_ONCE: ioctls in flight read it
   g.removed = g_drain_error != 0;
   cdev_del(*cdev);  // 4. unregister
   fixed_put(priv);  // the driver's reference; open files hold theirs
