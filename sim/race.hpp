@@ -67,7 +67,6 @@ class RaceDetector {
   bool active_ = false;
   std::vector<Clock> clocks_;  // by task id
   std::unordered_map<const void*, Clock> objects_;
-  std::size_t tasks_seen_ = 0;
 };
 
 }  // namespace devsim::sim
