@@ -23,6 +23,7 @@ inline constexpr std::string_view kInvalidFree = "invalid-free";
 inline constexpr std::string_view kOutOfBounds = "slab-out-of-bounds";
 inline constexpr std::string_view kLeak = "memory-leak";
 inline constexpr std::string_view kDeadlock = "deadlock";
+inline constexpr std::string_view kSoftLockup = "soft-lockup";
 inline constexpr std::string_view kStackOverflow = "stack-overflow";
 inline constexpr std::string_view kStepBudget = "step-budget-exceeded";
 inline constexpr std::string_view kHeldAtExit = "held-at-exit";

@@ -279,6 +279,8 @@ TaskId World::pick_next() {
 
 void World::wake_spinners() {
   if (spinners_ == 0 || current_ == nullptr || current_->wait_channel == &spin_channel_) return;
+  spinning_alone_since_.reset();  // a task that is not spinning made progress
+  spin_rounds_ = 0;
   for (Task* t : tasks_) {
     if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == &spin_channel_) {
       make_runnable(*t);
@@ -368,6 +370,7 @@ void World::spin_relax(const Site& site) {
   t.wait_channel = &spin_channel_;
   t.wait_what = "spin-wait (cpu_relax) for another task to change what it reads";
   t.wait_site = site;
+  t.wait_stack = capture_current_stack();
   ++spinners_;
   ++t.steps;
   record(EventKind::Block, &spin_channel_, 0, site, "cpu_relax");
@@ -475,6 +478,44 @@ bool World::advance_time() {
     if (t != nullptr && t->state == TaskState::Blocked && t->wake_at && *t->wake_at <= now_) {
       t->wake_reason = WaitResult::TimedOut;
       make_runnable(*t);
+    }
+  }
+  if (track_footprints_) segment_.touch_everything();
+  return true;
+}
+
+// Only spinners are left and nothing else is pending: only time passing can end a spin now (a poll with a
+// timeout: `while (!done && time_before(jiffies, end)) cpu_relax();`). Time passes, faster each round (1 ms,
+// 2 ms, 4 ms, ...: how many iterations a spin makes per unit of time is not something the kernel promises), and
+// the spinners run again. A spin that outlasts the kernel's soft-lockup threshold this way is reported as the
+// watchdog reports it (kernel/watchdog.c watchdog_timer_fn: "BUG: soft lockup - CPU#N stuck for 22s!"; the
+// threshold is 2 * watchdog_thresh, 20 s by default). Returns true if the spinners were woken.
+bool World::spin_time() {
+  if (spinners_ == 0) return false;
+  constexpr Nanos kMillisecond = 1'000'000;
+  constexpr Nanos kSoftLockup = 20'000 * kMillisecond;
+  if (!spinning_alone_since_) spinning_alone_since_ = now_;
+  if (now_ - *spinning_alone_since_ >= kSoftLockup) {
+    for (Task* t : tasks_) {
+      if (t == nullptr || t->state != TaskState::Blocked || t->wait_channel != &spin_channel_) continue;
+      Report r;
+      r.kind = std::string(bug::kSoftLockup);
+      r.headline = "soft lockup: task " + task_label(t->id) + " spins in cpu_relax() for " +
+                   std::to_string((now_ - *spinning_alone_since_) / kMillisecond / 1000) +
+                   " s of virtual time and no other task can change what it reads";
+      r.accessed_by = task_site(t->id, t->wait_site);
+      r.accessed_by->stack = t->wait_stack;
+      report(std::move(r));
+      break;
+    }
+    stopping_ = true;
+    return false;
+  }
+  now_ += kMillisecond << std::min(spin_rounds_++, 20u);
+  for (Task* t : tasks_) {
+    if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == &spin_channel_) {
+      make_runnable(*t);
+      --spinners_;
     }
   }
   if (track_footprints_) segment_.touch_everything();
@@ -649,6 +690,8 @@ void World::schedule_loop() {
       if (runnable_.empty()) {
         if (advance_time()) continue;
         if (kill_sleeping_users() > 0) continue;
+        if (spin_time()) continue;
+        if (stopping_) return;  // spin_time() reported a soft lockup
         bool all_done = std::all_of(states_.begin(), states_.end(),
                                     [](TaskState s) { return s == TaskState::Finished || s == TaskState::Abandoned; });
         if (!all_done) report_deadlock();

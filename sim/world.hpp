@@ -237,7 +237,8 @@ class World {
   }
   // cpu_relax() in a spin-wait: the task is not run again until another task has made progress (reached a
   // scheduling point, blocked or exited), so a correct spin-wait terminates under every strategy (fair
-  // scheduling, as CHESS and loom's yield_now). A spin nobody can end is a deadlock report.
+  // scheduling, as CHESS and loom's yield_now). When only spinners are left, virtual time passes (a poll with a
+  // timeout ends); a spin that outlasts 20 s of it is a soft-lockup report (spin_time).
   void spin_relax(const Site& site = Site::current());
   RaceDetector& races() { return races_; }
   // The site of the current task's last scheduling point (a default for events with no site of their own).
@@ -329,6 +330,7 @@ class World {
   void finish_current(TaskState state);
   void teardown();
   bool advance_time();
+  bool spin_time();
   void report_deadlock();
   // At the end of an execution: SIGKILL to every user task asleep interruptibly or killably, as when the
   // processes are killed. Returns how many it woke.
@@ -370,6 +372,9 @@ class World {
   RaceDetector races_;
   std::size_t spinners_ = 0;
   const char spin_channel_ = 0;  // what spinning tasks wait on
+  // While only spinners can run: when that began (virtual time) and how many rounds of time passing they had.
+  std::optional<Nanos> spinning_alone_since_;
+  unsigned spin_rounds_ = 0;
   bool stopping_ = false;
   bool tearing_down_ = false;
   bool ran_ = false;
