@@ -2,6 +2,7 @@
 
 #include <cxxabi.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -70,10 +71,21 @@ struct RawFrame {
 
 void ignore_error(void*, const char*, int) {}
 
+std::atomic<unsigned> g_code_generation{0};
+
 backtrace_state* state() {
   // One state for the process, built on first use (it reads the debug information lazily). threaded=1: the
-  // explorer's threads symbolise concurrently.
-  static backtrace_state* s = backtrace_create_state(nullptr, /*threaded=*/1, ignore_error, nullptr);
+  // explorer's threads symbolise concurrently. A state lists the loaded objects when it is made: after code was
+  // loaded (stacktrace_code_loaded) a new one is made. The old one is kept: libbacktrace cannot free a state, and
+  // module loads are few (one per C driver and thread).
+  // Called under frames_of's mutex.
+  static backtrace_state* s = nullptr;
+  static unsigned made_at = 0;
+  const unsigned now = g_code_generation.load(std::memory_order_acquire);
+  if (s == nullptr || made_at != now) {
+    s = backtrace_create_state(nullptr, /*threaded=*/1, ignore_error, nullptr);
+    made_at = now;
+  }
   return s;
 }
 
@@ -128,9 +140,13 @@ const std::vector<StackFrame>& frames_of(std::uintptr_t pc) {
     std::string_view file = raw[i].file;
     if (file.empty()) continue;  // no debug information: a host library
     if (!kSourceRoot.empty() && file.starts_with(kSourceRoot)) file.remove_prefix(kSourceRoot.size());
-    // The engine, the C++ library and Boost; and the marked-access helpers, which are inlined into the code that
+    // The engine, the C++ library and Boost; the marked-access helpers, which are inlined into the code that
     // marks: that code is the frame a reader wants.
-    if (file.starts_with("sim/") || file.starts_with("/usr/") || file == "core/compiler.hpp") continue;
+    // cabi/ is the C drivers' kernel API: its frames stand between the driver and the kernel API it called, which
+    // the C driver's own frame already names.
+    if (file.starts_with("sim/") || file.starts_with("/usr/") || file == "core/compiler.hpp" ||
+        file.starts_with("cabi/"))
+      continue;
     it->second.push_back(
         {short_name(raw[i].function), std::string(file) + ":" + std::to_string(raw[i].line), i + 1 < raw.size()});
   }
@@ -138,6 +154,10 @@ const std::vector<StackFrame>& frames_of(std::uintptr_t pc) {
 }
 
 }  // namespace
+
+void stacktrace_code_loaded() noexcept {
+  g_code_generation.fetch_add(1, std::memory_order_acq_rel);
+}
 
 std::vector<StackFrame> symbolize(const StackTrace& stack) {
   std::vector<StackFrame> out;

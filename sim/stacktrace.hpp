@@ -28,6 +28,9 @@ StackTrace capture_stack(const void* low, const void* high) noexcept;
 // scheduler): those frames belong to whatever harness runs the world and would make reports differ between a
 // run and its replay.
 StackTrace capture_current_stack() noexcept;
+// Code was loaded at run time (a C driver's module copy): the symboliser looks at the loaded objects again before
+// the next address it has not seen (libbacktrace lists the loaded objects once, when its state is made).
+void stacktrace_code_loaded() noexcept;
 
 // One symbolised frame.
 struct StackFrame {
