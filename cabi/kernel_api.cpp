@@ -13,15 +13,15 @@
 #include "cabi/state.hpp"
 #include "core/refcount.hpp"
 #include "sim/kmalloc.hpp"
+#include "sim/memory.hpp"
 #include "sim/report.hpp"
+#include "sim/shadow.hpp"
 
 #include "cabi/c_headers.hpp"
 
-extern "C" {
-// sim/instrument.cpp: the checked accesses of a range, as compiled code makes them.
-void __tsan_read_range(void* p, unsigned long size);
-void __tsan_write_range(void* p, unsigned long size);
-}
+// The return address of the entry point that uses it: code in the C driver that called the kernel API. A macro, so
+// that it is the entry point's own frame that is asked.
+#define DEVSIM_C_CALLER_PC reinterpret_cast<std::uintptr_t>(__builtin_return_address(0))
 
 namespace devsim::cabi {
 
@@ -33,10 +33,6 @@ namespace {
 
 sim::World& world() {
   return *sim::World::current();
-}
-
-std::uintptr_t caller_pc() {
-  return reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
 }
 
 constexpr unsigned kGfpKernelZero = static_cast<unsigned>(sim::GFP_KERNEL | sim::__GFP_ZERO);
@@ -104,6 +100,13 @@ class UserBuffer {
   std::string bytes_;
   std::size_t count_;
 };
+
+// The kernel side of a user copy: an access of n bytes made by the C driver at `pc` (cabi/ is the kernel model,
+// whose own accesses are not checked: this one is the driver's, through the API it called).
+void driver_access(const void* p, unsigned long n, bool write, std::uintptr_t pc) {
+  if (!sim::shadow::in_region(p)) return;  // host memory (a driver's stack buffer, a module global)
+  world().memory().on_access(p, n, write ? sim::kAccessWrite : sim::kAccessRead, pc);
+}
 
 bool user_range_ok(const void* p, unsigned long n) {
   const auto it = state().user_buffers.find(world().current_task());
@@ -273,7 +276,7 @@ void __devsim_mutex_init(struct mutex* m, const char* name, const char* file, in
 
 void __devsim_mutex_lock(struct mutex* m, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(m, site, cabi::caller_pc());
+  cabi::world().memory().check_primitive(m, site, DEVSIM_C_CALLER_PC);
   cabi::mutex_of(m, site).lock(site);
 }
 
@@ -284,13 +287,13 @@ int __devsim_mutex_lock_interruptible(struct mutex* m, const char* file, int lin
 
 int __devsim_mutex_trylock(struct mutex* m, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(m, site, cabi::caller_pc());
+  cabi::world().memory().check_primitive(m, site, DEVSIM_C_CALLER_PC);
   return cabi::mutex_of(m, site).try_lock(site) ? 1 : 0;
 }
 
 void __devsim_mutex_unlock(struct mutex* m, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(m, site, cabi::caller_pc());
+  cabi::world().memory().check_primitive(m, site, DEVSIM_C_CALLER_PC);
   cabi::mutex_of(m, site).unlock(site);
 }
 
@@ -306,13 +309,13 @@ void __devsim_spin_lock_init(struct spinlock* l, const char* name, const char* f
 
 void __devsim_spin_lock(struct spinlock* l, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(l, site, cabi::caller_pc());
+  cabi::world().memory().check_primitive(l, site, DEVSIM_C_CALLER_PC);
   cabi::spinlock_of(l, site).lock(site);
 }
 
 void __devsim_spin_unlock(struct spinlock* l, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(l, site, cabi::caller_pc());
+  cabi::world().memory().check_primitive(l, site, DEVSIM_C_CALLER_PC);
   cabi::spinlock_of(l, site).unlock(site);
 }
 
@@ -392,7 +395,7 @@ unsigned long __devsim_copy_to_user(void* to, const void* from, unsigned long n,
   cabi::world().might_sleep("copy_to_user", site);  // might_fault()
   if (n == 0) return 0;
   if (!cabi::user_range_ok(to, n)) return n;  // a fault on every byte: nothing copied
-  __tsan_read_range(const_cast<void*>(from), n);
+  cabi::driver_access(from, n, false, DEVSIM_C_CALLER_PC);
   std::memcpy(to, from, n);
   return 0;
 }
@@ -404,11 +407,11 @@ unsigned long __devsim_copy_from_user(void* to, const void* from, unsigned long 
   if (n == 0) return 0;
   if (!cabi::user_range_ok(from, n)) {
     // copy_from_user zeroes what it could not copy (include/linux/uaccess.h _copy_from_user).
-    __tsan_write_range(to, n);
+    cabi::driver_access(to, n, true, DEVSIM_C_CALLER_PC);
     std::memset(to, 0, n);
     return n;
   }
-  __tsan_write_range(to, n);
+  cabi::driver_access(to, n, true, DEVSIM_C_CALLER_PC);
   std::memcpy(to, from, n);
   return 0;
 }

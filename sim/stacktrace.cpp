@@ -140,13 +140,9 @@ const std::vector<StackFrame>& frames_of(std::uintptr_t pc) {
     std::string_view file = raw[i].file;
     if (file.empty()) continue;  // no debug information: a host library
     if (!kSourceRoot.empty() && file.starts_with(kSourceRoot)) file.remove_prefix(kSourceRoot.size());
-    // The engine, the C++ library and Boost; the marked-access helpers, which are inlined into the code that
+    // The engine, the C++ library and Boost; and the marked-access helpers, which are inlined into the code that
     // marks: that code is the frame a reader wants.
-    // cabi/ is the C drivers' kernel API: its frames stand between the driver and the kernel API it called, which
-    // the C driver's own frame already names.
-    if (file.starts_with("sim/") || file.starts_with("/usr/") || file == "core/compiler.hpp" ||
-        file.starts_with("cabi/"))
-      continue;
+    if (file.starts_with("sim/") || file.starts_with("/usr/") || file == "core/compiler.hpp") continue;
     it->second.push_back(
         {short_name(raw[i].function), std::string(file) + ":" + std::to_string(raw[i].line), i + 1 < raw.size()});
   }
@@ -192,7 +188,9 @@ bool is_kernel_model_code(std::uintptr_t return_address) {
   auto [it, fresh] = cache.try_emplace(return_address, false);
   if (fresh) {
     const std::string location = innermost_frame(return_address).location;
-    it->second = location.starts_with("core/") || location.starts_with("bus/");
+    // cabi/: the C drivers' kernel API, on top of bus/ and core/.
+    for (std::string_view model : {"core/", "bus/", "cabi/"})
+      it->second = it->second || location.compare(0, model.size(), model) == 0;
   }
   return it->second;
 }
