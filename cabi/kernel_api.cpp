@@ -40,7 +40,7 @@ constexpr unsigned kGfpKernelZero = static_cast<unsigned>(sim::GFP_KERNEL | sim:
 // A zero-size kmalloc returns ZERO_SIZE_PTR (include/linux/slab.h), which kfree ignores.
 void* const kZeroSizePtr = reinterpret_cast<void*>(16);
 
-void* kmalloc_raw(std::size_t size, unsigned flags, const sim::Site& site) {
+void* c_kmalloc(std::size_t size, unsigned flags, const sim::Site& site) {
   const auto gfp = static_cast<sim::gfp_t>(flags);
   sim::might_alloc(gfp, site);
   sim::World& w = world();
@@ -52,7 +52,7 @@ void* kmalloc_raw(std::size_t size, unsigned flags, const sim::Site& site) {
   return mem.record(id).base;
 }
 
-void kfree_raw(const void* p, const sim::Site& site) {
+void c_kfree(const void* p, const sim::Site& site) {
   if (p == nullptr || p == kZeroSizePtr) return;
   world().memory().free_raw(p, site);
 }
@@ -131,11 +131,11 @@ int c_open(bus::Cdev&, bus::File& f) {
   struct module* owner = fops != nullptr ? fops->owner : nullptr;
   // fops_get(): a module that is going cannot be entered.
   if (owner != nullptr && !__devsim_try_module_get(owner)) return -bus::kENODEV;
-  auto* inode = static_cast<struct inode*>(kmalloc_raw(sizeof(struct inode), kGfpKernelZero, site));
-  auto* file = static_cast<struct file*>(kmalloc_raw(sizeof(struct file), kGfpKernelZero, site));
+  auto* inode = static_cast<struct inode*>(c_kmalloc(sizeof(struct inode), kGfpKernelZero, site));
+  auto* file = static_cast<struct file*>(c_kmalloc(sizeof(struct file), kGfpKernelZero, site));
   if (inode == nullptr || file == nullptr) {
-    kfree_raw(inode, site);
-    kfree_raw(file, site);
+    c_kfree(inode, site);
+    c_kfree(file, site);
     if (owner != nullptr) __devsim_module_put(owner);
     return -bus::kENOMEM;
   }
@@ -150,8 +150,8 @@ int c_open(bus::Cdev&, bus::File& f) {
   if (r != 0) {
     // A failed open never reaches release: undo what the open took (fs/open.c do_dentry_open's cleanup).
     f.set_private_raw(nullptr);
-    kfree_raw(file, site);
-    kfree_raw(inode, site);
+    c_kfree(file, site);
+    c_kfree(inode, site);
     if (owner != nullptr) __devsim_module_put(owner);
   }
   return r;
@@ -188,8 +188,8 @@ int c_release(bus::Cdev&, bus::File& f) {
   // __fput(): release, then fops_put() drops the module reference, then the file goes.
   if (fops != nullptr && fops->release != nullptr) fops->release(inode, file);
   if (fops != nullptr && fops->owner != nullptr) __devsim_module_put(fops->owner);
-  kfree_raw(inode, site);
-  kfree_raw(file, site);
+  c_kfree(inode, site);
+  c_kfree(file, site);
   return 0;
 }
 
@@ -227,11 +227,11 @@ namespace cabi = devsim::cabi;
 extern "C" {
 
 void* __devsim_kmalloc(size_t size, gfp_t flags, const char* file, int line, const char* func) {
-  return cabi::kmalloc_raw(size, flags, c_site(file, line, func));
+  return cabi::c_kmalloc(size, flags, c_site(file, line, func));
 }
 
 void __devsim_kfree(const void* p, const char* file, int line, const char* func) {
-  cabi::kfree_raw(p, c_site(file, line, func));
+  cabi::c_kfree(p, c_site(file, line, func));
 }
 
 int __devsim_printk(const char* fmt, ...) {
