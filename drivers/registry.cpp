@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "bus/kernel.hpp"
 #include "bus/platform.hpp"
 #include "bus/usb.hpp"
 
@@ -35,10 +36,27 @@ const DriverInfo* find_driver(std::string_view name) {
 }
 
 bus::Driver* load_driver(const DriverInfo& info, const sim::Site& site) {
+  if (info.is_module()) {
+    info.module_load();
+    return nullptr;
+  }
   bus::DriverOps ops = info.ops();
   if (ops.name.empty()) ops.name = info.name;
   if (info.bus == "usb") return bus::usb_register_driver(std::move(ops), site);
   return bus::platform_driver_register(std::move(ops), site);
+}
+
+int load_module(const DriverInfo& info) {
+  if (info.is_module()) return info.module_load();
+  load_driver(info);
+  return 0;
+}
+
+int unload_module(const DriverInfo& info) {
+  if (info.is_module()) return info.module_unload();
+  bus::BusType* b = bus::kernel().find_bus(info.bus);
+  if (bus::Driver* d = b != nullptr ? b->find_driver(info.name) : nullptr) bus::driver_unregister(d);
+  return 0;
 }
 
 }  // namespace devsim::drivers

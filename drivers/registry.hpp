@@ -35,6 +35,11 @@ struct DriverInfo {
   // warning of refcount_t). The fuzzer's no-false-alarm checks skip them.
   std::vector<std::string> expected_warnings;
   std::function<bus::DriverOps()> ops;  // probe/remove and the id table (bus is filled in by the loader)
+  // A module that binds no device (a C driver built from kernel C, see cabi/module.hpp): `bus` is empty, `ops` is
+  // unset, and loading or unloading it runs these (0 or a negative errno).
+  std::function<int()> module_load;
+  std::function<int()> module_unload;
+  bool is_module() const { return static_cast<bool>(module_load); }
 };
 
 // Registration (at static-initialisation time) and lookup. The registry is immutable once main() runs, so it is
@@ -43,8 +48,13 @@ void register_driver(DriverInfo info);
 const std::vector<DriverInfo>& all_drivers();
 const DriverInfo* find_driver(std::string_view name);
 
-// Loads `info` into the current world (module load): driver_register on its bus. Returns the bus driver.
+// Loads `info` into the current world (module load): driver_register on its bus. Returns the bus driver (null for a
+// module that binds no device: its module_init ran).
 bus::Driver* load_driver(const DriverInfo& info, const sim::Site& site = sim::Site::current());
+// Module load and unload as the scenario's `load`/`unload` do them: 0 or a negative errno for a module (a C driver);
+// for a bus driver, driver_register / driver_unregister, always 0.
+int load_module(const DriverInfo& info);
+int unload_module(const DriverInfo& info);
 
 struct Registrar {
   explicit Registrar(DriverInfo (*make)()) { register_driver(make()); }

@@ -148,7 +148,8 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
     Target t{d, d->bus == "usb" ? "1-" + std::to_string(++usb_ports) : d->name + "0", {}};
     if (!d->node.empty()) t.nodes.push_back(d->node);
     t.nodes.insert(t.nodes.end(), d->more_nodes.begin(), d->more_nodes.end());
-    s.devices.push_back({d->bus, t.id, d->name, {}});
+    // A module (a C driver) binds no device: its nodes come from its module_init.
+    if (!d->is_module()) s.devices.push_back({d->bus, t.id, d->name, {}});
     targets.push_back(std::move(t));
   }
   std::vector<std::size_t> with_nodes;
@@ -199,6 +200,12 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
       const Target& t = fd != nullptr ? targets[fd->target] : targets[rng.below(targets.size())];
       const std::string& bus = t.info->bus;
       const std::string& driver = t.info->name;
+      // A module has no device to plug or bind: its device goes and comes back with the module (unload, load).
+      if (t.info->is_module()) {
+        if (p == Pick::Unplug || p == Pick::Unbind) p = Pick::Unload;
+        if (p == Pick::Plug || p == Pick::Bind) p = Pick::Load;
+        if (p == Pick::SysfsRead || p == Pick::SysfsWrite) p = Pick::Yield;
+      }
       switch (p) {
         case Pick::Open: {
           const std::size_t ti_open = with_nodes[rng.below(with_nodes.size())];

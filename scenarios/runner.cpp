@@ -147,14 +147,9 @@ std::int64_t run_op(const Op& op, Process& p) {
     case OpKind::SysfsWrite:
       return bus::kernel().sysfs().write(op.a, op.b);
     case OpKind::Load:
-      drivers::load_driver(*drivers::find_driver(op.a));
-      return 0;
-    case OpKind::Unload: {
-      const drivers::DriverInfo* info = drivers::find_driver(op.a);
-      bus::BusType* b = bus::kernel().find_bus(info->bus);
-      if (bus::Driver* d = b != nullptr ? b->find_driver(op.a) : nullptr) bus::driver_unregister(d);
-      return 0;
-    }
+      return drivers::load_module(*drivers::find_driver(op.a));
+    case OpKind::Unload:
+      return drivers::unload_module(*drivers::find_driver(op.a));
     case OpKind::Sleep:
       sim::world().sleep_for(op.number);
       return 0;
@@ -234,6 +229,13 @@ sim::Model make_model(const Scenario& s) {
       for (const auto& b : bus::kernel().buses())
         for (bus::Driver* d : std::vector<bus::Driver*>(b->drivers()))
           bus::driver_unregister(d);
+      // Modules (C drivers) still loaded: their module_exit runs (an unloaded one answers -ENOENT).
+      for (const std::string& d : s.drivers)
+        if (const drivers::DriverInfo* info = drivers::find_driver(d); info->is_module()) info->module_unload();
+      for (const Task& t : s.tasks)
+        for (const Op& op : t.ops)
+          if (op.kind == OpKind::Load)
+            if (const drivers::DriverInfo* info = drivers::find_driver(op.a); info->is_module()) info->module_unload();
     });
   };
 }

@@ -2,6 +2,7 @@
 
 #include <cxxabi.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -70,10 +71,21 @@ struct RawFrame {
 
 void ignore_error(void*, const char*, int) {}
 
+std::atomic<unsigned> g_code_generation{0};
+
 backtrace_state* state() {
   // One state for the process, built on first use (it reads the debug information lazily). threaded=1: the
-  // explorer's threads symbolise concurrently.
-  static backtrace_state* s = backtrace_create_state(nullptr, /*threaded=*/1, ignore_error, nullptr);
+  // explorer's threads symbolise concurrently. A state lists the loaded objects when it is made: after code was
+  // loaded (stacktrace_code_loaded) a new one is made. The old one is kept: libbacktrace cannot free a state, and
+  // module loads are few (one per C driver and thread).
+  // Called under frames_of's mutex.
+  static backtrace_state* s = nullptr;
+  static unsigned made_at = 0;
+  const unsigned now = g_code_generation.load(std::memory_order_acquire);
+  if (s == nullptr || made_at != now) {
+    s = backtrace_create_state(nullptr, /*threaded=*/1, ignore_error, nullptr);
+    made_at = now;
+  }
   return s;
 }
 
@@ -139,6 +151,10 @@ const std::vector<StackFrame>& frames_of(std::uintptr_t pc) {
 
 }  // namespace
 
+void stacktrace_code_loaded() noexcept {
+  g_code_generation.fetch_add(1, std::memory_order_acq_rel);
+}
+
 std::vector<StackFrame> symbolize(const StackTrace& stack) {
   std::vector<StackFrame> out;
   for (std::size_t i = 0; i < stack.depth; ++i) {
@@ -172,7 +188,9 @@ bool is_kernel_model_code(std::uintptr_t return_address) {
   auto [it, fresh] = cache.try_emplace(return_address, false);
   if (fresh) {
     const std::string location = innermost_frame(return_address).location;
-    it->second = location.starts_with("core/") || location.starts_with("bus/");
+    // cabi/: the C drivers' kernel API, on top of bus/ and core/.
+    for (std::string_view model : {"core/", "bus/", "cabi/"})
+      it->second = it->second || location.compare(0, model.size(), model) == 0;
   }
   return it->second;
 }

@@ -28,6 +28,9 @@ StackTrace capture_stack(const void* low, const void* high) noexcept;
 // scheduler): those frames belong to whatever harness runs the world and would make reports differ between a
 // run and its replay.
 StackTrace capture_current_stack() noexcept;
+// Code was loaded at run time (a C driver's module copy): the symboliser looks at the loaded objects again before
+// the next address it has not seen (libbacktrace lists the loaded objects once, when its state is made).
+void stacktrace_code_loaded() noexcept;
 
 // One symbolised frame.
 struct StackFrame {
@@ -50,7 +53,7 @@ StackTrace stack_of_return_address(std::uintptr_t return_address) noexcept;
 // The innermost kept frame of the code at return address `return_address` (inlined calls expanded, as
 // symbolize does); {"?", "?"} when it has none.
 StackFrame innermost_frame(std::uintptr_t return_address);
-// Whether the code at `return_address` is devsim's model of the kernel (core/, bus/) rather than code under test
+// Whether the code at `return_address` is devsim's model of the kernel (core/, bus/, cabi/) rather than code under test
 // (drivers, models, a user's drivers): where its innermost kept frame is. After the first call per address and
 // thread, one hash lookup.
 bool is_kernel_model_code(std::uintptr_t return_address);

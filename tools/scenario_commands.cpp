@@ -373,10 +373,12 @@ void add_list_command(CLI::App& app, int* exit_code) {
     }
     std::cout << "drivers:\n";
     for (const drivers::DriverInfo& d : drivers::all_drivers()) {
-      std::cout << "  " << d.name << "  [" << d.bus << (d.race.empty() ? "" : ", " + d.race)
-                << (d.race.empty() ? ""
-                    : d.buggy      ? ", buggy: " + d.bug_kind
-                                   : ", fixed")
+      const bool variant = !d.race.empty() || d.is_module();
+      std::cout << "  " << d.name << "  [" << (d.is_module() ? "module, C" : d.bus)
+                << (d.race.empty() ? "" : ", " + d.race)
+                << (!variant  ? ""
+                    : d.buggy ? ", buggy: " + d.bug_kind
+                              : ", fixed")
                 << "]" << (d.node.empty() ? "" : "  /dev/" + d.node) << "\n      " << d.summary << "\n";
       if (!d.ioctls.empty()) {
         std::cout << "      ioctls:";

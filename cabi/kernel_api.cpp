@@ -1,0 +1,474 @@
+// The C ABI behind include/linux/: the kernel API a C driver calls, implemented on devsim's driver model.
+// Every function here is called from instrumented C code in a module; the <linux/...> macros pass the caller's
+// site, so reports name the driver's lines.
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "bus/cdev.hpp"
+#include "bus/errno.hpp"
+#include "cabi/site.hpp"
+#include "cabi/state.hpp"
+#include "core/refcount.hpp"
+#include "sim/kmalloc.hpp"
+#include "sim/memory.hpp"
+#include "sim/report.hpp"
+#include "sim/shadow.hpp"
+
+#include "cabi/c_headers.hpp"
+
+// The return address of the entry point that uses it: code in the C driver that called the kernel API. A macro, so
+// that it is the entry point's own frame that is asked.
+#define DEVSIM_C_CALLER_PC reinterpret_cast<std::uintptr_t>(__builtin_return_address(0))
+
+namespace devsim::cabi {
+
+CApiState& state() {
+  return sim::World::current()->extension<CApiState>();
+}
+
+namespace {
+
+sim::World& world() {
+  return *sim::World::current();
+}
+
+constexpr unsigned kGfpKernelZero = static_cast<unsigned>(sim::GFP_KERNEL | sim::__GFP_ZERO);
+
+// A zero-size kmalloc returns ZERO_SIZE_PTR (include/linux/slab.h), which kfree ignores.
+void* const kZeroSizePtr = reinterpret_cast<void*>(16);
+
+void* c_kmalloc(std::size_t size, unsigned flags, const sim::Site& site) {
+  const auto gfp = static_cast<sim::gfp_t>(flags);
+  sim::might_alloc(gfp, site);
+  sim::World& w = world();
+  if (w.should_fail_alloc(site)) return nullptr;
+  if (size == 0) return kZeroSizePtr;
+  sim::KernelMemory& mem = w.memory();
+  const sim::AllocId id =
+      mem.allocate(size, alignof(std::max_align_t), sim::has(gfp, sim::__GFP_ZERO), nullptr, nullptr, site);
+  return mem.record(id).base;
+}
+
+void c_kfree(const void* p, const sim::Site& site) {
+  if (p == nullptr || p == kZeroSizePtr) return;
+  world().memory().free_raw(p, site);
+}
+
+core::Mutex& mutex_of(struct mutex* m, const sim::Site& site) {
+  auto& slot = state().mutexes[m];
+  if (!slot) {
+    const char* name = __atomic_load_n(&m->name, __ATOMIC_RELAXED);
+    slot = std::make_unique<core::Mutex>(name != nullptr ? name : "mutex", site);
+  }
+  return *slot;
+}
+
+core::SpinLock& spinlock_of(struct spinlock* l, const sim::Site& site) {
+  auto& slot = state().spinlocks[l];
+  if (!slot) {
+    const char* name = __atomic_load_n(&l->name, __ATOMIC_RELAXED);
+    slot = std::make_unique<core::SpinLock>(name != nullptr ? name : "spinlock", site);
+  }
+  return *slot;
+}
+
+core::Refcount* refcount_of(int* counter) {
+  static_assert(sizeof(core::Refcount) == sizeof(int) && alignof(core::Refcount) == alignof(int),
+                "refcount_t and core::Refcount must share one representation");
+  // LIFETIME: the count is the C object's own storage (a std::atomic<int> has int's representation).
+  return reinterpret_cast<core::Refcount*>(counter);
+}
+
+// The user buffer of one read or write system call, registered for the task while the driver runs.
+class UserBuffer {
+ public:
+  UserBuffer(std::size_t count) : bytes_(count == 0 ? 1 : count, '\0'), count_(count) {
+    state().user_buffers[world().current_task()].emplace_back(bytes_.data(), count_);
+  }
+  ~UserBuffer() {
+    auto& v = state().user_buffers[world().current_task()];
+    if (!v.empty()) v.pop_back();
+  }
+  UserBuffer(const UserBuffer&) = delete;
+  UserBuffer& operator=(const UserBuffer&) = delete;
+  char* data() { return bytes_.data(); }
+
+ private:
+  std::string bytes_;
+  std::size_t count_;
+};
+
+// The kernel side of a user copy: an access of n bytes made by the C driver at `pc` (cabi/ is the kernel model,
+// whose own accesses are not checked: this one is the driver's, through the API it called).
+void driver_access(const void* p, unsigned long n, bool write, std::uintptr_t pc) {
+  if (!sim::shadow::in_region(p)) return;  // host memory (a driver's stack buffer, a module global)
+  world().memory().on_access(p, n, write ? sim::kAccessWrite : sim::kAccessRead, pc);
+}
+
+bool user_range_ok(const void* p, unsigned long n) {
+  const auto it = state().user_buffers.find(world().current_task());
+  if (it == state().user_buffers.end() || it->second.empty()) return false;
+  const auto [base, size] = it->second.back();
+  const char* c = static_cast<const char*>(p);
+  return c >= base && n <= size && c - base <= static_cast<std::ptrdiff_t>(size - n);
+}
+
+// ---- the VFS side of a C misc device: bus file operations that call the C driver's -------------------------
+
+struct file* c_file(bus::File& f) {
+  return static_cast<struct file*>(f.private_raw());
+}
+
+int c_open(bus::Cdev&, bus::File& f) {
+  const sim::Site site = sim::Site::current();
+  // misc_open set private_data to the misc device (bus/cdev.cpp), as drivers/char/misc.c does.
+  CMisc* m = static_cast<CMisc*>(static_cast<bus::MiscDevice*>(f.private_raw()));
+  struct miscdevice* cm = m->c;
+  const struct file_operations* fops = cm->fops;
+  struct module* owner = fops != nullptr ? fops->owner : nullptr;
+  // fops_get(): a module that is going cannot be entered.
+  if (owner != nullptr && !__devsim_try_module_get(owner)) return -bus::kENODEV;
+  auto* inode = static_cast<struct inode*>(c_kmalloc(sizeof(struct inode), kGfpKernelZero, site));
+  auto* file = static_cast<struct file*>(c_kmalloc(sizeof(struct file), kGfpKernelZero, site));
+  if (inode == nullptr || file == nullptr) {
+    c_kfree(inode, site);
+    c_kfree(file, site);
+    if (owner != nullptr) __devsim_module_put(owner);
+    return -bus::kENOMEM;
+  }
+  inode->i_rdev = MKDEV(static_cast<unsigned>(MISC_MAJOR), static_cast<unsigned>(cm->minor));
+  file->f_op = fops;
+  file->private_data = cm;  // misc_open: file->private_data = c
+  file->f_flags = f.f_flags();
+  file->f_mode = FMODE_READ | FMODE_WRITE | FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+  file->f_inode = inode;
+  f.set_private_raw(file);
+  const int r = fops != nullptr && fops->open != nullptr ? fops->open(inode, file) : 0;
+  if (r != 0) {
+    // A failed open never reaches release: undo what the open took (fs/open.c do_dentry_open's cleanup).
+    f.set_private_raw(nullptr);
+    c_kfree(file, site);
+    c_kfree(inode, site);
+    if (owner != nullptr) __devsim_module_put(owner);
+  }
+  return r;
+}
+
+long c_read(bus::File& f, std::size_t count) {
+  struct file* file = c_file(f);
+  const struct file_operations* fops = file->f_op;
+  if (fops == nullptr || fops->read == nullptr) return -bus::kEINVAL;
+  UserBuffer buf(count);
+  return fops->read(file, buf.data(), count, &file->f_pos);
+}
+
+long c_write(bus::File& f, std::size_t count) {
+  struct file* file = c_file(f);
+  const struct file_operations* fops = file->f_op;
+  if (fops == nullptr || fops->write == nullptr) return -bus::kEINVAL;
+  UserBuffer buf(count);
+  return fops->write(file, buf.data(), count, &file->f_pos);
+}
+
+long c_ioctl(bus::File& f, unsigned cmd, unsigned long arg) {
+  struct file* file = c_file(f);
+  const struct file_operations* fops = file->f_op;
+  if (fops == nullptr || fops->unlocked_ioctl == nullptr) return -bus::kENOTTY;
+  return fops->unlocked_ioctl(file, cmd, arg);
+}
+
+int c_release(bus::Cdev&, bus::File& f) {
+  const sim::Site site = sim::Site::current();
+  struct file* file = c_file(f);
+  const struct file_operations* fops = file->f_op;
+  struct inode* inode = file->f_inode;
+  // __fput(): release, then fops_put() drops the module reference, then the file goes.
+  if (fops != nullptr && fops->release != nullptr) fops->release(inode, file);
+  if (fops != nullptr && fops->owner != nullptr) __devsim_module_put(fops->owner);
+  c_kfree(inode, site);
+  c_kfree(file, site);
+  return 0;
+}
+
+const bus::FileOperations kCFops = [] {
+  bus::FileOperations ops;
+  ops.open = &c_open;
+  ops.read = &c_read;
+  ops.write = &c_write;
+  ops.ioctl = &c_ioctl;
+  ops.release = &c_release;
+  return ops;
+}();
+
+sim::WaitMode wait_mode(int task_state) {
+  if (task_state == TASK_INTERRUPTIBLE) return sim::WaitMode::Interruptible;
+  if (task_state == TASK_KILLABLE) return sim::WaitMode::Killable;
+  return sim::WaitMode::Uninterruptible;
+}
+
+const char* wait_name(int task_state) {
+  if (task_state == TASK_INTERRUPTIBLE) return "wait_event_interruptible";
+  if (task_state == TASK_KILLABLE) return "wait_event_killable";
+  return "wait_event";
+}
+
+}  // namespace
+}  // namespace devsim::cabi
+
+using devsim::cabi::c_site;
+using devsim::cabi::state;
+namespace bus = devsim::bus;
+namespace sim = devsim::sim;
+namespace cabi = devsim::cabi;
+
+extern "C" {
+
+void* __devsim_kmalloc(size_t size, gfp_t flags, const char* file, int line, const char* func) {
+  return cabi::c_kmalloc(size, flags, c_site(file, line, func));
+}
+
+void __devsim_kfree(const void* p, const char* file, int line, const char* func) {
+  cabi::c_kfree(p, c_site(file, line, func));
+}
+
+int __devsim_printk(const char* fmt, ...) {
+  static const bool print = [] {
+    const char* v = std::getenv("DEVSIM_PRINTK");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  char text[512];
+  va_list ap;
+  va_start(ap, fmt);
+  const int n = std::vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  // A log level prefix ("<3>") is the kernel's KERN_* marker, not text.
+  const char* body = text[0] == '<' && text[1] >= '0' && text[1] <= '7' && text[2] == '>' ? text + 3 : text;
+  if (print) std::fprintf(stderr, "[printk] %s", body);
+  return n;
+}
+
+void __devsim_warn(const char* cond, const char* file, int line, const char* func) {
+  sim::World* w = sim::World::current();
+  if (w == nullptr) return;
+  const sim::Site site = c_site(file, line, func);
+  sim::Report r;
+  r.kind = "warning";
+  r.headline = "WARNING in " + sim::site_function(site) + ": " + std::string(cond);
+  r.fatal = false;  // the kernel prints and goes on
+  r.accessed_by = w->task_site(w->current_task(), site);
+  w->report(std::move(r));
+}
+
+void __devsim_might_sleep(const char* file, int line, const char* func) {
+  cabi::world().might_sleep("might_sleep", c_site(file, line, func));
+}
+
+// ---- locks ----
+
+void __devsim_mutex_init(struct mutex* m, const char* name, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  __atomic_store_n(&m->name, name, __ATOMIC_RELAXED);
+  state().mutexes[m] = std::make_unique<devsim::core::Mutex>(name, site);
+}
+
+void __devsim_mutex_lock(struct mutex* m, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().memory().check_primitive(m, site, DEVSIM_C_CALLER_PC);
+  cabi::mutex_of(m, site).lock(site);
+}
+
+int __devsim_mutex_lock_interruptible(struct mutex* m, const char* file, int line, const char* func) {
+  __devsim_mutex_lock(m, file, line, func);
+  return 0;
+}
+
+int __devsim_mutex_trylock(struct mutex* m, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().memory().check_primitive(m, site, DEVSIM_C_CALLER_PC);
+  return cabi::mutex_of(m, site).try_lock(site) ? 1 : 0;
+}
+
+void __devsim_mutex_unlock(struct mutex* m, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().memory().check_primitive(m, site, DEVSIM_C_CALLER_PC);
+  cabi::mutex_of(m, site).unlock(site);
+}
+
+int __devsim_mutex_is_locked(struct mutex* m) {
+  return cabi::mutex_of(m, sim::Site::current()).is_locked() ? 1 : 0;
+}
+
+void __devsim_spin_lock_init(struct spinlock* l, const char* name, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  __atomic_store_n(&l->name, name, __ATOMIC_RELAXED);
+  state().spinlocks[l] = std::make_unique<devsim::core::SpinLock>(name, site);
+}
+
+void __devsim_spin_lock(struct spinlock* l, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().memory().check_primitive(l, site, DEVSIM_C_CALLER_PC);
+  cabi::spinlock_of(l, site).lock(site);
+}
+
+void __devsim_spin_unlock(struct spinlock* l, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().memory().check_primitive(l, site, DEVSIM_C_CALLER_PC);
+  cabi::spinlock_of(l, site).unlock(site);
+}
+
+// ---- refcount_t ----
+
+void __devsim_refcount_set(int* counter, int n) {
+  cabi::refcount_of(counter)->set(n);
+}
+
+void __devsim_refcount_inc(int* counter, const char* file, int line, const char* func) {
+  cabi::refcount_of(counter)->inc(c_site(file, line, func));
+}
+
+int __devsim_refcount_dec_and_test(int* counter, const char* file, int line, const char* func) {
+  return cabi::refcount_of(counter)->dec_and_test(c_site(file, line, func)) ? 1 : 0;
+}
+
+int __devsim_refcount_inc_not_zero(int* counter, const char* file, int line, const char* func) {
+  return cabi::refcount_of(counter)->inc_not_zero(c_site(file, line, func)) ? 1 : 0;
+}
+
+int __devsim_refcount_read(const int* counter) {
+  return cabi::refcount_of(const_cast<int*>(counter))->read();
+}
+
+// ---- wait queues ----
+
+void __devsim_init_waitqueue_head(struct wait_queue_head* wq, const char* file, int line, const char* func) {
+  __devsim_spin_lock_init(&wq->lock, "wq->lock", file, line, func);
+  __atomic_store_n(&wq->__devsim_wakeups, 0ul, __ATOMIC_RELAXED);
+}
+
+unsigned long __devsim_prepare_to_wait(struct wait_queue_head* wq, int task_state, const char* file, int line,
+                                       const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  sim::World& w = cabi::world();
+  w.might_sleep(cabi::wait_name(task_state), site);
+  w.yield(sim::EventKind::Sync, wq, site);  // checks the queue (a wait on freed memory is a use-after-free)
+  w.touch(wq, false);
+  return __atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE);
+}
+
+long __devsim_wait_sleep(struct wait_queue_head* wq, unsigned long token, int task_state, const char* file, int line,
+                         const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  sim::World& w = cabi::world();
+  const sim::WaitMode mode = cabi::wait_mode(task_state);
+  // Signals after the condition, as ___wait_event checks them (prepare_to_wait_event: signal_pending_state).
+  const bool signalled = mode == sim::WaitMode::Interruptible ? w.signal_pending()
+                         : mode == sim::WaitMode::Killable    ? w.fatal_signal_pending()
+                                                              : false;
+  if (signalled) return -bus::kERESTARTSYS;
+  // A wake-up since the prepare: the condition may hold now; test it again rather than sleep.
+  if (__atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE) != token) return 0;
+  w.block_wait(wq, cabi::wait_name(task_state), mode, std::nullopt, site);
+  return 0;
+}
+
+void __devsim_wake_up(struct wait_queue_head* wq, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  sim::World& w = cabi::world();
+  w.yield(sim::EventKind::Wake, wq, site);
+  w.touch(wq, true);
+  __atomic_fetch_add(&wq->__devsim_wakeups, 1ul, __ATOMIC_RELEASE);
+  w.wake_all(wq, site);
+}
+
+int __devsim_signal_pending(void) {
+  return cabi::world().signal_pending() ? 1 : 0;
+}
+
+// ---- user memory ----
+
+unsigned long __devsim_copy_to_user(void* to, const void* from, unsigned long n, const char* file, int line,
+                                    const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().might_sleep("copy_to_user", site);  // might_fault()
+  if (n == 0) return 0;
+  if (!cabi::user_range_ok(to, n)) return n;  // a fault on every byte: nothing copied
+  cabi::driver_access(from, n, false, DEVSIM_C_CALLER_PC);
+  std::memcpy(to, from, n);
+  return 0;
+}
+
+unsigned long __devsim_copy_from_user(void* to, const void* from, unsigned long n, const char* file, int line,
+                                      const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().might_sleep("copy_from_user", site);
+  if (n == 0) return 0;
+  if (!cabi::user_range_ok(from, n)) {
+    // copy_from_user zeroes what it could not copy (include/linux/uaccess.h _copy_from_user).
+    cabi::driver_access(to, n, true, DEVSIM_C_CALLER_PC);
+    std::memset(to, 0, n);
+    return n;
+  }
+  cabi::driver_access(to, n, true, DEVSIM_C_CALLER_PC);
+  std::memcpy(to, from, n);
+  return 0;
+}
+
+// ---- misc devices ----
+
+int __devsim_misc_register(struct miscdevice* misc, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::CApiState& st = state();
+  if (st.miscs.count(misc) != 0) return -bus::kEBUSY;
+  auto m = std::make_unique<cabi::CMisc>();
+  m->c = misc;
+  const char* name = misc->name;
+  m->name = name != nullptr ? name : "";
+  m->fops = &cabi::kCFops;
+  m->parent = nullptr;
+  // A dynamic minor is numbered before the node appears (drivers/char/misc.c misc_register).
+  const bool dynamic = misc->minor == MISC_DYNAMIC_MINOR;
+  if (dynamic) misc->minor = st.next_minor++;
+  const int r = bus::misc_register(*m, site);
+  if (r != 0) {
+    if (dynamic) misc->minor = MISC_DYNAMIC_MINOR;
+    return r;
+  }
+  st.miscs[misc] = std::move(m);
+  return 0;
+}
+
+void __devsim_misc_deregister(struct miscdevice* misc, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::CApiState& st = state();
+  auto it = st.miscs.find(misc);
+  if (it == st.miscs.end()) return;
+  bus::misc_deregister(*it->second, site);
+  // misc_deregister may have slept: look the entry up again.
+  it = st.miscs.find(misc);
+  if (it == st.miscs.end()) return;
+  st.retired_miscs.push_back(std::move(it->second));
+  st.miscs.erase(it);
+}
+
+// ---- module references ----
+
+bool __devsim_try_module_get(struct module* m) {
+  if (m == nullptr) return true;
+  auto& mods = state().modules;
+  auto it = mods.find(m);
+  if (it == mods.end() || it->second.state == cabi::LoadedModule::State::Going) return false;
+  ++it->second.refs;
+  return true;
+}
+
+void __devsim_module_put(struct module* m) {
+  if (m == nullptr) return;
+  auto& mods = state().modules;
+  auto it = mods.find(m);
+  if (it != mods.end() && it->second.refs > 0) --it->second.refs;
+}
+
+}  // extern "C"

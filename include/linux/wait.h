@@ -1,0 +1,54 @@
+/*
+ * linux/wait.h: wait queues (devsim, C gnu11).
+ *
+ * wait_event*(wq, condition) follow the kernel's loop (include/linux/wait.h ___wait_event): prepare to wait,
+ * test the condition, sleep. devsim numbers the queue's wake-ups: a sleep is skipped when a wake-up came after the
+ * prepare, so a wake-up between the test and the sleep is never lost, however the test's own accesses interleave.
+ * The condition is tested before signals, so a wait whose condition holds succeeds with a signal pending; a signal
+ * ends an interruptible wait with -ERESTARTSYS (the scenario's `signal TASK`); a task asleep in an interruptible
+ * wait when nothing else can run is killed, not reported. Waiting is a sleep: under a spinlock it is reported.
+ * Not modelled: exclusive waiters (every wake_up wakes every waiter: each re-tests its condition), timeouts.
+ */
+#ifndef _DEVSIM_LINUX_WAIT_H
+#define _DEVSIM_LINUX_WAIT_H
+
+#include "devsim_abi.h"
+#include "spinlock.h"
+#include "types.h"
+
+#define TASK_INTERRUPTIBLE 0x0001
+#define TASK_UNINTERRUPTIBLE 0x0002
+#define TASK_WAKEKILL 0x0100
+#define TASK_KILLABLE (TASK_WAKEKILL | TASK_UNINTERRUPTIBLE)
+
+typedef struct wait_queue_head {
+  spinlock_t lock;
+  unsigned long __devsim_wakeups; /* the wake-up count; devsim's, read and written atomically */
+} wait_queue_head_t;
+
+#define __WAIT_QUEUE_HEAD_INITIALIZER(name) {.lock = __SPIN_LOCK_UNLOCKED(name.lock), .__devsim_wakeups = 0}
+#define DECLARE_WAIT_QUEUE_HEAD(name) struct wait_queue_head name = __WAIT_QUEUE_HEAD_INITIALIZER(name)
+#define init_waitqueue_head(wq) __devsim_init_waitqueue_head((wq), __DEVSIM_SITE)
+
+#define __devsim_wait_event(wq_head, condition, state)                                 \
+  ({                                                                                   \
+    long __ret = 0;                                                                    \
+    for (;;) {                                                                         \
+      unsigned long __token = __devsim_prepare_to_wait(&(wq_head), (state), __DEVSIM_SITE); \
+      if (condition) break;                                                            \
+      __ret = __devsim_wait_sleep(&(wq_head), __token, (state), __DEVSIM_SITE);        \
+      if (__ret != 0) break;                                                           \
+    }                                                                                  \
+    __ret;                                                                             \
+  })
+
+#define wait_event(wq_head, condition) ((void)__devsim_wait_event(wq_head, condition, TASK_UNINTERRUPTIBLE))
+#define wait_event_interruptible(wq_head, condition) ((int)__devsim_wait_event(wq_head, condition, TASK_INTERRUPTIBLE))
+#define wait_event_killable(wq_head, condition) ((int)__devsim_wait_event(wq_head, condition, TASK_KILLABLE))
+
+#define wake_up(wq) __devsim_wake_up((wq), __DEVSIM_SITE)
+#define wake_up_all(wq) __devsim_wake_up((wq), __DEVSIM_SITE)
+#define wake_up_interruptible(wq) __devsim_wake_up((wq), __DEVSIM_SITE)
+#define wake_up_interruptible_all(wq) __devsim_wake_up((wq), __DEVSIM_SITE)
+
+#endif
