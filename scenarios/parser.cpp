@@ -555,9 +555,14 @@ class Parser {
       } else if (key == "sleep-sets") {
         if (value.text != "on" && value.text != "off") fail(value, "sleep-sets is on or off");
         s_.strategy.sleep_sets = value.text == "on";
+        if (!s_.strategy.sleep_sets) s_.strategy.dpor = false;
+      } else if (key == "reduction") {
+        if (!sim::parse_reduction(value.text, &s_.strategy))
+          fail(value, "reduction is dpor, sleep-sets or none" + suggest(value.text, {"dpor", "sleep-sets", "none"}));
       } else {
-        fail(t[i], "unknown setting " + quote(key) +
-                       suggest(key, {"seed", "executions", "preemptions", "depth", "steps", "sleep-sets"}));
+        fail(t[i],
+             "unknown setting " + quote(key) +
+                 suggest(key, {"seed", "executions", "preemptions", "depth", "steps", "sleep-sets", "reduction"}));
       }
     }
   }

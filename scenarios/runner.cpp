@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 
 #include "bus/cdev.hpp"
 #include "bus/errno.hpp"
@@ -377,6 +378,8 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
       eo.strategy.kind = *o.strategy;
       if (!o.executions) eo.max_executions = *o.strategy == sim::StrategyKind::Exhaustive ? 0 : 1000;
     }
+    if (o.reduction && !sim::parse_reduction(*o.reduction, &eo.strategy))
+      throw std::invalid_argument("unknown reduction '" + *o.reduction + "' (dpor, sleep-sets, none)");
     if (o.seed) eo.strategy.seed = *o.seed;
     if (o.executions) eo.max_executions = *o.executions;
     if (o.preemptions) eo.strategy.preemption_bound = *o.preemptions;
@@ -412,6 +415,11 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
   v.passed = v.unmet.empty() && v.divergence.empty() && v.limits.empty();
   sum << (v.replayed ? "replayed 1 execution" : std::to_string(v.result.executions) + " executions");
   if (v.result.exhausted && !v.replayed) sum << " (all schedules within the bound)";
+  if (eo.strategy.kind == sim::StrategyKind::Exhaustive && !v.replayed &&
+      (v.result.pruned_executions != 0 || v.result.pruned_alternatives != 0)) {
+    sum << " [" << sim::reduction_name(eo.strategy) << ": " << v.result.pruned_executions << " cut short, "
+        << v.result.pruned_alternatives << " alternatives pruned]";
+  }
   if (v.result.out_of_time) sum << " (stopped by the time limit)";
   sum << ", " << v.result.failing_executions << " failing, " << v.result.failures.size() << " distinct";
   if (!v.divergence.empty()) sum << "; the recorded schedule does not fit";

@@ -18,6 +18,7 @@ struct Overrides {
   std::optional<std::uint64_t> seed;
   std::optional<std::uint64_t> executions;
   std::optional<int> preemptions;
+  std::optional<std::string> reduction;  // exhaustive: "dpor", "sleep-sets" or "none" (sim::parse_reduction)
   std::optional<int> pct_depth;
   std::optional<std::uint64_t> step_budget;  // scheduling points per execution
   double max_seconds = 0;                    // stop exploring after this long (0: no time limit)

@@ -330,6 +330,9 @@ void KernelMemory::on_access(const void* pointer, std::size_t size, unsigned fla
     // World::yield), named after the primitive; their other accesses only carry atomics' ordering.
     if ((flags & kAccessPrimitive) == 0 && is_kernel_model_code(pc)) {
       if ((flags & kAccessMarked) != 0 && world_.in_task() && !world_.stopping() && !table_[id].freed) {
+        // Happens-before state changes with the order of these: a write for partial-order reduction.
+        if ((flags & (kAccessRelease | kAccessAcquire)) != 0)
+          world_.touch(reinterpret_cast<const void*>(table_[id].address), true);
         if ((flags & kAccessRelease) != 0) world_.races().release(world_.current_task(), pointer);
         if ((flags & kAccessAcquire) != 0) world_.races().acquire(world_.current_task(), pointer);
       }
@@ -342,10 +345,15 @@ void KernelMemory::on_access(const void* pointer, std::size_t size, unsigned fla
       // by the checks below.
       Allocation& a = table_[id];
       const TaskId me = world_.current_task();
-      if (a.owner == kNoTask)
+      // The ownership decides whether later accesses are scheduling points: its change is a write for
+      // partial-order reduction (two first reads of one object do not commute).
+      if (a.owner == kNoTask) {
         a.owner = me;
-      else if (a.owner != me)
+        world_.touch(reinterpret_cast<const void*>(a.address), true);
+      } else if (a.owner != me && !a.shared) {
         a.shared = true;
+        world_.touch(reinterpret_cast<const void*>(a.address), true);
+      }
       if (a.shared && !model) {
         const std::uint64_t sim_address = a.address + static_cast<std::uint64_t>(static_cast<const char*>(pointer) -
                                                                                  static_cast<const char*>(a.base));

@@ -108,21 +108,34 @@ class Pct final : public Strategy {
 };
 
 // Depth-first enumeration of every execution (stateless: each execution re-runs from the start, replaying
-// the decided prefix), bounded by the number of preemptions, optionally reduced with sleep sets.
+// the decided prefix), bounded by the number of preemptions, optionally reduced with sleep sets or with
+// dynamic partial-order reduction (DPOR).
 //
 // A preemption is choosing another task at a point where the current task could continue. Sleep sets
 // (Godefroid 1996): after the subtree of option t at a node is explored, t is put to sleep in the subtrees of
 // its later siblings, and stays asleep down a path as long as the segments run are independent of t's
 // segment (Footprint::independent_of); a sleeping task is not chosen, since every execution starting with it
-// is equivalent to one already explored. Combined with a preemption bound this stays sound but may skip
-// executions the bound alone would have run.
+// is equivalent to one already explored.
+//
+// DPOR (source sets, Abdulla et al., POPL 2014, with sleep sets): an event is the segment one decision
+// starts (what its task runs until the next decision, Node::segment). A node explores first one option; after
+// each execution, every race of the execution (two dependent events of different tasks, not ordered by
+// happens-before through other events) adds to the node before the first event a task that can start the
+// reversed order (an "initial" of the events after it that do not depend on it, then the second event): only
+// those options are explored at that node. Happens-before is computed with one vector clock per event.
+// With a preemption bound, the option DPOR adds may cost a preemption the bound forbids while the same
+// reversal was reachable without it; as in bounded POR (Coons, Musuvathi, McKinley, OOPSLA 2013) the task is
+// also added where the first event's task began its run of consecutive events, where choosing another task
+// costs no more preemptions (docs/architecture.md discusses what this does and does not guarantee).
 class Exhaustive final : public Strategy {
  public:
-  Exhaustive(int preemption_bound, bool sleep_sets) : bound_(preemption_bound), sleep_sets_(sleep_sets) {}
+  Exhaustive(int preemption_bound, bool sleep_sets, bool dpor)
+      : bound_(preemption_bound), sleep_sets_(sleep_sets || dpor), dpor_(dpor) {}
   std::string_view name() const override { return "exhaustive"; }
   bool wants_footprints() const override { return sleep_sets_; }
   std::uint64_t pruned() const override { return pruned_; }
   bool exhausted() const override { return done_; }
+  void cut_short(std::span<const TaskId> runnable) override { pending_.assign(runnable.begin(), runnable.end()); }
 
   bool begin_execution() override {
     if (done_) return false;
@@ -163,6 +176,7 @@ class Exhaustive final : public Strategy {
       inherit(parent.done);
     }
     n.tried.assign(n.options.size(), false);
+    n.backtrack.assign(n.options.size(), false);
     std::size_t pick = n.options.size();
     for (std::size_t i = 0; i < n.options.size(); ++i) {
       if (!allowed(n, i)) continue;
@@ -174,6 +188,7 @@ class Exhaustive final : public Strategy {
     }
     n.chosen = pick;
     n.tried[pick] = true;
+    n.backtrack[pick] = true;
     preemptions_ += cost(n, n.options[pick]);
     stack_.push_back(std::move(n));
     last_task_node_ = depth_++;
@@ -202,6 +217,11 @@ class Exhaustive final : public Strategy {
 
   void end_execution(const Footprint* segment) override {
     if (sleep_sets_ && last_task_node_ != kNone && segment != nullptr) stack_[last_task_node_].segment = *segment;
+    if (dpor_) {
+      analyse_races();
+      analyse_pending();
+    }
+    pending_.clear();
     // Backtrack to the deepest node with an option left to try.
     while (!stack_.empty()) {
       Node& n = stack_.back();
@@ -209,7 +229,7 @@ class Exhaustive final : public Strategy {
       std::size_t next = n.tried.size();
       for (std::size_t i = 0; i < n.tried.size(); ++i) {
         if (n.tried[i]) continue;
-        if (!n.task || allowed(n, i)) {
+        if (!n.task || (allowed(n, i) && (!dpor_ || n.backtrack[i]))) {
           next = i;
           break;
         }
@@ -217,11 +237,13 @@ class Exhaustive final : public Strategy {
       if (next != n.tried.size()) {
         n.chosen = next;
         n.tried[next] = true;
+        if (n.task) n.backtrack[next] = true;
+        analysed_ = stack_.size() - 1;  // this node's event changes: its clock and everything after it
         return;
       }
       if (n.task) {
         for (std::size_t i = 0; i < n.tried.size(); ++i)
-          if (!n.tried[i] && asleep(n, n.options[i])) ++pruned_;
+          if (!n.tried[i] && (asleep(n, n.options[i]) || (dpor_ && !bound_forbids(n, i)))) ++pruned_;
       }
       stack_.pop_back();
     }
@@ -242,25 +264,168 @@ class Exhaustive final : public Strategy {
     int preemptions_before = 0;
     std::size_t chosen = 0;
     std::vector<bool> tried;
-    std::vector<Sleeper> sleep;  // asleep on arrival
-    std::vector<Sleeper> done;   // options whose subtrees are fully explored, with their segments
-    Footprint segment;           // what the chosen option's segment touched
+    std::vector<bool> backtrack;  // DPOR: the options this node must explore (tried ones included)
+    std::vector<Sleeper> sleep;   // asleep on arrival
+    std::vector<Sleeper> done;    // options whose subtrees are fully explored, with their segments
+    Footprint segment;            // what the chosen option's segment touched
+    // DPOR: the vector clock of this node's event: clock[t] - 1 is the stack position of the last event of
+    // task t that happens before it (0: none). Valid for positions below analysed_.
+    std::vector<std::uint32_t> clock;
   };
 
   static int cost(const Node& n, TaskId t) { return n.current != kNoTask && t != n.current ? 1 : 0; }
   static bool asleep(const Node& n, TaskId t) {
     return std::any_of(n.sleep.begin(), n.sleep.end(), [t](const Sleeper& s) { return s.task == t; });
   }
+  bool bound_forbids(const Node& n, std::size_t i) const {
+    return bound_ >= 0 && n.preemptions_before + cost(n, n.options[i]) > bound_;
+  }
   bool allowed(const Node& n, std::size_t i) const {
-    if (bound_ >= 0 && n.preemptions_before + cost(n, n.options[i]) > bound_) return false;
+    if (bound_forbids(n, i)) return false;
     return !(sleep_sets_ && asleep(n, n.options[i]));
+  }
+  static std::size_t index_of(const Node& n, TaskId t) {
+    auto it = std::lower_bound(n.options.begin(), n.options.end(), t);
+    return it != n.options.end() && *it == t ? static_cast<std::size_t>(it - n.options.begin()) : n.options.size();
+  }
+  static TaskId task_of(const Node& n) { return n.options[n.chosen]; }
+
+  // Computes the clocks of the events from analysed_ on and adds, for every race whose second event is among
+  // them, the reversal to the backtrack set of the node before the first event. Events before analysed_ were
+  // analysed in an earlier execution with the same prefix: their races are already handled.
+  void analyse_races() {
+    std::size_t tasks = 0;
+    for (const Node& n : stack_)
+      if (n.task && !n.options.empty()) tasks = std::max<std::size_t>(tasks, n.options.back() + 1);
+    for (std::size_t j = analysed_; j < stack_.size(); ++j) {
+      Node& e = stack_[j];
+      if (!e.task) continue;
+      const TaskId p = task_of(e);
+      std::vector<std::uint32_t> clock(tasks, 0);
+      // Program order: the previous event of the same task.
+      for (std::size_t i = j; i-- > 0;) {
+        if (stack_[i].task && task_of(stack_[i]) == p) {
+          join(clock, stack_[i].clock);
+          break;
+        }
+      }
+      // Going down, `clock` holds every event found so far to happen before j: an earlier dependent event i
+      // not in it is ordered before j only by the direct conflict, a race.
+      races_.clear();
+      for (std::size_t i = j; i-- > 0;) {
+        const Node& f = stack_[i];
+        if (!f.task || task_of(f) == p || f.segment.independent_of(e.segment)) continue;
+        const TaskId q = task_of(f);
+        if (clock[q] <= i) races_.push_back(i);
+        join(clock, f.clock);
+      }
+      clock[p] = static_cast<std::uint32_t>(j + 1);
+      e.clock = std::move(clock);
+      for (std::size_t i : races_)
+        on_race(i, j, p, e.clock);
+    }
+    analysed_ = stack_.size();
+  }
+
+  static void join(std::vector<std::uint32_t>& into, const std::vector<std::uint32_t>& from) {
+    if (into.size() < from.size()) into.resize(from.size(), 0);
+    for (std::size_t t = 0; t < from.size(); ++t)
+      into[t] = std::max(into[t], from[t]);
+  }
+  static bool happens_before(std::size_t i, TaskId ti, const Node& k) { return ti < k.clock.size() && k.clock[ti] > i; }
+
+  // Events i < j race (j: a stack position, or a step that never ran, see cut_short: task `tj` with
+  // `tj_clock`). Finds the initials of v.j, where v is the events between them that do not happen after i: the
+  // tasks whose first event there has no happens-before predecessor there. One of them run at node i reverses
+  // the race; if none is scheduled there yet (or asleep), one is added.
+  void on_race(std::size_t i, std::size_t j, TaskId tj, const std::vector<std::uint32_t>& tj_clock) {
+    const TaskId ti = task_of(stack_[i]);
+    std::vector<std::size_t> first;  // per task: the position of its first event in v, or kNone
+    std::vector<TaskId> initials;
+    auto consider = [&](std::size_t k, TaskId t, const std::vector<std::uint32_t>& clock) {
+      if (t >= first.size()) first.resize(t + 1, kNone);
+      if (first[t] != kNone) return;
+      bool initial = true;
+      for (std::size_t u = 0; u < first.size() && initial; ++u)
+        if (first[u] != kNone && u < clock.size() && clock[u] > first[u]) initial = false;
+      first[t] = k;
+      if (initial) initials.push_back(t);
+    };
+    for (std::size_t k = i + 1; k < j; ++k)
+      if (stack_[k].task && !happens_before(i, ti, stack_[k])) consider(k, task_of(stack_[k]), stack_[k].clock);
+    consider(j, tj, tj_clock);
+    add_backtrack(i, initials);
+    if (bound_ >= 0) {
+      // Bounded: also where ti's run of consecutive events began, where another task costs no more preemptions.
+      std::size_t start = i;
+      for (std::size_t k = i; k-- > 0;) {
+        if (!stack_[k].task) continue;
+        if (task_of(stack_[k]) != ti) break;
+        start = k;
+      }
+      if (start != i) add_backtrack(start, initials);
+    }
+  }
+
+  // The tasks cut_short() named never ran their next steps: each is taken as a step that conflicts with
+  // everything, so the tasks that ran last are also tried the other way round (without this, a report that
+  // stops an execution would hide every report another task could have reached from the same state).
+  void analyse_pending() {
+    for (TaskId q : pending_) {
+      std::vector<std::uint32_t> clock;
+      for (std::size_t i = stack_.size(); i-- > 0;) {
+        if (stack_[i].task && task_of(stack_[i]) == q) {
+          clock = stack_[i].clock;
+          break;
+        }
+      }
+      if (clock.size() <= q) clock.resize(q + 1, 0);
+      races_.clear();
+      for (std::size_t i = stack_.size(); i-- > 0;) {
+        const Node& f = stack_[i];
+        if (!f.task || task_of(f) == q) continue;
+        if (clock[task_of(f)] <= i) races_.push_back(i);
+        join(clock, f.clock);
+      }
+      for (std::size_t i : races_)
+        on_race(i, stack_.size(), q, clock);
+    }
+    pending_.clear();
+  }
+
+  void add_backtrack(std::size_t at, const std::vector<TaskId>& initials) {
+    Node& n = stack_[at];
+    bool any = false;
+    for (TaskId t : initials) {
+      std::size_t x = index_of(n, t);
+      if (x == n.options.size()) continue;
+      any = true;
+      if (n.backtrack[x] || asleep(n, t)) return;  // the reversal is (or was) explored from here
+    }
+    if (!any) {
+      // No initial can run here (it was enabled by the first event itself, or by something the footprints do
+      // not describe): explore every option, as the original DPOR does.
+      std::fill(n.backtrack.begin(), n.backtrack.end(), true);
+      return;
+    }
+    for (TaskId t : initials) {
+      std::size_t x = index_of(n, t);
+      if (x != n.options.size()) {
+        n.backtrack[x] = true;
+        return;
+      }
+    }
   }
 
   int bound_;
   bool sleep_sets_;
+  bool dpor_;
   std::vector<Node> stack_;
   std::size_t depth_ = 0;
   std::size_t last_task_node_ = kNone;
+  std::size_t analysed_ = 0;        // DPOR: stack positions below it have their clocks and races done
+  std::vector<TaskId> pending_;     // cut_short(): the tasks that could still run when the execution stopped
+  std::vector<std::size_t> races_;  // scratch: the first events of the races of one event
   int preemptions_ = 0;
   std::uint64_t pruned_ = 0;
   bool done_ = false;
@@ -313,7 +478,7 @@ std::unique_ptr<Strategy> make_strategy(const StrategyOptions& o) {
     case StrategyKind::Pct:
       return std::make_unique<Pct>(o.seed, o.pct_depth);
     case StrategyKind::Exhaustive:
-      return std::make_unique<Exhaustive>(o.preemption_bound, o.sleep_sets);
+      return std::make_unique<Exhaustive>(o.preemption_bound, o.sleep_sets, o.dpor);
     case StrategyKind::Replay:
       return std::make_unique<Replay>(o.replay);
   }
@@ -332,6 +497,24 @@ std::string_view to_string(StrategyKind kind) {
       return "replay";
   }
   return "?";
+}
+
+bool parse_reduction(std::string_view text, StrategyOptions* out) {
+  if (text == "dpor") {
+    out->dpor = out->sleep_sets = true;
+  } else if (text == "sleep-sets") {
+    out->dpor = false;
+    out->sleep_sets = true;
+  } else if (text == "none") {
+    out->dpor = out->sleep_sets = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string_view reduction_name(const StrategyOptions& o) {
+  return o.dpor ? "dpor" : o.sleep_sets ? "sleep-sets" : "none";
 }
 
 bool parse_strategy_kind(std::string_view text, StrategyKind* out) {

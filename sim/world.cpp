@@ -259,7 +259,18 @@ World::NoCancelScope::~NoCancelScope() {
 TaskId World::pick_next() {
   if (runnable_.empty()) return kNoTask;
   TaskId cur = current_ != nullptr && current_->state == TaskState::Runnable ? current_->id : kNoTask;
-  if (runnable_.size() == 1) return runnable_.front();
+  if (runnable_.size() == 1) {
+    // A switch without a decision (the current task blocked or ended): a strategy that tracks footprints still
+    // hears of it, so that what each task did stays apart (partial-order reduction relates tasks' steps). It is
+    // not a choice: nothing is recorded in the schedule.
+    if (track_footprints_ && cur == kNoTask) {
+      SchedulingPoint point{std::span<const TaskId>(runnable_.data(), 1), cur, &segment_};
+      TaskId next = strategy_->pick_task(point);
+      if (next == kPruneExecution) return next;
+      segment_.clear();
+    }
+    return runnable_.front();
+  }
   TaskId next;
   if (strategy_ != nullptr) {
     SchedulingPoint point{std::span<const TaskId>(runnable_.data(), runnable_.size()), cur,
@@ -336,6 +347,9 @@ void World::yield(EventKind kind, const void* object, const Site& site) {
   // happen in another task while this one waits in reschedule, and what that task releases here must still be
   // acquired.
   if (object != nullptr && races_.active()) races_.release(current_->id, object);
+  // That release changes what a later acquire of the object sees: for partial-order reduction it is a write in
+  // the segment that ends here, not only in the one that begins (the primitive's own touch).
+  if (object != nullptr) touch(object, true);
   reschedule(site);
   if (object != nullptr && races_.active()) races_.acquire(current_->id, object);
   // The primitive works on its object next: an object in freed simulated memory is a use-after-free at the
@@ -606,6 +620,9 @@ std::uint64_t World::choose(std::uint64_t bound, const Site& site) {
 
 bool World::should_fail_alloc(const Site& site) {
   ++failable_allocations_;
+  // With fault injection on, which allocation fails depends on the order of every task's allocations: the
+  // counter is shared state for partial-order reduction.
+  if (options_.fail_nth != 0) touch(&failable_allocations_, true);
   if (options_.fail_nth == 0 || failable_allocations_ != options_.fail_nth) return false;
   record(EventKind::Alloc, nullptr, failable_allocations_, site, "injected allocation failure");
   return true;
@@ -673,6 +690,8 @@ Outcome World::run() {
                                 [](TaskState s) { return s == TaskState::Finished || s == TaskState::Abandoned; });
     outcome_ = stopping_ ? Outcome::Stopped : all_done ? Outcome::Completed : Outcome::Deadlock;
   }
+  if (track_footprints_ && *outcome_ != Outcome::Pruned && !runnable_.empty())
+    strategy_->cut_short(std::span<const TaskId>(runnable_.data(), runnable_.size()));
   // kmemleak runs whenever the execution reached its end (every task finished), whatever was reported before:
   // a warning (a saturated refcount) often comes with the very leak it announces. Not after a stop (a fatal
   // report, a deadlock, the step budget): the stopped tasks never ran the frees they still had to run, so

@@ -33,7 +33,7 @@ struct RunOptions {
   std::vector<std::string> files;
   std::string strategy;
   // Numbers as written: each is parsed once, with its range, by the scenario language's checked parser.
-  std::string seed, executions, preemptions, pct_depth, step_budget, time;
+  std::string seed, executions, preemptions, pct_depth, step_budget, time, reduction;
   std::string json_path;
   std::string trace_path;
   std::string repro_dir;
@@ -130,6 +130,8 @@ nlohmann::json verdict_json(const Scenario& s, const Verdict& v, double seconds)
   j["executions"] = v.result.executions;
   j["failing_executions"] = v.result.failing_executions;
   j["exhausted"] = v.result.exhausted;
+  j["pruned_executions"] = v.result.pruned_executions;
+  j["pruned_alternatives"] = v.result.pruned_alternatives;
   j["out_of_time"] = v.result.out_of_time;
   j["replayed"] = v.replayed;
   j["seconds"] = seconds;
@@ -192,6 +194,13 @@ int run_files(const RunOptions& o, bool replay) {
     ov.executions = option_unsigned("--executions", o.executions, 0, lim::kMaxExecutions);
     if (auto p = option_unsigned("--preemptions", o.preemptions, 0, lim::kMaxPreemptions))
       ov.preemptions = static_cast<int>(*p);
+    if (!o.reduction.empty()) {
+      sim::StrategyOptions check;
+      if (!sim::parse_reduction(o.reduction, &check))
+        throw OptionError("--reduction: unknown reduction '" + scenarios::printable(o.reduction, 64) +
+                          "' (dpor, sleep-sets, none)");
+      ov.reduction = o.reduction;
+    }
     if (auto d = option_unsigned("--pct-depth", o.pct_depth, 1, lim::kMaxPctDepth)) ov.pct_depth = static_cast<int>(*d);
     ov.step_budget = option_unsigned("--step-budget", o.step_budget, lim::kMinStepBudget, lim::kMaxStepBudget);
     if (!o.time.empty()) {
@@ -332,6 +341,9 @@ void add_run_command(CLI::App& app, int* exit_code) {
       ->type_name("N");
   cmd->add_option("--preemptions", o->preemptions, "override the preemption bound of exhaustive search (0..1000)")
       ->type_name("N");
+  cmd->add_option("--reduction", o->reduction,
+                  "override exhaustive search's partial-order reduction: none (the default), sleep-sets, or dpor "
+                  "(experimental: not yet sound, see docs/architecture.md)");
   cmd->add_option("--pct-depth", o->pct_depth, "override the PCT depth (1..64)")->type_name("N");
   cmd->add_option("--step-budget", o->step_budget,
                   "scheduling points per execution before devsim gives up on it (100..10^10; default: the "

@@ -290,3 +290,23 @@ BOOST_AUTO_TEST_CASE(a_schedule_that_does_not_fit_is_a_divergence) {
   BOOST_TEST(v.divergence.starts_with("t.scn:6:"), v.divergence);
   BOOST_TEST(v.divergence.find("the recorded schedule does not fit") != std::string::npos, v.divergence);
 }
+
+// explore exhaustive reduction=: none by default, sleep-sets or dpor, written back as given; anything else is an
+// error at the value.
+BOOST_AUTO_TEST_CASE(the_reduction_of_exhaustive_search_parses_and_writes_back) {
+  const std::string head = "driver scn_test\ndevice usb 1-1 scn_test\ntask a {\n  sleep 1s\n}\n";
+  Scenario plain = parse_scenario(head + "explore exhaustive\n", "t.scn");
+  BOOST_TEST(!plain.strategy.sleep_sets);
+  BOOST_TEST(!plain.strategy.dpor);
+  Scenario dpor = parse_scenario(head + "explore exhaustive reduction=dpor\n", "t.scn");
+  BOOST_TEST(dpor.strategy.sleep_sets);
+  BOOST_TEST(dpor.strategy.dpor);
+  const std::string text = to_text(dpor);
+  BOOST_TEST(text.find("reduction=dpor") != std::string::npos, text);
+  BOOST_TEST(to_text(parse_scenario(text, "w.scn")) == text);
+  Scenario sleep = parse_scenario(head + "explore exhaustive reduction=sleep-sets\n", "t.scn");
+  BOOST_TEST(sleep.strategy.sleep_sets);
+  BOOST_TEST(!sleep.strategy.dpor);
+  const std::string error = error_of(head + "explore exhaustive reduction=fast\n");
+  BOOST_TEST(error.rfind("t.scn:6:30: reduction is dpor, sleep-sets or none", 0) == 0u, error);
+}
