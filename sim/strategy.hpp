@@ -60,7 +60,7 @@ struct StrategyOptions {
   // exhaustive: dynamic partial-order reduction (source sets and sleep sets; docs/architecture.md). Implies
   // sleep sets.
   bool dpor = false;
-  Schedule replay;            // replay: the recorded choices; when they run out, default choices follow
+  Schedule replay;  // replay: the recorded choices; when they run out, default choices follow
 };
 
 std::unique_ptr<Strategy> make_strategy(const StrategyOptions& options);

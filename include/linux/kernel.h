@@ -9,22 +9,22 @@
 #define ARRAY_SIZE(arr) (sizeof(arr) / sizeof((arr)[0]))
 
 /* container_of: the structure that embeds `ptr` as `member`, with the kernel's type check. */
-#define container_of(ptr, type, member)                                                          \
-  ({                                                                                             \
-    void *__mptr = (void *)(ptr);                                                                \
+#define container_of(ptr, type, member)                                                                 \
+  ({                                                                                                    \
+    void *__mptr = (void *)(ptr);                                                                       \
     _Static_assert(__builtin_types_compatible_p(__typeof__(*(ptr)), __typeof__(((type *)0)->member)) || \
-                       __builtin_types_compatible_p(__typeof__(*(ptr)), void),                   \
-                   "pointer type mismatch in container_of()");                                   \
-    ((type *)((char *)__mptr - offsetof(type, member)));                                         \
+                       __builtin_types_compatible_p(__typeof__(*(ptr)), void),                          \
+                   "pointer type mismatch in container_of()");                                          \
+    ((type *)((char *)__mptr - offsetof(type, member)));                                                \
   })
 
 /* min/max evaluate each argument once; both sides must have the same type (the kernel's strict check). */
-#define __devsim_cmp(x, y, op)                                            \
-  ({                                                                      \
-    __typeof__(x) __x = (x);                                              \
-    __typeof__(y) __y = (y);                                              \
+#define __devsim_cmp(x, y, op)                                                \
+  ({                                                                          \
+    __typeof__(x) __x = (x);                                                  \
+    __typeof__(y) __y = (y);                                                  \
     (void)(&__x == &__y); /* warns (error with -Werror) on a type mismatch */ \
-    __x op __y ? __x : __y;                                               \
+    __x op __y ? __x : __y;                                                   \
   })
 #define min(x, y) __devsim_cmp(x, y, <)
 #define max(x, y) __devsim_cmp(x, y, >)
@@ -34,11 +34,11 @@
 
 /* WARN_ON(cond): when cond holds, a "warning" report (the kernel prints a WARNING with a backtrace and goes on).
  * Evaluates to cond, so `if (WARN_ON(x)) return -EINVAL;` works. */
-#define WARN_ON(condition)                                    \
-  ({                                                          \
-    int __ret_warn_on = !!(condition);                        \
+#define WARN_ON(condition)                                                 \
+  ({                                                                       \
+    int __ret_warn_on = !!(condition);                                     \
     if (unlikely(__ret_warn_on)) __devsim_warn(#condition, __DEVSIM_SITE); \
-    unlikely(__ret_warn_on);                                  \
+    unlikely(__ret_warn_on);                                               \
   })
 #define WARN_ON_ONCE(condition) WARN_ON(condition)
 #define BUILD_BUG_ON(condition) _Static_assert(!(condition), "BUILD_BUG_ON failed: " #condition)

@@ -32,14 +32,14 @@ struct miscdevice {
 #define misc_deregister(misc) __devsim_misc_deregister((misc), __DEVSIM_SITE)
 
 /* module_misc_device: a module whose init registers the device and whose exit deregisters it. */
-#define module_misc_device(__misc_device)                 \
-  static int __init __misc_device##_init(void) {          \
-    return misc_register(&(__misc_device));               \
-  }                                                       \
-  module_init(__misc_device##_init);                      \
-  static void __exit __misc_device##_exit(void) {         \
-    misc_deregister(&(__misc_device));                    \
-  }                                                       \
+#define module_misc_device(__misc_device)         \
+  static int __init __misc_device##_init(void) {  \
+    return misc_register(&(__misc_device));       \
+  }                                               \
+  module_init(__misc_device##_init);              \
+  static void __exit __misc_device##_exit(void) { \
+    misc_deregister(&(__misc_device));            \
+  }                                               \
   module_exit(__misc_device##_exit)
 
 #endif

@@ -24,16 +24,16 @@ extern struct module __this_module;
 typedef int (*initcall_t)(void);
 typedef void (*exitcall_t)(void);
 
-#define module_init(initfn)                                             \
-  static inline initcall_t __maybe_unused __inittest(void) {            \
-    return initfn;                                                      \
-  }                                                                     \
+#define module_init(initfn)                                  \
+  static inline initcall_t __maybe_unused __inittest(void) { \
+    return initfn;                                           \
+  }                                                          \
   int init_module(void) __attribute__((alias(#initfn), visibility("default")))
 
-#define module_exit(exitfn)                                             \
-  static inline exitcall_t __maybe_unused __exittest(void) {            \
-    return exitfn;                                                      \
-  }                                                                     \
+#define module_exit(exitfn)                                  \
+  static inline exitcall_t __maybe_unused __exittest(void) { \
+    return exitfn;                                           \
+  }                                                          \
   void cleanup_module(void) __attribute__((alias(#exitfn), visibility("default")))
 
 #define __devsim_modinfo extern const char __devsim_modinfo_unused[]

@@ -17,7 +17,8 @@ struct mutex {
   unsigned long __devsim_pad;
 };
 
-#define __MUTEX_INITIALIZER(lockname) {.name = #lockname, .__devsim_pad = 0}
+#define __MUTEX_INITIALIZER(lockname) \
+  { .name = #lockname, .__devsim_pad = 0 }
 #define DEFINE_MUTEX(mutexname) struct mutex mutexname = __MUTEX_INITIALIZER(mutexname)
 
 #define mutex_init(m) __devsim_mutex_init((m), #m, __DEVSIM_SITE)

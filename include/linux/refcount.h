@@ -13,7 +13,10 @@ typedef struct refcount_struct {
   atomic_t refs;
 } refcount_t;
 
-#define REFCOUNT_INIT(n) {.refs = {.counter = (n)}}
+#define REFCOUNT_INIT(n)      \
+  {                           \
+    .refs = {.counter = (n) } \
+  }
 
 #define refcount_set(r, n) __devsim_refcount_set(&(r)->refs.counter, (n))
 #define refcount_read(r) __devsim_refcount_read(&(r)->refs.counter)

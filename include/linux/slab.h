@@ -13,15 +13,15 @@
 
 #define kmalloc(size, flags) __devsim_kmalloc((size), (flags), __DEVSIM_SITE)
 #define kzalloc(size, flags) __devsim_kmalloc((size), (flags) | __GFP_ZERO, __DEVSIM_SITE)
-#define kcalloc(n, size, flags)                                                                     \
-  ({                                                                                                \
-    size_t __n = (n), __size = (size), __bytes;                                                     \
-    __builtin_mul_overflow(__n, __size, &__bytes) ? NULL                                            \
-                                                 : __devsim_kmalloc(__bytes, (flags) | __GFP_ZERO, __DEVSIM_SITE); \
+#define kcalloc(n, size, flags)                                                                                     \
+  ({                                                                                                                \
+    size_t __n = (n), __size = (size), __bytes;                                                                     \
+    __builtin_mul_overflow(__n, __size, &__bytes) ? NULL                                                            \
+                                                  : __devsim_kmalloc(__bytes, (flags) | __GFP_ZERO, __DEVSIM_SITE); \
   })
-#define kmalloc_array(n, size, flags)                                                                      \
-  ({                                                                                                       \
-    size_t __n = (n), __size = (size), __bytes;                                                            \
+#define kmalloc_array(n, size, flags)                                                                         \
+  ({                                                                                                          \
+    size_t __n = (n), __size = (size), __bytes;                                                               \
     __builtin_mul_overflow(__n, __size, &__bytes) ? NULL : __devsim_kmalloc(__bytes, (flags), __DEVSIM_SITE); \
   })
 #define kfree(p) __devsim_kfree((p), __DEVSIM_SITE)

@@ -14,7 +14,8 @@ typedef struct spinlock {
   unsigned long __devsim_pad;
 } spinlock_t;
 
-#define __SPIN_LOCK_UNLOCKED(lockname) {.name = #lockname, .__devsim_pad = 0}
+#define __SPIN_LOCK_UNLOCKED(lockname) \
+  { .name = #lockname, .__devsim_pad = 0 }
 #define DEFINE_SPINLOCK(x) spinlock_t x = __SPIN_LOCK_UNLOCKED(x)
 
 #define spin_lock_init(l) __devsim_spin_lock_init((l), #l, __DEVSIM_SITE)

@@ -18,17 +18,17 @@
 #define copy_to_user(to, from, n) __devsim_copy_to_user((void *)(to), (from), (n), __DEVSIM_SITE)
 #define copy_from_user(to, from, n) __devsim_copy_from_user((to), (const void *)(from), (n), __DEVSIM_SITE)
 
-#define put_user(x, ptr)                                                         \
-  ({                                                                             \
-    __typeof__(*(ptr)) __pu_val = (x);                                           \
-    copy_to_user((ptr), &__pu_val, sizeof(*(ptr))) != 0 ? -EFAULT : 0;           \
+#define put_user(x, ptr)                                               \
+  ({                                                                   \
+    __typeof__(*(ptr)) __pu_val = (x);                                 \
+    copy_to_user((ptr), &__pu_val, sizeof(*(ptr))) != 0 ? -EFAULT : 0; \
   })
-#define get_user(x, ptr)                                                                   \
-  ({                                                                                       \
-    __typeof__(*(ptr)) __gu_val;                                                           \
-    int __gu_err = copy_from_user(&__gu_val, (ptr), sizeof(*(ptr))) != 0 ? -EFAULT : 0;    \
-    (x) = __gu_err != 0 ? (__typeof__(*(ptr)))0 : __gu_val;                                \
-    __gu_err;                                                                              \
+#define get_user(x, ptr)                                                                \
+  ({                                                                                    \
+    __typeof__(*(ptr)) __gu_val;                                                        \
+    int __gu_err = copy_from_user(&__gu_val, (ptr), sizeof(*(ptr))) != 0 ? -EFAULT : 0; \
+    (x) = __gu_err != 0 ? (__typeof__(*(ptr)))0 : __gu_val;                             \
+    __gu_err;                                                                           \
   })
 
 #endif

@@ -26,20 +26,21 @@ typedef struct wait_queue_head {
   unsigned long __devsim_wakeups; /* the wake-up count; devsim's, read and written atomically */
 } wait_queue_head_t;
 
-#define __WAIT_QUEUE_HEAD_INITIALIZER(name) {.lock = __SPIN_LOCK_UNLOCKED(name.lock), .__devsim_wakeups = 0}
+#define __WAIT_QUEUE_HEAD_INITIALIZER(name) \
+  { .lock = __SPIN_LOCK_UNLOCKED(name.lock), .__devsim_wakeups = 0 }
 #define DECLARE_WAIT_QUEUE_HEAD(name) struct wait_queue_head name = __WAIT_QUEUE_HEAD_INITIALIZER(name)
 #define init_waitqueue_head(wq) __devsim_init_waitqueue_head((wq), __DEVSIM_SITE)
 
-#define __devsim_wait_event(wq_head, condition, state)                                 \
-  ({                                                                                   \
-    long __ret = 0;                                                                    \
-    for (;;) {                                                                         \
+#define __devsim_wait_event(wq_head, condition, state)                                      \
+  ({                                                                                        \
+    long __ret = 0;                                                                         \
+    for (;;) {                                                                              \
       unsigned long __token = __devsim_prepare_to_wait(&(wq_head), (state), __DEVSIM_SITE); \
-      if (condition) break;                                                            \
-      __ret = __devsim_wait_sleep(&(wq_head), __token, (state), __DEVSIM_SITE);        \
-      if (__ret != 0) break;                                                           \
-    }                                                                                  \
-    __ret;                                                                             \
+      if (condition) break;                                                                 \
+      __ret = __devsim_wait_sleep(&(wq_head), __token, (state), __DEVSIM_SITE);             \
+      if (__ret != 0) break;                                                                \
+    }                                                                                       \
+    __ret;                                                                                  \
   })
 
 #define wait_event(wq_head, condition) ((void)__devsim_wait_event(wq_head, condition, TASK_UNINTERRUPTIBLE))

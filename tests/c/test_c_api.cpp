@@ -16,21 +16,21 @@ using namespace devsim;
 
 namespace {
 
-scenarios::Verdict run(const std::string& text, const std::string& name) {
+scenarios::Verdict run(const std::string &text, const std::string &name) {
   scenarios::Scenario s = scenarios::parse_scenario(text, name);
   return scenarios::run_scenario(s);
 }
 
-std::string failures_text(const scenarios::Verdict& v) {
+std::string failures_text(const scenarios::Verdict &v) {
   std::string out;
-  for (const sim::Failure& f : v.result.failures)
+  for (const sim::Failure &f : v.result.failures)
     out += sim::render_text(f.report) + "\n";
   return out;
 }
 
 // mailbox.c counts opens in a static variable; ioctl 1 returns it. With globals restored at every module load,
 // every execution (and every load within one) sees exactly its own opens.
-const char* kGlobals = R"(driver cmisc_mailbox_fixed
+const char *kGlobals = R"(driver cmisc_mailbox_fixed
 task app {
   fd = open /dev/mailbox
   ioctl fd 1 => 1
@@ -47,8 +47,8 @@ explore random executions=300 seed=7
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(c_drivers_are_registered_as_modules) {
-  const drivers::DriverInfo* buggy = drivers::find_driver("cmisc_mailbox_buggy");
-  const drivers::DriverInfo* fixed = drivers::find_driver("cmisc_mailbox_fixed");
+  const drivers::DriverInfo *buggy = drivers::find_driver("cmisc_mailbox_buggy");
+  const drivers::DriverInfo *fixed = drivers::find_driver("cmisc_mailbox_fixed");
   BOOST_TEST_REQUIRE(buggy != nullptr);
   BOOST_TEST_REQUIRE(fixed != nullptr);
   BOOST_TEST(buggy->is_module());
@@ -78,12 +78,12 @@ BOOST_AUTO_TEST_CASE(each_thread_has_its_own_module_copy) {
       try {
         scenarios::Verdict v = run(kGlobals, "globals-" + std::to_string(i) + ".scn");
         if (!v.result.failures.empty() || v.result.executions != 300u) problems[i] = failures_text(v) + v.summary;
-      } catch (const std::exception& e) {
+      } catch (const std::exception &e) {
         problems[i] = e.what();
       }
     });
   }
-  for (std::thread& t : threads)
+  for (std::thread &t : threads)
     t.join();
   for (int i = 0; i < kThreads; ++i)
     BOOST_TEST(problems[i].empty(), "thread " << i << ": " << problems[i]);
@@ -122,7 +122,7 @@ task app {
 )",
                              "uaf.scn");
   BOOST_TEST_REQUIRE(v.result.failures.size() >= 1u);
-  const sim::Report& r = v.result.failures.front().report;
+  const sim::Report &r = v.result.failures.front().report;
   BOOST_TEST(r.kind == "use-after-free");
   const std::string text = sim::render_text(r);
   BOOST_TEST(text.find("mailbox_write") != std::string::npos, text);
