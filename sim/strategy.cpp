@@ -316,9 +316,11 @@ class Exhaustive final : public Strategy {
         const Node& f = stack_[i];
         if (!f.task || task_of(f) == p || f.segment.independent_of(e.segment)) continue;
         const TaskId q = task_of(f);
+        if (clock.size() <= q) clock.resize(q + 1, 0);
         if (clock[q] <= i) races_.push_back(i);
         join(clock, f.clock);
       }
+      if (clock.size() <= p) clock.resize(p + 1, 0);
       clock[p] = static_cast<std::uint32_t>(j + 1);
       e.clock = std::move(clock);
       for (std::size_t i : races_)
@@ -384,6 +386,8 @@ class Exhaustive final : public Strategy {
       for (std::size_t i = stack_.size(); i-- > 0;) {
         const Node& f = stack_[i];
         if (!f.task || task_of(f) == q) continue;
+        // A task that appears only after q's last event is missing from q's clock: nothing of it happened before.
+        if (clock.size() <= task_of(f)) clock.resize(task_of(f) + 1, 0);
         if (clock[task_of(f)] <= i) races_.push_back(i);
         join(clock, f.clock);
       }
