@@ -11,8 +11,23 @@ namespace devsim::sim {
 // them in either order reaches the same state, and an explorer with sleep sets runs only one order.
 // A segment that did something the engine cannot describe as object accesses (spawned a task, blocked,
 // advanced time, drew a random value) conflicts with everything: `everything` is set.
+//
+// Objects are named so that a name means the same object in every execution with the same prefix of choices,
+// because a sleep set compares a segment recorded in an earlier execution with the segments of later ones.
+// Simulated memory is named by address: its allocator hands out the same addresses for the same sequence of
+// allocations. Host memory (objects on the C++ heap, world extensions) is not: the host allocator may place an
+// object elsewhere in the next execution, and always does under ASan's quarantine. So World names a host object
+// by the order in which the execution first touched it (host_name()): the same prefix touches the same objects
+// in the same order. An object first touched after a segment began has a name that depends on what ran since;
+// still_independent_of() treats all such names as one object.
 class Footprint {
  public:
+  // Host names live in [2^62, 2^63): disjoint from user-space pointers (< 2^47) and from simulated kernel
+  // addresses (>= 0xffff800000000000).
+  static constexpr std::uintptr_t kHostNames = std::uintptr_t{1} << 62;
+  static constexpr std::uintptr_t host_name(std::uint64_t index) { return kHostNames | index; }
+  static constexpr bool is_host_name(std::uintptr_t object) { return (object >> 62) == 1; }
+
   void touch(std::uintptr_t object, bool write) {
     for (Access& a : accesses_) {
       if (a.object == object) {
@@ -23,17 +38,36 @@ class Footprint {
     accesses_.push_back({object, write});
   }
   void touch_everything() { everything_ = true; }
-  void clear() {
+  // Starts a new segment; `host_names_so_far` host objects had been touched before it.
+  void clear(std::uint64_t host_names_so_far) {
     accesses_.clear();
     everything_ = false;
+    first_fresh_ = host_name(host_names_so_far);
   }
   bool empty() const { return accesses_.empty() && !everything_; }
 
+  // Both segments come from the same execution.
   bool independent_of(const Footprint& other) const {
     if (everything_ || other.everything_) return false;
     for (const Access& a : accesses_)
       for (const Access& b : other.accesses_)
         if (a.object == b.object && (a.write || b.write)) return false;
+    return true;
+  }
+
+  // This segment was recorded in an earlier execution, `later` in the current one, which shares this segment's
+  // prefix. Names of host objects first touched at or after this segment's start may denote different objects
+  // in the two executions, so any two such names are taken to be the same object (a conflict too many costs
+  // only a pruning; one too few would lose interleavings).
+  bool still_independent_of(const Footprint& later) const {
+    if (everything_ || later.everything_) return false;
+    for (const Access& a : accesses_) {
+      const bool a_fresh = is_host_name(a.object) && a.object >= first_fresh_;
+      for (const Access& b : later.accesses_) {
+        const bool same = a.object == b.object || (a_fresh && is_host_name(b.object) && b.object >= first_fresh_);
+        if (same && (a.write || b.write)) return false;
+      }
+    }
     return true;
   }
 
@@ -44,6 +78,7 @@ class Footprint {
   };
   std::vector<Access> accesses_;
   bool everything_ = false;
+  std::uintptr_t first_fresh_ = kHostNames;
 };
 
 }  // namespace devsim::sim

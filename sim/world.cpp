@@ -256,6 +256,16 @@ World::NoCancelScope::~NoCancelScope() {
 
 // ---- scheduling ----------------------------------------------------------------------------------
 
+std::uintptr_t World::footprint_name(const void* object) {
+  const auto address = reinterpret_cast<std::uintptr_t>(object);
+  // Simulated kernel addresses (KernelMemory's, in the kernel half) and storage in this world's region are the
+  // same for the same sequence of allocations in every execution.
+  constexpr std::uintptr_t kKernelHalf = 0xffff800000000000ULL;
+  if (address >= kKernelHalf || shadow::in_region(object)) return address;
+  auto [it, inserted] = host_names_.try_emplace(address, Footprint::host_name(host_names_.size()));
+  return it->second;
+}
+
 TaskId World::pick_next() {
   if (runnable_.empty()) return kNoTask;
   TaskId cur = current_ != nullptr && current_->state == TaskState::Runnable ? current_->id : kNoTask;
@@ -267,7 +277,7 @@ TaskId World::pick_next() {
       SchedulingPoint point{std::span<const TaskId>(runnable_.data(), 1), cur, &segment_};
       TaskId next = strategy_->pick_task(point);
       if (next == kPruneExecution) return next;
-      segment_.clear();
+      segment_.clear(host_names_.size());
     }
     return runnable_.front();
   }
@@ -284,7 +294,7 @@ TaskId World::pick_next() {
     next = cur != kNoTask ? cur : runnable_.front();
   }
   schedule_.push_back({Choice::Kind::Task, next});
-  if (track_footprints_) segment_.clear();
+  if (track_footprints_) segment_.clear(host_names_.size());
   return next;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -218,7 +219,7 @@ class World {
   T& extension();
   // Adds `object` to the current segment's footprint (for later layers' shared objects).
   void touch(const void* object, bool write) {
-    if (track_footprints_) segment_.touch(reinterpret_cast<std::uintptr_t>(object), write);
+    if (track_footprints_) segment_.touch(footprint_name(object), write);
   }
   // ---- called by the instrumentation (sim/instrument.cpp, through KernelMemory::on_access) -------------
   // An access to shared simulated memory at simulated `address`: a scheduling point unless `may_point` is
@@ -367,8 +368,17 @@ class World {
   std::uint64_t steps_ = 0;
   std::uint64_t failable_allocations_ = 0;
   std::size_t sleepers_ = 0;
+  // The name of `object` in footprints (sim/footprint.hpp): simulated memory by address, host objects by the
+  // order of their first touch in this execution.
+  std::uintptr_t footprint_name(const void* object);
   bool track_footprints_ = false;
   Footprint segment_;
+  // Host objects touched so far, in the order of their first touch. INVARIANT: the same prefix of choices touches
+  // the same host objects in the same order (the model is deterministic), so a name denotes the same object in
+  // every execution that shares the prefix up to its first touch. An address the host allocator reuses within
+  // an execution keeps the name of its first object (a conflict too many, never one too few, within an
+  // execution; across executions see docs/architecture.md).
+  std::unordered_map<std::uintptr_t, std::uintptr_t> host_names_;
   RaceDetector races_;
   std::size_t spinners_ = 0;
   const char spin_channel_ = 0;  // what spinning tasks wait on
