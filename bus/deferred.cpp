@@ -4,9 +4,11 @@
 #include <string>
 #include <unordered_map>
 
+#include "bus/native_runtime.hpp"
 #include "bus/timer.hpp"
 #include "bus/workqueue.hpp"
 #include "core/lockdep_map.hpp"
+#include "core/runtime.hpp"
 #include "sim/world.hpp"
 
 namespace devsim::bus {
@@ -207,45 +209,70 @@ class Timers {
   static bool pending(const TimerList& t) { return state().timers[&t].armed != 0; }
 };
 
+// Each entry point takes the native runtime (bus/native_runtime.hpp, on Boost.Asio) when there is no simulated
+// world: one check of a thread-local, as core/ does.
+namespace {
+bool native() {
+  return core::sim_world() == nullptr;
+}
+}  // namespace
+
 void init_work(WorkStruct& work, WorkStruct::Func func, const Site& site) {
+  if (native()) return NativeDeferred::init_work(work, func);
   Workqueues::init(work, func, site);
 }
 bool queue_work(WorkStruct& work, const Site& site) {
+  if (native()) return NativeDeferred::queue_work(work);
   return Workqueues::queue(work, site);
 }
 bool flush_work(WorkStruct& work, const Site& site) {
+  if (native()) return NativeDeferred::flush_work(work);
   return Workqueues::flush(work, site);
 }
 bool cancel_work_sync(WorkStruct& work, const Site& site) {
+  if (native()) return NativeDeferred::cancel_work_sync(work);
   return Workqueues::cancel_sync(work, site);
 }
 bool work_pending(const WorkStruct& work) {
+  if (native()) return NativeDeferred::work_pending(work);
   return Workqueues::pending(work);
 }
 std::uint64_t work_executions() {
+  if (native()) return NativeDeferred::work_executions();
   return state().work_executions;
 }
 
 void timer_setup(TimerList& timer, TimerList::Func func, const Site&) {
+  if (native()) return NativeDeferred::timer_setup(timer, func);
   Timers::setup(timer, func);
 }
 bool mod_timer(TimerList& timer, std::uint64_t delay_ns, const Site& site) {
+  if (native()) return NativeDeferred::mod_timer(timer, delay_ns);
   return Timers::mod(timer, delay_ns, site);
 }
 bool del_timer(TimerList& timer, const Site& site) {
+  if (native()) return NativeDeferred::del_timer(timer, false, false);
   return Timers::del(timer, false, false, site);
 }
 bool del_timer_sync(TimerList& timer, const Site& site) {
+  if (native()) return NativeDeferred::del_timer(timer, true, false);
   return Timers::del(timer, true, false, site);
 }
 bool timer_shutdown_sync(TimerList& timer, const Site& site) {
+  if (native()) return NativeDeferred::del_timer(timer, true, true);
   return Timers::del(timer, true, true, site);
 }
 bool timer_pending(const TimerList& timer) {
+  if (native()) return NativeDeferred::timer_pending(timer);
   return Timers::pending(timer);
 }
 std::uint64_t timer_fires() {
+  if (native()) return NativeDeferred::timer_fires();
   return state().timer_fires;
+}
+std::uint64_t jiffies() {
+  if (native()) return NativeDeferred::now_ns() / kNsecPerJiffy;
+  return world().now() / kNsecPerJiffy;
 }
 
 }  // namespace devsim::bus

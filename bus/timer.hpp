@@ -7,8 +7,8 @@
 
 namespace devsim::bus {
 
-// struct timer_list: usually embedded in driver data. Each arming runs in its own simulated task that sleeps
-// until the expiry (virtual time jumps there once nothing else can run) and then calls the function in atomic
+// struct timer_list: usually embedded in driver data. In the simulator each arming runs in its own simulated task that
+// sleeps until the expiry (virtual time jumps there once nothing else can run) and then calls the function in atomic
 // (softirq) context: sleeping in it is reported.
 //
 // INVARIANT: as for work items, the armed state lives in the world, keyed by address: a deleted timer is never
@@ -16,7 +16,11 @@ namespace devsim::bus {
 // A callback may re-arm its own timer: del_timer() does not stop that (the callback running now re-arms it),
 // del_timer_sync() and timer_shutdown_sync() do (kernel/time/timer.c __timer_delete_sync retries until the
 // timer is neither running nor pending).
-// Does not handle: timer slack, deferrable timers, jiffies (time is virtual nanoseconds), add_timer_on/CPUs.
+// Natively (no simulated world; bus/native_runtime.hpp) each arming is an asio::steady_timer wait on the steady
+// clock, and callbacks run on one "timer softirq" thread, one at a time (as on one CPU's timer base), so a
+// callback never overlaps itself; the same generation check makes a deleted or re-armed expiry a no-op.
+// Does not handle: timer slack, deferrable timers, expiry given in jiffies (mod_timer takes a delay in
+// nanoseconds), add_timer_on/CPUs; natively, sleeping in a callback is not reported (it delays other timers).
 class TimerList {
  public:
   using Func = void (*)(TimerList& timer);
@@ -26,6 +30,7 @@ class TimerList {
 
  private:
   friend class Timers;
+  friend class NativeDeferred;
   Embedded embedded_;
   Func func_ = nullptr;
 };
@@ -47,5 +52,19 @@ bool timer_shutdown_sync(TimerList& timer, const Site& site = Site::current());
 bool timer_pending(const TimerList& timer);
 // Callbacks that have run (tests and reports).
 std::uint64_t timer_fires();
+
+// The tick rate of jiffies (CONFIG_HZ; 250 is the x86 distributions' usual choice).
+inline constexpr std::uint64_t kHz = 250;
+inline constexpr std::uint64_t kNsecPerJiffy = 1'000'000'000 / kHz;
+// jiffies: ticks of the virtual clock in the simulator, of std::chrono::steady_clock natively.
+std::uint64_t jiffies();
+// msecs_to_jiffies(): rounded up, as include/linux/jiffies.h does, so a timeout never becomes shorter.
+constexpr std::uint64_t msecs_to_jiffies(std::uint64_t ms) {
+  return (ms * 1'000'000 + kNsecPerJiffy - 1) / kNsecPerJiffy;
+}
+// A delay in jiffies as mod_timer() takes it.
+constexpr std::uint64_t jiffies_to_nsecs(std::uint64_t j) {
+  return j * kNsecPerJiffy;
+}
 
 }  // namespace devsim::bus

@@ -5,8 +5,11 @@
 
 namespace devsim::bus {
 
-// struct work_struct: usually embedded in driver data. Each queued execution runs in its own simulated task
-// ("kworker"), so it interleaves with everything else and can run after remove() returned.
+// struct work_struct: usually embedded in driver data. In the simulator each queued execution runs in its own
+// simulated task ("kworker"), so it interleaves with everything else and can run after remove() returned.
+// Natively (no simulated world; bus/native_runtime.hpp) it runs on the system workqueue, an asio::thread_pool,
+// with the same guarantees below; the pending/running state lives in an entry keyed by the item's address, so
+// the pool never touches the item after its function returned (the function may free it).
 //
 // INVARIANT: whether a work item is pending or running is kept by the world (keyed by its address, which is
 // never reused within an execution), not in the item: a cancelled item is never touched again, while an item
@@ -16,7 +19,9 @@ namespace devsim::bus {
 // waits for it, so the function never runs concurrently with itself; queue_work() fails while the item is
 // pending or while a cancel_work_sync() of it is in progress.
 // Does not handle: ordered/unbound workqueues, delayed work (use a timer that queues), concurrency limits,
-// several workqueues (every item is on one system workqueue), disable_work()/enable_work().
+// several workqueues (every item is on one system workqueue), disable_work()/enable_work(); natively, the
+// pool's size is fixed (the kernel adds workers when all of them sleep), so works that wait for one another
+// can exhaust it.
 class WorkStruct {
  public:
   using Func = void (*)(WorkStruct& work);
@@ -26,6 +31,7 @@ class WorkStruct {
 
  private:
   friend class Workqueues;
+  friend class NativeDeferred;
   Embedded embedded_;
   Func func_ = nullptr;
 };

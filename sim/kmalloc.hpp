@@ -11,6 +11,7 @@
 
 #include "sim/gfp.hpp"
 #include "sim/memory.hpp"
+#include "sim/native_kmalloc.hpp"
 #include "sim/world.hpp"
 
 namespace devsim::sim {
@@ -23,6 +24,9 @@ namespace devsim::sim {
 // undefined behaviour (freed objects stay intact in quarantine until the world ends).
 //
 // Dereferencing a null KPtr is reported as null-ptr-deref and kills the current task, like an oops.
+// Natively (no simulated world) an access through a KPtr is a plain access, checked by whatever the build has
+// (ASan: use-after-free of a kfree'd block, see sim/native_kmalloc.hpp; TSan: data races); a null one is an oops
+// on stderr and aborts.
 // A KPtr is a plain value (no ownership): copying it is what C code does with pointers, and is exactly
 // what makes lifetime bugs possible.
 // INVARIANT: one word, like the kernel's pointer. The allocation it points into is found from the address (the
@@ -94,8 +98,11 @@ class KPtr {
 
   // The raw pointer, unchecked. LIFETIME: whoever calls this must say why the object is alive.
   T* unchecked() const { return ptr_; }
-  // The allocation the pointer points into (0 for null or memory that is not simulated).
-  AllocId id() const { return ptr_ != nullptr ? World::current()->memory().find(ptr_) : 0; }
+  // The allocation the pointer points into (0 for null or memory that is not simulated, and natively).
+  AllocId id() const {
+    World* w = World::current();
+    return ptr_ != nullptr && w != nullptr ? w->memory().find(ptr_) : 0;
+  }
   explicit operator bool() const { return ptr_ != nullptr; }
   friend bool operator==(const KPtr& a, const KPtr& b) { return a.ptr_ == b.ptr_; }
 
@@ -105,7 +112,9 @@ class KPtr {
   }
   void check(const void* p, std::size_t size, bool write, const Site& site) const {
     check_null(site);
-    KernelMemory& m = World::current()->memory();
+    World* w = World::current();
+    if (w == nullptr) return;  // natively: a plain access
+    KernelMemory& m = w->memory();
     m.check(m.find(ptr_), p, size, write, site);
   }
 
@@ -140,11 +149,17 @@ inline bool might_alloc(gfp_t flags, const Site& site = Site::current()) {
 // Allocates a T in simulated kernel memory, move-constructed from `value` (zero-filled first with __GFP_ZERO).
 // A scheduling point. Its C++ destructor runs when the world ends (kfree only marks it freed: the kernel runs no
 // destructors). Returns a null handle when fault injection fails this allocation (WorldOptions::fail_nth).
+// Natively (no simulated world) the block comes from the quarantining heap of sim/native_kmalloc.hpp.
 template <class T>
 KPtr<T> kmalloc(T value, gfp_t flags, const Site& site = Site::current()) {
   might_alloc(flags, site);
-  if (World::current()->should_fail_alloc(site)) return nullptr;
-  KernelMemory& mem = World::current()->memory();
+  World* w = World::current();
+  if (w == nullptr) {
+    void* block = native::kmalloc(sizeof(T), alignof(T), has(flags, __GFP_ZERO), site);
+    return KPtr<T>(new (block) T(std::move(value)));
+  }
+  if (w->should_fail_alloc(site)) return nullptr;
+  KernelMemory& mem = w->memory();
   AllocId id = mem.allocate(sizeof(T), alignof(T), has(flags, __GFP_ZERO), &typeid(T), detail::destroyer<T>(), site);
   T* p = new (mem.record(id).base) T(std::move(value));
   return KPtr<T>(p, id);
@@ -158,8 +173,10 @@ KPtr<T> kmalloc(T value = T(), const Site& site = Site::current()) {
 template <class T>
 KPtr<T> kzalloc(gfp_t flags, const Site& site = Site::current()) {
   might_alloc(flags, site);
-  if (World::current()->should_fail_alloc(site)) return nullptr;
-  KernelMemory& mem = World::current()->memory();
+  World* w = World::current();
+  if (w == nullptr) return KPtr<T>(new (native::kmalloc(sizeof(T), alignof(T), true, site)) T());
+  if (w->should_fail_alloc(site)) return nullptr;
+  KernelMemory& mem = w->memory();
   AllocId id = mem.allocate(sizeof(T), alignof(T), true, &typeid(T), detail::destroyer<T>(), site);
   T* p = new (mem.record(id).base) T();
   return KPtr<T>(p, id);
@@ -170,18 +187,31 @@ KPtr<T> kzalloc(const Site& site = Site::current()) {
   return kzalloc<T>(GFP_KERNEL, site);
 }
 
+// Natively: into the quarantine (never reused; poisoned under ASan). The C++ destructor never runs.
 template <class T>
 void kfree(KPtr<T> p, const Site& site = Site::current()) {
-  World::current()->memory().free(p.id(), p.unchecked(), site);
+  World* w = World::current();
+  if (w == nullptr) {
+    native::kfree(p.unchecked(), site);
+    return;
+  }
+  w->memory().free(p.id(), p.unchecked(), site);
 }
 // kfree of a raw pointer (C-style code that lost the handle).
 inline void kfree_raw(const void* p, const Site& site = Site::current()) {
-  World::current()->memory().free_raw(p, site);
+  World* w = World::current();
+  if (w == nullptr) {
+    native::kfree(p, site);
+    return;
+  }
+  w->memory().free_raw(p, site);
 }
 // kmemleak_not_leak: the object is meant to outlive the execution.
 template <class T>
 void kmemleak_not_leak(KPtr<T> p) {
-  World::current()->memory().mark_not_leak(p.id());
+  World* w = World::current();
+  if (w == nullptr) return native::not_leak(p.unchecked());
+  w->memory().mark_not_leak(p.id());
 }
 
 }  // namespace devsim::sim

@@ -3,6 +3,7 @@
 #include <cxxabi.h>
 #include <sys/mman.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -81,6 +82,12 @@ std::string KernelMemory::type_name(const Allocation& a) {
 }
 
 void null_dereference(const Site& site) {
+  if (World::current() == nullptr) {
+    // Natively there is no task to kill: the oops ends the process, as a kernel with panic_on_oops would.
+    std::fprintf(stderr, "BUG: kernel NULL pointer dereference in %s at %s (native runtime)\n",
+                 site_function(site).c_str(), site_location(site).c_str());
+    std::abort();
+  }
   World& w = *World::current();
   Report r;
   r.kind = "null-ptr-deref";

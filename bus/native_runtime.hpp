@@ -1,0 +1,49 @@
+// The native runtime of bus/: work items and timers on real OS threads, the kernel's asynchronous machinery on
+// Boost.Asio. Internal to bus/: drivers use bus/workqueue.hpp and bus/timer.hpp, which come here only when
+// there is no simulated world (core::sim_world() is null).
+//
+// Boost.Asio is included by exactly one translation unit, native_runtime.cpp, behind this header: Asio's headers
+// are heavy and the build is small.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "bus/timer.hpp"
+#include "bus/workqueue.hpp"
+
+namespace devsim::bus {
+
+// The executors, shared by every native user (work items and timers today):
+// - the system workqueue: an asio::thread_pool of max(4, hardware threads) threads;
+// - the timer softirq: one thread (as one CPU's timer base), so timer callbacks never overlap.
+// LIFETIME: created at the first native use, stopped and joined at process exit (a static's destructor), after
+// which nothing may be queued.
+class NativeDeferred {
+ public:
+  // Work items (bus/workqueue.hpp gives the contracts).
+  static void init_work(WorkStruct& work, WorkStruct::Func func);
+  static bool queue_work(WorkStruct& work);
+  static bool flush_work(WorkStruct& work);
+  static bool cancel_work_sync(WorkStruct& work);
+  static bool work_pending(const WorkStruct& work);
+  static std::uint64_t work_executions();
+
+  // Timers (bus/timer.hpp gives the contracts). `delay_ns` on the steady clock.
+  static void timer_setup(TimerList& timer, TimerList::Func func);
+  static bool mod_timer(TimerList& timer, std::uint64_t delay_ns);
+  static bool del_timer(TimerList& timer, bool sync, bool shutdown);
+  static bool timer_pending(const TimerList& timer);
+  static std::uint64_t timer_fires();
+
+  // Nanoseconds on the steady clock (std::chrono::steady_clock, the clock the timers use).
+  static std::uint64_t now_ns();
+  // Runs `fn` on the system workqueue's pool (for later native users: threaded IRQs, firmware, deferred probe).
+  static void post(std::function<void()> fn);
+
+  // The function an item was initialised with (process_one_work and call_timer_fn read it from the item).
+  static WorkStruct::Func func_of(const WorkStruct& work) { return work.func_; }
+  static TimerList::Func func_of(const TimerList& timer) { return timer.func_; }
+};
+
+}  // namespace devsim::bus
