@@ -287,3 +287,29 @@ explore exhaustive preemptions=2
   BOOST_TEST(v.result.exhausted);
   BOOST_TEST(v.result.failures.empty(), failures_text(v));
 }
+
+// Scenario data (write fd "bytes"): copy_from_user copies the scenario's bytes, escapes included, so the driver
+// sees them (mailbox.c's ioctl 2 returns the first byte of the message, -ENODATA (-61) when there is none).
+BOOST_AUTO_TEST_CASE(write_data_reaches_copy_from_user) {
+  scenarios::Verdict v = run(R"(driver cmisc_mailbox_fixed
+task app {
+  fd = open /dev/mailbox
+  ioctl fd 2 => -61
+  write fd "hi there" => 8
+  ioctl fd 2 => 104
+  write fd "\xff\x00" => 2
+  ioctl fd 2 => 255
+  write fd "\\" => 1
+  ioctl fd 2 => 92
+  write fd "\x22q" => 2
+  ioctl fd 2 => 34
+  read fd 8 => 2
+  ioctl fd 2 => -61
+  write fd 3 => 3
+  ioctl fd 2 => 0
+  close fd
+}
+)",
+                             "data.scn");
+  BOOST_TEST(v.result.failures.empty(), failures_text(v));
+}
