@@ -338,6 +338,35 @@ long vfs_write(File* file, std::size_t count, const Site& site) {
       [&](long dflt) { return file->f_op()->write != nullptr ? file->f_op()->write(*file, count) : dflt; }, site);
 }
 
+namespace {
+// The bytes of each task's write() in progress (per world).
+struct UserWrites {
+  std::map<sim::TaskId, std::string_view> data;
+};
+}  // namespace
+
+long vfs_write(File* file, std::string_view data, const Site& site) {
+  sim::World& w = *sim::World::current();
+  auto& writes = w.extension<UserWrites>().data;
+  const sim::TaskId me = w.current_task();
+  // LIFETIME: `data` outlives the call (the scenario's operation); the entry goes when the call returns.
+  writes[me] = data;
+  struct Done {
+    std::map<sim::TaskId, std::string_view>& writes;
+    sim::TaskId me;
+    ~Done() { writes.erase(me); }
+  } done{writes, me};
+  return vfs_write(file, data.size(), site);
+}
+
+std::string_view user_write_data() {
+  sim::World* w = sim::World::current();
+  if (w == nullptr) return {};
+  auto& writes = w->extension<UserWrites>().data;
+  auto it = writes.find(w->current_task());
+  return it == writes.end() ? std::string_view() : it->second;
+}
+
 long vfs_ioctl(File* file, unsigned cmd, unsigned long arg, const Site& site) {
   return file_call(
       file, -kENOTTY, 0,

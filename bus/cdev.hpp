@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "bus/device.hpp"
 #include "bus/embedded.hpp"
@@ -221,6 +222,11 @@ OpenResult vfs_open(const std::string& name, unsigned flags, const Site& site = 
 inline constexpr unsigned kO_NONBLOCK = 04000;
 long vfs_read(File* file, std::size_t count, const Site& site = Site::current());
 long vfs_write(File* file, std::size_t count, const Site& site = Site::current());
+// write() of these bytes: the driver's write gets data.size() as its count, and user_write_data() returns the bytes
+// while it runs (the C ABI's copy_from_user copies them).
+long vfs_write(File* file, std::string_view data, const Site& site = Site::current());
+// The bytes of the write() the current task is in, if it was given bytes; empty otherwise (a write of zeros).
+std::string_view user_write_data();
 long vfs_ioctl(File* file, unsigned cmd, unsigned long arg, const Site& site = Site::current());
 unsigned vfs_poll(File* file, const Site& site = Site::current());
 // mmap(): on success the mapping holds a file reference until vfs_munmap (0), else a negative errno.

@@ -99,6 +99,13 @@ void Device::set_drvdata(void* data, const Site& site) {
   drvdata_ = data;
 }
 
+void Device::add_release_hook(Release hook) {
+  release_ = [first = std::move(release_), hook = std::move(hook)](Device& d) {
+    if (first) first(d);
+    hook(d);
+  };
+}
+
 void Device::release(const Site& site) {
   sim::World& w = *sim::World::current();
   // LIFETIME: a release runs in whatever task dropped the last reference, possibly inside a destructor

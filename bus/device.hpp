@@ -86,6 +86,11 @@ class Device {
   MmioRegion* mmio() const { return mmio_; }
   void set_mmio(MmioRegion* region) { mmio_ = region; }
 
+  // Runs `hook` at the release, before the memory goes, after any hook added before it: for a layer that keeps
+  // its own per-device object (the C ABI's struct platform_device, cabi/driver_model.cpp) and frees it with the
+  // device.
+  void add_release_hook(Release hook);
+
   // Registered children (device_add with this parent), oldest first.
   const std::list<Device*>& children() const { return children_; }
   // Checked access to the whole object by kernel code (get_device, the driver core).

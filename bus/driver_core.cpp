@@ -223,6 +223,10 @@ void DriverCore::unregister_driver(Driver* drv, const Site& site) {
   // released only if it is still bound to this driver (an unplug may have unbound and freed it meanwhile).
   // The first device still bound, pinned in the same step as it is found (driver_detach takes it under the
   // driver's klist lock).
+  // A device whose probe by this driver is in progress (driver_ set, not yet bound) is waited for too: the kernel's
+  // bus_remove_driver first takes the driver off the bus with klist_remove, which waits until no bus iteration
+  // (__device_attach's bus_for_each_drv, running the probe) holds it, and only then detaches (lib/klist.c
+  // klist_remove; drivers/base/bus.c bus_remove_driver). Taking such a device's lock below waits for its probe.
   std::set<Device*> visited;
   for (;;) {
     Device* dev = nullptr;
@@ -230,6 +234,14 @@ void DriverCore::unregister_driver(Driver* drv, const Site& site) {
       if (visited.count(d) == 0) {
         dev = d;
         break;
+      }
+    }
+    if (dev == nullptr) {
+      for (Device* d : drv->bus_->devices_) {
+        if (d->driver_ == drv && visited.count(d) == 0) {
+          dev = d;
+          break;
+        }
       }
     }
     if (dev == nullptr) break;

@@ -9,8 +9,10 @@
 
 #include "bus/cdev.hpp"
 #include "bus/errno.hpp"
+#include "cabi/kernel_api.hpp"
 #include "cabi/site.hpp"
 #include "cabi/state.hpp"
+#include "core/irqflags.hpp"
 #include "core/refcount.hpp"
 #include "sim/kmalloc.hpp"
 #include "sim/memory.hpp"
@@ -28,8 +30,6 @@ namespace devsim::cabi {
 CApiState& state() {
   return sim::World::current()->extension<CApiState>();
 }
-
-namespace {
 
 sim::World& world() {
   return *sim::World::current();
@@ -82,6 +82,8 @@ core::Refcount* refcount_of(int* counter) {
   return reinterpret_cast<core::Refcount*>(counter);
 }
 
+namespace {
+
 // The user buffer of one read or write system call, registered for the task while the driver runs.
 class UserBuffer {
  public:
@@ -101,12 +103,47 @@ class UserBuffer {
   std::size_t count_;
 };
 
-// The kernel side of a user copy: an access of n bytes made by the C driver at `pc` (cabi/ is the kernel model,
-// whose own accesses are not checked: this one is the driver's, through the API it called).
+}  // namespace
+
 void driver_access(const void* p, unsigned long n, bool write, std::uintptr_t pc) {
   if (!sim::shadow::in_region(p)) return;  // host memory (a driver's stack buffer, a module global)
   world().memory().on_access(p, n, write ? sim::kAccessWrite : sim::kAccessRead, pc);
 }
+
+bool kernel_touch(const void* p, std::size_t n, bool write, const sim::Site& site) {
+  sim::KernelMemory& mem = world().memory();
+  const sim::AllocId id = mem.find(p);
+  return id == 0 || mem.check(id, p, n, write, site);
+}
+
+int open_c_file(bus::File& f, const struct file_operations* fops, unsigned rdev, struct cdev* cdev, void* private_data,
+                const sim::Site& site) {
+  auto* inode = static_cast<struct inode*>(c_kmalloc(sizeof(struct inode), kGfpKernelZero, site));
+  auto* file = static_cast<struct file*>(c_kmalloc(sizeof(struct file), kGfpKernelZero, site));
+  if (inode == nullptr || file == nullptr) {
+    c_kfree(inode, site);
+    c_kfree(file, site);
+    return -bus::kENOMEM;
+  }
+  inode->i_rdev = rdev;
+  inode->i_cdev = cdev;
+  file->f_op = fops;
+  file->private_data = private_data;
+  file->f_flags = f.f_flags();
+  file->f_mode = FMODE_READ | FMODE_WRITE | FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+  file->f_inode = inode;
+  f.set_private_raw(file);
+  const int r = fops != nullptr && fops->open != nullptr ? fops->open(inode, file) : 0;
+  if (r != 0) {
+    // A failed open never reaches release: undo what the open took (fs/open.c do_dentry_open's cleanup).
+    f.set_private_raw(nullptr);
+    c_kfree(file, site);
+    c_kfree(inode, site);
+  }
+  return r;
+}
+
+namespace {
 
 bool user_range_ok(const void* p, unsigned long n) {
   const auto it = state().user_buffers.find(world().current_task());
@@ -131,29 +168,9 @@ int c_open(bus::Cdev&, bus::File& f) {
   struct module* owner = fops != nullptr ? fops->owner : nullptr;
   // fops_get(): a module that is going cannot be entered.
   if (owner != nullptr && !__devsim_try_module_get(owner)) return -bus::kENODEV;
-  auto* inode = static_cast<struct inode*>(c_kmalloc(sizeof(struct inode), kGfpKernelZero, site));
-  auto* file = static_cast<struct file*>(c_kmalloc(sizeof(struct file), kGfpKernelZero, site));
-  if (inode == nullptr || file == nullptr) {
-    c_kfree(inode, site);
-    c_kfree(file, site);
-    if (owner != nullptr) __devsim_module_put(owner);
-    return -bus::kENOMEM;
-  }
-  inode->i_rdev = MKDEV(static_cast<unsigned>(MISC_MAJOR), static_cast<unsigned>(cm->minor));
-  file->f_op = fops;
-  file->private_data = cm;  // misc_open: file->private_data = c
-  file->f_flags = f.f_flags();
-  file->f_mode = FMODE_READ | FMODE_WRITE | FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
-  file->f_inode = inode;
-  f.set_private_raw(file);
-  const int r = fops != nullptr && fops->open != nullptr ? fops->open(inode, file) : 0;
-  if (r != 0) {
-    // A failed open never reaches release: undo what the open took (fs/open.c do_dentry_open's cleanup).
-    f.set_private_raw(nullptr);
-    c_kfree(file, site);
-    c_kfree(inode, site);
-    if (owner != nullptr) __devsim_module_put(owner);
-  }
+  const int r = open_c_file(f, fops, MKDEV(static_cast<unsigned>(MISC_MAJOR), static_cast<unsigned>(cm->minor)),
+                            nullptr, cm, site);  // misc_open: file->private_data = c
+  if (r != 0 && owner != nullptr) __devsim_module_put(owner);
   return r;
 }
 
@@ -170,6 +187,9 @@ long c_write(bus::File& f, std::size_t count) {
   const struct file_operations* fops = file->f_op;
   if (fops == nullptr || fops->write == nullptr) return -bus::kEINVAL;
   UserBuffer buf(count);
+  // The scenario's bytes (write fd "..."), if it gave some: what copy_from_user copies.
+  const std::string_view data = bus::user_write_data();
+  if (data.size() == count) std::memcpy(buf.data(), data.data(), count);
   return fops->write(file, buf.data(), count, &file->f_pos);
 }
 
@@ -185,13 +205,17 @@ int c_release(bus::Cdev&, bus::File& f) {
   struct file* file = c_file(f);
   const struct file_operations* fops = file->f_op;
   struct inode* inode = file->f_inode;
-  // __fput(): release, then fops_put() drops the module reference, then the file goes.
+  // __fput(): release, then cdev_put() for a character device, then fops_put() drops the module reference, then
+  // the file goes.
   if (fops != nullptr && fops->release != nullptr) fops->release(inode, file);
+  if (inode->i_cdev != nullptr) cdev_put(inode->i_cdev, site);
   if (fops != nullptr && fops->owner != nullptr) __devsim_module_put(fops->owner);
   c_kfree(inode, site);
   c_kfree(file, site);
   return 0;
 }
+
+}  // namespace
 
 const bus::FileOperations kCFops = [] {
   bus::FileOperations ops;
@@ -202,6 +226,8 @@ const bus::FileOperations kCFops = [] {
   ops.release = &c_release;
   return ops;
 }();
+
+namespace {
 
 sim::WaitMode wait_mode(int task_state) {
   if (task_state == TASK_INTERRUPTIBLE) return sim::WaitMode::Interruptible;

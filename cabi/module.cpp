@@ -159,7 +159,10 @@ drivers::DriverInfo c_module_info(const CModuleSpec& spec) {
   auto kept = std::make_shared<const CModuleSpec>(spec);
   drivers::DriverInfo d;
   d.name = spec.name;
-  d.bus = "";  // a module, not a bus driver: it binds no device
+  // A module binds no device itself; one that registers a platform driver names its bus, so scenarios and the
+  // fuzzer give it a device (its modalias: the module's name) and raise its interrupt lines.
+  d.bus = spec.bus;
+  d.irqs = spec.irqs;
   d.summary = spec.summary;
   d.buggy = spec.buggy;
   d.bug_kind = spec.bug_kind;

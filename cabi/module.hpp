@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "drivers/registry.hpp"
 
@@ -16,6 +17,10 @@ struct CModuleSpec {
   std::string summary;  // for devsim list
   bool buggy = false;
   std::string bug_kind;  // for buggy variants: the report kind it shows
+  // A module that registers a bus driver (platform_driver_register): its bus ("platform"), and the interrupt
+  // lines of the devices it binds as the machine describes them (what platform_get_irq returns).
+  std::string bus;
+  std::vector<unsigned> irqs;
 };
 
 // The registry entry of a C driver: no bus; `load`/`unload` run its module_init/module_exit.

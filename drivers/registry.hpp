@@ -31,12 +31,16 @@ struct DriverInfo {
   std::vector<std::string> more_nodes;  // further nodes of the first device (a driver with several cdevs)
   std::vector<IoctlSpec> ioctls;
   std::vector<std::string> firmware;  // firmware files it requests (scenarios provide them)
+  // Interrupt lines of its device (the machine description: what a C driver's platform_get_irq returns). The
+  // fuzzer raises these besides its usual lines.
+  std::vector<unsigned> irqs;
   // Report kinds that are this driver's designed outcome, not a bug (R12's fixed driver: the saturation
   // warning of refcount_t). The fuzzer's no-false-alarm checks skip them.
   std::vector<std::string> expected_warnings;
   std::function<bus::DriverOps()> ops;  // probe/remove and the id table (bus is filled in by the loader)
-  // A module that binds no device (a C driver built from kernel C, see cabi/module.hpp): `bus` is empty, `ops` is
-  // unset, and loading or unloading it runs these (0 or a negative errno).
+  // A module (a C driver built from kernel C, see cabi/module.hpp): `ops` is unset, and loading or unloading it runs
+  // these (0 or a negative errno). `bus` is empty for a module that binds no device (a misc device); a module whose
+  // init registers a platform driver has bus "platform", and its devices' modalias is the module's name.
   std::function<int()> module_load;
   std::function<int()> module_unload;
   bool is_module() const { return static_cast<bool>(module_load); }

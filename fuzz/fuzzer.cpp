@@ -148,8 +148,9 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
     Target t{d, d->bus == "usb" ? "1-" + std::to_string(++usb_ports) : d->name + "0", {}};
     if (!d->node.empty()) t.nodes.push_back(d->node);
     t.nodes.insert(t.nodes.end(), d->more_nodes.begin(), d->more_nodes.end());
-    // A module (a C driver) binds no device: its nodes come from its module_init.
-    if (!d->is_module()) s.devices.push_back({d->bus, t.id, d->name, {}});
+    // A module (a C driver) that binds no device has its nodes from its module_init; one that registers a bus
+    // driver (a platform driver) gets a device as a bus driver does.
+    if (!d->bus.empty()) s.devices.push_back({d->bus, t.id, d->name, {}});
     targets.push_back(std::move(t));
   }
   std::vector<std::size_t> with_nodes;
@@ -200,8 +201,9 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
       const Target& t = fd != nullptr ? targets[fd->target] : targets[rng.below(targets.size())];
       const std::string& bus = t.info->bus;
       const std::string& driver = t.info->name;
-      // A module has no device to plug or bind: its device goes and comes back with the module (unload, load).
-      if (t.info->is_module()) {
+      // A module without a bus has no device to plug or bind: its device goes and comes back with the module
+      // (unload, load).
+      if (t.info->is_module() && bus.empty()) {
         if (p == Pick::Unplug || p == Pick::Unbind) p = Pick::Unload;
         if (p == Pick::Plug || p == Pick::Bind) p = Pick::Load;
         if (p == Pick::SysfsRead || p == Pick::SysfsWrite) p = Pick::Yield;
@@ -296,7 +298,11 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
           break;
         case Pick::Irq:
           op.kind = OpKind::Irq;
-          op.number = rng.chance(50) ? 32 : rng.below(8);
+          // Half the time a line the driver's device is described with, when it has some.
+          if (!t.info->irqs.empty() && rng.chance(50))
+            op.number = t.info->irqs[rng.below(t.info->irqs.size())];
+          else
+            op.number = rng.chance(50) ? 32 : rng.below(8);
           break;
         case Pick::Sleep:
           op.kind = OpKind::Sleep;

@@ -370,6 +370,51 @@ class Parser {
     return *v;
   }
 
+  // The bytes of `write FD "..."`: the text, with \\ \n \t \0 \xHH escapes (a '"' is \x22).
+  std::string write_data(const Token& t) const {
+    std::string out;
+    const std::string& s = t.text;
+    auto at = [&](std::size_t i) {
+      Token c = t;
+      c.column = t.column + 1 + static_cast<int>(i);  // after the opening quote
+      return c;
+    };
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] != '\\') {
+        out += s[i];
+        continue;
+      }
+      if (i + 1 == s.size()) fail(at(i), "unfinished escape at the end of the data (\\\\ for a backslash)");
+      const char e = s[++i];
+      if (e == '\\') {
+        out += '\\';
+      } else if (e == 'n') {
+        out += '\n';
+      } else if (e == 't') {
+        out += '\t';
+      } else if (e == '0') {
+        out += '\0';
+      } else if (e == 'x') {
+        if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0)
+          fail(at(i - 1), "expected two hex digits after \\x");
+        out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+        i += 2;
+      } else {
+        fail(at(i - 1), std::string("unknown escape \\") + e + " in the data (\\\\ \\n \\t \\0 \\xHH)");
+      }
+    }
+    if (out.size() > limits::kMaxIoBytes)
+      fail(t, "the data is " + std::to_string(out.size()) + " bytes, more than the limit of " +
+                  std::to_string(limits::kMaxIoBytes));
+    return out;
+  }
+
   void check_driver(const Token& t) const {
     plain(t, "a driver name");
     if (drivers::find_driver(t.text) != nullptr) return;
@@ -633,7 +678,12 @@ class Parser {
       case OpKind::Read:
       case OpKind::Write:
         op.fd = fd_var(t, 1);
-        op.number = t.size() > 2 ? number(t[2], "a byte count", 0, limits::kMaxIoBytes) : 1;
+        if (op.kind == OpKind::Write && t.size() > 2 && t[2].quoted) {
+          op.data = write_data(t[2]);
+          op.number = op.data->size();
+        } else {
+          op.number = t.size() > 2 ? number(t[2], "a byte count", 0, limits::kMaxIoBytes) : 1;
+        }
         no_more(t, 3);
         break;
       case OpKind::Ioctl: {

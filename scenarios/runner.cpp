@@ -107,7 +107,8 @@ std::int64_t run_op(const Op& op, Process& p) {
     case OpKind::Read:
       return file() ? bus::vfs_read(file(), op.number) : -bus::kEBADF;
     case OpKind::Write:
-      return file() ? bus::vfs_write(file(), op.number) : -bus::kEBADF;
+      if (file() == nullptr) return -bus::kEBADF;
+      return op.data ? bus::vfs_write(file(), std::string_view(*op.data)) : bus::vfs_write(file(), op.number);
     case OpKind::Ioctl:
       return file() ? bus::vfs_ioctl(file(), static_cast<unsigned>(op.number), op.arg) : -bus::kEBADF;
     case OpKind::Poll:

@@ -51,6 +51,8 @@ struct Op {
   std::uint64_t number = 0;           // count, ioctl cmd, irq line, nanoseconds, open flags
   std::uint64_t arg = 0;              // ioctl argument
   std::vector<std::int64_t> allowed;  // results it may return (empty: any)
+  // write "bytes": what the user buffer holds (number is its size); absent: a write of `number` zero bytes.
+  std::optional<std::string> data;
 };
 
 struct Task {

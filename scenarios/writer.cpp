@@ -25,6 +25,24 @@ std::string value_text(const std::string& v) {
   });
   return bare ? v : "\"" + v + "\"";
 }
+// Write data as the parser reads it back: printable bytes as they are, the rest (and '"', '\\') escaped.
+std::string data_text(const std::string& d) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out = "\"";
+  for (char ch : d) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c >= 0x20 && c < 0x7f && c != '"') {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out + "\"";
+}
 }  // namespace
 
 std::string op_text(const Op& op) {
@@ -44,7 +62,10 @@ std::string op_text(const Op& op) {
       break;
     case OpKind::Read:
     case OpKind::Write:
-      o << " " << op.fd << " " << op.number;
+      if (op.data)
+        o << " " << op.fd << " " << data_text(*op.data);
+      else
+        o << " " << op.fd << " " << op.number;
       break;
     case OpKind::Ioctl:
       o << " " << op.fd << " " << (op.a.empty() ? std::to_string(op.number) : op.a) << " " << op.arg;

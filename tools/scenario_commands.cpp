@@ -386,7 +386,8 @@ void add_list_command(CLI::App& app, int* exit_code) {
     std::cout << "drivers:\n";
     for (const drivers::DriverInfo& d : drivers::all_drivers()) {
       const bool variant = !d.race.empty() || d.is_module();
-      std::cout << "  " << d.name << "  [" << (d.is_module() ? "module, C" : d.bus)
+      std::cout << "  " << d.name << "  ["
+                << (d.is_module() ? (d.bus.empty() ? "module, C" : "module, C, " + d.bus) : d.bus)
                 << (d.race.empty() ? "" : ", " + d.race)
                 << (!variant  ? ""
                     : d.buggy ? ", buggy: " + d.bug_kind

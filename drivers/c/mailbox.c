@@ -1,7 +1,8 @@
 /*
  * mailbox: a one-message mailbox behind a misc device, /dev/mailbox. write() leaves a message (up to 64 bytes,
  * replacing any unread one); read() sleeps until there is one and takes it; ioctl(MAILBOX_OPENS) returns how many
- * times the device was opened since the module was loaded.
+ * times the device was opened since the module was loaded, ioctl(MAILBOX_PEEK) the first byte of the unread message
+ * (-ENODATA when there is none).
  *
  * Built twice. MAILBOX_FIXED unset: the buggy variant. Its file operations name no owner, so an open file does not
  * pin the module: rmmod runs mailbox_exit, which frees the mailbox, and the open file's next read or write (or a
@@ -26,6 +27,7 @@
 
 #define MAILBOX_SIZE 64
 #define MAILBOX_OPENS 1 /* ioctl: opens since load */
+#define MAILBOX_PEEK 2  /* ioctl: the first byte of the unread message */
 
 struct mailbox {
   struct kref ref;
@@ -117,10 +119,16 @@ static ssize_t mailbox_write(struct file *file, const char __user *buf, size_t c
 }
 
 static long mailbox_ioctl(struct file *file, unsigned int cmd, unsigned long arg) {
+  struct mailbox *mb = file->private_data;
   long ret;
 
-  (void)file;
   (void)arg;
+  if (cmd == MAILBOX_PEEK) {
+    mutex_lock(&mb->lock);
+    ret = mb->len ? (long)(unsigned char)mb->msg[0] : -ENODATA;
+    mutex_unlock(&mb->lock);
+    return ret;
+  }
   if (cmd != MAILBOX_OPENS) return -ENOTTY;
   mutex_lock(&opens_lock);
   ret = (long)opens;

@@ -20,6 +20,12 @@ struct spinlock;
 struct wait_queue_head;
 struct miscdevice;
 struct module;
+struct file_operations;
+struct device;
+struct platform_driver;
+struct platform_device;
+struct timer_list;
+struct cdev;
 
 /* slab */
 void *__devsim_kmalloc(size_t size, gfp_t flags, __DEVSIM_SITE_PARAMS);
@@ -39,6 +45,12 @@ int __devsim_mutex_is_locked(struct mutex *m);
 void __devsim_spin_lock_init(struct spinlock *l, const char *name, __DEVSIM_SITE_PARAMS);
 void __devsim_spin_lock(struct spinlock *l, __DEVSIM_SITE_PARAMS);
 void __devsim_spin_unlock(struct spinlock *l, __DEVSIM_SITE_PARAMS);
+unsigned long __devsim_spin_lock_irqsave(struct spinlock *l, __DEVSIM_SITE_PARAMS);
+void __devsim_spin_unlock_irqrestore(struct spinlock *l, unsigned long flags, __DEVSIM_SITE_PARAMS);
+void __devsim_spin_lock_irq(struct spinlock *l, __DEVSIM_SITE_PARAMS);
+void __devsim_spin_unlock_irq(struct spinlock *l, __DEVSIM_SITE_PARAMS);
+unsigned long __devsim_local_irq_save(__DEVSIM_SITE_PARAMS);
+void __devsim_local_irq_restore(unsigned long flags, __DEVSIM_SITE_PARAMS);
 
 /* refcount_t (struct kref is built on it) */
 void __devsim_refcount_set(int *counter, int n);
@@ -53,6 +65,7 @@ unsigned long __devsim_prepare_to_wait(struct wait_queue_head *wq, int state, __
 long __devsim_wait_sleep(struct wait_queue_head *wq, unsigned long token, int state, __DEVSIM_SITE_PARAMS);
 void __devsim_wake_up(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 int __devsim_signal_pending(void);
+int __devsim_fatal_signal_pending(void);
 
 /* user memory */
 unsigned long __devsim_copy_to_user(void *to, const void *from, unsigned long n, __DEVSIM_SITE_PARAMS);
@@ -66,8 +79,59 @@ void __devsim_misc_deregister(struct miscdevice *misc, __DEVSIM_SITE_PARAMS);
 bool __devsim_try_module_get(struct module *m);
 void __devsim_module_put(struct module *m);
 
-/* sleeping */
+/* sleeping and time */
 void __devsim_might_sleep(__DEVSIM_SITE_PARAMS);
+void __devsim_msleep(unsigned int msecs, __DEVSIM_SITE_PARAMS);
+unsigned long __devsim_jiffies(void);
+
+/* devices (struct device: platform devices and class devices) */
+struct device *__devsim_get_device(struct device *dev, __DEVSIM_SITE_PARAMS);
+void __devsim_put_device(struct device *dev, __DEVSIM_SITE_PARAMS);
+void *__devsim_dev_get_drvdata(const struct device *dev, __DEVSIM_SITE_PARAMS);
+void __devsim_dev_set_drvdata(struct device *dev, void *data, __DEVSIM_SITE_PARAMS);
+void *__devsim_devm_kmalloc(struct device *dev, size_t size, gfp_t flags, __DEVSIM_SITE_PARAMS);
+int __devsim_devm_add_action(struct device *dev, void (*action)(void *), void *data, int reset, __DEVSIM_SITE_PARAMS);
+int __devsim_dev_printk(const char *level, const struct device *dev, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* a struct class is passed as void * (class is a C++ keyword) */
+void *__devsim_class_create(const char *name, __DEVSIM_SITE_PARAMS);
+void __devsim_class_destroy(const void *cls, __DEVSIM_SITE_PARAMS);
+struct device *__devsim_device_create(const void *cls, struct device *parent, dev_t devt, void *drvdata,
+                                      __DEVSIM_SITE_PARAMS, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+void __devsim_device_destroy(const void *cls, dev_t devt, __DEVSIM_SITE_PARAMS);
+
+/* platform bus */
+int __devsim_platform_driver_register(struct platform_driver *drv, struct module *owner, __DEVSIM_SITE_PARAMS);
+void __devsim_platform_driver_unregister(struct platform_driver *drv, __DEVSIM_SITE_PARAMS);
+int __devsim_platform_get_irq(struct platform_device *pdev, unsigned int num, __DEVSIM_SITE_PARAMS);
+
+/* interrupts */
+typedef int (*__devsim_irq_handler_t)(int, void *);
+int __devsim_request_irq(unsigned int irq, __devsim_irq_handler_t handler, unsigned long flags, const char *name,
+                         void *dev_id, __DEVSIM_SITE_PARAMS);
+int __devsim_devm_request_irq(struct device *dev, unsigned int irq, __devsim_irq_handler_t handler, unsigned long flags,
+                              const char *name, void *dev_id, __DEVSIM_SITE_PARAMS);
+const void *__devsim_free_irq(unsigned int irq, void *dev_id, __DEVSIM_SITE_PARAMS);
+void __devsim_disable_irq(unsigned int irq, int sync, __DEVSIM_SITE_PARAMS);
+void __devsim_enable_irq(unsigned int irq, __DEVSIM_SITE_PARAMS);
+void __devsim_synchronize_irq(unsigned int irq, __DEVSIM_SITE_PARAMS);
+
+/* timers: mode 0 del_timer, 1 del_timer_sync, 2 timer_shutdown_sync, 3 timer_shutdown */
+void __devsim_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *), unsigned int flags,
+                          __DEVSIM_SITE_PARAMS);
+int __devsim_mod_timer(struct timer_list *timer, unsigned long expires, __DEVSIM_SITE_PARAMS);
+int __devsim_del_timer(struct timer_list *timer, int mode, __DEVSIM_SITE_PARAMS);
+int __devsim_timer_pending(const struct timer_list *timer);
+
+/* character devices */
+int __devsim_alloc_chrdev_region(dev_t *dev, unsigned int baseminor, unsigned int count, const char *name,
+                                 __DEVSIM_SITE_PARAMS);
+int __devsim_register_chrdev_region(dev_t from, unsigned int count, const char *name, __DEVSIM_SITE_PARAMS);
+void __devsim_unregister_chrdev_region(dev_t from, unsigned int count, __DEVSIM_SITE_PARAMS);
+void __devsim_cdev_init(struct cdev *cdev, const struct file_operations *fops, __DEVSIM_SITE_PARAMS);
+struct cdev *__devsim_cdev_alloc(__DEVSIM_SITE_PARAMS);
+int __devsim_cdev_add(struct cdev *cdev, dev_t dev, unsigned int count, __DEVSIM_SITE_PARAMS);
+void __devsim_cdev_del(struct cdev *cdev, __DEVSIM_SITE_PARAMS);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,7 @@
 #define EOVERFLOW 75
 #define ESHUTDOWN 108
 #define ETIMEDOUT 110
+#define EPROBE_DEFER 517
 #define ERESTARTSYS 512
 
 #endif

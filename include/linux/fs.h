@@ -11,6 +11,7 @@
 #define _DEVSIM_LINUX_FS_H
 
 #include "compiler.h"
+#include "devsim_abi.h"
 #include "types.h"
 
 struct module;
@@ -31,9 +32,12 @@ struct file;
 #define FMODE_PREAD ((fmode_t)0x8)
 #define FMODE_PWRITE ((fmode_t)0x10)
 
+struct cdev;
+
 struct inode {
   dev_t i_rdev;
   void *i_private;
+  struct cdev *i_cdev; /* the character device chrdev_open found (cdev.h); NULL for a misc device */
 };
 
 struct file {
@@ -81,5 +85,15 @@ static inline loff_t noop_llseek(struct file *file, loff_t offset, int whence) {
   (void)whence;
   return file->f_pos;
 }
+
+/*
+ * Character device numbers (fs/char_dev.c): a region of minors under one major. A dynamic major is given from 254
+ * downwards, as the kernel's first dynamic range; regions are per execution.
+ */
+#define alloc_chrdev_region(dev, baseminor, count, name) \
+  __devsim_alloc_chrdev_region((dev), (baseminor), (count), (name), __DEVSIM_SITE)
+#define register_chrdev_region(from, count, name) \
+  __devsim_register_chrdev_region((from), (count), (name), __DEVSIM_SITE)
+#define unregister_chrdev_region(from, count) __devsim_unregister_chrdev_region((from), (count), __DEVSIM_SITE)
 
 #endif

@@ -168,3 +168,148 @@ task killer {
                              "signal.scn");
   BOOST_TEST(v.result.failures.empty(), failures_text(v));
 }
+
+// ---- drivers/c/pulse.c: a platform driver with a character device, an interrupt and a timer ----------------------
+
+BOOST_AUTO_TEST_CASE(platform_modules_name_their_bus_and_interrupt_lines) {
+  const drivers::DriverInfo *buggy = drivers::find_driver("cplat_pulse_buggy");
+  const drivers::DriverInfo *fixed = drivers::find_driver("cplat_pulse_fixed");
+  BOOST_TEST_REQUIRE(buggy != nullptr);
+  BOOST_TEST_REQUIRE(fixed != nullptr);
+  BOOST_TEST(buggy->is_module());
+  BOOST_TEST(buggy->bus == "platform");
+  BOOST_TEST(buggy->irqs == std::vector<unsigned>{40});
+  BOOST_TEST(buggy->buggy);
+  BOOST_TEST(!fixed->buggy);
+  BOOST_TEST(fixed->node == "pulse0");
+}
+
+// The character device as fs/char_dev.c has it: device_create makes the node, chrdev_open finds the cdev by number
+// and pins the owner module (cdev_get: try_module_get(cdev->owner)); after remove() the node is gone (-ENOENT) and
+// an open file gets the driver's -ENODEV; the module unloads once the file is closed. Interrupts reach the handler
+// (line 40, platform_get_irq) and the settle timer publishes one event per burst after 5 jiffies (HZ=1000: 5 ms).
+BOOST_AUTO_TEST_CASE(char_device_irq_and_timer_follow_the_kernel) {
+  scenarios::Verdict v = run(R"(driver cplat_pulse_fixed
+device platform pulse0 cplat_pulse_fixed
+task app {
+  fd = open /dev/pulse0 => 3
+  ioctl fd 1 => 0
+  irq 40
+  irq 40
+  sleep 1ms
+  ioctl fd 2 => 2
+  ioctl fd 1 => 0
+  read fd 4 => 4
+  ioctl fd 1 => 1
+  read fd 2 => -EINVAL
+  ioctl fd 9 => -ENOTTY
+  unload cplat_pulse_fixed => -EAGAIN
+  unplug platform pulse0 => 0
+  fd2 = open /dev/pulse0 => -ENOENT
+  read fd 4 => -ENODEV
+  ioctl fd 1 => -ENODEV
+  close fd
+  unload cplat_pulse_fixed => 0
+}
+explore random executions=200 seed=3
+)",
+                             "pulse-api.scn");
+  BOOST_TEST(v.result.executions == 200u);
+  BOOST_TEST(v.result.failures.empty(), failures_text(v));
+}
+
+// spin_lock_irq/spin_lock_irqsave disable interrupts for lockdep (core/irqflags.hpp): the lock the handler takes
+// with spin_lock is taken with interrupts off in process and timer context, so no inconsistent lock state is
+// reported (kernel/locking/lockdep.c mark_lock: {IN-HARDIRQ-W} and {HARDIRQ-ON-W} never meet).
+BOOST_AUTO_TEST_CASE(irqsave_spinlocks_are_irq_safe_for_lockdep) {
+  scenarios::Verdict v = run(R"(driver cplat_pulse_fixed
+device platform pulse0 cplat_pulse_fixed
+task app {
+  fd = open /dev/pulse0
+  ioctl fd 2
+  read fd 4
+  close fd
+}
+task hardware {
+  irq 40
+  sleep 10ms
+  irq 40
+}
+explore exhaustive preemptions=1
+)",
+                             "pulse-lockdep.scn");
+  BOOST_TEST(v.result.exhausted);
+  BOOST_TEST(v.result.failures.empty(), failures_text(v));
+}
+
+// The buggy variant: an interrupt during remove() re-arms the timer after del_timer_sync; devres frees the
+// interrupt and drops the last reference (pulse_free), and the timer fires on the freed state. The report is the
+// kernel's own read of the timer (call_timer_fn), allocated in pulse_probe, freed in pulse_free.
+BOOST_AUTO_TEST_CASE(pulse_buggy_timer_fires_after_free) {
+  scenarios::Verdict v = run(R"(driver cplat_pulse_buggy
+device platform pulse0 cplat_pulse_buggy
+task hardware {
+  irq 40
+}
+task hub {
+  unplug platform pulse0
+}
+expect use-after-free in call_timer_fn
+explore exhaustive preemptions=2
+)",
+                             "pulse-buggy.scn");
+  BOOST_TEST(v.passed, v.summary);
+  BOOST_TEST_REQUIRE(!v.result.failures.empty());
+  const sim::Report &r = v.result.failures.front().report;
+  BOOST_TEST(sim::render_text(r).find("pulse_probe") != std::string::npos);
+  BOOST_TEST(sim::render_text(r).find("pulse_free") != std::string::npos);
+}
+
+// Module unload racing with a probe of the module's driver: driver_unregister waits for a probe in progress and
+// detaches the device it bound (drivers/base/bus.c bus_remove_driver: klist_remove waits for the bus iteration that
+// runs the probe, lib/klist.c), so module_exit's teardown sees every device it bound. Before that, a device bound
+// during the unload stayed bound to the dead driver, and after a reload its remove() ran with the new module
+// instance's globals: the class device of the first instance leaked.
+BOOST_AUTO_TEST_CASE(driver_unregister_waits_for_a_probe_in_progress) {
+  scenarios::Verdict v = run(R"(driver cplat_pulse_fixed
+device platform pulse0 cplat_pulse_fixed
+task hub {
+  unplug platform pulse0
+  plug platform pulse0 cplat_pulse_fixed
+}
+task admin {
+  unload cplat_pulse_fixed
+  load cplat_pulse_fixed
+}
+explore exhaustive preemptions=2
+)",
+                             "pulse-unload-probe.scn");
+  BOOST_TEST(v.result.exhausted);
+  BOOST_TEST(v.result.failures.empty(), failures_text(v));
+}
+
+// Scenario data (write fd "bytes"): copy_from_user copies the scenario's bytes, escapes included, so the driver
+// sees them (mailbox.c's ioctl 2 returns the first byte of the message, -ENODATA (-61) when there is none).
+BOOST_AUTO_TEST_CASE(write_data_reaches_copy_from_user) {
+  scenarios::Verdict v = run(R"(driver cmisc_mailbox_fixed
+task app {
+  fd = open /dev/mailbox
+  ioctl fd 2 => -61
+  write fd "hi there" => 8
+  ioctl fd 2 => 104
+  write fd "\xff\x00" => 2
+  ioctl fd 2 => 255
+  write fd "\\" => 1
+  ioctl fd 2 => 92
+  write fd "\x22q" => 2
+  ioctl fd 2 => 34
+  read fd 8 => 2
+  ioctl fd 2 => -61
+  write fd 3 => 3
+  ioctl fd 2 => 0
+  close fd
+}
+)",
+                             "data.scn");
+  BOOST_TEST(v.result.failures.empty(), failures_text(v));
+}

@@ -261,6 +261,28 @@ BOOST_AUTO_TEST_CASE(what_parses_writes_back_to_the_same_text) {
   BOOST_TEST(to_text(parse_scenario(text, "w.scn")) == text);
 }
 
+// write FD "bytes": the data is the quoted text with its escapes decoded; it writes back escaped and parses to the
+// same bytes. Bad escapes are errors at the escape.
+BOOST_AUTO_TEST_CASE(write_data_parses_and_writes_back) {
+  Scenario s = parse_scenario(
+      "driver scn_test\ndevice usb 1-1 scn_test\ntask a {\n  fd = open /dev/x\n  write fd \"a b\\x00\\n\\\\\\x22\" => "
+      "7\n"
+      "  write fd 3\n}\n",
+      "t.scn");
+  const Op& w = s.tasks[0].ops[1];
+  BOOST_TEST_REQUIRE(w.data.has_value());
+  BOOST_TEST(*w.data == std::string("a b\0\n\\\"", 7));
+  BOOST_TEST(w.number == 7u);
+  BOOST_TEST(!s.tasks[0].ops[2].data.has_value());
+  const std::string text = to_text(s);
+  BOOST_TEST(text.find("write fd \"a b\\x00\\x0a\\\\\\x22\"") != std::string::npos, text);
+  BOOST_TEST(to_text(parse_scenario(text, "w.scn")) == text);
+  BOOST_TEST(error_of("driver scn_test\ntask a {\n  fd = open /dev/x\n  write fd \"ab\\q\"\n}\n") ==
+             "t.scn:4:15: unknown escape \\q in the data (\\\\ \\n \\t \\0 \\xHH)");
+  BOOST_TEST(error_of("driver scn_test\ntask a {\n  fd = open /dev/x\n  write fd \"\\x4\"\n}\n") ==
+             "t.scn:4:13: expected two hex digits after \\x");
+}
+
 // Every shipped scenario, and every reproducer-shaped text, survives the same round trip.
 BOOST_AUTO_TEST_CASE(every_shipped_scenario_writes_back_to_the_same_text) {
   int checked = 0;

@@ -1,0 +1,648 @@
+// The C ABI of the driver model: struct device, classes and /dev nodes, the platform bus, interrupts, timers,
+// jiffies and character devices, each on devsim's model (bus/device.hpp, bus/platform.hpp, bus/irq.hpp,
+// bus/timer.hpp, bus/cdev.hpp). Functions named after the kernel's (chrdev_open, cdev_put) are the kernel's own code
+// in the model: a report of a use-after-free in them names the kernel function, as KASAN would.
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "bus/cdev.hpp"
+#include "bus/devm.hpp"
+#include "bus/driver.hpp"
+#include "bus/errno.hpp"
+#include "bus/irq.hpp"
+#include "bus/platform.hpp"
+#include "bus/timer.hpp"
+#include "cabi/kernel_api.hpp"
+#include "cabi/module.hpp"
+#include "cabi/site.hpp"
+#include "cabi/state.hpp"
+#include "core/irqflags.hpp"
+#include "sim/kmalloc.hpp"
+#include "sim/memory.hpp"
+
+#include "cabi/c_headers.hpp"
+
+namespace devsim::cabi {
+
+namespace {
+
+constexpr unsigned kGfpKernelZero = static_cast<unsigned>(sim::GFP_KERNEL | sim::__GFP_ZERO);
+constexpr unsigned kDynamicMajorFirst = 254;  // fs/char_dev.c: dynamic majors are given from 254 down
+constexpr unsigned kDynamicMajorLast = 234;
+
+// ---- devices ------------------------------------------------------------------------------------------------
+
+// A kernel-internal allocation (the struct platform_device of a device the machine describes): made before any
+// driver runs in the kernel, so fault injection does not fail it.
+void* kernel_zalloc(std::size_t size, const sim::Site& site) {
+  sim::KernelMemory& mem = world().memory();
+  const sim::AllocId id = mem.allocate(size, alignof(std::max_align_t), true, nullptr, nullptr, site);
+  return mem.record(id).base;
+}
+
+// The bus device behind a C struct device, read by the kernel at `site` (a device in freed memory is reported
+// there); null for a class device.
+bus::Device* bus_device(const struct device* dev, const sim::Site& site) {
+  if (dev == nullptr) return nullptr;
+  kernel_touch(&dev->__devsim_dev, sizeof dev->__devsim_dev, false, site);
+  return static_cast<bus::Device*>(dev->__devsim_dev);
+}
+
+// The C struct platform_device standing for `bd`, made at the first probe of a C driver on it and freed with the
+// device (its release): a driver that keeps a pointer to it past the last put_device uses freed memory.
+struct platform_device* platform_device_of(bus::Device& bd, const sim::Site& site) {
+  CApiState& st = state();
+  if (auto it = st.platform_devices.find(&bd); it != st.platform_devices.end()) return it->second;
+  const std::string& name = bd.name(site);
+  char* mem = static_cast<char*>(kernel_zalloc(sizeof(struct platform_device) + name.size() + 1, site));
+  auto* pdev = reinterpret_cast<struct platform_device*>(mem);
+  char* copy = mem + sizeof(struct platform_device);
+  std::memcpy(copy, name.c_str(), name.size() + 1);
+  pdev->name = copy;
+  pdev->id = -1;  // PLATFORM_DEVID_NONE: the name is the device's
+  pdev->dev.__devsim_name = copy;
+  pdev->dev.__devsim_dev = &bd;
+  st.platform_devices[&bd] = pdev;
+  // LIFETIME: freed when the bus device is released (its last put_device), in the task that dropped it.
+  bd.add_release_hook([pdev](bus::Device& d) {
+    CApiState& s = state();
+    s.platform_devices.erase(&d);
+    s.platform_device_spec.erase(pdev);
+    c_kfree(pdev, sim::Site::current());
+  });
+  return pdev;
+}
+
+// ---- character devices --------------------------------------------------------------------------------------
+
+core::Mutex& chrdevs_lock() {
+  CApiState& st = state();
+  if (!st.chrdevs_lock) st.chrdevs_lock = std::make_unique<core::Mutex>("chrdevs_lock");
+  return *st.chrdevs_lock;
+}
+
+bool ranges_overlap(unsigned a, unsigned an, unsigned b, unsigned bn) {
+  return a < b + bn && b < a + an;
+}
+
+// kobject_put() on a cdev: the last reference frees a cdev_alloc'd one (ktype_cdev_dynamic's release).
+void cdev_kobject_put(struct cdev* p, const sim::Site& site) {
+  world().memory().check_primitive(&p->__devsim_refs, site, 0);
+  if (!refcount_of(&p->__devsim_refs)->dec_and_test(site)) return;
+  if (__atomic_load_n(&p->__devsim_dynamic, __ATOMIC_RELAXED) != 0) c_kfree(p, site);
+}
+
+// chrdev_open() (fs/char_dev.c): the file operations of a /dev node made by device_create.
+int chrdev_open(bus::Cdev& node, bus::File& f) {
+  const sim::Site site = sim::Site::current();
+  const unsigned devt = static_cast<CNode&>(node).devt;
+  struct cdev* p = nullptr;
+  struct module* owner = nullptr;
+  {
+    // kobj_lookup() under chrdevs_lock, and cdev_get() (exact_lock) before the lock is dropped.
+    core::MutexGuard guard = chrdevs_lock().guard(site);
+    for (const CCdevMapping& m : state().cdev_map) {
+      if (devt >= m.dev && devt - m.dev < m.count) {
+        p = m.cdev;
+        break;
+      }
+    }
+    if (p == nullptr) return -bus::kENXIO;
+    if (!kernel_touch(p, sizeof *p, false, site)) return -bus::kENXIO;
+    owner = p->owner;
+    if (owner != nullptr && !__devsim_try_module_get(owner)) return -bus::kENXIO;
+    world().memory().check_primitive(&p->__devsim_refs, site, 0);
+    refcount_of(&p->__devsim_refs)->inc(site);
+  }
+  const struct file_operations* fops = p->ops;
+  // fops_get(): the module of the file operations must be live.
+  struct module* fops_owner = fops != nullptr ? fops->owner : nullptr;
+  if (fops == nullptr || (fops_owner != nullptr && !__devsim_try_module_get(fops_owner))) {
+    cdev_put(p, site);
+    return -bus::kENXIO;
+  }
+  const int r = open_c_file(f, fops, devt, p, nullptr, site);
+  if (r != 0) {
+    cdev_put(p, site);
+    if (fops_owner != nullptr) __devsim_module_put(fops_owner);
+  }
+  return r;
+}
+
+const bus::FileOperations kChrdevFops = [] {
+  bus::FileOperations ops = kCFops;
+  ops.open = &chrdev_open;
+  return ops;
+}();
+
+// ---- interrupts ---------------------------------------------------------------------------------------------
+
+bus::IrqReturn c_irq_trampoline(unsigned irq, void* cookie) {
+  auto* a = static_cast<CIrqAction*>(cookie);
+  const int r = a->handler(static_cast<int>(irq), a->dev_id);
+  return r == IRQ_NONE ? bus::IrqReturn::None : bus::IrqReturn::Handled;
+}
+
+CIrqAction* find_action(unsigned irq, void* dev_id) {
+  for (CIrqAction& a : state().irq_actions)
+    if (a.installed && a.irq == irq && a.dev_id == dev_id) return &a;
+  return nullptr;
+}
+
+// ---- timers -------------------------------------------------------------------------------------------------
+
+static_assert(sizeof(bus::TimerList) <= sizeof(static_cast<struct timer_list*>(nullptr)->__devsim_timer) &&
+                  alignof(bus::TimerList) <= alignof(unsigned long),
+              "struct timer_list must hold devsim's timer object");
+
+bus::TimerList& timer_of(struct timer_list* t) {
+  // LIFETIME: constructed in place by timer_setup, in the C struct's storage; never destroyed (trivial state).
+  return *std::launder(reinterpret_cast<bus::TimerList*>(t->__devsim_timer));
+}
+
+// call_timer_fn(): bus/timer.hpp read the timer (a freed one was reported there and this is not called); the C
+// function is the struct timer_list's.
+void c_timer_trampoline(bus::TimerList& tl) {
+  auto* t =
+      reinterpret_cast<struct timer_list*>(reinterpret_cast<char*>(&tl) - offsetof(struct timer_list, __devsim_timer));
+  void (*fn)(struct timer_list*) = t->function;
+  if (fn != nullptr) fn(t);
+}
+
+constexpr std::uint64_t kNanosPerJiffy = 1'000'000;  // HZ = 1000
+
+}  // namespace
+
+void cdev_put(struct cdev* p, const sim::Site& site) {
+  kernel_touch(&p->owner, sizeof p->owner, false, site);
+  struct module* owner = p->owner;
+  cdev_kobject_put(p, site);
+  if (owner != nullptr) __devsim_module_put(owner);
+}
+
+}  // namespace devsim::cabi
+
+using devsim::cabi::c_site;
+using devsim::cabi::state;
+namespace bus = devsim::bus;
+namespace sim = devsim::sim;
+namespace core = devsim::core;
+namespace cabi = devsim::cabi;
+
+extern "C" {
+
+// ---- interrupts off -----------------------------------------------------------------------------------------
+
+unsigned long __devsim_spin_lock_irqsave(struct spinlock* l, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().memory().check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  core::irqflags_t flags = 0;
+  core::spin_lock_irqsave(cabi::spinlock_of(l, site), flags, site);
+  return flags;
+}
+
+void __devsim_spin_unlock_irqrestore(struct spinlock* l, unsigned long flags, const char* file, int line,
+                                     const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().memory().check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  core::spin_unlock_irqrestore(cabi::spinlock_of(l, site), flags, site);
+}
+
+void __devsim_spin_lock_irq(struct spinlock* l, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().memory().check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  core::spin_lock_irq(cabi::spinlock_of(l, site), site);
+}
+
+void __devsim_spin_unlock_irq(struct spinlock* l, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().memory().check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  core::spin_unlock_irq(cabi::spinlock_of(l, site), site);
+}
+
+unsigned long __devsim_local_irq_save(const char* file, int line, const char* func) {
+  core::irqflags_t flags = 0;
+  core::local_irq_save(flags, c_site(file, line, func));
+  return flags;
+}
+
+void __devsim_local_irq_restore(unsigned long flags, const char* file, int line, const char* func) {
+  core::local_irq_restore(flags, c_site(file, line, func));
+}
+
+int __devsim_fatal_signal_pending(void) {
+  return cabi::world().fatal_signal_pending() ? 1 : 0;
+}
+
+// ---- time ---------------------------------------------------------------------------------------------------
+
+void __devsim_msleep(unsigned int msecs, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  sim::World& w = cabi::world();
+  w.might_sleep("msleep", site);
+  w.sleep_for(static_cast<sim::Nanos>(msecs) * cabi::kNanosPerJiffy, site);
+}
+
+unsigned long __devsim_jiffies(void) {
+  return static_cast<unsigned long>(cabi::world().now() / cabi::kNanosPerJiffy);
+}
+
+// ---- devices ------------------------------------------------------------------------------------------------
+
+struct device* __devsim_get_device(struct device* dev, const char* file, int line, const char* func) {
+  if (dev == nullptr) return nullptr;
+  const sim::Site site = c_site(file, line, func);
+  if (bus::Device* bd = cabi::bus_device(dev, site)) {
+    bus::get_device(bd, site);
+  } else {
+    cabi::world().memory().check_primitive(&dev->__devsim_refs, site, 0);
+    cabi::refcount_of(&dev->__devsim_refs)->inc(site);
+  }
+  return dev;
+}
+
+void __devsim_put_device(struct device* dev, const char* file, int line, const char* func) {
+  if (dev == nullptr) return;
+  const sim::Site site = c_site(file, line, func);
+  if (bus::Device* bd = cabi::bus_device(dev, site)) {
+    bus::put_device(bd, site);
+    return;
+  }
+  // A class device: freed at its last reference (device_create_release).
+  cabi::world().memory().check_primitive(&dev->__devsim_refs, site, 0);
+  if (cabi::refcount_of(&dev->__devsim_refs)->dec_and_test(site)) cabi::c_kfree(dev, site);
+}
+
+void* __devsim_dev_get_drvdata(const struct device* dev, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (bus::Device* bd = cabi::bus_device(dev, site)) return bd->drvdata(site);
+  cabi::kernel_touch(&dev->driver_data, sizeof dev->driver_data, false, site);
+  return dev->driver_data;
+}
+
+void __devsim_dev_set_drvdata(struct device* dev, void* data, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (bus::Device* bd = cabi::bus_device(dev, site)) {
+    bd->set_drvdata(data, site);
+    return;
+  }
+  cabi::kernel_touch(&dev->driver_data, sizeof dev->driver_data, true, site);
+  dev->driver_data = data;
+}
+
+void* __devsim_devm_kmalloc(struct device* dev, size_t size, gfp_t flags, const char* file, int line,
+                            const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  bus::Device* bd = cabi::bus_device(dev, site);
+  if (bd == nullptr) return nullptr;
+  std::optional<bus::BoundContext> ctx = bus::bound_context(*bd, site);
+  if (!ctx) return nullptr;
+  void* p = cabi::c_kmalloc(size, flags, site);
+  if (p == nullptr) return nullptr;
+  if (!bd->devres().add_sited(
+          "devm_kmalloc", [p](const sim::Site& at) { cabi::c_kfree(p, at); }, site)) {
+    cabi::c_kfree(p, site);
+    return nullptr;
+  }
+  return p;
+}
+
+int __devsim_devm_add_action(struct device* dev, void (*action)(void*), void* data, int reset, const char* file,
+                             int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  bus::Device* bd = cabi::bus_device(dev, site);
+  std::optional<bus::BoundContext> ctx = bd != nullptr ? bus::bound_context(*bd, site) : std::nullopt;
+  if (!ctx) {
+    if (reset) action(data);
+    return -bus::kEINVAL;
+  }
+  auto run = [action, data] { action(data); };
+  return reset ? bus::devm_add_action_or_reset(*ctx, "devm action", run, site)
+               : bus::devm_add_action(*ctx, "devm action", run, site);
+}
+
+int __devsim_dev_printk(const char* level, const struct device* dev, const char* fmt, ...) {
+  const sim::Site site = sim::Site::current();
+  std::string prefix = "(NULL device *): ";
+  if (dev != nullptr) {
+    // dev_printk reads the device: its driver's and its own name (a freed device is a use-after-free).
+    cabi::kernel_touch(dev, sizeof *dev, false, site);
+    const char* name = dev->init_name != nullptr ? dev->init_name : dev->__devsim_name;
+    prefix = std::string(name != nullptr ? name : "?") + ": ";
+  }
+  char text[512];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  return __devsim_printk("%s%s%s", level, prefix.c_str(), text);
+}
+
+void* __devsim_class_create(const char* name, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  auto* cls =
+      static_cast<struct __devsim_class*>(cabi::c_kmalloc(sizeof(struct __devsim_class), cabi::kGfpKernelZero, site));
+  if (cls == nullptr) return ERR_PTR(-bus::kENOMEM);
+  cls->name = name;
+  return cls;
+}
+
+void __devsim_class_destroy(const void* cls, const char* file, int line, const char* func) {
+  if (cls == nullptr || IS_ERR(cls)) return;
+  cabi::c_kfree(cls, c_site(file, line, func));
+}
+
+struct device* __devsim_device_create(const void* cls, struct device* parent, __kernel_dev_t devt, void* drvdata,
+                                      const char* file, int line, const char* func, const char* fmt, ...) {
+  const sim::Site site = c_site(file, line, func);
+  char name[64];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(name, sizeof name, fmt, ap);
+  va_end(ap);
+  const std::size_t len = std::strlen(name);
+  char* mem = static_cast<char*>(cabi::c_kmalloc(sizeof(struct device) + len + 1, cabi::kGfpKernelZero, site));
+  if (mem == nullptr) return static_cast<struct device*>(ERR_PTR(-bus::kENOMEM));
+  auto* dev = reinterpret_cast<struct device*>(mem);
+  std::memcpy(mem + sizeof(struct device), name, len + 1);
+  dev->__devsim_name = mem + sizeof(struct device);
+  dev->parent = parent;
+  dev->devt = devt;
+  dev->driver_data = drvdata;
+  cabi::refcount_of(&dev->__devsim_refs)->set(1);
+  // The node udev makes for it: opening it looks the character device up by number (chrdev_open).
+  auto node = std::make_unique<cabi::CNode>();
+  node->devt = devt;
+  bus::cdev_init(*node, &cabi::kChrdevFops, site);
+  const int r = bus::cdev_add(*node, name, nullptr, site);
+  if (r != 0) {
+    cabi::c_kfree(dev, site);
+    return static_cast<struct device*>(ERR_PTR(r));
+  }
+  cabi::CApiState& st = state();
+  st.class_devices.push_back({cls, devt, dev, node.get()});
+  st.nodes.push_back(std::move(node));
+  return dev;
+}
+
+void __devsim_device_destroy(const void* cls, __kernel_dev_t devt, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::CApiState& st = state();
+  for (auto it = st.class_devices.begin(); it != st.class_devices.end(); ++it) {
+    if (it->cls != cls || it->devt != devt) continue;
+    const cabi::CClassDevice cd = *it;
+    st.class_devices.erase(it);
+    bus::cdev_del(*cd.node, site);  // the node goes; open files keep their cdev
+    __devsim_put_device(cd.dev, file, line, func);
+    return;
+  }
+}
+
+// ---- the platform bus ---------------------------------------------------------------------------------------
+
+int __devsim_platform_driver_register(struct platform_driver* drv, struct module* owner, const char* file, int line,
+                                      const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::CApiState& st = state();
+  auto mod = st.modules.find(owner);
+  if (mod == st.modules.end() || mod->second.spec == nullptr) return -bus::kEINVAL;
+  if (st.platform_drivers.count(drv) != 0) return -bus::kEBUSY;
+  const cabi::CModuleSpec* spec = mod->second.spec;
+  bus::DriverOps ops;
+  // Named after the module: /sys/bus/platform/drivers/<module> and the scenario's bind/unbind find it; it binds
+  // devices whose modalias is the module's name or the C driver's own.
+  ops.name = spec->name;
+  ops.id_table = {spec->name};
+  if (drv->driver.name != nullptr) ops.id_table.emplace_back(drv->driver.name);
+  ops.probe = [drv, spec](bus::CoreContext& ctx) -> int {
+    const sim::Site at = sim::Site::current();
+    struct platform_device* pdev = cabi::platform_device_of(ctx.device(), at);
+    state().platform_device_spec[pdev] = spec;
+    return drv->probe != nullptr ? drv->probe(pdev) : 0;
+  };
+  ops.remove = [drv](bus::CoreContext& ctx) {
+    const sim::Site at = sim::Site::current();
+    struct platform_device* pdev = cabi::platform_device_of(ctx.device(), at);
+    if (drv->remove != nullptr) drv->remove(pdev);
+  };
+  bus::Driver* d = bus::platform_driver_register(std::move(ops), site);
+  if (d == nullptr) return -bus::kEBUSY;
+  st.platform_drivers[drv] = {drv, spec, d};
+  return 0;
+}
+
+void __devsim_platform_driver_unregister(struct platform_driver* drv, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  auto it = state().platform_drivers.find(drv);
+  if (it == state().platform_drivers.end()) return;
+  bus::Driver* d = it->second.bus;
+  state().platform_drivers.erase(it);
+  // The machine's shutdown may have unregistered it already (scenarios/runner.cpp): once is enough.
+  if (d->registered()) bus::driver_unregister(d, site);
+}
+
+int __devsim_platform_get_irq(struct platform_device* pdev, unsigned int num, const char* file, int line,
+                              const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::kernel_touch(pdev, sizeof *pdev, false, site);
+  auto it = state().platform_device_spec.find(pdev);
+  if (it == state().platform_device_spec.end() || num >= it->second->irqs.size()) return -bus::kENXIO;
+  return static_cast<int>(it->second->irqs[num]);
+}
+
+// ---- interrupts ---------------------------------------------------------------------------------------------
+
+int __devsim_request_irq(unsigned int irq, __devsim_irq_handler_t handler, unsigned long flags, const char* name,
+                         void* dev_id, const char* file, int line, const char* func) {
+  (void)flags;
+  const sim::Site site = c_site(file, line, func);
+  if (handler == nullptr) return -bus::kEINVAL;
+  cabi::CIrqAction& a = state().irq_actions.emplace_back();
+  a.irq = irq;
+  a.handler = handler;
+  a.dev_id = dev_id;
+  a.name = name;
+  const int r = bus::request_irq(irq, &cabi::c_irq_trampoline, name != nullptr ? name : "", &a, site);
+  a.installed = r == 0;
+  return r;
+}
+
+int __devsim_devm_request_irq(struct device* dev, unsigned int irq, __devsim_irq_handler_t handler, unsigned long flags,
+                              const char* name, void* dev_id, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  bus::Device* bd = cabi::bus_device(dev, site);
+  std::optional<bus::BoundContext> ctx = bd != nullptr ? bus::bound_context(*bd, site) : std::nullopt;
+  if (!ctx) return -bus::kEINVAL;
+  const int r = __devsim_request_irq(irq, handler, flags, name, dev_id, file, line, func);
+  if (r != 0) return r;
+  cabi::CIrqAction* a = cabi::find_action(irq, dev_id);
+  // devm_free_irq at unbind: free_irq, which waits for a running handler.
+  return bus::devm_add_action_or_reset(
+      *ctx, "devm_request_irq " + std::to_string(irq),
+      [a] {
+        a->installed = false;
+        bus::free_irq(a->irq, a);
+      },
+      site);
+}
+
+const void* __devsim_free_irq(unsigned int irq, void* dev_id, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::CIrqAction* a = cabi::find_action(irq, dev_id);
+  if (a == nullptr) {
+    __devsim_warn("free_irq: trying to free an IRQ that was never requested", file, line, func);
+    return nullptr;
+  }
+  a->installed = false;
+  bus::free_irq(irq, a, site);
+  return a->name;
+}
+
+void __devsim_disable_irq(unsigned int irq, int sync, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (sync)
+    bus::disable_irq(irq, site);
+  else
+    bus::disable_irq_nosync(irq, site);
+}
+
+void __devsim_enable_irq(unsigned int irq, const char* file, int line, const char* func) {
+  bus::enable_irq(irq, c_site(file, line, func));
+}
+
+void __devsim_synchronize_irq(unsigned int irq, const char* file, int line, const char* func) {
+  bus::synchronize_irq(irq, c_site(file, line, func));
+}
+
+// ---- timers -------------------------------------------------------------------------------------------------
+
+void __devsim_timer_setup(struct timer_list* timer, void (*fn)(struct timer_list*), unsigned int flags,
+                          const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::kernel_touch(timer, sizeof *timer, true, site);
+  timer->function = fn;
+  timer->flags = flags;
+  timer->expires = 0;
+  bus::timer_setup(*new (timer->__devsim_timer) bus::TimerList(), &cabi::c_timer_trampoline, site);
+}
+
+int __devsim_mod_timer(struct timer_list* timer, unsigned long expires, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::kernel_touch(&timer->expires, sizeof timer->expires, true, site);
+  timer->expires = expires;
+  const long delta = static_cast<long>(expires - __devsim_jiffies());
+  const std::uint64_t delay = delta > 0 ? static_cast<std::uint64_t>(delta) * cabi::kNanosPerJiffy : 0;
+  return bus::mod_timer(cabi::timer_of(timer), delay, site) ? 1 : 0;
+}
+
+int __devsim_del_timer(struct timer_list* timer, int mode, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::kernel_touch(timer, sizeof *timer, false, site);
+  bus::TimerList& t = cabi::timer_of(timer);
+  switch (mode) {
+    case 0:
+      return bus::del_timer(t, site) ? 1 : 0;
+    case 1:
+      return bus::del_timer_sync(t, site) ? 1 : 0;
+    default:
+      // timer_shutdown() without _sync does not wait: devsim's shutdown always does (documented in timer.h).
+      return bus::timer_shutdown_sync(t, site) ? 1 : 0;
+  }
+}
+
+int __devsim_timer_pending(const struct timer_list* timer) {
+  return bus::timer_pending(cabi::timer_of(const_cast<struct timer_list*>(timer))) ? 1 : 0;
+}
+
+// ---- character devices --------------------------------------------------------------------------------------
+
+int __devsim_alloc_chrdev_region(__kernel_dev_t* dev, unsigned int baseminor, unsigned int count, const char* name,
+                                 const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (count == 0 || baseminor + count > (1u << MINORBITS)) return -bus::kEINVAL;
+  cabi::CApiState& st = state();
+  for (unsigned major = cabi::kDynamicMajorFirst; major >= cabi::kDynamicMajorLast; --major) {
+    bool used = false;
+    for (const cabi::CChrdevRegion& r : st.chrdev_regions)
+      used = used || r.major == major;
+    if (used) continue;
+    st.chrdev_regions.push_back({major, baseminor, count, name != nullptr ? name : ""});
+    cabi::kernel_touch(dev, sizeof *dev, true, site);
+    *dev = MKDEV(major, baseminor);
+    return 0;
+  }
+  return -bus::kEBUSY;
+}
+
+int __devsim_register_chrdev_region(__kernel_dev_t from, unsigned int count, const char* name, const char* file,
+                                    int line, const char* func) {
+  (void)file;
+  (void)line;
+  (void)func;
+  if (count == 0 || MINOR(from) + count > (1u << MINORBITS)) return -bus::kEINVAL;
+  cabi::CApiState& st = state();
+  for (const cabi::CChrdevRegion& r : st.chrdev_regions)
+    if (r.major == MAJOR(from) && cabi::ranges_overlap(r.baseminor, r.count, MINOR(from), count)) return -bus::kEBUSY;
+  st.chrdev_regions.push_back({MAJOR(from), MINOR(from), count, name != nullptr ? name : ""});
+  return 0;
+}
+
+void __devsim_unregister_chrdev_region(__kernel_dev_t from, unsigned int count, const char* file, int line,
+                                       const char* func) {
+  (void)file;
+  (void)line;
+  (void)func;
+  auto& regions = state().chrdev_regions;
+  for (auto it = regions.begin(); it != regions.end(); ++it) {
+    if (it->major == MAJOR(from) && it->baseminor == MINOR(from) && it->count == count) {
+      regions.erase(it);
+      return;
+    }
+  }
+}
+
+void __devsim_cdev_init(struct cdev* cdev, const struct file_operations* fops, const char* file, int line,
+                        const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::kernel_touch(cdev, sizeof *cdev, true, site);
+  std::memset(static_cast<void*>(cdev), 0, sizeof *cdev);
+  cabi::refcount_of(&cdev->__devsim_refs)->set(1);  // kobject_init
+  cdev->ops = fops;
+}
+
+struct cdev* __devsim_cdev_alloc(const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  auto* p = static_cast<struct cdev*>(cabi::c_kmalloc(sizeof(struct cdev), cabi::kGfpKernelZero, site));
+  if (p == nullptr) return nullptr;
+  cabi::refcount_of(&p->__devsim_refs)->set(1);
+  p->__devsim_dynamic = 1;
+  return p;
+}
+
+int __devsim_cdev_add(struct cdev* p, __kernel_dev_t dev, unsigned int count, const char* file, int line,
+                      const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::kernel_touch(p, sizeof *p, true, site);
+  p->dev = dev;
+  p->count = count;
+  core::MutexGuard guard = cabi::chrdevs_lock().guard(site);
+  auto& map = state().cdev_map;
+  map.insert(map.begin(), {dev, count, p});
+  return 0;
+}
+
+void __devsim_cdev_del(struct cdev* p, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  {
+    // cdev_unmap(): no new open finds it.
+    core::MutexGuard guard = cabi::chrdevs_lock().guard(site);
+    std::erase_if(state().cdev_map, [p](const cabi::CCdevMapping& m) { return m.cdev == p; });
+  }
+  cabi::cdev_kobject_put(p, site);
+}
+
+}  // extern "C"

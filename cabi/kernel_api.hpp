@@ -1,0 +1,47 @@
+// The parts of the C ABI's implementation that its files share (kernel_api.cpp: memory, locks and files;
+// driver_model.cpp: devices, the platform bus, interrupts, timers, character devices). Include c_headers.hpp after it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "bus/cdev.hpp"
+#include "core/mutex.hpp"
+#include "core/refcount.hpp"
+#include "core/spinlock.hpp"
+#include "sim/site.hpp"
+#include "sim/world.hpp"
+
+struct cdev;
+struct file_operations;
+struct mutex;
+struct spinlock;
+
+namespace devsim::cabi {
+
+sim::World& world();
+// kmalloc/kfree on the driver's behalf: fault injection, might_alloc, ZERO_SIZE_PTR.
+void* c_kmalloc(std::size_t size, unsigned flags, const sim::Site& site);
+void c_kfree(const void* p, const sim::Site& site);
+// The devsim lock behind a C lock (made at first use).
+core::Mutex& mutex_of(struct mutex* m, const sim::Site& site);
+core::SpinLock& spinlock_of(struct spinlock* l, const sim::Site& site);
+// The count of a refcount_t or kref: the C int is a core::Refcount.
+core::Refcount* refcount_of(int* counter);
+// An access of n bytes by the C driver at `pc` (a user copy done on its behalf).
+void driver_access(const void* p, unsigned long n, bool write, std::uintptr_t pc);
+// An access by kernel code (the model itself) at `site` to n bytes at p: false when it was reported (a
+// use-after-free); host memory is not checked.
+bool kernel_touch(const void* p, std::size_t n, bool write, const sim::Site& site);
+
+// The VFS side of C files. kCFops: a C misc device's file operations (misc_open, then read, write, ioctl and
+// release reach the C driver's through struct file).
+extern const bus::FileOperations kCFops;
+// Opens a C file on `f`: allocates its struct inode and struct file in simulated memory, calls fops->open. On
+// failure both are freed (references the caller took are the caller's to drop); 0 or the open's error.
+int open_c_file(bus::File& f, const struct file_operations* fops, unsigned rdev, struct cdev* cdev, void* private_data,
+                const sim::Site& site);
+// cdev_put() (fs/char_dev.c): drops an open file's references on a character device (driver_model.cpp).
+void cdev_put(struct cdev* p, const sim::Site& site);
+
+}  // namespace devsim::cabi

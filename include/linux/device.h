@@ -1,0 +1,93 @@
+/*
+ * linux/device.h: struct device, device classes and managed resources (devsim, C gnu11).
+ *
+ * A platform device's struct device stands for devsim's device (bus/device.hpp): get_device/put_device are its
+ * reference count, and the struct (inside struct platform_device, in simulated memory) is freed when the last
+ * reference goes, so a driver that uses it after that is caught. dev_get_drvdata/dev_set_drvdata read and write
+ * dev->driver_data, which the driver core clears after the driver unbinds (after remove() and the devm releases).
+ * devm_kzalloc/devm_kmalloc/devm_add_action(_or_reset) are released when the driver unbinds, last in first out,
+ * after remove(); calling them on a device with no driver is reported (context-misuse) and fails.
+ * device_create(class, parent, devt, drvdata, fmt, ...) creates the /dev node that opens the character device
+ * registered for devt (cdev.h); device_destroy removes the node (open files stay open). Not modelled: struct
+ * kobject, device attributes and groups, device_lock, device links, power management, dev_err_probe's deferral
+ * bookkeeping (it prints and returns the error), a class device's own uevents.
+ */
+#ifndef _DEVSIM_LINUX_DEVICE_H
+#define _DEVSIM_LINUX_DEVICE_H
+
+#include "compiler.h"
+#include "devsim_abi.h"
+#include "err.h"
+#include "gfp.h"
+#include "kernel.h"
+#include "module.h"
+#include "printk.h"
+#include "types.h"
+
+struct device_driver {
+  const char *name;
+  struct module *owner;
+  const struct of_device_id *of_match_table;
+};
+
+struct device {
+  struct device *parent;
+  const char *init_name;
+  void *driver_data; /* dev_set_drvdata */
+  dev_t devt;
+  void (*release)(struct device *dev);
+  const char *__devsim_name; /* devsim's: the name, in the same allocation */
+  void *__devsim_dev;        /* devsim's: the device model object behind it (NULL: a class device) */
+  int __devsim_refs;         /* devsim's: a class device's reference count */
+};
+
+#ifndef __cplusplus /* `class` is a C++ keyword: the C++ side of the ABI sees the layout as struct __devsim_class */
+struct class {
+  const char *name;
+};
+#endif
+struct __devsim_class {
+  const char *name;
+};
+
+static inline const char *dev_name(const struct device *dev) {
+  return dev->init_name ? dev->init_name : dev->__devsim_name;
+}
+/* A platform device's driver data is the device model's (cleared by the driver core after unbind); a class
+ * device's is its driver_data field. Either way the device is read (a freed one is a use-after-free). */
+#define dev_get_drvdata(dev) __devsim_dev_get_drvdata((dev), __DEVSIM_SITE)
+#define dev_set_drvdata(dev, data) __devsim_dev_set_drvdata((dev), (data), __DEVSIM_SITE)
+
+#define get_device(dev) __devsim_get_device((dev), __DEVSIM_SITE)
+#define put_device(dev) __devsim_put_device((dev), __DEVSIM_SITE)
+
+#define devm_kmalloc(dev, size, gfp) __devsim_devm_kmalloc((dev), (size), (gfp), __DEVSIM_SITE)
+#define devm_kzalloc(dev, size, gfp) __devsim_devm_kmalloc((dev), (size), (gfp) | __GFP_ZERO, __DEVSIM_SITE)
+#define devm_kcalloc(dev, n, size, gfp) __devsim_devm_kmalloc((dev), (n) * (size), (gfp) | __GFP_ZERO, __DEVSIM_SITE)
+#define devm_add_action(dev, action, data) __devsim_devm_add_action((dev), (action), (data), 0, __DEVSIM_SITE)
+#define devm_add_action_or_reset(dev, action, data) __devsim_devm_add_action((dev), (action), (data), 1, __DEVSIM_SITE)
+
+/* dev_* printing reads the device (a freed one is a use-after-free; NULL prints "(NULL device *)"). */
+#define dev_printk(level, dev, fmt, ...) __devsim_dev_printk(level, (dev), fmt, ##__VA_ARGS__)
+#define dev_emerg(dev, fmt, ...) dev_printk(KERN_EMERG, dev, fmt, ##__VA_ARGS__)
+#define dev_crit(dev, fmt, ...) dev_printk(KERN_CRIT, dev, fmt, ##__VA_ARGS__)
+#define dev_alert(dev, fmt, ...) dev_printk(KERN_ALERT, dev, fmt, ##__VA_ARGS__)
+#define dev_err(dev, fmt, ...) dev_printk(KERN_ERR, dev, fmt, ##__VA_ARGS__)
+#define dev_warn(dev, fmt, ...) dev_printk(KERN_WARNING, dev, fmt, ##__VA_ARGS__)
+#define dev_notice(dev, fmt, ...) dev_printk(KERN_NOTICE, dev, fmt, ##__VA_ARGS__)
+#define dev_info(dev, fmt, ...) dev_printk(KERN_INFO, dev, fmt, ##__VA_ARGS__)
+#define dev_dbg(dev, fmt, ...) dev_printk(KERN_DEBUG, dev, fmt, ##__VA_ARGS__)
+#define dev_err_probe(dev, err, fmt, ...)                                    \
+  ({                                                                         \
+    int __err = (err);                                                       \
+    if (__err != -517 /* -EPROBE_DEFER */) dev_err(dev, fmt, ##__VA_ARGS__); \
+    __err;                                                                   \
+  })
+
+#define class_create(name) ((struct class *)__devsim_class_create((name), __DEVSIM_SITE))
+#define class_destroy(cls) __devsim_class_destroy((cls), __DEVSIM_SITE)
+#define device_create(cls, parent, devt, drvdata, fmt, ...) \
+  __devsim_device_create((cls), (parent), (devt), (drvdata), __DEVSIM_SITE, fmt, ##__VA_ARGS__)
+#define device_destroy(cls, devt) __devsim_device_destroy((cls), (devt), __DEVSIM_SITE)
+
+#endif
