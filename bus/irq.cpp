@@ -34,6 +34,16 @@ Line& line(unsigned irq) {
 // handle_irq_event(): named after the kernel function a report of the handler's context would show.
 void handle_irq_event(unsigned irq, const Site& raised_at) {
   sim::yield(raised_at);
+  // The interrupt arrives on a CPU (core/irqflags.hpp), held back while that CPU has interrupts off; from here
+  // until the handler returns, the task running on that CPU is preempted.
+  core::hardirq_enter(raised_at);  // in_hardirq(), irqs_disabled(): lockdep's IN-HARDIRQ usage
+  // LIFETIME: the CPU is given back even when the handler is unwound (an oops, the end of the execution).
+  struct Return {
+    Return() = default;
+    Return(const Return&) = delete;
+    Return& operator=(const Return&) = delete;
+    ~Return() { core::hardirq_exit(); }
+  } return_from_interrupt;
   Line& l = line(irq);
   if (l.disabled > 0) {
     l.pending = true;  // masked: enable_irq delivers it
@@ -48,9 +58,7 @@ void handle_irq_event(unsigned irq, const Site& raised_at) {
   IrqHandler h = l.handler;
   void* dev_id = l.dev_id;
   world().note_acquired(&l, "hardirq context (irq " + std::to_string(irq) + ")", raised_at, sim::HoldKind::Atomic);
-  core::hardirq_enter(raised_at);  // in_hardirq(), irqs_disabled(): lockdep's IN-HARDIRQ usage
   h(irq, dev_id);
-  core::hardirq_exit();
   world().note_released(&l);
   if (--l.running == 0) world().wake_all(&l, raised_at);
 }
@@ -114,8 +122,9 @@ int devm_request_irq(const BoundContext& dev, unsigned irq, IrqHandler handler, 
 }
 
 void raise_irq(unsigned irq, const Site& site) {
-  world().spawn(
+  const sim::TaskId task = world().spawn(
       "irq/" + std::to_string(irq), [irq, site] { handle_irq_event(irq, site); }, site);
+  core::note_irq_task(task);  // a handler task, not a CPU
 }
 
 std::uint64_t irq_spurious(unsigned irq) {

@@ -17,7 +17,8 @@ using IrqHandler = IrqReturn (*)(unsigned irq, void* dev_id);
 // already running on the line has returned (synchronize_irq()). What a handler must not outlive is the
 // driver's job: a driver that frees its data before free_irq() (or never calls it) hands the handler a
 // dangling dev_id — the use-after-free is reported in the handler.
-// Does not handle: shared lines, threaded handlers, affinity.
+// Does not handle: shared lines, threaded handlers, affinity (the CPU an interrupt arrives on is the explorer's
+// choice: core/irqflags.hpp).
 int request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id, const Site& site = Site::current());
 // free_irq(): removes it and waits for a running handler.
 void free_irq(unsigned irq, void* dev_id, const Site& site = Site::current());
@@ -33,7 +34,9 @@ void enable_irq(unsigned irq, const Site& site = Site::current());
 // synchronize_irq(): returns once no handler of the line is running (kernel/irq/manage.c). Sleeps.
 void synchronize_irq(unsigned irq, const Site& site = Site::current());
 // The hardware raises the line: a task "irq/<n>" runs the handler (if one is installed when it gets to run) in
-// atomic context. Returns at once.
+// hard-IRQ context. Returns at once. The interrupt arrives when that task first runs, on an idle CPU or on the CPU
+// of a running task, which it then preempts until the handler returns; a CPU with interrupts disabled holds it
+// back until they are enabled (core/irqflags.hpp describes the model of CPUs).
 void raise_irq(unsigned irq, const Site& site = Site::current());
 // Raises that found no handler installed (spurious interrupts), and handler runs, for tests.
 std::uint64_t irq_spurious(unsigned irq);

@@ -1,24 +1,58 @@
 #include "core/irqflags.hpp"
 
+#include <deque>
+#include <string>
 #include <vector>
 
 namespace devsim::core {
 
 namespace {
-// Per world, by task id.
+// Per world, by task id. A task that is not an IRQ task is also a CPU: the one it runs on.
 struct IrqFlagsState {
   std::vector<int> disabled;  // nesting of local_irq_disable/save
   std::vector<int> hardirq;
+  std::vector<int> irq_task;   // 1: a hard-IRQ handler task, with no CPU of its own
+  std::vector<int> held_back;  // by CPU: handlers waiting for it to take interrupts
+  // By CPU: what held-back handlers wait on, and the object whose footprint says "this CPU's interrupt state".
+  // LIFETIME: a deque never moves its elements, so a waiter's channel stays valid while it grows.
+  std::deque<char> gate;
   const char token = 0;  // the atomic hold "interrupts disabled"
   int& of(std::vector<int>& v, sim::TaskId t) {
     if (v.size() <= t) v.resize(t + 1, 0);
     return v[t];
+  }
+  const char* gate_of(sim::TaskId cpu) {
+    if (gate.size() <= cpu) gate.resize(cpu + 1, 0);
+    return &gate[cpu];
   }
 };
 IrqFlagsState* state() {
   sim::World* w = sim_world();
   if (w == nullptr || !w->in_task()) return nullptr;
   return &w->extension<IrqFlagsState>();
+}
+
+bool cpu_takes_interrupts(sim::World& w, IrqFlagsState& s, sim::TaskId cpu) {
+  const sim::TaskState st = w.task_state(cpu);
+  if (st == sim::TaskState::Finished || st == sim::TaskState::Abandoned) return true;  // idle now
+  return s.of(s.disabled, cpu) == 0 && w.preempted_by(cpu) == sim::kNoTask;
+}
+
+// The CPU the current handler task's interrupt arrives on, as the task running there (kNoTask: an idle CPU).
+// Options, in order: an idle CPU if there is one (so the default choice, 0, runs the handler beside everyone as
+// before CPUs existed), then the runnable tasks' CPUs by task id.
+sim::TaskId choose_cpu(sim::World& w, IrqFlagsState& s, const Site& site) {
+  std::vector<sim::TaskId> options;
+  bool idle = false;
+  for (sim::TaskId t = 0; t < w.task_count(); ++t) {
+    if (s.of(s.irq_task, t) != 0) continue;
+    if (w.task_state(t) == sim::TaskState::Runnable)
+      options.push_back(t);
+    else
+      idle = true;  // asleep, waiting or gone: its CPU is free
+  }
+  if (idle || options.empty()) options.insert(options.begin(), sim::kNoTask);
+  return options[w.choose(options.size(), site)];
 }
 }  // namespace
 
@@ -35,21 +69,39 @@ bool irqs_disabled() {
   return s->of(s->disabled, t) > 0 || s->of(s->hardirq, t) > 0;
 }
 
+sim::TaskId interrupted_task() {
+  if (!in_hardirq()) return sim::kNoTask;
+  sim::World& w = *sim_world();
+  for (sim::TaskId t = 0; t < w.task_count(); ++t)
+    if (w.preempted_by(t) == w.current_task()) return t;
+  return sim::kNoTask;
+}
+
 void local_irq_disable(const Site& site) {
   IrqFlagsState* s = state();
   if (s == nullptr) return;
   sim::World& w = *sim_world();
-  if (s->of(s->disabled, w.current_task())++ == 0)
+  const sim::TaskId me = w.current_task();
+  if (s->of(s->disabled, me)++ == 0) {
+    // A handler's delivery reads this CPU's state: the two must not be taken as independent.
+    w.touch(s->gate_of(me), true);
     w.note_acquired(&s->token, "interrupts disabled (local_irq_disable)", site, sim::HoldKind::Atomic);
+  }
 }
 
-void local_irq_enable(const Site&) {
+void local_irq_enable(const Site& site) {
   IrqFlagsState* s = state();
   if (s == nullptr) return;
   sim::World& w = *sim_world();
-  int& d = s->of(s->disabled, w.current_task());
+  const sim::TaskId me = w.current_task();
+  int& d = s->of(s->disabled, me);
   if (d == 0) return;
-  if (--d == 0) w.note_released(&s->token);
+  if (--d == 0) {
+    w.touch(s->gate_of(me), true);
+    w.note_released(&s->token);
+    // An interrupt held back on this CPU is delivered now.
+    if (s->of(s->held_back, me) > 0) w.wake_all(s->gate_of(me), site);
+  }
 }
 
 void local_irq_save(irqflags_t& flags, const Site& site) {
@@ -79,11 +131,53 @@ void spin_unlock_irq(SpinLock& lock, const Site& site) {
   local_irq_enable(site);
 }
 
-void hardirq_enter(const Site&) {
-  if (IrqFlagsState* s = state()) ++s->of(s->hardirq, sim_world()->current_task());
+void note_irq_task(sim::TaskId task) {
+  sim::World* w = sim_world();
+  if (w == nullptr) return;
+  IrqFlagsState& s = w->extension<IrqFlagsState>();
+  s.of(s.irq_task, task) = 1;
 }
+
+void hardirq_enter(const Site& site) {
+  IrqFlagsState* s = state();
+  if (s == nullptr) return;
+  sim::World& w = *sim_world();
+  const sim::TaskId me = w.current_task();
+  const sim::TaskId cpu = choose_cpu(w, *s, site);
+  if (cpu != sim::kNoTask) {
+    // INVARIANT: a handler runs on a CPU only while that CPU's task has interrupts enabled and no other handler
+    // runs there; until then it waits on the CPU's gate, which local_irq_enable() and hardirq_exit() open.
+    while (!cpu_takes_interrupts(w, *s, cpu)) {
+      // LIFETIME: the count is restored even when the task is unwound out of block() at the end of the world; by
+      // index, as the vector may grow meanwhile.
+      struct HeldBack {
+        IrqFlagsState& s;
+        sim::TaskId cpu;
+        HeldBack(IrqFlagsState& state, sim::TaskId c) : s(state), cpu(c) { ++s.of(s.held_back, cpu); }
+        ~HeldBack() { --s.of(s.held_back, cpu); }
+        HeldBack(const HeldBack&) = delete;
+        HeldBack& operator=(const HeldBack&) = delete;
+      } held_back(*s, cpu);
+      w.block(s->gate_of(cpu), "interrupts enabled on the CPU of task " + w.task_label(cpu), site,
+              /*sleeps=*/false);
+    }
+    w.touch(s->gate_of(cpu), true);
+  }
+  ++s->of(s->hardirq, me);
+  w.hardirq_preempt(cpu);
+}
+
 void hardirq_exit() {
-  if (IrqFlagsState* s = state()) --s->of(s->hardirq, sim_world()->current_task());
+  IrqFlagsState* s = state();
+  if (s == nullptr) return;
+  sim::World& w = *sim_world();
+  const sim::TaskId me = w.current_task();
+  if (s->of(s->hardirq, me) == 0) return;
+  --s->of(s->hardirq, me);
+  const sim::TaskId cpu = w.hardirq_return();
+  if (cpu == sim::kNoTask) return;
+  w.touch(s->gate_of(cpu), true);
+  if (s->of(s->held_back, cpu) > 0) w.wake_all(s->gate_of(cpu), w.current_site());
 }
 
 }  // namespace devsim::core

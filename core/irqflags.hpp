@@ -18,9 +18,21 @@ namespace devsim::core {
 // "inconsistent lock state" (kernel/locking/lockdep.c mark_lock / print_usage_bug), because an interrupt
 // arriving on the CPU that holds it would spin forever on it. Like the rest of the graph, usage lasts for a
 // boot (one exploration).
-// Does not handle: CPUs (a handler is a task of its own that interleaves at scheduling points; it does not
-// preempt a particular task, and disabling interrupts does not hold handlers back), softirq states
-// ({IN-SOFTIRQ-W}), irq-safe -> irq-unsafe dependency chains, threaded handlers.
+//
+// CPUs (sim::World::hardirq_preempt): every task that is not a hard-IRQ handler runs on a CPU of its own and
+// never migrates. An interrupt is delivered when its handler task first gets to run (after the scheduling point
+// that starts it), on a CPU the explorer chooses then (a value choice, only at that moment): an idle CPU, if one
+// exists (some task is asleep, waiting or finished), or the CPU of a task that is running (runnable). On a task's
+// CPU the handler preempts it: the task does not run until the handler returns (kernel/irq/handle.c
+// handle_irq_event runs the handler on the interrupted CPU's stack). A CPU whose task has interrupts disabled,
+// or that already runs a handler, holds the interrupt back until they are enabled there (include/linux/irqflags.h
+// local_irq_restore): the handler waits, it is not re-routed. So a plain spin_lock() taken with interrupts on
+// and an interrupt on that CPU whose handler takes the same lock is executed as what it is: the handler spins,
+// the holder never runs again, and the engine reports a hard lockup.
+// Does not handle: a fixed number of CPUs (there are as many as tasks), migration and CPU affinity, preemption
+// of a task waiting (asleep or spinning: its CPU counts as idle), softirq context and its states
+// ({IN-SOFTIRQ-W}), irq-safe -> irq-unsafe dependency chains, threaded handlers, NMIs; two interrupts of one
+// line may run their handler on two CPUs at once (the kernel serialises them: IRQD_IRQ_INPROGRESS).
 using irqflags_t = unsigned long;
 
 namespace bug {
@@ -57,7 +69,15 @@ class [[nodiscard]] SpinLockIrqSaveGuard {
   irqflags_t flags_ = 0;
 };
 
-// For the IRQ layer (bus/irq.cpp): the current task enters / leaves hard-IRQ context.
+// The task a running hard-IRQ handler preempted on its CPU (kNoTask: it runs on an idle CPU, or the current task
+// is not a handler).
+sim::TaskId interrupted_task();
+
+// For the IRQ layer (bus/irq.cpp).
+// `task` is a hard-IRQ handler task (raise_irq spawned it): it has no CPU of its own, no interrupt goes to it.
+void note_irq_task(sim::TaskId task);
+// The current task takes its interrupt: it chooses the CPU (see above), waits while that CPU has interrupts
+// disabled, then enters hard-IRQ context there, preempting the CPU's task. hardirq_exit() returns from it.
 void hardirq_enter(const Site& site);
 void hardirq_exit();
 

@@ -24,7 +24,7 @@ class SpinLockGuard;
 //
 // The lock class is the construction site or `name`; built through a factory, pass a name or the site.
 // INVARIANT: only the holder unlocks it (reported as bad-unlock-balance in the simulator).
-// Does not handle: interrupt state (spin_lock_irqsave is spin_lock here: there are no interrupts to mask),
+// Does not handle: interrupt state (core/irqflags.hpp's spin_lock_irqsave disables them around this lock),
 // recursion (a bug: reported, then it deadlocks), fairness (no ticket order), a lock used by both runtimes.
 class SpinLock {
  public:

@@ -24,6 +24,8 @@ inline constexpr std::string_view kOutOfBounds = "slab-out-of-bounds";
 inline constexpr std::string_view kLeak = "memory-leak";
 inline constexpr std::string_view kDeadlock = "deadlock";
 inline constexpr std::string_view kSoftLockup = "soft-lockup";
+// A CPU stuck with interrupts off: a hard-IRQ handler that waits forever (kernel/watchdog.c, "hard LOCKUP").
+inline constexpr std::string_view kHardLockup = "hard-lockup";
 inline constexpr std::string_view kStackOverflow = "stack-overflow";
 inline constexpr std::string_view kStepBudget = "step-budget-exceeded";
 inline constexpr std::string_view kHeldAtExit = "held-at-exit";

@@ -150,6 +150,7 @@ void World::task_entry(ctx::transfer_t from) {
 
 void World::finish_current(TaskState state) {
   Task& t = *current_;
+  if (t.hardirq) hardirq_return();  // the IRQ layer returns from it first; this is the backstop
   wake_spinners();
   if (!tearing_down_) {
     for (const Task::Held& h : t.held) {
@@ -174,10 +175,45 @@ void World::set_state(Task& task, TaskState state) {
     auto it = std::lower_bound(runnable_.begin(), runnable_.end(), task.id);
     if (it != runnable_.end() && *it == task.id) runnable_.erase(it);
   }
-  if (state == TaskState::Runnable)
+  // INVARIANT: a task preempted by a hard-IRQ handler stays off the list until hardirq_return() puts it back.
+  if (state == TaskState::Runnable && task.preempted_by == kNoTask)
     runnable_.insert(std::lower_bound(runnable_.begin(), runnable_.end(), task.id), task.id);
   task.state = state;
   states_[task.id] = state;
+}
+
+// ---- CPUs ------------------------------------------------------------------------------------------
+
+void World::hardirq_preempt(TaskId victim) {
+  if (current_ == nullptr) throw std::logic_error("devsim: hardirq_preempt() outside a task");
+  Task& handler = *current_;
+  handler.hardirq = true;
+  handler.hardirq_victim = victim;
+  note_acted();
+  // Whether the victim can run changed: for partial-order reduction that depends on everything.
+  if (track_footprints_) segment_.touch_everything();
+  if (victim >= tasks_.size() || tasks_[victim] == nullptr || victim == handler.id) return;  // an idle CPU
+  Task& v = *tasks_[victim];
+  if (v.state == TaskState::Finished || v.state == TaskState::Abandoned || v.preempted_by != kNoTask) return;
+  v.preempted_by = handler.id;
+  auto it = std::lower_bound(runnable_.begin(), runnable_.end(), v.id);
+  if (it != runnable_.end() && *it == v.id) runnable_.erase(it);
+}
+
+TaskId World::hardirq_return() {
+  if (current_ == nullptr) return kNoTask;
+  Task& handler = *current_;
+  const TaskId victim = std::exchange(handler.hardirq_victim, kNoTask);
+  handler.hardirq = false;
+  note_acted();
+  if (track_footprints_) segment_.touch_everything();
+  if (victim < tasks_.size() && tasks_[victim] != nullptr && tasks_[victim]->preempted_by == handler.id) {
+    Task& v = *tasks_[victim];
+    v.preempted_by = kNoTask;
+    if (v.state == TaskState::Runnable)
+      runnable_.insert(std::lower_bound(runnable_.begin(), runnable_.end(), v.id), v.id);
+  }
+  return victim;
 }
 
 void World::make_runnable(Task& task) {
@@ -518,15 +554,31 @@ bool World::spin_time() {
   if (spinners_ == 0) return false;
   constexpr Nanos kMillisecond = 1'000'000;
   constexpr Nanos kSoftLockup = 20'000 * kMillisecond;
+  // A hard-IRQ handler spins with interrupts off on its CPU: the hard-lockup detector's case, which fires after
+  // watchdog_thresh (10 s; kernel/watchdog.c watchdog_hardlockup_check: "Watchdog detected hard LOCKUP").
+  constexpr Nanos kHardLockup = 10'000 * kMillisecond;
+  auto spinning = [this](const Task* t) {
+    return t != nullptr && t->state == TaskState::Blocked && t->wait_channel == &spin_channel_;
+  };
+  const Task* handler = nullptr;
+  for (const Task* t : tasks_)
+    if (spinning(t) && t->hardirq && handler == nullptr) handler = t;
   if (!spinning_alone_since_) spinning_alone_since_ = now_;
-  if (now_ - *spinning_alone_since_ >= kSoftLockup) {
+  if (now_ - *spinning_alone_since_ >= (handler != nullptr ? kHardLockup : kSoftLockup)) {
     for (Task* t : tasks_) {
-      if (t == nullptr || t->state != TaskState::Blocked || t->wait_channel != &spin_channel_) continue;
+      if (!spinning(t) || (handler != nullptr && t != handler)) continue;
+      const std::string seconds = std::to_string((now_ - *spinning_alone_since_) / kMillisecond / 1000);
       Report r;
-      r.kind = std::string(bug::kSoftLockup);
-      r.headline = "soft lockup: task " + task_label(t->id) + " spins in cpu_relax() for " +
-                   std::to_string((now_ - *spinning_alone_since_) / kMillisecond / 1000) +
-                   " s of virtual time and no other task can change what it reads";
+      if (handler != nullptr) {
+        r.kind = std::string(bug::kHardLockup);
+        r.headline = "hard LOCKUP: interrupt handler " + task_label(t->id) +
+                     " spins in cpu_relax() with interrupts off " + cpu_of_handler(*t) + " for " + seconds +
+                     " s of virtual time";
+      } else {
+        r.kind = std::string(bug::kSoftLockup);
+        r.headline = "soft lockup: task " + task_label(t->id) + " spins in cpu_relax() for " + seconds +
+                     " s of virtual time and no other task can change what it reads";
+      }
       r.accessed_by = task_site(t->id, t->wait_site);
       r.accessed_by->stack = t->wait_stack;
       report(std::move(r));
@@ -765,11 +817,38 @@ void World::handle_overflow() {
   stopping_ = true;
 }
 
+std::string World::cpu_of_handler(const Task& handler) const {
+  if (handler.hardirq_victim == kNoTask) return "on an idle CPU";
+  return "on the CPU of task " + task_label(handler.hardirq_victim) +
+         (preempted_by(handler.hardirq_victim) == handler.id
+              ? ", which it preempted there and which cannot run until it returns"
+              : "");
+}
+
 void World::report_deadlock() {
   Report r;
   r.kind = bug::kDeadlock;
   r.headline = "deadlock: every task is blocked and nothing is pending";
+  // A hard-IRQ handler that waits forever keeps its CPU with interrupts off: the kernel's hard-lockup detector
+  // reports that CPU (kernel/watchdog.c watchdog_hardlockup_check). With its victim holding what it waits for, it
+  // is the self-deadlock of a lock taken with interrupts enabled and in the handler.
+  for (const Task* t : tasks_) {
+    if (t == nullptr || t->state != TaskState::Blocked || !t->hardirq) continue;
+    r.kind = bug::kHardLockup;
+    r.headline = "hard LOCKUP: interrupt handler " + task_label(t->id) + " waits forever for " + t->wait_what +
+                 " with interrupts off " + cpu_of_handler(*t);
+    break;
+  }
   for (Task* t : tasks_) {
+    if (t != nullptr && t->state == TaskState::Runnable && t->preempted_by != kNoTask) {
+      r.details.push_back("task " + task_label(t->id) + " is preempted on its CPU by interrupt handler " +
+                          task_label(t->preempted_by) + " and runs again only when the handler returns");
+      for (const Task::Held& h : t->held)
+        r.details.push_back("  holding " + h.what + " (taken at " + describe(h.site) + ")");
+      r.related.push_back({"Preempted (by interrupt handler " + task_label(t->preempted_by) + ")",
+                           TaskSite{task_label(t->id), t->last_site, steps_}});
+      continue;
+    }
     if (t == nullptr || t->state != TaskState::Blocked) continue;
     r.details.push_back("task " + task_label(t->id) + " waits for " + t->wait_what + " at " + describe(t->wait_site) +
                         (t->user ? " (an uninterruptible sleep: not even SIGKILL ends it)" : ""));

@@ -128,6 +128,13 @@ struct Task {
   // own. Until then, the previous point already offers every ordering an access could (docs/architecture.md).
   bool acted = false;
   std::uint32_t exclusive_holds = 0;  // mutexes and spinlocks held: accesses under them are not points
+  // CPUs (World::hardirq_preempt). A task that is not a hard-IRQ handler has a CPU of its own; a handler runs on
+  // the CPU of its victim (kNoTask: an idle CPU) while `hardirq` is set.
+  // INVARIANT: a task whose `preempted_by` names a handler is not in the scheduler's runnable list, whatever its
+  // state: it runs again only after that handler returned (hardirq_return).
+  TaskId preempted_by = kNoTask;
+  bool hardirq = false;
+  TaskId hardirq_victim = kNoTask;
 };
 
 // The world owns every piece of simulated state of one execution. Build it, spawn tasks, call run() once.
@@ -239,9 +246,24 @@ class World {
   // cpu_relax() in a spin-wait: the task is not run again until another task has made progress (reached a
   // scheduling point, blocked or exited), so a correct spin-wait terminates under every strategy (fair
   // scheduling, as CHESS and loom's yield_now). When only spinners are left, virtual time passes (a poll with a
-  // timeout ends); a spin that outlasts 20 s of it is a soft-lockup report (spin_time).
+  // timeout ends); a spin that outlasts 20 s of it is a soft-lockup report (spin_time), or a hard-lockup one
+  // when a hard-IRQ handler spins (10 s: interrupts are off on its CPU).
   void spin_relax(const Site& site = Site::current());
   RaceDetector& races() { return races_; }
+
+  // ---- CPUs ----------------------------------------------------------------------------------------
+  // The machine model hard-IRQ handlers need (core/irqflags.hpp decides where an interrupt goes): every task
+  // that is not a handler runs on a CPU of its own and never migrates, so tasks interleave exactly as without
+  // CPUs. A handler runs on the CPU of another task, its victim, and preempts it there.
+  // The current task becomes a hard-IRQ handler on the CPU of `victim` (kNoTask: an idle CPU): the victim does
+  // not run again, even when woken, until hardirq_return(). Not a scheduling point.
+  void hardirq_preempt(TaskId victim);
+  // The current handler returns from the interrupt: its victim may run again. Returns the victim (or kNoTask).
+  TaskId hardirq_return();
+  // The handler running on `task`'s CPU, or kNoTask.
+  TaskId preempted_by(TaskId task) const {
+    return task < tasks_.size() && tasks_[task] != nullptr ? tasks_[task]->preempted_by : kNoTask;
+  }
   // The site of the current task's last scheduling point (a default for events with no site of their own).
   Site current_site() const { return current_ != nullptr ? current_->last_site : Site::current(); }
 
@@ -333,6 +355,8 @@ class World {
   bool advance_time();
   bool spin_time();
   void report_deadlock();
+  // "on an idle CPU" / "on the CPU of task x/1, which it preempted there…": where a handler runs, for reports.
+  std::string cpu_of_handler(const Task& handler) const;
   // At the end of an execution: SIGKILL to every user task asleep interruptibly or killably, as when the
   // processes are killed. Returns how many it woke.
   std::size_t kill_sleeping_users();

@@ -1,5 +1,7 @@
-// IRQ context (issue 11, item 9), the part devsim models: lockdep's hard-IRQ usage states, interrupts disabled
-// as atomic context, disable_irq/enable_irq/synchronize_irq, and sleeping in a handler.
+// IRQ context (issue 11, item 9): lockdep's hard-IRQ usage states, interrupts disabled as atomic context,
+// disable_irq/enable_irq/synchronize_irq, sleeping in a handler, and CPUs: a handler runs on a CPU and preempts
+// the task there, a CPU with interrupts off holds it back, and the self-deadlock of a plain spin_lock() against
+// its own handler is executed and reported.
 //
 // Kernel sources modelled:
 // - kernel/locking/lockdep.c mark_lock() / print_usage_bug(): a lock class taken in hard-IRQ context
@@ -7,20 +9,26 @@
 //   order and even if the two never overlapped in time.
 // - include/linux/spinlock.h spin_lock_irqsave() / spin_unlock_irqrestore(), include/linux/irqflags.h
 //   local_irq_save() / local_irq_restore(): with interrupts off the task is in atomic context
-//   (kernel/sched/core.c __might_sleep checks irqs_disabled()).
+//   (kernel/sched/core.c __might_sleep checks irqs_disabled()), and its CPU takes no interrupt until they are
+//   restored (arch_local_irq_save clears the CPU's interrupt flag; the interrupt stays pending at the CPU).
+// - kernel/irq/handle.c handle_irq_event(): handlers run in hard-IRQ context on the CPU the interrupt arrived
+//   on, on top of the task they interrupted, which does not run again until the handler returns
+//   (kernel/softirq.c irq_enter / irq_exit bracket it); sleeping there is a bug.
+// - kernel/locking/spinlock.c _raw_spin_lock(): a spinlock spins with interrupts as they are; a handler spinning
+//   for a lock that the task it interrupted holds never gets it, and kernel/watchdog.c
+//   watchdog_hardlockup_check() reports the CPU ("Watchdog detected hard LOCKUP").
 // - kernel/irq/manage.c disable_irq() (mask, then synchronize_irq: wait for a running handler),
 //   disable_irq_nosync() (no wait), enable_irq() (an interrupt raised while masked is resent: check_irq_resend).
-// - kernel/irq/handle.c handle_irq_event(): handlers run in hard-IRQ context, where sleeping is a bug.
 //
-// Not modelled (documented in docs/driver-model.md): CPUs. A handler is a task of its own that interleaves with
-// the others at scheduling points; it does not preempt one particular task, so the self-deadlock of an
-// interrupt arriving on the CPU that holds the lock is found through lockdep's usage check, not by hanging.
-//
-// Each model is explored exhaustively within 2 preemptions (two tasks, a handful of scheduling points).
+// Not modelled (docs/driver-model.md): a fixed number of CPUs (there is one per task), migration, affinity,
+// softirqs. Each model is explored exhaustively within 2 preemptions (one or three tasks besides the handler, a
+// handful of scheduling points).
 #define BOOST_TEST_MODULE semantics_irq_context
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <memory>
+#include <string>
 
 #include "bus/irq.hpp"
 #include "core/irqflags.hpp"
@@ -66,6 +74,9 @@ struct Dev {
   int counter = 0;
   bool in_handler = false;
   int handled = 0;
+  int observed = -1;                       // Observes: what the handler saw
+  sim::TaskId interrupted = sim::kNoTask;  // Watches / Observes: the task the handler preempted
+  bool saw_change = false;                 // Watches: the counter moved while the handler ran
 };
 Dev* g_dev = nullptr;  // dev_id in C; a global so the handler (a plain function pointer) finds it
 // LIFETIME: the handler is a task of its own and may be stopped mid-handler (holding a guard on g_dev->lock)
@@ -73,7 +84,7 @@ Dev* g_dev = nullptr;  // dev_id in C; a global so the handler (a plain function
 // execution's model runs. So the current device is owned here and replaced only by the next model.
 std::shared_ptr<Dev> g_dev_owner;
 
-enum class Handler { TakesLock, TakesMutex, Allocates, Marks };
+enum class Handler { TakesLock, TakesMutex, Allocates, Marks, Observes, Watches };
 Handler g_handler = Handler::TakesLock;
 
 bus::IrqReturn handler(unsigned, void*) {
@@ -96,6 +107,19 @@ bus::IrqReturn handler(unsigned, void*) {
       sim::yield();
       d.in_handler = false;
       break;
+    case Handler::Observes:
+      d.observed = d.counter;
+      d.interrupted = core::interrupted_task();
+      break;
+    case Handler::Watches: {
+      d.interrupted = core::interrupted_task();
+      const int before = d.counter;
+      sim::yield();  // every other task that can run may run here
+      const int after = d.counter;
+      sim::yield();
+      d.saw_change = before != after || after != d.counter;
+      break;
+    }
   }
   ++d.handled;
   return bus::IrqReturn::Handled;
@@ -129,6 +153,7 @@ sim::Model lock_model(bool irqsave, Handler h) {
 
 BOOST_AUTO_TEST_CASE(a_spinlock_taken_in_a_handler_and_with_interrupts_enabled_is_inconsistent_lock_state) {
   sim::ExploreResult r = sim::explore(lock_model(false, Handler::TakesLock), exhaustive());
+  BOOST_TEST_MESSAGE(r.executions << " executions, " << r.failing_executions << " failing");
   BOOST_TEST(r.exhausted);
   BOOST_TEST(r.executions > 1u);
   // Whichever runs first, the second use makes the class inconsistent; every schedule has both uses.
@@ -143,16 +168,150 @@ BOOST_AUTO_TEST_CASE(a_spinlock_taken_in_a_handler_and_with_interrupts_enabled_i
   BOOST_TEST(both_orders);
 }
 
-BOOST_AUTO_TEST_CASE(spin_lock_irqsave_in_process_context_is_clean) {
-  sim::ExploreResult r = sim::explore(lock_model(true, Handler::TakesLock), exhaustive());
+// kernel/irq/handle.c handle_irq_event() runs the handler on the interrupted CPU; kernel/locking/spinlock.c
+// _raw_spin_lock() spins there forever when the interrupted task holds the lock; kernel/watchdog.c
+// watchdog_hardlockup_check() reports the CPU. The kernel's lockdep warns first and lets the machine run into the
+// hang: with stop_on_first_bug off the explorer does the same.
+BOOST_AUTO_TEST_CASE(plain_spin_lock_and_the_handler_on_its_cpu_is_a_hard_lockup_executed) {
+  sim::ExploreOptions o = exhaustive();
+  o.world.stop_on_first_bug = false;
+  sim::ExploreResult r = sim::explore(lock_model(false, Handler::TakesLock), o);
+  BOOST_TEST_MESSAGE(r.executions << " executions, " << r.failing_executions << " failing");
   BOOST_TEST(r.exhausted);
-  BOOST_TEST(r.executions > 1u);
-  BOOST_TEST(r.failing_executions == 0u);
+  bool lockup = false, lockdep = false, other = false;
+  for (const sim::Failure& f : r.failures) {
+    if (f.report.kind == sim::bug::kHardLockup) {
+      lockup = true;
+      BOOST_TEST_MESSAGE(sim::render_text(f.report));
+      // The handler waits for the lock its victim, the driver, holds; the victim is named as preempted.
+      BOOST_TEST(f.report.headline.find("hard LOCKUP: interrupt handler irq/7") != std::string::npos);
+      BOOST_TEST(f.report.headline.find("spinlock irq_test_dev_lock") != std::string::npos);
+      BOOST_TEST(f.report.headline.find("on the CPU of task driver/0, which it preempted") != std::string::npos);
+      bool holder_named = false;
+      for (const std::string& d : f.report.details)
+        holder_named = holder_named || d.find("task driver/0 is preempted on its CPU by interrupt handler irq/7") == 0;
+      BOOST_TEST(holder_named);
+    } else if (f.report.kind == core::bug::kInconsistentLockState) {
+      lockdep = true;
+    } else {
+      other = true;  // never a step budget, a plain deadlock or anything else
+      BOOST_TEST_MESSAGE(f.report.kind << ": " << f.report.headline);
+    }
+  }
+  BOOST_TEST(lockup);
+  BOOST_TEST(lockdep);
+  BOOST_TEST(!other);
+  // Not every schedule hangs: the handler may also arrive before or after the lock is held, or on an idle CPU
+  // while the driver sleeps.
+  const auto lockups = std::count_if(r.failures.begin(), r.failures.end(),
+                                     [](const sim::Failure& f) { return f.report.kind == sim::bug::kHardLockup; });
+  BOOST_TEST(lockups == 1);
+  for (const sim::Failure& f : r.failures)
+    if (f.report.kind == sim::bug::kHardLockup) BOOST_TEST(f.count < r.executions);
+}
+
+// include/linux/spinlock.h spin_lock_irqsave(): interrupts off on this CPU before the lock is taken, so the handler
+// is held back here, or runs on another CPU and spins until the lock is released. Clean on every schedule, with
+// stop_on_first_bug on and off (nothing is hidden behind a first report).
+BOOST_AUTO_TEST_CASE(spin_lock_irqsave_in_process_context_is_clean) {
+  for (bool stop : {true, false}) {
+    sim::ExploreOptions o = exhaustive();
+    o.world.stop_on_first_bug = stop;
+    sim::ExploreResult r = sim::explore(lock_model(true, Handler::TakesLock), o);
+    BOOST_TEST_MESSAGE(r.executions << " executions, " << r.failing_executions << " failing");
+    BOOST_TEST(r.exhausted);
+    BOOST_TEST(r.executions > 1u);
+    BOOST_TEST(r.failing_executions == 0u);
+  }
+}
+
+// include/linux/irqflags.h local_irq_save() / local_irq_restore(): while interrupts are off on the driver's CPU,
+// an interrupt aimed there waits; the handler sees only what the driver left after local_irq_restore(). With
+// interrupts on, it may arrive in between; with a second CPU idle (a task asleep), it may run there meanwhile.
+BOOST_AUTO_TEST_CASE(local_irq_save_holds_the_handler_back_on_its_cpu) {
+  enum class Variant { IrqSave, Plain, IrqSaveWithIdleCpu };
+  for (Variant v : {Variant::IrqSave, Variant::Plain, Variant::IrqSaveWithIdleCpu}) {
+    sim::Model m = [v](sim::World& w) {
+      auto d = std::make_shared<Dev>();
+      g_dev_owner = d;
+      g_dev = d.get();
+      g_handler = Handler::Observes;
+      w.spawn("driver", [d, v] {
+        bus::request_irq(kLine, handler, "irq_test", d.get());
+        core::irqflags_t flags = 0;
+        if (v != Variant::Plain) core::local_irq_save(flags);
+        bus::raise_irq(kLine);  // the device completes synchronously: its interrupt is pending from here
+        d->counter = 1;
+        sim::yield();
+        d->counter = 2;
+        sim::yield();
+        if (v != Variant::Plain) core::local_irq_restore(flags);
+        sim::world().sleep_for(1000);  // the handler has run by then
+        if (d->handled != 1) violation("the interrupt was never delivered");
+        if (d->observed != 2) violation("the handler saw the state before local_irq_restore");
+        bus::free_irq(kLine, d.get());
+      });
+      if (v == Variant::IrqSaveWithIdleCpu) w.spawn("sleeper", [] { sim::world().sleep_for(1); });
+    };
+    sim::ExploreResult r = sim::explore(m, exhaustive());
+    BOOST_TEST_MESSAGE(r.executions << " executions, " << r.failing_executions << " failing");
+    BOOST_TEST(r.exhausted);
+    if (v == Variant::IrqSave) {
+      BOOST_TEST(r.failing_executions == 0u);
+    } else {
+      BOOST_TEST(r.failing_executions > 0u);
+      BOOST_TEST(r.failing_executions < r.executions);
+      BOOST_TEST(every_failure_is(r, "model-violation"));
+    }
+  }
+}
+
+// kernel/irq/handle.c handle_irq_event(): the handler runs on top of the task it interrupted, which resumes only
+// after the handler returns (irq_exit): however the other tasks are scheduled at the handler's scheduling points,
+// that task's counter does not move. On an idle CPU the handler preempts nobody and the task runs beside it.
+BOOST_AUTO_TEST_CASE(a_handler_preempts_the_task_on_its_cpu_until_it_returns) {
+  for (bool idle_cpu : {false, true}) {
+    sim::Model m = [idle_cpu](sim::World& w) {
+      auto d = std::make_shared<Dev>();
+      g_dev_owner = d;
+      g_dev = d.get();
+      g_handler = Handler::Watches;
+      w.spawn("driver", [d] {
+        bus::request_irq(kLine, handler, "irq_test", d.get());
+        bus::raise_irq(kLine);
+        for (int i = 0; i < 3; ++i) {
+          ++d->counter;
+          sim::yield();
+        }
+        sim::world().sleep_for(1000);  // the handler has returned by then
+        if (d->saw_change && d->interrupted == 0) violation("the preempted driver ran while its handler ran");
+        if (d->saw_change && d->interrupted == sim::kNoTask) violation("on an idle CPU the driver ran beside it");
+        bus::free_irq(kLine, d.get());
+      });
+      if (idle_cpu) w.spawn("sleeper", [] { sim::world().sleep_for(1); });
+    };
+    sim::ExploreResult r = sim::explore(m, exhaustive());
+    BOOST_TEST_MESSAGE(r.executions << " executions, " << r.failing_executions << " failing");
+    BOOST_TEST(r.exhausted);
+    if (!idle_cpu) {
+      // One CPU: the handler can only preempt the driver (or arrive once it sleeps or ended).
+      BOOST_TEST(r.failing_executions == 0u);
+    } else {
+      BOOST_TEST(r.failing_executions > 0u);
+      bool beside = false;
+      for (const sim::Failure& f : r.failures) {
+        BOOST_TEST(f.report.headline.find("preempted driver ran") == std::string::npos);
+        beside = beside || f.report.headline.find("idle CPU the driver ran beside it") != std::string::npos;
+      }
+      BOOST_TEST(beside);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(sleeping_in_a_hard_irq_handler_is_sleep_in_atomic) {
   for (Handler h : {Handler::TakesMutex, Handler::Allocates}) {
     sim::ExploreResult r = sim::explore(lock_model(true, h), exhaustive());
+    BOOST_TEST_MESSAGE(r.executions << " executions, " << r.failing_executions << " failing");
     BOOST_TEST(r.exhausted);
     BOOST_TEST(r.failing_executions == r.executions);
     BOOST_TEST(every_failure_is(r, sim::bug::kSleepInAtomic));
@@ -177,6 +336,7 @@ BOOST_AUTO_TEST_CASE(interrupts_disabled_is_atomic_context) {
       });
     };
     sim::ExploreResult r = sim::explore(m, exhaustive());
+    BOOST_TEST_MESSAGE(r.executions << " executions, " << r.failing_executions << " failing");
     if (sleeps) {
       BOOST_TEST(r.failing_executions == r.executions);
       BOOST_TEST(every_failure_is(r, sim::bug::kSleepInAtomic));
@@ -195,6 +355,9 @@ BOOST_AUTO_TEST_CASE(disable_irq_waits_for_the_handler_and_nosync_does_not) {
       g_dev_owner = d;
       g_dev = d.get();
       g_handler = Handler::Marks;
+      // A second CPU, idle while this task sleeps: a handler there runs beside the driver (on the driver's own
+      // CPU it would preempt it, and nothing could run in between).
+      w.spawn("sleeper", [] { sim::world().sleep_for(1); });
       w.spawn("driver", [d, sync] {
         bus::request_irq(kLine, handler, "irq_test", d.get());
         bus::raise_irq(kLine);
@@ -215,6 +378,7 @@ BOOST_AUTO_TEST_CASE(disable_irq_waits_for_the_handler_and_nosync_does_not) {
       });
     };
     sim::ExploreResult r = sim::explore(m, exhaustive());
+    BOOST_TEST_MESSAGE(r.executions << " executions, " << r.failing_executions << " failing");
     BOOST_TEST(r.exhausted);
     if (sync) {
       BOOST_TEST(r.failing_executions == 0u);
