@@ -38,21 +38,56 @@ bool cpu_takes_interrupts(sim::World& w, IrqFlagsState& s, sim::TaskId cpu) {
   return s.of(s.disabled, cpu) == 0 && w.preempted_by(cpu) == sim::kNoTask;
 }
 
-// The CPU the current handler task's interrupt arrives on, as the task running there (kNoTask: an idle CPU).
-// Options, in order: an idle CPU if there is one (so the default choice, 0, runs the handler beside everyone as
-// before CPUs existed), then the runnable tasks' CPUs by task id.
-sim::TaskId choose_cpu(sim::World& w, IrqFlagsState& s, const Site& site) {
-  std::vector<sim::TaskId> options;
+// Where the current handler task's interrupt arrives. With an idle CPU (a task asleep, waiting or gone) the
+// choice is deferred (World::hardirq_defer): the handler starts there, and only when it first waits or asks whom
+// it interrupted may it turn out to have preempted instead a task that has not run since the entry and took
+// interrupts then. Until that point, which CPU it runs on changes nothing another task or a report can see except
+// that the victim does not run, and the idle CPU's executions include every one of those. With no idle CPU the
+// handler preempts a runnable task chosen now (in task id order), held back while that task has interrupts off.
+void enter_cpu(sim::World& w, IrqFlagsState& s, const Site& site) {
+  std::vector<sim::TaskId> runnable;
   bool idle = false;
   for (sim::TaskId t = 0; t < w.task_count(); ++t) {
     if (s.of(s.irq_task, t) != 0) continue;
     if (w.task_state(t) == sim::TaskState::Runnable)
-      options.push_back(t);
+      runnable.push_back(t);
     else
-      idle = true;  // asleep, waiting or gone: its CPU is free
+      idle = true;
   }
-  if (idle || options.empty()) options.insert(options.begin(), sim::kNoTask);
-  return options[w.choose(options.size(), site)];
+  const sim::TaskId me = w.current_task();
+  if (runnable.empty() || (idle && w.options().defer_hardirq_cpu)) {
+    // A task with interrupts off (or under another handler) would hold the handler back, which the idle CPU
+    // does not: it is no candidate.
+    std::erase_if(runnable, [&](sim::TaskId t) { return !cpu_takes_interrupts(w, s, t); });
+    ++s.of(s.hardirq, me);
+    w.hardirq_defer(std::move(runnable));
+    return;
+  }
+  if (idle) runnable.insert(runnable.begin(), sim::kNoTask);  // only when not deferred
+  const sim::TaskId cpu = runnable[w.choose(runnable.size(), site)];
+  if (cpu == sim::kNoTask) {
+    ++s.of(s.hardirq, me);
+    w.hardirq_preempt(sim::kNoTask);
+    return;
+  }
+  // INVARIANT: a handler runs on a CPU only while that CPU's task has interrupts enabled and no other handler
+  // runs there; until then it waits on the CPU's gate, which local_irq_enable() and hardirq_exit() open.
+  while (!cpu_takes_interrupts(w, s, cpu)) {
+    // LIFETIME: the count is restored even when the task is unwound out of block() at the end of the world; by
+    // index, as the vector may grow meanwhile.
+    struct HeldBack {
+      IrqFlagsState& s;
+      sim::TaskId cpu;
+      HeldBack(IrqFlagsState& state, sim::TaskId c) : s(state), cpu(c) { ++s.of(s.held_back, cpu); }
+      ~HeldBack() { --s.of(s.held_back, cpu); }
+      HeldBack(const HeldBack&) = delete;
+      HeldBack& operator=(const HeldBack&) = delete;
+    } held_back(s, cpu);
+    w.block(s.gate_of(cpu), "interrupts enabled on the CPU of task " + w.task_label(cpu), site, /*sleeps=*/false);
+  }
+  w.touch(s.gate_of(cpu), true);
+  ++s.of(s.hardirq, me);
+  w.hardirq_preempt(cpu);
 }
 }  // namespace
 
@@ -72,6 +107,7 @@ bool irqs_disabled() {
 sim::TaskId interrupted_task() {
   if (!in_hardirq()) return sim::kNoTask;
   sim::World& w = *sim_world();
+  w.resolve_hardirq_cpu();  // the answer depends on the CPU: it is chosen now if it was not yet
   for (sim::TaskId t = 0; t < w.task_count(); ++t)
     if (w.preempted_by(t) == w.current_task()) return t;
   return sim::kNoTask;
@@ -141,30 +177,7 @@ void note_irq_task(sim::TaskId task) {
 void hardirq_enter(const Site& site) {
   IrqFlagsState* s = state();
   if (s == nullptr) return;
-  sim::World& w = *sim_world();
-  const sim::TaskId me = w.current_task();
-  const sim::TaskId cpu = choose_cpu(w, *s, site);
-  if (cpu != sim::kNoTask) {
-    // INVARIANT: a handler runs on a CPU only while that CPU's task has interrupts enabled and no other handler
-    // runs there; until then it waits on the CPU's gate, which local_irq_enable() and hardirq_exit() open.
-    while (!cpu_takes_interrupts(w, *s, cpu)) {
-      // LIFETIME: the count is restored even when the task is unwound out of block() at the end of the world; by
-      // index, as the vector may grow meanwhile.
-      struct HeldBack {
-        IrqFlagsState& s;
-        sim::TaskId cpu;
-        HeldBack(IrqFlagsState& state, sim::TaskId c) : s(state), cpu(c) { ++s.of(s.held_back, cpu); }
-        ~HeldBack() { --s.of(s.held_back, cpu); }
-        HeldBack(const HeldBack&) = delete;
-        HeldBack& operator=(const HeldBack&) = delete;
-      } held_back(*s, cpu);
-      w.block(s->gate_of(cpu), "interrupts enabled on the CPU of task " + w.task_label(cpu), site,
-              /*sleeps=*/false);
-    }
-    w.touch(s->gate_of(cpu), true);
-  }
-  ++s->of(s->hardirq, me);
-  w.hardirq_preempt(cpu);
+  enter_cpu(*sim_world(), *s, site);
 }
 
 void hardirq_exit() {

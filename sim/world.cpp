@@ -196,8 +196,52 @@ void World::hardirq_preempt(TaskId victim) {
   Task& v = *tasks_[victim];
   if (v.state == TaskState::Finished || v.state == TaskState::Abandoned || v.preempted_by != kNoTask) return;
   v.preempted_by = handler.id;
+  ++v.hardirqs_taken;
   auto it = std::lower_bound(runnable_.begin(), runnable_.end(), v.id);
   if (it != runnable_.end() && *it == v.id) runnable_.erase(it);
+}
+
+void World::hardirq_defer(std::vector<TaskId> candidates) {
+  hardirq_preempt(kNoTask);
+  Task& handler = *current_;
+  handler.deferred_cpus.clear();
+  for (TaskId id : candidates) {
+    if (id >= tasks_.size() || tasks_[id] == nullptr || id == handler.id) continue;
+    const Task& t = *tasks_[id];
+    handler.deferred_cpus.push_back({id, t.resumes, t.hardirqs_taken});
+  }
+}
+
+TaskId World::resolve_hardirq_cpu(const Site& site) {
+  if (current_ == nullptr) return kNoTask;
+  Task& handler = *current_;
+  if (handler.deferred_cpus.empty() || !handler.hardirq || tearing_down_ || stopping_) {
+    handler.deferred_cpus.clear();
+    return handler.hardirq_victim;
+  }
+  // INVARIANT: a candidate that has not run since the entry is exactly as it was then (runnable, interrupts
+  // enabled: only the task itself changes either), and with no other handler on its CPU meanwhile, having
+  // preempted it at the entry would have produced this same execution so far.
+  std::vector<TaskId> options{kNoTask};
+  for (const Task::DeferredCpu& c : std::exchange(handler.deferred_cpus, {})) {
+    const Task* t = c.task < tasks_.size() ? tasks_[c.task] : nullptr;
+    if (t != nullptr && t->state == TaskState::Runnable && t->preempted_by == kNoTask && t->resumes == c.resumes &&
+        t->hardirqs_taken == c.hardirqs_taken)
+      options.push_back(c.task);
+  }
+  // Which executions stay possible depends on who ran since the entry: for partial-order reduction this
+  // choice conflicts with everything.
+  if (track_footprints_) segment_.touch_everything();
+  if (options.size() == 1) return kNoTask;
+  const TaskId victim = options[choose(options.size(), site)];
+  if (victim == kNoTask) return kNoTask;
+  Task& v = *tasks_[victim];
+  handler.hardirq_victim = victim;
+  v.preempted_by = handler.id;
+  ++v.hardirqs_taken;
+  auto it = std::lower_bound(runnable_.begin(), runnable_.end(), v.id);
+  if (it != runnable_.end() && *it == v.id) runnable_.erase(it);
+  return victim;
 }
 
 TaskId World::hardirq_return() {
@@ -205,6 +249,7 @@ TaskId World::hardirq_return() {
   Task& handler = *current_;
   const TaskId victim = std::exchange(handler.hardirq_victim, kNoTask);
   handler.hardirq = false;
+  handler.deferred_cpus.clear();
   note_acted();
   if (track_footprints_) segment_.touch_everything();
   if (victim < tasks_.size() && tasks_[victim] != nullptr && tasks_[victim]->preempted_by == handler.id) {
@@ -236,6 +281,7 @@ void World::make_blocked(Task& task) {
 void World::resume(Task& task) {
   current_ = &task;
   task.started = true;
+  ++task.resumes;
   if (trace_) run_begin_seq_ = seq_++;
   overflow::arm(task.stack, &escape_);
   asan_start_switch(&scheduler_fake_stack_, task.stack.bottom(), task.stack.size);
@@ -424,6 +470,7 @@ void World::spin_relax(const Site& site) {
     yield(EventKind::Yield, nullptr, site);
     return;
   }
+  resolve_hardirq_cpu(site);
   Task& t = *current_;
   t.last_site = site;
   t.acted = false;
@@ -452,6 +499,7 @@ void World::block(const void* channel, std::string_view what, const Site& site, 
     switch_to_scheduler();
     return;
   }
+  resolve_hardirq_cpu(site);
   t.last_site = site;
   t.wait_channel = channel;
   t.wait_what.assign(what);
@@ -514,6 +562,7 @@ void World::sleep_for(Nanos duration, const Site& site) {
     switch_to_scheduler();
     return;
   }
+  resolve_hardirq_cpu(site);
   t.last_site = site;
   t.wake_at = now_ + duration;
   ++sleepers_;
@@ -620,6 +669,7 @@ WaitResult World::block_wait(const void* channel, std::string_view what, WaitMod
     switch_to_scheduler();
     return WaitResult::TimedOut;
   }
+  resolve_hardirq_cpu(site);
   t.last_site = site;
   t.wait_channel = channel;
   t.wait_what.assign(what);

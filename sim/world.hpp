@@ -41,6 +41,9 @@ struct WorldOptions {
   // Fault injection, as the kernel's fail-nth: the Nth failable allocation of the execution fails (1-based; 0:
   // none). Failable: kmalloc/kzalloc and what later layers mark (devres entries).
   std::uint64_t fail_nth = 0;
+  // A hard-IRQ handler's CPU is chosen when it first waits, not at its entry (World::hardirq_defer). Off: at the
+  // entry, the reference the deferred choice is tested against (tests/semantics/test_irq_context.cpp).
+  bool defer_hardirq_cpu = true;
 };
 
 enum class TaskState : std::uint8_t {
@@ -135,6 +138,16 @@ struct Task {
   TaskId preempted_by = kNoTask;
   bool hardirq = false;
   TaskId hardirq_victim = kNoTask;
+  std::uint64_t resumes = 0;         // times the scheduler switched to it
+  std::uint64_t hardirqs_taken = 0;  // handlers that preempted it
+  // A handler that entered on an idle CPU while these tasks' CPUs would also have taken it (World::hardirq_defer):
+  // each with its `resumes` and `hardirqs_taken` at the entry.
+  struct DeferredCpu {
+    TaskId task;
+    std::uint64_t resumes;
+    std::uint64_t hardirqs_taken;
+  };
+  std::vector<DeferredCpu> deferred_cpus;
 };
 
 // The world owns every piece of simulated state of one execution. Build it, spawn tasks, call run() once.
@@ -258,6 +271,14 @@ class World {
   // The current task becomes a hard-IRQ handler on the CPU of `victim` (kNoTask: an idle CPU): the victim does
   // not run again, even when woken, until hardirq_return(). Not a scheduling point.
   void hardirq_preempt(TaskId victim);
+  // The current task becomes a hard-IRQ handler whose CPU is chosen only when it matters: it starts on an idle
+  // CPU, and the first time it waits (block, spin_relax) or asks which task it interrupted (resolve_hardirq_cpu),
+  // the explorer may choose instead the CPU of one of `candidates` (tasks that were runnable with interrupts
+  // enabled at the entry) that has not run and taken no other interrupt since: that execution is, step for step,
+  // the one in which the handler had preempted it at the entry (docs/architecture.md, "CPUs").
+  void hardirq_defer(std::vector<TaskId> candidates);
+  // Makes the deferred choice of the current handler now, if it has one. Returns its victim (kNoTask: idle CPU).
+  TaskId resolve_hardirq_cpu(const Site& site = Site::current());
   // The current handler returns from the interrupt: its victim may run again. Returns the victim (or kNoTask).
   TaskId hardirq_return();
   // The handler running on `task`'s CPU, or kNoTask.

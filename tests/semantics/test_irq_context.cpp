@@ -28,9 +28,12 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "bus/irq.hpp"
+#include "core/compiler.hpp"
 #include "core/irqflags.hpp"
 #include "core/mutex.hpp"
 #include "core/spinlock.hpp"
@@ -77,6 +80,7 @@ struct Dev {
   int observed = -1;                       // Observes: what the handler saw
   sim::TaskId interrupted = sim::kNoTask;  // Watches / Observes: the task the handler preempted
   bool saw_change = false;                 // Watches: the counter moved while the handler ran
+  int flag = 0;                            // SpinsForFlag: set by process context
 };
 Dev* g_dev = nullptr;  // dev_id in C; a global so the handler (a plain function pointer) finds it
 // LIFETIME: the handler is a task of its own and may be stopped mid-handler (holding a guard on g_dev->lock)
@@ -84,7 +88,7 @@ Dev* g_dev = nullptr;  // dev_id in C; a global so the handler (a plain function
 // execution's model runs. So the current device is owned here and replaced only by the next model.
 std::shared_ptr<Dev> g_dev_owner;
 
-enum class Handler { TakesLock, TakesMutex, Allocates, Marks, Observes, Watches };
+enum class Handler { TakesLock, TakesMutex, Allocates, Marks, Observes, Watches, SpinsForFlag };
 Handler g_handler = Handler::TakesLock;
 
 bus::IrqReturn handler(unsigned, void*) {
@@ -120,6 +124,10 @@ bus::IrqReturn handler(unsigned, void*) {
       d.saw_change = before != after || after != d.counter;
       break;
     }
+    case Handler::SpinsForFlag:
+      while (__atomic_load_n(&d.flag, __ATOMIC_ACQUIRE) == 0)
+        core::cpu_relax();
+      break;
   }
   ++d.handled;
   return bus::IrqReturn::Handled;
@@ -387,4 +395,110 @@ BOOST_AUTO_TEST_CASE(disable_irq_waits_for_the_handler_and_nosync_does_not) {
       BOOST_TEST(every_failure_is(r, "model-violation"));
     }
   }
+}
+
+// Deferring the choice of a handler's CPU to its first wait (World::hardirq_defer, docs/architecture.md "CPUs") is
+// a reduction: it must reach exactly the distinct reports that choosing at the entry reaches, on models where the
+// CPU matters (a lock the interrupted task holds, a flag it would set, whom the handler interrupted) and with an
+// idle CPU present (a sleeping task), which is when the choice is deferred. And it must not explore more.
+// kernel/irq/handle.c handle_irq_event() (the handler on the interrupted CPU), kernel/watchdog.c
+// watchdog_hardlockup_check() (a handler that never returns there).
+BOOST_AUTO_TEST_CASE(choosing_the_cpu_at_the_first_wait_finds_what_choosing_at_the_entry_finds) {
+  struct Case {
+    const char* name;
+    Handler handler;
+    bool irqsave;      // process context takes the lock with interrupts off
+    bool sets_flag;    // process context sets the flag the SpinsForFlag handler waits for
+    bool two_drivers;  // a second process-context task that takes the lock too
+  };
+  const Case cases[] = {
+      {"plain lock", Handler::TakesLock, false, false, false},
+      {"irqsave lock", Handler::TakesLock, true, false, false},
+      {"plain lock, two tasks", Handler::TakesLock, false, false, true},
+      {"irqsave lock, two tasks", Handler::TakesLock, true, false, true},
+      {"spin for a flag the driver sets", Handler::SpinsForFlag, false, true, false},
+      {"spin for a flag, two tasks", Handler::SpinsForFlag, false, true, true},
+      {"observes whom it interrupted", Handler::Observes, false, false, true},
+      {"watches", Handler::Watches, true, false, true},
+  };
+  using Signatures = std::set<std::pair<std::string, std::string>>;
+  for (const Case& c : cases) {
+    for (bool stop : {true, false}) {
+      sim::Model m = [c](sim::World& w) {
+        auto d = std::make_shared<Dev>();
+        g_dev_owner = d;
+        g_dev = d.get();
+        g_handler = c.handler;
+        w.spawn("sleeper", [] { sim::world().sleep_for(1); });  // leaves an idle CPU
+        auto process = [d, c](bool raises) {
+          if (raises) {
+            sim::world().sleep_for(10);  // the sleeper is gone by then: its CPU is idle at every raise
+            bus::request_irq(kLine, handler, "irq_test", d.get());
+            bus::raise_irq(kLine);
+          }
+          if (c.irqsave) {
+            core::SpinLockIrqSaveGuard g(d->lock);
+            ++d->counter;
+          } else {
+            core::SpinLockGuard g = d->lock.guard();
+            ++d->counter;
+          }
+          if (c.sets_flag && raises) __atomic_store_n(&d->flag, 1, __ATOMIC_RELEASE);
+          if (raises) {
+            sim::world().sleep_for(1000);
+            bus::free_irq(kLine, d.get());
+          }
+        };
+        w.spawn("driver", [process] { process(true); });
+        if (c.two_drivers) w.spawn("other", [process] { process(false); });
+      };
+      std::pair<Signatures, std::uint64_t> by_mode[2];
+      for (bool defer : {false, true}) {
+        sim::ExploreOptions o = exhaustive();
+        o.world.stop_on_first_bug = stop;
+        o.world.defer_hardirq_cpu = defer;
+        sim::ExploreResult r = sim::explore(m, o);
+        BOOST_TEST(r.exhausted);
+        for (const sim::Failure& f : r.failures)
+          by_mode[defer].first.emplace(f.report.kind, f.report.headline);
+        by_mode[defer].second = r.executions;
+      }
+      BOOST_TEST_MESSAGE(c.name << (stop ? "" : ", running on after a report") << ": at the entry " << by_mode[0].second
+                                << " executions, " << by_mode[0].first.size() << " distinct; at the first wait "
+                                << by_mode[1].second << ", " << by_mode[1].first.size());
+      BOOST_TEST_CONTEXT(c.name << ", stop_on_first_bug " << stop) {
+        BOOST_TEST((by_mode[1].first == by_mode[0].first));
+        BOOST_TEST(by_mode[1].second <= by_mode[0].second);
+      }
+    }
+  }
+}
+
+// The flag the handler spins for is set by the task it interrupted, so on that task's CPU it never is: a hard
+// lockup, found although the choice of CPU is deferred until the handler's first cpu_relax().
+BOOST_AUTO_TEST_CASE(a_handler_spinning_for_what_its_victim_would_do_is_a_hard_lockup) {
+  sim::Model m = [](sim::World& w) {
+    auto d = std::make_shared<Dev>();
+    g_dev_owner = d;
+    g_dev = d.get();
+    g_handler = Handler::SpinsForFlag;
+    w.spawn("sleeper", [] { sim::world().sleep_for(1); });
+    w.spawn("driver", [d] {
+      sim::world().sleep_for(10);  // the sleeper is gone by then: its CPU is idle
+      bus::request_irq(kLine, handler, "irq_test", d.get());
+      bus::raise_irq(kLine);
+      sim::yield();  // the handler may run from here on, on this CPU or the idle one
+      __atomic_store_n(&d->flag, 1, __ATOMIC_RELEASE);
+      sim::world().sleep_for(1000);
+      bus::free_irq(kLine, d.get());
+    });
+  };
+  sim::ExploreResult r = sim::explore(m, exhaustive());
+  BOOST_TEST_MESSAGE(r.executions << " executions, " << r.failing_executions << " failing");
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.failing_executions > 0u);
+  BOOST_TEST(r.failing_executions < r.executions);  // on the idle CPU the driver sets the flag
+  BOOST_TEST(every_failure_is(r, sim::bug::kHardLockup));
+  for (const sim::Failure& f : r.failures)
+    BOOST_TEST(f.report.headline.find("on the CPU of task driver/1") != std::string::npos);
 }
