@@ -339,24 +339,52 @@ long vfs_write(File* file, std::size_t count, const Site& site) {
 }
 
 namespace {
-// The bytes of each task's write() in progress (per world).
+// The bytes of each task's write() or ioctl() in progress, and what its last call copied out (per world).
 struct UserWrites {
   std::map<sim::TaskId, std::string_view> data;
+  std::map<sim::TaskId, std::string> copied_out;
+};
+
+// Gives the current task's call `data` as its user bytes until the returned guard goes.
+struct UserBytesScope {
+  std::map<sim::TaskId, std::string_view>& writes;
+  sim::TaskId me;
+  UserBytesScope(std::string_view data)
+      : writes(sim::World::current()->extension<UserWrites>().data), me(sim::World::current()->current_task()) {
+    // LIFETIME: `data` outlives the call (the scenario's operation); the entry goes when the call returns.
+    writes[me] = data;
+  }
+  ~UserBytesScope() { writes.erase(me); }
+  UserBytesScope(const UserBytesScope&) = delete;
+  UserBytesScope& operator=(const UserBytesScope&) = delete;
 };
 }  // namespace
 
 long vfs_write(File* file, std::string_view data, const Site& site) {
-  sim::World& w = *sim::World::current();
-  auto& writes = w.extension<UserWrites>().data;
-  const sim::TaskId me = w.current_task();
-  // LIFETIME: `data` outlives the call (the scenario's operation); the entry goes when the call returns.
-  writes[me] = data;
-  struct Done {
-    std::map<sim::TaskId, std::string_view>& writes;
-    sim::TaskId me;
-    ~Done() { writes.erase(me); }
-  } done{writes, me};
+  UserBytesScope scope(data);
   return vfs_write(file, data.size(), site);
+}
+
+long vfs_ioctl(File* file, unsigned cmd, std::string_view data, const Site& site) {
+  UserBytesScope scope(data);
+  return vfs_ioctl(file, cmd, 0, site);
+}
+
+std::optional<std::string> take_user_copied_out() {
+  sim::World* w = sim::World::current();
+  if (w == nullptr) return std::nullopt;
+  auto& out = w->extension<UserWrites>().copied_out;
+  auto it = out.find(w->current_task());
+  if (it == out.end()) return std::nullopt;
+  std::string bytes = std::move(it->second);
+  out.erase(it);
+  return bytes;
+}
+
+void note_user_copied_out(std::string_view bytes) {
+  sim::World* w = sim::World::current();
+  if (w == nullptr) return;
+  w->extension<UserWrites>().copied_out[w->current_task()] = std::string(bytes);
 }
 
 std::string_view user_write_data() {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -227,6 +228,14 @@ long vfs_write(File* file, std::size_t count, const Site& site = Site::current()
 long vfs_write(File* file, std::string_view data, const Site& site = Site::current());
 // The bytes of the write() the current task is in, if it was given bytes; empty otherwise (a write of zeros).
 std::string_view user_write_data();
+// ioctl() whose argument points at a user buffer holding `data` (a struct given as bytes): user_write_data()
+// returns the bytes while the driver runs; a C driver's arg is the buffer's user address, a C++ driver's is 0.
+long vfs_ioctl(File* file, unsigned cmd, std::string_view data, const Site& site = Site::current());
+// What the current task's last read() or ioctl() on a user buffer left there for user space (a read's first
+// `result` bytes, an ioctl's whole buffer), taken once; nothing if the driver has no user buffers (C++ drivers).
+// The C ABI records it (note_user_copied_out) when the driver's call returns.
+std::optional<std::string> take_user_copied_out();
+void note_user_copied_out(std::string_view bytes);
 long vfs_ioctl(File* file, unsigned cmd, unsigned long arg, const Site& site = Site::current());
 unsigned vfs_poll(File* file, const Site& site = Site::current());
 // mmap(): on success the mapping holds a file reference until vfs_munmap (0), else a negative errno.

@@ -6,7 +6,8 @@
 namespace devsim::bus {
 
 namespace {
-constexpr std::array<std::pair<int, std::string_view>, 18> kNames{{
+// Every name include/linux/errno.h defines, so a scenario can expect what a C driver returns.
+constexpr std::array<std::pair<int, std::string_view>, 32> kNames{{
     {kEISDIR, "EISDIR"},
     {kEPERM, "EPERM"},
     {kENOENT, "ENOENT"},
@@ -25,6 +26,20 @@ constexpr std::array<std::pair<int, std::string_view>, 18> kNames{{
     {kENOSYS, "ENOSYS"},
     {kESHUTDOWN, "ESHUTDOWN"},
     {kERESTARTSYS, "ERESTARTSYS"},
+    {3, "ESRCH"},
+    {7, "E2BIG"},
+    {13, "EACCES"},
+    {28, "ENOSPC"},
+    {29, "ESPIPE"},
+    {32, "EPIPE"},
+    {34, "ERANGE"},
+    {61, "ENODATA"},
+    {62, "ETIME"},
+    {71, "EPROTO"},
+    {75, "EOVERFLOW"},
+    {110, "ETIMEDOUT"},
+    {517, "EPROBE_DEFER"},
+    {kEAGAIN, "EWOULDBLOCK"},  // last: errno_name(11) is EAGAIN
 }};
 }  // namespace
 

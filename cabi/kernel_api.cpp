@@ -1,6 +1,7 @@
 // The C ABI behind include/linux/: the kernel API a C driver calls, implemented on devsim's driver model.
 // Every function here is called from instrumented C code in a module; the <linux/...> macros pass the caller's
 // site, so reports name the driver's lines.
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -179,7 +180,10 @@ long c_read(bus::File& f, std::size_t count) {
   const struct file_operations* fops = file->f_op;
   if (fops == nullptr || fops->read == nullptr) return -bus::kEINVAL;
   UserBuffer buf(count);
-  return fops->read(file, buf.data(), count, &file->f_pos);
+  const long r = fops->read(file, buf.data(), count, &file->f_pos);
+  // What user space finds in its buffer, for the scenario's `=> N "BYTES"`.
+  bus::note_user_copied_out(std::string_view(buf.data(), r > 0 ? std::min<std::size_t>(count, r) : 0));
+  return r;
 }
 
 long c_write(bus::File& f, std::size_t count) {
@@ -197,7 +201,14 @@ long c_ioctl(bus::File& f, unsigned cmd, unsigned long arg) {
   struct file* file = c_file(f);
   const struct file_operations* fops = file->f_op;
   if (fops == nullptr || fops->unlocked_ioctl == nullptr) return -bus::kENOTTY;
-  return fops->unlocked_ioctl(file, cmd, arg);
+  // ioctl fd CMD "BYTES": the argument is a user buffer holding the bytes (a struct), copied back out after.
+  const std::string_view data = bus::user_write_data();
+  if (data.empty()) return fops->unlocked_ioctl(file, cmd, arg);
+  UserBuffer buf(data.size());
+  std::memcpy(buf.data(), data.data(), data.size());
+  const long r = fops->unlocked_ioctl(file, cmd, reinterpret_cast<unsigned long>(buf.data()));
+  bus::note_user_copied_out(std::string_view(buf.data(), data.size()));
+  return r;
 }
 
 int c_release(bus::Cdev&, bus::File& f) {

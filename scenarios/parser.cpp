@@ -632,11 +632,19 @@ class Parser {
     // Results after "=>".
     std::vector<Token> t(all.begin() + static_cast<std::ptrdiff_t>(i), all.end());
     auto arrow = std::find_if(t.begin(), t.end(), [](const Token& x) { return x.text == "=>" && !x.quoted; });
+    std::optional<Token> first_data;  // where the first expected bytes were written, for a misplaced one
     if (arrow != t.end()) {
       bool want_value = true;
       for (auto it = arrow + 1; it != t.end(); ++it) {
         if (want_value) {
           op.allowed.push_back(result_value(*it));
+          op.allowed_data.emplace_back();
+          // A result may be followed by the bytes the call must leave in the user buffer.
+          if (it + 1 != t.end() && (it + 1)->quoted) {
+            ++it;
+            if (!first_data) first_data = *it;
+            op.allowed_data.back() = write_data(*it);
+          }
         } else if (it->text != "|" || it->quoted) {
           fail(*it, "expected '|' between results");
         }
@@ -707,7 +715,14 @@ class Parser {
             fail(cmd, "unknown ioctl " + quote(cmd.text) + " for the declared drivers" + suggest(cmd.text, names));
         }
         op.a = cmd.text;
-        op.arg = t.size() > 3 ? number(t[3], "an ioctl argument", 0, UINT64_MAX) : 0;
+        if (t.size() > 3 && t[3].quoted) {
+          op.data = write_data(t[3]);
+          if (op.data->empty()) fail(t[3], "an ioctl's quoted argument needs at least one byte (or give a number)");
+          if (op.data->size() > limits::kMaxIoBytes)
+            fail(t[3], "an ioctl's quoted argument holds at most " + std::to_string(limits::kMaxIoBytes) + " bytes");
+        } else {
+          op.arg = t.size() > 3 ? number(t[3], "an ioctl argument", 0, UINT64_MAX) : 0;
+        }
         no_more(t, 4);
         break;
       }
@@ -772,6 +787,8 @@ class Parser {
         no_more(t, 2);
         break;
     }
+    if (first_data && op.kind != OpKind::Read && !(op.kind == OpKind::Ioctl && op.data))
+      fail(*first_data, "expected bytes can follow a result only of read, or of ioctl with a quoted argument");
     if (!op.bind.empty()) vars_.insert(op.bind);
     current_task_->ops.push_back(std::move(op));
   }

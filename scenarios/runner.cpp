@@ -14,6 +14,8 @@
 #include "bus/usb.hpp"
 #include "drivers/registry.hpp"
 #include "scenarios/limits.hpp"
+#include "scenarios/printable.hpp"
+#include "scenarios/writer.hpp"
 #include "sim/site.hpp"
 
 namespace devsim::scenarios {
@@ -43,6 +45,20 @@ void report_unexpected(const Scenario& s, const Op& op, std::int64_t got) {
   for (std::int64_t a : op.allowed)
     allowed += (allowed.empty() ? "" : " | ") + result_text(a);
   r.headline = "unexpected result: '" + op.text + "' returned " + result_text(got) + " (allowed: " + allowed + ")";
+  r.details.push_back("task " + w.task_label(w.current_task()) + ", at " + s.file + ":" + std::to_string(op.at.line));
+  w.report(std::move(r));
+}
+
+// `=> N "BYTES"`: the call returned N but left other bytes in the user buffer.
+void report_unexpected_bytes(const Scenario& s, const Op& op, std::int64_t got, const std::string& want,
+                             const std::optional<std::string>& copied_out) {
+  sim::World& w = sim::world();
+  sim::Report r;
+  r.kind = "unexpected-result";
+  r.headline = "unexpected result: '" + op.text + "' returned " + result_text(got) + " with " +
+               (copied_out ? printable(data_text(*copied_out)) : std::string("no user buffer")) +
+               " in the user buffer (expected " + printable(data_text(want)) + ")";
+  if (!copied_out) r.details.push_back("only C drivers copy to a user buffer; a C++ driver's read and ioctl do not");
   r.details.push_back("task " + w.task_label(w.current_task()) + ", at " + s.file + ":" + std::to_string(op.at.line));
   w.report(std::move(r));
 }
@@ -110,7 +126,9 @@ std::int64_t run_op(const Op& op, Process& p) {
       if (file() == nullptr) return -bus::kEBADF;
       return op.data ? bus::vfs_write(file(), std::string_view(*op.data)) : bus::vfs_write(file(), op.number);
     case OpKind::Ioctl:
-      return file() ? bus::vfs_ioctl(file(), static_cast<unsigned>(op.number), op.arg) : -bus::kEBADF;
+      if (file() == nullptr) return -bus::kEBADF;
+      return op.data ? bus::vfs_ioctl(file(), static_cast<unsigned>(op.number), std::string_view(*op.data))
+                     : bus::vfs_ioctl(file(), static_cast<unsigned>(op.number), op.arg);
     case OpKind::Poll:
       return file() ? static_cast<std::int64_t>(bus::vfs_poll(file())) : -bus::kEBADF;
     case OpKind::Mmap: {
@@ -184,8 +202,16 @@ void run_task(const Scenario& s, const Task& t) {
     if (w.fatal_signal_pending()) break;
     w.deliver_signals();
     if (!op.bind.empty()) p.vars[op.bind] = r;
-    if (!op.allowed.empty() && std::find(op.allowed.begin(), op.allowed.end(), r) == op.allowed.end())
-      report_unexpected(s, op, r);
+    const std::optional<std::string> copied_out = bus::take_user_copied_out();
+    if (!op.allowed.empty()) {
+      const auto it = std::find(op.allowed.begin(), op.allowed.end(), r);
+      if (it == op.allowed.end()) {
+        report_unexpected(s, op, r);
+      } else if (const auto& want = op.allowed_data[static_cast<std::size_t>(it - op.allowed.begin())];
+                 want && copied_out.value_or("") != *want) {
+        report_unexpected_bytes(s, op, r, *want, copied_out);
+      }
+    }
   }
   // A process that exits unmaps what it left mapped (do_exit: exit_mm, then exit_files), then closes what it left
   // open: release still runs.

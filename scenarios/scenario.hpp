@@ -51,7 +51,11 @@ struct Op {
   std::uint64_t number = 0;           // count, ioctl cmd, irq line, nanoseconds, open flags
   std::uint64_t arg = 0;              // ioctl argument
   std::vector<std::int64_t> allowed;  // results it may return (empty: any)
-  // write "bytes": what the user buffer holds (number is its size); absent: a write of `number` zero bytes.
+  // By result in `allowed` (empty: none): the bytes the call must leave in the user buffer when it returns that
+  // result (`read fd 8 => 5 "hello"`, `ioctl fd CMD "\x01" => 0 "\x02"`).
+  std::vector<std::optional<std::string>> allowed_data;
+  // write "bytes" / ioctl fd CMD "bytes": what the user buffer holds (for write, number is its size); absent: a
+  // write of `number` zero bytes, an ioctl with the number `arg`.
   std::optional<std::string> data;
 };
 

@@ -25,7 +25,8 @@ std::string value_text(const std::string& v) {
   });
   return bare ? v : "\"" + v + "\"";
 }
-// Write data as the parser reads it back: printable bytes as they are, the rest (and '"', '\\') escaped.
+}  // namespace
+
 std::string data_text(const std::string& d) {
   static const char* const kHex = "0123456789abcdef";
   std::string out = "\"";
@@ -43,7 +44,6 @@ std::string data_text(const std::string& d) {
   }
   return out + "\"";
 }
-}  // namespace
 
 std::string op_text(const Op& op) {
   std::ostringstream o;
@@ -68,7 +68,8 @@ std::string op_text(const Op& op) {
         o << " " << op.fd << " " << op.number;
       break;
     case OpKind::Ioctl:
-      o << " " << op.fd << " " << (op.a.empty() ? std::to_string(op.number) : op.a) << " " << op.arg;
+      o << " " << op.fd << " " << (op.a.empty() ? std::to_string(op.number) : op.a) << " "
+        << (op.data ? data_text(*op.data) : std::to_string(op.arg));
       break;
     case OpKind::Plug:
       o << " " << op.a << " " << op.b << " " << op.c;
@@ -98,8 +99,10 @@ std::string op_text(const Op& op) {
       o << " " << op.a;
       break;
   }
-  for (std::size_t i = 0; i < op.allowed.size(); ++i)
+  for (std::size_t i = 0; i < op.allowed.size(); ++i) {
     o << (i == 0 ? " => " : " | ") << result_text(op.allowed[i]);
+    if (i < op.allowed_data.size() && op.allowed_data[i]) o << " " << data_text(*op.allowed_data[i]);
+  }
   return o.str();
 }
 

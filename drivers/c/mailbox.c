@@ -2,7 +2,7 @@
  * mailbox: a one-message mailbox behind a misc device, /dev/mailbox. write() leaves a message (up to 64 bytes,
  * replacing any unread one); read() sleeps until there is one and takes it; ioctl(MAILBOX_OPENS) returns how many
  * times the device was opened since the module was loaded, ioctl(MAILBOX_PEEK) the first byte of the unread message
- * (-ENODATA when there is none).
+ * (-ENODATA when there is none), ioctl(MAILBOX_PEEK_AT, struct mailbox_peek_at __user *) the byte at an offset.
  *
  * Built twice. MAILBOX_FIXED unset: the buggy variant. Its file operations name no owner, so an open file does not
  * pin the module: rmmod runs mailbox_exit, which frees the mailbox, and the open file's next read or write (or a
@@ -28,6 +28,12 @@
 #define MAILBOX_SIZE 64
 #define MAILBOX_OPENS 1 /* ioctl: opens since load */
 #define MAILBOX_PEEK 2  /* ioctl: the first byte of the unread message */
+#define MAILBOX_PEEK_AT 3 /* ioctl: fills in .byte, the unread message's byte at .offset */
+
+struct mailbox_peek_at {
+  __u8 offset; /* in */
+  __u8 byte;   /* out */
+};
 
 struct mailbox {
   struct kref ref;
@@ -122,7 +128,18 @@ static long mailbox_ioctl(struct file *file, unsigned int cmd, unsigned long arg
   struct mailbox *mb = file->private_data;
   long ret;
 
-  (void)arg;
+  if (cmd == MAILBOX_PEEK_AT) {
+    struct mailbox_peek_at __user *uarg = (struct mailbox_peek_at __user *)arg;
+    struct mailbox_peek_at p;
+
+    if (copy_from_user(&p, uarg, sizeof(p))) return -EFAULT;
+    mutex_lock(&mb->lock);
+    ret = p.offset < mb->len ? 0 : -ENODATA;
+    if (!ret) p.byte = (__u8)mb->msg[p.offset];
+    mutex_unlock(&mb->lock);
+    if (!ret && copy_to_user(uarg, &p, sizeof(p))) return -EFAULT;
+    return ret;
+  }
   if (cmd == MAILBOX_PEEK) {
     mutex_lock(&mb->lock);
     ret = mb->len ? (long)(unsigned char)mb->msg[0] : -ENODATA;

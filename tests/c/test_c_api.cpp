@@ -288,6 +288,43 @@ explore exhaustive preemptions=2
   BOOST_TEST(v.result.failures.empty(), failures_text(v));
 }
 
+// ioctl FD CMD "bytes": the argument is a user buffer holding the bytes, which copy_from_user reads and
+// copy_to_user fills in; `=> N "bytes"` checks what a read or such an ioctl left there for user space
+// (include/linux/uaccess.h copy_to_user; mailbox.c's ioctl 3 takes struct mailbox_peek_at { u8 offset; u8 byte; }).
+// A mismatch is an unexpected-result report naming both byte strings.
+BOOST_AUTO_TEST_CASE(ioctl_data_and_copied_out_bytes) {
+  scenarios::Verdict v = run(R"(driver cmisc_mailbox_fixed
+task app {
+  fd = open /dev/mailbox
+  ioctl fd 3 "\x00\x00" => -ENODATA
+  write fd "hello" => 5
+  ioctl fd 3 "\x01\x00" => 0 "\x01e"
+  ioctl fd 3 "\x04\xff" => 0 "\x04o"
+  ioctl fd 3 "\x05\x00" => -ENODATA
+  ioctl fd 3 7 => -EFAULT
+  read fd 64 => 5 "hello"
+  close fd
+}
+)",
+                             "ioctl-data.scn");
+  BOOST_TEST(v.result.failures.empty(), failures_text(v));
+
+  scenarios::Verdict wrong = run(R"(driver cmisc_mailbox_fixed
+task app {
+  fd = open /dev/mailbox
+  write fd "hello" => 5
+  read fd 64 => 5 "help!"
+  close fd
+}
+)",
+                                 "read-data.scn");
+  BOOST_TEST_REQUIRE(wrong.result.failures.size() == 1u, failures_text(wrong));
+  BOOST_TEST(wrong.result.failures[0].report.headline ==
+                 "unexpected result: 'read fd 64 => 5 \"help!\"' returned 5 with \"hello\" in the user buffer "
+                 "(expected \"help!\")",
+             failures_text(wrong));
+}
+
 // Scenario data (write fd "bytes"): copy_from_user copies the scenario's bytes, escapes included, so the driver
 // sees them (mailbox.c's ioctl 2 returns the first byte of the message, -ENODATA (-61) when there is none).
 BOOST_AUTO_TEST_CASE(write_data_reaches_copy_from_user) {

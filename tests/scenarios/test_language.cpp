@@ -283,6 +283,36 @@ BOOST_AUTO_TEST_CASE(write_data_parses_and_writes_back) {
              "t.scn:4:13: expected two hex digits after \\x");
 }
 
+// ioctl FD CMD "bytes" (a struct as bytes) and results with the bytes the call must leave in the user buffer
+// (`=> 5 "hello"`): parsed with the write data's escapes, written back, and refused where no user buffer is
+// copied out.
+BOOST_AUTO_TEST_CASE(ioctl_data_and_expected_bytes_parse_and_write_back) {
+  Scenario s = parse_scenario(
+      "driver scn_test\ntask a {\n  fd = open /dev/x\n  ioctl fd 3 \"\\x01\\x00\" => 0 \"\\x01e\" | -ENODATA\n"
+      "  read fd 8 => 2 \"hi\" | -EINTR\n  ioctl fd 3 7\n}\n",
+      "t.scn");
+  const Op& io = s.tasks[0].ops[1];
+  BOOST_TEST_REQUIRE(io.data.has_value());
+  BOOST_TEST(*io.data == std::string("\x01\0", 2));
+  BOOST_TEST(io.allowed.size() == 2u);
+  BOOST_TEST_REQUIRE(io.allowed_data.size() == 2u);
+  BOOST_TEST(io.allowed_data[0].value_or("") == "\x01" "e");
+  BOOST_TEST(!io.allowed_data[1].has_value());
+  const Op& rd = s.tasks[0].ops[2];
+  BOOST_TEST_REQUIRE(rd.allowed_data.size() == 2u);
+  BOOST_TEST(rd.allowed_data[0].value_or("") == "hi");
+  BOOST_TEST(!s.tasks[0].ops[3].data.has_value());
+  BOOST_TEST(s.tasks[0].ops[3].arg == 7u);
+  const std::string text = to_text(s);
+  BOOST_TEST(text.find("ioctl fd 3 \"\\x01\\x00\" => 0 \"\\x01e\" | -ENODATA") != std::string::npos, text);
+  BOOST_TEST(text.find("read fd 8 => 2 \"hi\" | -EINTR") != std::string::npos, text);
+  BOOST_TEST(to_text(parse_scenario(text, "w.scn")) == text);
+  BOOST_TEST(error_of("driver scn_test\ntask a {\n  fd = open /dev/x\n  write fd 2 => 2 \"ab\"\n}\n") ==
+             "t.scn:4:19: expected bytes can follow a result only of read, or of ioctl with a quoted argument");
+  BOOST_TEST(error_of("driver scn_test\ntask a {\n  fd = open /dev/x\n  ioctl fd 3 \"\"\n}\n") ==
+             "t.scn:4:14: an ioctl's quoted argument needs at least one byte (or give a number)");
+}
+
 // Every shipped scenario, and every reproducer-shaped text, survives the same round trip.
 BOOST_AUTO_TEST_CASE(every_shipped_scenario_writes_back_to_the_same_text) {
   int checked = 0;
