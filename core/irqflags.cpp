@@ -26,6 +26,12 @@ struct IrqFlagsState {
     return &gate[cpu];
   }
 };
+// Natively (no simulated world) the state is the calling thread's: a thread is a CPU, a hard-IRQ handler runs
+// on one of bus/native_runtime.cpp's CPU threads between hardirq_enter() and hardirq_exit(). Nothing is held
+// back: local_irq_disable() only records that interrupts are off, for irqs_disabled().
+thread_local int native_hardirq = 0;
+thread_local int native_disabled = 0;
+
 IrqFlagsState* state() {
   sim::World* w = sim_world();
   if (w == nullptr || !w->in_task()) return nullptr;
@@ -57,11 +63,13 @@ sim::TaskId choose_cpu(sim::World& w, IrqFlagsState& s, const Site& site) {
 }  // namespace
 
 bool in_hardirq() {
+  if (sim_world() == nullptr) return native_hardirq > 0;
   IrqFlagsState* s = state();
   return s != nullptr && s->of(s->hardirq, sim_world()->current_task()) > 0;
 }
 
 bool irqs_disabled() {
+  if (sim_world() == nullptr) return native_disabled > 0 || native_hardirq > 0;
   IrqFlagsState* s = state();
   if (s == nullptr) return false;
   // A hard-IRQ handler runs with interrupts off on its CPU.
@@ -70,7 +78,7 @@ bool irqs_disabled() {
 }
 
 sim::TaskId interrupted_task() {
-  if (!in_hardirq()) return sim::kNoTask;
+  if (sim_world() == nullptr || !in_hardirq()) return sim::kNoTask;  // natively a handler preempts no thread
   sim::World& w = *sim_world();
   for (sim::TaskId t = 0; t < w.task_count(); ++t)
     if (w.preempted_by(t) == w.current_task()) return t;
@@ -78,6 +86,10 @@ sim::TaskId interrupted_task() {
 }
 
 void local_irq_disable(const Site& site) {
+  if (sim_world() == nullptr) {
+    ++native_disabled;
+    return;
+  }
   IrqFlagsState* s = state();
   if (s == nullptr) return;
   sim::World& w = *sim_world();
@@ -90,6 +102,10 @@ void local_irq_disable(const Site& site) {
 }
 
 void local_irq_enable(const Site& site) {
+  if (sim_world() == nullptr) {
+    if (native_disabled > 0) --native_disabled;
+    return;
+  }
   IrqFlagsState* s = state();
   if (s == nullptr) return;
   sim::World& w = *sim_world();
@@ -139,6 +155,10 @@ void note_irq_task(sim::TaskId task) {
 }
 
 void hardirq_enter(const Site& site) {
+  if (sim_world() == nullptr) {
+    ++native_hardirq;
+    return;
+  }
   IrqFlagsState* s = state();
   if (s == nullptr) return;
   sim::World& w = *sim_world();
@@ -168,6 +188,10 @@ void hardirq_enter(const Site& site) {
 }
 
 void hardirq_exit() {
+  if (sim_world() == nullptr) {
+    if (native_hardirq > 0) --native_hardirq;
+    return;
+  }
   IrqFlagsState* s = state();
   if (s == nullptr) return;
   sim::World& w = *sim_world();
