@@ -4,6 +4,7 @@
 
 #include "bus/devm.hpp"
 #include "bus/errno.hpp"
+#include "bus/native_runtime.hpp"
 #include "core/irqflags.hpp"
 #include "sim/world.hpp"
 
@@ -29,6 +30,12 @@ sim::World& world() {
 }
 Line& line(unsigned irq) {
   return world().extension<IrqState>().lines[irq];
+}
+
+// Each entry point takes the native runtime (bus/native_runtime.hpp, on Boost.Asio) when there is no simulated
+// world, as bus/deferred.cpp does.
+bool native() {
+  return core::sim_world() == nullptr;
 }
 
 // handle_irq_event(): named after the kernel function a report of the handler's context would show.
@@ -65,6 +72,7 @@ void handle_irq_event(unsigned irq, const Site& raised_at) {
 }  // namespace
 
 int request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id, const Site& site) {
+  if (native()) return NativeDeferred::request_irq(irq, handler, std::move(name), dev_id);
   world().yield(sim::EventKind::Acquire, &line(irq), site);
   Line& l = line(irq);
   if (l.handler != nullptr) return -kEBUSY;
@@ -75,6 +83,7 @@ int request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id
 }
 
 void free_irq(unsigned irq, void* dev_id, const Site& site) {
+  if (native()) return NativeDeferred::free_irq(irq, dev_id);
   world().yield(sim::EventKind::Release, &line(irq), site);
   Line& l = line(irq);
   if (l.handler == nullptr || l.dev_id != dev_id) return;
@@ -86,6 +95,7 @@ void free_irq(unsigned irq, void* dev_id, const Site& site) {
 }
 
 void synchronize_irq(unsigned irq, const Site& site) {
+  if (native()) return NativeDeferred::synchronize_irq(irq);
   world().might_sleep("synchronize_irq", site);
   world().yield(sim::EventKind::Sync, &line(irq), site);
   Line& l = line(irq);
@@ -94,16 +104,19 @@ void synchronize_irq(unsigned irq, const Site& site) {
 }
 
 void disable_irq_nosync(unsigned irq, const Site& site) {
+  if (native()) return NativeDeferred::disable_irq(irq, /*sync=*/false);
   world().yield(sim::EventKind::Sync, &line(irq), site);
   ++line(irq).disabled;
 }
 
 void disable_irq(unsigned irq, const Site& site) {
+  if (native()) return NativeDeferred::disable_irq(irq, /*sync=*/true);
   disable_irq_nosync(irq, site);
   synchronize_irq(irq, site);
 }
 
 void enable_irq(unsigned irq, const Site& site) {
+  if (native()) return NativeDeferred::enable_irq(irq);
   world().yield(sim::EventKind::Sync, &line(irq), site);
   Line& l = line(irq);
   if (l.disabled == 0) return;  // unbalanced: the kernel WARNs; nothing to unmask
@@ -122,15 +135,18 @@ int devm_request_irq(const BoundContext& dev, unsigned irq, IrqHandler handler, 
 }
 
 void raise_irq(unsigned irq, const Site& site) {
+  if (native()) return NativeDeferred::raise_irq(irq);
   const sim::TaskId task = world().spawn(
       "irq/" + std::to_string(irq), [irq, site] { handle_irq_event(irq, site); }, site);
   core::note_irq_task(task);  // a handler task, not a CPU
 }
 
 std::uint64_t irq_spurious(unsigned irq) {
+  if (native()) return NativeDeferred::irq_spurious(irq);
   return line(irq).spurious;
 }
 std::uint64_t irq_handled(unsigned irq) {
+  if (native()) return NativeDeferred::irq_handled(irq);
   return line(irq).handled;
 }
 

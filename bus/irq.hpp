@@ -1,4 +1,8 @@
 // Interrupt lines: handlers the "hardware" triggers, run as their own task in hardirq context.
+// With no simulated world (core::sim_world() null) every function but devm_request_irq runs natively on real
+// threads (bus/native_runtime.hpp): a handler runs on one of a fixed set of CPU threads, never beside itself, and
+// free_irq/disable_irq/synchronize_irq wait for the line's interrupt in flight. devm_request_irq needs a bound
+// device, which needs a simulated world.
 #pragma once
 
 #include <cstdint>

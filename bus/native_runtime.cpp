@@ -1,4 +1,5 @@
-// Work items and timers on real OS threads, on Boost.Asio. The only translation unit that includes Asio.
+// Work items, timers and interrupt lines on real OS threads, on Boost.Asio. The only translation unit that includes
+// Asio.
 #include "bus/native_runtime.hpp"
 
 #include <algorithm>
@@ -8,10 +9,15 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <vector>
+
+#include "bus/errno.hpp"
+#include "core/irqflags.hpp"
 
 namespace devsim::bus {
 
@@ -76,6 +82,24 @@ class Registry {
   std::unordered_map<const Item*, std::shared_ptr<Entry>> map_;
 };
 
+// The native state of one interrupt line (the kernel's irq_desc), by line number.
+// INVARIANT: in_flight is true from the raise_irq() that posts a delivery until that delivery returned; at most
+// one delivery per line is in flight, so its handler never runs beside itself. A raise meanwhile sets `again`,
+// which the delivery replays once (raises merge, as edges latched while the line is in progress do).
+struct NativeLine {
+  std::mutex mu;
+  std::condition_variable cv;  // in_flight became false
+  IrqHandler handler = nullptr;
+  void* dev_id = nullptr;
+  std::string name;
+  bool in_flight = false;
+  bool again = false;
+  int disabled = 0;      // disable_irq nesting
+  bool pending = false;  // arrived while disabled: enable_irq raises it again (IRQS_PENDING resend)
+  std::uint64_t spurious = 0;
+  std::uint64_t handled = 0;
+};
+
 unsigned pool_threads() {
   return std::max(4u, std::thread::hardware_concurrency());
 }
@@ -84,15 +108,31 @@ struct Runtime {
   // Declared first, destroyed last: the registries' timers belong to softirq's scheduler.
   asio::thread_pool system_wq{pool_threads()};
   asio::thread_pool softirq{1};
+  // One one-thread context per CPU that takes hard interrupts. LIFETIME: never resized after construction.
+  std::vector<std::unique_ptr<asio::thread_pool>> cpus = make_cpus();
+  std::atomic<unsigned> next_cpu{0};
   Registry<WorkStruct, NativeWork> works;
   Registry<TimerList, NativeTimer> timers;
   std::atomic<std::uint64_t> work_executions{0};
   std::atomic<std::uint64_t> timer_fires{0};
+  std::mutex lines_mu;
+  std::unordered_map<unsigned, std::shared_ptr<NativeLine>> lines;  // never erased: one entry per line number
+
+  static std::vector<std::unique_ptr<asio::thread_pool>> make_cpus() {
+    std::vector<std::unique_ptr<asio::thread_pool>> v;
+    for (unsigned i = 0; i < NativeDeferred::kIrqCpus; ++i)
+      v.push_back(std::make_unique<asio::thread_pool>(1));
+    return v;
+  }
 
   // At exit: queued work and armed timers are dropped, callbacks running now are waited for.
   ~Runtime() {
+    for (auto& cpu : cpus)
+      cpu->stop();
     softirq.stop();
     system_wq.stop();
+    for (auto& cpu : cpus)
+      cpu->join();
     softirq.join();
     system_wq.join();
   }
@@ -265,6 +305,152 @@ bool NativeDeferred::timer_pending(const TimerList& timer) {
 
 std::uint64_t NativeDeferred::timer_fires() {
   return runtime().timer_fires.load(std::memory_order_relaxed);
+}
+
+// ---- interrupt lines --------------------------------------------------------------------------------------
+
+namespace {
+thread_local int current_cpu = -1;                      // the CPU whose handler this thread runs; -1: none
+thread_local const NativeLine* current_line = nullptr;  // the line whose handler this thread runs
+
+std::shared_ptr<NativeLine> line_of(unsigned irq) {
+  Runtime& r = runtime();
+  std::lock_guard lock(r.lines_mu);
+  std::shared_ptr<NativeLine>& e = r.lines[irq];
+  if (!e) e = std::make_shared<NativeLine>();
+  return e;
+}
+
+// Waiting for the line's own interrupt from inside its handler never ends (the kernel hangs there too): said
+// on stderr and not waited for, so a misbehaving driver does not hang the run.
+bool waiting_for_itself(const NativeLine& e, unsigned irq, const char* what) {
+  if (current_line != &e) return false;
+  std::fprintf(stderr, "devsim: %s(%u) called from irq %u's own handler would wait for itself forever; not waited\n",
+               what, irq, irq);
+  return true;
+}
+
+// handle_edge_irq() and handle_irq_event() on a CPU thread: the handler runs in hard-IRQ context, again once
+// for every run of raises that arrived while it ran.
+void deliver(const std::shared_ptr<NativeLine>& e, unsigned irq, int cpu) {
+  current_cpu = cpu;
+  current_line = e.get();
+  std::unique_lock lock(e->mu);
+  for (;;) {
+    if (e->disabled > 0) {
+      e->pending = true;  // masked: enable_irq resends it (the raises merged into it are this one)
+      break;
+    }
+    if (e->handler == nullptr) {
+      ++e->spurious;
+    } else {
+      const IrqHandler h = e->handler;
+      void* const dev_id = e->dev_id;
+      ++e->handled;
+      lock.unlock();
+      {
+        core::hardirq_enter(Site::current());  // natively: in_hardirq() and irqs_disabled() on this thread
+        // LIFETIME: hard-IRQ context ends with the handler, even when it is unwound.
+        struct Leave {
+          Leave() = default;
+          Leave(const Leave&) = delete;
+          Leave& operator=(const Leave&) = delete;
+          ~Leave() { core::hardirq_exit(); }
+        } leave;
+        h(irq, dev_id);
+      }
+      lock.lock();
+    }
+    if (!e->again) break;
+    e->again = false;
+  }
+  e->again = false;
+  e->in_flight = false;
+  lock.unlock();
+  e->cv.notify_all();
+  current_line = nullptr;
+  current_cpu = -1;
+}
+
+void wait_idle(NativeLine& e, std::unique_lock<std::mutex>& lock) {
+  e.cv.wait(lock, [&] { return !e.in_flight; });
+}
+}  // namespace
+
+int NativeDeferred::request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id) {
+  std::shared_ptr<NativeLine> e = line_of(irq);
+  std::lock_guard lock(e->mu);
+  if (e->handler != nullptr) return -kEBUSY;
+  e->handler = handler;
+  e->dev_id = dev_id;
+  e->name = std::move(name);
+  return 0;
+}
+
+void NativeDeferred::free_irq(unsigned irq, void* dev_id) {
+  std::shared_ptr<NativeLine> e = line_of(irq);
+  std::unique_lock lock(e->mu);
+  if (e->handler == nullptr || e->dev_id != dev_id) return;
+  e->handler = nullptr;
+  e->dev_id = nullptr;
+  // synchronize_irq(): a handler already running returns before the caller may free what it uses; later
+  // deliveries find no handler.
+  if (!waiting_for_itself(*e, irq, "free_irq")) wait_idle(*e, lock);
+}
+
+void NativeDeferred::disable_irq(unsigned irq, bool sync) {
+  std::shared_ptr<NativeLine> e = line_of(irq);
+  std::unique_lock lock(e->mu);
+  ++e->disabled;
+  if (sync && !waiting_for_itself(*e, irq, "disable_irq")) wait_idle(*e, lock);
+}
+
+void NativeDeferred::enable_irq(unsigned irq) {
+  std::shared_ptr<NativeLine> e = line_of(irq);
+  {
+    std::lock_guard lock(e->mu);
+    if (e->disabled == 0) return;  // unbalanced: the kernel WARNs; nothing to unmask
+    if (--e->disabled > 0 || !e->pending) return;
+    e->pending = false;
+  }
+  raise_irq(irq);  // check_irq_resend()
+}
+
+void NativeDeferred::synchronize_irq(unsigned irq) {
+  std::shared_ptr<NativeLine> e = line_of(irq);
+  std::unique_lock lock(e->mu);
+  if (!waiting_for_itself(*e, irq, "synchronize_irq")) wait_idle(*e, lock);
+}
+
+void NativeDeferred::raise_irq(unsigned irq) {
+  std::shared_ptr<NativeLine> e = line_of(irq);
+  {
+    std::lock_guard lock(e->mu);
+    if (e->in_flight) {
+      e->again = true;  // IRQD_IRQ_INPROGRESS: the delivery in flight runs the handler once more
+      return;
+    }
+    e->in_flight = true;
+  }
+  Runtime& r = runtime();
+  const unsigned cpu = r.next_cpu.fetch_add(1, std::memory_order_relaxed) % kIrqCpus;
+  asio::post(*r.cpus[cpu], [e, irq, cpu] { deliver(e, irq, static_cast<int>(cpu)); });
+}
+
+std::uint64_t NativeDeferred::irq_spurious(unsigned irq) {
+  std::shared_ptr<NativeLine> e = line_of(irq);
+  std::lock_guard lock(e->mu);
+  return e->spurious;
+}
+
+std::uint64_t NativeDeferred::irq_handled(unsigned irq) {
+  std::shared_ptr<NativeLine> e = line_of(irq);
+  std::lock_guard lock(e->mu);
+  return e->handled;
+}
+
+int NativeDeferred::irq_cpu() {
+  return current_cpu;
 }
 
 std::uint64_t NativeDeferred::now_ns() {

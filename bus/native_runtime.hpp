@@ -8,7 +8,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
+#include "bus/irq.hpp"
 #include "bus/timer.hpp"
 #include "bus/workqueue.hpp"
 
@@ -16,7 +18,8 @@ namespace devsim::bus {
 
 // The executors, shared by every native user (work items and timers today):
 // - the system workqueue: an asio::thread_pool of max(4, hardware threads) threads;
-// - the timer softirq: one thread (as one CPU's timer base), so timer callbacks never overlap.
+// - the timer softirq: one thread (as one CPU's timer base), so timer callbacks never overlap;
+// - the CPUs that take hard interrupts: kIrqCpus one-thread contexts; raise_irq() delivers to them round-robin.
 // LIFETIME: created at the first native use, stopped and joined at process exit (a static's destructor), after
 // which nothing may be queued.
 class NativeDeferred {
@@ -35,6 +38,22 @@ class NativeDeferred {
   static bool del_timer(TimerList& timer, bool sync, bool shutdown);
   static bool timer_pending(const TimerList& timer);
   static std::uint64_t timer_fires();
+
+  // Interrupt lines (bus/irq.hpp gives the contracts). A raise is posted to one of the CPUs; a handler of one
+  // line never runs beside itself: a raise while the line's interrupt is in flight (posted or its handler
+  // running) is delivered once after it (kernel/irq/chip.c handle_edge_irq's IRQS_PENDING replay).
+  // synchronize_irq() waits for the interrupt in flight, posted or running.
+  static constexpr unsigned kIrqCpus = 4;
+  static int request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id);
+  static void free_irq(unsigned irq, void* dev_id);
+  static void disable_irq(unsigned irq, bool sync);
+  static void enable_irq(unsigned irq);
+  static void synchronize_irq(unsigned irq);
+  static void raise_irq(unsigned irq);
+  static std::uint64_t irq_spurious(unsigned irq);
+  static std::uint64_t irq_handled(unsigned irq);
+  // The CPU (0 .. kIrqCpus-1) whose hard-IRQ handler the calling thread runs now; -1 outside a handler.
+  static int irq_cpu();
 
   // Nanoseconds on the steady clock (std::chrono::steady_clock, the clock the timers use).
   static std::uint64_t now_ns();

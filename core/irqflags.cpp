@@ -26,6 +26,12 @@ struct IrqFlagsState {
     return &gate[cpu];
   }
 };
+// Natively (no simulated world) the state is the calling thread's: a thread is a CPU, a hard-IRQ handler runs
+// on one of bus/native_runtime.cpp's CPU threads between hardirq_enter() and hardirq_exit(). Nothing is held
+// back: local_irq_disable() only records that interrupts are off, for irqs_disabled().
+thread_local int native_hardirq = 0;
+thread_local int native_disabled = 0;
+
 IrqFlagsState* state() {
   sim::World* w = sim_world();
   if (w == nullptr || !w->in_task()) return nullptr;
@@ -92,11 +98,13 @@ void enter_cpu(sim::World& w, IrqFlagsState& s, const Site& site) {
 }  // namespace
 
 bool in_hardirq() {
+  if (sim_world() == nullptr) return native_hardirq > 0;
   IrqFlagsState* s = state();
   return s != nullptr && s->of(s->hardirq, sim_world()->current_task()) > 0;
 }
 
 bool irqs_disabled() {
+  if (sim_world() == nullptr) return native_disabled > 0 || native_hardirq > 0;
   IrqFlagsState* s = state();
   if (s == nullptr) return false;
   // A hard-IRQ handler runs with interrupts off on its CPU.
@@ -105,7 +113,7 @@ bool irqs_disabled() {
 }
 
 sim::TaskId interrupted_task() {
-  if (!in_hardirq()) return sim::kNoTask;
+  if (sim_world() == nullptr || !in_hardirq()) return sim::kNoTask;  // natively a handler preempts no thread
   sim::World& w = *sim_world();
   w.resolve_hardirq_cpu();  // the answer depends on the CPU: it is chosen now if it was not yet
   for (sim::TaskId t = 0; t < w.task_count(); ++t)
@@ -114,6 +122,10 @@ sim::TaskId interrupted_task() {
 }
 
 void local_irq_disable(const Site& site) {
+  if (sim_world() == nullptr) {
+    ++native_disabled;
+    return;
+  }
   IrqFlagsState* s = state();
   if (s == nullptr) return;
   sim::World& w = *sim_world();
@@ -126,6 +138,10 @@ void local_irq_disable(const Site& site) {
 }
 
 void local_irq_enable(const Site& site) {
+  if (sim_world() == nullptr) {
+    if (native_disabled > 0) --native_disabled;
+    return;
+  }
   IrqFlagsState* s = state();
   if (s == nullptr) return;
   sim::World& w = *sim_world();
@@ -175,12 +191,20 @@ void note_irq_task(sim::TaskId task) {
 }
 
 void hardirq_enter(const Site& site) {
+  if (sim_world() == nullptr) {
+    ++native_hardirq;
+    return;
+  }
   IrqFlagsState* s = state();
   if (s == nullptr) return;
   enter_cpu(*sim_world(), *s, site);
 }
 
 void hardirq_exit() {
+  if (sim_world() == nullptr) {
+    if (native_hardirq > 0) --native_hardirq;
+    return;
+  }
   IrqFlagsState* s = state();
   if (s == nullptr) return;
   sim::World& w = *sim_world();

@@ -8,8 +8,10 @@
 
 namespace devsim::core {
 
-// include/linux/irqflags.h and include/linux/spinlock.h, in the simulator (natively they do nothing beyond the
-// lock itself). Per task:
+// include/linux/irqflags.h and include/linux/spinlock.h, in the simulator. Natively (no simulated world) the
+// state is per thread and nothing is held back: in_hardirq() is true between hardirq_enter() and hardirq_exit()
+// (bus/native_runtime.cpp brackets hard-IRQ handlers on its CPU threads with them), irqs_disabled() there and
+// inside local_irq_disable()/spin_lock_irqsave(), which otherwise do nothing beyond the lock itself. Per task:
 // - in_hardirq(): the task is a hard-IRQ handler (bus/irq.cpp brackets handlers with hardirq_enter/exit);
 // - irqs_disabled(): local_irq_save()/local_irq_disable()/spin_lock_irqsave() are in effect. That is atomic
 //   context: sleeping there is sleep-in-atomic.

@@ -1,0 +1,370 @@
+// Native stress for interrupt lines on real OS threads (no simulated world: bus/native_runtime.hpp, hard-IRQ
+// handlers on one-thread Asio contexts, one per CPU). Each guarantee bus/irq.hpp states is checked under
+// concurrency, many times, with assertions that a broken runtime fails. Threads synchronise only through the API
+// under test, atomics and latches; polling loops wait for a state the API reports, never for time, and bounded
+// yield loops only widen a window in which a broken runtime would be caught.
+// Runs under TSan and ASan in .ci/run (ctest label "native").
+#define BOOST_TEST_MODULE bus_stress_irq
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <latch>
+#include <thread>
+#include <vector>
+
+#include "bus/errno.hpp"
+#include "bus/irq.hpp"
+#include "bus/native_runtime.hpp"
+#include "core/irqflags.hpp"
+#include "core/runtime.hpp"
+
+using namespace devsim;
+using namespace devsim::bus;
+
+namespace {
+
+template <class Pred>
+void wait_until(Pred ready) {
+  while (!ready())
+    std::this_thread::yield();
+}
+
+// Gives another thread many chances to do what a broken runtime would let it do now.
+void widen_window() {
+  for (int i = 0; i < 1'000; ++i)
+    std::this_thread::yield();
+}
+
+// A device's state as its handler sees it through dev_id.
+struct Dev {
+  std::atomic<int> inside{0};      // handler runs in progress now
+  std::atomic<int> max_inside{0};  // the most ever seen at once
+  std::atomic<long> runs{0};
+  std::atomic<bool> saw_hardirq{true};    // every run found in_hardirq() and irqs_disabled()
+  std::atomic<bool> saw_cpu{true};        // every run was on one of the runtime's CPUs
+  std::atomic<bool> disable_self{false};  // the handler masks its own line (disable_irq_nosync)
+  long plain = 0;  // written by the handler without a lock: synchronize_irq must order it before the reader
+  std::latch* started = nullptr;                 // counted down by the handler, when set
+  std::latch* release = nullptr;                 // waited for by the handler, when set
+  void (*body)(unsigned irq, Dev& d) = nullptr;  // more for the handler to do, when set
+};
+
+IrqReturn handler(unsigned irq, void* dev_id) {
+  Dev& d = *static_cast<Dev*>(dev_id);
+  std::latch* started = d.started;
+  std::latch* release = d.release;
+  const int now = d.inside.fetch_add(1) + 1;
+  int seen = d.max_inside.load();
+  while (now > seen && !d.max_inside.compare_exchange_weak(seen, now)) {
+  }
+  if (!core::in_hardirq() || !core::irqs_disabled()) d.saw_hardirq = false;
+  const int cpu = NativeDeferred::irq_cpu();
+  if (cpu < 0 || cpu >= static_cast<int>(NativeDeferred::kIrqCpus)) d.saw_cpu = false;
+  ++d.plain;
+  d.runs.fetch_add(1);
+  if (d.disable_self.load()) disable_irq_nosync(irq);
+  if (started != nullptr) started->count_down();
+  if (release != nullptr) release->wait();
+  if (d.body != nullptr) d.body(irq, d);
+  std::this_thread::yield();  // widen the window in which a second run could overlap this one
+  d.inside.fetch_sub(1);
+  return IrqReturn::Handled;
+}
+
+IrqReturn other_handler(unsigned, void*) {
+  return IrqReturn::Handled;
+}
+
+struct NativeFixture {
+  NativeFixture() { BOOST_TEST_REQUIRE(core::sim_world() == nullptr); }  // these run the native runtime
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(irq, NativeFixture)
+
+// kernel/irq/handle.c handle_irq_event: the handler runs in hard-IRQ context (include/linux/preempt.h
+// in_hardirq), with interrupts off on its CPU; the raising thread is not in it. irq_handled counts runs.
+BOOST_AUTO_TEST_CASE(handler_runs_in_hardirq_context_on_a_cpu) {
+  constexpr unsigned kIrq = 100;
+  constexpr int kRaises = 200;
+  Dev d;
+  BOOST_TEST_REQUIRE(request_irq(kIrq, handler, "stress", &d) == 0);
+  for (int i = 0; i < kRaises; ++i) {
+    raise_irq(kIrq);
+    synchronize_irq(kIrq);  // waits for the raise just made: one run each
+  }
+  BOOST_TEST(d.runs.load() == kRaises);
+  BOOST_TEST(irq_handled(kIrq) == static_cast<std::uint64_t>(kRaises));
+  BOOST_TEST(d.plain == kRaises);  // synchronize_irq ordered the handler's plain writes before this read
+  BOOST_TEST(d.saw_hardirq.load());
+  BOOST_TEST(d.saw_cpu.load());
+  BOOST_TEST(!core::in_hardirq());
+  BOOST_TEST(!core::irqs_disabled());
+  BOOST_TEST(NativeDeferred::irq_cpu() == -1);
+  // include/linux/irqflags.h local_irq_save: natively only recorded, for irqs_disabled().
+  core::irqflags_t flags = 0;
+  core::local_irq_save(flags);
+  BOOST_TEST(core::irqs_disabled());
+  BOOST_TEST(!core::in_hardirq());
+  core::local_irq_restore(flags);
+  BOOST_TEST(!core::irqs_disabled());
+  free_irq(kIrq, &d);
+}
+
+// kernel/irq/chip.c handle_edge_irq: while the line's handler runs (IRQD_IRQ_INPROGRESS) a new interrupt is
+// marked pending and the flow handler runs the handler once more after it, never beside it; raises meanwhile
+// merge into that one run.
+BOOST_AUTO_TEST_CASE(raise_while_running_is_delivered_after_it_once) {
+  constexpr unsigned kIrq = 101;
+  constexpr int kRounds = 500;
+  Dev d;
+  BOOST_TEST_REQUIRE(request_irq(kIrq, handler, "stress", &d) == 0);
+  for (int i = 0; i < kRounds; ++i) {
+    const long before = d.runs.load();
+    std::latch started(1);
+    std::latch release(1);
+    d.started = &started;
+    d.release = &release;
+    raise_irq(kIrq);
+    started.wait();  // the handler runs and waits for `release`
+    d.started = nullptr;
+    d.release = nullptr;  // read by the replayed run only, which starts after this one returned
+    raise_irq(kIrq);
+    raise_irq(kIrq);
+    raise_irq(kIrq);
+    release.count_down();
+    synchronize_irq(kIrq);  // waits for the replay too: the line stays in progress through it
+    BOOST_TEST_REQUIRE(d.runs.load() - before == 2);
+    BOOST_TEST_REQUIRE(d.max_inside.load() == 1);
+  }
+  BOOST_TEST(irq_spurious(kIrq) == 0u);
+  free_irq(kIrq, &d);
+}
+
+// The same guarantee with raisers on several threads at once: the handler never overlaps itself, and every
+// raise is either a run or merged into one (at least one run, at most one per raise).
+BOOST_AUTO_TEST_CASE(concurrent_raises_never_overlap_the_handler) {
+  constexpr unsigned kIrq = 102;
+  constexpr int kThreads = 4;
+  constexpr int kRaises = 5'000;
+  Dev d;
+  BOOST_TEST_REQUIRE(request_irq(kIrq, handler, "stress", &d) == 0);
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i)
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int k = 0; k < kRaises; ++k)
+        raise_irq(kIrq);
+    });
+  for (std::thread& t : threads)
+    t.join();
+  synchronize_irq(kIrq);
+  BOOST_TEST(d.max_inside.load() == 1);
+  BOOST_TEST(d.runs.load() >= 1);
+  BOOST_TEST(d.runs.load() <= kThreads * kRaises);
+  BOOST_TEST(d.plain == d.runs.load());
+  BOOST_TEST(irq_handled(kIrq) == static_cast<std::uint64_t>(d.runs.load()));
+  BOOST_TEST(d.saw_hardirq.load());
+  free_irq(kIrq, &d);
+}
+
+// Different lines do run at once (on different CPUs): a handler of one line waits, in hard-IRQ context, for a
+// handler of another line to run. Raised one after the other, the second delivery goes to the next CPU
+// (round-robin),
+// so both handlers run together.
+BOOST_AUTO_TEST_CASE(handlers_of_two_lines_run_at_once) {
+  constexpr unsigned kIrqA = 103;
+  constexpr unsigned kIrqB = 104;
+  Dev a;
+  Dev b;
+  std::latch a_started(1);
+  std::latch b_started(1);
+  a.started = &a_started;
+  a.release = &b_started;  // a returns only once b ran: a's CPU is busy meanwhile
+  b.started = &b_started;
+  BOOST_TEST_REQUIRE(request_irq(kIrqA, handler, "a", &a) == 0);
+  BOOST_TEST_REQUIRE(request_irq(kIrqB, handler, "b", &b) == 0);
+  raise_irq(kIrqA);
+  a_started.wait();
+  raise_irq(kIrqB);
+  synchronize_irq(kIrqB);
+  synchronize_irq(kIrqA);
+  BOOST_TEST(a.runs.load() == 1);
+  BOOST_TEST(b.runs.load() == 1);
+  free_irq(kIrqA, &a);
+  free_irq(kIrqB, &b);
+}
+
+// kernel/irq/manage.c free_irq -> __free_irq -> synchronize_hardirq: free_irq returns only after the running
+// handler returned, so the caller may then free dev_id. The handler sees the line released (a second
+// request_irq succeeds: free_irq has started) and then gives free_irq every chance to return early.
+BOOST_AUTO_TEST_CASE(free_irq_waits_for_the_running_handler) {
+  constexpr unsigned kIrq = 105;
+  constexpr int kRounds = 100;
+  for (int i = 0; i < kRounds; ++i) {
+    struct Round {
+      Dev d;
+      std::atomic<bool> freed{false};
+      std::atomic<bool> returned{false};
+      std::atomic<bool> freed_while_running{false};
+      int probe = 0;
+    };
+    static Round* round = nullptr;
+    Round r;
+    round = &r;
+    r.d.body = [](unsigned irq, Dev&) {
+      // free_irq() took the handler off the line: the line can be requested again.
+      while (request_irq(irq, other_handler, "probe", &round->probe) != 0)
+        std::this_thread::yield();
+      widen_window();
+      if (round->freed.load()) round->freed_while_running = true;
+      round->returned = true;
+    };
+    std::latch started(1);
+    r.d.started = &started;
+    BOOST_TEST_REQUIRE(request_irq(kIrq, handler, "stress", &r.d) == 0);
+    raise_irq(kIrq);
+    started.wait();
+    bool returned_before_free_returned = false;
+    std::thread freer([&] {
+      free_irq(kIrq, &r.d);
+      returned_before_free_returned = r.returned.load();
+      r.freed = true;
+    });
+    freer.join();
+    BOOST_TEST_REQUIRE(returned_before_free_returned);
+    BOOST_TEST_REQUIRE(!r.freed_while_running.load());
+    BOOST_TEST_REQUIRE(r.d.inside.load() == 0);
+    free_irq(kIrq, &r.probe);
+  }
+}
+
+// kernel/irq/manage.c disable_irq: masks the line and waits for a running handler (synchronize_irq); the handler
+// gives disable_irq every chance to return early once the disabling thread has started.
+BOOST_AUTO_TEST_CASE(disable_irq_waits_for_the_running_handler) {
+  constexpr unsigned kIrq = 106;
+  constexpr int kRounds = 100;
+  for (int i = 0; i < kRounds; ++i) {
+    struct Round {
+      Dev d;
+      std::atomic<bool> disabling{false};
+      std::atomic<bool> disabled{false};
+      std::atomic<bool> returned{false};
+      std::atomic<bool> disabled_while_running{false};
+    };
+    static Round* round = nullptr;
+    Round r;
+    round = &r;
+    r.d.body = [](unsigned, Dev&) {
+      wait_until([] { return round->disabling.load(); });
+      widen_window();
+      if (round->disabled.load()) round->disabled_while_running = true;
+      round->returned = true;
+    };
+    std::latch started(1);
+    r.d.started = &started;
+    BOOST_TEST_REQUIRE(request_irq(kIrq, handler, "stress", &r.d) == 0);
+    raise_irq(kIrq);
+    started.wait();
+    bool returned_before_disable_returned = false;
+    std::thread disabler([&] {
+      r.disabling = true;
+      disable_irq(kIrq);
+      returned_before_disable_returned = r.returned.load();
+      r.disabled = true;
+    });
+    disabler.join();
+    BOOST_TEST_REQUIRE(returned_before_disable_returned);
+    BOOST_TEST_REQUIRE(!r.disabled_while_running.load());
+    enable_irq(kIrq);
+    free_irq(kIrq, &r.d);
+  }
+}
+
+// kernel/irq/manage.c __enable_irq -> check_irq_resend: an interrupt that arrived while the line was disabled
+// is delivered once by the enable_irq that unmasks it; disables nest.
+BOOST_AUTO_TEST_CASE(masked_raises_are_delivered_by_enable_irq_once) {
+  constexpr unsigned kIrq = 107;
+  constexpr int kRounds = 500;
+  Dev d;
+  BOOST_TEST_REQUIRE(request_irq(kIrq, handler, "stress", &d) == 0);
+  for (int i = 0; i < kRounds; ++i) {
+    const long before = d.runs.load();
+    disable_irq(kIrq);
+    disable_irq(kIrq);
+    raise_irq(kIrq);
+    raise_irq(kIrq);
+    raise_irq(kIrq);
+    synchronize_irq(kIrq);  // the deliveries found the line masked
+    BOOST_TEST_REQUIRE(d.runs.load() == before);
+    enable_irq(kIrq);  // still disabled once: nothing delivered
+    synchronize_irq(kIrq);
+    BOOST_TEST_REQUIRE(d.runs.load() == before);
+    enable_irq(kIrq);
+    synchronize_irq(kIrq);
+    BOOST_TEST_REQUIRE(d.runs.load() == before + 1);
+    enable_irq(kIrq);  // unbalanced: nothing to unmask, nothing delivered
+    synchronize_irq(kIrq);
+    BOOST_TEST_REQUIRE(d.runs.load() == before + 1);
+  }
+  // Nothing raised while masked: enable_irq delivers nothing.
+  disable_irq(kIrq);
+  enable_irq(kIrq);
+  synchronize_irq(kIrq);
+  BOOST_TEST(d.runs.load() == kRounds);
+  BOOST_TEST(irq_spurious(kIrq) == 0u);
+  free_irq(kIrq, &d);
+}
+
+// kernel/irq/manage.c disable_irq_nosync: masks without waiting, so a handler may mask its own line (waiting
+// there would be waiting for itself); the next raise stays pending until enable_irq.
+BOOST_AUTO_TEST_CASE(handler_masks_its_own_line_with_disable_irq_nosync) {
+  constexpr unsigned kIrq = 108;
+  constexpr int kRounds = 500;
+  Dev d;
+  d.disable_self = true;
+  BOOST_TEST_REQUIRE(request_irq(kIrq, handler, "stress", &d) == 0);
+  for (int i = 0; i < kRounds; ++i) {
+    raise_irq(kIrq);
+    synchronize_irq(kIrq);
+    BOOST_TEST_REQUIRE(d.runs.load() == 2 * i + 1);
+    raise_irq(kIrq);  // masked by the handler
+    synchronize_irq(kIrq);
+    BOOST_TEST_REQUIRE(d.runs.load() == 2 * i + 1);
+    enable_irq(kIrq);  // delivers it; that run masks the line again
+    synchronize_irq(kIrq);
+    BOOST_TEST_REQUIRE(d.runs.load() == 2 * i + 2);
+    enable_irq(kIrq);
+  }
+  free_irq(kIrq, &d);
+}
+
+// kernel/irq/spurious.c note_interrupt: an interrupt with no handler is spurious; a handler runs only between
+// request_irq and free_irq; a line has one handler (-EBUSY, shared lines are not modelled); free_irq with
+// another dev_id leaves the handler installed.
+BOOST_AUTO_TEST_CASE(raises_without_a_handler_are_spurious) {
+  constexpr unsigned kIrq = 109;
+  Dev d;
+  int other = 0;
+  raise_irq(kIrq);
+  synchronize_irq(kIrq);
+  BOOST_TEST(irq_spurious(kIrq) == 1u);
+  BOOST_TEST(irq_handled(kIrq) == 0u);
+  BOOST_TEST_REQUIRE(request_irq(kIrq, handler, "stress", &d) == 0);
+  BOOST_TEST(request_irq(kIrq, other_handler, "other", &other) == -kEBUSY);
+  free_irq(kIrq, &other);  // not this line's cookie: nothing happens
+  raise_irq(kIrq);
+  synchronize_irq(kIrq);
+  BOOST_TEST(d.runs.load() == 1);
+  BOOST_TEST(irq_handled(kIrq) == 1u);
+  free_irq(kIrq, &d);
+  raise_irq(kIrq);
+  synchronize_irq(kIrq);
+  BOOST_TEST(d.runs.load() == 1);
+  BOOST_TEST(irq_spurious(kIrq) == 2u);
+  BOOST_TEST(irq_handled(kIrq) == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
