@@ -37,7 +37,8 @@ enum class OpKind : std::uint8_t {
   Sleep,
   Irq,
   Yield,
-  Signal,  // a signal to another task of the scenario (a handler without SA_RESTART)
+  Signal,   // a signal to another task of the scenario (a handler without SA_RESTART)
+  UsbData,  // the USB device at a port sends a transfer on its interrupt-in endpoint
 };
 
 // One operation of a task, resolved at parse time (ioctl names to numbers, durations to nanoseconds).
@@ -47,11 +48,12 @@ struct Op {
   std::string text;                   // the operation as written, for messages
   std::string bind;                   // the variable its result is bound to ("" if none)
   std::string fd;                     // the descriptor variable it uses (close, read, ioctl…)
-  std::string a, b, c;                // path / bus, id, modalias / driver, device / sysfs path, value / task
+  std::string a, b, c;                // path / bus, id, modalias / driver, device / sysfs path, value / task / port
   std::uint64_t number = 0;           // count, ioctl cmd, irq line, nanoseconds, open flags
   std::uint64_t arg = 0;              // ioctl argument
   std::vector<std::int64_t> allowed;  // results it may return (empty: any)
   // write "bytes": what the user buffer holds (number is its size); absent: a write of `number` zero bytes.
+  // usb-data PORT "bytes": what the device sends.
   std::optional<std::string> data;
 };
 
