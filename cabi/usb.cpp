@@ -224,7 +224,9 @@ void urb_put(struct urb* urb, const sim::Site& site) {
 
 // __usb_hcd_giveback_urb(): the completion handler, in hard-IRQ context on the host controller's interrupt.
 void usb_hcd_giveback_urb_irq(struct urb* urb, int status, const sim::Site& raised_at) {
-  sim::yield(raised_at);
+  // A point on the URB: what the submitter wrote before usb_submit_urb (its point on the URB) happens before the
+  // completion, as the host controller's hcd_urb_list_lock orders them in the kernel.
+  world().yield(sim::EventKind::Sync, urb, raised_at);
   {
     core::hardirq_enter(raised_at);
     // LIFETIME: the CPU is given back even when the handler is unwound (an oops, the end of the execution).
@@ -273,8 +275,8 @@ void deliver(struct urb* urb, const std::string& bytes, const sim::Site& site) {
 }
 
 // The device's interrupt-in data: to the first queued URB, else into its FIFO.
+// Called by bus::usb_device_send after its scheduling point, with no point in between: `bd` is live.
 int device_send(bus::Device& bd, std::string bytes, const sim::Site& site) {
-  world().yield(sim::EventKind::Sync, &bd, site);
   CUsbState& st = ustate();
   CUsbDev* d = dev_record(&bd);
   if (d != nullptr && !d->int_in_queue.empty()) {
@@ -532,6 +534,10 @@ struct urb* __devsim_usb_get_urb(struct urb* urb, const char* file, int line, co
   return urb;
 }
 
+namespace {
+int submit_locked(struct urb* urb, const char* file, int line, const char* func, const sim::Site& site);
+}  // namespace
+
 int __devsim_usb_submit_urb(struct urb* urb, gfp_t mem_flags, const char* file, int line, const char* func) {
   (void)mem_flags;
   const sim::Site site = c_site(file, line, func);
@@ -539,6 +545,18 @@ int __devsim_usb_submit_urb(struct urb* urb, gfp_t mem_flags, const char* file, 
   cabi::world().yield(sim::EventKind::Sync, urb, site);
   if (!cabi::kernel_touch(urb, sizeof *urb, true, site)) return -bus::kEINVAL;
   if (urb->complete == nullptr) return -bus::kEINVAL;
+  // usb_hcd_submit_urb's usb_get_urb, taken first: the count's operation is a scheduling point, and from here to
+  // the URB's queueing there must be none (the device, its record and the URB's state are looked up after it).
+  // A submission that fails drops it again (the last reference frees an URB the driver already freed).
+  cabi::refcount_of(&urb->__devsim_refs)->inc(site);
+  const int r = submit_locked(urb, file, line, func, site);
+  if (r != 0) cabi::urb_put(urb, site);
+  return r;
+}
+
+namespace {
+// The rest of usb_submit_urb, with no scheduling point: 0 once the URB is the host controller's.
+int submit_locked(struct urb* urb, const char* file, int line, const char* func, const sim::Site& site) {
   cabi::CUsbState& st = cabi::ustate();
   cabi::CUrb& u = st.urbs[urb];
   if (u.in_flight) {
@@ -566,7 +584,6 @@ int __devsim_usb_submit_urb(struct urb* urb, gfp_t mem_flags, const char* file, 
     __devsim_warn("usb_submit_urb: BOGUS urb xfer, the pipe's type is not the endpoint's", file, line, func);
     return -bus::kEINVAL;
   }
-  cabi::refcount_of(&urb->__devsim_refs)->inc(site);  // usb_hcd_submit_urb's usb_get_urb
   u.in_flight = true;
   u.dev = bdi->second;
   urb->status = -cabi::kEINPROGRESS;
@@ -591,8 +608,6 @@ int __devsim_usb_submit_urb(struct urb* urb, gfp_t mem_flags, const char* file, 
   (ep_type == USB_ENDPOINT_XFER_INT ? d->int_in_queue : d->bulk_in_queue).push_back(urb);
   return 0;
 }
-
-namespace {
 // Takes `urb` off the queue it waits on: true if it was queued (the caller gives it back).
 bool dequeue(struct urb* urb) {
   cabi::CUsbState& st = cabi::ustate();
