@@ -83,11 +83,14 @@ struct CUsbLayout {
 // An URB as the host controller sees it.
 // LIFETIME: records are kept until the execution ends (keyed by the URB's address, never reused in an execution),
 // so a task waiting in usb_kill_urb never outlives its record.
+// The kernel's two notions: `linked` (urb->hcpriv: the host controller owns it; a submission now is "submitted while
+// active") ends just before the completion handler is called, so the handler may resubmit it; `use_count` (from
+// submission until the completion handler returned) is what usb_kill_urb and usb_disable_interface wait for.
 struct CUrb {
-  bool in_flight = false;   // submitted and not yet given back (the completion handler may be running)
-  bool queued = false;      // waiting on an IN endpoint for the device
-  bool given_back = false;  // the HCD has decided its status: a completion task is on its way
-  int reject = 0;           // usb_kill_urb in progress: submissions fail with -EPERM
+  bool linked = false;
+  int use_count = 0;
+  bool queued = false;  // waiting on an IN endpoint for the device
+  int reject = 0;       // usb_kill_urb in progress: submissions fail with -EPERM
   bus::Device* dev = nullptr;
 };
 
@@ -239,14 +242,14 @@ void usb_hcd_giveback_urb_irq(struct urb* urb, int status, const sim::Site& rais
     const sim::Site site = sim::Site::current();
     kernel_touch(urb, sizeof *urb, true, site);
     urb->status = status;
+    ustate().urbs[urb].linked = false;  // usb_hcd_unlink_urb_from_ep, just before the giveback
     usb_complete_t fn = urb->complete;
     world().note_acquired(urb, "hardirq context (usb_hcd_giveback_urb)", raised_at, sim::HoldKind::Atomic);
     if (fn != nullptr) fn(urb);
     world().note_released(urb);
   }
   CUrb& u = ustate().urbs[urb];
-  u.in_flight = false;
-  u.given_back = false;
+  --u.use_count;
   world().wake_all(&u, raised_at);
   urb_put(urb, raised_at);  // the reference usb_submit_urb took (usb_hcd_giveback_urb's usb_put_urb)
 }
@@ -254,9 +257,7 @@ void usb_hcd_giveback_urb_irq(struct urb* urb, int status, const sim::Site& rais
 // usb_hcd_giveback_urb(): the URB's transfer is over with `status`; its completion runs on the controller's
 // interrupt, in a task of its own.
 void giveback(struct urb* urb, int status, const sim::Site& site) {
-  CUrb& u = ustate().urbs[urb];
-  u.queued = false;
-  u.given_back = true;
+  ustate().urbs[urb].queued = false;
   const sim::TaskId task = world().spawn(
       "usb-hcd-irq", [urb, status, site] { usb_hcd_giveback_urb_irq(urb, status, site); }, site);
   core::note_irq_task(task);
@@ -310,7 +311,7 @@ void disable_interface(bus::Device& bd, CUsbDev& d, const sim::Site& site) {
   for (;;) {
     CUrb* busy = nullptr;
     for (auto& [urb, u] : ustate().urbs)
-      if (u.in_flight && u.dev == &bd) busy = &u;
+      if (u.use_count > 0 && u.dev == &bd) busy = &u;
     if (busy == nullptr) break;
     world().block(busy, "usb_hcd_flush_endpoint", site);
   }
@@ -559,7 +560,7 @@ namespace {
 int submit_locked(struct urb* urb, const char* file, int line, const char* func, const sim::Site& site) {
   cabi::CUsbState& st = cabi::ustate();
   cabi::CUrb& u = st.urbs[urb];
-  if (u.in_flight) {
+  if (u.linked) {
     __devsim_warn("URB submitted while active", file, line, func);
     return -bus::kEBUSY;
   }
@@ -584,7 +585,8 @@ int submit_locked(struct urb* urb, const char* file, int line, const char* func,
     __devsim_warn("usb_submit_urb: BOGUS urb xfer, the pipe's type is not the endpoint's", file, line, func);
     return -bus::kEINVAL;
   }
-  u.in_flight = true;
+  u.linked = true;
+  ++u.use_count;
   u.dev = bdi->second;
   urb->status = -cabi::kEINPROGRESS;
   urb->actual_length = 0;
@@ -631,7 +633,7 @@ void __devsim_usb_kill_urb(struct urb* urb, const char* file, int line, const ch
   ++u.reject;
   if (dequeue(urb)) cabi::giveback(urb, -bus::kENOENT, site);
   // Until the completion handler returned (usb_kill_urb waits on usb_kill_urb_queue for use_count to drop).
-  while (u.in_flight)
+  while (u.use_count > 0)
     cabi::world().block(&u, "usb_kill_urb", site);
   --u.reject;
 }
@@ -642,7 +644,7 @@ int __devsim_usb_unlink_urb(struct urb* urb, const char* file, int line, const c
   cabi::world().yield(sim::EventKind::Sync, urb, site);
   if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return -bus::kEINVAL;
   cabi::CUrb& u = cabi::ustate().urbs[urb];
-  if (!u.in_flight) return -bus::kEBUSY;
+  if (!u.linked) return -bus::kEBUSY;
   if (!dequeue(urb)) return -bus::kEBUSY;  // already being given back
   cabi::giveback(urb, -cabi::kECONNRESET, site);
   return -cabi::kEINPROGRESS;
