@@ -1,5 +1,6 @@
 #include "bus/usb.hpp"
 
+#include "bus/errno.hpp"
 #include "bus/kernel.hpp"
 #include "bus/mmio.hpp"
 
@@ -70,6 +71,22 @@ bool usb_unplug(const std::string& port, const Site& site) {
   if (dev->mmio() != nullptr) dev->mmio()->unplug();
   device_unregister(dev, site);
   return true;
+}
+
+namespace {
+UsbDeviceSendHook g_send_hook = nullptr;
+}  // namespace
+
+void usb_set_device_send_hook(UsbDeviceSendHook hook) {
+  g_send_hook = hook;
+}
+
+int usb_device_send(const std::string& port, std::string bytes, const Site& site) {
+  // The device acts at this point; the lookup and the hook run without another one, so the device found is live.
+  sim::World::current()->yield(sim::EventKind::Sync, nullptr, site);
+  Device* dev = usb_bus().find_device(port);
+  if (dev == nullptr || dev == usb_root_hub()) return -kENODEV;
+  return g_send_hook != nullptr ? g_send_hook(*dev, std::move(bytes), site) : 0;
 }
 
 Driver* usb_register_driver(DriverOps ops, const Site& site) {

@@ -20,6 +20,14 @@ Device* usb_plug(const std::string& port, const std::string& modalias, const Sit
 // the hub's reference dropped. Open files, work items and other references may keep the memory alive.
 // Returns false if nothing is plugged there.
 bool usb_unplug(const std::string& port, const Site& site = Site::current());
+// The device side of an IN endpoint: the device plugged at `port` sends `bytes` as one transfer on its interrupt-in
+// endpoint (the scenario's `usb-data PORT "BYTES"`). What the host does with it is the host controller model's
+// (cabi/usb.cpp for C drivers' URBs), installed with usb_set_device_send_hook; without one the bytes are dropped.
+// 0, -ENODEV when nothing is plugged there, or the hook's error.
+int usb_device_send(const std::string& port, std::string bytes, const Site& site = Site::current());
+using UsbDeviceSendHook = int (*)(Device& dev, std::string bytes, const Site& site);
+// Process-wide; set once, at static initialisation.
+void usb_set_device_send_hook(UsbDeviceSendHook hook);
 // usb_register_driver() (module load).
 Driver* usb_register_driver(DriverOps ops, const Site& site = Site::current());
 

@@ -61,13 +61,15 @@ enum class Pick {
   Irq,
   Sleep,
   Yield,
-  Signal
+  Signal,
+  UsbData
 };
 constexpr std::pair<Pick, unsigned> kMenu[] = {
-    {Pick::Open, 14},  {Pick::Ioctl, 22}, {Pick::Read, 5},      {Pick::Write, 5},      {Pick::Poll, 4},
-    {Pick::Mmap, 3},   {Pick::Munmap, 3}, {Pick::Close, 12},    {Pick::Unplug, 9},     {Pick::Plug, 4},
-    {Pick::Unbind, 4}, {Pick::Bind, 3},   {Pick::SysfsRead, 2}, {Pick::SysfsWrite, 3}, {Pick::Unload, 2},
-    {Pick::Load, 1},   {Pick::Irq, 4},    {Pick::Sleep, 3},     {Pick::Yield, 2},      {Pick::Signal, 2},
+    {Pick::Open, 14},   {Pick::Ioctl, 22}, {Pick::Read, 5},      {Pick::Write, 5},      {Pick::Poll, 4},
+    {Pick::Mmap, 3},    {Pick::Munmap, 3}, {Pick::Close, 12},    {Pick::Unplug, 9},     {Pick::Plug, 4},
+    {Pick::Unbind, 4},  {Pick::Bind, 3},   {Pick::SysfsRead, 2}, {Pick::SysfsWrite, 3}, {Pick::Unload, 2},
+    {Pick::Load, 1},    {Pick::Irq, 4},    {Pick::Sleep, 3},     {Pick::Yield, 2},      {Pick::Signal, 2},
+    {Pick::UsbData, 3},
 };
 
 Pick pick(ChoiceSource& rng) {
@@ -316,6 +318,18 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
           op.kind = OpKind::Signal;
           op.a = "t" + std::to_string(rng.below(static_cast<std::uint64_t>(ntasks)));
           break;
+        case Pick::UsbData: {
+          // The device at the target's port sends 1..12 bytes on its interrupt-in endpoint (a port with nothing
+          // plugged, for a target on another bus: -ENODEV).
+          op.kind = OpKind::UsbData;
+          op.a = t.info->bus == "usb" ? t.id : "1-1";
+          std::string bytes(1 + rng.below(12), 'a');
+          for (char& c : bytes)
+            c = static_cast<char>('a' + rng.below(26));
+          op.number = bytes.size();
+          op.data = std::move(bytes);
+          break;
+        }
       }
       task.ops.push_back(std::move(op));
     }

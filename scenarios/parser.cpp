@@ -63,6 +63,8 @@ std::string_view to_string(OpKind kind) {
       return "yield";
     case OpKind::Signal:
       return "signal";
+    case OpKind::UsbData:
+      return "usb-data";
   }
   return "?";
 }
@@ -124,8 +126,8 @@ struct Token {
 };
 
 const std::vector<std::string> kOperations = {
-    "open", "close",  "read",       "write",       "ioctl", "poll",   "mmap",  "munmap", "plug",  "unplug",
-    "bind", "unbind", "sysfs-read", "sysfs-write", "load",  "unload", "sleep", "irq",    "yield", "signal"};
+    "open",   "close",      "read",        "write", "ioctl",  "poll",  "mmap", "munmap", "plug",   "unplug",  "bind",
+    "unbind", "sysfs-read", "sysfs-write", "load",  "unload", "sleep", "irq",  "yield",  "signal", "usb-data"};
 const std::vector<std::string> kStatements = {"driver", "device",  "firmware", "task",
                                               "expect", "explore", "fail-nth", "schedule"};
 const std::vector<std::string> kBugKinds = {"use-after-free",       "double-free",
@@ -786,6 +788,16 @@ class Parser {
         op.a = need(t, 1, "a task name").text;
         no_more(t, 2);
         break;
+      case OpKind::UsbData: {
+        op.a = id(need(t, 1, "a usb port like 1-1"), "a usb port");
+        if (t.size() < 3) fail(end_of_line(), "expected the bytes the device sends, quoted (\"...\")");
+        const Token& bytes = t[2];
+        if (!bytes.quoted) fail(bytes, "expected the bytes the device sends, quoted (\"...\")");
+        op.data = write_data(bytes);
+        op.number = op.data->size();
+        no_more(t, 3);
+        break;
+      }
     }
     if (first_data && op.kind != OpKind::Read && !(op.kind == OpKind::Ioctl && op.data))
       fail(*first_data, "expected bytes can follow a result only of read, or of ioctl with a quoted argument");

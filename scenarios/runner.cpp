@@ -179,6 +179,8 @@ std::int64_t run_op(const Op& op, Process& p) {
     case OpKind::Yield:
       sim::yield();
       return 0;
+    case OpKind::UsbData:
+      return bus::usb_device_send(op.a, op.data ? *op.data : std::string());
     case OpKind::Signal: {
       sim::World& w = sim::world();
       w.yield(sim::EventKind::Wake, nullptr);

@@ -37,7 +37,8 @@ enum class OpKind : std::uint8_t {
   Sleep,
   Irq,
   Yield,
-  Signal,  // a signal to another task of the scenario (a handler without SA_RESTART)
+  Signal,   // a signal to another task of the scenario (a handler without SA_RESTART)
+  UsbData,  // the USB device at a port sends a transfer on its interrupt-in endpoint
 };
 
 // One operation of a task, resolved at parse time (ioctl names to numbers, durations to nanoseconds).
@@ -47,7 +48,7 @@ struct Op {
   std::string text;                   // the operation as written, for messages
   std::string bind;                   // the variable its result is bound to ("" if none)
   std::string fd;                     // the descriptor variable it uses (close, read, ioctl…)
-  std::string a, b, c;                // path / bus, id, modalias / driver, device / sysfs path, value / task
+  std::string a, b, c;                // path / bus, id, modalias / driver, device / sysfs path, value / task / port
   std::uint64_t number = 0;           // count, ioctl cmd, irq line, nanoseconds, open flags
   std::uint64_t arg = 0;              // ioctl argument
   std::vector<std::int64_t> allowed;  // results it may return (empty: any)
@@ -55,7 +56,7 @@ struct Op {
   // result (`read fd 8 => 5 "hello"`, `ioctl fd CMD "\x01" => 0 "\x02"`).
   std::vector<std::optional<std::string>> allowed_data;
   // write "bytes" / ioctl fd CMD "bytes": what the user buffer holds (for write, number is its size); absent: a
-  // write of `number` zero bytes, an ioctl with the number `arg`.
+  // write of `number` zero bytes, an ioctl with the number `arg`. usb-data PORT "bytes": what the device sends.
   std::optional<std::string> data;
 };
 

@@ -98,6 +98,9 @@ std::string op_text(const Op& op) {
     case OpKind::Signal:
       o << " " << op.a;
       break;
+    case OpKind::UsbData:
+      o << " " << op.a << " " << data_text(op.data ? *op.data : std::string());
+      break;
   }
   for (std::size_t i = 0; i < op.allowed.size(); ++i) {
     o << (i == 0 ? " => " : " | ") << result_text(op.allowed[i]);

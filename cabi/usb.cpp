@@ -1,0 +1,653 @@
+// The C ABI of linux/usb.h: USB interface drivers on devsim's USB bus (bus/usb.hpp), the USB core's character-device
+// minors (drivers/usb/core/file.c), URBs and a host controller that gives them back in hard-IRQ context
+// (drivers/usb/core/hcd.c), and the mock device's side of its endpoints. Functions named after the kernel's
+// (usb_open, usb_hcd_giveback_urb) are the kernel's own code in the model: a report in them names the kernel
+// function, as KASAN would.
+#include <array>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bus/cdev.hpp"
+#include "bus/driver.hpp"
+#include "bus/errno.hpp"
+#include "bus/mmio.hpp"
+#include "bus/usb.hpp"
+#include "cabi/kernel_api.hpp"
+#include "cabi/module.hpp"
+#include "cabi/site.hpp"
+#include "cabi/state.hpp"
+#include "core/irqflags.hpp"
+#include "core/rwsem.hpp"
+#include "sim/memory.hpp"
+
+extern "C" {
+#include "include/linux/usb.h"
+}
+#include "cabi/c_headers.hpp"
+#undef usb_register
+#undef usb_deregister
+#undef usb_register_dev
+#undef usb_deregister_dev
+#undef usb_find_interface
+#undef usb_alloc_urb
+#undef usb_free_urb
+#undef usb_get_urb
+#undef usb_submit_urb
+#undef usb_kill_urb
+#undef usb_unlink_urb
+#undef usb_get_dev
+#undef usb_put_dev
+#undef interface_to_usbdev
+
+namespace devsim::cabi {
+
+namespace {
+
+constexpr unsigned kUsbMajor = 180;           // USB_MAJOR
+constexpr int kMaxUsbMinors = 256;            // MAX_USB_MINORS
+constexpr std::size_t kDeviceFifoDepth = 16;  // transfers the mock device holds while no IN URB is queued
+constexpr int kEINPROGRESS = 115;
+constexpr int kECONNRESET = 104;
+constexpr int kEOVERFLOW = 75;
+constexpr int kEXFULL = 54;
+constexpr int kEADDRINUSE = 98;
+constexpr unsigned kNumEndpoints = 3;
+
+// The endpoints every mock device has (documented in linux/usb.h).
+constexpr struct {
+  std::uint8_t address, attributes;
+  std::uint16_t maxp;
+  std::uint8_t interval;
+} kEndpoints[kNumEndpoints] = {
+    {0x81, USB_ENDPOINT_XFER_INT, 8, 10},
+    {0x82, USB_ENDPOINT_XFER_BULK, 64, 0},
+    {0x02, USB_ENDPOINT_XFER_BULK, 64, 0},
+};
+
+// The C structures standing for one plugged device: one allocation in simulated memory, freed with the device.
+struct CUsbLayout {
+  struct usb_device udev;
+  struct usb_interface intf;
+  struct usb_host_interface alt;
+  struct usb_host_endpoint eps[kNumEndpoints];
+  char name[32];
+};
+
+// An URB as the host controller sees it.
+// LIFETIME: records are kept until the execution ends (keyed by the URB's address, never reused in an execution),
+// so a task waiting in usb_kill_urb never outlives its record.
+// The kernel's two notions: `linked` (urb->hcpriv: the host controller owns it; a submission now is "submitted while
+// active") ends just before the completion handler is called, so the handler may resubmit it; `use_count` (from
+// submission until the completion handler returned) is what usb_kill_urb and usb_disable_interface wait for.
+struct CUrb {
+  bool linked = false;
+  int use_count = 0;
+  bool queued = false;  // waiting on an IN endpoint for the device
+  int reject = 0;       // usb_kill_urb in progress: submissions fail with -EPERM
+  bus::Device* dev = nullptr;
+};
+
+// One devsim device a C USB driver probed.
+struct CUsbDev {
+  CUsbLayout* c = nullptr;
+  const struct usb_driver* bound = nullptr;  // between probe and the end of disconnect
+  bool enabled = false;                      // endpoints enabled: between probe and usb_disable_interface
+  bool gone = false;                         // unplugged: USB_STATE_NOTATTACHED
+  std::deque<struct urb*> int_in_queue;      // IN URBs waiting for the device, in submission order
+  std::deque<struct urb*> bulk_in_queue;
+};
+
+struct CUsbDriver {
+  struct usb_driver* c = nullptr;
+  const CModuleSpec* spec = nullptr;
+  bus::Driver* bus = nullptr;
+};
+
+// A /dev node of a USB minor: opening it runs usb_open.
+struct CUsbNode : bus::Cdev {
+  int minor = -1;
+};
+
+struct CUsbState {
+  std::map<const bus::Device*, CUsbDev> devices;
+  std::map<const struct usb_device*, bus::Device*> by_udev;
+  std::map<const struct usb_interface*, bus::Device*> by_intf;
+  std::map<const struct usb_driver*, CUsbDriver> drivers;
+  std::map<const struct urb*, CUrb> urbs;
+  // The data the device has sent that no URB took yet, per device (bus device: it may come before any probe).
+  std::map<const bus::Device*, std::deque<std::string>> fifo;
+  // drivers/usb/core/file.c: usb_minors[] under minor_rwsem.
+  std::array<const struct file_operations*, kMaxUsbMinors> minors{};
+  core::RwSemaphore minor_rwsem{"minor_rwsem"};
+  // LIFETIME: nodes are kept until the execution ends: open files hold the bus cdev after deregistration.
+  std::vector<std::unique_ptr<CUsbNode>> nodes;
+  std::map<int, CUsbNode*> node_of_minor;
+  int next_devnum = 2;  // the root hub is 1
+};
+
+CUsbState& ustate() {
+  return world().extension<CUsbState>();
+}
+
+void* kernel_zalloc(std::size_t size, const sim::Site& site) {
+  sim::KernelMemory& mem = world().memory();
+  const sim::AllocId id = mem.allocate(size, alignof(std::max_align_t), true, nullptr, nullptr, site);
+  return mem.record(id).base;
+}
+
+// "usb:vVVVVpPPPP" -> vendor and product; false for any other modalias.
+bool parse_usb_modalias(const std::string& alias, unsigned& vendor, unsigned& product) {
+  return std::sscanf(alias.c_str(), "usb:v%4xp%4x", &vendor, &product) == 2;
+}
+
+std::string usb_modalias(unsigned vendor, unsigned product) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "usb:v%04Xp%04X", vendor & 0xffff, product & 0xffff);
+  return buf;
+}
+
+// The C structures of `bd`, made at the first probe of a C driver on it: the device descriptor says the ids of the
+// modalias it was plugged with (or, for the module's name, of the driver's first id_table entry).
+CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Site& site) {
+  CUsbState& st = ustate();
+  CUsbDev& d = st.devices[&bd];
+  if (d.c != nullptr) return d;
+  auto* c = static_cast<CUsbLayout*>(kernel_zalloc(sizeof(CUsbLayout), site));
+  unsigned vendor = 0, product = 0;
+  if (!parse_usb_modalias(bd.modalias(site), vendor, product) && drv->id_table != nullptr) {
+    vendor = drv->id_table[0].idVendor;
+    product = drv->id_table[0].idProduct;
+  }
+  std::snprintf(c->name, sizeof c->name, "%s", bd.name(site).c_str());
+  c->udev.devnum = st.next_devnum++;
+  std::snprintf(c->udev.devpath, sizeof c->udev.devpath, "%.15s", c->name);
+  c->udev.state = USB_STATE_CONFIGURED;
+  c->udev.descriptor.bLength = 18;
+  c->udev.descriptor.bDescriptorType = 1;
+  c->udev.descriptor.idVendor = static_cast<std::uint16_t>(vendor);
+  c->udev.descriptor.idProduct = static_cast<std::uint16_t>(product);
+  c->udev.descriptor.bNumConfigurations = 1;
+  c->udev.dev.__devsim_name = c->name;
+  c->udev.dev.__devsim_dev = &bd;
+  c->alt.desc.bLength = 9;
+  c->alt.desc.bDescriptorType = 4;
+  c->alt.desc.bNumEndpoints = kNumEndpoints;
+  c->alt.desc.bInterfaceClass = 0xff;
+  c->alt.endpoint = c->eps;
+  for (unsigned i = 0; i < kNumEndpoints; ++i) {
+    c->eps[i].desc.bLength = 7;
+    c->eps[i].desc.bDescriptorType = 5;
+    c->eps[i].desc.bEndpointAddress = kEndpoints[i].address;
+    c->eps[i].desc.bmAttributes = kEndpoints[i].attributes;
+    c->eps[i].desc.wMaxPacketSize = kEndpoints[i].maxp;
+    c->eps[i].desc.bInterval = kEndpoints[i].interval;
+  }
+  c->intf.altsetting = &c->alt;
+  c->intf.cur_altsetting = &c->alt;
+  c->intf.num_altsetting = 1;
+  c->intf.minor = -1;
+  c->intf.dev.parent = &c->udev.dev;
+  c->intf.dev.__devsim_name = c->name;
+  c->intf.dev.__devsim_dev = &bd;
+  d.c = c;
+  st.by_udev[&c->udev] = &bd;
+  st.by_intf[&c->intf] = &bd;
+  // LIFETIME: freed when the bus device is released (its last put_device), in the task that dropped it.
+  bd.add_release_hook([c](bus::Device& dev) {
+    CUsbState& s = ustate();
+    s.by_udev.erase(&c->udev);
+    s.by_intf.erase(&c->intf);
+    s.devices.erase(&dev);
+    s.fifo.erase(&dev);
+    c_kfree(c, sim::Site::current());
+  });
+  return d;
+}
+
+CUsbDev* dev_record(bus::Device* bd) {
+  if (bd == nullptr) return nullptr;
+  auto it = ustate().devices.find(bd);
+  return it == ustate().devices.end() ? nullptr : &it->second;
+}
+
+// ---- the host controller ------------------------------------------------------------------------------------
+
+// usb_free_urb's count: the last reference frees the URB (urb_destroy).
+void urb_put(struct urb* urb, const sim::Site& site) {
+  world().memory().check_primitive(&urb->__devsim_refs, site, 0);
+  if (refcount_of(&urb->__devsim_refs)->dec_and_test(site)) c_kfree(urb, site);
+}
+
+// __usb_hcd_giveback_urb(): the completion handler, in hard-IRQ context on the host controller's interrupt.
+void usb_hcd_giveback_urb_irq(struct urb* urb, int status, const sim::Site& raised_at) {
+  // A point on the URB: what the submitter wrote before usb_submit_urb (its point on the URB) happens before the
+  // completion, as the host controller's hcd_urb_list_lock orders them in the kernel.
+  world().yield(sim::EventKind::Sync, urb, raised_at);
+  {
+    core::hardirq_enter(raised_at);
+    // LIFETIME: the CPU is given back even when the handler is unwound (an oops, the end of the execution).
+    struct Return {
+      Return() = default;
+      Return(const Return&) = delete;
+      Return& operator=(const Return&) = delete;
+      ~Return() { core::hardirq_exit(); }
+    } return_from_interrupt;
+    const sim::Site site = sim::Site::current();
+    kernel_touch(urb, sizeof *urb, true, site);
+    urb->status = status;
+    ustate().urbs[urb].linked = false;  // usb_hcd_unlink_urb_from_ep, just before the giveback
+    usb_complete_t fn = urb->complete;
+    world().note_acquired(urb, "hardirq context (usb_hcd_giveback_urb)", raised_at, sim::HoldKind::Atomic);
+    if (fn != nullptr) fn(urb);
+    world().note_released(urb);
+  }
+  CUrb& u = ustate().urbs[urb];
+  --u.use_count;
+  world().wake_all(&u, raised_at);
+  urb_put(urb, raised_at);  // the reference usb_submit_urb took (usb_hcd_giveback_urb's usb_put_urb)
+}
+
+// usb_hcd_giveback_urb(): the URB's transfer is over with `status`; its completion runs on the controller's
+// interrupt, in a task of its own.
+void giveback(struct urb* urb, int status, const sim::Site& site) {
+  ustate().urbs[urb].queued = false;
+  const sim::TaskId task = world().spawn(
+      "usb-hcd-irq", [urb, status, site] { usb_hcd_giveback_urb_irq(urb, status, site); }, site);
+  core::note_irq_task(task);
+}
+
+// The device answers an IN URB with one transfer (the host controller's DMA writes the buffer).
+void deliver(struct urb* urb, const std::string& bytes, const sim::Site& site) {
+  kernel_touch(urb, sizeof *urb, false, site);
+  const std::size_t room = urb->transfer_buffer_length;
+  const std::size_t n = bytes.size() < room ? bytes.size() : room;
+  int status = 0;
+  if (n > 0 && kernel_touch(urb->transfer_buffer, n, true, site)) std::memcpy(urb->transfer_buffer, bytes.data(), n);
+  if (bytes.size() > room) status = -kEOVERFLOW;  // babble: the device sent more than the buffer holds
+  urb->actual_length = static_cast<u32>(n);
+  giveback(urb, status, site);
+}
+
+// The device's interrupt-in data: to the first queued URB, else into its FIFO.
+// Called by bus::usb_device_send after its scheduling point, with no point in between: `bd` is live.
+int device_send(bus::Device& bd, std::string bytes, const sim::Site& site) {
+  CUsbState& st = ustate();
+  CUsbDev* d = dev_record(&bd);
+  if (d != nullptr && !d->int_in_queue.empty()) {
+    struct urb* urb = d->int_in_queue.front();
+    d->int_in_queue.pop_front();
+    deliver(urb, bytes, site);
+    return 0;
+  }
+  std::deque<std::string>& q = st.fifo[&bd];
+  if (q.size() >= kDeviceFifoDepth) return -bus::kEAGAIN;
+  q.push_back(std::move(bytes));
+  return 0;
+}
+
+const bool kSendHookInstalled = [] {
+  bus::usb_set_device_send_hook(&device_send);
+  return true;
+}();
+
+// usb_disable_interface() (drivers/usb/core/message.c) on every endpoint: queued URBs are given back with
+// -ESHUTDOWN (usb_hcd_flush_endpoint), and the caller waits until no URB of the device is in flight.
+void disable_interface(bus::Device& bd, CUsbDev& d, const sim::Site& site) {
+  d.enabled = false;
+  for (std::deque<struct urb*>* q : {&d.int_in_queue, &d.bulk_in_queue}) {
+    while (!q->empty()) {
+      struct urb* urb = q->front();
+      q->pop_front();
+      giveback(urb, -bus::kESHUTDOWN, site);
+    }
+  }
+  for (;;) {
+    CUrb* busy = nullptr;
+    for (auto& [urb, u] : ustate().urbs)
+      if (u.use_count > 0 && u.dev == &bd) busy = &u;
+    if (busy == nullptr) break;
+    world().block(busy, "usb_hcd_flush_endpoint", site);
+  }
+}
+
+// ---- character devices: drivers/usb/core/file.c ------------------------------------------------------------
+
+// usb_open(): under minor_rwsem (read), the minor's file operations replace the node's and their open runs.
+int usb_open(bus::Cdev& node, bus::File& f) {
+  const sim::Site site = sim::Site::current();
+  const int minor = static_cast<CUsbNode&>(node).minor;
+  CUsbState& st = ustate();
+  st.minor_rwsem.down_read(site);
+  int r = -bus::kENODEV;
+  const struct file_operations* fops = minor >= 0 && minor < kMaxUsbMinors ? st.minors[minor] : nullptr;
+  struct module* owner = fops != nullptr ? fops->owner : nullptr;
+  if (fops != nullptr && (owner == nullptr || __devsim_try_module_get(owner))) {
+    r = open_c_file(f, fops, MKDEV(kUsbMajor, static_cast<unsigned>(minor)), nullptr, nullptr, site);
+    if (r != 0 && owner != nullptr) __devsim_module_put(owner);
+  }
+  st.minor_rwsem.up_read(site);
+  return r;
+}
+
+const bus::FileOperations kUsbFops = [] {
+  bus::FileOperations ops = kCFops;
+  ops.open = &usb_open;
+  return ops;
+}();
+
+}  // namespace
+
+}  // namespace devsim::cabi
+
+using devsim::cabi::c_site;
+namespace bus = devsim::bus;
+namespace sim = devsim::sim;
+namespace cabi = devsim::cabi;
+
+extern "C" {
+
+// ---- devices and drivers ------------------------------------------------------------------------------------
+
+struct usb_device* __devsim_interface_to_usbdev(struct usb_interface* intf, const char* file, int line,
+                                                const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::kernel_touch(&intf->dev.parent, sizeof intf->dev.parent, false, site);
+  struct device* parent = intf->dev.parent;
+  if (parent == nullptr) return nullptr;
+  // container_of(parent, struct usb_device, dev)
+  return reinterpret_cast<struct usb_device*>(reinterpret_cast<char*>(parent) - offsetof(struct usb_device, dev));
+}
+
+struct usb_device* __devsim_usb_get_dev(struct usb_device* dev, const char* file, int line, const char* func) {
+  if (dev != nullptr) __devsim_get_device(&dev->dev, file, line, func);
+  return dev;
+}
+
+void __devsim_usb_put_dev(struct usb_device* dev, const char* file, int line, const char* func) {
+  if (dev != nullptr) __devsim_put_device(&dev->dev, file, line, func);
+}
+
+int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, const char* file, int line,
+                                 const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::CApiState& cst = cabi::state();
+  auto mod = cst.modules.find(owner);
+  if (mod == cst.modules.end() || mod->second.spec == nullptr) return -bus::kEINVAL;
+  cabi::CUsbState& st = cabi::ustate();
+  if (st.drivers.count(drv) != 0) return -bus::kEBUSY;
+  const cabi::CModuleSpec* spec = mod->second.spec;
+  bus::DriverOps ops;
+  // Named after the module (/sys/bus/usb/drivers/<module>, the scenario's bind/unbind); binds devices whose
+  // modalias is the module's name or the usb:vVVVVpPPPP of an id_table entry.
+  ops.name = spec->name;
+  ops.id_table = {spec->name};
+  if (drv->id_table != nullptr)
+    for (const struct usb_device_id* id = drv->id_table; id->match_flags != 0; ++id)
+      ops.id_table.push_back(cabi::usb_modalias(id->idVendor, id->idProduct));
+  ops.probe = [drv](bus::CoreContext& ctx) -> int {
+    const sim::Site at = sim::Site::current();
+    cabi::CUsbDev& d = cabi::usb_dev_of(ctx.device(), drv, at);
+    // usb_match_id(): the entry matching the device's descriptor.
+    const struct usb_device_id* match = nullptr;
+    if (drv->id_table != nullptr)
+      for (const struct usb_device_id* id = drv->id_table; id->match_flags != 0 && match == nullptr; ++id)
+        if (id->idVendor == d.c->udev.descriptor.idVendor && id->idProduct == d.c->udev.descriptor.idProduct)
+          match = id;
+    if (match == nullptr && drv->id_table != nullptr) match = drv->id_table;
+    d.bound = drv;
+    d.enabled = true;
+    const int r = drv->probe != nullptr ? drv->probe(&d.c->intf, match) : 0;
+    if (r != 0) {
+      // usb_probe_interface's error path: the endpoints are disabled again, URBs the probe submitted flushed.
+      cabi::disable_interface(ctx.device(), d, at);
+      d.bound = nullptr;
+    }
+    return r;
+  };
+  ops.remove = [drv](bus::CoreContext& ctx) {
+    const sim::Site at = sim::Site::current();
+    cabi::CUsbDev* d = cabi::dev_record(&ctx.device());
+    if (d == nullptr || d->c == nullptr) return;
+    // usb_unbind_interface(): unplugged (the hub marked it NOTATTACHED first) or not, the interface's URBs are
+    // terminated before the driver's disconnect (the driver is not soft_unbind, or the device is gone).
+    if (ctx.device().mmio() != nullptr && !ctx.device().mmio()->present()) {
+      d->gone = true;
+      d->c->udev.state = USB_STATE_NOTATTACHED;
+    }
+    cabi::disable_interface(ctx.device(), *d, at);
+    if (drv->disconnect != nullptr) drv->disconnect(&d->c->intf);
+    d = cabi::dev_record(&ctx.device());
+    if (d != nullptr) d->bound = nullptr;
+  };
+  bus::Driver* b = bus::usb_register_driver(std::move(ops), site);
+  if (b == nullptr) return -bus::kEBUSY;
+  st.drivers[drv] = {drv, spec, b};
+  return 0;
+}
+
+void __devsim_usb_deregister(struct usb_driver* drv, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::CUsbState& st = cabi::ustate();
+  auto it = st.drivers.find(drv);
+  if (it == st.drivers.end()) return;
+  bus::Driver* d = it->second.bus;
+  st.drivers.erase(it);
+  if (d->registered()) bus::driver_unregister(d, site);
+}
+
+int __devsim_usb_register_dev(struct usb_interface* intf, struct usb_class_driver* class_driver, const char* file,
+                              int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (class_driver == nullptr || class_driver->fops == nullptr) return -bus::kEINVAL;
+  cabi::kernel_touch(intf, sizeof *intf, true, site);
+  if (intf->minor >= 0) return -cabi::kEADDRINUSE;
+  cabi::CUsbState& st = cabi::ustate();
+  const int base = class_driver->minor_base >= 0 ? class_driver->minor_base : 0;
+  st.minor_rwsem.down_write(site);
+  for (int minor = base; minor < cabi::kMaxUsbMinors; ++minor) {
+    if (st.minors[minor] != nullptr) continue;
+    st.minors[minor] = class_driver->fops;
+    intf->minor = minor;
+    break;
+  }
+  st.minor_rwsem.up_write(site);
+  if (intf->minor < 0) return -cabi::kEXFULL;
+  // The class device and its node (udev names it after the class driver's format).
+  char name[64];
+  std::snprintf(name, sizeof name, class_driver->name != nullptr ? class_driver->name : "usb%d", intf->minor - base);
+  auto node = std::make_unique<cabi::CUsbNode>();
+  node->minor = intf->minor;
+  bus::cdev_init(*node, &cabi::kUsbFops, site);
+  const int r = bus::cdev_add(*node, name, nullptr, site);
+  if (r != 0) {
+    st.minor_rwsem.down_write(site);
+    st.minors[intf->minor] = nullptr;
+    st.minor_rwsem.up_write(site);
+    intf->minor = -1;
+    return r;
+  }
+  st.node_of_minor[intf->minor] = node.get();
+  st.nodes.push_back(std::move(node));
+  return 0;
+}
+
+void __devsim_usb_deregister_dev(struct usb_interface* intf, struct usb_class_driver* class_driver, const char* file,
+                                 int line, const char* func) {
+  (void)class_driver;
+  const sim::Site site = c_site(file, line, func);
+  cabi::kernel_touch(intf, sizeof *intf, true, site);
+  const int minor = intf->minor;
+  if (minor < 0 || minor >= cabi::kMaxUsbMinors) return;
+  cabi::CUsbState& st = cabi::ustate();
+  // The node goes first (device_destroy), then the minor, under minor_rwsem for writing: an open in progress
+  // finishes first, and none reaches the driver afterwards.
+  if (auto it = st.node_of_minor.find(minor); it != st.node_of_minor.end()) {
+    bus::cdev_del(*it->second, site);
+    st.node_of_minor.erase(it);
+  }
+  st.minor_rwsem.down_write(site);
+  st.minors[minor] = nullptr;
+  st.minor_rwsem.up_write(site);
+  intf->minor = -1;
+}
+
+struct usb_interface* __devsim_usb_find_interface(struct usb_driver* drv, int minor, const char* file, int line,
+                                                  const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  // bus_find_device() over the USB bus: an interface bound to `drv` whose minor is `minor`.
+  for (auto& [bd, d] : cabi::ustate().devices) {
+    if (d.c == nullptr || d.bound != drv) continue;
+    cabi::kernel_touch(&d.c->intf.minor, sizeof d.c->intf.minor, false, site);
+    if (d.c->intf.minor == minor) return &d.c->intf;
+  }
+  return nullptr;
+}
+
+// ---- URBs ---------------------------------------------------------------------------------------------------
+
+struct urb* __devsim_usb_alloc_urb(int iso_packets, gfp_t mem_flags, const char* file, int line, const char* func) {
+  (void)iso_packets;
+  const sim::Site site = c_site(file, line, func);
+  auto* urb = static_cast<struct urb*>(
+      cabi::c_kmalloc(sizeof(struct urb), mem_flags | static_cast<unsigned>(sim::__GFP_ZERO), site));
+  if (urb == nullptr) return nullptr;
+  cabi::refcount_of(&urb->__devsim_refs)->set(1);
+  return urb;
+}
+
+void __devsim_usb_free_urb(struct urb* urb, const char* file, int line, const char* func) {
+  if (urb == nullptr) return;
+  cabi::urb_put(urb, c_site(file, line, func));
+}
+
+struct urb* __devsim_usb_get_urb(struct urb* urb, const char* file, int line, const char* func) {
+  if (urb == nullptr) return nullptr;
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().memory().check_primitive(&urb->__devsim_refs, site, 0);
+  cabi::refcount_of(&urb->__devsim_refs)->inc(site);
+  return urb;
+}
+
+namespace {
+int submit_locked(struct urb* urb, const char* file, int line, const char* func, const sim::Site& site);
+}  // namespace
+
+int __devsim_usb_submit_urb(struct urb* urb, gfp_t mem_flags, const char* file, int line, const char* func) {
+  (void)mem_flags;
+  const sim::Site site = c_site(file, line, func);
+  if (urb == nullptr) return -bus::kEINVAL;
+  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  if (!cabi::kernel_touch(urb, sizeof *urb, true, site)) return -bus::kEINVAL;
+  if (urb->complete == nullptr) return -bus::kEINVAL;
+  // usb_hcd_submit_urb's usb_get_urb, taken first: the count's operation is a scheduling point, and from here to
+  // the URB's queueing there must be none (the device, its record and the URB's state are looked up after it).
+  // A submission that fails drops it again (the last reference frees an URB the driver already freed).
+  cabi::refcount_of(&urb->__devsim_refs)->inc(site);
+  const int r = submit_locked(urb, file, line, func, site);
+  if (r != 0) cabi::urb_put(urb, site);
+  return r;
+}
+
+namespace {
+// The rest of usb_submit_urb, with no scheduling point: 0 once the URB is the host controller's.
+int submit_locked(struct urb* urb, const char* file, int line, const char* func, const sim::Site& site) {
+  cabi::CUsbState& st = cabi::ustate();
+  cabi::CUrb& u = st.urbs[urb];
+  if (u.linked) {
+    __devsim_warn("URB submitted while active", file, line, func);
+    return -bus::kEBUSY;
+  }
+  if (u.reject > 0) return -bus::kEPERM;
+  auto bdi = st.by_udev.find(urb->dev);
+  cabi::CUsbDev* d = bdi != st.by_udev.end() ? cabi::dev_record(bdi->second) : nullptr;
+  if (d == nullptr || d->gone) return -bus::kENODEV;
+  // usb_pipe_endpoint(): an endpoint of the current setting, enabled.
+  const unsigned epnum = usb_pipeendpoint(urb->pipe);
+  const bool in = usb_pipein(urb->pipe) != 0;
+  const unsigned type = usb_pipetype(urb->pipe);
+  const unsigned address = epnum | (in ? USB_DIR_IN : 0);
+  int ep_type = -1;
+  for (unsigned i = 0; i < cabi::kNumEndpoints; ++i)
+    if (cabi::kEndpoints[i].address == address) ep_type = cabi::kEndpoints[i].attributes;
+  if (ep_type < 0 || !d->enabled) return -bus::kENOENT;
+  // The pipe's type must be the endpoint's (usb_submit_urb: "BOGUS urb xfer"); PIPE_BULK is 3, XFER_BULK 2.
+  const int pipe_as_xfer = type == PIPE_BULK        ? USB_ENDPOINT_XFER_BULK
+                           : type == PIPE_INTERRUPT ? USB_ENDPOINT_XFER_INT
+                                                    : USB_ENDPOINT_XFER_CONTROL;
+  if (pipe_as_xfer != ep_type) {
+    __devsim_warn("usb_submit_urb: BOGUS urb xfer, the pipe's type is not the endpoint's", file, line, func);
+    return -bus::kEINVAL;
+  }
+  u.linked = true;
+  ++u.use_count;
+  u.dev = bdi->second;
+  urb->status = -cabi::kEINPROGRESS;
+  urb->actual_length = 0;
+  if (!in) {
+    // The device takes the whole OUT transfer at once (the controller's DMA reads the buffer).
+    cabi::kernel_touch(urb->transfer_buffer, urb->transfer_buffer_length, false, site);
+    urb->actual_length = urb->transfer_buffer_length;
+    cabi::giveback(urb, 0, site);
+    return 0;
+  }
+  if (ep_type == USB_ENDPOINT_XFER_INT) {
+    std::deque<std::string>& fifo = st.fifo[bdi->second];
+    if (!fifo.empty()) {
+      const std::string bytes = std::move(fifo.front());
+      fifo.pop_front();
+      cabi::deliver(urb, bytes, site);
+      return 0;
+    }
+  }
+  u.queued = true;
+  (ep_type == USB_ENDPOINT_XFER_INT ? d->int_in_queue : d->bulk_in_queue).push_back(urb);
+  return 0;
+}
+// Takes `urb` off the queue it waits on: true if it was queued (the caller gives it back).
+bool dequeue(struct urb* urb) {
+  cabi::CUsbState& st = cabi::ustate();
+  cabi::CUrb& u = st.urbs[urb];
+  if (!u.queued) return false;
+  if (cabi::CUsbDev* d = cabi::dev_record(u.dev))
+    for (std::deque<struct urb*>* q : {&d->int_in_queue, &d->bulk_in_queue})
+      std::erase(*q, urb);
+  u.queued = false;
+  return true;
+}
+}  // namespace
+
+void __devsim_usb_kill_urb(struct urb* urb, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().might_sleep("usb_kill_urb", site);
+  if (urb == nullptr) return;
+  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return;
+  cabi::CUrb& u = cabi::ustate().urbs[urb];
+  ++u.reject;
+  if (dequeue(urb)) cabi::giveback(urb, -bus::kENOENT, site);
+  // Until the completion handler returned (usb_kill_urb waits on usb_kill_urb_queue for use_count to drop).
+  while (u.use_count > 0)
+    cabi::world().block(&u, "usb_kill_urb", site);
+  --u.reject;
+}
+
+int __devsim_usb_unlink_urb(struct urb* urb, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (urb == nullptr) return -bus::kEINVAL;
+  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return -bus::kEINVAL;
+  cabi::CUrb& u = cabi::ustate().urbs[urb];
+  if (!u.linked) return -bus::kEBUSY;
+  if (!dequeue(urb)) return -bus::kEBUSY;  // already being given back
+  cabi::giveback(urb, -cabi::kECONNRESET, site);
+  return -cabi::kEINPROGRESS;
+}
+
+}  // extern "C"

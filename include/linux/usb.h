@@ -1,0 +1,371 @@
+/*
+ * linux/usb.h: USB interface drivers, the USB character-device minors and URBs (devsim, C gnu11).
+ *
+ * Backed by devsim's USB bus (bus/usb.hpp) through the C ABI (cabi/usb.cpp). A module registers a struct usb_driver
+ * (usb_register, or module_usb_driver); it binds the devices the scenario plugs with the module's name, or
+ * "usb:vVVVVpPPPP" of one of its id_table entries, as modalias (`device usb 1-1 MODULE`). Every mock device has one
+ * interface whose setting has three endpoints: interrupt-in 0x81 (wMaxPacketSize 8, bInterval 10), bulk-in 0x82 and
+ * bulk-out 0x02 (wMaxPacketSize 64 each). The struct usb_device and the struct usb_interface stand for one devsim
+ * device: usb_get_dev/usb_put_dev and usb_get_intf/usb_put_intf are its reference count, and both structs are in
+ * simulated memory, freed with it (a driver that uses them after the last reference is caught).
+ *
+ * Probe and disconnect run as drivers/usb/core/driver.c runs them: before disconnect (unplug, unbind, module
+ * unload), every URB of the interface still in flight is given back with -ESHUTDOWN and waited for
+ * (usb_unbind_interface -> usb_disable_interface); after an unplug usb_submit_urb fails with -ENODEV, after an
+ * unbind with -ENOENT (the endpoint is disabled). The driver core clears the interface's data after disconnect.
+ *
+ * Character devices (drivers/usb/core/file.c): usb_register_dev takes a minor from minor_base upwards under
+ * minor_rwsem (for writing) and makes /dev/<name with the minor - minor_base>; opening the node runs usb_open, which
+ * holds minor_rwsem for reading while it looks the minor up and calls the driver's open; usb_deregister_dev takes
+ * minor_rwsem for writing, so it waits for an open in progress and no open reaches the driver afterwards.
+ *
+ * URBs: usb_alloc_urb/usb_free_urb (counted: an URB in flight holds a reference), usb_fill_int_urb/
+ * usb_fill_bulk_urb, usb_submit_urb, usb_kill_urb (waits for a running completion), usb_unlink_urb (asynchronous).
+ * The completion handler runs in a task of its own, in hard-IRQ context, as the host controller's interrupt gives the
+ * URB back. OUT URBs are accepted by the device at once (status 0, actual_length the whole buffer). IN URBs wait for
+ * the device: the scenario's `usb-data PORT "BYTES"` sends one transfer on the interrupt-in endpoint (bytes beyond the
+ * buffer: -EOVERFLOW); a transfer sent while no URB is queued waits in the device (at most 16) for the next one.
+ *
+ * Not modelled: configurations, alternate settings, control and isochronous transfers (usb_control_msg,
+ * usb_bulk_msg), anchors, usb_poison_urb, usb_alloc_coherent, runtime PM (usb_autopm_* are no-ops returning 0),
+ * suspend/resume, bulk-in data (a bulk-in URB waits until it is killed or the device goes), completion order across
+ * endpoints.
+ */
+#ifndef _DEVSIM_LINUX_USB_H
+#define _DEVSIM_LINUX_USB_H
+
+#include "device.h"
+#include "devsim_abi.h"
+#include "fs.h"
+#include "kernel.h"
+#include "module.h"
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef __u16 __devsim_le16;
+
+/* The errno values URB status codes use that errno.h does not list (the kernel's numbers). */
+#ifndef EXFULL
+#define EXFULL 54
+#endif
+#ifndef EILSEQ
+#define EILSEQ 84
+#endif
+#ifndef EADDRINUSE
+#define EADDRINUSE 98
+#endif
+#ifndef ECONNRESET
+#define ECONNRESET 104
+#endif
+#ifndef EINPROGRESS
+#define EINPROGRESS 115
+#endif
+#ifndef EREMOTEIO
+#define EREMOTEIO 121
+#endif
+
+/* ---- descriptors (include/uapi/linux/usb/ch9.h) ---- */
+
+#define USB_DIR_OUT 0
+#define USB_DIR_IN 0x80
+#define USB_ENDPOINT_NUMBER_MASK 0x0f
+#define USB_ENDPOINT_DIR_MASK 0x80
+#define USB_ENDPOINT_XFERTYPE_MASK 0x03
+#define USB_ENDPOINT_XFER_CONTROL 0
+#define USB_ENDPOINT_XFER_ISOC 1
+#define USB_ENDPOINT_XFER_BULK 2
+#define USB_ENDPOINT_XFER_INT 3
+#define USB_ENDPOINT_MAXP_MASK 0x07ff
+
+struct usb_device_descriptor {
+  __u8 bLength;
+  __u8 bDescriptorType;
+  __devsim_le16 bcdUSB;
+  __u8 bDeviceClass;
+  __u8 bDeviceSubClass;
+  __u8 bDeviceProtocol;
+  __u8 bMaxPacketSize0;
+  __devsim_le16 idVendor;
+  __devsim_le16 idProduct;
+  __devsim_le16 bcdDevice;
+  __u8 iManufacturer;
+  __u8 iProduct;
+  __u8 iSerialNumber;
+  __u8 bNumConfigurations;
+};
+
+struct usb_interface_descriptor {
+  __u8 bLength;
+  __u8 bDescriptorType;
+  __u8 bInterfaceNumber;
+  __u8 bAlternateSetting;
+  __u8 bNumEndpoints;
+  __u8 bInterfaceClass;
+  __u8 bInterfaceSubClass;
+  __u8 bInterfaceProtocol;
+  __u8 iInterface;
+};
+
+struct usb_endpoint_descriptor {
+  __u8 bLength;
+  __u8 bDescriptorType;
+  __u8 bEndpointAddress;
+  __u8 bmAttributes;
+  __devsim_le16 wMaxPacketSize;
+  __u8 bInterval;
+};
+
+static inline int usb_endpoint_num(const struct usb_endpoint_descriptor *epd) {
+  return epd->bEndpointAddress & USB_ENDPOINT_NUMBER_MASK;
+}
+static inline int usb_endpoint_type(const struct usb_endpoint_descriptor *epd) {
+  return epd->bmAttributes & USB_ENDPOINT_XFERTYPE_MASK;
+}
+static inline int usb_endpoint_dir_in(const struct usb_endpoint_descriptor *epd) {
+  return (epd->bEndpointAddress & USB_ENDPOINT_DIR_MASK) == USB_DIR_IN;
+}
+static inline int usb_endpoint_dir_out(const struct usb_endpoint_descriptor *epd) {
+  return (epd->bEndpointAddress & USB_ENDPOINT_DIR_MASK) == USB_DIR_OUT;
+}
+static inline int usb_endpoint_xfer_bulk(const struct usb_endpoint_descriptor *epd) {
+  return usb_endpoint_type(epd) == USB_ENDPOINT_XFER_BULK;
+}
+static inline int usb_endpoint_xfer_int(const struct usb_endpoint_descriptor *epd) {
+  return usb_endpoint_type(epd) == USB_ENDPOINT_XFER_INT;
+}
+static inline int usb_endpoint_is_bulk_in(const struct usb_endpoint_descriptor *epd) {
+  return usb_endpoint_xfer_bulk(epd) && usb_endpoint_dir_in(epd);
+}
+static inline int usb_endpoint_is_bulk_out(const struct usb_endpoint_descriptor *epd) {
+  return usb_endpoint_xfer_bulk(epd) && usb_endpoint_dir_out(epd);
+}
+static inline int usb_endpoint_is_int_in(const struct usb_endpoint_descriptor *epd) {
+  return usb_endpoint_xfer_int(epd) && usb_endpoint_dir_in(epd);
+}
+static inline int usb_endpoint_is_int_out(const struct usb_endpoint_descriptor *epd) {
+  return usb_endpoint_xfer_int(epd) && usb_endpoint_dir_out(epd);
+}
+static inline int usb_endpoint_maxp(const struct usb_endpoint_descriptor *epd) {
+  return epd->wMaxPacketSize & USB_ENDPOINT_MAXP_MASK;
+}
+
+/* ---- device ids (include/linux/mod_devicetable.h, include/linux/usb.h) ---- */
+
+#define USB_DEVICE_ID_MATCH_VENDOR 0x0001
+#define USB_DEVICE_ID_MATCH_PRODUCT 0x0002
+#define USB_DEVICE_ID_MATCH_DEVICE (USB_DEVICE_ID_MATCH_VENDOR | USB_DEVICE_ID_MATCH_PRODUCT)
+
+struct usb_device_id {
+  __u16 match_flags;
+  __u16 idVendor;
+  __u16 idProduct;
+  __u16 bcdDevice_lo, bcdDevice_hi;
+  __u8 bDeviceClass, bDeviceSubClass, bDeviceProtocol;
+  __u8 bInterfaceClass, bInterfaceSubClass, bInterfaceProtocol, bInterfaceNumber;
+  unsigned long driver_info;
+};
+
+#define USB_DEVICE(vend, prod) .match_flags = USB_DEVICE_ID_MATCH_DEVICE, .idVendor = (vend), .idProduct = (prod)
+
+/* ---- devices, interfaces, drivers ---- */
+
+enum usb_device_state {
+  USB_STATE_NOTATTACHED = 0,
+  USB_STATE_ATTACHED,
+  USB_STATE_POWERED,
+  USB_STATE_RECONNECTING,
+  USB_STATE_UNAUTHENTICATED,
+  USB_STATE_DEFAULT,
+  USB_STATE_ADDRESS,
+  USB_STATE_CONFIGURED,
+  USB_STATE_SUSPENDED
+};
+
+struct usb_host_endpoint {
+  struct usb_endpoint_descriptor desc;
+};
+
+struct usb_host_interface {
+  struct usb_interface_descriptor desc;
+  struct usb_host_endpoint *endpoint; /* desc.bNumEndpoints of them */
+};
+
+struct usb_device {
+  int devnum;
+  char devpath[16];
+  enum usb_device_state state;
+  struct usb_device_descriptor descriptor;
+  struct device dev; /* stands for devsim's device, as the interface's does */
+};
+
+struct usb_interface {
+  struct usb_host_interface *altsetting;
+  struct usb_host_interface *cur_altsetting;
+  unsigned int num_altsetting;
+  int minor; /* usb_register_dev's minor, -1 when none */
+  struct device dev;
+  struct device *usb_dev; /* the class device of the minor */
+};
+
+#define to_usb_device(d) container_of((d), struct usb_device, dev)
+#define to_usb_interface(d) container_of((d), struct usb_interface, dev)
+
+struct usb_driver {
+  const char *name;
+  int (*probe)(struct usb_interface *intf, const struct usb_device_id *id);
+  void (*disconnect)(struct usb_interface *intf);
+  int (*unlocked_ioctl)(struct usb_interface *intf, unsigned int code, void *buf);
+  int (*suspend)(struct usb_interface *intf, int message);
+  int (*resume)(struct usb_interface *intf);
+  int (*reset_resume)(struct usb_interface *intf);
+  int (*pre_reset)(struct usb_interface *intf);
+  int (*post_reset)(struct usb_interface *intf);
+  const struct usb_device_id *id_table; /* ends with an all-zero entry */
+  unsigned int supports_autosuspend : 1;
+  unsigned int soft_unbind : 1;
+  unsigned int disable_hub_initiated_lpm : 1;
+};
+
+struct usb_class_driver {
+  char *name; /* a printf format taking the minor - minor_base: "skel%d" */
+  char *(*devnode)(const struct device *dev, umode_t *mode);
+  const struct file_operations *fops;
+  int minor_base;
+};
+
+struct usb_device *__devsim_interface_to_usbdev(struct usb_interface *intf, __DEVSIM_SITE_PARAMS);
+struct usb_device *__devsim_usb_get_dev(struct usb_device *dev, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_put_dev(struct usb_device *dev, __DEVSIM_SITE_PARAMS);
+int __devsim_usb_register_driver(struct usb_driver *drv, struct module *owner, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_deregister(struct usb_driver *drv, __DEVSIM_SITE_PARAMS);
+int __devsim_usb_register_dev(struct usb_interface *intf, struct usb_class_driver *class_driver, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_deregister_dev(struct usb_interface *intf, struct usb_class_driver *class_driver,
+                                 __DEVSIM_SITE_PARAMS);
+struct usb_interface *__devsim_usb_find_interface(struct usb_driver *drv, int minor, __DEVSIM_SITE_PARAMS);
+
+#define interface_to_usbdev(intf) __devsim_interface_to_usbdev((intf), __DEVSIM_SITE)
+#define usb_get_dev(dev) __devsim_usb_get_dev((dev), __DEVSIM_SITE)
+#define usb_put_dev(dev) __devsim_usb_put_dev((dev), __DEVSIM_SITE)
+/* The interface and its device are one devsim device: their counts are one. */
+static inline struct usb_interface *usb_get_intf(struct usb_interface *intf) {
+  get_device(&intf->dev);
+  return intf;
+}
+static inline void usb_put_intf(struct usb_interface *intf) {
+  put_device(&intf->dev);
+}
+
+static inline void *usb_get_intfdata(struct usb_interface *intf) {
+  return dev_get_drvdata(&intf->dev);
+}
+static inline void usb_set_intfdata(struct usb_interface *intf, void *data) {
+  dev_set_drvdata(&intf->dev, data);
+}
+
+#define usb_register(drv) __devsim_usb_register_driver((drv), THIS_MODULE, __DEVSIM_SITE)
+#define usb_deregister(drv) __devsim_usb_deregister((drv), __DEVSIM_SITE)
+#define usb_register_dev(intf, class_driver) __devsim_usb_register_dev((intf), (class_driver), __DEVSIM_SITE)
+#define usb_deregister_dev(intf, class_driver) __devsim_usb_deregister_dev((intf), (class_driver), __DEVSIM_SITE)
+#define usb_find_interface(drv, minor) __devsim_usb_find_interface((drv), (minor), __DEVSIM_SITE)
+
+/* Runtime power management is not modelled: the device is always awake. */
+static inline int usb_autopm_get_interface(struct usb_interface *intf) {
+  (void)intf;
+  return 0;
+}
+static inline void usb_autopm_put_interface(struct usb_interface *intf) {
+  (void)intf;
+}
+
+/* module_usb_driver: a module whose init registers the driver and whose exit deregisters it. */
+#define module_usb_driver(__usb_driver)          \
+  static int __init __usb_driver##_init(void) {  \
+    return usb_register(&(__usb_driver));        \
+  }                                              \
+  module_init(__usb_driver##_init);              \
+  static void __exit __usb_driver##_exit(void) { \
+    usb_deregister(&(__usb_driver));             \
+  }                                              \
+  module_exit(__usb_driver##_exit)
+
+/* ---- URBs ---- */
+
+struct urb;
+typedef void (*usb_complete_t)(struct urb *);
+
+#define URB_SHORT_NOT_OK 0x0001
+#define URB_ZERO_PACKET 0x0040
+#define URB_NO_TRANSFER_DMA_MAP 0x0004
+
+struct urb {
+  int __devsim_refs; /* devsim's: the URB's reference count (usb_get_urb/usb_free_urb) */
+  struct usb_device *dev;
+  unsigned int pipe;
+  int status;
+  unsigned int transfer_flags;
+  void *transfer_buffer;
+  unsigned long long transfer_dma;
+  u32 transfer_buffer_length;
+  u32 actual_length;
+  int interval;
+  int error_count;
+  void *context;
+  usb_complete_t complete;
+};
+
+/* Pipes (include/linux/usb.h): type in bits 30-31, endpoint in 15-18, device in 8-14, direction in bit 7. */
+#define PIPE_ISOCHRONOUS 0
+#define PIPE_INTERRUPT 1
+#define PIPE_CONTROL 2
+#define PIPE_BULK 3
+#define usb_pipein(pipe) ((pipe)&USB_DIR_IN)
+#define usb_pipeout(pipe) (!usb_pipein(pipe))
+#define usb_pipeendpoint(pipe) (((pipe) >> 15) & 0xf)
+#define usb_pipetype(pipe) (((pipe) >> 30) & 3)
+static inline unsigned int __create_pipe(struct usb_device *dev, unsigned int endpoint) {
+  return ((unsigned int)dev->devnum << 8) | (endpoint << 15);
+}
+#define usb_sndbulkpipe(dev, ep) ((PIPE_BULK << 30) | __create_pipe(dev, ep))
+#define usb_rcvbulkpipe(dev, ep) ((PIPE_BULK << 30) | __create_pipe(dev, ep) | USB_DIR_IN)
+#define usb_sndintpipe(dev, ep) ((PIPE_INTERRUPT << 30) | __create_pipe(dev, ep))
+#define usb_rcvintpipe(dev, ep) ((PIPE_INTERRUPT << 30) | __create_pipe(dev, ep) | USB_DIR_IN)
+
+struct urb *__devsim_usb_alloc_urb(int iso_packets, gfp_t mem_flags, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_free_urb(struct urb *urb, __DEVSIM_SITE_PARAMS);
+struct urb *__devsim_usb_get_urb(struct urb *urb, __DEVSIM_SITE_PARAMS);
+int __devsim_usb_submit_urb(struct urb *urb, gfp_t mem_flags, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_kill_urb(struct urb *urb, __DEVSIM_SITE_PARAMS);
+int __devsim_usb_unlink_urb(struct urb *urb, __DEVSIM_SITE_PARAMS);
+
+#define usb_alloc_urb(iso_packets, mem_flags) __devsim_usb_alloc_urb((iso_packets), (mem_flags), __DEVSIM_SITE)
+#define usb_free_urb(urb) __devsim_usb_free_urb((urb), __DEVSIM_SITE)
+#define usb_get_urb(urb) __devsim_usb_get_urb((urb), __DEVSIM_SITE)
+#define usb_submit_urb(urb, mem_flags) __devsim_usb_submit_urb((urb), (mem_flags), __DEVSIM_SITE)
+#define usb_kill_urb(urb) __devsim_usb_kill_urb((urb), __DEVSIM_SITE)
+#define usb_unlink_urb(urb) __devsim_usb_unlink_urb((urb), __DEVSIM_SITE)
+
+static inline void usb_fill_bulk_urb(struct urb *urb, struct usb_device *dev, unsigned int pipe,
+                                     void *transfer_buffer, int buffer_length, usb_complete_t complete_fn,
+                                     void *context) {
+  urb->dev = dev;
+  urb->pipe = pipe;
+  urb->transfer_buffer = transfer_buffer;
+  urb->transfer_buffer_length = (u32)buffer_length;
+  urb->complete = complete_fn;
+  urb->context = context;
+}
+
+static inline void usb_fill_int_urb(struct urb *urb, struct usb_device *dev, unsigned int pipe, void *transfer_buffer,
+                                    int buffer_length, usb_complete_t complete_fn, void *context, int interval) {
+  usb_fill_bulk_urb(urb, dev, pipe, transfer_buffer, buffer_length, complete_fn, context);
+  urb->interval = interval;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
