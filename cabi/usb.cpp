@@ -315,6 +315,12 @@ void disable_interface(bus::Device& bd, CUsbDev& d, const sim::Site& site) {
     if (busy == nullptr) break;
     world().block(busy, "usb_hcd_flush_endpoint", site);
   }
+  // Every completion of the device returned before this point, whether the wait slept or found use_count at 0
+  // already: each one happens before what the caller does next (the kernel's wait_event re-reads use_count
+  // after the handler's atomic_dec and wake_up, drivers/usb/core/hcd.c usb_hcd_flush_endpoint /
+  // __usb_hcd_giveback_urb). Block() orders only a wait that slept.
+  for (auto& [urb, u] : ustate().urbs)
+    if (u.dev == &bd) world().races().acquire(world().current_task(), &u);
 }
 
 // ---- character devices: drivers/usb/core/file.c ------------------------------------------------------------
@@ -635,6 +641,9 @@ void __devsim_usb_kill_urb(struct urb* urb, const char* file, int line, const ch
   // Until the completion handler returned (usb_kill_urb waits on usb_kill_urb_queue for use_count to drop).
   while (u.use_count > 0)
     cabi::world().block(&u, "usb_kill_urb", site);
+  // The completion that returned happens before usb_kill_urb returns, also when the wait did not sleep
+  // (drivers/usb/core/urb.c usb_kill_urb: wait_event on use_count, which the giveback decrements then wakes).
+  cabi::world().races().acquire(cabi::world().current_task(), &u);
   --u.reject;
 }
 
