@@ -347,9 +347,8 @@ int __devsim_usb_unlink_urb(struct urb *urb, __DEVSIM_SITE_PARAMS);
 #define usb_kill_urb(urb) __devsim_usb_kill_urb((urb), __DEVSIM_SITE)
 #define usb_unlink_urb(urb) __devsim_usb_unlink_urb((urb), __DEVSIM_SITE)
 
-static inline void usb_fill_bulk_urb(struct urb *urb, struct usb_device *dev, unsigned int pipe,
-                                     void *transfer_buffer, int buffer_length, usb_complete_t complete_fn,
-                                     void *context) {
+static inline void usb_fill_bulk_urb(struct urb *urb, struct usb_device *dev, unsigned int pipe, void *transfer_buffer,
+                                     int buffer_length, usb_complete_t complete_fn, void *context) {
   urb->dev = dev;
   urb->pipe = pipe;
   urb->transfer_buffer = transfer_buffer;

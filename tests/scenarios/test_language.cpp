@@ -296,7 +296,9 @@ BOOST_AUTO_TEST_CASE(ioctl_data_and_expected_bytes_parse_and_write_back) {
   BOOST_TEST(*io.data == std::string("\x01\0", 2));
   BOOST_TEST(io.allowed.size() == 2u);
   BOOST_TEST_REQUIRE(io.allowed_data.size() == 2u);
-  BOOST_TEST(io.allowed_data[0].value_or("") == "\x01" "e");
+  BOOST_TEST(io.allowed_data[0].value_or("") ==
+             "\x01"
+             "e");
   BOOST_TEST(!io.allowed_data[1].has_value());
   const Op& rd = s.tasks[0].ops[2];
   BOOST_TEST_REQUIRE(rd.allowed_data.size() == 2u);
