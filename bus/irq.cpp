@@ -43,14 +43,7 @@ void handle_irq_event(unsigned irq, const Site& raised_at) {
   sim::yield(raised_at);
   // The interrupt arrives on a CPU (core/irqflags.hpp), held back while that CPU has interrupts off; from here
   // until the handler returns, the task running on that CPU is preempted.
-  core::hardirq_enter(raised_at);  // in_hardirq(), irqs_disabled(): lockdep's IN-HARDIRQ usage
-  // LIFETIME: the CPU is given back even when the handler is unwound (an oops, the end of the execution).
-  struct Return {
-    Return() = default;
-    Return(const Return&) = delete;
-    Return& operator=(const Return&) = delete;
-    ~Return() { core::hardirq_exit(); }
-  } return_from_interrupt;
+  const core::HardIrqScope hardirq(raised_at);  // in_hardirq(), irqs_disabled(): lockdep's IN-HARDIRQ usage
   Line& l = line(irq);
   if (l.disabled > 0) {
     l.pending = true;  // masked: enable_irq delivers it

@@ -231,14 +231,7 @@ void usb_hcd_giveback_urb_irq(struct urb* urb, int status, const sim::Site& rais
   // completion, as the host controller's hcd_urb_list_lock orders them in the kernel.
   world().yield(sim::EventKind::Sync, urb, raised_at);
   {
-    core::hardirq_enter(raised_at);
-    // LIFETIME: the CPU is given back even when the handler is unwound (an oops, the end of the execution).
-    struct Return {
-      Return() = default;
-      Return(const Return&) = delete;
-      Return& operator=(const Return&) = delete;
-      ~Return() { core::hardirq_exit(); }
-    } return_from_interrupt;
+    const core::HardIrqScope hardirq(raised_at);
     const sim::Site site = sim::Site::current();
     kernel_touch(urb, sizeof *urb, true, site);
     urb->status = status;

@@ -82,5 +82,14 @@ void note_irq_task(sim::TaskId task);
 // disabled, then enters hard-IRQ context there, preempting the CPU's task. hardirq_exit() returns from it.
 void hardirq_enter(const Site& site);
 void hardirq_exit();
+// hardirq_enter() for a scope: the CPU is given back by hardirq_exit() even when the handler is unwound (an oops,
+// the end of the execution).
+class HardIrqScope {
+ public:
+  explicit HardIrqScope(const Site& site) { hardirq_enter(site); }
+  ~HardIrqScope() { hardirq_exit(); }
+  HardIrqScope(const HardIrqScope&) = delete;
+  HardIrqScope& operator=(const HardIrqScope&) = delete;
+};
 
 }  // namespace devsim::core
