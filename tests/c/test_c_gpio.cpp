@@ -11,22 +11,14 @@
 #include "scenarios/parser.hpp"
 #include "scenarios/runner.hpp"
 #include "sim/report.hpp"
+#include "tests/c/scenario_run.hpp"
 
 using namespace devsim;
 
 namespace {
 
-scenarios::Verdict run(const std::string &text, const std::string &name) {
-  scenarios::Scenario s = scenarios::parse_scenario(text, name);
-  return scenarios::run_scenario(s);
-}
-
-std::string failures_text(const scenarios::Verdict &v) {
-  std::string out;
-  for (const sim::Failure &f : v.result.failures)
-    out += sim::render_text(f.report) + "\n";
-  return out;
-}
+using test::failures_text;
+using test::run;
 
 }  // namespace
 
