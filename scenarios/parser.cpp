@@ -130,17 +130,31 @@ const std::vector<std::string> kOperations = {
     "unbind", "sysfs-read", "sysfs-write", "load",  "unload", "sleep", "irq",  "yield",  "signal", "usb-data"};
 const std::vector<std::string> kStatements = {"driver", "device",  "firmware", "task",
                                               "expect", "explore", "fail-nth", "schedule"};
-const std::vector<std::string> kBugKinds = {"use-after-free",       "double-free",
-                                            "invalid-free",         "slab-out-of-bounds",
-                                            "memory-leak",          "deadlock",
-                                            "stack-overflow",       "step-budget-exceeded",
-                                            "held-at-exit",         "unhandled-exception",
-                                            "sleep-in-atomic",      "refcount-warning",
-                                            "lock-order-inversion", "recursive-locking",
-                                            "bad-unlock-balance",   "list-corruption",
-                                            "context-misuse",       "io-after-unmap",
-                                            "io-out-of-bounds",     "null-ptr-deref",
-                                            "unexpected-result",    "no-bug"};
+const std::vector<std::string> kBugKinds = {"use-after-free",
+                                            "double-free",
+                                            "invalid-free",
+                                            "slab-out-of-bounds",
+                                            "memory-leak",
+                                            "deadlock",
+                                            "stack-overflow",
+                                            "step-budget-exceeded",
+                                            "held-at-exit",
+                                            "unhandled-exception",
+                                            "sleep-in-atomic",
+                                            "refcount-warning",
+                                            "lock-order-inversion",
+                                            "recursive-locking",
+                                            "bad-unlock-balance",
+                                            "list-corruption",
+                                            "context-misuse",
+                                            "io-after-unmap",
+                                            "io-out-of-bounds",
+                                            "null-ptr-deref",
+                                            "unexpected-result",
+                                            "general-protection-fault",
+                                            "divide-error",
+                                            "page-fault",
+                                            "no-bug"};
 
 // Word alphabets (docs/scenario-language.md, "Names"). Names start with a letter; ids and paths may start with
 // a digit (usb ports like 1-1).

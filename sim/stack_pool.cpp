@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "sim/sanitizers.hpp"
+#include "sim/task_fault.hpp"
 
 #if defined(DEVSIM_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -87,22 +89,47 @@ struct Armed {
   Escape* escape = nullptr;
 };
 thread_local Armed t_armed;
+// The last fault of this thread's running task, for take_task_fault(); written only by the handler.
+thread_local TaskFault t_fault;
+thread_local bool t_faulted = false;
 thread_local void* t_altstack = nullptr;  // this thread's alternate signal stack, once mapped
 thread_local bool t_altstack_ready = false;
 
 struct sigaction g_previous_segv;
 struct sigaction g_previous_bus;
+struct sigaction g_previous_fpe;
 
 void handler(int sig, siginfo_t* info, void* ucontext) {
   char* addr = static_cast<char*>(info->si_addr);
   Armed& armed = t_armed;
-  if (armed.escape != nullptr && addr >= armed.guard_lo && addr < armed.guard_hi) {
+  if (armed.escape != nullptr) {
+    // A task was running: in its guard page this is a stack overflow; anywhere else the task's code faulted (a
+    // null, stale or poisoned pointer), which the kernel would turn into an oops of that task. Either way the
+    // world reports it and abandons the task (sim/task_fault.hpp).
     Escape* escape = armed.escape;
+    if (sig != SIGSEGV || addr < armed.guard_lo || addr >= armed.guard_hi) {
+      const auto* uc = static_cast<const ucontext_t*>(ucontext);
+      t_fault = TaskFault{};
+      t_fault.signal = sig;
+      t_fault.code = info->si_code;
+      t_fault.address = reinterpret_cast<std::uintptr_t>(addr);
+#if defined(__x86_64__)
+      // The page-fault error code's bit 1 is set for a write (arch/x86/include/asm/trap_pf.h X86_PF_WRITE).
+      if (sig == SIGSEGV && info->si_code != SI_KERNEL)
+        t_fault.access = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0 ? TaskFault::Access::Write : TaskFault::Access::Read;
+      t_fault.pc = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+      t_fault.fp = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RBP]);
+#elif defined(__aarch64__)
+      t_fault.pc = static_cast<std::uintptr_t>(uc->uc_mcontext.pc);
+      t_fault.fp = static_cast<std::uintptr_t>(uc->uc_mcontext.regs[29]);
+#endif
+      t_faulted = true;
+    }
     armed = Armed{};
     siglongjmp(escape->jump, 1);
   }
   // Not ours: hand it to whoever had it before (a sanitizer), or die the default way.
-  const struct sigaction& prev = sig == SIGSEGV ? g_previous_segv : g_previous_bus;
+  const struct sigaction& prev = sig == SIGSEGV ? g_previous_segv : sig == SIGBUS ? g_previous_bus : g_previous_fpe;
   if ((prev.sa_flags & SA_SIGINFO) && prev.sa_sigaction != nullptr) {
     prev.sa_sigaction(sig, info, ucontext);
     return;
@@ -131,7 +158,8 @@ void prepare_thread(bool recheck) {
     // SA_NODEFER: we leave the handler with siglongjmp and do not restore the mask, so SIGSEGV must not
     // stay blocked afterwards.
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-    for (auto [sig, previous] : {std::pair{SIGSEGV, &g_previous_segv}, std::pair{SIGBUS, &g_previous_bus}}) {
+    for (auto [sig, previous] : {std::pair{SIGSEGV, &g_previous_segv}, std::pair{SIGBUS, &g_previous_bus},
+                                 std::pair{SIGFPE, &g_previous_fpe}}) {
       struct sigaction current {};
       // Whoever replaced ours becomes the handler we chain to.
       if (sigaction(sig, nullptr, &current) == 0 && !is_ours(current)) sigaction(sig, &sa, previous);
@@ -166,4 +194,21 @@ void disarm() {
 }
 
 }  // namespace overflow
+
+std::optional<TaskFault> take_task_fault() noexcept {
+  if (!overflow::t_faulted) return std::nullopt;
+  overflow::t_faulted = false;
+  return overflow::t_fault;
+}
+
+const char* fault_kind(const TaskFault& fault) noexcept {
+  // x86 reports a non-canonical address (LIST_POISON1 is 0xdead000000000100) as a general-protection fault,
+  // which Linux delivers as SI_KERNEL with no address; the kernel calls a fault below PAGE_SIZE a NULL pointer
+  // dereference (arch/x86/mm/fault.c show_fault_oops).
+  if (fault.signal == SIGFPE) return "divide-error";  // arch/x86/kernel/traps.c exc_divide_error
+  if (fault.signal == SIGSEGV && fault.code == SI_KERNEL) return "general-protection-fault";
+  if (fault.address < 4096) return "null-ptr-deref";
+  return "page-fault";
+}
+
 }  // namespace devsim::sim

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "sim/site.hpp"
+#include "sim/task_fault.hpp"
 #include "sim/world.hpp"
 
 // libbacktrace ships with gcc (libgcc-12-dev: libbacktrace.a and its header in gcc's private include
@@ -30,13 +31,13 @@ constexpr std::string_view kSourceRoot = "";
 // Not instrumented by the sanitizers: in a function built without frame pointers, %rbp is an ordinary register
 // and the chain may lead into a redzone of this same stack. The bounds keep the walk inside the stack; what it
 // reads there is only compared and copied.
-__attribute__((noinline, no_sanitize("address", "thread", "undefined"))) StackTrace capture_stack(
-    const void* low, const void* high) noexcept {
-  StackTrace st;
+static __attribute__((no_sanitize("address", "thread", "undefined"))) void walk_frames(StackTrace& st,
+                                                                                       std::uintptr_t fp,
+                                                                                       const void* low,
+                                                                                       const void* high) noexcept {
   const auto lo = reinterpret_cast<std::uintptr_t>(low);
   const auto hi = reinterpret_cast<std::uintptr_t>(high);
-  if (hi < lo || hi - lo < 2 * sizeof(std::uintptr_t)) return st;  // also keeps hi - 16 below from wrapping
-  auto fp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  if (hi < lo || hi - lo < 2 * sizeof(std::uintptr_t)) return;  // also keeps hi - 16 below from wrapping
   // A frame is [saved frame pointer, return address] at the frame pointer; callers' frames lie above.
   while (st.depth < StackTrace::kMaxFrames && fp >= lo && fp <= hi - 2 * sizeof(std::uintptr_t) &&
          fp % sizeof(std::uintptr_t) == 0) {
@@ -48,6 +49,18 @@ __attribute__((noinline, no_sanitize("address", "thread", "undefined"))) StackTr
     if (next <= fp) break;  // the outermost frame, or not a frame chain: the stack grows down
     fp = next;
   }
+}
+
+__attribute__((noinline)) StackTrace capture_stack(const void* low, const void* high) noexcept {
+  StackTrace st;
+  walk_frames(st, reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)), low, high);
+  return st;
+}
+
+StackTrace fault_stack(const TaskFault& fault, const Stack& stack) noexcept {
+  StackTrace st;
+  st.pcs[st.depth++] = fault.pc;
+  walk_frames(st, fault.fp, stack.bottom(), stack.top());
   return st;
 }
 

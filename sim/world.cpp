@@ -1,11 +1,14 @@
 #include "sim/world.hpp"
 
 #include <algorithm>
+#include <cinttypes>
 #include <csetjmp>
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 
 #include "sim/sanitizers.hpp"
+#include "sim/task_fault.hpp"
 
 #if defined(DEVSIM_ASAN)
 #include <sanitizer/common_interface_defs.h>
@@ -16,6 +19,37 @@ namespace devsim::sim {
 namespace ctx = boost::context::detail;
 
 namespace {
+
+// The report of a task's processor fault: what the kernel's oops says (arch/x86/mm/fault.c show_fault_oops,
+// arch/x86/kernel/traps.c exc_general_protection), with the faulting task's stack from the faulting instruction.
+void describe_fault(Report& r, TaskSite at, const TaskFault& fault) {
+  r.kind = fault_kind(fault);
+  std::vector<StackFrame> frames = symbolize(at.stack);
+  std::string where = !frames.empty() ? frames.front().function : innermost_frame(fault.pc).function;
+  r.headline = r.kind + " in " + where;
+  char line[160];
+  if (r.kind == "divide-error") {
+    r.details.push_back("divide error: an integer division by zero");
+  } else if (r.kind == "general-protection-fault") {
+    r.details.push_back(
+        "general protection fault, probably for a non-canonical address: a poisoned or corrupted pointer (list_del "
+        "leaves LIST_POISON1, 0xdead000000000100, in the entry it removes)");
+  } else {
+    std::snprintf(
+        line, sizeof line, "%s, address: 0x%016" PRIxPTR,
+        r.kind == "null-ptr-deref" ? "BUG: kernel NULL pointer dereference" : "BUG: unable to handle page fault",
+        fault.address);
+    r.details.push_back(line);
+  }
+  if (fault.access != TaskFault::Access::Unknown)
+    r.details.push_back(fault.access == TaskFault::Access::Write ? "#PF: supervisor write access in kernel mode"
+                                                                 : "#PF: supervisor read access in kernel mode");
+  r.details.push_back("Oops: the faulting task is killed here; what it held stays held");
+  r.details.push_back(
+      "(C++ mock drivers: state in a `static` is shared by every execution and fuzz job and can fault this way "
+      "without a driver bug; docs/writing-a-driver.md, section 7)");
+  r.accessed_by = std::move(at);
+}
 
 // A task that keeps yielding during teardown (say, a loop swallowing TaskCancelled) is abandoned after
 // this many scheduling points.
@@ -859,10 +893,17 @@ void World::handle_overflow() {
   t.ctx = nullptr;  // LIFETIME: its frames are garbage now; the stack is only reclaimed, never resumed
   set_state(t, TaskState::Abandoned);
   Report r;
-  r.kind = bug::kStackOverflow;
-  r.headline = "stack-overflow in task " + task_label(t.id) + " (stack of " + std::to_string(t.stack.size) + " bytes)";
-  r.accessed_by = task_site(t.id, t.last_site);
-  r.details.push_back("the task ran off the end of its stack into the guard page after its last scheduling point");
+  if (std::optional<TaskFault> fault = take_task_fault()) {
+    // LIFETIME: the task's stack is still mapped (an abandoned task's stack is reclaimed only at teardown), so
+    // the walk from the faulting frame reads the frames as they were at the fault.
+    describe_fault(r, TaskSite{task_label(t.id), std::nullopt, steps_, fault_stack(*fault, t.stack)}, *fault);
+  } else {
+    r.kind = bug::kStackOverflow;
+    r.headline =
+        "stack-overflow in task " + task_label(t.id) + " (stack of " + std::to_string(t.stack.size) + " bytes)";
+    r.accessed_by = task_site(t.id, t.last_site);
+    r.details.push_back("the task ran off the end of its stack into the guard page after its last scheduling point");
+  }
   report(std::move(r));
   stopping_ = true;
 }

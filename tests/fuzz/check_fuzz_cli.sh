@@ -125,12 +125,27 @@ case "$case_name" in
   sigint_keeps_findings) signal_case INT 130 ;;
   sigterm_keeps_findings) signal_case TERM 143 ;;
   crash_in_a_job_is_reported)
-    "$crashing" fuzz --driver fuzz_test_crash --jobs 2 --executions 5000 --out "$work/out" >"$work/log" 2>&1
+    "$crashing" fuzz --driver fuzz_test_abort --jobs 2 --executions 5000 --out "$work/out" >"$work/log" 2>&1
     got=$?
     [ "$got" -eq 2 ] || fail "exit status $got, expected 2"
-    grep -q "devsim fuzz: error: SIGSEGV in a fuzz job running driver(s) fuzz_test_crash, case seed" "$work/log" ||
+    grep -q "devsim fuzz: error: SIGABRT in a fuzz job running driver(s) fuzz_test_abort, case seed" "$work/log" ||
       fail "the crash is not reported naming the driver"
     grep -q "docs/writing-a-driver.md" "$work/log" || fail "no pointer to the per-execution home for driver state"
+    ;;
+  fault_in_a_driver_is_a_finding)
+    # A store through a near-null pointer in the driver's ioctl is the kernel's oops of that task: a finding with
+    # a reproducer that replays, not a dead fuzzer.
+    "$crashing" fuzz --driver fuzz_test_crash --jobs 2 --executions 5000 --out "$work/out" >"$work/log" 2>&1
+    got=$?
+    [ "$got" -eq 1 ] || fail "exit status $got, expected 1 (a finding)"
+    grep -q "bug 1: null-ptr-deref in crash_ioctl" "$work/log" || fail "the fault is not reported as null-ptr-deref"
+    repro=$(ls "$work"/out/fuzz_test_crash-seed1/*-null-ptr-deref.scn 2>/dev/null | head -1)
+    [ -n "$repro" ] || fail "no reproducer written"
+    "$crashing" run "$repro" >"$work/replay" 2>&1
+    got=$?
+    [ "$got" -eq 1 ] || fail "the reproducer's replay exited $got, expected 1"
+    grep -q "BUG: kernel NULL pointer dereference, address: 0x0000000000000010" "$work/replay" ||
+      fail "the replay does not show the oops"
     ;;
   same_seed_same_files)
     for run in a b; do

@@ -1,7 +1,10 @@
-// The devsim command line with one more driver, `fuzz_test_crash`, whose ioctl faults (a wild write through a
-// pointer just above null, as `p->field` through a null `p` does). tests/fuzz checks that `devsim fuzz` reports such
-// a crash as an error naming the driver (exit 2), never as a silent SIGSEGV.
+// The devsim command line with two more drivers. `fuzz_test_crash`'s ioctl faults (a wild write through a pointer
+// just above null, as `p->field` through a null `p` does): tests/fuzz checks that `devsim fuzz` reports it as a
+// finding (an oops of the faulting task, null-ptr-deref) with a reproducer. `fuzz_test_abort`'s ioctl aborts the
+// process, which no simulated task survives: tests/fuzz checks that `devsim fuzz` reports that as an error naming
+// the driver (exit 2), never as a silent death.
 #include <cstdint>
+#include <cstdlib>
 
 #include "bus/cdev.hpp"
 #include "bus/errno.hpp"
@@ -22,7 +25,12 @@ long crash_ioctl(bus::File&, unsigned, unsigned long) {
   return 0;
 }
 
+long abort_ioctl(bus::File&, unsigned, unsigned long) {
+  std::abort();
+}
+
 const bus::FileOperations kFops{nullptr, nullptr, nullptr, crash_ioctl, nullptr, nullptr, nullptr};
+const bus::FileOperations kAbortFops{nullptr, nullptr, nullptr, abort_ioctl, nullptr, nullptr, nullptr};
 
 int crash_probe(bus::CoreContext& ctx) {
   bus::Cdev* cdev = bus::cdev_alloc(&kFops);
@@ -47,7 +55,25 @@ drivers::DriverInfo crash_info() {
 
 }  // namespace
 
+int abort_probe(bus::CoreContext& ctx) {
+  bus::Cdev* cdev = bus::cdev_alloc(&kAbortFops);
+  ctx->set_drvdata(cdev);
+  return bus::cdev_add(*cdev, "abort0", &ctx.device());
+}
+
+drivers::DriverInfo abort_info() {
+  drivers::DriverInfo info;
+  info.name = "fuzz_test_abort";
+  info.bus = "platform";
+  info.summary = "a test driver whose ioctl aborts the process";
+  info.node = "abort0";
+  info.ioctls = {{"BOOM", 1, 0}};
+  info.ops = [] { return bus::DriverOps{"fuzz_test_abort", "platform", {}, abort_probe, crash_remove}; };
+  return info;
+}
+
 DEVSIM_REGISTER_DRIVER(crash_info)
+DEVSIM_REGISTER_DRIVER(abort_info)
 
 int main(int argc, char** argv) {
   return devsim::tool::run_cli(argc, argv);

@@ -1,9 +1,13 @@
-// The world's detectors (world.hpp): deadlock, stack overflow, unhandled exception, step budget and
-// held-at-exit each end up as a report of the right kind, and the test process survives every one of them.
+// The world's detectors (world.hpp): deadlock, stack overflow, processor faults, unhandled exception, step budget
+// and held-at-exit each end up as a report of the right kind, and the test process survives every one of them.
 #define BOOST_TEST_MODULE sim_detectors
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
+#include <sys/mman.h>
+
+#include <cinttypes>
+#include <cstdio>
 
 #include <cstdint>
 #include <memory>
@@ -14,6 +18,7 @@
 #include "sim/explorer.hpp"
 #include "sim/kmalloc.hpp"
 #include "sim/report.hpp"
+#include "sim/stacktrace.hpp"
 #include "sim/world.hpp"
 #include "tests/sim/test_models.hpp"
 
@@ -248,6 +253,113 @@ BOOST_AUTO_TEST_CASE(detection_survives_a_host_that_replaced_the_handler_and_the
       if (!(saved_stack.ss_flags & SS_DISABLE)) sigaltstack(&saved_stack, nullptr);
     }
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(processor_faults)
+
+// A driver's `p->field` through a null `p`: a store 16 bytes above address 0. Volatile, so the compiler cannot see
+// through it, and not address 0 itself, which UBSan's null check would stop first in the sanitizer builds.
+volatile std::uintptr_t g_near_null = 16;
+volatile std::uintptr_t g_list_poison = 0xdead000000000100;  // LIST_POISON1 (include/linux/poison.h)
+
+[[gnu::noinline]] void store_through_null_member() {
+  *reinterpret_cast<volatile int*>(g_near_null) = 1;
+}
+[[gnu::noinline]] int load_through_poisoned_next() {
+  return *reinterpret_cast<volatile int*>(g_list_poison);
+}
+
+// arch/x86/mm/fault.c page_fault_oops: a kernel-mode fault on an address below PAGE_SIZE is "BUG: kernel NULL
+// pointer dereference"; make_task_dead() then kills the task and the system goes on.
+BOOST_AUTO_TEST_CASE(a_store_through_a_null_pointer_is_an_oops_of_that_task_in_every_execution) {
+  int made = 0, destroyed = 0;
+  const sim::Model model = [&](sim::World& w) {
+    w.spawn("driver", [] {
+      sim::yield();
+      store_through_null_member();
+    });
+    w.spawn("bystander", [&] {
+      Witness witness(&made, &destroyed);
+      for (int i = 0; i < 3; ++i)
+        sim::yield();
+    });
+  };
+  sim::ExploreResult r = sim::explore(model, exhaustive());
+  // Every interleaving faults, and the process survives each: the handler leaves the task for the next.
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.executions > 1u);
+  BOOST_TEST(r.failing_executions == r.executions);
+  BOOST_TEST_REQUIRE(r.failures.size() == 1u);
+  const sim::Report& rep = r.failures[0].report;
+  BOOST_TEST(rep.kind == "null-ptr-deref");
+  BOOST_TEST(rep.headline == "null-ptr-deref in store_through_null_member");
+  BOOST_TEST(contains(rep.details.at(0), "BUG: kernel NULL pointer dereference, address: 0x0000000000000010"));
+#if defined(__x86_64__)
+  BOOST_TEST(rep.details.at(1) == "#PF: supervisor write access in kernel mode");
+#endif
+  BOOST_TEST_REQUIRE(rep.accessed_by.has_value());
+  BOOST_TEST(rep.accessed_by->task == "driver/0");
+  // The stack starts at the faulting instruction and goes on to its caller.
+  BOOST_TEST(sim::stack_has_function(rep.accessed_by->stack, "store_through_null_member"));
+  BOOST_TEST(r.first_failure->outcome == sim::Outcome::Stopped);
+  // Only the faulting task is abandoned: the bystander was unwound (or had finished) every time.
+  BOOST_TEST(made > 0);
+  BOOST_TEST(destroyed == made);
+}
+
+// arch/x86/kernel/traps.c exc_general_protection: a non-canonical address, such as the poison list_del leaves in
+// a removed entry, is a general-protection fault with no page-fault address.
+BOOST_AUTO_TEST_CASE(a_load_through_a_poisoned_list_pointer_is_a_general_protection_fault) {
+  sim::Execution e = sim::run_once([](sim::World& w) { w.spawn("reader", [] { (void)load_through_poisoned_next(); }); },
+                                   sim::WorldOptions{});
+  BOOST_TEST_REQUIRE(e.reports.size() == 1u);
+  BOOST_TEST(e.reports[0].kind == "general-protection-fault");
+  BOOST_TEST(e.reports[0].headline == "general-protection-fault in load_through_poisoned_next");
+  BOOST_TEST(e.outcome == sim::Outcome::Stopped);
+}
+
+// A canonical address with nothing mapped: "BUG: unable to handle page fault for address".
+BOOST_AUTO_TEST_CASE(a_load_from_an_unmapped_page_is_a_page_fault_naming_the_address) {
+  void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  BOOST_TEST_REQUIRE(page != MAP_FAILED);
+  sim::Execution e =
+      sim::run_once([page](sim::World& w) { w.spawn("reader", [page] { (void)*static_cast<volatile int*>(page); }); },
+                    sim::WorldOptions{});
+  munmap(page, 4096);
+  BOOST_TEST_REQUIRE(e.reports.size() == 1u);
+  BOOST_TEST(e.reports[0].kind == "page-fault");
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "address: 0x%016" PRIxPTR, reinterpret_cast<std::uintptr_t>(page));
+  BOOST_TEST(contains(e.reports[0].details.at(0), expected));
+}
+
+volatile int g_zero = 0;
+// UBSan (in the sanitizer builds) would report the division itself; the test is what the processor does.
+[[gnu::noinline, gnu::no_sanitize("undefined")]] int divide_by_zero() {
+  return 100 / g_zero;
+}
+
+// arch/x86/kernel/traps.c exc_divide_error: an integer division by zero in kernel mode is an oops.
+BOOST_AUTO_TEST_CASE(an_integer_division_by_zero_is_a_divide_error) {
+  sim::Execution e =
+      sim::run_once([](sim::World& w) { w.spawn("driver", [] { (void)divide_by_zero(); }); }, sim::WorldOptions{});
+  BOOST_TEST_REQUIRE(e.reports.size() == 1u);
+  BOOST_TEST(e.reports[0].kind == "divide-error");
+  BOOST_TEST(e.reports[0].headline == "divide-error in divide_by_zero");
+}
+
+// A fault is not mistaken for a stack overflow and the guard still catches one afterwards in the same thread.
+BOOST_AUTO_TEST_CASE(an_overflow_after_a_fault_is_still_an_overflow) {
+  sim::Execution fault =
+      sim::run_once([](sim::World& w) { w.spawn("driver", [] { store_through_null_member(); }); }, sim::WorldOptions{});
+  sim::Execution overflow = sim::run_once(
+      [](sim::World& w) { w.spawn("recursor", [] { static_cast<void>(recurse(0)); }); }, sim::WorldOptions{});
+  BOOST_TEST_REQUIRE(fault.reports.size() == 1u);
+  BOOST_TEST(fault.reports[0].kind == "null-ptr-deref");
+  BOOST_TEST_REQUIRE(overflow.reports.size() == 1u);
+  BOOST_TEST(overflow.reports[0].kind == sim::bug::kStackOverflow);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
