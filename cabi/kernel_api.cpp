@@ -299,6 +299,19 @@ void __devsim_warn(const char* cond, const char* file, int line, const char* fun
   w->report(std::move(r));
 }
 
+bool __devsim_list_corruption(const char* headline, const char* detail, const char* file, int line, const char* func) {
+  sim::World* w = sim::World::current();
+  if (w == nullptr) return false;
+  const sim::Site site = c_site(file, line, func);
+  sim::Report r;
+  r.kind = "list-corruption";  // the kind core/list_head.hpp reports for the same checks
+  r.headline = std::string(headline);
+  r.details.emplace_back(detail);
+  r.accessed_by = w->task_site(w->current_task(), site);
+  w->report(std::move(r));
+  return false;
+}
+
 void __devsim_might_sleep(const char* file, int line, const char* func) {
   cabi::world().might_sleep("might_sleep", c_site(file, line, func));
 }

@@ -34,6 +34,8 @@ void __devsim_kfree(const void *p, __DEVSIM_SITE_PARAMS);
 /* printk and warnings */
 int __devsim_printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void __devsim_warn(const char *cond, __DEVSIM_SITE_PARAMS);
+/* a list corruption CONFIG_DEBUG_LIST caught (linux/list.h): a fatal "list-corruption" report; returns false */
+bool __devsim_list_corruption(const char *headline, const char *detail, __DEVSIM_SITE_PARAMS);
 
 /* locks */
 void __devsim_mutex_init(struct mutex *m, const char *name, __DEVSIM_SITE_PARAMS);

@@ -47,4 +47,9 @@ typedef struct {
   int counter;
 } atomic_t;
 
+/* The kernel defines the list links here too (include/linux/types.h); <linux/list.h> has the operations. */
+struct list_head {
+  struct list_head *next, *prev;
+};
+
 #endif
