@@ -211,6 +211,24 @@ long c_ioctl(bus::File& f, unsigned cmd, unsigned long arg) {
   return r;
 }
 
+// The scenario's `poll FD`: poll(2) with a zero timeout for POLLIN|POLLOUT (fs/select.c do_pollfd, do_poll: the
+// table's queueing function is NULL then, so poll_wait registers nothing; the result is filtered to what was asked
+// plus EPOLLERR|EPOLLHUP; a file without a poll method is DEFAULT_POLLMASK, vfs_poll in include/linux/poll.h).
+unsigned c_poll(bus::File& f) {
+  struct file* file = c_file(f);
+  const struct file_operations* fops = file->f_op;
+  constexpr unsigned kAsked = bus::kPollIn | bus::kPollOut;
+  if (fops == nullptr || fops->poll == nullptr) return kAsked;
+  // poll.h's poll_table, laid out here: C++ code does not include poll.h, whose POLL* macros collide with the C
+  // library's <poll.h>.
+  struct CPollTable {
+    void (*qproc)(struct file*, void*, void*);  // NULL: a zero-timeout poll queues nothing
+    __poll_t key;                               // the events asked for (poll_requested_events)
+  } table{nullptr, kAsked};
+  const __poll_t mask = fops->poll(file, reinterpret_cast<struct poll_table_struct*>(&table));
+  return mask & (kAsked | bus::kPollErr | bus::kPollHup);
+}
+
 int c_release(bus::Cdev&, bus::File& f) {
   const sim::Site site = sim::Site::current();
   struct file* file = c_file(f);
@@ -234,6 +252,7 @@ const bus::FileOperations kCFops = [] {
   ops.read = &c_read;
   ops.write = &c_write;
   ops.ioctl = &c_ioctl;
+  ops.poll = &c_poll;
   ops.release = &c_release;
   return ops;
 }();

@@ -2,7 +2,8 @@
  * mailbox: a one-message mailbox behind a misc device, /dev/mailbox. write() leaves a message (up to 64 bytes,
  * replacing any unread one); read() sleeps until there is one and takes it; ioctl(MAILBOX_OPENS) returns how many
  * times the device was opened since the module was loaded, ioctl(MAILBOX_PEEK) the first byte of the unread message
- * (-ENODATA when there is none), ioctl(MAILBOX_PEEK_AT, struct mailbox_peek_at __user *) the byte at an offset.
+ * (-ENODATA when there is none), ioctl(MAILBOX_PEEK_AT, struct mailbox_peek_at __user *) the byte at an offset;
+ * poll() says readable while a message waits.
  *
  * Built twice. MAILBOX_FIXED unset: the buggy variant. Its file operations name no owner, so an open file does not
  * pin the module: rmmod runs mailbox_exit, which frees the mailbox, and the open file's next read or write (or a
@@ -20,14 +21,15 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/types.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 
 #define MAILBOX_SIZE 64
-#define MAILBOX_OPENS 1 /* ioctl: opens since load */
-#define MAILBOX_PEEK 2  /* ioctl: the first byte of the unread message */
+#define MAILBOX_OPENS 1   /* ioctl: opens since load */
+#define MAILBOX_PEEK 2    /* ioctl: the first byte of the unread message */
 #define MAILBOX_PEEK_AT 3 /* ioctl: fills in .byte, the unread message's byte at .offset */
 
 struct mailbox_peek_at {
@@ -153,6 +155,16 @@ static long mailbox_ioctl(struct file *file, unsigned int cmd, unsigned long arg
   return ret;
 }
 
+/* Readable while a message waits; always writable (a write replaces an unread message). */
+static __poll_t mailbox_poll(struct file *file, poll_table *wait) {
+  struct mailbox *mb = file->private_data;
+  __poll_t mask = EPOLLOUT | EPOLLWRNORM;
+
+  poll_wait(file, &mb->wait, wait);
+  if (READ_ONCE(mb->len) > 0) mask |= EPOLLIN | EPOLLRDNORM;
+  return mask;
+}
+
 static const struct file_operations mailbox_fops = {
 #ifdef MAILBOX_FIXED
     .owner = THIS_MODULE,
@@ -162,6 +174,7 @@ static const struct file_operations mailbox_fops = {
     .read = mailbox_read,
     .write = mailbox_write,
     .unlocked_ioctl = mailbox_ioctl,
+    .poll = mailbox_poll,
     .llseek = noop_llseek,
 };
 

@@ -16,6 +16,7 @@
 #define _DEVSIM_LINUX_DEVICE_H
 
 #include "compiler.h"
+#include "dev_printk.h"
 #include "devsim_abi.h"
 #include "err.h"
 #include "gfp.h"
@@ -66,23 +67,6 @@ static inline const char *dev_name(const struct device *dev) {
 #define devm_kcalloc(dev, n, size, gfp) __devsim_devm_kmalloc((dev), (n) * (size), (gfp) | __GFP_ZERO, __DEVSIM_SITE)
 #define devm_add_action(dev, action, data) __devsim_devm_add_action((dev), (action), (data), 0, __DEVSIM_SITE)
 #define devm_add_action_or_reset(dev, action, data) __devsim_devm_add_action((dev), (action), (data), 1, __DEVSIM_SITE)
-
-/* dev_* printing reads the device (a freed one is a use-after-free; NULL prints "(NULL device *)"). */
-#define dev_printk(level, dev, fmt, ...) __devsim_dev_printk(level, (dev), fmt, ##__VA_ARGS__)
-#define dev_emerg(dev, fmt, ...) dev_printk(KERN_EMERG, dev, fmt, ##__VA_ARGS__)
-#define dev_crit(dev, fmt, ...) dev_printk(KERN_CRIT, dev, fmt, ##__VA_ARGS__)
-#define dev_alert(dev, fmt, ...) dev_printk(KERN_ALERT, dev, fmt, ##__VA_ARGS__)
-#define dev_err(dev, fmt, ...) dev_printk(KERN_ERR, dev, fmt, ##__VA_ARGS__)
-#define dev_warn(dev, fmt, ...) dev_printk(KERN_WARNING, dev, fmt, ##__VA_ARGS__)
-#define dev_notice(dev, fmt, ...) dev_printk(KERN_NOTICE, dev, fmt, ##__VA_ARGS__)
-#define dev_info(dev, fmt, ...) dev_printk(KERN_INFO, dev, fmt, ##__VA_ARGS__)
-#define dev_dbg(dev, fmt, ...) dev_printk(KERN_DEBUG, dev, fmt, ##__VA_ARGS__)
-#define dev_err_probe(dev, err, fmt, ...)                                    \
-  ({                                                                         \
-    int __err = (err);                                                       \
-    if (__err != -517 /* -EPROBE_DEFER */) dev_err(dev, fmt, ##__VA_ARGS__); \
-    __err;                                                                   \
-  })
 
 #define class_create(name) ((struct class *)__devsim_class_create((name), __DEVSIM_SITE))
 #define class_destroy(cls) __devsim_class_destroy((cls), __DEVSIM_SITE)

@@ -2,7 +2,7 @@
  * linux/fs.h: files, inodes and file operations (devsim, C gnu11).
  *
  * struct file_operations has the kernel's signatures (include/linux/fs.h). devsim's VFS calls open, read, write,
- * unlocked_ioctl and release (the scenario's open/read/write/ioctl/close); llseek, poll, mmap, flush,
+ * unlocked_ioctl, poll (poll.h) and release (the scenario's open/read/write/ioctl/poll/close); llseek, mmap, flush,
  * compat_ioctl are declared for source compatibility and not called. A struct file and its inode live in
  * simulated memory from open until the last close, so a driver that keeps a pointer to them past release is
  * caught. f_pos is kept per file and passed as *ppos.

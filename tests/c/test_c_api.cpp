@@ -342,3 +342,35 @@ task app {
                              "data.scn");
   BOOST_TEST(v.result.failures.empty(), failures_text(v));
 }
+
+// linux/poll.h: the scenario's poll is a zero-timeout poll(2) for POLLIN|POLLOUT (fs/select.c do_pollfd filters the
+// driver's mask to what was asked plus EPOLLERR|EPOLLHUP, so mailbox_poll's EPOLLRDNORM/EPOLLWRNORM do not show);
+// after unload the buggy mailbox's poll reads the freed mailbox, as its read and write do.
+BOOST_AUTO_TEST_CASE(poll_calls_the_drivers_poll_method) {
+  scenarios::Verdict v = run(R"(driver cmisc_mailbox_fixed
+task app {
+  fd = open /dev/mailbox
+  poll fd => OUT
+  write fd "hi" => 2
+  poll fd => IN+OUT
+  read fd 8 => 2
+  poll fd => OUT
+  close fd
+}
+)",
+                             "poll.scn");
+  BOOST_TEST(v.result.failures.empty(), failures_text(v));
+
+  scenarios::Verdict buggy = run(R"(driver cmisc_mailbox_buggy
+task app {
+  fd = open /dev/mailbox
+  unload cmisc_mailbox_buggy
+  poll fd
+  close fd
+}
+expect use-after-free in mailbox_poll
+)",
+                                 "poll-after-unload.scn");
+  BOOST_TEST(buggy.result.failures.size() >= 1u, failures_text(buggy));
+  BOOST_TEST(buggy.passed, failures_text(buggy));
+}
