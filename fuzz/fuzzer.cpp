@@ -84,6 +84,14 @@ Pick pick(ChoiceSource& rng) {
   return Pick::Sleep;
 }
 
+// `n` bytes for a user buffer: mostly small values (0..15: offsets, indexes, counts, flags), now and then any byte.
+std::string small_bytes(ChoiceSource& rng, std::uint64_t n) {
+  std::string bytes(n, '\0');
+  for (char& c : bytes)
+    c = static_cast<char>(rng.chance(80) ? rng.below(16) : rng.below(256));
+  return bytes;
+}
+
 // One driver of a case and the device it is given.
 struct Target {
   const drivers::DriverInfo* info;
@@ -231,11 +239,16 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
           } else {
             op.number = rng.below(4);
           }
+          // A C driver's ioctl takes a user pointer to its struct (copy_from_user/copy_to_user): half the time the
+          // argument is a user buffer of 1..8 bytes, small values first (offsets, indexes, flags).
+          if (t.info->is_module() && rng.chance(50)) op.data = small_bytes(rng, 1 + rng.below(8));
           break;
         case Pick::Read:
         case Pick::Write:
           op.kind = p == Pick::Read ? OpKind::Read : OpKind::Write;
           op.number = 1 + rng.below(16);
+          // What a C driver's write copies from user space: half the time bytes to parse rather than zeros.
+          if (p == Pick::Write && t.info->is_module() && rng.chance(50)) op.data = small_bytes(rng, op.number);
           break;
         case Pick::Poll:
           op.kind = OpKind::Poll;

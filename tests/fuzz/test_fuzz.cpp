@@ -144,6 +144,17 @@ BOOST_AUTO_TEST_CASE(generator_emits_every_operation) {
   }
   // Several drivers per case, and now and then the whole pool.
   BOOST_TEST(most_drivers == pool.size());
+
+  // A C driver's ioctl and write get user bytes to copy (its struct argument, its input), not only numbers.
+  std::size_t ioctls_with_bytes = 0, writes_with_bytes = 0;
+  for (std::uint64_t seed = 1; seed <= 300; ++seed)
+    for (const scenarios::Task& t : fuzz::generate(*drivers::find_driver("cmisc_mailbox_fixed"), seed).tasks)
+      for (const scenarios::Op& op : t.ops) {
+        if (op.kind == scenarios::OpKind::Ioctl && op.data && !op.data->empty()) ++ioctls_with_bytes;
+        if (op.kind == scenarios::OpKind::Write && op.data && op.data->size() == op.number) ++writes_with_bytes;
+      }
+  BOOST_TEST(ioctls_with_bytes > 0u);
+  BOOST_TEST(writes_with_bytes > 0u);
 }
 
 // munmap of a descriptor with no mapping: the kernel finds no VMA and unmaps nothing, so no file reference
