@@ -277,6 +277,37 @@ void __devsim_put_device(struct device* dev, const char* file, int line, const c
   if (cabi::refcount_of(&dev->__devsim_refs)->dec_and_test(site)) cabi::c_kfree(dev, site);
 }
 
+int __devsim_device_lock_op(struct device* dev, int op, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  // drivers/base/core.c device_initialize: mutex_init(&dev->mutex), then lockdep_set_novalidate_class(). A platform
+  // device's is the device model's (held by the driver core around probe and remove); a class device's is made here.
+  devsim::core::Mutex* m = nullptr;
+  if (bus::Device* bd = cabi::bus_device(dev, site)) {
+    m = &bd->lock();
+  } else {
+    cabi::kernel_touch(&dev->__devsim_refs, sizeof dev->__devsim_refs, false, site);
+    // INVARIANT: keyed by the struct device's address, which no struct mutex shares (a struct device does not begin
+    // with one), in this execution's table.
+    auto& slot = cabi::state().mutexes[dev];
+    if (!slot) {
+      slot = std::make_unique<devsim::core::Mutex>("&dev->mutex", site);
+      slot->set_novalidate_class();
+    }
+    m = slot.get();
+  }
+  switch (op) {
+    case 0:
+    case 3:
+      m->lock(site);
+      return 0;
+    case 1:
+      m->unlock(site);
+      return 0;
+    default:
+      return m->try_lock(site) ? 1 : 0;
+  }
+}
+
 void* __devsim_dev_get_drvdata(const struct device* dev, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   if (bus::Device* bd = cabi::bus_device(dev, site)) return bd->drvdata(site);

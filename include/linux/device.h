@@ -9,7 +9,7 @@
  * after remove(); calling them on a device with no driver is reported (context-misuse) and fails.
  * device_create(class, parent, devt, drvdata, fmt, ...) creates the /dev node that opens the character device
  * registered for devt (cdev.h); device_destroy removes the node (open files stay open). Not modelled: struct
- * kobject, device attributes and groups, device_lock, device links, power management, dev_err_probe's deferral
+ * kobject, device attributes and groups, device links, power management, dev_err_probe's deferral
  * bookkeeping (it prints and returns the error), a class device's own uevents.
  */
 #ifndef _DEVSIM_LINUX_DEVICE_H
@@ -57,6 +57,14 @@ static inline const char *dev_name(const struct device *dev) {
 /* A platform device's driver data is the device model's (cleared by the driver core after unbind); a class
  * device's is its driver_data field. Either way the device is read (a freed one is a use-after-free). */
 #define dev_get_drvdata(dev) __devsim_dev_get_drvdata((dev), __DEVSIM_SITE)
+/* device_lock: the device's mutex, which the driver core holds around probe, remove, bind and unbind (a driver that
+ * takes it in its own remove deadlocks, as in the kernel); a class device has its own. Not validated by lockdep,
+ * as the kernel's (lockdep_set_novalidate_class). */
+#define device_lock(dev) ((void)__devsim_device_lock_op((dev), 0, __DEVSIM_SITE))
+#define device_unlock(dev) ((void)__devsim_device_lock_op((dev), 1, __DEVSIM_SITE))
+#define device_trylock(dev) __devsim_device_lock_op((dev), 2, __DEVSIM_SITE)
+#define device_lock_interruptible(dev) __devsim_device_lock_op((dev), 3, __DEVSIM_SITE)
+#define device_lock_assert(dev) ((void)(dev))
 #define dev_set_drvdata(dev, data) __devsim_dev_set_drvdata((dev), (data), __DEVSIM_SITE)
 
 #define get_device(dev) __devsim_get_device((dev), __DEVSIM_SITE)

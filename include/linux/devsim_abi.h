@@ -90,6 +90,8 @@ unsigned long __devsim_jiffies(void);
 struct device *__devsim_get_device(struct device *dev, __DEVSIM_SITE_PARAMS);
 void __devsim_put_device(struct device *dev, __DEVSIM_SITE_PARAMS);
 void *__devsim_dev_get_drvdata(const struct device *dev, __DEVSIM_SITE_PARAMS);
+/* device_lock: op 0 lock, 1 unlock, 2 trylock (1 when taken), 3 lock_interruptible (0) */
+int __devsim_device_lock_op(struct device *dev, int op, __DEVSIM_SITE_PARAMS);
 void __devsim_dev_set_drvdata(struct device *dev, void *data, __DEVSIM_SITE_PARAMS);
 void *__devsim_devm_kmalloc(struct device *dev, size_t size, gfp_t flags, __DEVSIM_SITE_PARAMS);
 int __devsim_devm_add_action(struct device *dev, void (*action)(void *), void *data, int reset, __DEVSIM_SITE_PARAMS);
