@@ -152,6 +152,8 @@ static int every_probe(struct platform_device *pdev) {
   mdelay(1);
   platform_set_drvdata(pdev, e);
   dev_set_drvdata(dev, platform_get_drvdata(pdev));
+  device_lock(dev);
+  device_unlock(dev);
   if (device_trylock(dev)) device_unlock(dev);
   if (!device_lock_interruptible(dev)) {
     device_lock_assert(dev);
