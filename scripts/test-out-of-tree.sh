@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds docs/writing-a-driver.md's walk-through (examples/my-driver) out of tree against an installed devsim,
-# and checks that its scenario finds the driver's bug.
+# Builds docs/writing-a-driver.md's walk-through (examples/my-driver, C++) and docs/writing-a-driver-in-c.md's
+# (examples/my-c-driver, kernel C) out of tree against an installed devsim, and checks that each scenario finds its
+# driver's bug.
 #   scripts/test-out-of-tree.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +14,9 @@ cmake -S "$work/my-driver" -B "$work/my-driver/build" -G Ninja -DCMAKE_PREFIX_PA
 cmake --build "$work/my-driver/build"
 "$work/my-driver/build/my-devsim" run "$work/my-driver/my-sensor-unplug.scn"
 echo "out-of-tree driver: built against the installed package, and its scenario found the bug"
+cp -r examples/my-c-driver "$work/my-c-driver"
+cmake -S "$work/my-c-driver" -B "$work/my-c-driver/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/my-c-driver/build"
+"$work/my-c-driver/build/my-devsim" list | grep -q "my_tally"
+"$work/my-c-driver/build/my-devsim" run "$work/my-c-driver/my-tally-unload.scn"
+echo "out-of-tree C driver: built against the installed package's linux/*.h, and its scenario found the bug"
