@@ -62,8 +62,8 @@ void init_work(WorkStruct& work, WorkStruct::Func func, const Site& site = Site:
 // Queued while it runs, it runs again after the running instance returned, never concurrently.
 bool queue_work(WorkStruct& work, const Site& site = Site::current());
 // flush_work(): waits for the instance pending or running at the call to finish (a delayed instance whose timer
-// has not fired is not waited for: kernel/workqueue.c start_flush_work finds it on no worklist; not for instances queued
-// later: it does not stop a work that requeues itself). True if it waited for something.
+// has not fired is not waited for: kernel/workqueue.c start_flush_work finds it on no worklist; not for instances
+// queued later: it does not stop a work that requeues itself). True if it waited for something.
 bool flush_work(WorkStruct& work, const Site& site = Site::current());
 // cancel_work_sync(): a pending execution never runs; a running one is waited for; queueing fails meanwhile,
 // so on return the item is neither pending nor running, even if it requeues itself. True if it was pending.

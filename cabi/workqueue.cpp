@@ -47,7 +47,7 @@ static_assert(sizeof(bus::WorkStruct) <= sizeof(static_cast<struct work_struct*>
               "struct work_struct must hold devsim's work item");
 
 // The system workqueues' shared struct: never queued on as such (wq_of maps it to devsim's system workqueue).
-struct workqueue_struct g_system_wq{};
+struct workqueue_struct g_system_wq {};
 
 // The work items set up in this world (INIT_WORK, or at first use for a DECLARE_WORK global).
 // INVARIANT: simulated addresses are not reused within an execution and module globals are restored before each
@@ -59,7 +59,8 @@ struct CWorkState {
 // process_one_work() read the item through bus/workqueue.hpp (a freed one was reported there and this is not
 // called); the C function is the struct work_struct's.
 void c_work_trampoline(bus::WorkStruct& w) {
-  auto* c = reinterpret_cast<struct work_struct*>(reinterpret_cast<char*>(&w) - offsetof(struct work_struct, __devsim_work));
+  auto* c =
+      reinterpret_cast<struct work_struct*>(reinterpret_cast<char*>(&w) - offsetof(struct work_struct, __devsim_work));
   work_func_t fn = __atomic_load_n(&c->func, __ATOMIC_RELAXED);
   if (fn != nullptr) fn(c);
 }

@@ -22,6 +22,7 @@
 #define _DEVSIM_LINUX_WORKQUEUE_H
 
 #include "devsim_abi.h"
+#include "jiffies.h" /* the kernel's includes linux/timer.h: delays are in jiffies */
 #include "kernel.h"
 #include "types.h"
 
@@ -83,8 +84,10 @@ void __devsim_workqueue_op(struct workqueue_struct *wq, int mode, __DEVSIM_SITE_
 }
 #endif
 
-#define __WORK_INITIALIZER(n, f) \
-  { .func = (f), .__devsim_work = {0, 0} }
+#define __WORK_INITIALIZER(n, f)           \
+  {                                        \
+    .func = (f), .__devsim_work = { 0, 0 } \
+  }
 #define __DELAYED_WORK_INITIALIZER(n, f, tflags) \
   { .work = __WORK_INITIALIZER((n).work, (f)), .wq = NULL, .cpu = 0 }
 #define DECLARE_WORK(n, f) struct work_struct n = __WORK_INITIALIZER(n, f)

@@ -53,7 +53,8 @@ static DECLARE_WORK(global_work, global_fn);
 static void blocker_fn(struct work_struct *work) {
   struct wqtest *t = container_of(work, struct wqtest, blocker);
 
-  while (!atomic_read(&t->gate)) msleep(1);
+  while (!atomic_read(&t->gate))
+    msleep(1);
 }
 
 static void counted_fn(struct work_struct *work) {
@@ -192,7 +193,8 @@ static int __init wqtest_init(void) {
   INIT_WORK(&t->counted, counted_fn);
   INIT_WORK(&t->slow, slow_fn);
   INIT_WORK(&t->kick, kick_fn);
-  for (i = 0; i < 3; i++) INIT_WORK(&t->sleepers[i], sleeper_fn);
+  for (i = 0; i < 3; i++)
+    INIT_WORK(&t->sleepers[i], sleeper_fn);
   INIT_DELAYED_WORK(&t->dwork, dwork_fn);
   ordered_wq = alloc_ordered_workqueue("wqtest_ordered", 0);
   plain_wq = alloc_workqueue("wqtest%d", 0, 0, 0);
@@ -217,7 +219,8 @@ static void __exit wqtest_exit(void) {
   misc_deregister(&wqtest_misc);
   cancel_work_sync(&wqt->slow);
   cancel_delayed_work_sync(&wqt->dwork);
-  for (i = 0; i < 3; i++) cancel_work_sync(&wqt->sleepers[i]);
+  for (i = 0; i < 3; i++)
+    cancel_work_sync(&wqt->sleepers[i]);
   cancel_work_sync(&global_work);
 #ifdef WQTEST_FIXED
   cancel_work_sync(&wqt->kick);
