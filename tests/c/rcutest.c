@@ -4,7 +4,11 @@
  * the old one in the way its argument selects: 0 kfree at once (the bug: a reader may still hold it), 1 after
  * synchronize_rcu, 2 with kfree_rcu, 3 from a call_rcu callback; ioctl 3 dereferences it outside rcu_read_lock;
  * ioctl 4 dereferences it with rcu_dereference_protected, holding the update lock when the argument is 1.
+ * The same over SRCU (linux/srcu.h, tests/c/test_c_srcu.cpp), with a reader that sleeps in its section: ioctl 5 reads
+ * (returns a + b), ioctl 6 replaces (argument 0: kfree at once, the bug; 1: after synchronize_srcu), ioctl 7
+ * dereferences outside a section.
  */
+#include <linux/delay.h>
 #include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
@@ -13,11 +17,15 @@
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
+#include <linux/srcu.h>
 
 #define RT_READ 1
 #define RT_REPLACE 2
 #define RT_DEREF_UNLOCKED 3
 #define RT_PROTECTED 4
+#define RT_SRCU_READ 5
+#define RT_SRCU_REPLACE 6
+#define RT_SRCU_DEREF_UNLOCKED 7
 
 struct item {
   int a;
@@ -27,6 +35,8 @@ struct item {
 
 static struct item __rcu *current_item;
 static DEFINE_MUTEX(update_lock);
+static struct item __rcu *srcu_item;
+DEFINE_STATIC_SRCU(item_srcu);
 
 static struct item *new_item(void) {
   struct item *it = kzalloc(sizeof(*it), GFP_KERNEL);
@@ -80,6 +90,34 @@ static long rt_replace(unsigned long how) {
   return 0;
 }
 
+static long rt_srcu_read(void) {
+  struct item *it;
+  long v = -ENOENT;
+  int idx;
+
+  idx = srcu_read_lock(&item_srcu);
+  it = srcu_dereference(srcu_item, &item_srcu);
+  if (it) {
+    msleep(1); /* SRCU readers may sleep */
+    v = it->a + it->b;
+  }
+  srcu_read_unlock(&item_srcu, idx);
+  return v;
+}
+
+static long rt_srcu_replace(unsigned long how) {
+  struct item *n = new_item(), *old;
+
+  if (!n) return -ENOMEM;
+  mutex_lock(&update_lock);
+  old = rcu_dereference_protected(srcu_item, mutex_is_locked(&update_lock));
+  rcu_assign_pointer(srcu_item, n);
+  mutex_unlock(&update_lock);
+  if (how) synchronize_srcu(&item_srcu);
+  kfree(old); /* without synchronize_srcu: BUG, a sleeping reader may still hold it */
+  return 0;
+}
+
 static long rcutest_ioctl(struct file *file, unsigned int cmd, unsigned long arg) {
   struct item *it;
   long v;
@@ -99,6 +137,13 @@ static long rcutest_ioctl(struct file *file, unsigned int cmd, unsigned long arg
       v = it ? it->a : -ENOENT;
       if (arg) mutex_unlock(&update_lock);
       return v;
+    case RT_SRCU_READ:
+      return rt_srcu_read();
+    case RT_SRCU_REPLACE:
+      return rt_srcu_replace(arg);
+    case RT_SRCU_DEREF_UNLOCKED:
+      it = srcu_dereference(srcu_item, &item_srcu); /* BUG: no SRCU read-side critical section */
+      return it ? 0 : -ENOENT;
     default:
       return -ENOTTY;
   }
@@ -116,16 +161,19 @@ static struct miscdevice rcutest_misc = {
 };
 
 static int __init rcutest_init(void) {
-  struct item *it = new_item();
-  int ret;
+  struct item *it = new_item(), *sit = new_item();
+  int ret = -ENOMEM;
 
-  if (!it) return -ENOMEM;
+  if (!it || !sit) goto fail;
   RCU_INIT_POINTER(current_item, it);
+  RCU_INIT_POINTER(srcu_item, sit);
   ret = misc_register(&rcutest_misc);
-  if (ret) {
-    RCU_INIT_POINTER(current_item, NULL);
-    kfree(it);
-  }
+  if (!ret) return 0;
+  RCU_INIT_POINTER(current_item, NULL);
+  RCU_INIT_POINTER(srcu_item, NULL);
+fail:
+  kfree(it);
+  kfree(sit);
   return ret;
 }
 
@@ -137,6 +185,8 @@ static void __exit rcutest_exit(void) {
   RCU_INIT_POINTER(current_item, NULL);
   if (rcu_access_pointer(current_item)) it = NULL;
   kfree(it);
+  kfree(rcu_dereference_protected(srcu_item, 1));
+  RCU_INIT_POINTER(srcu_item, NULL);
   rcu_barrier(); /* the callbacks queued by call_rcu are this module's code */
 }
 
