@@ -125,29 +125,32 @@ class Workqueues {
   }
   static bool queue(const Workqueue* wq, WorkStruct& w, const Site& site) {
     world().yield(sim::EventKind::Sync, &w, site);
-    if (!wq_alive(wq, site)) return false;
     Work& s = state().works[&w];
-    // __queue_work(): the PENDING bit is taken with test_and_set. While a cancel is in progress the canceler
+    // queue_work_on(): the PENDING bit is taken with test_and_set. While a cancel is in progress the canceler
     // owns it (kernel/workqueue.c __cancel_work_sync: the work is disabled, then flushed), so queueing fails.
     if (s.pending || s.canceling > 0) return false;
+    // Only then does __queue_work() read the workqueue.
+    if (!wq_alive(wq, site)) return false;
     make_pending(w, s, wq, 0, false, site);
     return true;
   }
   // queue_delayed_work_on(): PENDING is taken first, as for queue_work; a zero delay queues at once.
   static bool queue_delayed(const Workqueue* wq, WorkStruct& w, std::uint64_t delay, const Site& site) {
     world().yield(sim::EventKind::Sync, &w, site);
-    if (!wq_alive(wq, site)) return false;
     Work& s = state().works[&w];
     if (s.pending || s.canceling > 0) return false;
+    if (!wq_alive(wq, site)) return false;
     make_pending(w, s, wq, delay, delay != 0, site);
     return true;
   }
   // mod_delayed_work_on(): try_to_grab_pending() then __queue_delayed_work(); true if it was pending.
   static bool mod_delayed(const Workqueue* wq, WorkStruct& w, std::uint64_t delay, const Site& site) {
     world().yield(sim::EventKind::Sync, &w, site);
-    if (!wq_alive(wq, site)) return false;
     Work& s = state().works[&w];
-    if (s.canceling > 0) return false;
+    // try_to_grab_pending() fails with -ENOENT while a cancel owns the item, and mod_delayed_work_on returns that
+    // as true without queueing.
+    if (s.canceling > 0) return true;
+    if (!wq_alive(wq, site)) return false;
     const bool was = s.pending;
     grab_pending(s, site);
     make_pending(w, s, wq, delay, delay != 0, site);

@@ -84,7 +84,8 @@ void drain_workqueue(Workqueue* wq, const Site& site = Site::current());
 // pending from now and goes on `wq` after `delay_ns` of virtual time (at once for 0).
 bool queue_delayed_work(Workqueue* wq, WorkStruct& work, std::uint64_t delay_ns, const Site& site = Site::current());
 // mod_delayed_work(): takes the pending instance back (its timer or its place on a workqueue) and queues it anew
-// with `delay_ns`; queues it if it was idle. True if it was pending. A running instance is not affected.
+// with `delay_ns`; queues it if it was idle. True if it was pending. A running instance is not affected. While a
+// cancel_work_sync() of it runs it queues nothing and returns true (the kernel's -ENOENT, returned as a bool).
 bool mod_delayed_work(Workqueue* wq, WorkStruct& work, std::uint64_t delay_ns, const Site& site = Site::current());
 // cancel_work()/cancel_delayed_work(): takes the pending instance back without waiting for a running one. True if
 // it was pending.

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "core/lockdep.hpp"
 #include "sim/report.hpp"
 #include "tests/c/scenario_run.hpp"
 
@@ -14,6 +15,13 @@ namespace {
 
 using test::failures_text;
 using test::run;
+
+// One task: open /dev/wqtest, `ioctl fd CMD ARG`, close.
+scenarios::Verdict one_ioctl(int cmd, int arg, const std::string &expect = "") {
+  return run("driver ctest_wq_fixed\ntask app {\n  fd = open /dev/wqtest\n  ioctl fd " + std::to_string(cmd) + " " +
+                 std::to_string(arg) + expect + "\n  close fd\n}\n",
+             "wq-" + std::to_string(cmd) + "-" + std::to_string(arg) + ".scn");
+}
 
 }  // namespace
 
@@ -144,4 +152,50 @@ explore exhaustive preemptions=2
   scenarios::Verdict fixed = with("ctest_wq_fixed");
   BOOST_TEST(fixed.result.executions > 10u);
   BOOST_TEST(fixed.result.failures.empty(), failures_text(fixed));
+}
+
+// kernel/workqueue.c delayed_work_timer_fn: the timer of a delayed work reads the item when it fires
+// (container_of(t, struct delayed_work, timer)->wq), so a delayed work freed with its timer armed is a use-after-free
+// there; cancel_delayed_work_sync (__cancel_work_sync -> try_to_grab_pending deletes the timer) before the kfree is
+// clean.
+BOOST_AUTO_TEST_CASE(a_delayed_work_freed_with_its_timer_armed_is_a_use_after_free) {
+  scenarios::Verdict buggy = one_ioctl(8, 0);
+  BOOST_TEST_REQUIRE(!buggy.result.failures.empty());
+  const sim::Report &r = buggy.result.failures.front().report;
+  BOOST_TEST(r.kind == "use-after-free");
+  BOOST_TEST(r.headline.find("delayed_work_timer_fn") != std::string::npos, r.headline);
+  const std::string text = sim::render_text(r);
+  BOOST_TEST_MESSAGE(text);
+  BOOST_TEST(text.find("delayed_free") != std::string::npos, text);  // allocated and freed there
+
+  scenarios::Verdict fixed = one_ioctl(8, 1, " => 0");
+  BOOST_TEST(fixed.result.failures.empty(), failures_text(fixed));
+}
+
+// kernel/workqueue.c destroy_workqueue drains the workqueue (drain_workqueue) but a delayed item whose timer has not
+// fired is on no worklist: the timer then queues it on the freed workqueue (__queue_work reads it). Cancelling the
+// delayed work first is clean, and the work never ran.
+BOOST_AUTO_TEST_CASE(destroying_a_workqueue_with_a_delayed_item_armed_is_a_use_after_free) {
+  scenarios::Verdict buggy = one_ioctl(9, 0);
+  BOOST_TEST_REQUIRE(!buggy.result.failures.empty());
+  const sim::Report &r = buggy.result.failures.front().report;
+  BOOST_TEST(r.kind == "use-after-free");
+  const std::string text = sim::render_text(r);
+  BOOST_TEST_MESSAGE(text);
+  BOOST_TEST(text.find("destroy_armed") != std::string::npos, text);  // the workqueue's allocation and free
+
+  scenarios::Verdict fixed = one_ioctl(9, 1, " => 0");
+  BOOST_TEST(fixed.result.failures.empty(), failures_text(fixed));
+}
+
+// kernel/workqueue.c __flush_work: lock_map_acquire(&work->lockdep_map) even when the work already finished, and
+// process_one_work holds that map around the function: flushing a work under a mutex the work takes is an inversion
+// in every execution, though this one cannot deadlock (the work ran before the flush).
+BOOST_AUTO_TEST_CASE(flush_work_under_a_lock_the_work_takes_is_a_lock_order_inversion) {
+  scenarios::Verdict bad = one_ioctl(10, 1);
+  BOOST_TEST_REQUIRE(!bad.result.failures.empty());
+  BOOST_TEST(bad.result.failures.front().report.kind == core::bug::kLockOrderInversion);
+
+  scenarios::Verdict good = one_ioctl(10, 0, " => 1");
+  BOOST_TEST(good.result.failures.empty(), failures_text(good));
 }

@@ -12,6 +12,7 @@
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
@@ -22,6 +23,9 @@
 #define WQT_FLUSH_WQ 5            /* flush_workqueue waits for three items queued before it */
 #define WQT_DELAYED 6             /* delayed work: pending through its delay, mod/cancel/flush */
 #define WQT_GLOBAL 7              /* the DECLARE_WORK global: runs once per execution; returns its run count */
+#define WQT_DELAYED_FREE 8        /* arg 0: kfree with the timer armed (bug); 1: cancel_delayed_work_sync first */
+#define WQT_DESTROY_ARMED 9       /* arg 0: destroy_workqueue with a delayed item armed on it (bug); 1: cancel first */
+#define WQT_FLUSH_LOCKED 10       /* arg 1: flush_work under the mutex the work takes (bug); 0: after dropping it */
 
 struct wqtest {
   struct work_struct blocker; /* holds the ordered workqueue until `gate` is set */
@@ -39,7 +43,14 @@ struct wqtest {
   int kicked;
 };
 
+struct poller {
+  struct delayed_work poll;
+  int polls;
+};
+
 static struct wqtest *wqt;
+static DEFINE_MUTEX(locker_mutex);
+static int locker_runs;
 static struct workqueue_struct *ordered_wq;
 static struct workqueue_struct *plain_wq;
 static atomic_t global_runs;
@@ -88,6 +99,65 @@ static void dwork_fn(struct work_struct *work) {
 
   t->dwork_ran_at = jiffies;
   atomic_inc(&t->dwork_runs);
+}
+
+static void poll_fn(struct work_struct *work) {
+  struct poller *p = container_of(to_delayed_work(work), struct poller, poll);
+
+  p->polls++;
+}
+
+static void locker_fn(struct work_struct *work) {
+  (void)work;
+  mutex_lock(&locker_mutex);
+  locker_runs++;
+  mutex_unlock(&locker_mutex);
+}
+static DECLARE_WORK(locker_work, locker_fn);
+
+/* A poller freed with its delayed work armed: the timer reads the freed item when it fires. */
+static long delayed_free(unsigned long fixed) {
+  struct poller *p = kzalloc(sizeof(*p), GFP_KERNEL);
+
+  if (!p) return -ENOMEM;
+  INIT_DELAYED_WORK(&p->poll, poll_fn);
+  schedule_delayed_work(&p->poll, 5);
+  if (fixed) cancel_delayed_work_sync(&p->poll);
+  kfree(p);
+  msleep(10);
+  return 0;
+}
+
+/* destroy_workqueue does not wait for a delayed item whose timer has not fired: it fires on the freed workqueue. */
+static long destroy_armed(unsigned long fixed) {
+  struct workqueue_struct *wq = alloc_workqueue("wqtest_armed", 0, 0);
+  struct poller *p = kzalloc(sizeof(*p), GFP_KERNEL);
+  long ret = -ENOMEM;
+
+  if (!wq || !p) goto out;
+  INIT_DELAYED_WORK(&p->poll, poll_fn);
+  queue_delayed_work(wq, &p->poll, 5);
+  if (fixed) cancel_delayed_work_sync(&p->poll);
+  destroy_workqueue(wq);
+  wq = NULL;
+  msleep(10);
+  cancel_delayed_work_sync(&p->poll);
+  ret = p->polls;
+out:
+  if (wq) destroy_workqueue(wq);
+  kfree(p);
+  return ret;
+}
+
+/* Flushing a work while holding a lock the work takes: a deadlock if the work has not run yet, and lockdep's
+ * inversion whether or not it has (the work's lockdep map). */
+static long flush_locked(unsigned long under_lock) {
+  schedule_work(&locker_work);
+  msleep(5); /* the work has run by now: no deadlock in this execution */
+  if (under_lock) mutex_lock(&locker_mutex);
+  flush_work(&locker_work);
+  if (under_lock) mutex_unlock(&locker_mutex);
+  return locker_runs;
 }
 
 static long queue_while_pending(struct wqtest *t) {
@@ -167,6 +237,12 @@ static long wqtest_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
       schedule_work(&global_work);
       flush_work(&global_work);
       return atomic_read(&global_runs);
+    case WQT_DELAYED_FREE:
+      return delayed_free(arg);
+    case WQT_DESTROY_ARMED:
+      return destroy_armed(arg);
+    case WQT_FLUSH_LOCKED:
+      return flush_locked(arg);
     default:
       return -ENOTTY;
   }
