@@ -10,7 +10,8 @@
  * queue_delayed_work; its timer puts it on its workqueue at expiry (HZ is 1000: a jiffy is 1 ms of virtual time).
  * The kernel's own reads of freed memory are reported: a work item freed while queued, when its worker starts
  * (use-after-free in process_one_work); a delayed work freed while its timer is armed, when it fires (in
- * delayed_work_timer_fn); a workqueue freed by destroy_workqueue, when work is queued on it.
+ * delayed_work_timer_fn); a workqueue freed by destroy_workqueue, when work is queued on it or a delayed item armed on
+ * it fires (destroy_workqueue waits for what is queued, not for unfired timers, as in the kernel).
  * The state of an item is kept by devsim keyed by its address; a DECLARE_WORK global is set up at its first use in
  * each execution (module globals are restored before every load).
  * Not modelled: max_active limits other than an ordered workqueue's, CPUs (queue_work_on's cpu is ignored), WQ_*
