@@ -18,10 +18,15 @@ namespace devsim::bus {
 // INVARIANT (kernel/workqueue.c): a work item is non-reentrant — an instance queued while the previous one runs
 // waits for it, so the function never runs concurrently with itself; queue_work() fails while the item is
 // pending or while a cancel_work_sync() of it is in progress.
-// Does not handle: ordered/unbound workqueues, delayed work (use a timer that queues), concurrency limits,
-// several workqueues (every item is on one system workqueue), disable_work()/enable_work(); natively, the
-// pool's size is fixed (the kernel adds workers when all of them sleep), so works that wait for one another
-// can exhaust it.
+// Workqueues (alloc_workqueue): an item is queued on one; flush_workqueue() waits for the instances queued on it
+// before the call; an ordered workqueue runs its items one at a time in queueing order. Delayed work
+// (queue_delayed_work): the item is pending from the call, its timer puts it on its workqueue at expiry.
+// Does not handle: max_active limits other than an ordered workqueue's, unbound/CPU affinity,
+// disable_work()/enable_work(), WQ_MEM_RECLAIM rescuers, a workqueue's own lockdep map; natively, the pool's size
+// is fixed (the kernel adds workers when all of them sleep), so works that wait for one another can exhaust it,
+// and the workqueue and delayed-work entry points below are approximations (the simulator is where their
+// semantics are modelled): items run on the one system pool with no delay, cancel_work waits as cancel_work_sync
+// does, flush_workqueue and drain_workqueue return at once.
 class WorkStruct {
  public:
   using Func = void (*)(WorkStruct& work);
@@ -36,19 +41,57 @@ class WorkStruct {
   Func func_ = nullptr;
 };
 
+// struct workqueue_struct: made by alloc_workqueue(); nullptr in the calls below is the system workqueue. Usually
+// in simulated memory (a C driver's alloc_workqueue): queueing on one that was freed is a use-after-free, and so is
+// a delayed item whose timer fires after its workqueue was destroyed and freed.
+// INVARIANT: as for work items, a workqueue's state is kept by the world keyed by its address.
+class Workqueue {
+ public:
+  Workqueue() = default;
+  Workqueue(const Workqueue&) = delete;
+  Workqueue& operator=(const Workqueue&) = delete;
+
+ private:
+  friend class Workqueues;
+  Embedded embedded_;
+};
+
 // INIT_WORK().
 void init_work(WorkStruct& work, WorkStruct::Func func, const Site& site = Site::current());
 // queue_work()/schedule_work(): false if it was already pending, or while cancel_work_sync() of it runs.
 // Queued while it runs, it runs again after the running instance returned, never concurrently.
 bool queue_work(WorkStruct& work, const Site& site = Site::current());
-// flush_work(): waits for the instance pending or running at the call to finish (not for instances queued
-// later: it does not stop a work that requeues itself). True if it waited for something.
+// flush_work(): waits for the instance pending or running at the call to finish (a delayed instance whose timer
+// has not fired is not waited for: kernel/workqueue.c start_flush_work finds it on no worklist; not for instances
+// queued later: it does not stop a work that requeues itself). True if it waited for something.
 bool flush_work(WorkStruct& work, const Site& site = Site::current());
 // cancel_work_sync(): a pending execution never runs; a running one is waited for; queueing fails meanwhile,
 // so on return the item is neither pending nor running, even if it requeues itself. True if it was pending.
 bool cancel_work_sync(WorkStruct& work, const Site& site = Site::current());
-// work_pending(): whether an instance is queued and has not started.
+// work_pending(): whether an instance is queued (or delayed) and has not started.
 bool work_pending(const WorkStruct& work);
+// alloc_workqueue()/alloc_ordered_workqueue(): a workqueue at `wq`'s storage. Ordered: one item at a time, in the
+// order they were queued (kernel/workqueue.c: __WQ_ORDERED, max_active 1).
+void alloc_workqueue(Workqueue& wq, bool ordered, const Site& site = Site::current());
+// queue_work(wq, work): as queue_work() above, on `wq` (nullptr: the system workqueue).
+bool queue_work(Workqueue* wq, WorkStruct& work, const Site& site = Site::current());
+// flush_workqueue(): waits for every instance queued on `wq` before the call (not for later ones).
+void flush_workqueue(Workqueue* wq, const Site& site = Site::current());
+// drain_workqueue()/destroy_workqueue(): waits until nothing is queued on `wq` or running from it, including items
+// queued meanwhile. Delayed items whose timer has not fired are not waited for (as in the kernel).
+void drain_workqueue(Workqueue* wq, const Site& site = Site::current());
+// queue_delayed_work(): false if the item is pending (delayed or queued) or being cancelled; otherwise it is
+// pending from now and goes on `wq` after `delay_ns` of virtual time (at once for 0).
+bool queue_delayed_work(Workqueue* wq, WorkStruct& work, std::uint64_t delay_ns, const Site& site = Site::current());
+// mod_delayed_work(): takes the pending instance back (its timer or its place on a workqueue) and queues it anew
+// with `delay_ns`; queues it if it was idle. True if it was pending. A running instance is not affected. While a
+// cancel_work_sync() of it runs it queues nothing and returns true (the kernel's -ENOENT, returned as a bool).
+bool mod_delayed_work(Workqueue* wq, WorkStruct& work, std::uint64_t delay_ns, const Site& site = Site::current());
+// cancel_work()/cancel_delayed_work(): takes the pending instance back without waiting for a running one. True if
+// it was pending.
+bool cancel_work(WorkStruct& work, const Site& site = Site::current());
+// flush_delayed_work(): a pending timer is fired at once (the item goes on its workqueue), then flush_work().
+bool flush_delayed_work(WorkStruct& work, const Site& site = Site::current());
 // Executions of any work item that have started (tests and reports).
 std::uint64_t work_executions();
 

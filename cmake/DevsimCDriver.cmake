@@ -3,8 +3,11 @@
 # (examples/my-c-driver). DEVSIM_C_INCLUDE_DIR is where linux/*.h are: the source tree's include/, or the installed
 # include/devsim/kernel.
 # devsim_add_c_driver(NAME name SOURCE file.c NODE node SUMMARY "text" [BUGGY kind] [DEFINES D=1 ...]
-#                     [BUS platform] [IRQS n ...])
-# Builds a C driver as a module (NAME.so under build/modules) and registers it in devsim_drivers by NAME. BUS: the
+#                     [BUS platform] [IRQS n ...] [TEST_ONLY])
+# Builds a C driver as a module (NAME.so under build/modules) and registers it in devsim_drivers by NAME.
+# TEST_ONLY: a test's module, left out of devsim_drivers (so out of `devsim list` and the fuzzer's pool): its
+# registration file is returned in DEVSIM_C_MODULE_REGISTRATION for the test executable to compile in, and its
+# target in DEVSIM_C_MODULE_TARGET. BUS: the
 # module registers a driver on that bus (platform_driver_register), whose devices have NAME as modalias; IRQS: the
 # interrupt lines of such a device, as the machine describes them (platform_get_irq's answers, in order).
 # The module is compiled as gnu11 with devsim::instrumented's flags, against include/linux only, with hidden
@@ -13,7 +16,7 @@
 # relocation done at load (-z now) and no RELRO (the loader restores the whole writable segment before each load).
 # NAME.mod.c defines __this_module, as modpost's generated .mod.c does for a kernel module.
 function(devsim_add_c_driver)
-  cmake_parse_arguments(arg "" "NAME;SOURCE;NODE;SUMMARY;BUGGY;BUS" "DEFINES;IRQS" ${ARGN})
+  cmake_parse_arguments(arg "TEST_ONLY" "NAME;SOURCE;NODE;SUMMARY;BUGGY;BUS" "DEFINES;IRQS" ${ARGN})
   set(target devsim_cmod_${arg_NAME})
   set(modc ${CMAKE_CURRENT_BINARY_DIR}/${arg_NAME}.mod.c)
   file(GENERATE OUTPUT ${modc} CONTENT
@@ -65,6 +68,11 @@ devsim::drivers::DriverInfo c_driver_${arg_NAME}() {
 
 DEVSIM_REGISTER_DRIVER(c_driver_${arg_NAME})
 ")
+  if(arg_TEST_ONLY)
+    set(DEVSIM_C_MODULE_REGISTRATION ${reg} PARENT_SCOPE)
+    set(DEVSIM_C_MODULE_TARGET ${target} PARENT_SCOPE)
+    return()
+  endif()
   set_property(GLOBAL APPEND PROPERTY DEVSIM_C_DRIVER_REGISTRATIONS ${reg})
   set_property(GLOBAL APPEND PROPERTY DEVSIM_C_DRIVER_TARGETS ${target})
   set_property(GLOBAL APPEND PROPERTY DEVSIM_C_DRIVER_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/${arg_SOURCE})
