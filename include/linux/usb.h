@@ -19,17 +19,25 @@
  * holds minor_rwsem for reading while it looks the minor up and calls the driver's open; usb_deregister_dev takes
  * minor_rwsem for writing, so it waits for an open in progress and no open reaches the driver afterwards.
  *
- * URBs: usb_alloc_urb/usb_free_urb (counted: an URB in flight holds a reference), usb_fill_int_urb/
- * usb_fill_bulk_urb, usb_submit_urb, usb_kill_urb (waits for a running completion), usb_unlink_urb (asynchronous).
+ * URBs: usb_alloc_urb/usb_free_urb (counted: an URB in flight holds a reference, so does its anchor), usb_fill_int_urb/
+ * usb_fill_bulk_urb/usb_fill_control_urb, usb_submit_urb, usb_kill_urb (waits for a running completion),
+ * usb_unlink_urb (asynchronous), usb_poison_urb, anchors; usb_control_msg/usb_bulk_msg/usb_interrupt_msg (below).
  * The completion handler runs in a task of its own, in hard-IRQ context, as the host controller's interrupt gives the
- * URB back. OUT URBs are accepted by the device at once (status 0, actual_length the whole buffer). IN URBs wait for
- * the device: the scenario's `usb-data PORT "BYTES"` sends one transfer on the interrupt-in endpoint (bytes beyond the
- * buffer: -EOVERFLOW); a transfer sent while no URB is queued waits in the device (at most 16) for the next one.
+ * URB back.
  *
- * Not modelled: configurations, alternate settings, control and isochronous transfers (usb_control_msg,
- * usb_bulk_msg), anchors, usb_poison_urb, usb_alloc_coherent, runtime PM (usb_autopm_* are no-ops returning 0),
- * suspend/resume, bulk-in data (a bulk-in URB waits until it is killed or the device goes), completion order across
- * endpoints.
+ * The mock device, scripted by the scenario per endpoint (0, 0x81, 0x82, 0x02): `usb-data PORT [EP] "BYTES"` makes
+ * it send BYTES as one transfer on an IN endpoint (default 0x81) or as the data stage of the next control transfer
+ * (EP 0); `usb-error PORT EP -ERRNO` makes it end the next transfer on EP with that status (-EPROTO, -EILSEQ, -ETIME,
+ * -EPIPE for a stall...). An IN URB takes the first thing scripted for its endpoint, or waits in the controller for
+ * it (bytes beyond the buffer: -EOVERFLOW); what is scripted while no URB waits is kept (at most 16 per endpoint) for
+ * the next one. OUT URBs complete at once with the whole buffer unless an error is scripted for the endpoint. A
+ * control transfer completes at once: the scripted status, else an IN one with the scripted bytes (none: 0 bytes)
+ * and an OUT one with its whole data stage. A stall is not sticky: the transfer after the failed one succeeds whether
+ * or not the driver calls usb_clear_halt.
+ *
+ * Not modelled: configurations, alternate settings, isochronous transfers, scatter-gather, runtime PM
+ * (usb_autopm_* are no-ops returning 0), system suspend/resume (the suspend/resume/reset_resume members are accepted
+ * with the kernel's signatures and never called), pre_reset/post_reset, completion order across endpoints.
  */
 #ifndef _DEVSIM_LINUX_USB_H
 #define _DEVSIM_LINUX_USB_H
