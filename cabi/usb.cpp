@@ -27,6 +27,7 @@
 #include "cabi/state.hpp"
 #include "core/irqflags.hpp"
 #include "core/rwsem.hpp"
+#include "sim/kmalloc.hpp"
 #include "sim/memory.hpp"
 
 extern "C" {
@@ -814,7 +815,8 @@ void* __devsim_usb_alloc_coherent(struct usb_device* dev, size_t size, gfp_t mem
   // hcd_buffer_alloc() reads the device (its bus, the host controller's pools).
   if (!cabi::kernel_touch(&dev->devnum, sizeof dev->devnum, false, site)) return nullptr;
   void* p = cabi::c_kmalloc(size, mem_flags, site);
-  if (p != nullptr && dma != nullptr && cabi::kernel_touch(dma, sizeof *dma, true, site))
+  if (p != nullptr && dma == nullptr) sim::null_dereference(site);  // the pool writes *dma
+  if (p != nullptr && cabi::kernel_touch(dma, sizeof *dma, true, site))
     *dma = static_cast<dma_addr_t>(reinterpret_cast<std::uintptr_t>(p));  // no IOMMU: the bus address is the buffer's
   return p;
 }
@@ -834,6 +836,7 @@ void __devsim_usb_free_coherent(struct usb_device* dev, size_t size, void* addr,
 namespace {
 // The anchor's lock (anchor->lock): a point on the anchor, then its memory is checked.
 bool lock_anchor(struct usb_anchor* anchor, bool write, const sim::Site& site) {
+  if (anchor == nullptr) sim::null_dereference(site);  // the kernel takes anchor->lock: an oops
   cabi::world().yield(sim::EventKind::Sync, anchor, site);
   return cabi::kernel_touch(anchor, sizeof *anchor, write, site);
 }
@@ -843,7 +846,6 @@ bool lock_anchor(struct usb_anchor* anchor, bool write, const sim::Site& site) {
 // submitted) is never taken off: the loop spins on the anchor, as the kernel's does.
 void kill_anchored(struct usb_anchor* anchor, bool poison, const char* what, const sim::Site& site) {
   cabi::world().might_sleep(what, site);
-  if (anchor == nullptr) return;
   if (!lock_anchor(anchor, true, site)) return;
   cabi::CAnchor& a = cabi::ustate().anchors[anchor];
   if (poison) {
@@ -872,6 +874,7 @@ void kill_anchored(struct usb_anchor* anchor, bool poison, const char* what, con
 
 void __devsim_init_usb_anchor(struct usb_anchor* anchor, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
+  if (anchor == nullptr) sim::null_dereference(site);
   if (!cabi::kernel_touch(anchor, sizeof *anchor, true, site)) return;
   std::memset(anchor, 0, sizeof *anchor);
   cabi::ustate().anchors[anchor] = cabi::CAnchor{};
@@ -879,6 +882,7 @@ void __devsim_init_usb_anchor(struct usb_anchor* anchor, const char* file, int l
 
 void __devsim_usb_anchor_urb(struct urb* urb, struct usb_anchor* anchor, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
+  if (urb == nullptr) sim::null_dereference(site);
   if (!lock_anchor(anchor, true, site)) return;
   // usb_get_urb() first: the count's operation is a point, and from here on there is none.
   cabi::world().memory().check_primitive(&urb->__devsim_refs, site, 0);
@@ -920,7 +924,7 @@ void __devsim_usb_poison_anchored_urbs(struct usb_anchor* anchor, const char* fi
 
 void __devsim_usb_unpoison_anchored_urbs(struct usb_anchor* anchor, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  if (anchor == nullptr || !lock_anchor(anchor, true, site)) return;
+  if (!lock_anchor(anchor, true, site)) return;
   cabi::CAnchor& a = cabi::ustate().anchors[anchor];
   for (struct urb* urb : a.urbs)
     --cabi::ustate().urbs[urb].reject;
@@ -930,7 +934,7 @@ void __devsim_usb_unpoison_anchored_urbs(struct usb_anchor* anchor, const char* 
 
 struct urb* __devsim_usb_get_from_anchor(struct usb_anchor* anchor, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  if (anchor == nullptr || !lock_anchor(anchor, true, site)) return nullptr;
+  if (!lock_anchor(anchor, true, site)) return nullptr;
   cabi::CAnchor& a = cabi::ustate().anchors[anchor];
   if (a.urbs.empty()) return nullptr;
   struct urb* victim = a.urbs.front();
@@ -942,7 +946,7 @@ struct urb* __devsim_usb_get_from_anchor(struct usb_anchor* anchor, const char* 
 
 void __devsim_usb_scuttle_anchored_urbs(struct usb_anchor* anchor, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  if (anchor == nullptr || !lock_anchor(anchor, true, site)) return;
+  if (!lock_anchor(anchor, true, site)) return;
   cabi::CAnchor& a = cabi::ustate().anchors[anchor];
   std::vector<struct urb*> taken;
   while (!a.urbs.empty()) {
