@@ -855,7 +855,9 @@ void kill_anchored(struct usb_anchor* anchor, bool poison, const char* what, con
   for (;;) {
     while (!a.urbs.empty()) {
       struct urb* victim = a.urbs.back();
-      cabi::refcount_of(&victim->__devsim_refs)->inc(site);  // the URB must not be freed while it is killed
+      // usb_get_urb() under the anchor's lock: no point between reading the victim and taking the reference (its
+      // giveback could free it there), so the count's own point is skipped (null world).
+      cabi::refcount_of(&victim->__devsim_refs)->inc(nullptr, site);
       cabi::CUrb& u = cabi::ustate().urbs[victim];
       ++u.reject;
       kill_and_wait(victim, u, what, site);
