@@ -6,8 +6,8 @@
 namespace devsim::bus {
 
 namespace {
-// Every name include/linux/errno.h defines, so a scenario can expect what a C driver returns.
-constexpr std::array<std::pair<int, std::string_view>, 32> kNames{{
+// Every name include/linux/errno.h (and linux/usb.h) defines, so a scenario can expect what a C driver returns.
+constexpr std::array<std::pair<int, std::string_view>, 40> kNames{{
     {kEISDIR, "EISDIR"},
     {kEPERM, "EPERM"},
     {kENOENT, "ENOENT"},
@@ -38,6 +38,15 @@ constexpr std::array<std::pair<int, std::string_view>, 32> kNames{{
     {71, "EPROTO"},
     {75, "EOVERFLOW"},
     {110, "ETIMEDOUT"},
+    // The URB status codes linux/usb.h adds (Documentation/driver-api/usb/error-codes.rst).
+    {54, "EXFULL"},
+    {63, "ENOSR"},
+    {70, "ECOMM"},
+    {84, "EILSEQ"},
+    {98, "EADDRINUSE"},
+    {104, "ECONNRESET"},
+    {115, "EINPROGRESS"},
+    {121, "EREMOTEIO"},
     {517, "EPROBE_DEFER"},
     {kEAGAIN, "EWOULDBLOCK"},  // last: errno_name(11) is EAGAIN
 }};

@@ -81,12 +81,12 @@ void usb_set_device_send_hook(UsbDeviceSendHook hook) {
   g_send_hook = hook;
 }
 
-int usb_device_send(const std::string& port, std::string bytes, const Site& site) {
+int usb_device_send(const std::string& port, UsbDeviceEvent event, const Site& site) {
   // The device acts at this point; the lookup and the hook run without another one, so the device found is live.
   sim::World::current()->yield(sim::EventKind::Sync, nullptr, site);
   Device* dev = usb_bus().find_device(port);
   if (dev == nullptr || dev == usb_root_hub()) return -kENODEV;
-  return g_send_hook != nullptr ? g_send_hook(*dev, std::move(bytes), site) : 0;
+  return g_send_hook != nullptr ? g_send_hook(*dev, std::move(event), site) : 0;
 }
 
 Driver* usb_register_driver(DriverOps ops, const Site& site) {

@@ -20,12 +20,30 @@ Device* usb_plug(const std::string& port, const std::string& modalias, const Sit
 // the hub's reference dropped. Open files, work items and other references may keep the memory alive.
 // Returns false if nothing is plugged there.
 bool usb_unplug(const std::string& port, const Site& site = Site::current());
-// The device side of an IN endpoint: the device plugged at `port` sends `bytes` as one transfer on its interrupt-in
-// endpoint (the scenario's `usb-data PORT "BYTES"`). What the host does with it is the host controller model's
-// (cabi/usb.cpp for C drivers' URBs), installed with usb_set_device_send_hook; without one the bytes are dropped.
+// The mock USB device every port holds (what the host controller model in cabi/usb.cpp answers URBs with): the
+// control endpoint 0, interrupt-in 0x81, bulk-in 0x82 and bulk-out 0x02. The scenario language checks endpoint
+// numbers against this list.
+inline constexpr unsigned kUsbEndpointControl = 0x00;
+inline constexpr unsigned kUsbEndpointIntIn = 0x81;
+inline constexpr unsigned kUsbEndpointBulkIn = 0x82;
+inline constexpr unsigned kUsbEndpointBulkOut = 0x02;
+inline constexpr bool usb_mock_endpoint(unsigned address) {
+  return address == kUsbEndpointControl || address == kUsbEndpointIntIn || address == kUsbEndpointBulkIn ||
+         address == kUsbEndpointBulkOut;
+}
+// What the device does with the next transfer on one of its endpoints: send `bytes` (an IN endpoint, or the data
+// stage of the next control transfer), or end it with `status` (a negative errno: -EPROTO, -EPIPE for a stall...).
+struct UsbDeviceEvent {
+  unsigned endpoint = kUsbEndpointIntIn;
+  std::string bytes;
+  int status = 0;
+};
+// The device side: the device plugged at `port` does `event` (the scenario's `usb-data PORT [EP] "BYTES"` and
+// `usb-error PORT EP -ERRNO`). What the host does with it is the host controller model's (cabi/usb.cpp for C
+// drivers' URBs), installed with usb_set_device_send_hook; without one the event is dropped.
 // 0, -ENODEV when nothing is plugged there, or the hook's error.
-int usb_device_send(const std::string& port, std::string bytes, const Site& site = Site::current());
-using UsbDeviceSendHook = int (*)(Device& dev, std::string bytes, const Site& site);
+int usb_device_send(const std::string& port, UsbDeviceEvent event, const Site& site = Site::current());
+using UsbDeviceSendHook = int (*)(Device& dev, UsbDeviceEvent event, const Site& site);
 // Process-wide; set once, at static initialisation.
 void usb_set_device_send_hook(UsbDeviceSendHook hook);
 // usb_register_driver() (module load).

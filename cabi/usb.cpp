@@ -3,6 +3,7 @@
 // (drivers/usb/core/hcd.c), and the mock device's side of its endpoints. Functions named after the kernel's
 // (usb_open, usb_hcd_giveback_urb) are the kernel's own code in the model: a report in them names the kernel
 // function, as KASAN would.
+#include <algorithm>
 #include <array>
 #include <cstdarg>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,7 @@
 #include "cabi/state.hpp"
 #include "core/irqflags.hpp"
 #include "core/rwsem.hpp"
+#include "sim/kmalloc.hpp"
 #include "sim/memory.hpp"
 
 extern "C" {
@@ -45,6 +48,26 @@ extern "C" {
 #undef usb_get_dev
 #undef usb_put_dev
 #undef interface_to_usbdev
+#undef usb_poison_urb
+#undef usb_unpoison_urb
+#undef usb_block_urb
+#undef usb_alloc_coherent
+#undef usb_free_coherent
+#undef init_usb_anchor
+#undef usb_anchor_urb
+#undef usb_unanchor_urb
+#undef usb_kill_anchored_urbs
+#undef usb_poison_anchored_urbs
+#undef usb_unpoison_anchored_urbs
+#undef usb_unlink_anchored_urbs
+#undef usb_scuttle_anchored_urbs
+#undef usb_get_from_anchor
+#undef usb_wait_anchor_empty_timeout
+#undef usb_anchor_empty
+#undef usb_control_msg
+#undef usb_bulk_msg
+#undef usb_interrupt_msg
+#undef usb_clear_halt
 
 namespace devsim::cabi {
 
@@ -52,12 +75,14 @@ namespace {
 
 constexpr unsigned kUsbMajor = 180;           // USB_MAJOR
 constexpr int kMaxUsbMinors = 256;            // MAX_USB_MINORS
-constexpr std::size_t kDeviceFifoDepth = 16;  // transfers the mock device holds while no IN URB is queued
+constexpr std::size_t kDeviceFifoDepth = 16;  // transfers the mock device holds per endpoint for the next URBs
 constexpr int kEINPROGRESS = 115;
 constexpr int kECONNRESET = 104;
 constexpr int kEOVERFLOW = 75;
 constexpr int kEXFULL = 54;
 constexpr int kEADDRINUSE = 98;
+constexpr int kENOEXEC = 8;
+constexpr int kETIMEDOUT = 110;
 constexpr unsigned kNumEndpoints = 3;
 
 // The endpoints every mock device has (documented in linux/usb.h).
@@ -90,8 +115,17 @@ struct CUrb {
   bool linked = false;
   int use_count = 0;
   bool queued = false;  // waiting on an IN endpoint for the device
-  int reject = 0;       // usb_kill_urb in progress: submissions fail with -EPERM
+  int reject = 0;       // usb_kill_urb in progress, usb_poison_urb/usb_block_urb: submissions fail with -EPERM
   bus::Device* dev = nullptr;
+};
+
+// An anchor (struct usb_anchor): its URBs oldest first, and the completions of its URBs still running (the kernel's
+// suspend_wakeups: the anchor is not empty for waiters until they returned).
+struct CAnchor {
+  std::deque<struct urb*> urbs;
+  int suspend_wakeups = 0;
+  bool poisoned = false;
+  bool empty() const { return urbs.empty() && suspend_wakeups == 0; }
 };
 
 // One devsim device a C USB driver probed.
@@ -121,8 +155,13 @@ struct CUsbState {
   std::map<const struct usb_interface*, bus::Device*> by_intf;
   std::map<const struct usb_driver*, CUsbDriver> drivers;
   std::map<const struct urb*, CUrb> urbs;
-  // The data the device has sent that no URB took yet, per device (bus device: it may come before any probe).
-  std::map<const bus::Device*, std::deque<std::string>> fifo;
+  // What the device does with the next transfers on each endpoint (bytes it sends, or a status it ends them with),
+  // per device (bus device: it may come before any probe) and endpoint address: `usb-data` and `usb-error` that no
+  // URB took yet.
+  std::map<const bus::Device*, std::map<unsigned, std::deque<bus::UsbDeviceEvent>>> fifo;
+  // LIFETIME: anchors are kept until the execution ends (keyed by address; simulated memory is not reused within an
+  // execution), so a task waiting on one never outlives its record.
+  std::map<const struct usb_anchor*, CAnchor> anchors;
   // drivers/usb/core/file.c: usb_minors[] under minor_rwsem.
   std::array<const struct file_operations*, kMaxUsbMinors> minors{};
   core::RwSemaphore minor_rwsem{"minor_rwsem"};
@@ -217,6 +256,14 @@ CUsbDev* dev_record(bus::Device* bd) {
   return it == ustate().devices.end() ? nullptr : &it->second;
 }
 
+// The transfer type of the mock device's endpoint `address` (0: the control endpoint), or -1 when it has none.
+int endpoint_type(unsigned address) {
+  if (address == 0) return USB_ENDPOINT_XFER_CONTROL;
+  for (const auto& ep : kEndpoints)
+    if (ep.address == address) return ep.attributes;
+  return -1;
+}
+
 // ---- the host controller ------------------------------------------------------------------------------------
 
 // usb_free_urb's count: the last reference frees the URB (urb_destroy).
@@ -225,11 +272,35 @@ void urb_put(struct urb* urb, const sim::Site& site) {
   if (refcount_of(&urb->__devsim_refs)->dec_and_test(site)) c_kfree(urb, site);
 }
 
+// Takes `urb` off `anchor` (urb->anchor is `anchor`; both checked by the caller). The anchor's reference on the URB
+// is the caller's to drop. Wakes the anchor's waiters when it is empty now.
+void unanchor_locked(struct urb* urb, struct usb_anchor* anchor, const sim::Site& site) {
+  CAnchor& a = ustate().anchors[anchor];
+  if (auto it = std::find(a.urbs.begin(), a.urbs.end(), urb); it != a.urbs.end()) a.urbs.erase(it);
+  urb->anchor = nullptr;
+  anchor->__devsim_urbs = static_cast<unsigned>(a.urbs.size());
+  if (a.empty()) world().wake_all(&a, site);
+}
+
 // __usb_hcd_giveback_urb(): the completion handler, in hard-IRQ context on the host controller's interrupt.
 void usb_hcd_giveback_urb_irq(struct urb* urb, int status, const sim::Site& raised_at) {
   // A point on the URB: what the submitter wrote before usb_submit_urb (its point on the URB) happens before the
   // completion, as the host controller's hcd_urb_list_lock orders them in the kernel.
   world().yield(sim::EventKind::Sync, urb, raised_at);
+  // The URB leaves its anchor before the handler runs (so the handler may anchor it again), but the anchor's
+  // waiters see it empty only once the handler returned (usb_anchor_suspend_wakeups/usb_anchor_resume_wakeups).
+  struct usb_anchor* anchor = nullptr;
+  if (kernel_touch(&urb->anchor, sizeof urb->anchor, false, sim::Site::current()) && urb->anchor != nullptr) {
+    world().yield(sim::EventKind::Sync, urb->anchor, raised_at);  // the anchor's lock
+    anchor = urb->anchor;
+  }
+  CAnchor* a = nullptr;
+  if (anchor != nullptr && kernel_touch(anchor, sizeof *anchor, true, sim::Site::current())) {
+    a = &ustate().anchors[anchor];
+    ++a->suspend_wakeups;
+    unanchor_locked(urb, anchor, raised_at);
+    urb_put(urb, raised_at);  // the anchor's reference (usb_submit_urb's keeps the URB alive)
+  }
   {
     const core::HardIrqScope hardirq(raised_at);
     const sim::Site site = sim::Site::current();
@@ -240,6 +311,12 @@ void usb_hcd_giveback_urb_irq(struct urb* urb, int status, const sim::Site& rais
     world().note_acquired(urb, "hardirq context (usb_hcd_giveback_urb)", raised_at, sim::HoldKind::Atomic);
     if (fn != nullptr) fn(urb);
     world().note_released(urb);
+  }
+  if (a != nullptr) {
+    // The handler may have freed the anchor's memory: the kernel's usb_anchor_resume_wakeups reads it here.
+    kernel_touch(anchor, sizeof *anchor, false, sim::Site::current());
+    --a->suspend_wakeups;
+    if (a->empty()) world().wake_all(a, raised_at);
   }
   CUrb& u = ustate().urbs[urb];
   --u.use_count;
@@ -256,7 +333,7 @@ void giveback(struct urb* urb, int status, const sim::Site& site) {
   core::note_irq_task(task);
 }
 
-// The device answers an IN URB with one transfer (the host controller's DMA writes the buffer).
+// The device answers an URB with one transfer (the host controller's DMA writes the buffer of an IN URB).
 void deliver(struct urb* urb, const std::string& bytes, const sim::Site& site) {
   kernel_touch(urb, sizeof *urb, false, site);
   const std::size_t room = urb->transfer_buffer_length;
@@ -268,20 +345,36 @@ void deliver(struct urb* urb, const std::string& bytes, const sim::Site& site) {
   giveback(urb, status, site);
 }
 
-// The device's interrupt-in data: to the first queued URB, else into its FIFO.
+// The device ends `urb` as `event` says: with its status (nothing transferred), or with its bytes.
+void answer(struct urb* urb, const bus::UsbDeviceEvent& event, const sim::Site& site) {
+  if (event.status != 0) {
+    kernel_touch(urb, sizeof *urb, true, site);
+    urb->actual_length = 0;
+    giveback(urb, event.status, site);
+    return;
+  }
+  deliver(urb, event.bytes, site);
+}
+
+// The device side (`usb-data`, `usb-error`): an IN endpoint's event goes to the first URB queued there, else it
+// waits in the device (at most kDeviceFifoDepth per endpoint) for the next URB on the endpoint, as does every event
+// for the control and bulk-out endpoints (their transfers complete at submission).
 // Called by bus::usb_device_send after its scheduling point, with no point in between: `bd` is live.
-int device_send(bus::Device& bd, std::string bytes, const sim::Site& site) {
+int device_send(bus::Device& bd, bus::UsbDeviceEvent event, const sim::Site& site) {
   CUsbState& st = ustate();
   CUsbDev* d = dev_record(&bd);
-  if (d != nullptr && !d->int_in_queue.empty()) {
-    struct urb* urb = d->int_in_queue.front();
-    d->int_in_queue.pop_front();
-    deliver(urb, bytes, site);
+  std::deque<struct urb*>* queue = nullptr;
+  if (d != nullptr && event.endpoint == bus::kUsbEndpointIntIn) queue = &d->int_in_queue;
+  if (d != nullptr && event.endpoint == bus::kUsbEndpointBulkIn) queue = &d->bulk_in_queue;
+  if (queue != nullptr && !queue->empty()) {
+    struct urb* urb = queue->front();
+    queue->pop_front();
+    answer(urb, event, site);
     return 0;
   }
-  std::deque<std::string>& q = st.fifo[&bd];
+  std::deque<bus::UsbDeviceEvent>& q = st.fifo[&bd][event.endpoint];
   if (q.size() >= kDeviceFifoDepth) return -bus::kEAGAIN;
-  q.push_back(std::move(bytes));
+  q.push_back(std::move(event));
   return 0;
 }
 
@@ -567,43 +660,68 @@ int submit_locked(struct urb* urb, const char* file, int line, const char* func,
   auto bdi = st.by_udev.find(urb->dev);
   cabi::CUsbDev* d = bdi != st.by_udev.end() ? cabi::dev_record(bdi->second) : nullptr;
   if (d == nullptr || d->gone) return -bus::kENODEV;
-  // usb_pipe_endpoint(): an endpoint of the current setting, enabled.
+  // usb_pipe_endpoint(): an endpoint of the current setting, enabled (the control endpoint 0 is the device's: it is
+  // enabled for as long as the device is there, bound or not).
   const unsigned epnum = usb_pipeendpoint(urb->pipe);
   const bool in = usb_pipein(urb->pipe) != 0;
   const unsigned type = usb_pipetype(urb->pipe);
-  const unsigned address = epnum | (in ? USB_DIR_IN : 0);
-  int ep_type = -1;
-  for (unsigned i = 0; i < cabi::kNumEndpoints; ++i)
-    if (cabi::kEndpoints[i].address == address) ep_type = cabi::kEndpoints[i].attributes;
-  if (ep_type < 0 || !d->enabled) return -bus::kENOENT;
+  const unsigned address = epnum == 0 ? 0 : epnum | (in ? USB_DIR_IN : 0);
+  const int ep_type = cabi::endpoint_type(address);
+  if (ep_type < 0 || (address != 0 && !d->enabled)) return -bus::kENOENT;
   // The pipe's type must be the endpoint's (usb_submit_urb: "BOGUS urb xfer"); PIPE_BULK is 3, XFER_BULK 2.
   const int pipe_as_xfer = type == PIPE_BULK        ? USB_ENDPOINT_XFER_BULK
                            : type == PIPE_INTERRUPT ? USB_ENDPOINT_XFER_INT
-                                                    : USB_ENDPOINT_XFER_CONTROL;
+                           : type == PIPE_CONTROL   ? USB_ENDPOINT_XFER_CONTROL
+                                                    : USB_ENDPOINT_XFER_ISOC;
   if (pipe_as_xfer != ep_type) {
     __devsim_warn("usb_submit_urb: BOGUS urb xfer, the pipe's type is not the endpoint's", file, line, func);
     return -bus::kEINVAL;
+  }
+  // A control URB carries its setup packet (usb_submit_urb: -ENOEXEC without one); the controller reads it.
+  if (ep_type == USB_ENDPOINT_XFER_CONTROL) {
+    if (urb->setup_packet == nullptr) return -cabi::kENOEXEC;
+    if (!cabi::kernel_touch(urb->setup_packet, sizeof(struct usb_ctrlrequest), false, site)) return -bus::kEINVAL;
   }
   u.linked = true;
   ++u.use_count;
   u.dev = bdi->second;
   urb->status = -cabi::kEINPROGRESS;
   urb->actual_length = 0;
+  std::deque<bus::UsbDeviceEvent>& fifo = st.fifo[bdi->second][address];
+  std::optional<bus::UsbDeviceEvent> scripted;
+  if (!fifo.empty()) {
+    scripted = std::move(fifo.front());
+    fifo.pop_front();
+  }
+  if (ep_type == USB_ENDPOINT_XFER_CONTROL) {
+    // The control endpoint answers at once: with what the scenario said for it, else success, with no data for an
+    // IN request and the whole data stage for an OUT one.
+    if (scripted && scripted->status != 0) {
+      cabi::answer(urb, *scripted, site);
+    } else if (in) {
+      cabi::deliver(urb, scripted ? scripted->bytes : std::string(), site);
+    } else {
+      cabi::kernel_touch(urb->transfer_buffer, urb->transfer_buffer_length, false, site);
+      urb->actual_length = urb->transfer_buffer_length;
+      cabi::giveback(urb, 0, site);
+    }
+    return 0;
+  }
   if (!in) {
-    // The device takes the whole OUT transfer at once (the controller's DMA reads the buffer).
+    // The device takes the whole OUT transfer at once (the controller's DMA reads the buffer), unless the scenario
+    // made it fail this one (bytes scripted for an OUT endpoint are taken and ignored: the device sends nothing there).
+    if (scripted && scripted->status != 0) {
+      cabi::answer(urb, *scripted, site);
+      return 0;
+    }
     cabi::kernel_touch(urb->transfer_buffer, urb->transfer_buffer_length, false, site);
     urb->actual_length = urb->transfer_buffer_length;
     cabi::giveback(urb, 0, site);
     return 0;
   }
-  if (ep_type == USB_ENDPOINT_XFER_INT) {
-    std::deque<std::string>& fifo = st.fifo[bdi->second];
-    if (!fifo.empty()) {
-      const std::string bytes = std::move(fifo.front());
-      fifo.pop_front();
-      cabi::deliver(urb, bytes, site);
-      return 0;
-    }
+  if (scripted) {
+    cabi::answer(urb, *scripted, site);
+    return 0;
   }
   u.queued = true;
   (ep_type == USB_ENDPOINT_XFER_INT ? d->int_in_queue : d->bulk_in_queue).push_back(urb);
@@ -622,6 +740,19 @@ bool dequeue(struct urb* urb) {
 }
 }  // namespace
 
+namespace {
+// usb_kill_urb's core, shared with usb_poison_urb: a queued URB is given back with -ENOENT, then the caller waits
+// until its completion handler returned (usb_kill_urb_queue, woken as use_count drops).
+void kill_and_wait(struct urb* urb, cabi::CUrb& u, const char* what, const sim::Site& site) {
+  if (dequeue(urb)) cabi::giveback(urb, -bus::kENOENT, site);
+  while (u.use_count > 0)
+    cabi::world().block(&u, what, site);
+  // The completion that returned happens before the caller returns, also when the wait did not sleep
+  // (drivers/usb/core/urb.c usb_kill_urb: wait_event on use_count, which the giveback decrements then wakes).
+  cabi::world().races().acquire(cabi::world().current_task(), &u);
+}
+}  // namespace
+
 void __devsim_usb_kill_urb(struct urb* urb, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   cabi::world().might_sleep("usb_kill_urb", site);
@@ -630,14 +761,37 @@ void __devsim_usb_kill_urb(struct urb* urb, const char* file, int line, const ch
   if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return;
   cabi::CUrb& u = cabi::ustate().urbs[urb];
   ++u.reject;
-  if (dequeue(urb)) cabi::giveback(urb, -bus::kENOENT, site);
-  // Until the completion handler returned (usb_kill_urb waits on usb_kill_urb_queue for use_count to drop).
-  while (u.use_count > 0)
-    cabi::world().block(&u, "usb_kill_urb", site);
-  // The completion that returned happens before usb_kill_urb returns, also when the wait did not sleep
-  // (drivers/usb/core/urb.c usb_kill_urb: wait_event on use_count, which the giveback decrements then wakes).
-  cabi::world().races().acquire(cabi::world().current_task(), &u);
+  kill_and_wait(urb, u, "usb_kill_urb", site);
   --u.reject;
+}
+
+void __devsim_usb_poison_urb(struct urb* urb, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().might_sleep("usb_poison_urb", site);
+  if (urb == nullptr) return;
+  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return;
+  cabi::CUrb& u = cabi::ustate().urbs[urb];
+  ++u.reject;  // kept until usb_unpoison_urb
+  // Never submitted (no endpoint yet): nothing to kill (drivers/usb/core/urb.c usb_poison_urb).
+  if (u.dev == nullptr) return;
+  kill_and_wait(urb, u, "usb_poison_urb", site);
+}
+
+void __devsim_usb_unpoison_urb(struct urb* urb, const char* file, int line, const char* func) {
+  if (urb == nullptr) return;
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return;
+  --cabi::ustate().urbs[urb].reject;
+}
+
+void __devsim_usb_block_urb(struct urb* urb, const char* file, int line, const char* func) {
+  if (urb == nullptr) return;
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return;
+  ++cabi::ustate().urbs[urb].reject;
 }
 
 int __devsim_usb_unlink_urb(struct urb* urb, const char* file, int line, const char* func) {
@@ -650,6 +804,307 @@ int __devsim_usb_unlink_urb(struct urb* urb, const char* file, int line, const c
   if (!dequeue(urb)) return -bus::kEBUSY;  // already being given back
   cabi::giveback(urb, -cabi::kECONNRESET, site);
   return -cabi::kEINPROGRESS;
+}
+
+// ---- DMA-able buffers ---------------------------------------------------------------------------------------
+
+void* __devsim_usb_alloc_coherent(struct usb_device* dev, size_t size, gfp_t mem_flags, dma_addr_t* dma,
+                                  const char* file, int line, const char* func) {
+  if (dev == nullptr || size == 0) return nullptr;
+  const sim::Site site = c_site(file, line, func);
+  // hcd_buffer_alloc() reads the device (its bus, the host controller's pools).
+  if (!cabi::kernel_touch(&dev->devnum, sizeof dev->devnum, false, site)) return nullptr;
+  void* p = cabi::c_kmalloc(size, mem_flags, site);
+  if (p != nullptr && dma == nullptr) sim::null_dereference(site);  // the pool writes *dma
+  if (p != nullptr && cabi::kernel_touch(dma, sizeof *dma, true, site))
+    *dma = static_cast<dma_addr_t>(reinterpret_cast<std::uintptr_t>(p));  // no IOMMU: the bus address is the buffer's
+  return p;
+}
+
+void __devsim_usb_free_coherent(struct usb_device* dev, size_t size, void* addr, dma_addr_t dma, const char* file,
+                                int line, const char* func) {
+  (void)size;
+  (void)dma;
+  if (dev == nullptr || addr == nullptr) return;
+  const sim::Site site = c_site(file, line, func);
+  cabi::kernel_touch(&dev->devnum, sizeof dev->devnum, false, site);  // hcd_buffer_free() reads the device too
+  cabi::c_kfree(addr, site);
+}
+
+// ---- anchors: drivers/usb/core/urb.c ----------------------------------------------------------------------------
+
+namespace {
+// The anchor's lock (anchor->lock): a point on the anchor, then its memory is checked.
+bool lock_anchor(struct usb_anchor* anchor, bool write, const sim::Site& site) {
+  if (anchor == nullptr) sim::null_dereference(site);  // the kernel takes anchor->lock: an oops
+  cabi::world().yield(sim::EventKind::Sync, anchor, site);
+  return cabi::kernel_touch(anchor, sizeof *anchor, write, site);
+}
+
+// Kills (or poisons) the anchored URBs, newest first, until the anchor is empty and no completion of its URBs runs
+// (usb_kill_anchored_urbs, usb_poison_anchored_urbs). An URB that stays anchored after its kill (it was never
+// submitted) is never taken off: the loop spins on the anchor, as the kernel's does.
+void kill_anchored(struct usb_anchor* anchor, bool poison, const char* what, const sim::Site& site) {
+  cabi::world().might_sleep(what, site);
+  if (!lock_anchor(anchor, true, site)) return;
+  cabi::CAnchor& a = cabi::ustate().anchors[anchor];
+  if (poison) {
+    a.poisoned = true;
+    anchor->poisoned = 1;
+  }
+  for (;;) {
+    while (!a.urbs.empty()) {
+      struct urb* victim = a.urbs.back();
+      // usb_get_urb() under the anchor's lock: no point between reading the victim and taking the reference (its
+      // giveback could free it there), so the count's own point is skipped (null world).
+      cabi::refcount_of(&victim->__devsim_refs)->inc(nullptr, site);
+      cabi::CUrb& u = cabi::ustate().urbs[victim];
+      ++u.reject;
+      kill_and_wait(victim, u, what, site);
+      if (!poison) --u.reject;
+      const bool stuck = victim->anchor == anchor && u.use_count == 0;
+      cabi::urb_put(victim, site);
+      lock_anchor(anchor, false, site);
+      if (stuck) cabi::world().spin_relax(site);
+    }
+    if (a.empty()) break;
+    cabi::world().block(&a, what, site);  // a completion of one of its URBs is still running
+  }
+  cabi::world().races().acquire(cabi::world().current_task(), &a);
+}
+}  // namespace
+
+void __devsim_init_usb_anchor(struct usb_anchor* anchor, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (anchor == nullptr) sim::null_dereference(site);
+  if (!cabi::kernel_touch(anchor, sizeof *anchor, true, site)) return;
+  std::memset(anchor, 0, sizeof *anchor);
+  cabi::ustate().anchors[anchor] = cabi::CAnchor{};
+}
+
+void __devsim_usb_anchor_urb(struct urb* urb, struct usb_anchor* anchor, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (urb == nullptr) sim::null_dereference(site);
+  if (!lock_anchor(anchor, true, site)) return;
+  // usb_get_urb() first: the count's operation is a point, and from here on there is none.
+  cabi::world().memory().check_primitive(&urb->__devsim_refs, site, 0);
+  cabi::refcount_of(&urb->__devsim_refs)->inc(site);
+  if (!cabi::kernel_touch(urb, sizeof *urb, true, site)) return;
+  if (urb->anchor != nullptr) {
+    // The kernel's list_add_tail would corrupt the other anchor's list.
+    __devsim_warn("usb_anchor_urb: the URB is already anchored", file, line, func);
+    cabi::urb_put(urb, site);
+    return;
+  }
+  cabi::CAnchor& a = cabi::ustate().anchors[anchor];
+  a.urbs.push_back(urb);
+  urb->anchor = anchor;
+  anchor->__devsim_urbs = static_cast<unsigned>(a.urbs.size());
+  if (a.poisoned) ++cabi::ustate().urbs[urb].reject;
+}
+
+void __devsim_usb_unanchor_urb(struct urb* urb, const char* file, int line, const char* func) {
+  if (urb == nullptr) return;
+  const sim::Site site = c_site(file, line, func);
+  if (!cabi::kernel_touch(&urb->anchor, sizeof urb->anchor, false, site)) return;
+  struct usb_anchor* anchor = urb->anchor;
+  if (anchor == nullptr) return;
+  if (!lock_anchor(anchor, true, site)) return;
+  // Given back meanwhile (the giveback took it off): nothing to do (the kernel re-checks urb->anchor under the lock).
+  if (urb->anchor != anchor) return;
+  cabi::unanchor_locked(urb, anchor, site);
+  cabi::urb_put(urb, site);
+}
+
+void __devsim_usb_kill_anchored_urbs(struct usb_anchor* anchor, const char* file, int line, const char* func) {
+  kill_anchored(anchor, false, "usb_kill_anchored_urbs", c_site(file, line, func));
+}
+
+void __devsim_usb_poison_anchored_urbs(struct usb_anchor* anchor, const char* file, int line, const char* func) {
+  kill_anchored(anchor, true, "usb_poison_anchored_urbs", c_site(file, line, func));
+}
+
+void __devsim_usb_unpoison_anchored_urbs(struct usb_anchor* anchor, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (!lock_anchor(anchor, true, site)) return;
+  cabi::CAnchor& a = cabi::ustate().anchors[anchor];
+  for (struct urb* urb : a.urbs)
+    --cabi::ustate().urbs[urb].reject;
+  a.poisoned = false;
+  anchor->poisoned = 0;
+}
+
+struct urb* __devsim_usb_get_from_anchor(struct usb_anchor* anchor, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (!lock_anchor(anchor, true, site)) return nullptr;
+  cabi::CAnchor& a = cabi::ustate().anchors[anchor];
+  if (a.urbs.empty()) return nullptr;
+  struct urb* victim = a.urbs.front();
+  // The anchor's reference becomes the caller's.
+  cabi::kernel_touch(&victim->anchor, sizeof victim->anchor, true, site);
+  cabi::unanchor_locked(victim, anchor, site);
+  return victim;
+}
+
+void __devsim_usb_scuttle_anchored_urbs(struct usb_anchor* anchor, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (!lock_anchor(anchor, true, site)) return;
+  cabi::CAnchor& a = cabi::ustate().anchors[anchor];
+  std::vector<struct urb*> taken;
+  while (!a.urbs.empty()) {
+    struct urb* victim = a.urbs.back();
+    cabi::kernel_touch(&victim->anchor, sizeof victim->anchor, true, site);
+    cabi::unanchor_locked(victim, anchor, site);
+    taken.push_back(victim);
+  }
+  for (struct urb* victim : taken)
+    cabi::urb_put(victim, site);
+}
+
+void __devsim_usb_unlink_anchored_urbs(struct usb_anchor* anchor, const char* file, int line, const char* func) {
+  for (;;) {
+    struct urb* victim = __devsim_usb_get_from_anchor(anchor, file, line, func);
+    if (victim == nullptr) return;
+    __devsim_usb_unlink_urb(victim, file, line, func);
+    __devsim_usb_free_urb(victim, file, line, func);
+  }
+}
+
+int __devsim_usb_wait_anchor_empty_timeout(struct usb_anchor* anchor, unsigned int timeout, const char* file, int line,
+                                           const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  sim::World& w = cabi::world();
+  w.might_sleep("usb_wait_anchor_empty_timeout", site);
+  if (!lock_anchor(anchor, false, site)) return 0;
+  cabi::CAnchor& a = cabi::ustate().anchors[anchor];
+  constexpr sim::Nanos kJiffy = 1'000'000;  // HZ is 1000
+  const sim::Nanos deadline = w.now() + static_cast<sim::Nanos>(timeout) * kJiffy;
+  // wait_event_timeout(): the remaining jiffies (at least 1) once the anchor is empty, 0 if the time ran out first.
+  while (!a.empty()) {
+    if (w.now() >= deadline) return 0;
+    w.block_wait(&a, "usb_wait_anchor_empty_timeout", sim::WaitMode::Uninterruptible, deadline - w.now(), site);
+  }
+  w.races().acquire(w.current_task(), &a);
+  const sim::Nanos left = deadline > w.now() ? (deadline - w.now()) / kJiffy : 0;
+  return left > 0 ? static_cast<int>(left) : 1;
+}
+
+int __devsim_usb_anchor_empty(struct usb_anchor* anchor, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (!lock_anchor(anchor, false, site)) return 1;
+  return cabi::ustate().anchors[anchor].urbs.empty() ? 1 : 0;
+}
+
+// ---- synchronous messages: drivers/usb/core/message.c ---------------------------------------------------------
+
+namespace {
+// The completion of a synchronous message's URB: the waiter waits for the URB's use count, which drops right after.
+void usb_api_blocking_completion(struct urb* urb) {
+  (void)urb;
+}
+
+// usb_start_wait_urb(): submits `urb`, waits up to `timeout_ms` (0: no limit) for it to be given back; on timeout
+// kills it (-ETIMEDOUT). Frees the URB. The status, and the bytes transferred in *actual.
+int start_wait_urb(struct urb* urb, int timeout_ms, int* actual, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  sim::World& w = cabi::world();
+  int status = __devsim_usb_submit_urb(urb, static_cast<unsigned>(sim::GFP_NOIO), file, line, func);
+  if (status == 0) {
+    cabi::CUrb& u = cabi::ustate().urbs[urb];
+    constexpr sim::Nanos kJiffy = 1'000'000;
+    const std::optional<sim::Nanos> deadline =
+        timeout_ms > 0 ? std::optional<sim::Nanos>(w.now() + static_cast<sim::Nanos>(timeout_ms) * kJiffy)
+                       : std::nullopt;
+    bool timed_out = false;
+    while (u.use_count > 0 && !timed_out) {
+      if (deadline && w.now() >= *deadline) {
+        timed_out = true;
+        break;
+      }
+      w.block_wait(&u, "usb_start_wait_urb", sim::WaitMode::Uninterruptible,
+                   deadline ? std::optional<sim::Nanos>(*deadline - w.now()) : std::nullopt, site);
+    }
+    if (timed_out) {
+      __devsim_usb_kill_urb(urb, file, line, func);
+      status = urb->status == -bus::kENOENT ? -cabi::kETIMEDOUT : urb->status;
+    } else {
+      w.races().acquire(w.current_task(), &u);
+      status = urb->status;
+    }
+  }
+  *actual = static_cast<int>(urb->actual_length);
+  __devsim_usb_free_urb(urb, file, line, func);
+  return status;
+}
+}  // namespace
+
+int __devsim_usb_control_msg(struct usb_device* dev, unsigned int pipe, __u8 request, __u8 requesttype, __u16 value,
+                             __u16 index, void* data, __u16 size, int timeout, const char* file, int line,
+                             const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().might_sleep("usb_control_msg", site);
+  if (dev == nullptr || !cabi::kernel_touch(&dev->devnum, sizeof dev->devnum, false, site)) return -bus::kENODEV;
+  auto* dr = static_cast<struct usb_ctrlrequest*>(
+      cabi::c_kmalloc(sizeof(struct usb_ctrlrequest), static_cast<unsigned>(sim::GFP_NOIO), site));
+  if (dr == nullptr) return -bus::kENOMEM;
+  dr->bRequestType = requesttype;
+  dr->bRequest = request;
+  dr->wValue = value;
+  dr->wIndex = index;
+  dr->wLength = size;
+  struct urb* urb = __devsim_usb_alloc_urb(0, static_cast<unsigned>(sim::GFP_NOIO), file, line, func);
+  if (urb == nullptr) {
+    cabi::c_kfree(dr, site);
+    return -bus::kENOMEM;
+  }
+  urb->dev = dev;
+  urb->pipe = pipe;
+  urb->setup_packet = reinterpret_cast<unsigned char*>(dr);
+  urb->transfer_buffer = data;
+  urb->transfer_buffer_length = size;
+  urb->complete = &usb_api_blocking_completion;
+  int actual = 0;
+  const int r = start_wait_urb(urb, timeout, &actual, file, line, func);
+  cabi::c_kfree(dr, site);
+  return r < 0 ? r : actual;
+}
+
+int __devsim_usb_bulk_msg(struct usb_device* dev, unsigned int pipe, void* data, int len, int* actual_length,
+                          int timeout, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  cabi::world().might_sleep("usb_bulk_msg", site);
+  if (dev == nullptr || !cabi::kernel_touch(&dev->devnum, sizeof dev->devnum, false, site)) return -bus::kENODEV;
+  // usb_pipe_endpoint(): an endpoint the device has; an interrupt one makes an interrupt transfer.
+  const unsigned epnum = usb_pipeendpoint(pipe);
+  const unsigned address = epnum == 0 ? 0 : epnum | (usb_pipein(pipe) ? USB_DIR_IN : 0);
+  const int type = cabi::endpoint_type(address);
+  if (type < 0 || len < 0) return -bus::kEINVAL;
+  struct urb* urb = __devsim_usb_alloc_urb(0, static_cast<unsigned>(sim::GFP_KERNEL), file, line, func);
+  if (urb == nullptr) return -bus::kENOMEM;
+  if (type == USB_ENDPOINT_XFER_INT) {
+    pipe = (pipe & ~(3u << 30)) | (static_cast<unsigned>(PIPE_INTERRUPT) << 30);
+    for (const auto& ep : cabi::kEndpoints)
+      if (ep.address == address) urb->interval = ep.interval;
+  }
+  urb->dev = dev;
+  urb->pipe = pipe;
+  urb->transfer_buffer = data;
+  urb->transfer_buffer_length = static_cast<u32>(len);
+  urb->complete = &usb_api_blocking_completion;
+  int actual = 0;
+  const int r = start_wait_urb(urb, timeout, &actual, file, line, func);
+  if (actual_length != nullptr && cabi::kernel_touch(actual_length, sizeof *actual_length, true, site))
+    *actual_length = actual;
+  return r;
+}
+
+int __devsim_usb_clear_halt(struct usb_device* dev, int pipe, const char* file, int line, const char* func) {
+  const unsigned epnum = usb_pipeendpoint(static_cast<unsigned>(pipe));
+  const unsigned endp = epnum | (usb_pipein(static_cast<unsigned>(pipe)) ? USB_DIR_IN : 0);
+  const int r = __devsim_usb_control_msg(dev, usb_sndctrlpipe(dev, 0), USB_REQ_CLEAR_FEATURE, USB_RECIP_ENDPOINT,
+                                         USB_ENDPOINT_HALT, static_cast<__u16>(endp), nullptr, 0, USB_CTRL_SET_TIMEOUT,
+                                         file, line, func);
+  return r < 0 ? r : 0;
 }
 
 }  // extern "C"

@@ -6,8 +6,8 @@
 #                     [BUS platform] [IRQS n ...] [TEST_ONLY])
 # Builds a C driver as a module (NAME.so under build/modules) and registers it in devsim_drivers by NAME.
 # TEST_ONLY: a test's module, left out of devsim_drivers (so out of `devsim list` and the fuzzer's pool): its
-# registration file is returned in DEVSIM_C_MODULE_REGISTRATION for the test executable to compile in, and its
-# target in DEVSIM_C_MODULE_TARGET. BUS: the
+# registration file is returned in DEVSIM_C_MODULE_REGISTRATION for the test executable to compile in (or the test
+# registers the module itself, drivers::register_driver), and its target in DEVSIM_C_MODULE_TARGET. BUS: the
 # module registers a driver on that bus (platform_driver_register), whose devices have NAME as modalias; IRQS: the
 # interrupt lines of such a device, as the machine describes them (platform_get_irq's answers, in order).
 # The module is compiled as gnu11 with devsim::instrumented's flags, against include/linux only, with hidden

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "bus/cdev.hpp"
+#include "bus/usb.hpp"
 #include "scenarios/parser.hpp"
 #include "scenarios/runner.hpp"
 #include "scenarios/writer.hpp"
@@ -62,14 +63,15 @@ enum class Pick {
   Sleep,
   Yield,
   Signal,
-  UsbData
+  UsbData,
+  UsbError
 };
 constexpr std::pair<Pick, unsigned> kMenu[] = {
-    {Pick::Open, 14},   {Pick::Ioctl, 22}, {Pick::Read, 5},      {Pick::Write, 5},      {Pick::Poll, 4},
-    {Pick::Mmap, 3},    {Pick::Munmap, 3}, {Pick::Close, 12},    {Pick::Unplug, 9},     {Pick::Plug, 4},
-    {Pick::Unbind, 4},  {Pick::Bind, 3},   {Pick::SysfsRead, 2}, {Pick::SysfsWrite, 3}, {Pick::Unload, 2},
-    {Pick::Load, 1},    {Pick::Irq, 4},    {Pick::Sleep, 3},     {Pick::Yield, 2},      {Pick::Signal, 2},
-    {Pick::UsbData, 3},
+    {Pick::Open, 14},   {Pick::Ioctl, 22},   {Pick::Read, 5},      {Pick::Write, 5},      {Pick::Poll, 4},
+    {Pick::Mmap, 3},    {Pick::Munmap, 3},   {Pick::Close, 12},    {Pick::Unplug, 9},     {Pick::Plug, 4},
+    {Pick::Unbind, 4},  {Pick::Bind, 3},     {Pick::SysfsRead, 2}, {Pick::SysfsWrite, 3}, {Pick::Unload, 2},
+    {Pick::Load, 1},    {Pick::Irq, 4},      {Pick::Sleep, 3},     {Pick::Yield, 2},      {Pick::Signal, 2},
+    {Pick::UsbData, 3}, {Pick::UsbError, 2},
 };
 
 Pick pick(ChoiceSource& rng) {
@@ -332,15 +334,36 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
           op.a = "t" + std::to_string(rng.below(static_cast<std::uint64_t>(ntasks)));
           break;
         case Pick::UsbData: {
-          // The device at the target's port sends 1..12 bytes on its interrupt-in endpoint (a port with nothing
-          // plugged, for a target on another bus: -ENODEV).
+          // The device at the target's port sends 1..12 bytes, mostly on its interrupt-in endpoint, else on
+          // bulk-in or as the data of the next control transfer (a port with nothing plugged, for a target on
+          // another bus: -ENODEV).
           op.kind = OpKind::UsbData;
           op.a = t.info->bus == "usb" ? t.id : "1-1";
+          if (rng.chance(30)) {
+            static constexpr unsigned kIn[] = {bus::kUsbEndpointBulkIn, bus::kUsbEndpointControl};
+            op.arg = kIn[rng.below(std::size(kIn))];
+            op.b = op.arg == 0 ? "0" : "0x82";
+          }
           std::string bytes(1 + rng.below(12), 'a');
           for (char& c : bytes)
             c = static_cast<char>('a' + rng.below(26));
           op.number = bytes.size();
           op.data = std::move(bytes);
+          break;
+        }
+        case Pick::UsbError: {
+          // The device fails (or stalls) the next transfer on one of its endpoints.
+          op.kind = OpKind::UsbError;
+          op.a = t.info->bus == "usb" ? t.id : "1-1";
+          static constexpr std::pair<unsigned, const char*> kEndpoints[] = {{bus::kUsbEndpointIntIn, "0x81"},
+                                                                            {bus::kUsbEndpointBulkIn, "0x82"},
+                                                                            {bus::kUsbEndpointBulkOut, "0x02"},
+                                                                            {bus::kUsbEndpointControl, "0"}};
+          const auto& [ep, text] = kEndpoints[rng.below(std::size(kEndpoints))];
+          op.arg = ep;
+          op.b = text;
+          static constexpr int kStatuses[] = {71 /* EPROTO */, 32 /* EPIPE */, 84 /* EILSEQ */, 62 /* ETIME */};
+          op.number = static_cast<std::uint64_t>(kStatuses[rng.below(std::size(kStatuses))]);
           break;
         }
       }

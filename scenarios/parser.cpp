@@ -14,6 +14,7 @@
 
 #include "bus/cdev.hpp"
 #include "bus/errno.hpp"
+#include "bus/usb.hpp"
 #include "drivers/registry.hpp"
 #include "scenarios/limits.hpp"
 #include "scenarios/number.hpp"
@@ -65,6 +66,8 @@ std::string_view to_string(OpKind kind) {
       return "signal";
     case OpKind::UsbData:
       return "usb-data";
+    case OpKind::UsbError:
+      return "usb-error";
   }
   return "?";
 }
@@ -125,9 +128,14 @@ struct Token {
   bool quoted = false;
 };
 
-const std::vector<std::string> kOperations = {
-    "open",   "close",      "read",        "write", "ioctl",  "poll",  "mmap", "munmap", "plug",   "unplug",  "bind",
-    "unbind", "sysfs-read", "sysfs-write", "load",  "unload", "sleep", "irq",  "yield",  "signal", "usb-data"};
+const std::vector<std::string> kOperations = {"open",       "close",       "read",     "write",    "ioctl", "poll",
+                                              "mmap",       "munmap",      "plug",     "unplug",   "bind",  "unbind",
+                                              "sysfs-read", "sysfs-write", "load",     "unload",   "sleep", "irq",
+                                              "yield",      "signal",      "usb-data", "usb-error"};
+// The statuses `usb-error` makes the device end a transfer with (Documentation/driver-api/usb/error-codes.rst: what
+// a host controller reports for a transfer the device failed, or for a device gone).
+const std::vector<std::string> kUsbErrors = {"-EPROTO", "-EILSEQ",    "-ETIME",     "-EPIPE",  "-ECOMM",
+                                             "-ENOSR",  "-EOVERFLOW", "-EREMOTEIO", "-ENODEV", "-ESHUTDOWN"};
 const std::vector<std::string> kStatements = {"driver", "device",  "firmware", "task",
                                               "expect", "explore", "fail-nth", "schedule"};
 const std::vector<std::string> kBugKinds = {"use-after-free",
@@ -628,6 +636,33 @@ class Parser {
     }
   }
 
+  // An endpoint of the mock USB device (bus/usb.hpp): 0, 0x81, 0x82 or 0x02, kept in op.arg and written back as
+  // op.b.
+  void usb_endpoint(const Token& t, Op& op) const {
+    plain(t, "an endpoint");
+    const std::uint64_t ep = number(t, "an endpoint", 0, 0xff);
+    if (!bus::usb_mock_endpoint(static_cast<unsigned>(ep)))
+      fail(t, "the mock USB device has no endpoint " + quote(t.text) +
+                  ": its endpoints are 0 (control), 0x81 (interrupt-in), 0x82 (bulk-in) and 0x02 (bulk-out)");
+    op.arg = ep;
+    op.b = ep == 0 ? "0" : (ep < 0x10 ? "0x0" : "0x") + hex(ep);
+  }
+  static std::string hex(std::uint64_t v) {
+    static const char* const kHex = "0123456789abcdef";
+    std::string out;
+    do {
+      out.insert(out.begin(), kHex[v & 15]);
+      v >>= 4;
+    } while (v != 0);
+    return out;
+  }
+  static std::string join(const std::vector<std::string>& words) {
+    std::string out;
+    for (const std::string& w : words)
+      out += (out.empty() ? "" : ", ") + w;
+    return out;
+  }
+
   const std::string& fd_var(const std::vector<Token>& t, std::size_t i) {
     const Token& v = need(t, i, "a descriptor variable");
     name(v, "a variable");
@@ -804,12 +839,32 @@ class Parser {
         break;
       case OpKind::UsbData: {
         op.a = id(need(t, 1, "a usb port like 1-1"), "a usb port");
-        if (t.size() < 3) fail(end_of_line(), "expected the bytes the device sends, quoted (\"...\")");
-        const Token& bytes = t[2];
+        std::size_t next = 2;
+        op.arg = bus::kUsbEndpointIntIn;
+        if (t.size() > 2 && !t[2].quoted && std::isdigit(static_cast<unsigned char>(t[2].text[0]))) {
+          usb_endpoint(t[2], op);
+          if (op.arg == bus::kUsbEndpointBulkOut)
+            fail(t[2], "usb-data sends on an IN endpoint (0x81, 0x82) or the control endpoint (0); 0x02 is bulk-out");
+          next = 3;
+        }
+        if (t.size() <= next) fail(end_of_line(), "expected the bytes the device sends, quoted (\"...\")");
+        const Token& bytes = t[next];
         if (!bytes.quoted) fail(bytes, "expected the bytes the device sends, quoted (\"...\")");
         op.data = write_data(bytes);
         op.number = op.data->size();
-        no_more(t, 3);
+        no_more(t, next + 1);
+        break;
+      }
+      case OpKind::UsbError: {
+        op.a = id(need(t, 1, "a usb port like 1-1"), "a usb port");
+        usb_endpoint(need(t, 2, "an endpoint (0, 0x81, 0x82 or 0x02)"), op);
+        const Token& e = need(t, 3, "an URB status like -EPROTO");
+        plain(e, "an URB status");
+        const int n = e.text.starts_with("-E") ? bus::errno_from_name(e.text.substr(1)) : 0;
+        if (n == 0 || std::find(kUsbErrors.begin(), kUsbErrors.end(), e.text) == kUsbErrors.end())
+          fail(e, "expected an URB status the device can cause: " + join(kUsbErrors) + suggest(e.text, kUsbErrors));
+        op.number = static_cast<std::uint64_t>(n);
+        no_more(t, 4);
         break;
       }
     }

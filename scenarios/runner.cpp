@@ -180,7 +180,10 @@ std::int64_t run_op(const Op& op, Process& p) {
       sim::yield();
       return 0;
     case OpKind::UsbData:
-      return bus::usb_device_send(op.a, op.data ? *op.data : std::string());
+      return bus::usb_device_send(
+          op.a, {op.b.empty() ? bus::kUsbEndpointIntIn : static_cast<unsigned>(op.arg), op.data.value_or(""), 0});
+    case OpKind::UsbError:
+      return bus::usb_device_send(op.a, {static_cast<unsigned>(op.arg), "", -static_cast<int>(op.number)});
     case OpKind::Signal: {
       sim::World& w = sim::world();
       w.yield(sim::EventKind::Wake, nullptr);

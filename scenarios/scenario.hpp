@@ -37,8 +37,9 @@ enum class OpKind : std::uint8_t {
   Sleep,
   Irq,
   Yield,
-  Signal,   // a signal to another task of the scenario (a handler without SA_RESTART)
-  UsbData,  // the USB device at a port sends a transfer on its interrupt-in endpoint
+  Signal,    // a signal to another task of the scenario (a handler without SA_RESTART)
+  UsbData,   // the USB device at a port sends a transfer on an IN endpoint (interrupt-in by default)
+  UsbError,  // the USB device at a port fails the next transfer on an endpoint (-EPROTO, -EPIPE for a stall...)
 };
 
 // One operation of a task, resolved at parse time (ioctl names to numbers, durations to nanoseconds).
@@ -56,7 +57,9 @@ struct Op {
   // result (`read fd 8 => 5 "hello"`, `ioctl fd CMD "\x01" => 0 "\x02"`).
   std::vector<std::optional<std::string>> allowed_data;
   // write "bytes" / ioctl fd CMD "bytes": what the user buffer holds (for write, number is its size); absent: a
-  // write of `number` zero bytes, an ioctl with the number `arg`. usb-data PORT "bytes": what the device sends.
+  // write of `number` zero bytes, an ioctl with the number `arg`. usb-data PORT [EP] "bytes": what the device sends.
+  // usb-data and usb-error: `b` is the endpoint as written back ("0x82"; empty: usb-data's default, the
+  // interrupt-in endpoint) and `arg` its number; usb-error's errno is `number` (positive).
   std::optional<std::string> data;
 };
 

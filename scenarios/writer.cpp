@@ -99,7 +99,11 @@ std::string op_text(const Op& op) {
       o << " " << op.a;
       break;
     case OpKind::UsbData:
-      o << " " << op.a << " " << data_text(op.data ? *op.data : std::string());
+      o << " " << op.a << (op.b.empty() ? "" : " " + op.b) << " " << data_text(op.data ? *op.data : std::string());
+      break;
+    case OpKind::UsbError:
+      o << " " << op.a << " " << (op.b.empty() ? std::to_string(op.arg) : op.b) << " "
+        << result_text(-static_cast<std::int64_t>(op.number));
       break;
   }
   for (std::size_t i = 0; i < op.allowed.size(); ++i) {

@@ -19,26 +19,36 @@
  * holds minor_rwsem for reading while it looks the minor up and calls the driver's open; usb_deregister_dev takes
  * minor_rwsem for writing, so it waits for an open in progress and no open reaches the driver afterwards.
  *
- * URBs: usb_alloc_urb/usb_free_urb (counted: an URB in flight holds a reference), usb_fill_int_urb/
- * usb_fill_bulk_urb, usb_submit_urb, usb_kill_urb (waits for a running completion), usb_unlink_urb (asynchronous).
+ * URBs: usb_alloc_urb/usb_free_urb (counted: an URB in flight holds a reference, so does its anchor), usb_fill_int_urb/
+ * usb_fill_bulk_urb/usb_fill_control_urb, usb_submit_urb, usb_kill_urb (waits for a running completion),
+ * usb_unlink_urb (asynchronous), usb_poison_urb, anchors; usb_control_msg/usb_bulk_msg/usb_interrupt_msg (below).
  * The completion handler runs in a task of its own, in hard-IRQ context, as the host controller's interrupt gives the
- * URB back. OUT URBs are accepted by the device at once (status 0, actual_length the whole buffer). IN URBs wait for
- * the device: the scenario's `usb-data PORT "BYTES"` sends one transfer on the interrupt-in endpoint (bytes beyond the
- * buffer: -EOVERFLOW); a transfer sent while no URB is queued waits in the device (at most 16) for the next one.
+ * URB back.
  *
- * Not modelled: configurations, alternate settings, control and isochronous transfers (usb_control_msg,
- * usb_bulk_msg), anchors, usb_poison_urb, usb_alloc_coherent, runtime PM (usb_autopm_* are no-ops returning 0),
- * suspend/resume, bulk-in data (a bulk-in URB waits until it is killed or the device goes), completion order across
- * endpoints.
+ * The mock device, scripted by the scenario per endpoint (0, 0x81, 0x82, 0x02): `usb-data PORT [EP] "BYTES"` makes
+ * it send BYTES as one transfer on an IN endpoint (default 0x81) or as the data stage of the next control transfer
+ * (EP 0); `usb-error PORT EP -ERRNO` makes it end the next transfer on EP with that status (-EPROTO, -EILSEQ, -ETIME,
+ * -EPIPE for a stall...). An IN URB takes the first thing scripted for its endpoint, or waits in the controller for
+ * it (bytes beyond the buffer: -EOVERFLOW); what is scripted while no URB waits is kept (at most 16 per endpoint) for
+ * the next one. OUT URBs complete at once with the whole buffer unless an error is scripted for the endpoint. A
+ * control transfer completes at once: the scripted status, else an IN one with the scripted bytes (none: 0 bytes)
+ * and an OUT one with its whole data stage. A stall is not sticky: the transfer after the failed one succeeds whether
+ * or not the driver calls usb_clear_halt.
+ *
+ * Not modelled: configurations, alternate settings, isochronous transfers, scatter-gather, runtime PM
+ * (usb_autopm_* are no-ops returning 0), system suspend/resume (the suspend/resume/reset_resume members are accepted
+ * with the kernel's signatures and never called), pre_reset/post_reset, completion order across endpoints.
  */
 #ifndef _DEVSIM_LINUX_USB_H
 #define _DEVSIM_LINUX_USB_H
 
 #include "device.h"
 #include "devsim_abi.h"
+#include "errno.h"
 #include "fs.h"
 #include "kernel.h"
 #include "module.h"
+#include "pm.h"
 #include "types.h"
 
 #ifdef __cplusplus
@@ -46,6 +56,7 @@ extern "C" {
 #endif
 
 typedef __u16 __devsim_le16;
+typedef u64 dma_addr_t; /* include/linux/types.h; a bus address as the host controller sees it */
 
 /* The errno values URB status codes use that errno.h does not list (the kernel's numbers). */
 #ifndef EXFULL
@@ -66,6 +77,12 @@ typedef __u16 __devsim_le16;
 #ifndef EREMOTEIO
 #define EREMOTEIO 121
 #endif
+#ifndef ENOSR
+#define ENOSR 63
+#endif
+#ifndef ECOMM
+#define ECOMM 70
+#endif
 
 /* ---- descriptors (include/uapi/linux/usb/ch9.h) ---- */
 
@@ -79,6 +96,31 @@ typedef __u16 __devsim_le16;
 #define USB_ENDPOINT_XFER_BULK 2
 #define USB_ENDPOINT_XFER_INT 3
 #define USB_ENDPOINT_MAXP_MASK 0x07ff
+
+/* Control requests (bRequestType: direction, type, recipient; bRequest). */
+#define USB_TYPE_MASK (0x03 << 5)
+#define USB_TYPE_STANDARD (0x00 << 5)
+#define USB_TYPE_CLASS (0x01 << 5)
+#define USB_TYPE_VENDOR (0x02 << 5)
+#define USB_RECIP_MASK 0x1f
+#define USB_RECIP_DEVICE 0x00
+#define USB_RECIP_INTERFACE 0x01
+#define USB_RECIP_ENDPOINT 0x02
+#define USB_REQ_GET_STATUS 0x00
+#define USB_REQ_CLEAR_FEATURE 0x01
+#define USB_REQ_SET_FEATURE 0x03
+#define USB_REQ_GET_DESCRIPTOR 0x06
+#define USB_REQ_SET_CONFIGURATION 0x09
+#define USB_REQ_SET_INTERFACE 0x0b
+#define USB_ENDPOINT_HALT 0
+
+struct usb_ctrlrequest {
+  __u8 bRequestType;
+  __u8 bRequest;
+  __devsim_le16 wValue;
+  __devsim_le16 wIndex;
+  __devsim_le16 wLength;
+} __attribute__((packed));
 
 struct usb_device_descriptor {
   __u8 bLength;
@@ -193,6 +235,97 @@ struct usb_host_interface {
   struct usb_host_endpoint *endpoint; /* desc.bNumEndpoints of them */
 };
 
+/*
+ * usb_find_common_endpoints(): the first bulk-in, bulk-out, interrupt-in and interrupt-out endpoint of `alt`, for each
+ * pointer that is not NULL (set to NULL when there is none); 0 when every one asked for was found, else -ENXIO.
+ * The _reverse form takes the last of each kind. (drivers/usb/core/usb.c usb_find_common_endpoints.)
+ */
+static inline int __devsim_usb_take_endpoint(struct usb_endpoint_descriptor *epd,
+                                             struct usb_endpoint_descriptor **bulk_in,
+                                             struct usb_endpoint_descriptor **bulk_out,
+                                             struct usb_endpoint_descriptor **int_in,
+                                             struct usb_endpoint_descriptor **int_out) {
+  struct usb_endpoint_descriptor **slot = NULL;
+
+  if (usb_endpoint_is_bulk_in(epd))
+    slot = bulk_in;
+  else if (usb_endpoint_is_bulk_out(epd))
+    slot = bulk_out;
+  else if (usb_endpoint_is_int_in(epd))
+    slot = int_in;
+  else if (usb_endpoint_is_int_out(epd))
+    slot = int_out;
+  if (slot && !*slot) *slot = epd;
+  return (!bulk_in || *bulk_in) && (!bulk_out || *bulk_out) && (!int_in || *int_in) && (!int_out || *int_out);
+}
+
+static inline int __devsim_usb_find_endpoints(struct usb_host_interface *alt, int reverse,
+                                              struct usb_endpoint_descriptor **bulk_in,
+                                              struct usb_endpoint_descriptor **bulk_out,
+                                              struct usb_endpoint_descriptor **int_in,
+                                              struct usb_endpoint_descriptor **int_out) {
+  int n = alt->desc.bNumEndpoints;
+  int k;
+
+  if (bulk_in) *bulk_in = NULL;
+  if (bulk_out) *bulk_out = NULL;
+  if (int_in) *int_in = NULL;
+  if (int_out) *int_out = NULL;
+  for (k = 0; k < n; k++) {
+    struct usb_endpoint_descriptor *epd = &alt->endpoint[reverse ? n - 1 - k : k].desc;
+
+    if (__devsim_usb_take_endpoint(epd, bulk_in, bulk_out, int_in, int_out)) return 0;
+  }
+  return -ENXIO;
+}
+
+static inline int __must_check usb_find_common_endpoints(struct usb_host_interface *alt,
+                                                         struct usb_endpoint_descriptor **bulk_in,
+                                                         struct usb_endpoint_descriptor **bulk_out,
+                                                         struct usb_endpoint_descriptor **int_in,
+                                                         struct usb_endpoint_descriptor **int_out) {
+  return __devsim_usb_find_endpoints(alt, 0, bulk_in, bulk_out, int_in, int_out);
+}
+static inline int __must_check usb_find_common_endpoints_reverse(struct usb_host_interface *alt,
+                                                                 struct usb_endpoint_descriptor **bulk_in,
+                                                                 struct usb_endpoint_descriptor **bulk_out,
+                                                                 struct usb_endpoint_descriptor **int_in,
+                                                                 struct usb_endpoint_descriptor **int_out) {
+  return __devsim_usb_find_endpoints(alt, 1, bulk_in, bulk_out, int_in, int_out);
+}
+static inline int __must_check usb_find_bulk_in_endpoint(struct usb_host_interface *alt,
+                                                         struct usb_endpoint_descriptor **bulk_in) {
+  return usb_find_common_endpoints(alt, bulk_in, NULL, NULL, NULL);
+}
+static inline int __must_check usb_find_bulk_out_endpoint(struct usb_host_interface *alt,
+                                                          struct usb_endpoint_descriptor **bulk_out) {
+  return usb_find_common_endpoints(alt, NULL, bulk_out, NULL, NULL);
+}
+static inline int __must_check usb_find_int_in_endpoint(struct usb_host_interface *alt,
+                                                        struct usb_endpoint_descriptor **int_in) {
+  return usb_find_common_endpoints(alt, NULL, NULL, int_in, NULL);
+}
+static inline int __must_check usb_find_int_out_endpoint(struct usb_host_interface *alt,
+                                                         struct usb_endpoint_descriptor **int_out) {
+  return usb_find_common_endpoints(alt, NULL, NULL, NULL, int_out);
+}
+static inline int __must_check usb_find_last_bulk_in_endpoint(struct usb_host_interface *alt,
+                                                              struct usb_endpoint_descriptor **bulk_in) {
+  return usb_find_common_endpoints_reverse(alt, bulk_in, NULL, NULL, NULL);
+}
+static inline int __must_check usb_find_last_bulk_out_endpoint(struct usb_host_interface *alt,
+                                                               struct usb_endpoint_descriptor **bulk_out) {
+  return usb_find_common_endpoints_reverse(alt, NULL, bulk_out, NULL, NULL);
+}
+static inline int __must_check usb_find_last_int_in_endpoint(struct usb_host_interface *alt,
+                                                             struct usb_endpoint_descriptor **int_in) {
+  return usb_find_common_endpoints_reverse(alt, NULL, NULL, int_in, NULL);
+}
+static inline int __must_check usb_find_last_int_out_endpoint(struct usb_host_interface *alt,
+                                                              struct usb_endpoint_descriptor **int_out) {
+  return usb_find_common_endpoints_reverse(alt, NULL, NULL, NULL, int_out);
+}
+
 struct usb_device {
   int devnum;
   char devpath[16];
@@ -218,7 +351,7 @@ struct usb_driver {
   int (*probe)(struct usb_interface *intf, const struct usb_device_id *id);
   void (*disconnect)(struct usb_interface *intf);
   int (*unlocked_ioctl)(struct usb_interface *intf, unsigned int code, void *buf);
-  int (*suspend)(struct usb_interface *intf, int message);
+  int (*suspend)(struct usb_interface *intf, pm_message_t message);
   int (*resume)(struct usb_interface *intf);
   int (*reset_resume)(struct usb_interface *intf);
   int (*pre_reset)(struct usb_interface *intf);
@@ -294,6 +427,7 @@ static inline void usb_autopm_put_interface(struct usb_interface *intf) {
 /* ---- URBs ---- */
 
 struct urb;
+struct usb_anchor;
 typedef void (*usb_complete_t)(struct urb *);
 
 #define URB_SHORT_NOT_OK 0x0001
@@ -301,15 +435,20 @@ typedef void (*usb_complete_t)(struct urb *);
 #define URB_NO_TRANSFER_DMA_MAP 0x0004
 
 struct urb {
-  int __devsim_refs; /* devsim's: the URB's reference count (usb_get_urb/usb_free_urb) */
+  int __devsim_refs;         /* devsim's: the URB's reference count (usb_get_urb/usb_free_urb) */
+  struct usb_anchor *anchor; /* the anchor it is on (usb_anchor_urb), NULL when none */
   struct usb_device *dev;
   unsigned int pipe;
   int status;
   unsigned int transfer_flags;
   void *transfer_buffer;
-  unsigned long long transfer_dma;
+  dma_addr_t transfer_dma;
   u32 transfer_buffer_length;
   u32 actual_length;
+  unsigned char *setup_packet; /* control URBs: the 8-byte struct usb_ctrlrequest */
+  dma_addr_t setup_dma;
+  int start_frame;
+  int number_of_packets;
   int interval;
   int error_count;
   void *context;
@@ -332,6 +471,11 @@ static inline unsigned int __create_pipe(struct usb_device *dev, unsigned int en
 #define usb_rcvbulkpipe(dev, ep) ((PIPE_BULK << 30) | __create_pipe(dev, ep) | USB_DIR_IN)
 #define usb_sndintpipe(dev, ep) ((PIPE_INTERRUPT << 30) | __create_pipe(dev, ep))
 #define usb_rcvintpipe(dev, ep) ((PIPE_INTERRUPT << 30) | __create_pipe(dev, ep) | USB_DIR_IN)
+#define usb_sndctrlpipe(dev, ep) ((PIPE_CONTROL << 30) | __create_pipe(dev, ep))
+#define usb_rcvctrlpipe(dev, ep) ((PIPE_CONTROL << 30) | __create_pipe(dev, ep) | USB_DIR_IN)
+#define usb_pipecontrol(pipe) (usb_pipetype((pipe)) == PIPE_CONTROL)
+#define usb_pipebulk(pipe) (usb_pipetype((pipe)) == PIPE_BULK)
+#define usb_pipeint(pipe) (usb_pipetype((pipe)) == PIPE_INTERRUPT)
 
 struct urb *__devsim_usb_alloc_urb(int iso_packets, gfp_t mem_flags, __DEVSIM_SITE_PARAMS);
 void __devsim_usb_free_urb(struct urb *urb, __DEVSIM_SITE_PARAMS);
@@ -347,6 +491,97 @@ int __devsim_usb_unlink_urb(struct urb *urb, __DEVSIM_SITE_PARAMS);
 #define usb_kill_urb(urb) __devsim_usb_kill_urb((urb), __DEVSIM_SITE)
 #define usb_unlink_urb(urb) __devsim_usb_unlink_urb((urb), __DEVSIM_SITE)
 
+/*
+ * usb_poison_urb: as usb_kill_urb (gives the URB back with -ENOENT if it is in flight and waits for its completion to
+ * return), and every later submission fails with -EPERM until usb_unpoison_urb. usb_block_urb rejects submissions
+ * without killing. Poisoning nests: each poison needs its unpoison. (drivers/usb/core/urb.c.)
+ */
+void __devsim_usb_poison_urb(struct urb *urb, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_unpoison_urb(struct urb *urb, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_block_urb(struct urb *urb, __DEVSIM_SITE_PARAMS);
+#define usb_poison_urb(urb) __devsim_usb_poison_urb((urb), __DEVSIM_SITE)
+#define usb_unpoison_urb(urb) __devsim_usb_unpoison_urb((urb), __DEVSIM_SITE)
+#define usb_block_urb(urb) __devsim_usb_block_urb((urb), __DEVSIM_SITE)
+
+/*
+ * DMA-able buffers for URBs (usb_alloc_coherent, usb_free_coherent): simulated memory, like kmalloc with mem_flags
+ * (not zeroed unless __GFP_ZERO); *dma gets the buffer's bus address. The device is read (a freed one is a
+ * use-after-free, as the kernel's hcd_buffer_alloc/hcd_buffer_free read dev->bus). NULL for a NULL device or size 0.
+ */
+void *__devsim_usb_alloc_coherent(struct usb_device *dev, size_t size, gfp_t mem_flags, dma_addr_t *dma,
+                                  __DEVSIM_SITE_PARAMS);
+void __devsim_usb_free_coherent(struct usb_device *dev, size_t size, void *addr, dma_addr_t dma, __DEVSIM_SITE_PARAMS);
+#define usb_alloc_coherent(dev, size, mem_flags, dma) \
+  __devsim_usb_alloc_coherent((dev), (size), (mem_flags), (dma), __DEVSIM_SITE)
+#define usb_free_coherent(dev, size, addr, dma) __devsim_usb_free_coherent((dev), (size), (addr), (dma), __DEVSIM_SITE)
+
+/*
+ * Anchors (drivers/usb/core/urb.c): a set of URBs a driver tracks together. usb_anchor_urb takes a reference on the
+ * URB and puts it on the anchor (a poisoned anchor poisons it); an URB leaves its anchor when the host controller
+ * gives it back (usb_unanchor_urb just before its completion handler; the anchor counts as empty for
+ * usb_wait_anchor_empty_timeout and usb_kill_anchored_urbs only once that handler returned, as hcd.c's
+ * __usb_hcd_giveback_urb suspends the anchor's wake-ups around it). usb_kill_anchored_urbs/usb_poison_anchored_urbs
+ * kill (poison) the anchored URBs newest first until the anchor is empty: an URB anchored but never submitted never
+ * leaves, and the kill spins, as the kernel's does. usb_unlink_anchored_urbs unlinks them without waiting,
+ * usb_scuttle_anchored_urbs takes them off without killing, usb_get_from_anchor takes the oldest off (with a
+ * reference for the caller). The anchor itself is only touched: the list is the model's.
+ */
+struct usb_anchor {
+  unsigned int __devsim_urbs; /* devsim's: how many URBs are anchored (the list is kept by devsim) */
+  unsigned int poisoned : 1;
+};
+
+void __devsim_init_usb_anchor(struct usb_anchor *anchor, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_anchor_urb(struct urb *urb, struct usb_anchor *anchor, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_unanchor_urb(struct urb *urb, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_kill_anchored_urbs(struct usb_anchor *anchor, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_poison_anchored_urbs(struct usb_anchor *anchor, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_unpoison_anchored_urbs(struct usb_anchor *anchor, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_unlink_anchored_urbs(struct usb_anchor *anchor, __DEVSIM_SITE_PARAMS);
+void __devsim_usb_scuttle_anchored_urbs(struct usb_anchor *anchor, __DEVSIM_SITE_PARAMS);
+struct urb *__devsim_usb_get_from_anchor(struct usb_anchor *anchor, __DEVSIM_SITE_PARAMS);
+int __devsim_usb_wait_anchor_empty_timeout(struct usb_anchor *anchor, unsigned int timeout, __DEVSIM_SITE_PARAMS);
+int __devsim_usb_anchor_empty(struct usb_anchor *anchor, __DEVSIM_SITE_PARAMS);
+
+#define init_usb_anchor(anchor) __devsim_init_usb_anchor((anchor), __DEVSIM_SITE)
+#define usb_anchor_urb(urb, anchor) __devsim_usb_anchor_urb((urb), (anchor), __DEVSIM_SITE)
+#define usb_unanchor_urb(urb) __devsim_usb_unanchor_urb((urb), __DEVSIM_SITE)
+#define usb_kill_anchored_urbs(anchor) __devsim_usb_kill_anchored_urbs((anchor), __DEVSIM_SITE)
+#define usb_poison_anchored_urbs(anchor) __devsim_usb_poison_anchored_urbs((anchor), __DEVSIM_SITE)
+#define usb_unpoison_anchored_urbs(anchor) __devsim_usb_unpoison_anchored_urbs((anchor), __DEVSIM_SITE)
+#define usb_unlink_anchored_urbs(anchor) __devsim_usb_unlink_anchored_urbs((anchor), __DEVSIM_SITE)
+#define usb_scuttle_anchored_urbs(anchor) __devsim_usb_scuttle_anchored_urbs((anchor), __DEVSIM_SITE)
+#define usb_get_from_anchor(anchor) __devsim_usb_get_from_anchor((anchor), __DEVSIM_SITE)
+/* timeout in milliseconds; nonzero when the anchor became empty in time, 0 when it timed out. */
+#define usb_wait_anchor_empty_timeout(anchor, timeout) \
+  __devsim_usb_wait_anchor_empty_timeout((anchor), (timeout), __DEVSIM_SITE)
+#define usb_anchor_empty(anchor) __devsim_usb_anchor_empty((anchor), __DEVSIM_SITE)
+
+/*
+ * Synchronous messages (drivers/usb/core/message.c): an URB submitted and waited for, uninterruptibly, up to
+ * `timeout` milliseconds (0: no limit); on timeout the URB is killed and the call fails with -ETIMEDOUT. After an
+ * unplug they fail with -ENODEV; one in flight when the device goes fails with -ESHUTDOWN. usb_control_msg returns
+ * the bytes transferred; usb_bulk_msg/usb_interrupt_msg return 0 and store them in *actual_length (also on error).
+ * usb_bulk_msg on an interrupt endpoint makes an interrupt transfer, as the kernel's does. What the mock device
+ * answers: see the top of this file. usb_clear_halt sends CLEAR_FEATURE(ENDPOINT_HALT) to the endpoint.
+ */
+#define USB_CTRL_GET_TIMEOUT 5000
+#define USB_CTRL_SET_TIMEOUT 5000
+
+int __devsim_usb_control_msg(struct usb_device *dev, unsigned int pipe, __u8 request, __u8 requesttype, __u16 value,
+                             __u16 index, void *data, __u16 size, int timeout, __DEVSIM_SITE_PARAMS);
+int __devsim_usb_bulk_msg(struct usb_device *dev, unsigned int pipe, void *data, int len, int *actual_length,
+                          int timeout, __DEVSIM_SITE_PARAMS);
+int __devsim_usb_clear_halt(struct usb_device *dev, int pipe, __DEVSIM_SITE_PARAMS);
+#define usb_control_msg(dev, pipe, request, requesttype, value, index, data, size, timeout)                      \
+  __devsim_usb_control_msg((dev), (pipe), (request), (requesttype), (value), (index), (data), (size), (timeout), \
+                           __DEVSIM_SITE)
+#define usb_bulk_msg(dev, pipe, data, len, actual_length, timeout) \
+  __devsim_usb_bulk_msg((dev), (pipe), (data), (len), (actual_length), (timeout), __DEVSIM_SITE)
+#define usb_interrupt_msg(dev, pipe, data, len, actual_length, timeout) \
+  __devsim_usb_bulk_msg((dev), (pipe), (data), (len), (actual_length), (timeout), __DEVSIM_SITE)
+#define usb_clear_halt(dev, pipe) __devsim_usb_clear_halt((dev), (pipe), __DEVSIM_SITE)
+
 static inline void usb_fill_bulk_urb(struct urb *urb, struct usb_device *dev, unsigned int pipe, void *transfer_buffer,
                                      int buffer_length, usb_complete_t complete_fn, void *context) {
   urb->dev = dev;
@@ -355,6 +590,13 @@ static inline void usb_fill_bulk_urb(struct urb *urb, struct usb_device *dev, un
   urb->transfer_buffer_length = (u32)buffer_length;
   urb->complete = complete_fn;
   urb->context = context;
+}
+
+static inline void usb_fill_control_urb(struct urb *urb, struct usb_device *dev, unsigned int pipe,
+                                        unsigned char *setup_packet, void *transfer_buffer, int buffer_length,
+                                        usb_complete_t complete_fn, void *context) {
+  usb_fill_bulk_urb(urb, dev, pipe, transfer_buffer, buffer_length, complete_fn, context);
+  urb->setup_packet = setup_packet;
 }
 
 static inline void usb_fill_int_urb(struct urb *urb, struct usb_device *dev, unsigned int pipe, void *transfer_buffer,

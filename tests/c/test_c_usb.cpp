@@ -1,0 +1,266 @@
+// linux/usb.h beyond what drivers/c/usbskel.c uses, through the scenario language: the test module cusb_api
+// (tests/c/every_header_usb.c) has one ioctl per piece of the API and returns what the API returned; the scenarios
+// script the mock device with `usb-data` and `usb-error` and expect the kernel's results.
+#define BOOST_TEST_MODULE c_usb
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+#include "cabi/module.hpp"
+#include "drivers/registry.hpp"
+#include "scenarios/parser.hpp"
+#include "scenarios/runner.hpp"
+#include "scenarios/writer.hpp"
+#include "sim/report.hpp"
+#include "tests/c/scenario_run.hpp"
+
+using namespace devsim;
+
+namespace {
+
+using test::failures_text;
+using test::run;
+
+// The test module is not in the registry (TEST_ONLY in tests/c/CMakeLists.txt): registered here.
+const bool kRegistered = [] {
+  cabi::CModuleSpec s;
+  s.name = "cusb_api";
+  s.path = DEVSIM_CUSB_API_MODULE;
+  s.node = "usbapi0";
+  s.bus = "usb";
+  s.summary = "the USB API's test module (tests/c/every_header_usb.c)";
+  drivers::register_driver(cabi::c_module_info(s));
+  return true;
+}();
+
+const std::string kHead = "driver cusb_api\ndevice usb 1-1 cusb_api\n";
+
+// Runs `tasks` on the test module's device: every expectation of the scenario must hold in every execution.
+void expect_clean(const std::string &tasks, const std::string &name, std::uint64_t executions = 200,
+                  const std::string &strategy = "random seed=3") {
+  BOOST_TEST_REQUIRE(kRegistered);
+  scenarios::Verdict v =
+      run(kHead + tasks + "explore " + strategy + " executions=" + std::to_string(executions) + "\n", name);
+  BOOST_TEST(v.result.executions == executions, name);
+  BOOST_TEST(v.result.failures.empty(), name << ":\n" << failures_text(v));
+  BOOST_TEST(v.passed, name << ": " << v.summary);
+}
+
+std::string error_of(const std::string &text) {
+  try {
+    scenarios::parse_scenario(text, "t.scn");
+  } catch (const scenarios::ParseError &e) {
+    return e.what();
+  }
+  return "(parsed)";
+}
+
+}  // namespace
+
+// drivers/usb/core/usb.c usb_find_common_endpoints (and _reverse, and the usb_find_*_endpoint wrappers in
+// include/linux/usb.h): the first (last) endpoint of each kind asked for, -ENXIO with the pointer cleared when the
+// interface has none (the mock device has bulk-in 0x82, bulk-out 0x02, interrupt-in 0x81, no interrupt-out).
+BOOST_AUTO_TEST_CASE(find_common_endpoints_over_the_interface_descriptors) {
+  expect_clean(R"(task app {
+  fd = open /dev/usbapi0
+  ioctl fd 1 => 8520321
+  close fd
+}
+)",
+               "endpoints.scn", 20);
+}
+
+// drivers/usb/core/urb.c usb_poison_urb: the URB in flight is given back with -ENOENT and waited for, and every
+// later submission fails with -EPERM (usb_hcd_link_urb_to_ep checks urb->reject) until usb_unpoison_urb; then it
+// is submitted again and completes with what the device sends. `sleep` lets the completion's interrupt run (virtual
+// time passes only when no task can run).
+BOOST_AUTO_TEST_CASE(poisoned_urb_is_killed_and_rejected_until_unpoisoned) {
+  expect_clean(R"(task app {
+  fd = open /dev/usbapi0
+  ioctl fd 2 => -EPERM
+  ioctl fd 3 => -ENOENT
+  ioctl fd 4 => 0
+  usb-data 1-1 "abc"
+  sleep 1ms
+  ioctl fd 3 => 0
+  ioctl fd 5 => 3
+  close fd
+}
+)",
+               "poison.scn");
+}
+
+// drivers/usb/core/hcd.c __usb_hcd_giveback_urb: an URB leaves its anchor before its completion handler runs, but
+// the anchor's waiters (usb_wait_anchor_empty_timeout, drivers/usb/core/urb.c) see it empty only once the handler
+// returned (usb_anchor_suspend_wakeups/usb_anchor_resume_wakeups): every completion has counted when the wait
+// returns, in every schedule explored. The coherent buffers are freed by the completions.
+BOOST_AUTO_TEST_CASE(anchor_is_empty_once_every_completion_returned) {
+  expect_clean(R"(task app {
+  fd = open /dev/usbapi0
+  ioctl fd 6 3 => 3
+  close fd
+}
+)",
+               "anchor-out.scn", 300);
+}
+
+// usb_wait_anchor_empty_timeout returns 0 when the time runs out (nothing came from the device in 10 ms);
+// usb_kill_anchored_urbs (drivers/usb/core/urb.c) kills every anchored URB, each given back with -ENOENT, and returns
+// with the anchor empty.
+BOOST_AUTO_TEST_CASE(kill_anchored_urbs_empties_the_anchor) {
+  expect_clean(R"(task app {
+  fd = open /dev/usbapi0
+  ioctl fd 7 2 => 2
+  close fd
+}
+)",
+               "anchor-in.scn");
+}
+
+// usb_poison_anchored_urbs marks the anchor poisoned: an URB anchored on it afterwards is poisoned too (usb_anchor_urb
+// increments urb->reject), so its submission fails with -EPERM; usb_unpoison_anchored_urbs lifts it
+// (drivers/usb/core/urb.c).
+BOOST_AUTO_TEST_CASE(poisoned_anchor_poisons_urbs_anchored_later) {
+  expect_clean(R"(task app {
+  fd = open /dev/usbapi0
+  ioctl fd 8 => -EPERM
+  close fd
+}
+)",
+               "anchor-poison.scn");
+}
+
+// An URB anchored but never submitted never leaves its anchor: the kernel's usb_kill_anchored_urbs loops until the
+// anchor is empty, so it spins forever. devsim reports the spin as the kernel's watchdog would.
+BOOST_AUTO_TEST_CASE(kill_anchored_urbs_spins_on_an_urb_never_submitted) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  scenarios::Verdict v = run(kHead + R"(task app {
+  fd = open /dev/usbapi0
+  ioctl fd 16
+  close fd
+}
+explore random seed=1 executions=5
+)",
+                             "forgotten.scn");
+  BOOST_TEST_REQUIRE(!v.result.failures.empty());
+  BOOST_TEST(v.result.failures.front().report.kind == std::string(sim::bug::kSoftLockup), failures_text(v));
+}
+
+// Synchronous messages (drivers/usb/core/message.c usb_bulk_msg, usb_interrupt_msg, usb_control_msg,
+// usb_start_wait_urb): a bulk-in read gets the bytes the device sends on 0x82, times out with -ETIMEDOUT (the URB
+// killed) when nothing comes, and fails with the status the device ends it with; an interrupt read of more than
+// wMaxPacketSize bytes is -EOVERFLOW (babble); a control IN message gets 0 bytes unless scripted, an OUT one sends
+// its data stage; a stalled endpoint is -EPIPE; usb_clear_halt is a CLEAR_FEATURE control message; a control URB
+// submitted asynchronously (usb_fill_control_urb) completes with the control endpoint's scripted status.
+BOOST_AUTO_TEST_CASE(synchronous_messages_are_answered_by_the_scripted_device) {
+  expect_clean(R"(task app {
+  fd = open /dev/usbapi0
+  usb-data 1-1 0x82 "hello"
+  ioctl fd 9 "\x00\x00\x00\x00\x00\x00\x00\x00" => 5 "hello\x00\x00\x00"
+  ioctl fd 9 "\x00\x00\x00\x00\x00\x00\x00\x00" => -ETIMEDOUT
+  usb-error 1-1 0x82 -EPROTO
+  ioctl fd 9 "\x00\x00\x00\x00\x00\x00\x00\x00" => -EPROTO
+  usb-data 1-1 "0123456789"
+  ioctl fd 10 "\x00\x00\x00\x00\x00\x00\x00\x00" => -EOVERFLOW
+  usb-error 1-1 0x81 -EPIPE
+  ioctl fd 10 "\x00\x00\x00\x00\x00\x00\x00\x00" => -EPIPE
+  ioctl fd 14 => 0
+  ioctl fd 11 "\x00\x00\x00\x00\x00\x00\x00\x00" => 0 "\x00\x00\x00\x00\x00\x00\x00\x00"
+  usb-data 1-1 0 "\x01\x02"
+  ioctl fd 11 "\x00\x00\x00\x00\x00\x00\x00\x00" => 2 "\x01\x02\x00\x00\x00\x00\x00\x00"
+  ioctl fd 12 => 4
+  usb-error 1-1 0 -EPIPE
+  ioctl fd 12 => -EPIPE
+  ioctl fd 13 => 8
+  usb-error 1-1 0x02 -EILSEQ
+  ioctl fd 13 => -EILSEQ
+  usb-error 1-1 0 -EPROTO
+  ioctl fd 17 => -EPROTO
+  ioctl fd 17 => 0
+  close fd
+}
+)",
+               "messages.scn", 50);
+}
+
+// A synchronous message in flight when the device goes fails with -ESHUTDOWN: usb_disable_interface flushes the
+// endpoint before disconnect (drivers/usb/core/hcd.c usb_hcd_flush_endpoint). The hub task waits 10 ms of virtual
+// time, which passes only once the reader sleeps in usb_bulk_msg. Afterwards the driver's ioctl says -ENODEV.
+BOOST_AUTO_TEST_CASE(synchronous_message_in_flight_at_unplug_fails_with_eshutdown) {
+  expect_clean(R"(task app {
+  fd = open /dev/usbapi0
+  ioctl fd 15 "\x00\x00\x00\x00\x00\x00\x00\x00" => -ESHUTDOWN
+  ioctl fd 9 "\x00\x00\x00\x00\x00\x00\x00\x00" => -ENODEV
+  close fd
+}
+task hub {
+  sleep 10ms
+  unplug usb 1-1
+}
+)",
+               "unplug-msg.scn");
+}
+
+// Anchored URBs racing an unplug, explored with PCT (random scheduling almost never lets the ioctls finish first):
+// usb_disable_interface flushes them with -ESHUTDOWN before disconnect, disconnect kills what is left anchored
+// (usb_kill_anchored_urbs) and the completions free their coherent buffers. Each ioctl sees its completions, or a
+// submission refused once the device is gone (-ENODEV), or (ioctl 7) the flush emptying the anchor during its 10 ms
+// wait (-EBUSY); the open may come too late (then -EBADF). Nothing is reported: no URB reference of the anchor or
+// the host controller is dropped twice or kept (drivers/usb/core/urb.c usb_anchor_urb/__usb_unanchor_urb, hcd.c
+// __usb_hcd_giveback_urb).
+BOOST_AUTO_TEST_CASE(anchored_urbs_racing_an_unplug_are_clean) {
+  expect_clean(R"(task app {
+  fd = open /dev/usbapi0
+  ioctl fd 6 3 => 3 | -ENODEV | -EBADF
+  ioctl fd 7 1 => 1 | -ENODEV | -EBADF | -EBUSY
+  close fd
+}
+task hub {
+  unplug usb 1-1
+}
+)",
+               "anchor-unplug.scn", 2000, "pct seed=3 depth=3");
+}
+
+// The device side of the language: usb-data takes an optional endpoint, usb-error an endpoint and a status; bad
+// input is a FILE:LINE:COL error; the writer writes both back to the same text (the fuzzer's reproducers).
+BOOST_AUTO_TEST_CASE(usb_error_and_usb_data_endpoints_parse_and_write_back) {
+  const std::string text = kHead + R"(task dev {
+  usb-data 1-1 "ab"
+  usb-data 1-1 0x82 "cd"
+  usb-data 1-1 0 "e"
+  usb-error 1-1 0x81 -EPROTO
+  usb-error 1-1 2 -EPIPE
+  usb-error 1-1 0 -ETIME
+}
+)";
+  scenarios::Scenario s = scenarios::parse_scenario(text, "t.scn");
+  const auto &ops = s.tasks.at(0).ops;
+  BOOST_TEST_REQUIRE(ops.size() == 6u);
+  BOOST_TEST(ops[0].arg == 0x81u);
+  BOOST_TEST(ops[1].arg == 0x82u);
+  BOOST_TEST(ops[2].arg == 0u);
+  BOOST_TEST((ops[3].kind == scenarios::OpKind::UsbError));
+  BOOST_TEST(ops[3].number == 71u);
+  BOOST_TEST(ops[4].arg == 0x02u);
+  const std::string written = scenarios::to_text(s);
+  BOOST_TEST(written.find("usb-data 1-1 \"ab\"") != std::string::npos, written);
+  BOOST_TEST(written.find("usb-data 1-1 0x82 \"cd\"") != std::string::npos, written);
+  BOOST_TEST(written.find("usb-error 1-1 0x02 -EPIPE") != std::string::npos, written);
+  BOOST_TEST(written.find("usb-error 1-1 0 -ETIME") != std::string::npos, written);
+  BOOST_TEST(scenarios::to_text(scenarios::parse_scenario(written, "w.scn")) == written);
+
+  const std::string head = kHead + "task dev {\n";
+  BOOST_TEST(error_of(head + "  usb-error 1-1 0x83 -EPROTO\n}\n") ==
+             "t.scn:4:17: the mock USB device has no endpoint '0x83': its endpoints are 0 (control), 0x81 "
+             "(interrupt-in), 0x82 (bulk-in) and 0x02 (bulk-out)");
+  BOOST_TEST(error_of(head + "  usb-error 1-1 0x81 -EBADF\n}\n").starts_with("t.scn:4:22: expected an URB status"));
+  BOOST_TEST(error_of(head + "  usb-error 1-1 0x81\n}\n") == "t.scn:4:21: expected an URB status like -EPROTO");
+  BOOST_TEST(error_of(head + "  usb-error 1-1\n}\n") == "t.scn:4:16: expected an endpoint (0, 0x81, 0x82 or 0x02)");
+  BOOST_TEST(error_of(head + "  usb-error 1-1 0x81 -EPROTO x\n}\n") == "t.scn:4:30: unexpected 'x'");
+  BOOST_TEST(error_of(head + "  usb-data 1-1 0x02 \"a\"\n}\n") ==
+             "t.scn:4:16: usb-data sends on an IN endpoint (0x81, 0x82) or the control endpoint (0); 0x02 is "
+             "bulk-out");
+  BOOST_TEST(error_of(head + "  usb-data 1-1 0x82\n}\n") ==
+             "t.scn:4:20: expected the bytes the device sends, quoted (\"...\")");
+}
