@@ -456,6 +456,86 @@ int __devsim_signal_pending(void) {
   return cabi::world().signal_pending() ? 1 : 0;
 }
 
+// ---- strings and memory (linux/string.h, sprintf in linux/kernel.h) ----
+// The driver's own reads and writes, checked at its call site as its instrumented code's would be.
+
+void* __devsim_memcpy(void* dst, const void* src, size_t n, int overlap, const char*, int, const char*) {
+  if (n == 0) return dst;
+  cabi::driver_access(src, n, false, DEVSIM_C_CALLER_PC);
+  cabi::driver_access(dst, n, true, DEVSIM_C_CALLER_PC);
+  return overlap ? std::memmove(dst, src, n) : std::memcpy(dst, src, n);
+}
+
+void* __devsim_memset(void* dst, int c, size_t n, const char*, int, const char*) {
+  if (n == 0) return dst;
+  cabi::driver_access(dst, n, true, DEVSIM_C_CALLER_PC);
+  return std::memset(dst, c, n);
+}
+
+int __devsim_memcmp(const void* a, const void* b, size_t n, const char*, int, const char*) {
+  if (n == 0) return 0;
+  cabi::driver_access(a, n, false, DEVSIM_C_CALLER_PC);
+  cabi::driver_access(b, n, false, DEVSIM_C_CALLER_PC);
+  return std::memcmp(a, b, n);
+}
+
+size_t __devsim_strnlen(const char* s, size_t max, const char*, int, const char*) {
+  const size_t n = ::strnlen(s, max);
+  // The bytes read: the string and its terminator (all `max` when there was none within them).
+  cabi::driver_access(s, n < max ? n + 1 : n, false, DEVSIM_C_CALLER_PC);
+  return n;
+}
+
+int __devsim_strncmp(const char* a, const char* b, size_t n, const char*, int, const char*) {
+  if (n == 0) return 0;
+  size_t i = 0;
+  while (i + 1 < n && a[i] != '\0' && a[i] == b[i])
+    ++i;
+  cabi::driver_access(a, i + 1, false, DEVSIM_C_CALLER_PC);
+  cabi::driver_access(b, i + 1, false, DEVSIM_C_CALLER_PC);
+  return static_cast<unsigned char>(a[i]) - static_cast<unsigned char>(b[i]);
+}
+
+char* __devsim_strchr(const char* s, int c, const char*, int, const char*) {
+  const size_t n = std::strlen(s);
+  cabi::driver_access(s, n + 1, false, DEVSIM_C_CALLER_PC);
+  return const_cast<char*>(std::strchr(s, c));
+}
+
+ssize_t __devsim_strscpy(char* dst, const char* src, size_t size, const char*, int, const char*) {
+  constexpr ssize_t kE2Big = -7;  // -E2BIG (include/uapi/asm-generic/errno-base.h)
+  if (size == 0) return kE2Big;
+  const size_t n = ::strnlen(src, size);
+  const size_t copied = n < size ? n : size - 1;
+  cabi::driver_access(src, n < size ? n + 1 : n, false, DEVSIM_C_CALLER_PC);
+  cabi::driver_access(dst, copied + 1, true, DEVSIM_C_CALLER_PC);
+  std::memcpy(dst, src, copied);
+  dst[copied] = '\0';
+  return n < size ? static_cast<ssize_t>(n) : kE2Big;
+}
+
+int __devsim_snprintf(char* buf, size_t size, int written, const char*, int, const char*, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  va_list again;
+  va_copy(again, ap);
+  const int len = std::vsnprintf(nullptr, 0, fmt, ap);
+  va_end(ap);
+  std::string text(len > 0 ? static_cast<std::size_t>(len) : 0, '\0');
+  std::vsnprintf(text.data(), text.size() + 1, fmt, again);
+  va_end(again);
+  if (len < 0) return 0;
+  // sprintf: unbounded (size is SIZE_MAX); snprintf/scnprintf: at most size bytes, terminator included.
+  const size_t out = size == 0 ? 0 : (text.size() < size - 1 ? text.size() : size - 1);
+  if (size != 0) {
+    cabi::driver_access(buf, out + 1, true, DEVSIM_C_CALLER_PC);
+    std::memcpy(buf, text.data(), out);
+    buf[out] = '\0';
+  }
+  // snprintf returns what it would have written; scnprintf what it wrote (lib/vsprintf.c).
+  return written ? static_cast<int>(out) : len;
+}
+
 // ---- user memory ----
 
 unsigned long __devsim_copy_to_user(void* to, const void* from, unsigned long n, const char* file, int line,

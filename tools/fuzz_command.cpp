@@ -69,6 +69,14 @@ void write_str(const char* s) {
 // A crash of driver code in a job (not a report: the process itself faulted). Async-signal-safe: write() and
 // _exit() only. The reproducers and JSON written so far stay on disk.
 extern "C" void on_crash(int sig) {
+  // Jobs are threads: two may crash at once. The first writes the error and ends the process; any other waits for
+  // that (the handler stays installed: with the default action restored, a second crash would kill the process
+  // before the first one's message is out).
+  static std::atomic<bool> crashing{false};
+  if (crashing.exchange(true)) {
+    for (;;)
+      ::pause();
+  }
   const char* name = sig == SIGSEGV   ? "SIGSEGV"
                      : sig == SIGBUS  ? "SIGBUS"
                      : sig == SIGFPE  ? "SIGFPE"
@@ -100,7 +108,7 @@ class SignalScope {
     crash.sa_handler = on_crash;
     sigemptyset(&crash.sa_mask);
     // On the alternate stack the simulator gives every thread that runs tasks (a fault may be a stack overflow).
-    crash.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    crash.sa_flags = SA_ONSTACK;
     for (std::size_t i = 0; i < std::size(kCrashSignals); ++i)
       sigaction(kCrashSignals[i], &crash, &old_crash_[i]);
   }

@@ -21,7 +21,9 @@
 #include "err.h"
 #include "gfp.h"
 #include "kernel.h"
+#include "kref.h" /* as the kernel's, through linux/kobject.h */
 #include "module.h"
+#include "mutex.h"
 #include "printk.h"
 #include "types.h"
 

@@ -33,6 +33,9 @@ void __devsim_kfree(const void *p, __DEVSIM_SITE_PARAMS);
 
 /* printk and warnings */
 int __devsim_printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* sprintf/snprintf/scnprintf: written 0 returns the length the text needs, 1 what was written */
+int __devsim_snprintf(char *buf, size_t size, int written, __DEVSIM_SITE_PARAMS, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 void __devsim_warn(const char *cond, __DEVSIM_SITE_PARAMS);
 /* a list corruption CONFIG_DEBUG_LIST caught (linux/list.h): a fatal "list-corruption" report; returns false */
 bool __devsim_list_corruption(const char *headline, const char *detail, __DEVSIM_SITE_PARAMS);

@@ -4,6 +4,7 @@
 
 #include "compiler.h"
 #include "printk.h"
+#include "string.h" /* as the kernel's headers bring it in for nearly every driver */
 #include "types.h"
 
 #define ARRAY_SIZE(arr) (sizeof(arr) / sizeof((arr)[0]))
@@ -41,6 +42,14 @@
     unlikely(__ret_warn_on);                                               \
   })
 #define WARN_ON_ONCE(condition) WARN_ON(condition)
+/* sprintf, snprintf, scnprintf (lib/vsprintf.c): the C library's formatting into the driver's buffer, whose bytes
+ * are checked as the driver's writes; the kernel's %p extensions print as plain pointers. */
+#ifndef __cplusplus /* devsim's C++ side (cabi/) keeps the C library's names */
+#define sprintf(buf, fmt, ...) __devsim_snprintf((buf), (size_t)-1, 0, __DEVSIM_SITE, fmt, ##__VA_ARGS__)
+#define snprintf(buf, size, fmt, ...) __devsim_snprintf((buf), (size), 0, __DEVSIM_SITE, fmt, ##__VA_ARGS__)
+#define scnprintf(buf, size, fmt, ...) __devsim_snprintf((buf), (size), 1, __DEVSIM_SITE, fmt, ##__VA_ARGS__)
+#endif
+
 #define BUILD_BUG_ON(condition) _Static_assert(!(condition), "BUILD_BUG_ON failed: " #condition)
 
 #endif

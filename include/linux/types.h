@@ -38,6 +38,12 @@ typedef __kernel_ssize_t ssize_t;
 typedef __kernel_loff_t loff_t;
 typedef __kernel_dev_t dev_t;
 #endif
+typedef u16 __le16;
+typedef u16 __be16;
+typedef u32 __le32;
+typedef u32 __be32;
+typedef u64 __le64;
+typedef u64 __be64;
 typedef unsigned int fmode_t;
 typedef unsigned short umode_t;
 typedef unsigned int gfp_t;

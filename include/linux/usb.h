@@ -50,6 +50,19 @@
 #include "module.h"
 #include "pm.h"
 #include "types.h"
+/* What a USB driver finds declared without including it, as the kernel's usb.h brings it in (through device.h,
+ * fs.h, completion.h, sched.h, mutex.h, interrupt.h): the locks, the wait queues and the counting semaphore
+ * usb-skeleton-style drivers keep in their state. Not for devsim's C++ side (cabi/usb.cpp), whose names their
+ * macros would rewrite. */
+#ifndef __cplusplus
+#include "../asm/byteorder.h"
+#include "completion.h"
+#include "rwsem.h"
+#include "sched.h"
+#include "semaphore.h"
+#include "spinlock.h"
+#include "wait.h"
+#endif
 
 #ifdef __cplusplus
 extern "C" {

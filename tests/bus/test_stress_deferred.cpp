@@ -425,7 +425,9 @@ BOOST_AUTO_TEST_CASE(arm_and_delete_race_accounting) {
     t.join();
   if (del_timer_sync(k.timer)) deleted.fetch_add(1);
   BOOST_TEST(k.fires.load() + deleted.load() + replaced.load() == arms.load());
-  BOOST_TEST(k.max_inside.load() == 1);
+  // Never overlapping itself. Whether any arming fired at all depends on the threads' timing (on a loaded machine
+  // every one may be replaced or deleted first), so 0 is allowed.
+  BOOST_TEST(k.max_inside.load() <= 1);
   BOOST_TEST(!timer_pending(k.timer));
 }
 

@@ -1,0 +1,44 @@
+/*
+ * linux/string.h: the kernel's string and memory functions (devsim, C gnu11).
+ *
+ * Each is devsim's (cabi/kernel_api.cpp), not the C library's, so what it reads and writes is checked as the
+ * driver's access at the driver's call site: a copy out of freed memory is a use-after-free, past the end of an
+ * allocation out of bounds, and two unserialised copies into the same bytes a data race. A memcpy the compiler
+ * emits by itself (a struct assignment) is the compiler's and goes unchecked by this header.
+ */
+#ifndef _DEVSIM_LINUX_STRING_H
+#define _DEVSIM_LINUX_STRING_H
+
+#include "devsim_abi.h"
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+void *__devsim_memcpy(void *dst, const void *src, size_t n, int overlap, __DEVSIM_SITE_PARAMS);
+void *__devsim_memset(void *dst, int c, size_t n, __DEVSIM_SITE_PARAMS);
+int __devsim_memcmp(const void *a, const void *b, size_t n, __DEVSIM_SITE_PARAMS);
+size_t __devsim_strnlen(const char *s, size_t max, __DEVSIM_SITE_PARAMS);
+int __devsim_strncmp(const char *a, const char *b, size_t n, __DEVSIM_SITE_PARAMS);
+char *__devsim_strchr(const char *s, int c, __DEVSIM_SITE_PARAMS);
+ssize_t __devsim_strscpy(char *dst, const char *src, size_t size, __DEVSIM_SITE_PARAMS);
+#ifdef __cplusplus
+}
+#endif
+
+/* For C drivers only: devsim's C++ side (cabi/) includes these headers and keeps the C library's names. */
+#ifndef __cplusplus
+#define memcpy(dst, src, n) __devsim_memcpy((dst), (src), (n), 0, __DEVSIM_SITE)
+#define memmove(dst, src, n) __devsim_memcpy((dst), (src), (n), 1, __DEVSIM_SITE)
+#define memset(dst, c, n) __devsim_memset((dst), (c), (n), __DEVSIM_SITE)
+#define memcmp(a, b, n) __devsim_memcmp((a), (b), (n), __DEVSIM_SITE)
+#define strlen(s) __devsim_strnlen((s), (size_t)-1, __DEVSIM_SITE)
+#define strnlen(s, max) __devsim_strnlen((s), (max), __DEVSIM_SITE)
+#define strcmp(a, b) __devsim_strncmp((a), (b), (size_t)-1, __DEVSIM_SITE)
+#define strncmp(a, b, n) __devsim_strncmp((a), (b), (n), __DEVSIM_SITE)
+#define strchr(s, c) __devsim_strchr((s), (c), __DEVSIM_SITE)
+/* strscpy: copies at most size - 1 bytes and terminates; the length, or -E2BIG when truncated (lib/string.c). */
+#define strscpy(dst, src, size) __devsim_strscpy((dst), (src), (size), __DEVSIM_SITE)
+#endif
+
+#endif
