@@ -288,7 +288,12 @@ void device_release_driver(Device* dev, const Site& site) {
 
 bool Driver::matches(const std::string& modalias) const {
   if (ops_.id_table.empty()) return modalias == ops_.name;
-  return std::find(ops_.id_table.begin(), ops_.id_table.end(), modalias) != ops_.id_table.end();
+  // An entry ending in '*' matches every modalias it begins, as the kernel's aliases are globs (scripts/mod/
+  // file2alias.c writes "usb:v10D2p*" for an id that matches the vendor only).
+  return std::any_of(ops_.id_table.begin(), ops_.id_table.end(), [&](const std::string& id) {
+    if (!id.empty() && id.back() == '*') return modalias.compare(0, id.size() - 1, id, 0, id.size() - 1) == 0;
+    return id == modalias;
+  });
 }
 
 Device* BusType::find_device(const std::string& name) const {

@@ -192,6 +192,26 @@ std::string usb_modalias(unsigned vendor, unsigned product) {
   return buf;
 }
 
+// drivers/usb/core/driver.c usb_match_device: the fields match_flags names must be equal; vendor and product are what
+// devsim's devices have (the rest of the flags are not modelled and match anything).
+bool usb_id_matches(const struct usb_device_id& id, unsigned vendor, unsigned product) {
+  if ((id.match_flags & USB_DEVICE_ID_MATCH_VENDOR) && id.idVendor != vendor) return false;
+  if ((id.match_flags & USB_DEVICE_ID_MATCH_PRODUCT) && id.idProduct != product) return false;
+  return true;
+}
+
+// The alias an id matches (the bus's id_table entry): "usb:vVVVVpPPPP", or with a '*' where the id leaves the rest
+// free, as scripts/mod/file2alias.c writes it ("usb:v10D2p*" for a vendor-only match).
+std::string usb_id_alias(const struct usb_device_id& id) {
+  char buf[32];
+  if (!(id.match_flags & USB_DEVICE_ID_MATCH_VENDOR)) return "usb:v*";
+  if (!(id.match_flags & USB_DEVICE_ID_MATCH_PRODUCT)) {
+    std::snprintf(buf, sizeof buf, "usb:v%04Xp*", id.idVendor & 0xffffu);
+    return buf;
+  }
+  return usb_modalias(id.idVendor, id.idProduct);
+}
+
 // The C structures of `bd`, made at the first probe of a C driver on it: the device descriptor says the ids of the
 // modalias it was plugged with (or, for the module's name, of the driver's first id_table entry).
 CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Site& site) {
@@ -482,7 +502,7 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
   ops.id_table = {spec->name};
   if (drv->id_table != nullptr)
     for (const struct usb_device_id* id = drv->id_table; id->match_flags != 0; ++id)
-      ops.id_table.push_back(cabi::usb_modalias(id->idVendor, id->idProduct));
+      ops.id_table.push_back(cabi::usb_id_alias(*id));
   ops.probe = [drv](bus::CoreContext& ctx) -> int {
     const sim::Site at = sim::Site::current();
     cabi::CUsbDev& d = cabi::usb_dev_of(ctx.device(), drv, at);
@@ -490,8 +510,7 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
     const struct usb_device_id* match = nullptr;
     if (drv->id_table != nullptr)
       for (const struct usb_device_id* id = drv->id_table; id->match_flags != 0 && match == nullptr; ++id)
-        if (id->idVendor == d.c->udev.descriptor.idVendor && id->idProduct == d.c->udev.descriptor.idProduct)
-          match = id;
+        if (cabi::usb_id_matches(*id, d.c->udev.descriptor.idVendor, d.c->udev.descriptor.idProduct)) match = id;
     if (match == nullptr && drv->id_table != nullptr) match = drv->id_table;
     d.bound = drv;
     d.enabled = true;

@@ -169,6 +169,14 @@ const std::vector<std::string> kBugKinds = {"use-after-free",
 bool name_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
 }
+// "usb:v" four hex digits "p" four hex digits.
+bool usb_id_alias(const std::string& text) {
+  if (text.size() != 14 || text.compare(0, 5, "usb:v") != 0 || text[9] != 'p') return false;
+  for (std::size_t i : {5u, 6u, 7u, 8u, 10u, 11u, 12u, 13u})
+    if (!std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
+  return true;
+}
+
 bool id_char(char c) {
   return name_char(c) || c == '.' || c == ':';
 }
@@ -452,10 +460,13 @@ class Parser {
     if (t.text != "usb" && t.text != "platform")
       fail(t, "unknown bus " + quote(t.text) + " (usb or platform)" + suggest(t.text, {"usb", "platform"}));
   }
-  // A modalias names the driver that binds the device: one the registry knows.
+  // A modalias names the driver that binds the device (one the registry knows), or is a USB device's
+  // "usb:vVVVVpPPPP": its descriptor has those ids, and whichever loaded driver's id table matches them binds it
+  // (a C driver's table is known only once its module is loaded, so any such alias is accepted here).
   void check_modalias(const Token& t) const {
     plain(t, "a modalias");
     if (drivers::find_driver(t.text) != nullptr) return;
+    if (usb_id_alias(t.text)) return;
     std::vector<std::string> names;
     for (const auto& d : drivers::all_drivers())
       names.push_back(d.name);

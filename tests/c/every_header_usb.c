@@ -47,6 +47,7 @@
 
 static const struct usb_device_id usbapi_table[] = {
     {USB_DEVICE(0xfff1, 0xfff1)},
+    {.match_flags = USB_DEVICE_ID_MATCH_VENDOR, .idVendor = 0xfff2}, /* any product of vendor 0xfff2 */
     {},
 };
 MODULE_DEVICE_TABLE(usb, usbapi_table);

@@ -264,3 +264,22 @@ BOOST_AUTO_TEST_CASE(usb_error_and_usb_data_endpoints_parse_and_write_back) {
   BOOST_TEST(error_of(head + "  usb-data 1-1 0x82\n}\n") ==
              "t.scn:4:20: expected the bytes the device sends, quoted (\"...\")");
 }
+
+// A device plugged as "usb:vVVVVpPPPP" has those ids in its descriptor and binds the driver whose id table matches
+// them (drivers/usb/core/driver.c usb_match_device: only the fields match_flags names count, so a vendor-only entry
+// takes every product of that vendor; scripts/mod/file2alias.c writes such an entry's alias as "usb:vVVVVp*").
+BOOST_AUTO_TEST_CASE(a_device_binds_the_driver_whose_id_table_matches_its_ids) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  const std::string tasks = "task app {\n  fd = open /dev/usbapi0\n  close fd\n}\n";
+  for (const char *alias : {"usb:vFFF1pFFF1", "usb:vFFF2p0042", "usb:vfff2p0001"}) {
+    scenarios::Verdict v = run(std::string("driver cusb_api\ndevice usb 1-1 ") + alias + "\n" + tasks, alias);
+    BOOST_TEST(v.passed, alias << ": " << v.summary << "\n" << failures_text(v));
+  }
+  // Nothing matches vendor 0xfff3: no driver binds, so there is no node to open.
+  scenarios::Verdict unbound = run(
+      "driver cusb_api\ndevice usb 1-1 usb:vFFF3pFFF1\ntask app {\n  open /dev/usbapi0 => -ENOENT\n}\n", "unbound.scn");
+  BOOST_TEST(unbound.passed, unbound.summary << "\n" << failures_text(unbound));
+  // Not a USB id alias: still an unknown driver.
+  BOOST_TEST(error_of("device usb 1-1 usb:vFFF1pFFF\ntask a {\n  yield\n}\n").find("unknown driver") !=
+             std::string::npos);
+}
