@@ -290,6 +290,39 @@ void __devsim_kfree(const void* p, const char* file, int line, const char* func)
   cabi::c_kfree(p, c_site(file, line, func));
 }
 
+void* __devsim_kmemdup(const void* src, size_t len, gfp_t flags, const char* file, int line, const char* func) {
+  // mm/util.c kmemdup: a new allocation holding a copy of the len bytes at src (read as the driver's access).
+  void* p = cabi::c_kmalloc(len, flags, c_site(file, line, func));
+  if (p == nullptr || len == 0) return p;
+  cabi::driver_access(src, len, false, DEVSIM_C_CALLER_PC);
+  std::memcpy(p, src, len);
+  return p;
+}
+
+void* __devsim_krealloc(const void* p, size_t new_size, gfp_t flags, const char* file, int line, const char* func) {
+  // mm/slab_common.c krealloc: NULL is a kmalloc, a new size of 0 a kfree (ZERO_SIZE_PTR back). The kernel may keep
+  // an object that still fits in place; devsim always moves it, so a caller that keeps using the old pointer (which
+  // krealloc may free) is caught in every execution, not only when the object happened to move.
+  const sim::Site site = c_site(file, line, func);
+  if (p == nullptr || p == cabi::kZeroSizePtr) return cabi::c_kmalloc(new_size, flags, site);
+  if (new_size == 0) {
+    cabi::c_kfree(p, site);
+    return cabi::kZeroSizePtr;
+  }
+  sim::KernelMemory& mem = cabi::world().memory();
+  const sim::AllocId id = mem.find(p);
+  const std::size_t old_size = id != 0 ? mem.record(id).size : 0;
+  void* q = cabi::c_kmalloc(new_size, flags, site);
+  if (q == nullptr) return nullptr;  // the old object stays the caller's
+  const std::size_t n = old_size < new_size ? old_size : new_size;
+  if (n != 0) {
+    cabi::driver_access(p, n, false, DEVSIM_C_CALLER_PC);
+    std::memcpy(q, p, n);
+  }
+  cabi::c_kfree(p, site);
+  return q;
+}
+
 int __devsim_printk(const char* fmt, ...) {
   static const bool print = [] {
     const char* v = std::getenv("DEVSIM_PRINTK");

@@ -11,6 +11,10 @@
 #include "gfp.h"
 #include "types.h"
 
+/* What a zero-size kmalloc returns: not NULL, and any access through it faults (include/linux/slab.h). */
+#define ZERO_SIZE_PTR ((void *)16)
+#define ZERO_OR_NULL_PTR(x) ((unsigned long)(x) <= (unsigned long)ZERO_SIZE_PTR)
+
 #define kmalloc(size, flags) __devsim_kmalloc((size), (flags), __DEVSIM_SITE)
 #define kzalloc(size, flags) __devsim_kmalloc((size), (flags) | __GFP_ZERO, __DEVSIM_SITE)
 #define kcalloc(n, size, flags)                                                                                     \
@@ -25,5 +29,11 @@
     __builtin_mul_overflow(__n, __size, &__bytes) ? NULL : __devsim_kmalloc(__bytes, (flags), __DEVSIM_SITE); \
   })
 #define kfree(p) __devsim_kfree((p), __DEVSIM_SITE)
+/* kmemdup: a new allocation holding a copy of len bytes of src (mm/util.c). */
+#define kmemdup(src, len, flags) __devsim_kmemdup((src), (len), (flags), __DEVSIM_SITE)
+/* krealloc: a new size for p's object, its contents kept up to the smaller size; NULL p is kmalloc, a new size of 0
+ * is kfree (ZERO_SIZE_PTR back); on failure NULL and p untouched (mm/slab_common.c). devsim always moves the object,
+ * so the old pointer is freed memory afterwards, as the kernel allows it to be. */
+#define krealloc(p, new_size, flags) __devsim_krealloc((p), (new_size), (flags), __DEVSIM_SITE)
 
 #endif

@@ -45,6 +45,11 @@ static long every_ioctl(struct file *file, unsigned int cmd, unsigned long arg) 
 
   (void)file;
   if (!t) return -ENOMEM;
+  {
+    char *dup = kmemdup(t, sizeof(*t), GFP_KERNEL);
+    char *grown = krealloc(dup, 2 * sizeof(*t), GFP_KERNEL);
+    if (!ZERO_OR_NULL_PTR(grown) && grown != ZERO_SIZE_PTR) kfree(grown);
+  }
   kref_init(&t->ref);
   refcount_set(&t->users, 1);
   refcount_inc(&t->users);
