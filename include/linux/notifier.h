@@ -1,5 +1,5 @@
 /*
- * linux/notifier.h: notifier chains, raw and blocking (devsim, C gnu11).
+ * linux/notifier.h: notifier chains, raw, atomic and blocking (devsim, C gnu11).
  *
  * As kernel/notifier.c has them, and inline in the driver's translation unit: every link of the chain and every
  * notifier_block field read while walking it is the driver's own access, so a notifier_block freed while still
@@ -8,7 +8,8 @@
  * for writing (linux/rwsem.h), so once blocking_notifier_chain_unregister returns no callback of that block runs or
  * will run. Blocks are kept by descending priority, equal priorities in registration order; registering a block
  * twice warns and is -EEXIST; unregistering one not registered is -ENOENT; a callback's NOTIFY_STOP_MASK ends the
- * walk. Not provided: atomic and SRCU chains (atomic_notifier_*, srcu_notifier_*), the _robust and _cond forms.
+ * walk. Atomic chains walk under rcu_read_lock and unregister waits for a grace period. Not provided: SRCU chains
+ * (srcu_notifier_*), the _robust and _cond forms.
  */
 #ifndef _DEVSIM_LINUX_NOTIFIER_H
 #define _DEVSIM_LINUX_NOTIFIER_H
@@ -16,7 +17,9 @@
 #include "compiler.h"
 #include "errno.h"
 #include "kernel.h"
+#include "rcupdate.h"
 #include "rwsem.h"
+#include "spinlock.h"
 #include "types.h"
 
 struct notifier_block;
@@ -37,6 +40,11 @@ struct blocking_notifier_head {
   struct notifier_block *head;
 };
 
+struct atomic_notifier_head {
+  spinlock_t lock;
+  struct notifier_block __rcu *head;
+};
+
 #define NOTIFY_DONE 0x0000
 #define NOTIFY_OK 0x0001
 #define NOTIFY_STOP_MASK 0x8000
@@ -49,6 +57,14 @@ struct blocking_notifier_head {
 #define RAW_INIT_NOTIFIER_HEAD(name) \
   do {                               \
     (name)->head = NULL;             \
+  } while (0)
+#define ATOMIC_NOTIFIER_INIT(name) \
+  { .lock = __SPIN_LOCK_UNLOCKED((name).lock), .head = NULL }
+#define ATOMIC_NOTIFIER_HEAD(name) struct atomic_notifier_head name = ATOMIC_NOTIFIER_INIT(name)
+#define ATOMIC_INIT_NOTIFIER_HEAD(name) \
+  do {                                  \
+    spin_lock_init(&(name)->lock);      \
+    (name)->head = NULL;                \
   } while (0)
 #define BLOCKING_NOTIFIER_INIT(name) \
   { .rwsem = __RWSEM_INITIALIZER((name).rwsem), .head = NULL }
@@ -130,6 +146,34 @@ static inline int blocking_notifier_call_chain(struct blocking_notifier_head *nh
     ret = __devsim_notifier_call_chain(&nh->head, val, v);
     up_read(&nh->rwsem);
   }
+  return ret;
+}
+
+/* kernel/notifier.c's atomic chains: callers may be in atomic context; the walk runs under rcu_read_lock, register
+ * and unregister under the chain's spinlock with interrupts off, and unregister waits for a grace period
+ * (synchronize_rcu), so once it returns no callback of that block runs or will run. */
+static inline int atomic_notifier_chain_register(struct atomic_notifier_head *nh, struct notifier_block *n) {
+  unsigned long flags;
+  int ret;
+  spin_lock_irqsave(&nh->lock, flags);
+  ret = __devsim_notifier_chain_register(&nh->head, n);
+  spin_unlock_irqrestore(&nh->lock, flags);
+  return ret;
+}
+static inline int atomic_notifier_chain_unregister(struct atomic_notifier_head *nh, struct notifier_block *n) {
+  unsigned long flags;
+  int ret;
+  spin_lock_irqsave(&nh->lock, flags);
+  ret = __devsim_notifier_chain_unregister(&nh->head, n);
+  spin_unlock_irqrestore(&nh->lock, flags);
+  synchronize_rcu();
+  return ret;
+}
+static inline int atomic_notifier_call_chain(struct atomic_notifier_head *nh, unsigned long val, void *v) {
+  int ret;
+  rcu_read_lock();
+  ret = __devsim_notifier_call_chain(&nh->head, val, v);
+  rcu_read_unlock();
   return ret;
 }
 

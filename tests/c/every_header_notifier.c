@@ -4,6 +4,8 @@
 #include <linux/notifier.h>
 
 static BLOCKING_NOTIFIER_HEAD(every_blocking_chain);
+static ATOMIC_NOTIFIER_HEAD(every_atomic_chain);
+static struct atomic_notifier_head every_atomic_too = ATOMIC_NOTIFIER_INIT(every_atomic_too);
 static RAW_NOTIFIER_HEAD(every_raw_chain);
 static struct blocking_notifier_head every_blocking_too = BLOCKING_NOTIFIER_INIT(every_blocking_too);
 static struct raw_notifier_head every_raw_too = RAW_NOTIFIER_INIT(every_raw_too);
@@ -22,7 +24,11 @@ static int __init every_notifier_init(void) {
   int ret;
   BLOCKING_INIT_NOTIFIER_HEAD(&every_blocking_too);
   RAW_INIT_NOTIFIER_HEAD(&every_raw_too);
-  ret = blocking_notifier_chain_register(&every_blocking_chain, &every_nb);
+  ATOMIC_INIT_NOTIFIER_HEAD(&every_atomic_too);
+  ret = atomic_notifier_chain_register(&every_atomic_chain, &every_nb);
+  ret |= atomic_notifier_call_chain(&every_atomic_chain, 0, NULL);
+  ret |= atomic_notifier_chain_unregister(&every_atomic_chain, &every_nb);
+  ret |= blocking_notifier_chain_register(&every_blocking_chain, &every_nb);
   ret |= raw_notifier_chain_register(&every_raw_chain, &every_nb_too);
   ret |= blocking_notifier_call_chain(&every_blocking_chain, 0, NULL);
   ret |= raw_notifier_call_chain(&every_raw_chain, 1, NULL) & ~(NOTIFY_STOP | NOTIFY_OK);

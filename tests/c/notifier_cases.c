@@ -63,8 +63,10 @@ void notifier_case_freed_while_registered(void) {
   raw_notifier_call_chain(&chain, 0, NULL);
 }
 
-/* A chain shared by two tasks: one calls it, the other unregisters its listener and frees it. */
+/* A chain shared by two tasks: one calls it, the other unregisters its listener and frees it. `blocking`: 0 a raw
+ * chain, 1 a blocking one, 2 an atomic one. */
 struct shared_chain {
+  struct atomic_notifier_head atomic;
   struct blocking_notifier_head blocking;
   struct raw_notifier_head raw;
   struct listener *l;
@@ -73,24 +75,31 @@ struct shared_chain {
 
 struct shared_chain *notifier_case_shared(int blocking) {
   struct shared_chain *s = kzalloc(sizeof(*s), GFP_KERNEL);
+  ATOMIC_INIT_NOTIFIER_HEAD(&s->atomic);
   BLOCKING_INIT_NOTIFIER_HEAD(&s->blocking);
   RAW_INIT_NOTIFIER_HEAD(&s->raw);
   s->l = kzalloc(sizeof(*s->l), GFP_KERNEL);
   listener_init(s->l, 1, 0, &s->log);
-  if (blocking)
+  if (blocking == 2)
+    atomic_notifier_chain_register(&s->atomic, &s->l->nb);
+  else if (blocking)
     blocking_notifier_chain_register(&s->blocking, &s->l->nb);
   else
     raw_notifier_chain_register(&s->raw, &s->l->nb);
   return s;
 }
 void notifier_case_call(struct shared_chain *s, int blocking) {
-  if (blocking)
+  if (blocking == 2)
+    atomic_notifier_call_chain(&s->atomic, 0, NULL);
+  else if (blocking)
     blocking_notifier_call_chain(&s->blocking, 0, NULL);
   else
     raw_notifier_call_chain(&s->raw, 0, NULL);
 }
 void notifier_case_remove(struct shared_chain *s, int blocking) {
-  if (blocking)
+  if (blocking == 2)
+    atomic_notifier_chain_unregister(&s->atomic, &s->l->nb);
+  else if (blocking)
     blocking_notifier_chain_unregister(&s->blocking, &s->l->nb);
   else
     raw_notifier_chain_unregister(&s->raw, &s->l->nb);

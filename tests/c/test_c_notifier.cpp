@@ -32,13 +32,15 @@ sim::Execution run_in_task(const std::function<void()> &body) {
   return sim::run_once([body](sim::World &w) { w.spawn("driver", body); }, sim::WorldOptions{});
 }
 
-sim::ExploreResult call_beside_remove(bool blocking) {
-  const sim::Model model = [blocking](sim::World &w) {
-    w.spawn("setup", [&w, blocking] {
+enum Chain { kRaw = 0, kBlocking = 1, kAtomic = 2 };
+
+sim::ExploreResult call_beside_remove(Chain chain) {
+  const sim::Model model = [chain](sim::World &w) {
+    w.spawn("setup", [&w, chain] {
       // LIFETIME: simulated memory the two tasks share; the world outlives them.
-      struct shared_chain *s = notifier_case_shared(blocking ? 1 : 0);
-      w.spawn("caller", [s, blocking] { notifier_case_call(s, blocking ? 1 : 0); });
-      w.spawn("remover", [s, blocking] { notifier_case_remove(s, blocking ? 1 : 0); });
+      struct shared_chain *s = notifier_case_shared(chain);
+      w.spawn("caller", [s, chain] { notifier_case_call(s, chain); });
+      w.spawn("remover", [s, chain] { notifier_case_remove(s, chain); });
     });
   };
   sim::ExploreOptions o;
@@ -74,12 +76,19 @@ BOOST_AUTO_TEST_CASE(a_block_freed_while_registered_is_a_use_after_free_at_the_n
   BOOST_TEST(e.reports[0].kind == sim::bug::kUseAfterFree);
 }
 
-BOOST_AUTO_TEST_CASE(unregister_then_free_is_safe_on_a_blocking_chain_and_not_on_an_unlocked_raw_one) {
-  const sim::ExploreResult blocking = call_beside_remove(true);
+BOOST_AUTO_TEST_CASE(unregister_then_free_is_safe_on_blocking_and_atomic_chains_and_not_on_an_unlocked_raw_one) {
+  const sim::ExploreResult blocking = call_beside_remove(kBlocking);
   BOOST_TEST(blocking.exhausted);
   BOOST_TEST(blocking.executions > 1u);
   BOOST_TEST(blocking.failing_executions == 0u);
 
-  const sim::ExploreResult raw = call_beside_remove(false);
+  // kernel/notifier.c atomic_notifier_chain_unregister: synchronize_rcu() after the removal, the walk under
+  // rcu_read_lock().
+  const sim::ExploreResult atomic = call_beside_remove(kAtomic);
+  BOOST_TEST(atomic.exhausted);
+  BOOST_TEST(atomic.executions > 1u);
+  BOOST_TEST(atomic.failing_executions == 0u);
+
+  const sim::ExploreResult raw = call_beside_remove(kRaw);
   BOOST_TEST(any_report(raw, sim::bug::kUseAfterFree));
 }
