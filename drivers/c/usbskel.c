@@ -180,9 +180,12 @@ retry:
     rv = wait_event_interruptible(dev->int_in_wait, !usbskel_read_ongoing(dev));
     if (rv < 0) goto exit;
   }
+  /* The completions set errors in hard-IRQ context under err_lock: read and clear it under the same lock. */
+  spin_lock_irq(&dev->err_lock);
   rv = dev->errors;
+  if (rv < 0) dev->errors = 0;
+  spin_unlock_irq(&dev->err_lock);
   if (rv < 0) {
-    dev->errors = 0;
     rv = (rv == -EPIPE) ? rv : -EIO;
     goto exit;
   }
