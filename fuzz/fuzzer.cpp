@@ -438,7 +438,11 @@ std::optional<sim::Report> replay(const Scenario& s, const sim::Schedule& schedu
   try {
     Scenario c = s;
     c.schedule = schedule;
-    return find_key(scenarios::run_scenario(c), key);
+    const scenarios::Verdict v = scenarios::run_scenario(c);
+    // A replay that left the schedule (a recorded choice could not be taken) went on with default choices: whatever
+    // it reports, the schedule written would not replay it.
+    if (!v.divergence.empty()) return std::nullopt;
+    return find_key(v, key);
   } catch (const std::exception&) {
     return std::nullopt;
   }

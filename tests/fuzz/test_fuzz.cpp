@@ -51,6 +51,9 @@ bool replays_to(const std::string& reproducer, const std::string& key, const std
   scenarios::Scenario repro = scenarios::parse_scenario(reproducer, name);
   BOOST_TEST_REQUIRE(repro.schedule.has_value());
   scenarios::Verdict v = scenarios::run_scenario(repro);
+  // Its schedule must fit: a replay that left it reports what default choices led to, not the recorded execution.
+  BOOST_TEST(v.divergence.empty(), name << ": " << v.divergence);
+  if (!v.divergence.empty()) return false;
   for (const sim::Failure& f : v.result.failures)
     if (fuzz::root_cause(f.report) == key) return true;
   return false;
