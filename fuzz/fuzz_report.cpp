@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz/designed_outcome.hpp"
 #include "fuzz/fuzzer.hpp"
 #include "sim/report.hpp"
 
@@ -94,23 +95,6 @@ int fixed(std::uint64_t executions, unsigned jobs) {
   return bad == 0 ? 0 : 1;
 }
 
-// A designed outcome: a kind the driver declares as expected, in a report that names the driver's own source.
-bool designed_outcome(const fuzz::Finding& f) {
-  const std::string text = sim::render_text(f.report);
-  for (const std::string& name : f.drivers) {
-    const drivers::DriverInfo* d = drivers::find_driver(name);
-    if (d == nullptr) continue;
-    if (std::find(d->expected_warnings.begin(), d->expected_warnings.end(), f.report.kind) ==
-        d->expected_warnings.end())
-      continue;
-    std::string stem = d->name;
-    for (const char* suffix : {"_fixed", "_buggy"})
-      if (stem.ends_with(suffix)) stem.resize(stem.size() - std::string(suffix).size());
-    if (text.find(stem) != std::string::npos) return true;
-  }
-  return false;
-}
-
 int together(std::uint64_t executions, unsigned jobs) {
   fuzz::CampaignOptions o;
   for (const drivers::DriverInfo& d : drivers::all_drivers())
@@ -121,7 +105,7 @@ int together(std::uint64_t executions, unsigned jobs) {
   fuzz::CampaignResult r = fuzz::run_campaign(o);
   std::uint64_t reports = 0, designed = 0;
   for (const fuzz::Finding& f : r.findings) {
-    if (designed_outcome(f)) {
+    if (fuzz::designed_outcome(f)) {
       designed += f.count;
       continue;
     }

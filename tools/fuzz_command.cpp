@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "fuzz/designed_outcome.hpp"
 #include "fuzz/fuzzer.hpp"
 #include "sim/report.hpp"
 #include "tools/cli_numbers.hpp"
@@ -225,6 +226,7 @@ nlohmann::json finding_json(const fuzz::Finding& f, const std::string& reproduce
   fj["root_cause"] = f.key;
   fj["signature"] = f.signature;
   fj["headline"] = f.report.headline;
+  fj["designed_outcome"] = fuzz::designed_outcome(f);
   fj["access_sites"] = f.access_sites;
   fj["drivers"] = f.drivers;
   fj["case_number"] = f.case_number;
@@ -339,7 +341,8 @@ int run_fuzz(const FuzzOptions& o) {
       rel = base;
       paths[f.index] = path;
       ++files;
-      std::cout << (tty ? "\n" : "") << "bug " << f.index << ": " << f.report.headline << " -> " << path << "\n"
+      std::cout << (tty ? "\n" : "") << (fuzz::designed_outcome(f) ? "designed outcome " : "bug ") << f.index << ": "
+                << f.report.headline << " -> " << path << "\n"
                 << std::flush;
     }
     written[f.index] = finding_json(f, rel);
@@ -383,19 +386,27 @@ int run_fuzz(const FuzzOptions& o) {
   const int sig = g_signal;
   if (tty) std::printf("\n");
   std::string who = c.drivers.size() == 1 ? c.drivers[0] : std::to_string(c.drivers.size()) + " drivers";
+  // What a driver declares it does on purpose (fuzz/designed_outcome.hpp) is listed apart and is not a bug.
+  const std::size_t designed = static_cast<std::size_t>(std::count_if(
+      r.findings.begin(), r.findings.end(), [](const fuzz::Finding& f) { return fuzz::designed_outcome(f); }));
+  const std::size_t bugs = r.findings.size() - designed;
   std::cout << who << ": " << r.executions << " executions in " << r.cases << " cases, " << r.seconds << " s ("
             << static_cast<std::uint64_t>(r.seconds > 0 ? r.executions / r.seconds : 0) << "/s, " << c.jobs
-            << " job(s)), " << r.findings.size() << " distinct bug(s)"
+            << " job(s)), " << bugs << " distinct bug(s)"
+            << (designed != 0 ? ", " + std::to_string(designed) + " designed outcome(s) of the driver(s)" : "")
             << (sig == SIGINT    ? "; interrupted by SIGINT"
                 : sig == SIGTERM ? "; stopped by SIGTERM"
                                  : "")
             << "\n";
   for (const fuzz::Finding& f : r.findings) {
     auto p = paths.find(f.index);
+    const bool is_designed = fuzz::designed_outcome(f);
     std::cout << "\n"
-              << "bug " << f.index << ": " << f.report.headline << "\n  root cause: " << f.key
-              << "\n  first found after " << f.first_execution << " executions (" << f.first_seconds
-              << " s), case seed " << f.case_seed << ", " << f.count << " failing execution(s)\n";
+              << (is_designed ? "designed outcome " : "bug ") << f.index << ": " << f.report.headline
+              << (is_designed ? "\n  the driver declares " + f.report.kind + " as what it does on purpose: not a bug"
+                              : "")
+              << "\n  root cause: " << f.key << "\n  first found after " << f.first_execution << " executions ("
+              << f.first_seconds << " s), case seed " << f.case_seed << ", " << f.count << " failing execution(s)\n";
     for (const std::string& site : f.access_sites)
       std::cout << "  access: " << site << "\n";
     std::cout << "  reproducer " << f.ops_before << " -> " << f.ops_after << " operations"
@@ -420,7 +431,7 @@ int run_fuzz(const FuzzOptions& o) {
   std::cout << std::flush;
   if (write_failed) return 2;
   if (sig != 0) return 128 + sig;
-  return r.findings.empty() ? 0 : 1;
+  return bugs == 0 ? 0 : 1;
 }
 
 }  // namespace

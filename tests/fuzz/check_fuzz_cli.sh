@@ -147,6 +147,21 @@ case "$case_name" in
     grep -q "BUG: kernel NULL pointer dereference, address: 0x0000000000000010" "$work/replay" ||
       fail "the replay does not show the oops"
     ;;
+  designed_outcome_is_not_a_bug)
+    # R12's fixed driver saturates its refcount_t and leaks by design (DriverInfo::expected_warnings): listed apart,
+    # not counted, exit 0; the buggy one's use-after-free is a bug (exit 1).
+    "$devsim" fuzz --driver r12_refcount_overflow_fixed --executions 30000 --jobs 1 --out "$work/fixed" \
+      --json "$work/fixed.json" >"$work/log" 2>&1
+    got=$?
+    [ "$got" -eq 0 ] || fail "fixed: exit status $got, expected 0"
+    grep -q "0 distinct bug(s), [1-9][0-9]* designed outcome(s)" "$work/log" || fail "fixed: no designed-outcome summary"
+    grep -q "^designed outcome 1: " "$work/log" || fail "fixed: the outcome is not listed as designed"
+    grep -q '"designed_outcome": true' "$work/fixed.json" || fail "fixed: the JSON does not mark it"
+    "$devsim" fuzz --driver r12_refcount_overflow_buggy --executions 30000 --jobs 1 --out "$work/buggy" >"$work/log" 2>&1
+    got=$?
+    [ "$got" -eq 1 ] || fail "buggy: exit status $got, expected 1"
+    grep -q "^bug [0-9]*: .*use-after-free" "$work/log" || fail "buggy: the use-after-free is not a bug"
+    ;;
   same_seed_same_files)
     for run in a b; do
       "$devsim" fuzz --driver r01_unplug_open_buggy --driver r10_lookup_table_buggy --seed 7 --executions 6000 \

@@ -8,6 +8,7 @@
 
 #include "bus/cdev.hpp"
 #include "bus/errno.hpp"
+#include "fuzz/designed_outcome.hpp"
 #include "fuzz/fuzzer.hpp"
 #include "scenarios/parser.hpp"
 #include "scenarios/runner.hpp"
@@ -66,20 +67,7 @@ std::vector<std::string> fixed_drivers() {
   return out;
 }
 
-// A kind the driver declares as its designed outcome (R12's fixed driver saturates and leaks by design), in a
-// report that names the driver's own source file.
-bool designed_outcome(const fuzz::Finding& f) {
-  const std::string text = sim::render_text(f.report);
-  for (const std::string& name : f.drivers) {
-    const drivers::DriverInfo* d = drivers::find_driver(name);
-    if (std::find(d->expected_warnings.begin(), d->expected_warnings.end(), f.report.kind) ==
-        d->expected_warnings.end())
-      continue;
-    std::string stem = d->name.substr(0, d->name.rfind('_'));
-    if (text.find(stem) != std::string::npos) return true;
-  }
-  return false;
-}
+using fuzz::designed_outcome;
 
 }  // namespace
 
