@@ -37,8 +37,7 @@
 #define USBSKEL_MAX_WRITE 64
 
 static const struct usb_device_id usbskel_table[] = {
-    {USB_DEVICE(USBSKEL_VENDOR_ID, USBSKEL_PRODUCT_ID)},
-    {} /* terminating entry */
+    {USB_DEVICE(USBSKEL_VENDOR_ID, USBSKEL_PRODUCT_ID)}, {} /* terminating entry */
 };
 MODULE_DEVICE_TABLE(usb, usbskel_table);
 
@@ -106,9 +105,8 @@ static bool usbskel_read_ongoing(struct usb_skel *dev) {
 static int usbskel_do_read_io(struct usb_skel *dev, size_t count) {
   int rv;
 
-  usb_fill_int_urb(dev->int_in_urb, dev->udev, usb_rcvintpipe(dev->udev, dev->int_in_endpointAddr),
-                   dev->int_in_buffer, (int)min(dev->int_in_size, count), usbskel_int_callback, dev,
-                   dev->int_in_interval);
+  usb_fill_int_urb(dev->int_in_urb, dev->udev, usb_rcvintpipe(dev->udev, dev->int_in_endpointAddr), dev->int_in_buffer,
+                   (int)min(dev->int_in_size, count), usbskel_int_callback, dev, dev->int_in_interval);
   spin_lock_irq(&dev->err_lock);
   dev->ongoing_read = true;
   spin_unlock_irq(&dev->err_lock);
