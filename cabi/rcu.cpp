@@ -3,25 +3,10 @@
 // guard in C).
 #include "core/rcu.hpp"
 #include "cabi/kernel_api.hpp"
+#include "cabi/rcupdate_c.hpp"
 #include "cabi/site.hpp"
 #include "core/rcu_pointer.hpp"
 #include "sim/world.hpp"
-
-extern "C" {
-#include "include/linux/rcupdate.h"
-}
-// The C macros would rewrite devsim's functions of the same names below.
-#undef rcu_read_lock
-#undef rcu_read_unlock
-#undef synchronize_rcu
-#undef call_rcu
-#undef kfree_rcu
-#undef rcu_barrier
-#undef rcu_dereference
-#undef rcu_dereference_check
-#undef rcu_dereference_protected
-#undef rcu_dereference_raw
-#undef rcu_assign_pointer
 
 using devsim::cabi::c_site;
 namespace cabi = devsim::cabi;

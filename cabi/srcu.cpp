@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cabi/kernel_api.hpp"
+#include "cabi/rcupdate_c.hpp"
 #include "cabi/site.hpp"
 #include "core/rcu_pointer.hpp"
 #include "core/srcu.hpp"
@@ -26,17 +27,6 @@ extern "C" {
 #undef srcu_read_lock_held
 #undef srcu_dereference_check
 #undef srcu_dereference
-#undef rcu_read_lock
-#undef rcu_read_unlock
-#undef synchronize_rcu
-#undef call_rcu
-#undef kfree_rcu
-#undef rcu_barrier
-#undef rcu_dereference
-#undef rcu_dereference_check
-#undef rcu_dereference_protected
-#undef rcu_dereference_raw
-#undef rcu_assign_pointer
 
 namespace devsim::cabi {
 namespace {

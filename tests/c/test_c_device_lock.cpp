@@ -8,6 +8,7 @@
 #include "sim/explorer.hpp"
 #include "sim/report.hpp"
 #include "sim/world.hpp"
+#include "tests/c/case_run.hpp"
 #include "tests/sim/test_models.hpp"
 
 extern "C" {
@@ -18,6 +19,9 @@ int device_lock_case_count(struct counted *c);
 }
 
 namespace sim = devsim::sim;
+namespace test = devsim::test;
+using test::any_report;
+using test::run_in_task;
 
 namespace {
 
@@ -31,17 +35,7 @@ sim::ExploreResult two_bumps(bool locked) {
       w.spawn("b", [c, locked] { device_lock_case_bump(c, locked ? 1 : 0); });
     });
   };
-  sim::ExploreOptions o;
-  o.strategy.kind = sim::StrategyKind::Exhaustive;
-  o.max_executions = 0;
-  o.world.detect_leaks = false;  // the class device and the count are the test's
-  return sim::explore(model, o);
-}
-
-bool any_report(const sim::ExploreResult &r, std::string_view kind) {
-  for (const sim::Failure &f : r.failures)
-    if (f.report.kind == kind) return true;
-  return false;
+  return test::explore_every_schedule(model);
 }
 
 }  // namespace

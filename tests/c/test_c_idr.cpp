@@ -13,6 +13,7 @@
 #include "sim/explorer.hpp"
 #include "sim/report.hpp"
 #include "sim/world.hpp"
+#include "tests/c/case_run.hpp"
 #include "tests/sim/test_models.hpp"
 
 extern "C" {
@@ -27,12 +28,11 @@ int idr_case_lookup(struct idr_users *u);
 }
 
 namespace sim = devsim::sim;
+namespace test = devsim::test;
+using test::any_report;
+using test::run_in_task;
 
 namespace {
-
-sim::Execution run_in_task(const std::function<void()> &body) {
-  return sim::run_once([body](sim::World &w) { w.spawn("driver", body); }, sim::WorldOptions{});
-}
 
 std::vector<long> answers(int (*fn)(long *), std::vector<sim::Report> *reports) {
   long out[64] = {};
@@ -57,17 +57,7 @@ sim::ExploreResult two_users(bool second_changes, bool locked) {
       });
     });
   };
-  sim::ExploreOptions o;
-  o.strategy.kind = sim::StrategyKind::Exhaustive;
-  o.max_executions = 0;
-  o.world.detect_leaks = false;  // the shared struct is the test's, never freed
-  return sim::explore(model, o);
-}
-
-bool any_report(const sim::ExploreResult &r, std::string_view kind) {
-  for (const sim::Failure &f : r.failures)
-    if (f.report.kind == kind) return true;
-  return false;
+  return test::explore_every_schedule(model);
 }
 
 }  // namespace

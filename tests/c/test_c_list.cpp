@@ -10,6 +10,7 @@
 #include "sim/explorer.hpp"
 #include "sim/report.hpp"
 #include "sim/world.hpp"
+#include "tests/c/case_run.hpp"
 #include "tests/sim/test_models.hpp"
 
 extern "C" {
@@ -21,14 +22,11 @@ int list_case_free_while_linked(void);
 }
 
 namespace sim = devsim::sim;
+namespace test = devsim::test;
+using test::any_report;
+using test::run_in_task;
 
-namespace {
-
-sim::Execution run_in_task(const std::function<void()> &body) {
-  return sim::run_once([body](sim::World &w) { w.spawn("driver", body); }, sim::WorldOptions{});
-}
-
-}  // namespace
+namespace {}  // namespace
 
 BOOST_AUTO_TEST_CASE(the_operations_keep_the_kernels_order) {
   long digits = 0;

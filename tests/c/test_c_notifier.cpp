@@ -13,6 +13,7 @@
 #include "sim/explorer.hpp"
 #include "sim/report.hpp"
 #include "sim/world.hpp"
+#include "tests/c/case_run.hpp"
 #include "tests/sim/test_models.hpp"
 
 extern "C" {
@@ -25,12 +26,11 @@ void notifier_case_remove(struct shared_chain *s, int blocking);
 }
 
 namespace sim = devsim::sim;
+namespace test = devsim::test;
+using test::any_report;
+using test::run_in_task;
 
 namespace {
-
-sim::Execution run_in_task(const std::function<void()> &body) {
-  return sim::run_once([body](sim::World &w) { w.spawn("driver", body); }, sim::WorldOptions{});
-}
 
 enum Chain { kRaw = 0, kBlocking = 1, kAtomic = 2 };
 
@@ -43,17 +43,7 @@ sim::ExploreResult call_beside_remove(Chain chain) {
       w.spawn("remover", [s, chain] { notifier_case_remove(s, chain); });
     });
   };
-  sim::ExploreOptions o;
-  o.strategy.kind = sim::StrategyKind::Exhaustive;
-  o.max_executions = 0;
-  o.world.detect_leaks = false;  // the shared chain is the test's
-  return sim::explore(model, o);
-}
-
-bool any_report(const sim::ExploreResult &r, std::string_view kind) {
-  for (const sim::Failure &f : r.failures)
-    if (f.report.kind == kind) return true;
-  return false;
+  return test::explore_every_schedule(model);
 }
 
 }  // namespace

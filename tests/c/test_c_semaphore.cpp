@@ -6,6 +6,7 @@
 #include "sim/explorer.hpp"
 #include "sim/report.hpp"
 #include "sim/world.hpp"
+#include "tests/c/case_run.hpp"
 #include "tests/sim/test_models.hpp"
 
 extern "C" {
@@ -17,6 +18,9 @@ void semaphore_case_up(struct semaphore *sem);
 }
 
 namespace sim = devsim::sim;
+namespace test = devsim::test;
+using test::any_report;
+using test::run_in_task;
 
 namespace {
 
@@ -29,11 +33,7 @@ sim::ExploreResult down_beside(bool someone_ups) {
       if (someone_ups) w.spawn("poster", [sem] { semaphore_case_up(sem); });
     });
   };
-  sim::ExploreOptions o;
-  o.strategy.kind = sim::StrategyKind::Exhaustive;
-  o.max_executions = 0;
-  o.world.detect_leaks = false;  // the semaphore is the test's
-  return sim::explore(model, o);
+  return test::explore_every_schedule(model);
 }
 
 }  // namespace
