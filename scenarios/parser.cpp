@@ -463,10 +463,13 @@ class Parser {
   // A modalias names the driver that binds the device (one the registry knows), or is a USB device's
   // "usb:vVVVVpPPPP": its descriptor has those ids, and whichever loaded driver's id table matches them binds it
   // (a C driver's table is known only once its module is loaded, so any such alias is accepted here).
-  void check_modalias(const Token& t) const {
+  void check_modalias(const Token& t, const std::string& bus) const {
     plain(t, "a modalias");
     if (drivers::find_driver(t.text) != nullptr) return;
-    if (usb_id_alias(t.text)) return;
+    if (usb_id_alias(t.text)) {
+      if (bus != "usb") fail(t, "a usb:vVVVVpPPPP modalias is a USB device's; this device is on the " + bus + " bus");
+      return;
+    }
     std::vector<std::string> names;
     for (const auto& d : drivers::all_drivers())
       names.push_back(d.name);
@@ -499,7 +502,7 @@ class Parser {
       d.bus = t[1].text;
       d.id = id(need(t, 2, "a device id (a port like 1-1, or a platform device name)"), "a device id");
       if (t.size() > 3) {
-        check_modalias(t[3]);
+        check_modalias(t[3], d.bus);
         d.modalias = t[3].text;
         no_more(t, 4);
       } else {
@@ -795,7 +798,7 @@ class Parser {
         op.b = id(need(t, 2, "a device id"), "a device id");
         if (op.kind == OpKind::Plug) {
           if (t.size() > 3) {
-            check_modalias(t[3]);
+            check_modalias(t[3], op.a);
             op.c = t[3].text;
             no_more(t, 4);
           } else {

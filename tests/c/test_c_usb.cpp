@@ -279,6 +279,9 @@ BOOST_AUTO_TEST_CASE(a_device_binds_the_driver_whose_id_table_matches_its_ids) {
   scenarios::Verdict unbound = run(
       "driver cusb_api\ndevice usb 1-1 usb:vFFF3pFFF1\ntask app {\n  open /dev/usbapi0 => -ENOENT\n}\n", "unbound.scn");
   BOOST_TEST(unbound.passed, unbound.summary << "\n" << failures_text(unbound));
+  // A USB id alias on a platform device is an input error, at its position.
+  BOOST_TEST(error_of("device platform p0 usb:vFFF1pFFF1\ntask a {\n  yield\n}\n") ==
+             "t.scn:1:20: a usb:vVVVVpPPPP modalias is a USB device's; this device is on the platform bus");
   // Not a USB id alias: still an unknown driver.
   BOOST_TEST(error_of("device usb 1-1 usb:vFFF1pFFF\ntask a {\n  yield\n}\n").find("unknown driver") !=
              std::string::npos);
