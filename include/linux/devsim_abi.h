@@ -14,6 +14,15 @@ extern "C" {
 
 #define __DEVSIM_SITE __FILE__, __LINE__, __func__
 #define __DEVSIM_SITE_PARAMS const char *__file, int __line, const char *__func
+/* An entry point that checks an access as the caller's (at its return address) must not be tail-called, or the
+ * return address is the caller's caller's: the empty asm, which uses the result, keeps the call out of tail
+ * position. */
+#define __DEVSIM_NOT_TAIL(type, call)        \
+  ({                                         \
+    type __devsim_r = (call);                \
+    __asm__ volatile("" : "+r"(__devsim_r)); \
+    __devsim_r;                              \
+  })
 
 struct mutex;
 struct spinlock;

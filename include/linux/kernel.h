@@ -45,9 +45,12 @@
 /* sprintf, snprintf, scnprintf (lib/vsprintf.c): the C library's formatting into the driver's buffer, whose bytes
  * are checked as the driver's writes; the kernel's %p extensions print as plain pointers. */
 #ifndef __cplusplus /* devsim's C++ side (cabi/) keeps the C library's names */
-#define sprintf(buf, fmt, ...) __devsim_snprintf((buf), (size_t)-1, 0, __DEVSIM_SITE, fmt, ##__VA_ARGS__)
-#define snprintf(buf, size, fmt, ...) __devsim_snprintf((buf), (size), 0, __DEVSIM_SITE, fmt, ##__VA_ARGS__)
-#define scnprintf(buf, size, fmt, ...) __devsim_snprintf((buf), (size), 1, __DEVSIM_SITE, fmt, ##__VA_ARGS__)
+#define sprintf(buf, fmt, ...) \
+  __DEVSIM_NOT_TAIL(int, __devsim_snprintf((buf), (size_t)-1, 0, __DEVSIM_SITE, fmt, ##__VA_ARGS__))
+#define snprintf(buf, size, fmt, ...) \
+  __DEVSIM_NOT_TAIL(int, __devsim_snprintf((buf), (size), 0, __DEVSIM_SITE, fmt, ##__VA_ARGS__))
+#define scnprintf(buf, size, fmt, ...) \
+  __DEVSIM_NOT_TAIL(int, __devsim_snprintf((buf), (size), 1, __DEVSIM_SITE, fmt, ##__VA_ARGS__))
 #endif
 
 #define BUILD_BUG_ON(condition) _Static_assert(!(condition), "BUILD_BUG_ON failed: " #condition)

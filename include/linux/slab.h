@@ -30,10 +30,11 @@
   })
 #define kfree(p) __devsim_kfree((p), __DEVSIM_SITE)
 /* kmemdup: a new allocation holding a copy of len bytes of src (mm/util.c). */
-#define kmemdup(src, len, flags) __devsim_kmemdup((src), (len), (flags), __DEVSIM_SITE)
+#define kmemdup(src, len, flags) __DEVSIM_NOT_TAIL(void *, __devsim_kmemdup((src), (len), (flags), __DEVSIM_SITE))
 /* krealloc: a new size for p's object, its contents kept up to the smaller size; NULL p is kmalloc, a new size of 0
  * is kfree (ZERO_SIZE_PTR back); on failure NULL and p untouched (mm/slab_common.c). devsim always moves the object,
  * so the old pointer is freed memory afterwards, as the kernel allows it to be. */
-#define krealloc(p, new_size, flags) __devsim_krealloc((p), (new_size), (flags), __DEVSIM_SITE)
+#define krealloc(p, new_size, flags) \
+  __DEVSIM_NOT_TAIL(void *, __devsim_krealloc((p), (new_size), (flags), __DEVSIM_SITE))
 
 #endif

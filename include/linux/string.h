@@ -28,17 +28,17 @@ ssize_t __devsim_strscpy(char *dst, const char *src, size_t size, __DEVSIM_SITE_
 
 /* For C drivers only: devsim's C++ side (cabi/) includes these headers and keeps the C library's names. */
 #ifndef __cplusplus
-#define memcpy(dst, src, n) __devsim_memcpy((dst), (src), (n), 0, __DEVSIM_SITE)
-#define memmove(dst, src, n) __devsim_memcpy((dst), (src), (n), 1, __DEVSIM_SITE)
-#define memset(dst, c, n) __devsim_memset((dst), (c), (n), __DEVSIM_SITE)
-#define memcmp(a, b, n) __devsim_memcmp((a), (b), (n), __DEVSIM_SITE)
-#define strlen(s) __devsim_strnlen((s), (size_t)-1, __DEVSIM_SITE)
-#define strnlen(s, max) __devsim_strnlen((s), (max), __DEVSIM_SITE)
-#define strcmp(a, b) __devsim_strncmp((a), (b), (size_t)-1, __DEVSIM_SITE)
-#define strncmp(a, b, n) __devsim_strncmp((a), (b), (n), __DEVSIM_SITE)
-#define strchr(s, c) __devsim_strchr((s), (c), __DEVSIM_SITE)
+#define memcpy(dst, src, n) __DEVSIM_NOT_TAIL(void *, __devsim_memcpy((dst), (src), (n), 0, __DEVSIM_SITE))
+#define memmove(dst, src, n) __DEVSIM_NOT_TAIL(void *, __devsim_memcpy((dst), (src), (n), 1, __DEVSIM_SITE))
+#define memset(dst, c, n) __DEVSIM_NOT_TAIL(void *, __devsim_memset((dst), (c), (n), __DEVSIM_SITE))
+#define memcmp(a, b, n) __DEVSIM_NOT_TAIL(int, __devsim_memcmp((a), (b), (n), __DEVSIM_SITE))
+#define strlen(s) __DEVSIM_NOT_TAIL(size_t, __devsim_strnlen((s), (size_t)-1, __DEVSIM_SITE))
+#define strnlen(s, max) __DEVSIM_NOT_TAIL(size_t, __devsim_strnlen((s), (max), __DEVSIM_SITE))
+#define strcmp(a, b) __DEVSIM_NOT_TAIL(int, __devsim_strncmp((a), (b), (size_t)-1, __DEVSIM_SITE))
+#define strncmp(a, b, n) __DEVSIM_NOT_TAIL(int, __devsim_strncmp((a), (b), (n), __DEVSIM_SITE))
+#define strchr(s, c) __DEVSIM_NOT_TAIL(char *, __devsim_strchr((s), (c), __DEVSIM_SITE))
 /* strscpy: copies at most size - 1 bytes and terminates; the length, or -E2BIG when truncated (lib/string.c). */
-#define strscpy(dst, src, size) __devsim_strscpy((dst), (src), (size), __DEVSIM_SITE)
+#define strscpy(dst, src, size) __DEVSIM_NOT_TAIL(ssize_t, __devsim_strscpy((dst), (src), (size), __DEVSIM_SITE))
 #endif
 
 #endif
