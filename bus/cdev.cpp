@@ -341,6 +341,8 @@ long vfs_write(File* file, std::size_t count, const Site& site) {
 namespace {
 // The bytes of each task's write() or ioctl() in progress, and what its last call copied out (per world).
 struct UserWrites {
+  // Keyed by the task: no task reads another's entries (sim::World::extension).
+  static constexpr bool kFootprintExempt = true;
   std::map<sim::TaskId, std::string_view> data;
   std::map<sim::TaskId, std::string> copied_out;
 };

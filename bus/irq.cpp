@@ -23,6 +23,9 @@ struct Line {
 };
 // Per world. LIFETIME: unordered_map nodes never move, so a Line& stays valid while tasks block on it.
 struct IrqState {
+  // Each use names its line instead (World::extension): every entry point yields on or touches &Line, and the
+  // map's nodes of different lines are independent.
+  static constexpr bool kFootprintExempt = true;
   std::unordered_map<unsigned, Line> lines;
 };
 sim::World& world() {
@@ -45,6 +48,9 @@ void handle_irq_event(unsigned irq, const Site& raised_at) {
   // until the handler returns, the task running on that CPU is preempted.
   const core::HardIrqScope hardirq(raised_at);  // in_hardirq(), irqs_disabled(): lockdep's IN-HARDIRQ usage
   Line& l = line(irq);
+  // The delivery reads and updates the line: for partial-order reduction it conflicts with request_irq,
+  // free_irq, disable_irq and enable_irq on it (their points write &l).
+  world().touch(&l, true);
   if (l.disabled > 0) {
     l.pending = true;  // masked: enable_irq delivers it
     return;
@@ -136,11 +142,15 @@ void raise_irq(unsigned irq, const Site& site) {
 
 std::uint64_t irq_spurious(unsigned irq) {
   if (native()) return NativeDeferred::irq_spurious(irq);
-  return line(irq).spurious;
+  Line& l = line(irq);
+  world().touch(&l, false);
+  return l.spurious;
 }
 std::uint64_t irq_handled(unsigned irq) {
   if (native()) return NativeDeferred::irq_handled(irq);
-  return line(irq).handled;
+  Line& l = line(irq);
+  world().touch(&l, false);
+  return l.handled;
 }
 
 }  // namespace devsim::bus

@@ -9,6 +9,11 @@ namespace devsim::core {
 namespace {
 // Per world, by task id. A task that is not an IRQ task is also a CPU: the one it runs on.
 struct IrqFlagsState {
+  // For partial-order reduction each use names what it shares precisely instead (World::extension): a task's
+  // own entries are read only by itself; local_irq_disable/enable and hardirq_exit write the CPU's gate, which
+  // a held-back handler blocks on and touches; the entry of a handler, which reads every task's entries,
+  // conflicts with everything (World::hardirq_defer, World::choose).
+  static constexpr bool kFootprintExempt = true;
   std::vector<int> disabled;  // nesting of local_irq_disable/save
   std::vector<int> hardirq;
   std::vector<int> irq_task;   // 1: a hard-IRQ handler task, with no CPU of its own

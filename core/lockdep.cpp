@@ -72,6 +72,9 @@ struct HeldLock {
 // from boot to reboot; otherwise per world. Nodes hold LockClasses, whose names and sites are static, so they
 // stay valid across worlds.
 struct LockdepGraph {
+  // A union of the orders observed (each acquisition adds its edges whatever ran before): the locks' own
+  // scheduling points order what must be ordered (sim::World::extension).
+  static constexpr bool kFootprintExempt = true;
   std::vector<ClassNode> nodes;
   std::vector<std::vector<Edge>> edges;  // by source node
 
@@ -119,6 +122,8 @@ struct LockdepGraph {
 // The per-world state (World::extension): what each task holds, and which pairs this execution reported (each
 // execution that closes a cycle reports it, so the explorer counts every failing schedule).
 struct LockdepState {
+  // Each task's own held locks, and this execution's report list: no task reads another's entries.
+  static constexpr bool kFootprintExempt = true;
   std::vector<std::vector<HeldLock>> held;  // by task id, oldest first
   std::vector<std::pair<std::size_t, std::size_t>> reported;
   std::vector<std::size_t> usage_reported;  // classes reported as inconsistent in this execution

@@ -617,6 +617,10 @@ class Parser {
     else
       fail(kind, "unknown strategy " + quote(kind.text) + suggest(kind.text, {"random", "pct", "exhaustive"}));
     s_.executions = s_.strategy.kind == sim::StrategyKind::Exhaustive ? 0 : 1000;
+    // Exhaustive search reduces with DPOR unless told otherwise (reduction=none): the same reports as plain
+    // search (tests/core/test_dpor_soundness.cpp, tests/scenarios/check_reduction.sh) for a fraction of the
+    // executions.
+    if (s_.strategy.kind == sim::StrategyKind::Exhaustive) s_.strategy.dpor = s_.strategy.sleep_sets = true;
     executions_at_ = here(kind);
     for (std::size_t i = 2; i < t.size(); ++i) {
       plain(t[i], "KEY=VALUE");

@@ -1,6 +1,7 @@
 // What one stretch of execution touched, so an explorer can tell which steps commute.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -9,8 +10,17 @@ namespace devsim::sim {
 // The shared objects a segment of execution (from one scheduling decision to the next) read or wrote.
 // Two segments are independent when no object is written by one and touched by the other; then running
 // them in either order reaches the same state, and an explorer with sleep sets runs only one order.
-// A segment that did something the engine cannot describe as object accesses (spawned a task, blocked,
-// advanced time, drew a random value) conflicts with everything: `everything` is set.
+// A segment that did something the engine cannot describe as object accesses (drew a random value, sent a
+// signal, moved a hard-IRQ handler between CPUs) conflicts with everything: `everything` is set.
+//
+// Blocking, waking, spawning and time are described precisely, because treating them as conflicts with
+// everything makes every pair of segments around them a race and defeats partial-order reduction:
+// - blocking on a channel and waking a channel are writes to the channel (their order decides who is woken);
+// - a segment that made tasks runnable (woke them, or spawned them) lists them in `enabled`: each such task's
+//   next segment happens after this one (an ordering, not a conflict: the reverse order cannot be run);
+// - a segment after which virtual time advanced is a `barrier`: time advances only when every task is blocked,
+//   so every segment before it happens before every segment after it;
+// - spawning also writes the task table, so two spawns keep their order (it decides the new tasks' ids).
 //
 // Objects are named so that a name means the same object in every execution with the same prefix of choices,
 // because a sleep set compares a segment recorded in an earlier execution with the segments of later ones.
@@ -20,6 +30,12 @@ namespace devsim::sim {
 // by the order in which the execution first touched it (host_name()): the same prefix touches the same objects
 // in the same order. An object first touched after a segment began has a name that depends on what ran since;
 // still_independent_of() treats all such names as one object.
+//
+// INVARIANT: its member functions are never instrumented, even when inlined into a driver's translation unit:
+// recording a driver's host access (World::touch_host) appends to the very vector an instrumented loop here would
+// be reading (DEVSIM_ENGINE_CODE).
+#define DEVSIM_ENGINE_CODE __attribute__((no_sanitize("thread")))
+
 class Footprint {
  public:
   // Host names live in [2^62, 2^63): disjoint from user-space pointers (< 2^47) and from simulated kernel
@@ -28,7 +44,7 @@ class Footprint {
   static constexpr std::uintptr_t host_name(std::uint64_t index) { return kHostNames | index; }
   static constexpr bool is_host_name(std::uintptr_t object) { return (object >> 62) == 1; }
 
-  void touch(std::uintptr_t object, bool write) {
+  DEVSIM_ENGINE_CODE void touch(std::uintptr_t object, bool write) {
     for (Access& a : accesses_) {
       if (a.object == object) {
         a.write |= write;
@@ -37,17 +53,30 @@ class Footprint {
     }
     accesses_.push_back({object, write});
   }
-  void touch_everything() { everything_ = true; }
+  DEVSIM_ENGINE_CODE void touch_everything() { everything_ = true; }
+  // This segment made task `task` runnable: that task's next segment happens after it.
+  DEVSIM_ENGINE_CODE void enable(std::uint32_t task) {
+    if (std::find(enabled_.begin(), enabled_.end(), task) == enabled_.end()) enabled_.push_back(task);
+  }
+  // Virtual time advanced after this segment, with every task blocked.
+  DEVSIM_ENGINE_CODE void mark_barrier() { barrier_ = true; }
   // Starts a new segment; `host_names_so_far` host objects had been touched before it.
-  void clear(std::uint64_t host_names_so_far) {
+  DEVSIM_ENGINE_CODE void clear(std::uint64_t host_names_so_far) {
     accesses_.clear();
+    enabled_.clear();
     everything_ = false;
+    barrier_ = false;
     first_fresh_ = host_name(host_names_so_far);
   }
-  bool empty() const { return accesses_.empty() && !everything_; }
+  DEVSIM_ENGINE_CODE bool empty() const { return accesses_.empty() && !everything_; }
+  DEVSIM_ENGINE_CODE bool everything() const { return everything_; }
+  DEVSIM_ENGINE_CODE bool barrier() const { return barrier_; }
+  DEVSIM_ENGINE_CODE bool enabled(std::uint32_t task) const {
+    return std::find(enabled_.begin(), enabled_.end(), task) != enabled_.end();
+  }
 
   // Both segments come from the same execution.
-  bool independent_of(const Footprint& other) const {
+  DEVSIM_ENGINE_CODE bool independent_of(const Footprint& other) const {
     if (everything_ || other.everything_) return false;
     for (const Access& a : accesses_)
       for (const Access& b : other.accesses_)
@@ -59,7 +88,7 @@ class Footprint {
   // prefix. Names of host objects first touched at or after this segment's start may denote different objects
   // in the two executions, so any two such names are taken to be the same object (a conflict too many costs
   // only a pruning; one too few would lose interleavings).
-  bool still_independent_of(const Footprint& later) const {
+  DEVSIM_ENGINE_CODE bool still_independent_of(const Footprint& later) const {
     if (everything_ || later.everything_) return false;
     for (const Access& a : accesses_) {
       const bool a_fresh = is_host_name(a.object) && a.object >= first_fresh_;
@@ -77,7 +106,9 @@ class Footprint {
     bool write;
   };
   std::vector<Access> accesses_;
+  std::vector<std::uint32_t> enabled_;
   bool everything_ = false;
+  bool barrier_ = false;
   std::uintptr_t first_fresh_ = kHostNames;
 };
 

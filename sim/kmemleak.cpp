@@ -12,6 +12,8 @@ namespace {
 
 // The roots of one world (a world extension: created on first registration, gone with the world).
 struct KmemleakRoots {
+  // Read only by the scan at the end of an execution, when every task has finished (World::extension).
+  static constexpr bool kFootprintExempt = true;
   struct Range {
     const void* start;
     std::size_t size;

@@ -185,6 +185,9 @@ void KernelMemory::free(AllocId id, const void* pointer, const Site& site) {
     return;
   }
   Allocation& a = table_[id];
+  // Before any report: a free found invalid or double is still the free for partial-order reduction, and must
+  // conflict with the accesses and frees that would make it valid in another order.
+  world_.touch(reinterpret_cast<const void*>(a.address), true);
   if (pointer != a.base) {
     Report r;
     r.kind = bug::kInvalidFree;
@@ -228,7 +231,6 @@ void KernelMemory::free(AllocId id, const void* pointer, const Site& site) {
   a.free_stack = capture_current_stack();
   if (!free_contexts_.empty()) note_free_context(id);
   --live_;
-  world_.touch(reinterpret_cast<const void*>(a.address), true);
   world_.note_acted();
   if (world_.trace() != nullptr)
     world_.record_address(EventKind::Free, a.address, a.size, site, a.type != nullptr ? a.type->name() : "");
@@ -257,6 +259,9 @@ bool KernelMemory::check(AllocId id, const void* pointer, std::size_t size, bool
   const Allocation& a = table_[id];
   const char* base = static_cast<const char*>(a.base);
   const char* p = static_cast<const char*>(pointer);
+  // Before any report: the access that finds the object freed conflicts with the free, or the order in which
+  // it would have been valid is never explored (partial-order reduction).
+  world_.touch(reinterpret_cast<const void*>(a.address), write);
   if (p < base || p + size > base + a.size) {
     report_bad_access(id, pointer, size, write, site, bug::kOutOfBounds);
     return false;
@@ -265,7 +270,6 @@ bool KernelMemory::check(AllocId id, const void* pointer, std::size_t size, bool
     report_bad_access(id, pointer, size, write, site, bug::kUseAfterFree);
     return false;
   }
-  world_.touch(reinterpret_cast<const void*>(a.address), write);
   if (world_.trace() != nullptr) {
     world_.record_address(write ? EventKind::Write : EventKind::Read, a.address + static_cast<std::uint64_t>(p - base),
                           size, site, a.type != nullptr ? a.type->name() : "");
@@ -371,6 +375,9 @@ void KernelMemory::on_access(const void* pointer, std::size_t size, unsigned fla
     const Allocation& a = table_[id];
     const char* base = static_cast<const char*>(a.base);
     const char* p = static_cast<const char*>(pointer);
+    // Before any report: the access that finds the object freed conflicts with the free (partial-order
+    // reduction must try the order in which it is valid).
+    if (world_.in_task() && !world_.stopping()) world_.touch(reinterpret_cast<const void*>(a.address), write);
     if (p < base || p + size > base + a.size) {
       report_bad_access_at(id, pointer, size, write, pc, bug::kOutOfBounds);
       return;
@@ -382,7 +389,6 @@ void KernelMemory::on_access(const void* pointer, std::size_t size, unsigned fla
     if (!world_.in_task() || world_.stopping()) return;  // set-up code is ordered before every task
     const TaskId me = world_.current_task();
     world_.note_shared_access(a.shared);
-    world_.touch(reinterpret_cast<const void*>(a.address), write);
     if (world_.trace() != nullptr)
       world_.record_address(write ? EventKind::Write : EventKind::Read,
                             a.address + static_cast<std::uint64_t>(p - base), size, world_.current_site(),
@@ -402,11 +408,24 @@ void KernelMemory::on_access(const void* pointer, std::size_t size, unsigned fla
   }
 }
 
+void KernelMemory::on_host_access(const void* pointer, std::size_t size, bool write, std::uintptr_t pc) noexcept {
+  try {
+    if (is_devsim_code(pc)) return;
+    world_.touch_host(reinterpret_cast<std::uintptr_t>(pointer), size, write);
+  } catch (...) {
+    // Only naming a new object can fail, for want of memory: the footprint then lacks it, as before this hook.
+  }
+}
+
 void KernelMemory::check_primitive(const void* object, const Site& site, std::uintptr_t pc) {
   if (world_.tearing_down() || !shadow::in_region(object) || shadow::t_view.memory != this) return;
   const shadow::View& v = shadow::t_view;
   const AllocId id = v.granules[(reinterpret_cast<std::uintptr_t>(object) - v.base) / shadow::kGranule];
-  if (id == 0 || !table_[id].freed) return;
+  if (id == 0) return;
+  // The check reads whether the object was freed: for partial-order reduction it conflicts with the free, or
+  // the order in which the primitive runs first would never be tried.
+  if (world_.in_task()) world_.touch(object, false);
+  if (!table_[id].freed) return;
   Report r;
   r.headline = std::string(bug::kUseAfterFree) + " in " + site_function(site);
   fill_bad_access(r, id, object, 1, false, bug::kUseAfterFree);

@@ -82,10 +82,23 @@ class KernelMemory {
   // The allocation `pointer` points into (0 if none): for objects embedded in a simulated allocation (a cdev
   // or a work item inside driver data) that must check their own accesses. O(1): one granule-map load.
   AllocId find(const void* pointer) const;
+  // The simulated address of the allocation `pointer` (inside this world's region) points into, or 0: the name
+  // partial-order reduction gives every access to that object (one name per object, so a primitive on a field
+  // conflicts with the object's free).
+  std::uintptr_t object_address(const void* pointer) const {
+    const AllocId id = find(pointer);
+    return id == 0 ? 0 : table_[id].address;
+  }
   // An instrumented access of `size` bytes at `pointer` (inside this world's region) by code at `pc`:
   // checked like KPtr (use-after-free, out-of-bounds), a scheduling point when the memory is shared, and fed
   // to the data-race detector. `flags` are AccessFlags. Never throws (it runs inside compiler callbacks).
   void on_access(const void* pointer, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept;
+  // An instrumented access to host memory outside the running task's stack (shadow::View::host_footprints):
+  // a driver's global or static, or its host heap. Not checked and not a scheduling point, but the footprints
+  // of partial-order reduction must see it: two tasks may share state there.
+  // Accesses by devsim's own code (inline code of sim/, core/, bus/ compiled into the driver) are its business:
+  // the model names what it shares itself (World::touch, World::extension).
+  void on_host_access(const void* pointer, std::size_t size, bool write, std::uintptr_t pc) noexcept;
   // A primitive (lock, completion, wait queue, refcount, SRCU…) about to work on its object at `object`, for a
   // caller at `site`: an object in freed simulated memory is a use-after-free at the caller's site, the
   // primitive (code at `pc`) named in the details.

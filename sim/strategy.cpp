@@ -219,7 +219,14 @@ class Exhaustive final : public Strategy {
   }
 
   void end_execution(const Footprint* segment) override {
-    if (footprints_ && last_task_node_ != kNone && segment != nullptr) stack_[last_task_node_].segment = *segment;
+    if (footprints_ && last_task_node_ != kNone && segment != nullptr) {
+      stack_[last_task_node_].segment = *segment;
+      // A report stopped the execution with tasks still able to run: what they would have done after this
+      // segment was never explored, so as a sleeper it must wake at anything (DPOR covers the same ground with
+      // analyse_pending). Without this a task asleep with the stopping segment keeps every later sibling's
+      // execution from reaching reports past that point.
+      if (!pending_.empty()) stack_[last_task_node_].segment.touch_everything();
+    }
     if (dpor_) {
       analyse_races();
       analyse_pending();
@@ -274,6 +281,7 @@ class Exhaustive final : public Strategy {
     // DPOR: the vector clock of this node's event: clock[t] - 1 is the stack position of the last event of
     // task t that happens before it (0: none). Valid for positions below analysed_.
     std::vector<std::uint32_t> clock;
+    std::vector<std::uint32_t> barrier_clock;  // DPOR, a barrier event's: every event at or below it
   };
 
   static int cost(const Node& n, TaskId t) { return n.current != kNoTask && t != n.current ? 1 : 0; }
@@ -305,13 +313,7 @@ class Exhaustive final : public Strategy {
       if (!e.task) continue;
       const TaskId p = task_of(e);
       std::vector<std::uint32_t> clock(tasks, 0);
-      // Program order: the previous event of the same task.
-      for (std::size_t i = j; i-- > 0;) {
-        if (stack_[i].task && task_of(stack_[i]) == p) {
-          join(clock, stack_[i].clock);
-          break;
-        }
-      }
+      causal_clock(p, j, clock);
       // Going down, `clock` holds every event found so far to happen before j: an earlier dependent event i
       // not in it is ordered before j only by the direct conflict, a race.
       races_.clear();
@@ -326,10 +328,46 @@ class Exhaustive final : public Strategy {
       if (clock.size() <= p) clock.resize(p + 1, 0);
       clock[p] = static_cast<std::uint32_t>(j + 1);
       e.clock = std::move(clock);
+      if (e.segment.barrier()) {
+        // Everything up to here happens before everything after (time advanced with every task blocked): the
+        // last event of each task at or below j.
+        e.barrier_clock.assign(tasks, 0);
+        for (std::size_t i = j + 1; i-- > 0;) {
+          if (!stack_[i].task) continue;
+          std::uint32_t& c = e.barrier_clock[task_of(stack_[i])];
+          if (c == 0) c = static_cast<std::uint32_t>(i + 1);
+        }
+      }
       for (std::size_t i : races_)
         on_race(i, j, p, e.clock);
     }
     analysed_ = stack_.size();
+  }
+
+  // Joins into `clock` what happens before task p's event at position j (a stack position, or stack_.size()
+  // for a step that never ran) through something other than a conflict: p's previous event (program order),
+  // the event that made p runnable since (woke or spawned it: Footprint::enable) and the last time barrier.
+  void causal_clock(TaskId p, std::size_t j, std::vector<std::uint32_t>& clock) const {
+    std::size_t previous = kNone;
+    for (std::size_t i = j; i-- > 0;) {
+      if (stack_[i].task && task_of(stack_[i]) == p) {
+        previous = i;
+        join(clock, stack_[i].clock);
+        break;
+      }
+    }
+    for (std::size_t i = j; i-- > 0 && (previous == kNone || i > previous);) {
+      if (stack_[i].task && stack_[i].segment.enabled(p)) {
+        join(clock, stack_[i].clock);
+        break;
+      }
+    }
+    for (std::size_t i = j; i-- > 0;) {
+      if (stack_[i].task && stack_[i].segment.barrier()) {
+        join(clock, stack_[i].barrier_clock);
+        break;
+      }
+    }
   }
 
   static void join(std::vector<std::uint32_t>& into, const std::vector<std::uint32_t>& from) {
@@ -378,12 +416,7 @@ class Exhaustive final : public Strategy {
   void analyse_pending() {
     for (TaskId q : pending_) {
       std::vector<std::uint32_t> clock;
-      for (std::size_t i = stack_.size(); i-- > 0;) {
-        if (stack_[i].task && task_of(stack_[i]) == q) {
-          clock = stack_[i].clock;
-          break;
-        }
-      }
+      causal_clock(q, stack_.size(), clock);
       if (clock.size() <= q) clock.resize(q + 1, 0);
       races_.clear();
       for (std::size_t i = stack_.size(); i-- > 0;) {

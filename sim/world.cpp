@@ -140,7 +140,11 @@ Task& World::create_task(std::string name, std::size_t body_size, std::size_t bo
   races_.spawn(current_task(), task->id);
   note_acted();
   record(EventKind::Spawn, nullptr, task->id, site, names_.back());
-  if (track_footprints_) segment_.touch_everything();
+  if (track_footprints_) {
+    // The new task's first step follows this one; two spawns keep their order, which decides the tasks' ids.
+    touch(&tasks_, true);
+    segment_.enable(task->id);
+  }
   return *task;
 }
 
@@ -198,8 +202,9 @@ void World::finish_current(TaskState state) {
   }
   t.held.clear();
   set_state(t, state);
+  // An exit changes only this task's state: a task waiting for it is woken through a channel (wake_all), and
+  // that wake-up is what orders the two for partial-order reduction.
   record(EventKind::Exit, nullptr, 0, t.last_site);
-  if (track_footprints_) segment_.touch_everything();
 }
 
 void World::set_state(Task& task, TaskState state) {
@@ -224,11 +229,12 @@ void World::hardirq_preempt(TaskId victim) {
   handler.hardirq = true;
   handler.hardirq_victim = victim;
   note_acted();
-  // Whether the victim can run changed: for partial-order reduction that depends on everything.
-  if (track_footprints_) segment_.touch_everything();
   if (victim >= tasks_.size() || tasks_[victim] == nullptr || victim == handler.id) return;  // an idle CPU
   Task& v = *tasks_[victim];
   if (v.state == TaskState::Finished || v.state == TaskState::Abandoned || v.preempted_by != kNoTask) return;
+  // Whether the victim can run changed: for partial-order reduction that depends on everything. (On an idle
+  // CPU nothing but the handler itself changed.)
+  if (track_footprints_) segment_.touch_everything();
   v.preempted_by = handler.id;
   ++v.hardirqs_taken;
   auto it = std::lower_bound(runnable_.begin(), runnable_.end(), v.id);
@@ -237,6 +243,9 @@ void World::hardirq_preempt(TaskId victim) {
 
 void World::hardirq_defer(std::vector<TaskId> candidates) {
   hardirq_preempt(kNoTask);
+  // The candidates were chosen by reading every task's state (runnable, interrupts enabled): for partial-order
+  // reduction the entry conflicts with everything.
+  if (track_footprints_) segment_.touch_everything();
   Task& handler = *current_;
   handler.deferred_cpus.clear();
   for (TaskId id : candidates) {
@@ -264,7 +273,7 @@ TaskId World::resolve_hardirq_cpu(const Site& site) {
       options.push_back(c.task);
   }
   // Which executions stay possible depends on who ran since the entry: for partial-order reduction this
-  // choice conflicts with everything.
+  // choice conflicts with everything, even when no candidate is left (that too depends on who ran).
   if (track_footprints_) segment_.touch_everything();
   if (options.size() == 1) return kNoTask;
   const TaskId victim = options[choose(options.size(), site)];
@@ -285,8 +294,10 @@ TaskId World::hardirq_return() {
   handler.hardirq = false;
   handler.deferred_cpus.clear();
   note_acted();
-  if (track_footprints_) segment_.touch_everything();
   if (victim < tasks_.size() && tasks_[victim] != nullptr && tasks_[victim]->preempted_by == handler.id) {
+    // The victim can run again: for partial-order reduction that depends on everything (returning from an
+    // idle CPU changes nothing but the handler).
+    if (track_footprints_) segment_.touch_everything();
     Task& v = *tasks_[victim];
     v.preempted_by = kNoTask;
     if (v.state == TaskState::Runnable)
@@ -318,9 +329,16 @@ void World::resume(Task& task) {
   ++task.resumes;
   if (trace_) run_begin_seq_ = seq_++;
   overflow::arm(task.stack, &escape_);
+  if (track_footprints_) {
+    shadow::View& v = shadow::t_view;
+    v.host_footprints = true;
+    v.stack_lo = reinterpret_cast<std::uintptr_t>(task.stack.bottom());
+    v.stack_hi = v.stack_lo + task.stack.size;
+  }
   asan_start_switch(&scheduler_fake_stack_, task.stack.bottom(), task.stack.size);
   ctx::transfer_t back = ctx::jump_fcontext(task.ctx, &task);
   asan_finish_switch(scheduler_fake_stack_, nullptr, nullptr);
+  shadow::t_view.host_footprints = false;
   overflow::disarm();
   bool done = task.state == TaskState::Finished || task.state == TaskState::Abandoned;
   task.ctx = done ? nullptr : back.fctx;
@@ -377,9 +395,39 @@ std::uintptr_t World::footprint_name(const void* object) {
   // Simulated kernel addresses (KernelMemory's, in the kernel half) and storage in this world's region are the
   // same for the same sequence of allocations in every execution.
   constexpr std::uintptr_t kKernelHalf = 0xffff800000000000ULL;
-  if (address >= kKernelHalf || shadow::in_region(object)) return address;
+  if (address >= kKernelHalf) return address;
+  // A host pointer into the region (a primitive embedded in a kmalloc'd object): named as the object's accesses
+  // and its free are (KernelMemory names them by the object's simulated address).
+  if (shadow::in_region(object)) {
+    const std::uintptr_t simulated = memory_.object_address(object);
+    return simulated != 0 ? simulated : address;
+  }
   auto [it, inserted] = host_names_.try_emplace(address, Footprint::host_name(host_names_.size()));
   return it->second;
+}
+
+void World::touch_host(std::uintptr_t address, std::size_t size, bool write) {
+  if (!track_footprints_ || size == 0) return;
+  const bool host = std::exchange(shadow::t_view.host_footprints, false);  // as in touch()
+  struct Restore {
+    bool host;
+    ~Restore() { shadow::t_view.host_footprints = host; }
+  } restore{host};
+  // By 8-byte word: two host objects never share one (the heap aligns to 16, and globals' layout is fixed), so
+  // the conflicts found do not depend on where the host allocator placed anything, and neither do the
+  // executions explored.
+  constexpr std::uintptr_t kWord = 8;
+  const std::uintptr_t first = address / kWord, last = (address + size - 1) / kWord;
+  if (last - first >= 64) {
+    segment_.touch_everything();
+    return;
+  }
+  try {
+    for (std::uintptr_t word = first; word <= last; ++word)
+      segment_.touch(footprint_name(reinterpret_cast<const void*>(word * kWord)), write);
+  } catch (...) {
+    segment_.touch_everything();  // the object could not be named: a conflict too many is safe, one too few is not
+  }
 }
 
 TaskId World::pick_next() {
@@ -422,6 +470,8 @@ void World::wake_spinners() {
     if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == &spin_channel_) {
       make_runnable(*t);
       --spinners_;
+      // A spinner rereads whatever it polls: any step of another task may be what it waits for.
+      if (track_footprints_) segment_.touch_everything();
     }
   }
 }
@@ -540,7 +590,8 @@ void World::block(const void* channel, std::string_view what, const Site& site, 
   t.wait_site = site;
   t.wait_stack = capture_current_stack();
   record(EventKind::Block, channel, 0, site, what);
-  if (track_footprints_) segment_.touch_everything();
+  // Blocking and waking the channel do not commute: their order decides whether this task is woken.
+  touch(channel, true);
   wake_spinners();
   make_blocked(t);
   pending_next_ = kNoTask;
@@ -557,11 +608,12 @@ std::size_t World::wake_all(const void* channel, const Site& site) {
     if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == channel) {
       t->wake_reason = WaitResult::Woken;
       make_runnable(*t);
+      if (track_footprints_) segment_.enable(t->id);
       ++woken;
     }
   }
   record(EventKind::Wake, channel, woken, site);
-  if (track_footprints_) segment_.touch_everything();
+  touch(channel, true);
   return woken;
 }
 
@@ -573,10 +625,12 @@ bool World::wake_one(const void* channel, const Site& site) {
       t->wake_reason = WaitResult::Woken;
       make_runnable(*t);
       record(EventKind::Wake, channel, 1, site);
-      if (track_footprints_) segment_.touch_everything();
+      touch(channel, true);
+      if (track_footprints_) segment_.enable(t->id);
       return true;
     }
   }
+  touch(channel, true);  // waking nobody still depends on whether a waiter blocked first
   return false;
 }
 
@@ -603,8 +657,9 @@ void World::sleep_for(Nanos duration, const Site& site) {
   t.wait_channel = &now_;
   t.wait_what = "sleep until " + std::to_string(*t.wake_at) + " ns";
   t.wait_site = site;
+  // Time stands still while any task can run, so the wake-up time this reads is the same in every order of the
+  // segments before the next advance (advance_time() orders everything around it).
   record(EventKind::Sleep, nullptr, duration, site);
-  if (track_footprints_) segment_.touch_everything();
   wake_spinners();
   make_blocked(t);
   pending_next_ = kNoTask;
@@ -623,7 +678,9 @@ bool World::advance_time() {
       make_runnable(*t);
     }
   }
-  if (track_footprints_) segment_.touch_everything();
+  // INVARIANT: time advances only with every task blocked, so every step before this point happens before
+  // every step after it.
+  if (track_footprints_) segment_.mark_barrier();
   return true;
 }
 
@@ -677,7 +734,10 @@ bool World::spin_time() {
       --spinners_;
     }
   }
-  if (track_footprints_) segment_.touch_everything();
+  if (track_footprints_) {
+    segment_.touch_everything();
+    segment_.mark_barrier();
+  }
   return true;
 }
 
@@ -713,7 +773,7 @@ WaitResult World::block_wait(const void* channel, std::string_view what, WaitMod
   t.wake_at = now_ + *timeout;
   ++sleepers_;
   record(EventKind::Block, channel, *timeout, site, what);
-  if (track_footprints_) segment_.touch_everything();
+  touch(channel, true);
   make_blocked(t);
   pending_next_ = kNoTask;
   switch_to_scheduler();
@@ -883,6 +943,7 @@ void World::schedule_loop() {
 
 void World::handle_overflow() {
   overflow::disarm();
+  shadow::t_view.host_footprints = false;
   // The signal handler jumped here from the task's stack without a fiber switch: tell ASan we are back on
   // the scheduler's stack, or it keeps the dead task's stack as this thread's (and LeakSanitizer later
   // scans it after the pool unmapped it). The task's fake stack is dropped with the task.

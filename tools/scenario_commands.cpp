@@ -342,7 +342,7 @@ void add_run_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--preemptions", o->preemptions, "override the preemption bound of exhaustive search (0..1000)")
       ->type_name("N");
   cmd->add_option("--reduction", o->reduction,
-                  "override exhaustive search's partial-order reduction: none (the default), sleep-sets, or dpor "
+                  "override exhaustive search's partial-order reduction: dpor (the default), sleep-sets, or none "
                   "(experimental); under a preemption bound sleep sets are not used, see docs/architecture.md");
   cmd->add_option("--pct-depth", o->pct_depth, "override the PCT depth (1..64)")->type_name("N");
   cmd->add_option("--step-budget", o->step_budget,
