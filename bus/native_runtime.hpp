@@ -17,19 +17,29 @@
 namespace devsim::bus {
 
 // The executors, shared by every native user (work items and timers today):
-// - the system workqueue: an asio::thread_pool of max(4, hardware threads) threads;
+// - the system workqueue: an asio::thread_pool of max(4, hardware threads) threads; every workqueue's items run
+//   there, an ordered workqueue's through one asio::strand; delayed work's timers wait on it too;
 // - the timer softirq: one thread (as one CPU's timer base), so timer callbacks never overlap;
 // - the CPUs that take hard interrupts: kIrqCpus one-thread contexts; raise_irq() delivers to them round-robin.
 // LIFETIME: created at the first native use, stopped and joined at process exit (a static's destructor), after
 // which nothing may be queued.
 class NativeDeferred {
  public:
-  // Work items (bus/workqueue.hpp gives the contracts).
+  // Work items and workqueues (bus/workqueue.hpp gives the contracts). A workqueue is nullptr for the system
+  // one; an ordered workqueue's items run on an asio::strand over the system pool. Delays on the steady clock.
   static void init_work(WorkStruct& work, WorkStruct::Func func);
-  static bool queue_work(WorkStruct& work);
+  static void alloc_workqueue(Workqueue& wq, bool ordered);
+  static bool queue_work(Workqueue* wq, WorkStruct& work);
+  static bool queue_delayed_work(Workqueue* wq, WorkStruct& work, std::uint64_t delay_ns);
+  static bool mod_delayed_work(Workqueue* wq, WorkStruct& work, std::uint64_t delay_ns);
+  static bool cancel_work(WorkStruct& work);
   static bool flush_work(WorkStruct& work);
+  static bool flush_delayed_work(WorkStruct& work);
   static bool cancel_work_sync(WorkStruct& work);
   static bool work_pending(const WorkStruct& work);
+  static void flush_workqueue(Workqueue* wq);
+  // drain_workqueue(); with `destroy`, destroy_workqueue(): drained, then queueing on it is refused.
+  static void drain_workqueue(Workqueue* wq, bool destroy);
   static std::uint64_t work_executions();
 
   // Timers (bus/timer.hpp gives the contracts). `delay_ns` on the steady clock.
