@@ -128,9 +128,15 @@ struct NativeLine {
   std::mutex mu;
   std::condition_variable cv;  // in_flight became false
   IrqHandler handler = nullptr;
+  IrqHandler thread_fn = nullptr;  // request_threaded_irq's thread function, run on the system pool
   void* dev_id = nullptr;
   std::string name;
   bool in_flight = false;
+  // The line's irq thread (kernel/irq/manage.c irq_thread): one run of thread_fn at a time, posted to the pool by
+  // the first wake; a wake while it runs (IRQTF_RUNTHREAD set again) makes it run once more. synchronize_irq waits
+  // for it too (threads_active).
+  bool thread_running = false;
+  bool thread_again = false;
   bool again = false;
   int disabled = 0;      // disable_irq nesting
   bool pending = false;  // arrived while disabled: enable_irq raises it again (IRQS_PENDING resend)
@@ -574,9 +580,41 @@ std::shared_ptr<NativeLine> line_of(unsigned irq) {
 // on stderr and not waited for, so a misbehaving driver does not hang the run.
 bool waiting_for_itself(const NativeLine& e, unsigned irq, const char* what) {
   if (current_line != &e) return false;
-  std::fprintf(stderr, "devsim: %s(%u) called from irq %u's own handler would wait for itself forever; not waited\n",
+  std::fprintf(stderr,
+               "devsim: %s(%u) called from irq %u's own handler or thread would wait for itself forever; not waited\n",
                what, irq, irq);
   return true;
+}
+
+// irq_thread() on a pool thread, in process context: the thread function, again as long as wakes came meanwhile.
+void irq_thread(const std::shared_ptr<NativeLine>& e, unsigned irq) {
+  current_line = e.get();  // a synchronize_irq from here would wait for itself
+  std::unique_lock lock(e->mu);
+  for (;;) {
+    const IrqHandler fn = e->thread_fn;
+    if (fn == nullptr) break;  // freed (free_irq clears it only once no run is in progress)
+    void* const dev_id = e->dev_id;
+    e->thread_again = false;
+    lock.unlock();
+    fn(irq, dev_id);
+    lock.lock();
+    if (!e->thread_again) break;
+  }
+  e->thread_running = false;
+  lock.unlock();
+  e->cv.notify_all();
+  current_line = nullptr;
+}
+
+// irq_wake_thread(): the hard handler returned IRQ_WAKE_THREAD. REQUIRES: e->mu held.
+void irq_wake_thread(const std::shared_ptr<NativeLine>& e, unsigned irq) {
+  if (e->thread_fn == nullptr) return;  // no thread function: the kernel warns (warn_no_thread) and does nothing
+  if (e->thread_running) {
+    e->thread_again = true;
+    return;
+  }
+  e->thread_running = true;
+  asio::post(runtime().system_wq, [e, irq] { irq_thread(e, irq); });
 }
 
 // handle_edge_irq() and handle_irq_event() on a CPU thread: the handler runs in hard-IRQ context, again once
@@ -597,6 +635,7 @@ void deliver(const std::shared_ptr<NativeLine>& e, unsigned irq, int cpu) {
       void* const dev_id = e->dev_id;
       ++e->handled;
       lock.unlock();
+      IrqReturn r = IrqReturn::None;
       {
         core::hardirq_enter(Site::current());  // natively: in_hardirq() and irqs_disabled() on this thread
         // LIFETIME: hard-IRQ context ends with the handler, even when it is unwound.
@@ -606,9 +645,10 @@ void deliver(const std::shared_ptr<NativeLine>& e, unsigned irq, int cpu) {
           Leave& operator=(const Leave&) = delete;
           ~Leave() { core::hardirq_exit(); }
         } leave;
-        h(irq, dev_id);
+        r = h(irq, dev_id);
       }
       lock.lock();
+      if (r == IrqReturn::WakeThread) irq_wake_thread(e, irq);
     }
     if (!e->again) break;
     e->again = false;
@@ -622,15 +662,17 @@ void deliver(const std::shared_ptr<NativeLine>& e, unsigned irq, int cpu) {
 }
 
 void wait_idle(NativeLine& e, std::unique_lock<std::mutex>& lock) {
-  e.cv.wait(lock, [&] { return !e.in_flight; });
+  e.cv.wait(lock, [&] { return !e.in_flight && !e.thread_running; });
 }
 }  // namespace
 
-int NativeDeferred::request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id) {
+int NativeDeferred::request_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, std::string name,
+                                void* dev_id) {
   std::shared_ptr<NativeLine> e = line_of(irq);
   std::lock_guard lock(e->mu);
   if (e->handler != nullptr) return -kEBUSY;
   e->handler = handler;
+  e->thread_fn = thread_fn;
   e->dev_id = dev_id;
   e->name = std::move(name);
   return 0;
@@ -641,10 +683,16 @@ void NativeDeferred::free_irq(unsigned irq, void* dev_id) {
   std::unique_lock lock(e->mu);
   if (e->handler == nullptr || e->dev_id != dev_id) return;
   e->handler = nullptr;
-  e->dev_id = nullptr;
-  // synchronize_irq(): a handler already running returns before the caller may free what it uses; later
-  // deliveries find no handler.
+  // synchronize_irq(): a handler or thread function already running returns before the caller may free what it
+  // uses (__free_irq: synchronize_irq, then kthread_stop); later deliveries find no handler, and a running thread
+  // function is not started again.
   if (!waiting_for_itself(*e, irq, "free_irq")) wait_idle(*e, lock);
+  // The thread function ran its last wake with dev_id (irq_wait_for_interrupt runs a pending wake one last time);
+  // now the line is cleared, unless it was requested again meanwhile.
+  if (e->handler == nullptr) {
+    e->thread_fn = nullptr;
+    e->dev_id = nullptr;
+  }
 }
 
 void NativeDeferred::disable_irq(unsigned irq, bool sync) {
