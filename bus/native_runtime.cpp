@@ -193,12 +193,11 @@ Runtime& runtime() {
 // ---- work items -------------------------------------------------------------------------------------------
 
 namespace {
-// The work item whose function the calling thread runs now, and the workqueue and place of that instance: a
-// flush or drain that would wait for it from inside it never returns (the kernel deadlocks there; lockdep
-// reports it), so it is said on stderr and not waited for.
+// The work item whose function the calling thread runs now, and the workqueue of that instance: a flush or drain
+// that would wait for it from inside it never returns (the kernel deadlocks there; lockdep reports it), so it is
+// said on stderr and not waited for.
 thread_local const NativeWork* current_work = nullptr;
 thread_local const NativeWq* current_wq = nullptr;
-thread_local std::uint64_t current_seq = 0;
 
 std::shared_ptr<NativeWq> wq_of(const Workqueue* wq) {
   bool ordered = false;  // a workqueue used without alloc_workqueue() is an unordered one
@@ -329,7 +328,6 @@ void run_work(const std::shared_ptr<NativeWork>& e, WorkStruct* w, std::uint64_t
   runtime().work_executions.fetch_add(1, std::memory_order_relaxed);
   current_work = e.get();
   current_wq = q.get();
-  current_seq = seq;
   if (f != nullptr) f(*w);
   current_work = nullptr;
   current_wq = nullptr;
