@@ -370,9 +370,13 @@ BOOST_AUTO_TEST_CASE(non_reentrant_across_workqueues) {
   for (std::thread& t : threads)
     t.join();
   flush_work(it.work);
-  BOOST_TEST(it.max_inside.load() == 1);
   BOOST_TEST(it.executions.load() + cancelled.load() == accepted.load());
   BOOST_TEST(it.plain == it.executions.load());
+  // On a loaded machine every racing instance may be cancelled before it runs: one more runs alone now, so the
+  // most seen at once is exactly one.
+  BOOST_TEST_REQUIRE(queue_work(&ordered, it.work));
+  flush_work(it.work);
+  BOOST_TEST(it.max_inside.load() == 1);
   destroy_workqueue(&ordered);
   destroy_workqueue(&plain);
 }
@@ -621,6 +625,8 @@ BOOST_AUTO_TEST_CASE(delayed_queue_mod_cancel_race_accounting) {
   canceler.join();
   flush_delayed_work(it.work);
   BOOST_TEST(it.executions.load() + taken_back.load() == accepted.load());
+  BOOST_TEST_REQUIRE(queue_work(&wq, it.work));  // one run alone (all racing ones may have been taken back)
+  flush_work(it.work);
   BOOST_TEST(it.max_inside.load() == 1);
   destroy_workqueue(&wq);
 }
