@@ -39,6 +39,7 @@ struct DeferredState {
   // stays in `outstanding` until it ran or was taken back: flush_workqueue waits for the numbers below its start.
   struct Wq {
     bool ordered = false;
+    bool destroyed = false;  // destroy_workqueue() returned: queueing on it is refused with a warning
     std::uint64_t next_seq = 1;
     std::set<std::uint64_t> outstanding;
   };
@@ -79,9 +80,20 @@ class Workqueues {
     state().wqs[&wq] = {};
     state().wqs[&wq].ordered = ordered;
   }
-  // __queue_work() reads the workqueue: one freed is a use-after-free (false: reported).
+  // __queue_work() reads the workqueue: one freed is a use-after-free (false: reported). One destroyed but not
+  // freed (a C++ driver's embedded Workqueue after destroy_workqueue) is the kernel's WARN_ON in __queue_work
+  // (__WQ_DESTROYING): a non-fatal report, and nothing is queued (false).
   static bool wq_alive(const Workqueue* wq, const Site& site) {
-    return wq == nullptr || wq->embedded_.touch(wq, sizeof *wq, false, site);
+    if (wq == nullptr) return true;
+    if (!wq->embedded_.touch(wq, sizeof *wq, false, site)) return false;
+    if (!state().wqs[wq].destroyed) return true;
+    sim::Report r;
+    r.kind = std::string(bug::kQueueOnDestroyedWorkqueue);
+    r.headline = "WARNING: work queued on a destroyed workqueue";
+    r.fatal = false;
+    r.accessed_by = world().task_site(world().current_task(), site);
+    world().report(std::move(r));
+    return false;
   }
   // insert_work(): the pending instance goes on `wq`'s worklist, and a worker is started for it.
   static void insert(WorkStruct& w, Work& s, const Workqueue* wq, const Site& site) {
@@ -172,7 +184,14 @@ class Workqueues {
     Work& s = state().works[w];
     if (!s.pending || !s.delayed || s.timer_generation != gen) return;  // cancelled, grabbed or flushed
     if (!w->embedded_.touch(&w->func_, sizeof w->func_, false, Site::current())) return;
-    if (!wq_alive(s.wq, Site::current())) return;
+    if (!wq_alive(s.wq, Site::current())) {
+      // Refused (destroyed, or freed and reported): the instance retires without running.
+      s.pending = false;
+      s.delayed = false;
+      ++s.retired;
+      world().wake_all(&s, armed_at);
+      return;
+    }
     insert(*w, s, s.wq, armed_at);
   }
   // Named after the kernel function whose access KASAN would report.
@@ -293,6 +312,11 @@ class Workqueues {
       world().block(&q, "workqueue drain", site);
     world().races().acquire(world().current_task(), &q);
   }
+  // destroy_workqueue(): drained, then later queueing is refused (the kernel frees the workqueue).
+  static void destroy(const Workqueue* wq, const Site& site) {
+    drain(wq, site);
+    state().wqs[wq].destroyed = true;
+  }
   static bool pending(const WorkStruct& w) { return state().works[&w].pending; }
 };
 
@@ -373,39 +397,44 @@ void init_work(WorkStruct& work, WorkStruct::Func func, const Site& site) {
   Workqueues::init(work, func, site);
 }
 bool queue_work(WorkStruct& work, const Site& site) {
-  if (native()) return NativeDeferred::queue_work(work);
+  if (native()) return NativeDeferred::queue_work(nullptr, work);
   return Workqueues::queue(nullptr, work, site);
 }
 void alloc_workqueue(Workqueue& wq, bool ordered, const Site&) {
-  if (native()) return;
+  if (native()) return NativeDeferred::alloc_workqueue(wq, ordered);
   Workqueues::alloc(wq, ordered);
 }
 bool queue_work(Workqueue* wq, WorkStruct& work, const Site& site) {
-  if (native()) return NativeDeferred::queue_work(work);
+  if (native()) return NativeDeferred::queue_work(wq, work);
   return Workqueues::queue(wq, work, site);
 }
 void flush_workqueue(Workqueue* wq, const Site& site) {
-  if (native()) return;  // natively a workqueue is not tracked (bus/workqueue.hpp)
+  if (native()) return NativeDeferred::flush_workqueue(wq);
   Workqueues::flush_wq(wq, site);
 }
 void drain_workqueue(Workqueue* wq, const Site& site) {
-  if (native()) return;
+  if (native()) return NativeDeferred::drain_workqueue(wq, /*destroy=*/false);
   Workqueues::drain(wq, site);
 }
+void destroy_workqueue(Workqueue* wq, const Site& site) {
+  if (wq == nullptr) return;  // the system workqueue is never destroyed
+  if (native()) return NativeDeferred::drain_workqueue(wq, /*destroy=*/true);
+  Workqueues::destroy(wq, site);
+}
 bool queue_delayed_work(Workqueue* wq, WorkStruct& work, std::uint64_t delay_ns, const Site& site) {
-  if (native()) return NativeDeferred::queue_work(work);
+  if (native()) return NativeDeferred::queue_delayed_work(wq, work, delay_ns);
   return Workqueues::queue_delayed(wq, work, delay_ns, site);
 }
 bool mod_delayed_work(Workqueue* wq, WorkStruct& work, std::uint64_t delay_ns, const Site& site) {
-  if (native()) return NativeDeferred::queue_work(work);
+  if (native()) return NativeDeferred::mod_delayed_work(wq, work, delay_ns);
   return Workqueues::mod_delayed(wq, work, delay_ns, site);
 }
 bool cancel_work(WorkStruct& work, const Site& site) {
-  if (native()) return NativeDeferred::cancel_work_sync(work);
+  if (native()) return NativeDeferred::cancel_work(work);
   return Workqueues::cancel(work, site);
 }
 bool flush_delayed_work(WorkStruct& work, const Site& site) {
-  if (native()) return NativeDeferred::flush_work(work);
+  if (native()) return NativeDeferred::flush_delayed_work(work);
   return Workqueues::flush_delayed(work, site);
 }
 bool flush_work(WorkStruct& work, const Site& site) {

@@ -15,7 +15,12 @@ struct Line {
   IrqHandler handler = nullptr;
   void* dev_id = nullptr;
   std::string name;
+  IrqHandler thread_fn = nullptr;  // request_threaded_irq's thread function (process context)
   int running = 0;
+  // The line's irq thread (kernel/irq/manage.c irq_thread): a task runs thread_fn while thread_running; a wake
+  // while it runs (IRQTF_RUNTHREAD set again) makes it run once more. INVARIANT: at most one such task per line.
+  bool thread_running = false;
+  bool thread_again = false;
   int disabled = 0;      // disable_irq nesting
   bool pending = false;  // raised while disabled: delivered by enable_irq
   std::uint64_t spurious = 0;
@@ -41,6 +46,34 @@ bool native() {
   return core::sim_world() == nullptr;
 }
 
+// irq_thread(): the line's thread function in process context (it may sleep), until no wake came while it ran.
+// Named after the kernel function a report of its context would show.
+void irq_thread(unsigned irq, const Site& raised_at) {
+  for (;;) {
+    Line& l = line(irq);
+    if (l.thread_fn == nullptr) break;  // freed (free_irq clears it only once this task ended)
+    l.thread_again = false;
+    l.thread_fn(irq, l.dev_id);
+    if (!line(irq).thread_again) break;
+  }
+  Line& l = line(irq);
+  l.thread_running = false;
+  world().wake_all(&l, raised_at);  // synchronize_irq waits for threads_active
+}
+
+// irq_wake_thread(): the hard handler returned IRQ_WAKE_THREAD. A thread already running runs once more.
+void irq_wake_thread(unsigned irq, const Site& raised_at) {
+  Line& l = line(irq);
+  if (l.thread_fn == nullptr) return;  // no thread function: the kernel warns (warn_no_thread) and does nothing
+  if (l.thread_running) {
+    l.thread_again = true;
+    return;
+  }
+  l.thread_running = true;
+  world().spawn(
+      "irq/" + std::to_string(irq) + "-" + l.name, [irq, raised_at] { irq_thread(irq, raised_at); }, raised_at);
+}
+
 // handle_irq_event(): named after the kernel function a report of the handler's context would show.
 void handle_irq_event(unsigned irq, const Site& raised_at) {
   sim::yield(raised_at);
@@ -64,18 +97,33 @@ void handle_irq_event(unsigned irq, const Site& raised_at) {
   IrqHandler h = l.handler;
   void* dev_id = l.dev_id;
   world().note_acquired(&l, "hardirq context (irq " + std::to_string(irq) + ")", raised_at, sim::HoldKind::Atomic);
-  h(irq, dev_id);
+  const IrqReturn r = h(irq, dev_id);
   world().note_released(&l);
-  if (--l.running == 0) world().wake_all(&l, raised_at);
+  if (r == IrqReturn::WakeThread) irq_wake_thread(irq, raised_at);
+  Line& after = line(irq);
+  if (--after.running == 0) world().wake_all(&after, raised_at);
 }
 }  // namespace
 
+// kernel/irq/manage.c irq_default_primary_handler: a threaded line without a hard handler wakes its thread.
+IrqReturn default_primary_handler(unsigned, void*) {
+  return IrqReturn::WakeThread;
+}
+
 int request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id, const Site& site) {
-  if (native()) return NativeDeferred::request_irq(irq, handler, std::move(name), dev_id);
+  return request_threaded_irq(irq, handler, nullptr, std::move(name), dev_id, site);
+}
+
+int request_threaded_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, std::string name, void* dev_id,
+                         const Site& site) {
+  if (handler == nullptr && thread_fn == nullptr) return -kEINVAL;
+  if (handler == nullptr) handler = default_primary_handler;
+  if (native()) return NativeDeferred::request_irq(irq, handler, thread_fn, std::move(name), dev_id);
   world().yield(sim::EventKind::Acquire, &line(irq), site);
   Line& l = line(irq);
   if (l.handler != nullptr) return -kEBUSY;
   l.handler = handler;
+  l.thread_fn = thread_fn;
   l.dev_id = dev_id;
   l.name = std::move(name);
   return 0;
@@ -87,10 +135,15 @@ void free_irq(unsigned irq, void* dev_id, const Site& site) {
   Line& l = line(irq);
   if (l.handler == nullptr || l.dev_id != dev_id) return;
   l.handler = nullptr;
-  l.dev_id = nullptr;
-  // synchronize_irq(): a handler already running finishes before the caller may free what it uses.
-  while (l.running > 0)
+  // synchronize_irq(): a handler already running, and the line's thread function with a wake still pending (the
+  // irq thread runs it one last time: irq_wait_for_interrupt), finish before the caller may free what they use
+  // (__free_irq: synchronize_irq, then kthread_stop). Then the line is cleared, unless requested again meanwhile.
+  while (l.running > 0 || l.thread_running)
     world().block(&l, "synchronize_irq(" + std::to_string(irq) + ")", site);
+  if (l.handler == nullptr) {
+    l.thread_fn = nullptr;
+    l.dev_id = nullptr;
+  }
 }
 
 void synchronize_irq(unsigned irq, const Site& site) {
@@ -98,7 +151,8 @@ void synchronize_irq(unsigned irq, const Site& site) {
   world().might_sleep("synchronize_irq", site);
   world().yield(sim::EventKind::Sync, &line(irq), site);
   Line& l = line(irq);
-  while (l.running > 0)
+  // kernel/irq/manage.c synchronize_irq: the hard handler, then threads_active (woken thread functions) to reach 0.
+  while (l.running > 0 || l.thread_running)
     world().block(&l, "synchronize_irq(" + std::to_string(irq) + ")", site);
 }
 

@@ -1,7 +1,9 @@
-// Interrupt lines: handlers the "hardware" triggers, run as their own task in hardirq context.
+// Interrupt lines: handlers the "hardware" triggers, run as their own task in hardirq context; threaded lines'
+// thread functions run after them in process context.
 // With no simulated world (core::sim_world() null) every function but devm_request_irq runs natively on real
-// threads (bus/native_runtime.hpp): a handler runs on one of a fixed set of CPU threads, never beside itself, and
-// free_irq/disable_irq/synchronize_irq wait for the line's interrupt in flight. devm_request_irq needs a bound
+// threads (bus/native_runtime.hpp): a handler runs on one of a fixed set of CPU threads, never beside itself, a
+// thread function on the system workqueue's pool, one run per line at a time, and free_irq/disable_irq/
+// synchronize_irq wait for the line's interrupt in flight and its thread function. devm_request_irq needs a bound
 // device, which needs a simulated world.
 #pragma once
 
@@ -12,7 +14,9 @@
 
 namespace devsim::bus {
 
-enum class IrqReturn : std::uint8_t { None, Handled };
+// IRQ_NONE, IRQ_HANDLED, IRQ_WAKE_THREAD (a threaded line's hard handler asks for its thread function).
+enum class IrqReturn : std::uint8_t { None, Handled, WakeThread };
+// irq_handler_t: hard handlers and thread functions alike.
 using IrqHandler = IrqReturn (*)(unsigned irq, void* dev_id);
 
 // request_irq(): installs `handler` on line `irq` with its cookie `dev_id` (usually the driver data). -EBUSY if
@@ -21,21 +25,33 @@ using IrqHandler = IrqReturn (*)(unsigned irq, void* dev_id);
 // already running on the line has returned (synchronize_irq()). What a handler must not outlive is the
 // driver's job: a driver that frees its data before free_irq() (or never calls it) hands the handler a
 // dangling dev_id — the use-after-free is reported in the handler.
-// Does not handle: shared lines, threaded handlers, affinity (the CPU an interrupt arrives on is the explorer's
-// choice: core/irqflags.hpp).
+// Does not handle: shared lines, affinity (the CPU an interrupt arrives on is the explorer's choice:
+// core/irqflags.hpp).
 int request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id, const Site& site = Site::current());
-// free_irq(): removes it and waits for a running handler.
+// request_threaded_irq(): as request_irq, with a thread function. When the hard handler returns
+// IrqReturn::WakeThread, the line's irq thread runs `thread_fn` in process context (it may sleep): in the simulator
+// a task "irq/<n>-<name>", natively a run on the system workqueue's pool. One run per line at a time: a wake while
+// it runs makes it run once more after (kernel/irq/manage.c irq_wake_thread, IRQTF_RUNTHREAD; irq_thread).
+// synchronize_irq(), disable_irq() and free_irq() wait for it too (synchronize_irq waits for threads_active).
+// A null `handler` is the kernel's irq_default_primary_handler (wakes the thread); both null: -EINVAL.
+// Does not handle: IRQF_ONESHOT (the line is not kept masked while the thread function runs: a raise meanwhile
+// runs the hard handler, whose wake makes the thread function run again), the thread's scheduling policy and CPU
+// affinity, IRQ_WAKE_THREAD from a line with no thread function (the kernel warns; here nothing happens).
+int request_threaded_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, std::string name, void* dev_id,
+                         const Site& site = Site::current());
+// free_irq(): removes it and waits for a running handler and a running thread function.
 void free_irq(unsigned irq, void* dev_id, const Site& site = Site::current());
 // devm_request_irq(): request_irq + free_irq at unbind.
 int devm_request_irq(const BoundContext& dev, unsigned irq, IrqHandler handler, std::string name, void* dev_id,
                      const Site& site = Site::current());
-// disable_irq(): masks the line and waits for a running handler (synchronize_irq); disable_irq_nosync() does not
-// wait. An interrupt raised while masked is remembered and delivered by the enable_irq() that unmasks it (the
-// kernel's IRQS_PENDING resend, kernel/irq/manage.c __enable_irq / check_irq_resend). Calls nest.
+// disable_irq(): masks the line and waits for a running handler and thread function (synchronize_irq);
+// disable_irq_nosync() does not wait. An interrupt raised while masked is remembered and delivered by the enable_irq()
+// that unmasks it (the kernel's IRQS_PENDING resend, kernel/irq/manage.c __enable_irq / check_irq_resend). Calls nest.
 void disable_irq(unsigned irq, const Site& site = Site::current());
 void disable_irq_nosync(unsigned irq, const Site& site = Site::current());
 void enable_irq(unsigned irq, const Site& site = Site::current());
-// synchronize_irq(): returns once no handler of the line is running (kernel/irq/manage.c). Sleeps.
+// synchronize_irq(): returns once no handler of the line is running and its thread function, if woken, has returned
+// (kernel/irq/manage.c synchronize_irq: threads_active). Sleeps.
 void synchronize_irq(unsigned irq, const Site& site = Site::current());
 // The hardware raises the line: a task "irq/<n>" runs the handler (if one is installed when it gets to run) in
 // hard-IRQ context. Returns at once. The interrupt arrives when that task first runs, on an idle CPU or on the CPU

@@ -1,32 +1,39 @@
 // Work items: deferred calls that run in their own kernel thread, and may outlive remove() unless cancelled.
 #pragma once
 
+#include <cstdint>
+#include <string_view>
+
 #include "bus/embedded.hpp"
 
 namespace devsim::bus {
 
 // struct work_struct: usually embedded in driver data. In the simulator each queued execution runs in its own
 // simulated task ("kworker"), so it interleaves with everything else and can run after remove() returned.
-// Natively (no simulated world; bus/native_runtime.hpp) it runs on the system workqueue, an asio::thread_pool,
-// with the same guarantees below; the pending/running state lives in an entry keyed by the item's address, so
-// the pool never touches the item after its function returned (the function may free it).
+// Natively (no simulated world; bus/native_runtime.hpp) every workqueue's items run on one asio::thread_pool (the
+// system workqueue's), an ordered workqueue's through one asio::strand over it, and delayed work waits on an
+// asio::steady_timer; the guarantees below hold in both runtimes. The pending/running state lives in an entry
+// keyed by the item's address, so the pool never touches the item after its function returned (it may free it).
 //
 // INVARIANT: whether a work item is pending or running is kept by the world (keyed by its address, which is
 // never reused within an execution), not in the item: a cancelled item is never touched again, while an item
 // that runs after its memory was freed is reported as the use-after-free it is (in process_one_work, then in
 // the driver's function) — race R14.
 // INVARIANT (kernel/workqueue.c): a work item is non-reentrant — an instance queued while the previous one runs
-// waits for it, so the function never runs concurrently with itself; queue_work() fails while the item is
-// pending or while a cancel_work_sync() of it is in progress.
+// waits for it, so the function never runs concurrently with itself, even when queued on two workqueues;
+// queue_work() fails while the item is pending or while a cancel_work_sync() of it is in progress.
 // Workqueues (alloc_workqueue): an item is queued on one; flush_workqueue() waits for the instances queued on it
 // before the call; an ordered workqueue runs its items one at a time in queueing order. Delayed work
 // (queue_delayed_work): the item is pending from the call, its timer puts it on its workqueue at expiry.
+// destroy_workqueue() drains; queueing on the workqueue afterwards is refused (the kernel's WARN in __queue_work;
+// in the simulator a non-fatal report, natively a line on stderr).
 // Does not handle: max_active limits other than an ordered workqueue's, unbound/CPU affinity,
-// disable_work()/enable_work(), WQ_MEM_RECLAIM rescuers, a workqueue's own lockdep map; natively, the pool's size
-// is fixed (the kernel adds workers when all of them sleep), so works that wait for one another can exhaust it,
-// and the workqueue and delayed-work entry points below are approximations (the simulator is where their
-// semantics are modelled): items run on the one system pool with no delay, cancel_work waits as cancel_work_sync
-// does, flush_workqueue and drain_workqueue return at once.
+// disable_work()/enable_work(), WQ_MEM_RECLAIM rescuers, a workqueue's own lockdep map, the refusal of queueing
+// from outside the workqueue while it drains (kernel: __WQ_DRAINING WARNs unless the work is chained); natively,
+// the pool's size is fixed (the kernel adds workers when all of them sleep), so works that wait for one another
+// can exhaust it (an ordered workqueue holds one pool thread while it waits for its item running elsewhere), a
+// flush or cancel of a work item from its own function, or a flush/drain of a workqueue from one of its items,
+// is said on stderr and not waited for (the kernel deadlocks), and lockdep's work maps are not checked.
 class WorkStruct {
  public:
   using Func = void (*)(WorkStruct& work);
@@ -77,9 +84,13 @@ void alloc_workqueue(Workqueue& wq, bool ordered, const Site& site = Site::curre
 bool queue_work(Workqueue* wq, WorkStruct& work, const Site& site = Site::current());
 // flush_workqueue(): waits for every instance queued on `wq` before the call (not for later ones).
 void flush_workqueue(Workqueue* wq, const Site& site = Site::current());
-// drain_workqueue()/destroy_workqueue(): waits until nothing is queued on `wq` or running from it, including items
-// queued meanwhile. Delayed items whose timer has not fired are not waited for (as in the kernel).
+// drain_workqueue(): waits until nothing is queued on `wq` or running from it, including items queued meanwhile.
+// Delayed items whose timer has not fired are not waited for (as in the kernel).
 void drain_workqueue(Workqueue* wq, const Site& site = Site::current());
+// destroy_workqueue(): drains `wq`, after which queueing on it (a delayed item's expiry included) is refused: nothing
+// is queued, queue_work returns false, and a warning says so (kernel/workqueue.c destroy_workqueue, __queue_work).
+// The system workqueue (nullptr) is never destroyed. The storage is the caller's to free afterwards.
+void destroy_workqueue(Workqueue* wq, const Site& site = Site::current());
 // queue_delayed_work(): false if the item is pending (delayed or queued) or being cancelled; otherwise it is
 // pending from now and goes on `wq` after `delay_ns` of virtual time (at once for 0).
 bool queue_delayed_work(Workqueue* wq, WorkStruct& work, std::uint64_t delay_ns, const Site& site = Site::current());
@@ -94,5 +105,10 @@ bool cancel_work(WorkStruct& work, const Site& site = Site::current());
 bool flush_delayed_work(WorkStruct& work, const Site& site = Site::current());
 // Executions of any work item that have started (tests and reports).
 std::uint64_t work_executions();
+
+namespace bug {
+// Work queued on a workqueue after destroy_workqueue() (the kernel's WARN_ON in __queue_work): non-fatal.
+inline constexpr std::string_view kQueueOnDestroyedWorkqueue = "queue-on-destroyed-workqueue";
+}  // namespace bug
 
 }  // namespace devsim::bus

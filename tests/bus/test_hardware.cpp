@@ -10,6 +10,7 @@
 #include "bus/mmio.hpp"
 #include "bus/platform.hpp"
 #include "bus/usb.hpp"
+#include "core/irqflags.hpp"
 #include "tests/bus/bus_test_support.hpp"
 
 using namespace devsim;
@@ -89,6 +90,63 @@ BOOST_AUTO_TEST_CASE(a_freed_irq_never_runs_after_remove) {
   g_devm_irq = true;
   sim::ExploreResult r = sim::explore(irq_model, bus::test::exhaustive());
   BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.failing_executions == 0u, (r.failures.empty() ? std::string() : sim::render_text(r.failures[0].report)));
+}
+
+namespace {
+// A threaded interrupt (request_threaded_irq): the hard handler only wakes the thread; the thread function sleeps
+// (process context) and then reads the driver data. The fixed remove() calls free_irq, which waits for the thread
+// function, before the devm data is freed; the buggy one forgets it.
+bool g_free_threaded = false;
+IrqReturn threaded_hard(unsigned, void*) {
+  expect(core::in_hardirq(), "the hard handler runs in hard-IRQ context");
+  return IrqReturn::WakeThread;
+}
+IrqReturn threaded_thread_fn(unsigned, void* dev_id) {
+  expect(!core::in_hardirq(), "the thread function runs in process context");
+  sim::world().sleep_for(1'000);  // allowed: not atomic context
+  auto* p = static_cast<IrqPriv*>(dev_id);
+  static_cast<void>(sim::KPtr<IrqPriv>(p, sim::world().memory().find(p)).load(&IrqPriv::status));
+  return IrqReturn::Handled;
+}
+int threaded_probe(CoreContext& ctx) {
+  sim::KPtr<IrqPriv> p = devm_kzalloc<IrqPriv>(ctx);
+  ctx->set_drvdata(p.unchecked());
+  return request_threaded_irq(6, threaded_hard, threaded_thread_fn, "tdemo", p.unchecked());
+}
+void threaded_remove(CoreContext& ctx) {
+  if (g_free_threaded) free_irq(6, ctx->drvdata());
+}
+void threaded_model(sim::World& w) {
+  w.spawn("setup", [](sim::World& w) {
+    platform_driver_register(DriverOps{"tirqdemo", "platform", {}, threaded_probe, threaded_remove});
+    Device* dev = platform_device_register("tirqdemo");
+    w.spawn("hardware", [] { raise_irq(6); });
+    w.spawn("hub", [dev] { platform_device_unregister(dev); });
+  });
+}
+}  // namespace
+
+// kernel/irq/manage.c irq_thread: the thread function runs after the hard handler, in a task of its own that may
+// sleep; not freed, it outlives remove() and reads freed driver data.
+BOOST_AUTO_TEST_CASE(a_threaded_irq_not_freed_outlives_remove) {
+  g_free_threaded = false;
+  sim::ExploreResult r = sim::explore(threaded_model, bus::test::exhaustive());
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST_REQUIRE(bus::test::found_kind(r, "use-after-free"));
+  for (const sim::Failure& f : r.failures)
+    BOOST_TEST(f.report.kind == "use-after-free", sim::render_text(f.report));
+  BOOST_TEST(r.failures[0].report.headline == "use-after-free in threaded_thread_fn");
+}
+
+// kernel/irq/manage.c __free_irq -> synchronize_irq waits for threads_active: free_irq in remove() returns only
+// after a woken thread function returned, so the devm data freed after it is never read freed, in every schedule;
+// and sleeping in the thread function is not sleeping in atomic context.
+BOOST_AUTO_TEST_CASE(free_irq_waits_for_the_threaded_handler) {
+  g_free_threaded = true;
+  sim::ExploreResult r = sim::explore(threaded_model, bus::test::exhaustive());
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.executions > 1u);
   BOOST_TEST(r.failing_executions == 0u, (r.failures.empty() ? std::string() : sim::render_text(r.failures[0].report)));
 }
 

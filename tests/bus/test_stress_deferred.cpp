@@ -253,6 +253,10 @@ BOOST_AUTO_TEST_CASE(queue_and_cancel_race_accounting) {
     t.join();
   flush_work(it.work);
   BOOST_TEST(it.executions.load() + cancelled.load() == accepted.load());
+  // On a loaded machine every racing instance may be cancelled before it runs, so one more runs alone now: the
+  // most seen at once is then exactly one.
+  BOOST_TEST_REQUIRE(queue_work(it.work));
+  flush_work(it.work);
   BOOST_TEST(it.max_inside.load() == 1);
 }
 

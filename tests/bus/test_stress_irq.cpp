@@ -368,3 +368,192 @@ BOOST_AUTO_TEST_CASE(raises_without_a_handler_are_spurious) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// A threaded line's device state: what the hard handler and the thread function see.
+struct TDev {
+  std::atomic<long> wakes{0};  // hard-handler runs that returned IrqReturn::WakeThread
+  std::atomic<long> seen{0};   // `wakes` as the thread function last read it when it started
+  std::atomic<int> inside{0};  // thread-function runs in progress now
+  std::atomic<int> max_inside{0};
+  std::atomic<long> runs{0};
+  std::atomic<bool> process_context{true};  // every run: not in hard-IRQ context, interrupts on, on no CPU
+  std::atomic<bool> stopped{false};         // set once free_irq returned: a run after is a violation
+  std::atomic<long> after_stop{0};
+  long plain = 0;  // written by the thread function without a lock: synchronize_irq orders it before the reader
+  std::latch* started = nullptr;
+  std::latch* release = nullptr;
+};
+
+IrqReturn thread_hard(unsigned, void* dev_id) {
+  static_cast<TDev*>(dev_id)->wakes.fetch_add(1);
+  return IrqReturn::WakeThread;
+}
+
+IrqReturn thread_fn(unsigned, void* dev_id) {
+  TDev& d = *static_cast<TDev*>(dev_id);
+  std::latch* started = d.started;
+  std::latch* release = d.release;
+  d.seen = d.wakes.load();
+  const int now = d.inside.fetch_add(1) + 1;
+  int seen = d.max_inside.load();
+  while (now > seen && !d.max_inside.compare_exchange_weak(seen, now)) {
+  }
+  if (core::in_hardirq() || core::irqs_disabled() || NativeDeferred::irq_cpu() != -1) d.process_context = false;
+  if (d.stopped.load()) d.after_stop.fetch_add(1);
+  ++d.plain;
+  d.runs.fetch_add(1);
+  if (started != nullptr) started->count_down();
+  if (release != nullptr) release->wait();  // a thread function may sleep
+  std::this_thread::yield();
+  d.inside.fetch_sub(1);
+  return IrqReturn::Handled;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(threaded_irq, NativeFixture)
+
+// kernel/irq/manage.c irq_wake_thread / irq_thread: after the hard handler returned IRQ_WAKE_THREAD the thread
+// function runs in process context, one run per line at a time; a wake while it runs (IRQTF_RUNTHREAD set again)
+// makes it run once more, so once synchronize_irq returned it has run after the last wake. Raises from several
+// threads.
+BOOST_AUTO_TEST_CASE(thread_fn_runs_after_every_wake_one_at_a_time) {
+  constexpr unsigned kIrq = 120;
+  constexpr int kThreads = 3;
+  constexpr int kRaises = 2'000;
+  TDev d;
+  BOOST_TEST_REQUIRE(request_threaded_irq(kIrq, thread_hard, thread_fn, "threaded", &d) == 0);
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int k = 0; k < kRaises; ++k)
+        raise_irq(kIrq);
+    });
+  for (std::thread& t : threads)
+    t.join();
+  synchronize_irq(kIrq);
+  BOOST_TEST(d.wakes.load() >= 1);
+  BOOST_TEST(d.seen.load() == d.wakes.load());  // the thread ran after the last wake
+  BOOST_TEST(d.runs.load() >= 1);
+  BOOST_TEST(d.runs.load() <= d.wakes.load());  // wakes while it runs merge into one more run
+  BOOST_TEST(d.max_inside.load() == 1);
+  BOOST_TEST(d.inside.load() == 0);
+  BOOST_TEST(d.plain == d.runs.load());
+  BOOST_TEST(d.process_context.load());
+  free_irq(kIrq, &d);
+}
+
+// kernel/irq/manage.c request_threaded_irq: no hard handler means irq_default_primary_handler, which wakes the
+// thread every time; neither handler is -EINVAL.
+BOOST_AUTO_TEST_CASE(default_primary_handler_wakes_the_thread) {
+  constexpr unsigned kIrq = 121;
+  constexpr int kRaises = 300;
+  TDev d;
+  BOOST_TEST(request_threaded_irq(kIrq, nullptr, nullptr, "none", &d) == -kEINVAL);
+  BOOST_TEST_REQUIRE(request_threaded_irq(kIrq, nullptr, thread_fn, "threaded", &d) == 0);
+  BOOST_TEST(request_irq(kIrq, thread_hard, "taken", &d) == -kEBUSY);
+  for (int i = 1; i <= kRaises; ++i) {
+    raise_irq(kIrq);
+    synchronize_irq(kIrq);  // the hard handler, then the thread function it woke
+    BOOST_TEST_REQUIRE(d.runs.load() == i);
+    BOOST_TEST_REQUIRE(d.plain == i);
+  }
+  BOOST_TEST(d.process_context.load());
+  free_irq(kIrq, &d);
+}
+
+// kernel/irq/manage.c synchronize_irq waits for threads_active to reach 0, and disable_irq synchronizes: neither
+// returns while the thread function runs. The hard handler is not held meanwhile: a raise while the thread function
+// sleeps runs it (and its wake runs the thread function once more, after).
+BOOST_AUTO_TEST_CASE(synchronize_and_disable_wait_for_the_thread_fn) {
+  constexpr unsigned kIrq = 122;
+  constexpr int kRounds = 200;
+  TDev d;
+  BOOST_TEST_REQUIRE(request_threaded_irq(kIrq, thread_hard, thread_fn, "threaded", &d) == 0);
+  for (int i = 0; i < kRounds; ++i) {
+    const long runs_before = d.runs.load();
+    const long wakes_before = d.wakes.load();
+    std::latch started(1);
+    std::latch release(1);
+    d.started = &started;
+    d.release = &release;
+    raise_irq(kIrq);
+    started.wait();  // the thread function runs and sleeps on `release`
+    d.started = nullptr;
+    d.release = nullptr;  // read by the re-run only, which starts after this run returned
+    raise_irq(kIrq);
+    wait_until([&] { return d.wakes.load() == wakes_before + 2; });  // the hard handler ran beside the thread
+    const bool disable = i % 2 == 1;
+    std::atomic<bool> returned{false};
+    std::atomic<int> inside_at_return{-1};
+    std::atomic<long> runs_at_return{-1};
+    std::thread waiter([&] {
+      if (disable)
+        disable_irq(kIrq);
+      else
+        synchronize_irq(kIrq);
+      inside_at_return = d.inside.load();
+      runs_at_return = d.runs.load();
+      returned = true;
+    });
+    widen_window();
+    const bool early = returned.load();
+    release.count_down();
+    waiter.join();
+    if (disable) enable_irq(kIrq);
+    BOOST_TEST_REQUIRE(!early);
+    BOOST_TEST_REQUIRE(inside_at_return.load() == 0);
+    BOOST_TEST_REQUIRE(runs_at_return.load() == runs_before + 2);  // the woken re-run is waited for too
+    BOOST_TEST_REQUIRE(d.max_inside.load() == 1);
+  }
+  free_irq(kIrq, &d);
+}
+
+// kernel/irq/manage.c __free_irq: synchronize_irq (threads_active), then kthread_stop, whose irq thread runs a
+// pending wake one last time (irq_wait_for_interrupt): free_irq returns once the thread function's runs are over,
+// the woken re-run included, and it never runs again, so the caller may free dev_id.
+BOOST_AUTO_TEST_CASE(free_irq_waits_for_the_thread_fn_and_it_never_runs_after) {
+  constexpr unsigned kIrq = 123;
+  constexpr int kRounds = 200;
+  for (int i = 0; i < kRounds; ++i) {
+    TDev d;
+    BOOST_TEST_REQUIRE(request_threaded_irq(kIrq, thread_hard, thread_fn, "threaded", &d) == 0);
+    std::latch started(1);
+    std::latch release(1);
+    d.started = &started;
+    d.release = &release;
+    raise_irq(kIrq);
+    started.wait();
+    d.started = nullptr;
+    d.release = nullptr;
+    raise_irq(kIrq);
+    wait_until([&] { return d.wakes.load() == 2; });
+    std::atomic<bool> returned{false};
+    std::atomic<int> inside_at_return{-1};
+    std::atomic<long> runs_at_return{-1};
+    std::thread freer([&] {
+      free_irq(kIrq, &d);
+      inside_at_return = d.inside.load();
+      runs_at_return = d.runs.load();
+      d.stopped = true;
+      returned = true;
+    });
+    widen_window();
+    const bool early = returned.load();
+    release.count_down();
+    freer.join();
+    raise_irq(kIrq);  // no handler now: spurious
+    synchronize_irq(kIrq);
+    BOOST_TEST_REQUIRE(!early);
+    BOOST_TEST_REQUIRE(inside_at_return.load() == 0);
+    BOOST_TEST_REQUIRE(runs_at_return.load() == 2);
+    BOOST_TEST_REQUIRE(d.runs.load() == 2);
+    BOOST_TEST_REQUIRE(d.after_stop.load() == 0);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
