@@ -51,12 +51,15 @@ bool native() {
 void irq_thread(unsigned irq, const Site& raised_at) {
   for (;;) {
     Line& l = line(irq);
+    world().touch(&l, true);            // IrqState is footprint-exempt: each use names its line
     if (l.thread_fn == nullptr) break;  // freed (free_irq clears it only once this task ended)
     l.thread_again = false;
     l.thread_fn(irq, l.dev_id);
+    world().touch(&line(irq), true);
     if (!line(irq).thread_again) break;
   }
   Line& l = line(irq);
+  world().touch(&l, true);
   l.thread_running = false;
   world().wake_all(&l, raised_at);  // synchronize_irq waits for threads_active
 }
@@ -64,6 +67,7 @@ void irq_thread(unsigned irq, const Site& raised_at) {
 // irq_wake_thread(): the hard handler returned IRQ_WAKE_THREAD. A thread already running runs once more.
 void irq_wake_thread(unsigned irq, const Site& raised_at) {
   Line& l = line(irq);
+  world().touch(&l, true);
   if (l.thread_fn == nullptr) return;  // no thread function: the kernel warns (warn_no_thread) and does nothing
   if (l.thread_running) {
     l.thread_again = true;
@@ -101,6 +105,7 @@ void handle_irq_event(unsigned irq, const Site& raised_at) {
   world().note_released(&l);
   if (r == IrqReturn::WakeThread) irq_wake_thread(irq, raised_at);
   Line& after = line(irq);
+  world().touch(&after, true);  // the handler may have passed scheduling points: a new segment
   if (--after.running == 0) world().wake_all(&after, raised_at);
 }
 }  // namespace
@@ -138,7 +143,9 @@ void free_irq(unsigned irq, void* dev_id, const Site& site) {
   // synchronize_irq(): a handler already running, and the line's thread function with a wake still pending (the
   // irq thread runs it one last time: irq_wait_for_interrupt), finish before the caller may free what they use
   // (__free_irq: synchronize_irq, then kthread_stop). Then the line is cleared, unless requested again meanwhile.
-  while (l.running > 0 || l.thread_running)
+  // Each check reads the line anew after a wake-up: a new segment for partial-order reduction (IrqState is
+  // footprint-exempt; each use names its line).
+  while ((world().touch(&l, true), l.running > 0 || l.thread_running))
     world().block(&l, "synchronize_irq(" + std::to_string(irq) + ")", site);
   if (l.handler == nullptr) {
     l.thread_fn = nullptr;
@@ -152,7 +159,9 @@ void synchronize_irq(unsigned irq, const Site& site) {
   world().yield(sim::EventKind::Sync, &line(irq), site);
   Line& l = line(irq);
   // kernel/irq/manage.c synchronize_irq: the hard handler, then threads_active (woken thread functions) to reach 0.
-  while (l.running > 0 || l.thread_running)
+  // Each check reads the line anew after a wake-up: a new segment for partial-order reduction (IrqState is
+  // footprint-exempt; each use names its line).
+  while ((world().touch(&l, true), l.running > 0 || l.thread_running))
     world().block(&l, "synchronize_irq(" + std::to_string(irq) + ")", site);
 }
 

@@ -139,8 +139,8 @@ std::string to_text(const Scenario& s) {
     if (s.strategy.kind == sim::StrategyKind::Pct) o << " depth=" << s.strategy.pct_depth;
     if (s.strategy.kind == sim::StrategyKind::Exhaustive && s.strategy.preemption_bound >= 0)
       o << " preemptions=" << s.strategy.preemption_bound;
-    if (s.strategy.kind == sim::StrategyKind::Exhaustive && s.strategy.sleep_sets)
-      o << " reduction=" << sim::reduction_name(s.strategy);
+    // Always written: the default (dpor) is the parser's, and none must survive a round trip.
+    if (s.strategy.kind == sim::StrategyKind::Exhaustive) o << " reduction=" << sim::reduction_name(s.strategy);
     if (s.step_budget != 0) o << " steps=" << s.step_budget;
     o << " executions=" << s.executions << "\n";
   }

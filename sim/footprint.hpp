@@ -30,11 +30,6 @@ namespace devsim::sim {
 // by the order in which the execution first touched it (host_name()): the same prefix touches the same objects
 // in the same order. An object first touched after a segment began has a name that depends on what ran since;
 // still_independent_of() treats all such names as one object.
-//
-// INVARIANT: its member functions are never instrumented, even when inlined into a driver's translation unit:
-// recording a driver's host access (World::touch_host) appends to the very vector an instrumented loop here would
-// be reading (DEVSIM_ENGINE_CODE).
-#define DEVSIM_ENGINE_CODE __attribute__((no_sanitize("thread")))
 
 class Footprint {
  public:
@@ -44,7 +39,7 @@ class Footprint {
   static constexpr std::uintptr_t host_name(std::uint64_t index) { return kHostNames | index; }
   static constexpr bool is_host_name(std::uintptr_t object) { return (object >> 62) == 1; }
 
-  DEVSIM_ENGINE_CODE void touch(std::uintptr_t object, bool write) {
+  void touch(std::uintptr_t object, bool write) {
     for (Access& a : accesses_) {
       if (a.object == object) {
         a.write |= write;
@@ -53,30 +48,28 @@ class Footprint {
     }
     accesses_.push_back({object, write});
   }
-  DEVSIM_ENGINE_CODE void touch_everything() { everything_ = true; }
+  void touch_everything() { everything_ = true; }
   // This segment made task `task` runnable: that task's next segment happens after it.
-  DEVSIM_ENGINE_CODE void enable(std::uint32_t task) {
+  void enable(std::uint32_t task) {
     if (std::find(enabled_.begin(), enabled_.end(), task) == enabled_.end()) enabled_.push_back(task);
   }
   // Virtual time advanced after this segment, with every task blocked.
-  DEVSIM_ENGINE_CODE void mark_barrier() { barrier_ = true; }
+  void mark_barrier() { barrier_ = true; }
   // Starts a new segment; `host_names_so_far` host objects had been touched before it.
-  DEVSIM_ENGINE_CODE void clear(std::uint64_t host_names_so_far) {
+  void clear(std::uint64_t host_names_so_far) {
     accesses_.clear();
     enabled_.clear();
     everything_ = false;
     barrier_ = false;
     first_fresh_ = host_name(host_names_so_far);
   }
-  DEVSIM_ENGINE_CODE bool empty() const { return accesses_.empty() && !everything_; }
-  DEVSIM_ENGINE_CODE bool everything() const { return everything_; }
-  DEVSIM_ENGINE_CODE bool barrier() const { return barrier_; }
-  DEVSIM_ENGINE_CODE bool enabled(std::uint32_t task) const {
-    return std::find(enabled_.begin(), enabled_.end(), task) != enabled_.end();
-  }
+  bool empty() const { return accesses_.empty() && !everything_; }
+  bool everything() const { return everything_; }
+  bool barrier() const { return barrier_; }
+  bool enabled(std::uint32_t task) const { return std::find(enabled_.begin(), enabled_.end(), task) != enabled_.end(); }
 
   // Both segments come from the same execution.
-  DEVSIM_ENGINE_CODE bool independent_of(const Footprint& other) const {
+  bool independent_of(const Footprint& other) const {
     if (everything_ || other.everything_) return false;
     for (const Access& a : accesses_)
       for (const Access& b : other.accesses_)
@@ -88,7 +81,7 @@ class Footprint {
   // prefix. Names of host objects first touched at or after this segment's start may denote different objects
   // in the two executions, so any two such names are taken to be the same object (a conflict too many costs
   // only a pruning; one too few would lose interleavings).
-  DEVSIM_ENGINE_CODE bool still_independent_of(const Footprint& later) const {
+  bool still_independent_of(const Footprint& later) const {
     if (everything_ || later.everything_) return false;
     for (const Access& a : accesses_) {
       const bool a_fresh = is_host_name(a.object) && a.object >= first_fresh_;

@@ -29,22 +29,9 @@ namespace shadow = devsim::sim::shadow;
   shadow::t_view.memory->on_access(p, size, flags, pc);
 }
 
-[[gnu::noinline]] void host_access(const void* p, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept {
-  shadow::View& v = shadow::t_view;
-  if (reinterpret_cast<std::uintptr_t>(p) - v.stack_lo < v.stack_hi - v.stack_lo) return;  // the task's stack
-  // INVARIANT: no recursion. devsim's own inline code (a Footprint's vector, a World's map) can be compiled
-  // instrumented inside a driver's translation unit, and recording the access runs that very code.
-  v.host_footprints = false;
-  v.memory->on_host_access(p, size, (flags & kAccessWrite) != 0, pc);
-  v.host_footprints = true;
-}
-
 [[gnu::always_inline]] inline void access(const void* p, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept {
-  if (!shadow::in_region(p)) [[likely]] {
-    if (shadow::t_view.host_footprints) [[unlikely]]
-      host_access(p, size, flags, pc);
+  if (!shadow::in_region(p)) [[likely]]
     return;
-  }
   slow_access(p, size, flags, pc);
 }
 

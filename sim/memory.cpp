@@ -408,15 +408,6 @@ void KernelMemory::on_access(const void* pointer, std::size_t size, unsigned fla
   }
 }
 
-void KernelMemory::on_host_access(const void* pointer, std::size_t size, bool write, std::uintptr_t pc) noexcept {
-  try {
-    if (is_devsim_code(pc)) return;
-    world_.touch_host(reinterpret_cast<std::uintptr_t>(pointer), size, write);
-  } catch (...) {
-    // Only naming a new object can fail, for want of memory: the footprint then lacks it, as before this hook.
-  }
-}
-
 void KernelMemory::check_primitive(const void* object, const Site& site, std::uintptr_t pc) {
   if (world_.tearing_down() || !shadow::in_region(object) || shadow::t_view.memory != this) return;
   const shadow::View& v = shadow::t_view;

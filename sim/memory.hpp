@@ -93,12 +93,7 @@ class KernelMemory {
   // checked like KPtr (use-after-free, out-of-bounds), a scheduling point when the memory is shared, and fed
   // to the data-race detector. `flags` are AccessFlags. Never throws (it runs inside compiler callbacks).
   void on_access(const void* pointer, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept;
-  // An instrumented access to host memory outside the running task's stack (shadow::View::host_footprints):
-  // a driver's global or static, or its host heap. Not checked and not a scheduling point, but the footprints
-  // of partial-order reduction must see it: two tasks may share state there.
-  // Accesses by devsim's own code (inline code of sim/, core/, bus/ compiled into the driver) are its business:
-  // the model names what it shares itself (World::touch, World::extension).
-  void on_host_access(const void* pointer, std::size_t size, bool write, std::uintptr_t pc) noexcept;
+
   // A primitive (lock, completion, wait queue, refcount, SRCU…) about to work on its object at `object`, for a
   // caller at `site`: an object in freed simulated memory is a use-after-free at the caller's site, the
   // primitive (code at `pc`) named in the details.

@@ -34,12 +34,6 @@ struct View {
   void* cells = nullptr;            // race cells for [base, ...), one per kCellBytes
   std::uint32_t generation = 0;     // cells stamped with another generation are empty
   std::uint32_t no_race_depth = 0;  // inside data_race(): accesses are not race-checked
-  // Set while a task runs in a world that records footprints (partial-order reduction): instrumented accesses
-  // to host memory (a driver's globals and statics, its host heap) go to KernelMemory::on_host_access, except
-  // those to the running task's own stack, [stack_lo, stack_hi).
-  bool host_footprints = false;
-  std::uintptr_t stack_lo = 0;
-  std::uintptr_t stack_hi = 0;
 };
 
 // LIFETIME: set by a KernelMemory's constructor, restored by its destructor (worlds nest like scopes).

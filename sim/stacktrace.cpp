@@ -196,17 +196,6 @@ StackFrame innermost_frame(std::uintptr_t return_address) {
   return f.empty() ? StackFrame{"?", "?", false} : f.front();
 }
 
-bool is_devsim_code(std::uintptr_t return_address) {
-  thread_local std::unordered_map<std::uintptr_t, bool> cache;
-  auto [it, fresh] = cache.try_emplace(return_address, false);
-  if (fresh) {
-    const std::string location = innermost_frame(return_address).location;
-    for (std::string_view own : {"core/", "bus/", "cabi/", "sim/", "scenarios/"})
-      it->second = it->second || location.compare(0, own.size(), own) == 0;
-  }
-  return it->second;
-}
-
 bool is_kernel_model_code(std::uintptr_t return_address) {
   thread_local std::unordered_map<std::uintptr_t, bool> cache;
   auto [it, fresh] = cache.try_emplace(return_address, false);

@@ -57,8 +57,5 @@ StackFrame innermost_frame(std::uintptr_t return_address);
 // (drivers, models, a user's drivers): where its innermost kept frame is. After the first call per address and
 // thread, one hash lookup.
 bool is_kernel_model_code(std::uintptr_t return_address);
-// Whether the code at `return_address` is devsim's own (sim/, core/, bus/, cabi/, scenarios/), inline code compiled
-// into a driver's translation unit included. Cached per address.
-bool is_devsim_code(std::uintptr_t return_address);
 
 }  // namespace devsim::sim

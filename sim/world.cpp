@@ -329,16 +329,9 @@ void World::resume(Task& task) {
   ++task.resumes;
   if (trace_) run_begin_seq_ = seq_++;
   overflow::arm(task.stack, &escape_);
-  if (track_footprints_) {
-    shadow::View& v = shadow::t_view;
-    v.host_footprints = true;
-    v.stack_lo = reinterpret_cast<std::uintptr_t>(task.stack.bottom());
-    v.stack_hi = v.stack_lo + task.stack.size;
-  }
   asan_start_switch(&scheduler_fake_stack_, task.stack.bottom(), task.stack.size);
   ctx::transfer_t back = ctx::jump_fcontext(task.ctx, &task);
   asan_finish_switch(scheduler_fake_stack_, nullptr, nullptr);
-  shadow::t_view.host_footprints = false;
   overflow::disarm();
   bool done = task.state == TaskState::Finished || task.state == TaskState::Abandoned;
   task.ctx = done ? nullptr : back.fctx;
@@ -404,30 +397,6 @@ std::uintptr_t World::footprint_name(const void* object) {
   }
   auto [it, inserted] = host_names_.try_emplace(address, Footprint::host_name(host_names_.size()));
   return it->second;
-}
-
-void World::touch_host(std::uintptr_t address, std::size_t size, bool write) {
-  if (!track_footprints_ || size == 0) return;
-  const bool host = std::exchange(shadow::t_view.host_footprints, false);  // as in touch()
-  struct Restore {
-    bool host;
-    ~Restore() { shadow::t_view.host_footprints = host; }
-  } restore{host};
-  // By 8-byte word: two host objects never share one (the heap aligns to 16, and globals' layout is fixed), so
-  // the conflicts found do not depend on where the host allocator placed anything, and neither do the
-  // executions explored.
-  constexpr std::uintptr_t kWord = 8;
-  const std::uintptr_t first = address / kWord, last = (address + size - 1) / kWord;
-  if (last - first >= 64) {
-    segment_.touch_everything();
-    return;
-  }
-  try {
-    for (std::uintptr_t word = first; word <= last; ++word)
-      segment_.touch(footprint_name(reinterpret_cast<const void*>(word * kWord)), write);
-  } catch (...) {
-    segment_.touch_everything();  // the object could not be named: a conflict too many is safe, one too few is not
-  }
 }
 
 TaskId World::pick_next() {
@@ -943,7 +912,6 @@ void World::schedule_loop() {
 
 void World::handle_overflow() {
   overflow::disarm();
-  shadow::t_view.host_footprints = false;
   // The signal handler jumped here from the task's stack without a fiber switch: tell ASan we are back on
   // the scheduler's stack, or it keeps the dead task's stack as this thread's (and LeakSanitizer later
   // scans it after the pool unmapped it). The task's fake stack is dropped with the task.

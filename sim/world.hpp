@@ -237,20 +237,12 @@ class World {
   // Per-world state of a later layer (lockdep's graph, RCU's grace periods): created on first use, destroyed
   // with the world after every simulated object. T must be default-constructible.
   template <class T>
-  DEVSIM_ENGINE_CODE T& extension();
+  T& extension();
   // Adds `object` to the current segment's footprint (for later layers' shared objects).
-  DEVSIM_ENGINE_CODE void touch(const void* object, bool write) {
-    if (!track_footprints_) return;
-    // INVARIANT: no host access is recorded while the footprint itself changes. The containers' code may be a
-    // copy instantiated instrumented in a driver's translation unit; an access it reports would append to the
-    // vector (or insert into the map) being changed.
-    const bool host = std::exchange(shadow::t_view.host_footprints, false);
-    segment_.touch(footprint_name(object), write);
-    shadow::t_view.host_footprints = host;
+  void touch(const void* object, bool write) {
+    if (track_footprints_) segment_.touch(footprint_name(object), write);
   }
-  // Host memory a driver accessed (KernelMemory::on_host_access): named by 8-byte word, so that accesses of
-  // different sizes and offsets to one variable meet; a range of more than 64 words conflicts with everything.
-  void touch_host(std::uintptr_t address, std::size_t size, bool write);
+
   // ---- called by the instrumentation (sim/instrument.cpp, through KernelMemory::on_access) -------------
   // An access to shared simulated memory at simulated `address`: a scheduling point unless `may_point` is
   // false, the task holds a mutex or spinlock, or it did nothing observable since its last point. Never
@@ -466,7 +458,7 @@ inline void yield(const Site& site = Site::current()) {
 
 // ---- implementation of the templates -------------------------------------------------------------------
 template <class T>
-DEVSIM_ENGINE_CODE T& World::extension() {
+T& World::extension() {
   const void* key = &kExtensionKey<T>;
   // A layer's state kept in an extension (the driver core's tables, timers, interrupt lines...) is shared
   // host memory that the footprints cannot see access by access: each use is a write to the whole extension

@@ -345,13 +345,18 @@ BOOST_AUTO_TEST_CASE(a_schedule_that_does_not_fit_is_a_divergence) {
   BOOST_TEST(v.divergence.find("the recorded schedule does not fit") != std::string::npos, v.divergence);
 }
 
-// explore exhaustive reduction=: none by default, sleep-sets or dpor, written back as given; anything else is an
+// explore exhaustive reduction=: dpor by default, sleep-sets or none, written back as given; anything else is an
 // error at the value.
 BOOST_AUTO_TEST_CASE(the_reduction_of_exhaustive_search_parses_and_writes_back) {
   const std::string head = "driver scn_test\ndevice usb 1-1 scn_test\ntask a {\n  sleep 1s\n}\n";
-  Scenario plain = parse_scenario(head + "explore exhaustive\n", "t.scn");
+  Scenario implicit = parse_scenario(head + "explore exhaustive\n", "t.scn");
+  BOOST_TEST(implicit.strategy.sleep_sets);
+  BOOST_TEST(implicit.strategy.dpor);
+  Scenario plain = parse_scenario(head + "explore exhaustive reduction=none\n", "t.scn");
   BOOST_TEST(!plain.strategy.sleep_sets);
   BOOST_TEST(!plain.strategy.dpor);
+  BOOST_TEST(to_text(plain).find("reduction=none") != std::string::npos, to_text(plain));
+  BOOST_TEST(to_text(parse_scenario(to_text(plain), "w.scn")) == to_text(plain));
   Scenario dpor = parse_scenario(head + "explore exhaustive reduction=dpor\n", "t.scn");
   BOOST_TEST(dpor.strategy.sleep_sets);
   BOOST_TEST(dpor.strategy.dpor);
