@@ -16,6 +16,7 @@
 
 #include "bus/errno.hpp"
 #include "cabi/state.hpp"
+#include "sim/host_watch.hpp"
 #include "sim/stacktrace.hpp"
 
 #include "cabi/c_headers.hpp"
@@ -103,8 +104,11 @@ ModuleCopy load_copy(const CModuleSpec& spec) {
   c.exit = reinterpret_cast<void (*)()>(own("cleanup_module"));
   c.self = static_cast<struct module*>(own("__this_module"));
   if (c.self == nullptr) fail(spec, "it defines no __this_module (build it with devsim_add_c_driver)");
-  for (const auto& [at, size] : search.writable)
+  for (const auto& [at, size] : search.writable) {
     c.writable.push_back({at, std::vector<char>(at, at + size)});
+    // The module's globals: exploration footprints must see the tasks that share them.
+    sim::host_watch::watch(at, size);
+  }
   sim::stacktrace_code_loaded();
   return c;
 }

@@ -3,6 +3,7 @@
 #   scripts/setup.sh            install + build (Release with debug info)
 #   DEVSIM_SKIP_APT=1 ...       skip the package step (already installed)
 #   DEVSIM_BUILD_DIR=dir ...    build elsewhere; extra arguments go to cmake's configure step
+#   DEVSIM_BUILD_TARGET=t ...   build only target t (devsim_native_tests: the suites labelled "native")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +33,6 @@ build_dir="${DEVSIM_BUILD_DIR:-build}"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${DEVSIM_BUILD_TYPE:-RelWithDebInfo}" "${launcher[@]}" "$@" >/dev/null
-cmake --build "$build_dir" -j "$(nproc)"
+target=()
+[[ -n "${DEVSIM_BUILD_TARGET:-}" ]] && target=(--target "$DEVSIM_BUILD_TARGET")
+cmake --build "$build_dir" -j "$(nproc)" "${target[@]}"

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "sim/host_watch.hpp"
 #include "sim/memory.hpp"
 #include "sim/shadow.hpp"
 
@@ -24,14 +25,18 @@ using devsim::sim::kAccessRead;
 using devsim::sim::kAccessRelease;
 using devsim::sim::kAccessWrite;
 namespace shadow = devsim::sim::shadow;
+namespace host_watch = devsim::sim::host_watch;
 
 [[gnu::noinline]] void slow_access(const void* p, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept {
   shadow::t_view.memory->on_access(p, size, flags, pc);
 }
 
 [[gnu::always_inline]] inline void access(const void* p, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept {
-  if (!shadow::in_region(p)) [[likely]]
+  if (!shadow::in_region(p)) [[likely]] {
+    if (host_watch::may_watch(p)) [[unlikely]]
+      host_watch::on_access(p, size, flags);
     return;
+  }
   slow_access(p, size, flags, pc);
 }
 
