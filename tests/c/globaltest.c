@@ -1,10 +1,11 @@
 /*
  * globaltest: a test module whose tasks share state only through module globals (tests/c/test_c_globals.cpp).
  * A misc device, /dev/globaltest:
- *   ioctl 1 sets the flag `published`; ioctl 2 returns it. Nothing else is shared: the two calls touch no lock,
- *   no simulated object and no wait queue in common, so only the global orders them.
+ *   ioctl 1 sets the flag `published` (WRITE_ONCE); ioctl 2 returns it (READ_ONCE). Nothing else is shared: the
+ *   two calls touch no lock, no simulated object and no wait queue in common, so only the global orders them.
  *   ioctl 3 claims the global `owner` without a lock (check, then set): returns 0 when it was free, -EBUSY when
- *   taken; ioctl 4 gives it back.
+ *   taken; ioctl 4 gives it back (plain accesses from two tasks with nothing ordering them: a data race, which
+ *   devsim does not check on globals yet). ioctl 7 and 8 do the same under the mutex `owner_lock`.
  *   ioctl 5 fills a kmalloc'd item and publishes it through the global `ready` with smp_store_release; ioctl 6
  *   reads the item after smp_load_acquire of `ready` sees it (-EAGAIN before). The flag orders the item's
  *   plain accesses: no data race (tools/memory-model/Documentation/explanation.txt, release-acquire).
@@ -14,6 +15,7 @@
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 
 #define GT_PUBLISH 1
@@ -22,6 +24,8 @@
 #define GT_RELEASE 4
 #define GT_PUBLISH_ITEM 5
 #define GT_READ_ITEM 6
+#define GT_CLAIM_LOCKED 7
+#define GT_RELEASE_LOCKED 8
 
 struct item {
   int v;
@@ -29,6 +33,7 @@ struct item {
 
 static int published;
 static int owner;
+static DEFINE_MUTEX(owner_lock);
 static int ready;
 static struct item *item;
 
@@ -37,16 +42,32 @@ static long globaltest_ioctl(struct file *file, unsigned int cmd, unsigned long 
   (void)arg;
   switch (cmd) {
   case GT_PUBLISH:
-    published = 1;
+    WRITE_ONCE(published, 1);
     return 0;
   case GT_PUBLISHED:
-    return published;
+    return READ_ONCE(published);
   case GT_CLAIM:
     if (owner) return -EBUSY;
     owner = 1;
     return 0;
   case GT_RELEASE:
     owner = 0;
+    return 0;
+  case GT_CLAIM_LOCKED: {
+    long ret = 0;
+
+    mutex_lock(&owner_lock);
+    if (owner)
+      ret = -EBUSY;
+    else
+      owner = 1;
+    mutex_unlock(&owner_lock);
+    return ret;
+  }
+  case GT_RELEASE_LOCKED:
+    mutex_lock(&owner_lock);
+    owner = 0;
+    mutex_unlock(&owner_lock);
     return 0;
   case GT_PUBLISH_ITEM:
     if (item) return -EEXIST;
