@@ -28,15 +28,16 @@ namespace shadow = devsim::sim::shadow;
 namespace host_watch = devsim::sim::host_watch;
 
 [[gnu::noinline]] void slow_access(const void* p, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept {
-  shadow::t_view.memory->on_access(p, size, flags, pc);
+  if (shadow::in_region(p))
+    shadow::t_view.memory->on_access(p, size, flags, pc);
+  else
+    host_watch::on_access(p, size, flags);
 }
 
 [[gnu::always_inline]] inline void access(const void* p, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept {
-  if (!shadow::in_region(p)) [[likely]] {
-    if (host_watch::may_watch(p)) [[unlikely]]
-      host_watch::on_access(p, size, flags);
+  // One call site for both slow paths: the fast path stays a leaf without a frame of its own.
+  if (!shadow::in_region(p) && !host_watch::may_watch(p)) [[likely]]
     return;
-  }
   slow_access(p, size, flags, pc);
 }
 
