@@ -45,6 +45,22 @@ class DriverCore {
   static void release_locked(Device* dev, const Site& site);
 };
 
+namespace {
+
+// The driver core's lists are klists, changed and walked under their spinlocks (lib/klist.c): a bus's drivers and
+// devices (drivers/base/bus.c klist_drivers, klist_devices) and a driver's bound devices (klist_devices of
+// struct driver_private; drivers/base/dd.c adds in driver_bound and removes in __device_release_driver, after
+// remove(), and driver_detach walks it). A change happens before every walk that finds it: what a module's init
+// wrote before registering its driver is ordered before the probe another task's device_add runs, and a remove()
+// before the driver_detach of the unload that follows. The race detector gets those edges here; the lists
+// themselves are host state, whose steps the scheduler orders.
+void klist_sync(const void* list) {
+  sim::World& w = sim::world();
+  w.races().sync(w.current_task(), list);
+}
+
+}  // namespace
+
 int DriverCore::add(Device* dev, const Site& site) {
   dev->touch(true, site);
   BusType* bus = dev->bus_;
@@ -54,6 +70,7 @@ int DriverCore::add(Device* dev, const Site& site) {
   dev->state_ = DeviceState::Registered;
   bus->devices_.push_back(dev);
   bus->by_name_.emplace(dev->name_, std::prev(bus->devices_.end()));
+  klist_sync(&bus->devices_);
   if (dev->parent_ != nullptr) dev->sibling_ = dev->parent_->children_.insert(dev->parent_->children_.end(), dev);
   k.sysfs().create_dir(dev->devpath_);
   k.sysfs().create_link("/sys/bus/" + bus->name() + "/devices/" + dev->name_, dev->devpath_);
@@ -77,6 +94,7 @@ void DriverCore::del(Device* dev, const Site& site) {
     bus->devices_.erase(it->second);
     bus->by_name_.erase(it);
   }
+  klist_sync(&bus->devices_);
   if (dev->parent_ != nullptr) dev->parent_->children_.erase(dev->sibling_);
 }
 
@@ -84,6 +102,7 @@ int DriverCore::attach(Device* dev, const Site& site) {
   core::MutexGuard guard = dev->lock_.guard(site);
   if (dev->state_ != DeviceState::Registered) return 0;
   if (dev->driver_ != nullptr) return 1;
+  klist_sync(&dev->bus_->drivers_);
   for (Driver* drv : std::vector<Driver*>(dev->bus_->drivers_)) {
     if (!drv->registered_ || !dev->bus_->match(*dev, *drv)) continue;
     int r = really_probe(drv, dev, site);
@@ -118,6 +137,7 @@ int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
   }
   dev->bound_ = true;
   dev->bound_link_ = drv->bound_.insert(drv->bound_.end(), dev);
+  klist_sync(&drv->bound_);
   const std::string drv_dir = "/sys/bus/" + dev->bus_->name() + "/drivers/" + drv->name();
   k.sysfs().create_link(dev->devpath_ + "/driver", drv_dir);
   k.sysfs().create_link(drv_dir + "/" + dev->name_, dev->devpath_);
@@ -148,6 +168,7 @@ void DriverCore::release_locked(Device* dev, const Site& site) {
   dev->drvdata_ = nullptr;
   dev->driver_ = nullptr;
   drv->bound_.erase(dev->bound_link_);
+  klist_sync(&drv->bound_);
   k.uevents().emit(Uevent{0, "unbind", uevent_path(dev->devpath_), dev->bus_->name(), drv->name()}, site);
 }
 
@@ -167,6 +188,7 @@ Driver* DriverCore::register_driver(DriverOps ops, const Site& site) {
   drv->registered_ = true;
   std::erase_if(bus->drivers_, [&](Driver* d) { return d->name() == drv->name(); });
   bus->drivers_.push_back(drv);
+  klist_sync(&bus->drivers_);
   const std::string dir = "/sys/bus/" + bus->name() + "/drivers/" + drv->name();
   k.sysfs().create_dir(dir);
   // LIFETIME: the Driver record lives as long as the world (Kernel::drivers_), so the callbacks may keep it.
@@ -195,6 +217,7 @@ Driver* DriverCore::register_driver(DriverOps ops, const Site& site) {
   // The walk: the next device still on the list, pinned in the same step (no scheduling point in between).
   std::set<Device*> visited;
   for (;;) {
+    klist_sync(&bus->devices_);
     Device* dev = nullptr;
     for (Device* d : bus->devices_) {
       if (visited.count(d) == 0) {
@@ -229,6 +252,8 @@ void DriverCore::unregister_driver(Driver* drv, const Site& site) {
   // klist_remove; drivers/base/bus.c bus_remove_driver). Taking such a device's lock below waits for its probe.
   std::set<Device*> visited;
   for (;;) {
+    klist_sync(&drv->bound_);
+    klist_sync(&drv->bus_->devices_);
     Device* dev = nullptr;
     for (Device* d : drv->bound_) {
       if (visited.count(d) == 0) {
@@ -254,6 +279,7 @@ void DriverCore::unregister_driver(Driver* drv, const Site& site) {
     put_device(dev, site);
   }
   std::erase(drv->bus_->drivers_, drv);
+  klist_sync(&drv->bus_->drivers_);
 }
 
 // ---- the public functions -------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include "bus/errno.hpp"
 #include "cabi/kernel_api.hpp"
 #include "cabi/site.hpp"
+#include "sim/host_watch.hpp"
 #include "sim/kmalloc.hpp"
 #include "sim/memory.hpp"
 #include "sim/report.hpp"
@@ -42,8 +43,10 @@ CIdrState& idr_state() {
 // An access of the caller's to the C struct's bytes [p, p + n): checked (freed memory is a use-after-free), a
 // scheduling point, and a data race when plain and unserialised with another task's write.
 void access(const void* p, std::size_t n, unsigned flags, std::uintptr_t pc) {
-  if (!sim::shadow::in_region(p)) return;  // a module global: host memory
-  world().memory().on_access(p, n, flags, pc);
+  if (sim::shadow::in_region(p))
+    world().memory().on_access(p, n, flags, pc);
+  else if (sim::host_watch::may_watch(p))
+    sim::host_watch::on_access(p, n, flags, pc);  // a module global (DEFINE_IDR): footprinted and race-checked
 }
 
 // The contents behind a C struct's key, made on first use. The key itself is ours: reading and writing it is not the

@@ -107,7 +107,7 @@ ModuleCopy load_copy(const CModuleSpec& spec) {
   for (const auto& [at, size] : search.writable) {
     c.writable.push_back({at, std::vector<char>(at, at + size)});
     // The module's globals: exploration footprints must see the tasks that share them.
-    sim::host_watch::watch(at, size);
+    sim::host_watch::watch(at, size, "module " + spec.name);
   }
   sim::stacktrace_code_loaded();
   return c;
@@ -122,6 +122,15 @@ ModuleCopy& copy_for(const CModuleSpec& spec) {
   return it->second;
 }
 
+// kernel/module/main.c takes module_mutex to add a module to the list (add_unformed_module), to mark it live after
+// its init (do_init_module) and, in delete_module, to look it up before its exit and to unlink it after
+// (free_module): a module's exit happens before the next load of it, and that load's init before its next exit.
+// The race detector gets those edges here (the module list itself is host state the scheduler orders).
+void module_mutex_sync(CApiState& st) {
+  sim::World& w = *sim::World::current();
+  w.races().sync(w.current_task(), &st.modules);
+}
+
 }  // namespace
 
 int module_load(const CModuleSpec& spec) {
@@ -129,6 +138,7 @@ int module_load(const CModuleSpec& spec) {
   w.yield(sim::EventKind::Sync, nullptr);
   ModuleCopy& c = copy_for(spec);
   CApiState& st = state();
+  module_mutex_sync(st);
   if (st.modules.count(c.self) != 0) return -bus::kEEXIST;
   // A fresh module: its globals as the file has them (what the kernel's load_module copies in anew).
   c.restore();
@@ -140,6 +150,7 @@ int module_load(const CModuleSpec& spec) {
     if (it != st.modules.end()) st.modules.erase(it);
     return r;
   }
+  module_mutex_sync(st);
   if (it != st.modules.end()) it->second.state = LoadedModule::State::Live;
   return 0;
 }
@@ -149,12 +160,14 @@ int module_unload(const CModuleSpec& spec) {
   w.yield(sim::EventKind::Sync, nullptr);
   ModuleCopy& c = copy_for(spec);
   CApiState& st = state();
+  module_mutex_sync(st);
   auto it = st.modules.find(c.self);
   if (it == st.modules.end()) return -bus::kENOENT;
   if (it->second.state != LoadedModule::State::Live || c.exit == nullptr) return -bus::kEBUSY;
   if (it->second.refs > 0) return -bus::kEAGAIN;
   it->second.state = LoadedModule::State::Going;  // try_module_get fails from now on
   c.exit();
+  module_mutex_sync(st);
   st.modules.erase(c.self);
   return 0;
 }

@@ -242,6 +242,9 @@ sim::Model make_model(const Scenario& s) {
         ++running.tasks;
         sim::TaskId id = w.spawn(t.name, [&s, &t, &running] {
           run_task(s, t);
+          // The shutdown below runs after every task ended: each task's end happens before it (a wake-up
+          // orders only the last one).
+          sim::world().races().release(sim::world().current_task(), &running);
           if (--running.tasks == 0) sim::world().wake_all(&running);
         });
         w.set_user_task(id);  // a process: killed, not reported, when it sleeps interruptibly at the end
@@ -249,6 +252,7 @@ sim::Model make_model(const Scenario& s) {
       }
       while (running.tasks > 0)
         w.block(&running, "the scenario's tasks to finish");
+      w.races().acquire(w.current_task(), &running);
       // Shutdown: what is still plugged goes and the drivers unload, so whatever is left allocated after this
       // is a real leak (kmemleak runs when the execution ends).
       if (bus::BusType* usb = bus::kernel().find_bus("usb")) {

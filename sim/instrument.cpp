@@ -31,7 +31,7 @@ namespace host_watch = devsim::sim::host_watch;
   if (shadow::in_region(p))
     shadow::t_view.memory->on_access(p, size, flags, pc);
   else
-    host_watch::on_access(p, size, flags);
+    host_watch::on_access(p, size, flags, pc);
 }
 
 [[gnu::always_inline]] inline void access(const void* p, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept {

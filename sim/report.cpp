@@ -129,6 +129,9 @@ std::string render_text(const Report& r) {
       out += "\n" + std::string(a.write ? "write" : "read") + " to 0x" + hex(a.address) + " of " +
              std::to_string(a.size) + " bytes by task " + r.racing_by->task + ":\n";
       append_stack(out, *r.racing_by);
+    } else if (r.racing_by) {
+      out += "\nracing access by task " + r.racing_by->task + ":\n";
+      append_stack(out, *r.racing_by);
     }
     if (r.allocated_by) {
       out += "\n";

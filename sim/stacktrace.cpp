@@ -3,6 +3,7 @@
 #include <cxxabi.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -91,7 +92,7 @@ backtrace_state* state() {
   // explorer's threads symbolise concurrently. A state lists the loaded objects when it is made: after code was
   // loaded (stacktrace_code_loaded) a new one is made. The old one is kept: libbacktrace cannot free a state, and
   // module loads are few (one per C driver and thread).
-  // Called under frames_of's mutex.
+  // Called under g_symboliser_mutex.
   static backtrace_state* s = nullptr;
   static unsigned made_at = 0;
   const unsigned now = g_code_generation.load(std::memory_order_acquire);
@@ -105,6 +106,18 @@ backtrace_state* state() {
 void on_syminfo(void* data, std::uintptr_t, const char* symbol, std::uintptr_t, std::uintptr_t) {
   if (symbol != nullptr) *static_cast<std::string*>(data) = symbol;
 }
+
+struct DataSymbol {
+  std::string name;
+  std::uintptr_t value = 0, size = 0;
+};
+
+void on_data_syminfo(void* data, std::uintptr_t, const char* symbol, std::uintptr_t value, std::uintptr_t size) {
+  if (symbol != nullptr) *static_cast<DataSymbol*>(data) = {symbol, value, size};
+}
+
+// Serialises libbacktrace's state (state()) and the caches built from it.
+std::mutex g_symboliser_mutex;
 
 int on_pcinfo(void* data, std::uintptr_t, const char* file, int line, const char* function) {
   auto& out = *static_cast<std::vector<RawFrame>*>(data);
@@ -133,9 +146,8 @@ std::string short_name(const std::string& linkage_name) {
 // The kept frames of one return address, innermost (inlined) first. Symbolising walks the debug information,
 // so each address is done once per process.
 const std::vector<StackFrame>& frames_of(std::uintptr_t pc) {
-  static std::mutex mutex;
   static std::unordered_map<std::uintptr_t, std::vector<StackFrame>> cache;
-  std::lock_guard lock(mutex);
+  std::lock_guard lock(g_symboliser_mutex);
   auto [it, fresh] = cache.try_emplace(pc);
   if (!fresh) return it->second;
   std::vector<RawFrame> raw;
@@ -189,6 +201,20 @@ StackTrace stack_of_return_address(std::uintptr_t return_address) noexcept {
   st.pcs[0] = return_address;
   st.depth = return_address != 0 ? 1 : 0;
   return st;
+}
+
+std::string data_symbol(std::uintptr_t address) {
+  DataSymbol found;
+  {
+    std::lock_guard lock(g_symboliser_mutex);
+    backtrace_state* s = state();
+    if (s != nullptr) backtrace_syminfo(s, address, on_data_syminfo, ignore_error, &found);
+  }
+  if (found.name.empty() || address < found.value) return "?";
+  char tail[48];
+  std::snprintf(tail, sizeof tail, "+0x%zx/0x%zx", static_cast<std::size_t>(address - found.value),
+                static_cast<std::size_t>(found.size));
+  return demangle(found.name) + tail;
 }
 
 StackFrame innermost_frame(std::uintptr_t return_address) {

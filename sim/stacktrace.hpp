@@ -53,6 +53,9 @@ StackTrace stack_of_return_address(std::uintptr_t return_address) noexcept;
 // The innermost kept frame of the code at return address `return_address` (inlined calls expanded, as
 // symbolize does); {"?", "?"} when it has none.
 StackFrame innermost_frame(std::uintptr_t return_address);
+// The variable that holds data address `address` (a C module's global), as the kernel prints one:
+// "name+0xOFFSET/0xSIZE"; "?" when no symbol holds it.
+std::string data_symbol(std::uintptr_t address);
 // Whether the code at `return_address` is devsim's model of the kernel (core/, bus/, cabi/) rather than code under test
 // (drivers, models, a user's drivers): where its innermost kept frame is. After the first call per address and
 // thread, one hash lookup.

@@ -4,14 +4,17 @@
  *   ioctl 1 sets the flag `published` (WRITE_ONCE); ioctl 2 returns it (READ_ONCE). Nothing else is shared: the
  *   two calls touch no lock, no simulated object and no wait queue in common, so only the global orders them.
  *   ioctl 3 claims the global `owner` without a lock (check, then set): returns 0 when it was free, -EBUSY when
- *   taken; ioctl 4 gives it back (plain accesses from two tasks with nothing ordering them: a data race, which
- *   devsim does not check on globals yet). ioctl 7 and 8 do the same under the mutex `owner_lock`.
+ *   taken; ioctl 4 gives it back. Plain accesses from two tasks with nothing ordering them: a data race.
+ *   ioctl 7 and 8 do the same under the mutex `owner_lock`: no race.
+ *   ioctl 9 allocates an ID in the global IDR `ids` without a lock (two such changes race: include/linux/idr.h
+ *   leaves their serialisation to the caller); ioctl 10 does it under `owner_lock`. Both return the ID.
  *   ioctl 5 fills a kmalloc'd item and publishes it through the global `ready` with smp_store_release; ioctl 6
  *   reads the item after smp_load_acquire of `ready` sees it (-EAGAIN before). The flag orders the item's
  *   plain accesses: no data race (tools/memory-model/Documentation/explanation.txt, release-acquire).
  */
 #include <linux/errno.h>
 #include <linux/fs.h>
+#include <linux/idr.h>
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -26,6 +29,8 @@
 #define GT_READ_ITEM 6
 #define GT_CLAIM_LOCKED 7
 #define GT_RELEASE_LOCKED 8
+#define GT_ID 9
+#define GT_ID_LOCKED 10
 
 struct item {
   int v;
@@ -34,6 +39,7 @@ struct item {
 static int published;
 static int owner;
 static DEFINE_MUTEX(owner_lock);
+static DEFINE_IDR(ids);
 static int ready;
 static struct item *item;
 
@@ -69,6 +75,16 @@ static long globaltest_ioctl(struct file *file, unsigned int cmd, unsigned long 
     owner = 0;
     mutex_unlock(&owner_lock);
     return 0;
+  case GT_ID:
+    return idr_alloc(&ids, &published, 0, 0, GFP_KERNEL);
+  case GT_ID_LOCKED: {
+    long id;
+
+    mutex_lock(&owner_lock);
+    id = idr_alloc(&ids, &published, 0, 0, GFP_KERNEL);
+    mutex_unlock(&owner_lock);
+    return id;
+  }
   case GT_PUBLISH_ITEM:
     if (item) return -EEXIST;
     item = kzalloc(sizeof(*item), GFP_KERNEL);
@@ -101,6 +117,7 @@ static int __init globaltest_init(void) {
 static void __exit globaltest_exit(void) {
   misc_deregister(&globaltest_misc);
   kfree(item);
+  idr_destroy(&ids);
 }
 
 module_init(globaltest_init);

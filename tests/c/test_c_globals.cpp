@@ -1,4 +1,4 @@
-// Module globals seen by exploration (sim/host_watch.hpp, through tests/c/globaltest.c).
+// Module globals seen by exploration and by the race detector (sim/host_watch.hpp, through tests/c/globaltest.c).
 // Dynamic partial-order reduction runs one order of two stretches of execution that touch nothing in common. A C
 // module's globals are host memory: unless the footprints see them, two tasks that share state only there look
 // independent, and the order that matters is never run. Plain exhaustive search runs every order within the bound; the
@@ -58,8 +58,20 @@ BOOST_AUTO_TEST_CASE(a_race_through_a_module_global_is_found_with_the_reduction)
   }
 }
 
-// The same claim under a static mutex (kernel/locking/mutex.c): both results happen in some schedule, which the
-// scenario allows, and no schedule reports. Watching the globals adds conflicts to footprints, never reports.
+// KCSAN's data race (Documentation/dev-tools/kcsan.rst): two tasks access `owner` with plain accesses, one of
+// them a write, and nothing orders them. The global has no simulated address, so the report names its symbol.
+BOOST_AUTO_TEST_CASE(plain_accesses_to_a_global_from_two_tasks_are_a_data_race) {
+  for (const char *reduction : {"none", "dpor"}) {
+    scenarios::Verdict v = explore(claimers("0 | -EBUSY"), std::string("preemptions=2 reduction=") + reduction);
+    BOOST_TEST(kinds(v) == std::set<std::string>{"data-race"}, reduction << ": " << failures_text(v));
+    const std::string text = failures_text(v);
+    BOOST_TEST(text.find("data-race in globaltest_ioctl / globaltest_ioctl") != std::string::npos, text);
+    BOOST_TEST(text.find("owner+0x0/0x4 of module ctest_globals") != std::string::npos, text);
+  }
+}
+
+// The same claim under a static mutex (kernel/locking/mutex.c: an unlock happens before the next lock): both
+// results happen in some schedule, which the scenario allows, and no schedule reports a race.
 BOOST_AUTO_TEST_CASE(the_same_claim_under_a_static_mutex_is_never_reported) {
   for (const char *reduction : {"none", "dpor"}) {
     scenarios::Verdict v = explore(claimers("0 | -EBUSY", true), std::string("preemptions=2 reduction=") + reduction);
@@ -110,4 +122,67 @@ task reader {
     BOOST_TEST(v.result.executions > 1u, reduction);
     BOOST_TEST(v.result.failures.empty(), reduction << ": " << failures_text(v));
   }
+}
+
+// kernel/module/main.c: delete_module looks the module up and free_module unlinks it under module_mutex, and
+// load_module's add_unformed_module adds the next copy under it: one task's unload (module_exit reads the global
+// pulse_class) happens before another task's load (module_init writes it). Without that edge every schedule in
+// which the unload ran first reported a data race on pulse_class (found by `devsim fuzz --driver
+// cplat_pulse_fixed`, shrunk to these two tasks).
+BOOST_AUTO_TEST_CASE(an_unload_and_the_next_load_are_ordered_by_the_module_mutex) {
+  scenarios::Verdict v = run(R"(driver cplat_pulse_fixed
+device platform pulse0 cplat_pulse_fixed
+task t0 {
+  unload cplat_pulse_fixed
+}
+task t1 {
+  load cplat_pulse_fixed => 0 | -EEXIST
+}
+explore exhaustive preemptions=2
+)",
+                             "module-mutex.scn");
+  BOOST_TEST(v.result.executions > 1u);
+  BOOST_TEST(v.result.failures.empty(), failures_text(v));
+}
+
+// drivers/base/bus.c bus_add_driver adds the driver to the bus's klist, and device_add's bus_probe_device walks
+// that klist (lib/klist.c: both under its spinlock): a module's init writes pulse_class, then registers the
+// driver, and the probe that another task's plug runs reads it. drivers/base/dd.c __device_release_driver takes
+// the device off the driver's klist after remove(), and driver_detach walks it: a remove() in an unplug happens
+// before the unload that follows it and the next load's init. No schedule reports a race on pulse_class.
+BOOST_AUTO_TEST_CASE(init_probe_remove_and_exit_are_ordered_by_the_driver_core_lists) {
+  scenarios::Verdict v = run(R"(driver cplat_pulse_fixed
+device platform pulse0 cplat_pulse_fixed
+task hub {
+  unplug platform pulse0
+  plug platform pulse0 cplat_pulse_fixed
+}
+task admin {
+  unload cplat_pulse_fixed
+  load cplat_pulse_fixed
+}
+explore exhaustive preemptions=2
+)",
+                             "klists.scn");
+  BOOST_TEST(v.result.exhausted);
+  BOOST_TEST(v.result.failures.empty(), failures_text(v));
+}
+
+// include/linux/idr.h: "the caller must serialise" changes to an IDR. A global one (DEFINE_IDR) changed by two tasks
+// without a lock is a data race at the callers (the IDR's bytes are the driver's, as for an IDR in kmalloc'd
+// memory, tests/c/test_c_idr.cpp); under a static mutex it is none.
+BOOST_AUTO_TEST_CASE(a_global_idr_changed_without_a_lock_is_a_data_race) {
+  auto two_allocators = [](const char *cmd) {
+    std::string text = "driver ctest_globals\n";
+    for (const char *name : {"first", "second"})
+      text += std::string("task ") + name + " {\n  fd = open /dev/globaltest\n  ioctl fd " + cmd +
+              " => 0 | 1\n  close fd\n}\n";
+    return explore(text, "preemptions=2");
+  };
+  scenarios::Verdict unlocked = two_allocators("9");
+  BOOST_TEST(kinds(unlocked) == std::set<std::string>{"data-race"}, failures_text(unlocked));
+  BOOST_TEST(failures_text(unlocked).find("ids+0x") != std::string::npos, failures_text(unlocked));
+  scenarios::Verdict locked = two_allocators("10");
+  BOOST_TEST(locked.result.executions > 1u);
+  BOOST_TEST(locked.result.failures.empty(), failures_text(locked));
 }
