@@ -64,7 +64,6 @@ class Footprint {
     first_fresh_ = host_name(host_names_so_far);
   }
   bool empty() const { return accesses_.empty() && !everything_; }
-  bool everything() const { return everything_; }
   bool barrier() const { return barrier_; }
   bool enabled(std::uint32_t task) const { return std::find(enabled_.begin(), enabled_.end(), task) != enabled_.end(); }
 

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "sim/sanitizers.hpp"
+#include "sim/shadow.hpp"
 #include "sim/task_fault.hpp"
 
 #if defined(DEVSIM_ASAN)

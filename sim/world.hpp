@@ -22,7 +22,6 @@
 #include "sim/memory.hpp"
 #include "sim/race.hpp"
 #include "sim/report.hpp"
-#include "sim/shadow.hpp"
 #include "sim/site.hpp"
 #include "sim/stack_pool.hpp"
 #include "sim/stacktrace.hpp"
