@@ -106,7 +106,7 @@ ModuleCopy load_copy(const CModuleSpec& spec) {
   if (c.self == nullptr) fail(spec, "it defines no __this_module (build it with devsim_add_c_driver)");
   for (const auto& [at, size] : search.writable) {
     c.writable.push_back({at, std::vector<char>(at, at + size)});
-    // The module's globals: exploration footprints must see the tasks that share them.
+    // The module's globals: exploration footprints and the race detector must see the tasks that share them.
     sim::host_watch::watch(at, size, "module " + spec.name);
   }
   sim::stacktrace_code_loaded();
@@ -146,7 +146,8 @@ int module_load(const CModuleSpec& spec) {
   const int r = c.init != nullptr ? c.init() : 0;
   auto it = st.modules.find(c.self);
   if (r != 0) {
-    // do_init_module: a failed init frees the module; its exit is never called.
+    // do_init_module: a failed init frees the module (under module_mutex); its exit is never called.
+    module_mutex_sync(st);
     if (it != st.modules.end()) st.modules.erase(it);
     return r;
   }

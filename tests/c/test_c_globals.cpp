@@ -145,29 +145,6 @@ explore exhaustive preemptions=2
   BOOST_TEST(v.result.failures.empty(), failures_text(v));
 }
 
-// drivers/base/bus.c bus_add_driver adds the driver to the bus's klist, and device_add's bus_probe_device walks
-// that klist (lib/klist.c: both under its spinlock): a module's init writes pulse_class, then registers the
-// driver, and the probe that another task's plug runs reads it. drivers/base/dd.c __device_release_driver takes
-// the device off the driver's klist after remove(), and driver_detach walks it: a remove() in an unplug happens
-// before the unload that follows it and the next load's init. No schedule reports a race on pulse_class.
-BOOST_AUTO_TEST_CASE(init_probe_remove_and_exit_are_ordered_by_the_driver_core_lists) {
-  scenarios::Verdict v = run(R"(driver cplat_pulse_fixed
-device platform pulse0 cplat_pulse_fixed
-task hub {
-  unplug platform pulse0
-  plug platform pulse0 cplat_pulse_fixed
-}
-task admin {
-  unload cplat_pulse_fixed
-  load cplat_pulse_fixed
-}
-explore exhaustive preemptions=2
-)",
-                             "klists.scn");
-  BOOST_TEST(v.result.exhausted);
-  BOOST_TEST(v.result.failures.empty(), failures_text(v));
-}
-
 // include/linux/idr.h: "the caller must serialise" changes to an IDR. A global one (DEFINE_IDR) changed by two tasks
 // without a lock is a data race at the callers (the IDR's bytes are the driver's, as for an IDR in kmalloc'd
 // memory, tests/c/test_c_idr.cpp); under a static mutex it is none.
