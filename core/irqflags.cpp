@@ -11,8 +11,9 @@ namespace {
 struct IrqFlagsState {
   // For partial-order reduction each use names what it shares precisely instead (World::extension): a task's
   // own entries are read only by itself; local_irq_disable/enable and hardirq_exit write the CPU's gate, which
-  // a held-back handler blocks on and touches; the entry of a handler, which reads every task's entries,
-  // conflicts with everything (World::hardirq_defer, World::choose).
+  // a held-back handler blocks on and touches; the entry of a handler reads every candidate CPU's gate (whether
+  // it takes interrupts) and every task's state (World::hardirq_defer), or conflicts with everything when it
+  // chooses a CPU at once (World::choose).
   static constexpr bool kFootprintExempt = true;
   std::vector<int> disabled;  // nesting of local_irq_disable/save
   std::vector<int> hardirq;
@@ -69,7 +70,10 @@ void enter_cpu(sim::World& w, IrqFlagsState& s, const Site& site) {
   if (runnable.empty() || (idle && w.options().defer_hardirq_cpu)) {
     // A task with interrupts off (or under another handler) would hold the handler back, which the idle CPU
     // does not: it is no candidate.
-    std::erase_if(runnable, [&](sim::TaskId t) { return !cpu_takes_interrupts(w, s, t); });
+    std::erase_if(runnable, [&](sim::TaskId t) {
+      w.touch(s.gate_of(t), false);  // whether it takes interrupts: local_irq_disable/enable write it
+      return !cpu_takes_interrupts(w, s, t);
+    });
     ++s.of(s.hardirq, me);
     w.hardirq_defer(std::move(runnable));
     return;

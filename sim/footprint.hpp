@@ -38,6 +38,16 @@ class Footprint {
   static constexpr std::uintptr_t kHostNames = std::uintptr_t{1} << 62;
   static constexpr std::uintptr_t host_name(std::uint64_t index) { return kHostNames | index; }
   static constexpr bool is_host_name(std::uintptr_t object) { return (object >> 62) == 1; }
+  // Whether task `task` can run (its state: runnable, blocked, finished) is an object of its own, named in
+  // [2^61, 2^62) by the task's id, which is the same in every execution with the same prefix. Every change of
+  // state writes it; a hard-IRQ handler's entry, which looks at which tasks can run, reads every task's.
+  static constexpr std::uintptr_t kTaskStates = std::uintptr_t{1} << 61;
+  static constexpr std::uintptr_t task_state_name(std::uint32_t task) { return kTaskStates | task; }
+  // A task's pending signal, likewise: sending one writes it (and, when it wakes the task, the task's state and the
+  // channel it waited on); the task's own checks of signal_pending() read it, delivering it writes it.
+  static constexpr std::uintptr_t task_signal_name(std::uint32_t task) {
+    return kTaskStates | (std::uintptr_t{1} << 32) | task;
+  }
 
   void touch(std::uintptr_t object, bool write) {
     for (Access& a : accesses_) {

@@ -220,6 +220,9 @@ void World::set_state(Task& task, TaskState state) {
     runnable_.insert(std::lower_bound(runnable_.begin(), runnable_.end(), task.id), task.id);
   task.state = state;
   states_[task.id] = state;
+  // Outside a task (the scheduler advancing time, or killing sleepers when nothing else can run) a change needs no
+  // name: time advancing is a barrier, and a signal conflicts with everything.
+  if (track_footprints_ && current_ != nullptr) segment_.touch(Footprint::task_state_name(task.id), true);
 }
 
 // ---- CPUs ------------------------------------------------------------------------------------------
@@ -244,9 +247,16 @@ void World::hardirq_preempt(TaskId victim) {
 
 void World::hardirq_defer(std::vector<TaskId> candidates) {
   hardirq_preempt(kNoTask);
-  // The candidates were chosen by reading every task's state (runnable, interrupts enabled): for partial-order
-  // reduction the entry conflicts with everything.
-  if (track_footprints_) segment_.touch_everything();
+  // The candidates were chosen by reading every task's state (whether it can run; the caller reads whether it
+  // takes interrupts, core/irqflags.cpp), and whether the choice is deferred at all by reading which tasks exist.
+  // Those reads are the entry's footprint. Which of the candidates is taken, and whether it still may be, is
+  // decided by resolve_hardirq_cpu(), which conflicts with everything: a handler that never resolves its CPU
+  // depends on nothing else here, since no other task and no report can tell which CPU it ran on.
+  if (track_footprints_) {
+    touch(&tasks_, false);
+    for (TaskId t = 0; t < tasks_.size(); ++t)
+      segment_.touch(Footprint::task_state_name(t), false);
+  }
   Task& handler = *current_;
   handler.deferred_cpus.clear();
   for (TaskId id : candidates) {
@@ -715,6 +725,7 @@ WaitResult World::block_wait(const void* channel, std::string_view what, WaitMod
                              const Site& site) {
   if (current_ == nullptr) throw std::logic_error("devsim: block_wait() outside a task");
   Task& t = *current_;
+  if (mode != WaitMode::Uninterruptible) touch_signal(t.id, false);
   const bool interruptible =
       mode == WaitMode::Interruptible ? t.signal_pending : mode == WaitMode::Killable && t.fatal_signal;
   if (interruptible && !tearing_down_) return WaitResult::Signalled;
@@ -755,22 +766,37 @@ void World::set_user_task(TaskId task) {
 }
 
 void World::send_signal(TaskId task, bool fatal, const Site& site) {
+  // Whether the target is still there to take the signal is a read of its state: a signal that finds the process
+  // exited does nothing, one sent before its exit may interrupt it, so the two orders are both explored.
+  if (track_footprints_) {
+    if (task >= tasks_.size()) touch(&tasks_, false);
+    segment_.touch(Footprint::task_state_name(task), false);
+  }
   if (task >= tasks_.size() || tasks_[task] == nullptr) return;  // the process has exited
   Task& t = *tasks_[task];
   if (t.state == TaskState::Finished || t.state == TaskState::Abandoned) return;
   t.signal_pending = true;
   t.fatal_signal = t.fatal_signal || fatal;
   record(EventKind::Wake, nullptr, task, site, fatal ? "SIGKILL" : "signal");
+  // For partial-order reduction a signal from a task writes what it changes: the target's signal and, when it
+  // wakes the target, the target's state (set_state) and the channel it leaves (a later wake of that channel
+  // finds one waiter fewer); the target's next step happens after this one. From the scheduler (killing
+  // sleepers when nothing else can run) it conflicts with everything.
+  touch_signal(t.id, true);
   if (t.state == TaskState::Blocked &&
       (t.wait_mode == WaitMode::Interruptible || (t.wait_mode == WaitMode::Killable && t.fatal_signal))) {
     t.wake_reason = WaitResult::Signalled;
+    if (track_footprints_ && t.wait_channel != nullptr) touch(t.wait_channel, true);
     make_runnable(t);
+    if (track_footprints_) segment_.enable(t.id);
   }
-  if (track_footprints_) segment_.touch_everything();
+  if (track_footprints_ && current_ == nullptr) segment_.touch_everything();
 }
 
 void World::deliver_signals() {
-  if (current_ != nullptr && !current_->fatal_signal) current_->signal_pending = false;
+  if (current_ == nullptr || current_->fatal_signal) return;
+  touch_signal(current_->id, true);
+  current_->signal_pending = false;
 }
 
 std::size_t World::kill_sleeping_users() {

@@ -206,8 +206,17 @@ class World {
   // killable one, for SIGKILL). Not a scheduling point; callers yield first.
   void send_signal(TaskId task, bool fatal, const Site& site = Site::current());
   // signal_pending(current) / fatal_signal_pending(current); false outside a task.
-  bool signal_pending() const { return current_ != nullptr && current_->signal_pending; }
-  bool fatal_signal_pending() const { return current_ != nullptr && current_->fatal_signal; }
+  // For partial-order reduction each check reads the task's signal (Footprint::task_signal_name).
+  bool signal_pending() {
+    if (current_ == nullptr) return false;
+    touch_signal(current_->id, false);
+    return current_->signal_pending;
+  }
+  bool fatal_signal_pending() {
+    if (current_ == nullptr) return false;
+    touch_signal(current_->id, false);
+    return current_->fatal_signal;
+  }
   // The return to user space delivers a pending non-fatal signal (a handler without SA_RESTART runs): it is no
   // longer pending. A fatal one stays: the process is exiting.
   void deliver_signals();
@@ -240,6 +249,9 @@ class World {
   // Adds `object` to the current segment's footprint (for later layers' shared objects).
   void touch(const void* object, bool write) {
     if (track_footprints_) segment_.touch(footprint_name(object), write);
+  }
+  void touch_signal(TaskId task, bool write) {
+    if (track_footprints_) segment_.touch(Footprint::task_signal_name(task), write);
   }
 
   // ---- called by the instrumentation (sim/instrument.cpp, through KernelMemory::on_access) -------------

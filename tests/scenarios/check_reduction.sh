@@ -38,5 +38,18 @@ for scn in "$dir"/*.scn; do
   fi
 done
 echo "$checked scenarios compared"
+# Issue 14's yardstick: on r06-pl061-revocable-fixed (4 tasks, preemptions=2) DPOR must run at least 100x fewer
+# executions than plain search. The counts are deterministic; docs/performance.md has today's.
+r06="$work/r06-pl061-revocable-fixed"
+if [[ -f "$r06.none.json" ]]; then
+  none_n="$(field "$r06.none.json" executions)"
+  dpor_n="$(field "$r06.dpor.json" executions)"
+  if [[ -z "$none_n" || -z "$dpor_n" || $((dpor_n * 100)) -gt $none_n ]]; then
+    echo "FAIL r06-pl061-revocable-fixed: DPOR ran ${dpor_n:-?} executions, more than 1/100 of plain search's ${none_n:-?}"
+    failed=1
+  else
+    echo "ok   r06-pl061-revocable-fixed: DPOR runs $((none_n / dpor_n))x fewer executions than plain search"
+  fi
+fi
 [[ $checked -gt 0 ]] || failed=1
 exit $failed
