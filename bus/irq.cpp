@@ -22,7 +22,9 @@ struct Line {
   bool thread_running = false;
   bool thread_again = false;
   int disabled = 0;      // disable_irq nesting
-  bool pending = false;  // raised while disabled: delivered by enable_irq
+  bool oneshot = false;  // IRQF_ONESHOT: masked from a wake of the thread until the thread function returned
+  bool masked = false;   // masked by IRQF_ONESHOT now
+  bool pending = false;  // raised while disabled or masked: delivered by enable_irq or the unmask
   std::uint64_t spurious = 0;
   std::uint64_t handled = 0;
 };
@@ -62,6 +64,15 @@ void irq_thread(unsigned irq, const Site& raised_at) {
   world().touch(&l, true);
   l.thread_running = false;
   world().wake_all(&l, raised_at);  // synchronize_irq waits for threads_active
+  // kernel/irq/manage.c irq_finalize_oneshot: the thread function returned, the line is unmasked, and an interrupt
+  // that arrived while it was masked is delivered now (unless disable_irq still masks it: enable_irq will).
+  if (l.masked) {
+    l.masked = false;
+    if (l.pending && l.disabled == 0) {
+      l.pending = false;
+      raise_irq(irq, raised_at);
+    }
+  }
 }
 
 // irq_wake_thread(): the hard handler returned IRQ_WAKE_THREAD. A thread already running runs once more.
@@ -88,8 +99,8 @@ void handle_irq_event(unsigned irq, const Site& raised_at) {
   // The delivery reads and updates the line: for partial-order reduction it conflicts with request_irq,
   // free_irq, disable_irq and enable_irq on it (their points write &l).
   world().touch(&l, true);
-  if (l.disabled > 0) {
-    l.pending = true;  // masked: enable_irq delivers it
+  if (l.disabled > 0 || l.masked) {
+    l.pending = true;  // masked: enable_irq, or the end of a oneshot line's thread function, delivers it
     return;
   }
   if (l.handler == nullptr) {
@@ -103,7 +114,11 @@ void handle_irq_event(unsigned irq, const Site& raised_at) {
   world().note_acquired(&l, "hardirq context (irq " + std::to_string(irq) + ")", raised_at, sim::HoldKind::Atomic);
   const IrqReturn r = h(irq, dev_id);
   world().note_released(&l);
-  if (r == IrqReturn::WakeThread) irq_wake_thread(irq, raised_at);
+  if (r == IrqReturn::WakeThread) {
+    Line& woken = line(irq);
+    if (woken.oneshot && woken.thread_fn != nullptr) woken.masked = true;  // until irq_thread() returns
+    irq_wake_thread(irq, raised_at);
+  }
   Line& after = line(irq);
   world().touch(&after, true);  // the handler may have passed scheduling points: a new segment
   if (--after.running == 0) world().wake_all(&after, raised_at);
@@ -119,11 +134,12 @@ int request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id
   return request_threaded_irq(irq, handler, nullptr, std::move(name), dev_id, site);
 }
 
-int request_threaded_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, std::string name, void* dev_id,
-                         const Site& site) {
+namespace {
+int setup_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, bool oneshot, std::string name, void* dev_id,
+              const Site& site) {
   if (handler == nullptr && thread_fn == nullptr) return -kEINVAL;
   if (handler == nullptr) handler = default_primary_handler;
-  if (native()) return NativeDeferred::request_irq(irq, handler, thread_fn, std::move(name), dev_id);
+  if (native()) return NativeDeferred::request_irq(irq, handler, thread_fn, oneshot, std::move(name), dev_id);
   world().yield(sim::EventKind::Acquire, &line(irq), site);
   Line& l = line(irq);
   if (l.handler != nullptr) return -kEBUSY;
@@ -131,7 +147,22 @@ int request_threaded_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn,
   l.thread_fn = thread_fn;
   l.dev_id = dev_id;
   l.name = std::move(name);
+  l.oneshot = oneshot;
+  l.masked = false;
   return 0;
+}
+}  // namespace
+
+int request_threaded_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, std::string name, void* dev_id,
+                         const Site& site) {
+  return setup_irq(irq, handler, thread_fn, /*oneshot=*/false, std::move(name), dev_id, site);
+}
+
+int request_threaded_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, unsigned long flags, std::string name,
+                         void* dev_id, const Site& site) {
+  // kernel/irq/manage.c __setup_irq: "Threaded irq requested with handler=NULL and !ONESHOT".
+  if (handler == nullptr && thread_fn != nullptr && (flags & kIrqfOneshot) == 0) return -kEINVAL;
+  return setup_irq(irq, handler, thread_fn, (flags & kIrqfOneshot) != 0, std::move(name), dev_id, site);
 }
 
 void free_irq(unsigned irq, void* dev_id, const Site& site) {
@@ -182,7 +213,7 @@ void enable_irq(unsigned irq, const Site& site) {
   world().yield(sim::EventKind::Sync, &line(irq), site);
   Line& l = line(irq);
   if (l.disabled == 0) return;  // unbalanced: the kernel WARNs; nothing to unmask
-  if (--l.disabled == 0 && l.pending) {
+  if (--l.disabled == 0 && l.pending && !l.masked) {
     l.pending = false;
     raise_irq(irq, site);
   }

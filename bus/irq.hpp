@@ -34,11 +34,21 @@ int request_irq(unsigned irq, IrqHandler handler, std::string name, void* dev_id
 // it runs makes it run once more after (kernel/irq/manage.c irq_wake_thread, IRQTF_RUNTHREAD; irq_thread).
 // synchronize_irq(), disable_irq() and free_irq() wait for it too (synchronize_irq waits for threads_active).
 // A null `handler` is the kernel's irq_default_primary_handler (wakes the thread); both null: -EINVAL.
-// Does not handle: IRQF_ONESHOT (the line is not kept masked while the thread function runs: a raise meanwhile
-// runs the hard handler, whose wake makes the thread function run again), the thread's scheduling policy and CPU
-// affinity, IRQ_WAKE_THREAD from a line with no thread function (the kernel warns; here nothing happens).
+// Without flags the line is not kept masked while the thread function runs: a raise meanwhile runs the hard
+// handler, whose wake makes the thread function run again.
+// Does not handle: the thread's scheduling policy and CPU affinity, IRQ_WAKE_THREAD from a line with no thread
+// function (the kernel warns; here nothing happens).
 int request_threaded_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, std::string name, void* dev_id,
                          const Site& site = Site::current());
+// IRQF_ONESHOT (include/linux/interrupt.h): the line stays masked from a hard handler's IRQ_WAKE_THREAD until the
+// thread function has returned (kernel/irq/manage.c irq_finalize_oneshot unmasks it); an interrupt raised
+// meanwhile is remembered once and delivered at the unmask, as one raised while disabled is.
+inline constexpr unsigned long kIrqfOneshot = 0x00002000;
+// request_threaded_irq() with the kernel's flags: as above, and as the kernel's __setup_irq a null `handler`
+// without IRQF_ONESHOT is -EINVAL (the default primary handler would leave a level-triggered line asserted).
+// Other flags are accepted and ignored. Natively the same, under the line's lock.
+int request_threaded_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, unsigned long flags, std::string name,
+                         void* dev_id, const Site& site = Site::current());
 // free_irq(): removes it and waits for a running handler and a running thread function.
 void free_irq(unsigned irq, void* dev_id, const Site& site = Site::current());
 // devm_request_irq(): request_irq + free_irq at unbind.

@@ -139,7 +139,9 @@ struct NativeLine {
   bool thread_again = false;
   bool again = false;
   int disabled = 0;      // disable_irq nesting
-  bool pending = false;  // arrived while disabled: enable_irq raises it again (IRQS_PENDING resend)
+  bool oneshot = false;  // IRQF_ONESHOT: masked from a wake of the thread until the thread function returned
+  bool masked = false;   // masked by IRQF_ONESHOT now
+  bool pending = false;  // arrived while disabled or masked: enable_irq or the unmask raises it again
   std::uint64_t spurious = 0;
   std::uint64_t handled = 0;
 };
@@ -599,9 +601,18 @@ void irq_thread(const std::shared_ptr<NativeLine>& e, unsigned irq) {
     if (!e->thread_again) break;
   }
   e->thread_running = false;
+  // kernel/irq/manage.c irq_finalize_oneshot: unmasked once the thread function returned; an interrupt that
+  // arrived while masked is delivered now (unless disable_irq still masks the line: enable_irq will).
+  bool resend = false;
+  if (e->masked) {
+    e->masked = false;
+    resend = e->pending && e->disabled == 0;
+    if (resend) e->pending = false;
+  }
   lock.unlock();
   e->cv.notify_all();
   current_line = nullptr;
+  if (resend) NativeDeferred::raise_irq(irq);
 }
 
 // irq_wake_thread(): the hard handler returned IRQ_WAKE_THREAD. REQUIRES: e->mu held.
@@ -622,8 +633,8 @@ void deliver(const std::shared_ptr<NativeLine>& e, unsigned irq, int cpu) {
   current_line = e.get();
   std::unique_lock lock(e->mu);
   for (;;) {
-    if (e->disabled > 0) {
-      e->pending = true;  // masked: enable_irq resends it (the raises merged into it are this one)
+    if (e->disabled > 0 || e->masked) {
+      e->pending = true;  // masked: enable_irq or the unmask resends it (the raises merged into it are this one)
       break;
     }
     if (e->handler == nullptr) {
@@ -646,7 +657,10 @@ void deliver(const std::shared_ptr<NativeLine>& e, unsigned irq, int cpu) {
         r = h(irq, dev_id);
       }
       lock.lock();
-      if (r == IrqReturn::WakeThread) irq_wake_thread(e, irq);
+      if (r == IrqReturn::WakeThread) {
+        if (e->oneshot && e->thread_fn != nullptr) e->masked = true;  // until irq_thread() returns
+        irq_wake_thread(e, irq);
+      }
     }
     if (!e->again) break;
     e->again = false;
@@ -664,13 +678,15 @@ void wait_idle(NativeLine& e, std::unique_lock<std::mutex>& lock) {
 }
 }  // namespace
 
-int NativeDeferred::request_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, std::string name,
+int NativeDeferred::request_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, bool oneshot, std::string name,
                                 void* dev_id) {
   std::shared_ptr<NativeLine> e = line_of(irq);
   std::lock_guard lock(e->mu);
   if (e->handler != nullptr) return -kEBUSY;
   e->handler = handler;
   e->thread_fn = thread_fn;
+  e->oneshot = oneshot;
+  e->masked = false;
   e->dev_id = dev_id;
   e->name = std::move(name);
   return 0;
@@ -705,7 +721,7 @@ void NativeDeferred::enable_irq(unsigned irq) {
   {
     std::lock_guard lock(e->mu);
     if (e->disabled == 0) return;  // unbalanced: the kernel WARNs; nothing to unmask
-    if (--e->disabled > 0 || !e->pending) return;
+    if (--e->disabled > 0 || !e->pending || e->masked) return;
     e->pending = false;
   }
   raise_irq(irq);  // check_irq_resend()

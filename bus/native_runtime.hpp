@@ -57,7 +57,8 @@ class NativeDeferred {
   static constexpr unsigned kIrqCpus = 4;
   // A threaded line's thread function (thread_fn, may be null) runs on the system workqueue's pool after a handler
   // returned IrqReturn::WakeThread, one run at a time per line; synchronize_irq() waits for it too.
-  static int request_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, std::string name, void* dev_id);
+  static int request_irq(unsigned irq, IrqHandler handler, IrqHandler thread_fn, bool oneshot, std::string name,
+                         void* dev_id);
   static void free_irq(unsigned irq, void* dev_id);
   static void disable_irq(unsigned irq, bool sync);
   static void enable_irq(unsigned irq);

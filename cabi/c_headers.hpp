@@ -55,6 +55,8 @@ extern "C" {
 #undef platform_get_irq
 #undef request_irq
 #undef devm_request_irq
+#undef request_threaded_irq
+#undef devm_request_threaded_irq
 #undef free_irq
 #undef disable_irq
 #undef disable_irq_nosync

@@ -141,10 +141,17 @@ const bus::FileOperations kChrdevFops = [] {
 
 // ---- interrupts ---------------------------------------------------------------------------------------------
 
+bus::IrqReturn c_irq_return(int r) {
+  if (r == IRQ_NONE) return bus::IrqReturn::None;
+  return (r & IRQ_WAKE_THREAD) != 0 ? bus::IrqReturn::WakeThread : bus::IrqReturn::Handled;
+}
 bus::IrqReturn c_irq_trampoline(unsigned irq, void* cookie) {
   auto* a = static_cast<CIrqAction*>(cookie);
-  const int r = a->handler(static_cast<int>(irq), a->dev_id);
-  return r == IRQ_NONE ? bus::IrqReturn::None : bus::IrqReturn::Handled;
+  return c_irq_return(a->handler(static_cast<int>(irq), a->dev_id));
+}
+bus::IrqReturn c_irq_thread_trampoline(unsigned irq, void* cookie) {
+  auto* a = static_cast<CIrqAction*>(cookie);
+  return c_irq_return(a->thread_fn(static_cast<int>(irq), a->dev_id));
 }
 
 CIrqAction* find_action(unsigned irq, void* dev_id) {
@@ -487,28 +494,39 @@ int __devsim_platform_get_irq(struct platform_device* pdev, unsigned int num, co
 
 // ---- interrupts ---------------------------------------------------------------------------------------------
 
-int __devsim_request_irq(unsigned int irq, __devsim_irq_handler_t handler, unsigned long flags, const char* name,
-                         void* dev_id, const char* file, int line, const char* func) {
-  (void)flags;
+int __devsim_request_threaded_irq(unsigned int irq, __devsim_irq_handler_t handler, __devsim_irq_handler_t thread_fn,
+                                  unsigned long flags, const char* name, void* dev_id, const char* file, int line,
+                                  const char* func) {
   const sim::Site site = c_site(file, line, func);
-  if (handler == nullptr) return -bus::kEINVAL;
+  if (handler == nullptr && thread_fn == nullptr) return -bus::kEINVAL;
+  // LIFETIME: irq_actions is a std::list: the entry, the cookie the line hands back, never moves.
   cabi::CIrqAction& a = state().irq_actions.emplace_back();
   a.irq = irq;
   a.handler = handler;
+  a.thread_fn = thread_fn;
   a.dev_id = dev_id;
   a.name = name;
-  const int r = bus::request_irq(irq, &cabi::c_irq_trampoline, name != nullptr ? name : "", &a, site);
+  const int r = bus::request_threaded_irq(irq, handler != nullptr ? &cabi::c_irq_trampoline : nullptr,
+                                          thread_fn != nullptr ? &cabi::c_irq_thread_trampoline : nullptr, flags,
+                                          name != nullptr ? name : "", &a, site);
   a.installed = r == 0;
   return r;
 }
 
-int __devsim_devm_request_irq(struct device* dev, unsigned int irq, __devsim_irq_handler_t handler, unsigned long flags,
-                              const char* name, void* dev_id, const char* file, int line, const char* func) {
+int __devsim_request_irq(unsigned int irq, __devsim_irq_handler_t handler, unsigned long flags, const char* name,
+                         void* dev_id, const char* file, int line, const char* func) {
+  if (handler == nullptr) return -bus::kEINVAL;
+  return __devsim_request_threaded_irq(irq, handler, nullptr, flags, name, dev_id, file, line, func);
+}
+
+int __devsim_devm_request_threaded_irq(struct device* dev, unsigned int irq, __devsim_irq_handler_t handler,
+                                       __devsim_irq_handler_t thread_fn, unsigned long flags, const char* name,
+                                       void* dev_id, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   bus::Device* bd = cabi::bus_device(dev, site);
   std::optional<bus::BoundContext> ctx = bd != nullptr ? bus::bound_context(*bd, site) : std::nullopt;
   if (!ctx) return -bus::kEINVAL;
-  const int r = __devsim_request_irq(irq, handler, flags, name, dev_id, file, line, func);
+  const int r = __devsim_request_threaded_irq(irq, handler, thread_fn, flags, name, dev_id, file, line, func);
   if (r != 0) return r;
   cabi::CIrqAction* a = cabi::find_action(irq, dev_id);
   // devm_free_irq at unbind: free_irq, which waits for a running handler.
@@ -519,6 +537,12 @@ int __devsim_devm_request_irq(struct device* dev, unsigned int irq, __devsim_irq
         bus::free_irq(a->irq, a);
       },
       site);
+}
+
+int __devsim_devm_request_irq(struct device* dev, unsigned int irq, __devsim_irq_handler_t handler, unsigned long flags,
+                              const char* name, void* dev_id, const char* file, int line, const char* func) {
+  if (handler == nullptr) return -bus::kEINVAL;
+  return __devsim_devm_request_threaded_irq(dev, irq, handler, nullptr, flags, name, dev_id, file, line, func);
 }
 
 const void* __devsim_free_irq(unsigned int irq, void* dev_id, const char* file, int line, const char* func) {

@@ -64,7 +64,8 @@ struct CPlatformDriver {
 // A handler installed by request_irq: bus/irq.hpp calls a trampoline with this record as its cookie.
 struct CIrqAction {
   unsigned irq = 0;
-  int (*handler)(int, void*) = nullptr;
+  int (*handler)(int, void*) = nullptr;    // null: the kernel's default primary handler (wakes the thread)
+  int (*thread_fn)(int, void*) = nullptr;  // request_threaded_irq's, or null
   void* dev_id = nullptr;
   const char* name = nullptr;
   bool installed = false;

@@ -129,6 +129,11 @@ int __devsim_request_irq(unsigned int irq, __devsim_irq_handler_t handler, unsig
                          void *dev_id, __DEVSIM_SITE_PARAMS);
 int __devsim_devm_request_irq(struct device *dev, unsigned int irq, __devsim_irq_handler_t handler, unsigned long flags,
                               const char *name, void *dev_id, __DEVSIM_SITE_PARAMS);
+int __devsim_request_threaded_irq(unsigned int irq, __devsim_irq_handler_t handler, __devsim_irq_handler_t thread_fn,
+                                  unsigned long flags, const char *name, void *dev_id, __DEVSIM_SITE_PARAMS);
+int __devsim_devm_request_threaded_irq(struct device *dev, unsigned int irq, __devsim_irq_handler_t handler,
+                                       __devsim_irq_handler_t thread_fn, unsigned long flags, const char *name,
+                                       void *dev_id, __DEVSIM_SITE_PARAMS);
 const void *__devsim_free_irq(unsigned int irq, void *dev_id, __DEVSIM_SITE_PARAMS);
 void __devsim_disable_irq(unsigned int irq, int sync, __DEVSIM_SITE_PARAMS);
 void __devsim_enable_irq(unsigned int irq, __DEVSIM_SITE_PARAMS);

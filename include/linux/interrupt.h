@@ -4,9 +4,13 @@
  * sleeping is reported; a spinlock it takes must be taken with interrupts off elsewhere, or lockdep reports it).
  * free_irq returns only once a running handler has returned; devm_request_irq frees the line when the driver
  * unbinds, after remove() (devres, last in, first out). disable_irq waits for a running handler, disable_irq_nosync
- * does not; an interrupt raised while disabled is delivered by enable_irq. Not modelled: shared lines (IRQF_SHARED
- * is accepted, but a second handler on a line gets -EBUSY), threaded handlers (request_threaded_irq), affinity,
- * IRQ_WAKE_THREAD.
+ * does not; an interrupt raised while disabled is delivered by enable_irq. request_threaded_irq: a handler that
+ * returns IRQ_WAKE_THREAD wakes the line's thread, a task "irq/N-name" that runs thread_fn in process context (it may
+ * sleep), once more if woken again while it ran; a NULL handler is the kernel's default primary handler, and needs
+ * IRQF_ONESHOT (else -EINVAL). IRQF_ONESHOT keeps the line masked from the wake until thread_fn returned; an
+ * interrupt meanwhile is delivered then. free_irq, disable_irq and synchronize_irq also wait for a woken thread_fn.
+ * Not modelled: shared lines (IRQF_SHARED is accepted, but a second handler on a line gets -EBUSY), affinity, the
+ * other flags (accepted and ignored).
  */
 #ifndef _DEVSIM_LINUX_INTERRUPT_H
 #define _DEVSIM_LINUX_INTERRUPT_H
@@ -40,6 +44,13 @@ typedef irqreturn_t (*irq_handler_t)(int, void *);
 #define devm_request_irq(dev, irq, handler, irqflags, devname, dev_id)                                        \
   __devsim_devm_request_irq((dev), (irq), (__devsim_irq_handler_t)(handler), (irqflags), (devname), (dev_id), \
                             __DEVSIM_SITE)
+#define request_threaded_irq(irq, handler, thread_fn, flags, name, dev)                                        \
+  __devsim_request_threaded_irq((irq), (__devsim_irq_handler_t)(handler), (__devsim_irq_handler_t)(thread_fn), \
+                                (flags), (name), (dev), __DEVSIM_SITE)
+#define devm_request_threaded_irq(dev, irq, handler, thread_fn, irqflags, devname, dev_id)                 \
+  __devsim_devm_request_threaded_irq((dev), (irq), (__devsim_irq_handler_t)(handler),                      \
+                                     (__devsim_irq_handler_t)(thread_fn), (irqflags), (devname), (dev_id), \
+                                     __DEVSIM_SITE)
 #define free_irq(irq, dev_id) __devsim_free_irq((irq), (dev_id), __DEVSIM_SITE)
 #define disable_irq(irq) __devsim_disable_irq((irq), 1, __DEVSIM_SITE)
 #define disable_irq_nosync(irq) __devsim_disable_irq((irq), 0, __DEVSIM_SITE)

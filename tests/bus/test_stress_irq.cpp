@@ -513,6 +513,40 @@ BOOST_AUTO_TEST_CASE(synchronize_and_disable_wait_for_the_thread_fn) {
   free_irq(kIrq, &d);
 }
 
+// include/linux/interrupt.h IRQF_ONESHOT, kernel/irq/manage.c irq_finalize_oneshot: the line stays masked while the
+// thread function runs, so a raise meanwhile does not reach the hard handler; it is delivered when the thread
+// function returned, and its wake runs the thread function once more. (The test above shows the hard handler
+// running beside the thread function without the flag.)
+BOOST_AUTO_TEST_CASE(a_oneshot_line_stays_masked_until_the_thread_fn_returned) {
+  constexpr unsigned kIrq = 126;
+  constexpr int kRounds = 200;
+  TDev d;
+  BOOST_TEST(request_threaded_irq(kIrq, nullptr, thread_fn, 0, "threaded", &d) == -kEINVAL);
+  BOOST_TEST_REQUIRE(request_threaded_irq(kIrq, thread_hard, thread_fn, kIrqfOneshot, "oneshot", &d) == 0);
+  for (int i = 0; i < kRounds; ++i) {
+    const long wakes_before = d.wakes.load();
+    const long runs_before = d.runs.load();
+    std::latch started(1);
+    std::latch release(1);
+    d.started = &started;
+    d.release = &release;
+    raise_irq(kIrq);
+    started.wait();  // the thread function runs and sleeps on `release`: the line is masked
+    d.started = nullptr;
+    d.release = nullptr;  // read by the re-run only, which starts after this run returned
+    raise_irq(kIrq);
+    widen_window();
+    const long wakes_while_masked = d.wakes.load();
+    release.count_down();
+    wait_until([&] { return d.wakes.load() == wakes_before + 2 && d.runs.load() == runs_before + 2; });
+    synchronize_irq(kIrq);
+    BOOST_TEST_REQUIRE(wakes_while_masked == wakes_before + 1);  // the second raise waited for the unmask
+    BOOST_TEST_REQUIRE(d.runs.load() == runs_before + 2);
+    BOOST_TEST_REQUIRE(d.max_inside.load() == 1);
+  }
+  free_irq(kIrq, &d);
+}
+
 // kernel/irq/manage.c __free_irq: synchronize_irq (threads_active), then kthread_stop, whose irq thread runs a
 // pending wake one last time (irq_wait_for_interrupt): free_irq returns once the thread function's runs are over,
 // the woken re-run included, and it never runs again, so the caller may free dev_id.

@@ -45,6 +45,14 @@ static irqreturn_t every_irq(int irq, void *dev_id) {
   return IRQ_RETVAL(irq >= 0);
 }
 
+static irqreturn_t every_irq_thread(int irq, void *dev_id) {
+  struct every *e = dev_id;
+
+  msleep(1);
+  atomic_inc(&e->count);
+  return irq >= 0 ? IRQ_HANDLED : IRQ_WAKE_THREAD;
+}
+
 static void every_timer(struct timer_list *t) {
   struct every *e = from_timer(e, t, timer);
   unsigned long flags;
@@ -115,6 +123,10 @@ static int every_probe(struct platform_device *pdev) {
     synchronize_irq(e->irq + 1);
     free_irq(e->irq + 1, e);
   }
+  ret = request_threaded_irq(e->irq + 2, every_irq, every_irq_thread, IRQF_ONESHOT, "every-thread", e);
+  if (!ret) free_irq(e->irq + 2, e);
+  ret = devm_request_threaded_irq(dev, e->irq + 3, NULL, every_irq_thread, IRQF_ONESHOT, "every-thread", e);
+  if (ret) return ret;
   spin_lock_irq(&e->lock);
   spin_unlock_irq(&e->lock);
   ret = alloc_chrdev_region(&base, 0, 2, "every");
