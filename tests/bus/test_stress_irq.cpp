@@ -35,6 +35,19 @@ void widen_window() {
     std::this_thread::yield();
 }
 
+// Raises `irq` and returns once its handler (or thread function) runs and waits on `release`: the device's
+// started/release pointers are set for that run and cleared again, so a replayed or re-run one neither signals nor
+// waits. LIFETIME: both latches belong to the caller and must outlive the held run.
+template <class Device>
+void raise_and_hold(Device& d, unsigned irq, std::latch& started, std::latch& release) {
+  d.started = &started;
+  d.release = &release;
+  raise_irq(irq);
+  started.wait();
+  d.started = nullptr;
+  d.release = nullptr;
+}
+
 // A device's state as its handler sees it through dev_id.
 struct Dev {
   std::atomic<int> inside{0};      // handler runs in progress now
@@ -124,12 +137,7 @@ BOOST_AUTO_TEST_CASE(raise_while_running_is_delivered_after_it_once) {
     const long before = d.runs.load();
     std::latch started(1);
     std::latch release(1);
-    d.started = &started;
-    d.release = &release;
-    raise_irq(kIrq);
-    started.wait();  // the handler runs and waits for `release`
-    d.started = nullptr;
-    d.release = nullptr;  // read by the replayed run only, which starts after this one returned
+    raise_and_hold(d, kIrq, started, release);
     raise_irq(kIrq);
     raise_irq(kIrq);
     raise_irq(kIrq);
@@ -479,12 +487,7 @@ BOOST_AUTO_TEST_CASE(synchronize_and_disable_wait_for_the_thread_fn) {
     const long wakes_before = d.wakes.load();
     std::latch started(1);
     std::latch release(1);
-    d.started = &started;
-    d.release = &release;
-    raise_irq(kIrq);
-    started.wait();  // the thread function runs and sleeps on `release`
-    d.started = nullptr;
-    d.release = nullptr;  // read by the re-run only, which starts after this run returned
+    raise_and_hold(d, kIrq, started, release);
     raise_irq(kIrq);
     wait_until([&] { return d.wakes.load() == wakes_before + 2; });  // the hard handler ran beside the thread
     const bool disable = i % 2 == 1;
@@ -528,12 +531,7 @@ BOOST_AUTO_TEST_CASE(a_oneshot_line_stays_masked_until_the_thread_fn_returned) {
     const long runs_before = d.runs.load();
     std::latch started(1);
     std::latch release(1);
-    d.started = &started;
-    d.release = &release;
-    raise_irq(kIrq);
-    started.wait();  // the thread function runs and sleeps on `release`: the line is masked
-    d.started = nullptr;
-    d.release = nullptr;  // read by the re-run only, which starts after this run returned
+    raise_and_hold(d, kIrq, started, release);  // the thread function sleeps on `release`: the line is masked
     raise_irq(kIrq);
     widen_window();
     const long wakes_while_masked = d.wakes.load();
@@ -558,12 +556,7 @@ BOOST_AUTO_TEST_CASE(free_irq_waits_for_the_thread_fn_and_it_never_runs_after) {
     BOOST_TEST_REQUIRE(request_threaded_irq(kIrq, thread_hard, thread_fn, "threaded", &d) == 0);
     std::latch started(1);
     std::latch release(1);
-    d.started = &started;
-    d.release = &release;
-    raise_irq(kIrq);
-    started.wait();
-    d.started = nullptr;
-    d.release = nullptr;
+    raise_and_hold(d, kIrq, started, release);
     raise_irq(kIrq);
     wait_until([&] { return d.wakes.load() == 2; });
     std::atomic<bool> returned{false};

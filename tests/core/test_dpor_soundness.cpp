@@ -170,6 +170,17 @@ struct State {
   std::vector<std::vector<int>> seen;  // per task: the values it read, in order
   std::vector<int> interrupted;        // per handler, in spawn order: the task whose CPU it took (-1: an idle one)
   int hidden = 0;
+  // Object `a` accessed as instrumented driver code accesses it: a scheduling point, then the access.
+  int read(sim::World& w, int a) const {
+    sim::KPtr<int> p = objects[static_cast<std::size_t>(a)];
+    w.data_access_point(sim::EventKind::Read, p.unchecked());
+    return p.read();
+  }
+  void write(sim::World& w, int a, int value) const {
+    sim::KPtr<int> p = objects[static_cast<std::size_t>(a)];
+    w.data_access_point(sim::EventKind::Write, p.unchecked());
+    p.write() = value;
+  }
 };
 
 sim::Model make_model(const ModelSpec& spec, std::shared_ptr<State>* out) {
@@ -202,27 +213,18 @@ sim::Model make_model(const ModelSpec& spec, std::shared_ptr<State>* out) {
         const int mark = static_cast<int>(t + 1);
         for (const Op& op : ops) {
           switch (op.kind) {
-            case OpKind::Read: {
-              sim::KPtr<int> p = s->objects[static_cast<std::size_t>(op.a)];
-              w.data_access_point(sim::EventKind::Read, p.unchecked());
-              seen.push_back(p.read());
+            case OpKind::Read:
+              seen.push_back(s->read(w, op.a));
               break;
-            }
-            case OpKind::Write: {
-              sim::KPtr<int> p = s->objects[static_cast<std::size_t>(op.a)];
-              w.data_access_point(sim::EventKind::Write, p.unchecked());
-              p.write() = mark;
+            case OpKind::Write:
+              s->write(w, op.a, mark);
               break;
-            }
             case OpKind::Locked: {
               core::Mutex& m = *s->mutexes[static_cast<std::size_t>(op.a)];
-              sim::KPtr<int> p = s->objects[static_cast<std::size_t>(op.b)];
               m.lock();
-              w.data_access_point(sim::EventKind::Read, p.unchecked());
-              const int v = p.read();
+              const int v = s->read(w, op.b);
               seen.push_back(v);
-              w.data_access_point(sim::EventKind::Write, p.unchecked());
-              p.write() = v * 10 + mark;
+              s->write(w, op.b, v * 10 + mark);
               m.unlock();
               break;
             }
@@ -276,11 +278,7 @@ sim::Model make_model(const ModelSpec& spec, std::shared_ptr<State>* out) {
               break;
             }
             case OpKind::Spawn:
-              w.spawn("child", [s, a = op.a](sim::World& w) {
-                sim::KPtr<int> p = s->objects[static_cast<std::size_t>(a)];
-                w.data_access_point(sim::EventKind::Write, p.unchecked());
-                p.write() = 9;
-              });
+              w.spawn("child", [s, a = op.a](sim::World& w) { s->write(w, a, 9); });
               break;
             case OpKind::Signal:
               w.yield();
@@ -302,9 +300,7 @@ sim::Model make_model(const ModelSpec& spec, std::shared_ptr<State>* out) {
               // As bus/irq.cpp's raise_irq: a task per delivery, which is no CPU of its own.
               const sim::TaskId handler = w.spawn("irq", [s, a = op.a, slot](sim::World& w) {
                 core::hardirq_enter(sim::Site::current());
-                sim::KPtr<int> p = s->objects[static_cast<std::size_t>(a)];
-                w.data_access_point(sim::EventKind::Write, p.unchecked());
-                p.write() = 7;
+                s->write(w, a, 7);
                 const sim::TaskId victim = core::interrupted_task();
                 s->interrupted[slot] = victim == sim::kNoTask ? -1 : static_cast<int>(victim);
                 core::hardirq_exit();
@@ -313,11 +309,9 @@ sim::Model make_model(const ModelSpec& spec, std::shared_ptr<State>* out) {
               break;
             }
             case OpKind::Spin: {
-              sim::KPtr<int> p = s->objects[static_cast<std::size_t>(op.a)];
               int rounds = 0;
               for (;;) {
-                w.data_access_point(sim::EventKind::Read, p.unchecked());
-                if (p.read() != 0 || rounds == 3) break;
+                if (s->read(w, op.a) != 0 || rounds == 3) break;
                 ++rounds;
                 core::cpu_relax();
               }
@@ -345,9 +339,7 @@ sim::Model make_model(const ModelSpec& spec, std::shared_ptr<State>* out) {
             case OpKind::TryLock: {
               core::Mutex& m = *s->mutexes[static_cast<std::size_t>(op.a)];
               if (m.try_lock()) {
-                sim::KPtr<int> p = s->objects[static_cast<std::size_t>(op.b)];
-                w.data_access_point(sim::EventKind::Write, p.unchecked());
-                p.write() = mark;
+                s->write(w, op.b, mark);
                 m.unlock();
                 seen.push_back(-10);
               } else {
@@ -357,9 +349,7 @@ sim::Model make_model(const ModelSpec& spec, std::shared_ptr<State>* out) {
             }
             case OpKind::IrqsOff: {
               core::local_irq_disable();
-              sim::KPtr<int> p = s->objects[static_cast<std::size_t>(op.a)];
-              w.data_access_point(sim::EventKind::Write, p.unchecked());
-              p.write() = mark;
+              s->write(w, op.a, mark);
               core::local_irq_enable();
               break;
             }

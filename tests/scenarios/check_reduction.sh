@@ -41,7 +41,10 @@ echo "$checked scenarios compared"
 # Issue 14's yardstick: on r06-pl061-revocable-fixed (4 tasks, preemptions=2) DPOR must run at least 100x fewer
 # executions than plain search. The counts are deterministic; docs/performance.md has today's.
 r06="$work/r06-pl061-revocable-fixed"
-if [[ -f "$r06.none.json" ]]; then
+if [[ ! -f "$r06.none.json" ]]; then
+  echo "FAIL r06-pl061-revocable-fixed: not among the scenarios compared (renamed? update this check)"
+  failed=1
+else
   none_n="$(field "$r06.none.json" executions)"
   dpor_n="$(field "$r06.dpor.json" executions)"
   if [[ -z "$none_n" || -z "$dpor_n" || $((dpor_n * 100)) -gt $none_n ]]; then
