@@ -17,46 +17,86 @@ std::string base_of(const std::string& path) {
 }
 }  // namespace
 
-Sysfs::Sysfs() {
-  nodes_["/"];
-  for (const char* dir : {"/sys", "/sys/bus", "/sys/devices", "/sys/class"})
-    create_dir(dir);
+const std::unordered_map<std::string, Sysfs::Node>& Sysfs::tree() const {
+  if (!built_) build();
+  return nodes_;
 }
 
-Sysfs::Node& Sysfs::make(const std::string& path, Node::Kind kind) {
+void Sysfs::build() const {
+  built_ = true;
+  nodes_["/"];
+  for (const char* dir : {"/sys", "/sys/bus", "/sys/devices", "/sys/class"})
+    make(dir, Node::Kind::Dir);
+  std::vector<Change> log = std::move(pending_);
+  pending_.clear();
+  for (Change& change : log)
+    apply(std::move(change));
+}
+
+void Sysfs::apply(Change change) const {
+  if (!built_) {
+    pending_.push_back(std::move(change));
+    if (pending_.size() > kMaxPending) build();
+    return;
+  }
+  switch (change.kind) {
+    case Change::Kind::Dir:
+      make(change.path, Node::Kind::Dir);
+      break;
+    case Change::Kind::Attr: {
+      Node& n = make(change.path, Node::Kind::Attr);
+      n.show = std::move(change.show);
+      n.store = std::move(change.store);
+      break;
+    }
+    case Change::Kind::Link:
+      make(change.path, Node::Kind::Link).target = std::move(change.target);
+      break;
+    case Change::Kind::Remove:
+      remove_now(change.path, change.site);
+      break;
+  }
+}
+
+Sysfs::Node& Sysfs::make(const std::string& path, Node::Kind kind) const {
   auto [it, fresh] = nodes_.try_emplace(path);
   Node& node = it->second;
   node.kind = kind;
   if (fresh && path != "/") {
     std::string parent = parent_of(path);
-    if (nodes_.count(parent) == 0) create_dir(parent);  // like kobject_add of a missing parent: make it
+    if (nodes_.count(parent) == 0) make(parent, Node::Kind::Dir);  // like kobject_add of a missing parent: make it
     nodes_[parent].children.insert(base_of(path));
   }
   return node;
 }
 
 void Sysfs::create_dir(const std::string& path) {
-  make(path, Node::Kind::Dir);
+  apply({Change::Kind::Dir, path, {}, {}, {}});
 }
 
 void Sysfs::create_attr(const std::string& path, Show show, Store store) {
-  Node& n = make(path, Node::Kind::Attr);
-  n.show = std::move(show);
-  n.store = std::move(store);
+  apply({Change::Kind::Attr, path, std::move(show), std::move(store), {}});
 }
 
 void Sysfs::create_link(const std::string& path, std::string target) {
-  make(path, Node::Kind::Link).target = std::move(target);
+  apply({Change::Kind::Link, path, {}, {}, std::move(target)});
 }
 
 void Sysfs::remove_tree(const std::string& path, const Site& site) {
+  if (built_)
+    remove_now(path, site);
+  else
+    apply({Change::Kind::Remove, path, {}, {}, {}, site});
+}
+
+void Sysfs::remove_now(const std::string& path, const Site& site) const {
   auto it = nodes_.find(path);
   if (it == nodes_.end() || path == "/") return;
   Node& node = it->second;
   node.removing = true;
   // Children first (copy: removing them edits the list).
   for (const std::string& child : std::vector<std::string>(node.children.begin(), node.children.end()))
-    remove_tree(path + "/" + child, site);
+    remove_now(path + "/" + child, site);
   // kernfs_drain(): wait for show/store calls in flight. LIFETIME: `node` stays in the map until erased below.
   if (sim::World* w = sim::World::current(); w != nullptr && w->in_task()) {
     while (node.active > 0)
@@ -70,6 +110,7 @@ void Sysfs::remove_tree(const std::string& path, const Site& site) {
 std::string Sysfs::resolve(const std::string& path) const {
   // Follows links in the directory part ("/sys/bus/platform/devices/gpio0/level" goes through the gpio0 link);
   // at most a few hops, as sysfs links never form cycles.
+  tree();
   std::string p = path;
   for (int hops = 0; hops < 8 && nodes_.count(p) == 0; ++hops) {
     bool followed = false;
@@ -137,12 +178,12 @@ int Sysfs::write(const std::string& path_in, const std::string& text, const Site
 }
 
 std::string Sysfs::link_target(const std::string& path) const {
-  auto it = nodes_.find(path);
+  auto it = tree().find(path);
   return it != nodes_.end() && it->second.kind == Node::Kind::Link ? it->second.target : std::string();
 }
 
 std::vector<std::string> Sysfs::list(const std::string& dir) const {
-  auto it = nodes_.find(dir);
+  auto it = tree().find(dir);
   if (it == nodes_.end()) return {};
   return std::vector<std::string>(it->second.children.begin(), it->second.children.end());
 }

@@ -26,6 +26,10 @@ struct SysfsRead {
 // in flight on it has returned (kernfs_drain), and a node being removed refuses new calls with -ENODEV. This is
 // what makes attribute callbacks safe against device removal — and what deadlocks when a remover holds a lock
 // a store needs (lockdep and the deadlock detector report it).
+// Built lazily: until something looks at the tree (read, write, exists, list...), creations and removals are only
+// logged, and the first look replays them. Most executions never look, and building the tree was a quarter of
+// their cost. The replay is exact: before the first look no show/store can be in flight, so no removal could
+// have waited for one, and a removal that does not wait changes nothing but the tree.
 // INVARIANT: a node's parent directory exists while the node does; remove_tree() removes children first.
 // Does not handle: permissions, binary attributes, poll on attributes, namespaces, kobject ownership.
 class Sysfs {
@@ -33,7 +37,7 @@ class Sysfs {
   using Show = std::function<SysfsRead()>;
   using Store = std::function<int(const std::string& text)>;  // bytes consumed or -errno
 
-  Sysfs();
+  Sysfs() = default;
   void create_dir(const std::string& path);
   void create_attr(const std::string& path, Show show, Store store = {});
   void create_link(const std::string& path, std::string target);
@@ -43,16 +47,18 @@ class Sysfs {
   // What userspace does: -ENOENT for a missing path, -EIO reading a directory, -EPERM writing a read-only one.
   SysfsRead read(const std::string& path, const Site& site = Site::current());
   int write(const std::string& path, const std::string& text, const Site& site = Site::current());
-  bool exists(const std::string& path) const { return nodes_.count(path) != 0; }
-  // The node is still there but being removed (draining its callers).
+  bool exists(const std::string& path) const { return tree().count(path) != 0; }
+  // The node is still there but being removed (draining its callers). Never before the first look: no removal
+  // can be waiting for a caller then.
   bool removing(const std::string& path) const {
+    if (!built_) return false;
     auto it = nodes_.find(path);
     return it != nodes_.end() && it->second.removing;
   }
   // A link's target ("" if not a link); a directory's entries, sorted.
   std::string link_target(const std::string& path) const;
   std::vector<std::string> list(const std::string& dir) const;
-  std::size_t size() const { return nodes_.size(); }
+  std::size_t size() const { return tree().size(); }
 
  private:
   struct Node {
@@ -64,11 +70,31 @@ class Sysfs {
     std::uint32_t active = 0;        // show/store calls in flight
     bool removing = false;
   };
+  // A creation or removal not yet applied to the tree.
+  struct Change {
+    enum class Kind : std::uint8_t { Dir, Attr, Link, Remove } kind;
+    std::string path;
+    Show show;
+    Store store;
+    std::string target;
+    Site site = Site::current();  // a removal's caller
+  };
+  // Past this many logged changes the tree is built anyway: an execution that churns devices must not keep a
+  // log that grows with every plug.
+  static constexpr std::size_t kMaxPending = 1024;
   class Active;
-  Node& make(const std::string& path, Node::Kind kind);
+  // The tree, built from the log first if it has not been (the log is then empty for good).
+  const std::unordered_map<std::string, Node>& tree() const;
+  void build() const;
+  void apply(Change change) const;
+  Node& make(const std::string& path, Node::Kind kind) const;
+  void remove_now(const std::string& path, const Site& site) const;
   std::string resolve(const std::string& path) const;
+  // Mutable: building the tree on a const look changes how it is stored, not what it holds.
+  mutable bool built_ = false;
+  mutable std::vector<Change> pending_;
   // LIFETIME: unordered_map nodes never move, so a Node& stays valid across insertions until its erase.
-  std::unordered_map<std::string, Node> nodes_;
+  mutable std::unordered_map<std::string, Node> nodes_;
 };
 
 }  // namespace devsim::bus

@@ -3,11 +3,15 @@
 #define BOOST_TEST_MODULE bus_device
 #include <boost/test/unit_test.hpp>
 
+#include <set>
+
 #include "bus/devm.hpp"
 #include "bus/kernel.hpp"
 #include "bus/platform.hpp"
 #include "core/arc.hpp"
 #include "core/aref.hpp"
+#include "core/compiler.hpp"
+#include "sim/kmalloc.hpp"
 #include "tests/bus/bus_test_support.hpp"
 
 using namespace devsim;
@@ -214,4 +218,128 @@ BOOST_AUTO_TEST_CASE(device_attributes_show_and_store_until_the_device_goes) {
     });
   });
   BOOST_TEST(e.reports.empty(), bus::test::describe(e.reports));
+}
+
+namespace {
+// What the store and the removal tell each other, in simulated memory: marked accesses there are what partial-order
+// reduction sees, so it must try the removal at every point of the store.
+struct Flags {
+  int in_store = 0;
+  int removing = 0;
+};
+int g_overlaps = 0;             // per exploration: executions where a removal started during a store's callback
+std::set<int> g_write_results;  // per exploration: what a sysfs write returned
+
+void slow_store_model(sim::World& w) {
+  w.spawn("setup", [](sim::World& w) {
+    sim::KPtr<Flags> flags = sim::kzalloc<Flags>();
+    sim::kmemleak_not_leak(flags);
+    Flags* f = flags.unchecked();  // LIFETIME: never freed (not a leak): it outlives every task
+    Device* dev = platform_device_register("attr");
+    expect(device_create_file(
+               *dev, "slow", {},
+               [f](Device&, const std::string& text) {
+                 core::write_once(f->in_store, 1);
+                 sim::world().yield(sim::EventKind::Yield, nullptr);  // the store sleeps: others run
+                 g_overlaps += core::read_once(f->removing);
+                 core::write_once(f->in_store, 0);
+                 return static_cast<int>(text.size());
+               }),
+           "created");
+    w.spawn("writer", [] {
+      const int r = kernel().sysfs().write("/sys/devices/platform/attr/slow", "1");
+      expect(r == 1 || r == -kENOENT || r == -kENODEV, "the write succeeds or finds the node gone or going");
+    });
+    w.spawn("hub", [dev, f] {
+      core::write_once(f->removing, 1);
+      platform_device_unregister(dev);
+      expect(core::read_once(f->in_store) == 0, "the removal returned while a store was still in its callback");
+    });
+  });
+}
+}  // namespace
+
+// fs/kernfs/dir.c __kernfs_remove() deactivates each node and kernfs_drain() waits until every active reference is
+// dropped; fs/kernfs/file.c kernfs_fop_write_iter() holds one (kernfs_get_active) around the attribute's store, and
+// a node already deactivated refuses it (-ENODEV). Explored with and without partial-order reduction: each must
+// reach a removal that waits for a store in flight, and none a removal that returns during one.
+BOOST_AUTO_TEST_CASE(removing_a_device_waits_for_its_attribute_callbacks_in_flight) {
+  for (const char* reduction : {"none", "dpor"}) {
+    BOOST_TEST_CONTEXT(reduction) {
+      sim::ExploreOptions o = bus::test::exhaustive(2);
+      BOOST_REQUIRE(sim::parse_reduction(reduction, &o.strategy));
+      g_overlaps = 0;
+      sim::ExploreResult r = sim::explore(slow_store_model, o);
+      BOOST_TEST(r.exhausted);
+      BOOST_TEST(r.failing_executions == 0u,
+                 (r.failures.empty() ? std::string() : sim::render_text(r.failures.front().report)));
+      BOOST_TEST(g_overlaps > 0, "no schedule had the removal start during the store");
+    }
+  }
+}
+
+// A write to an attribute against the removal of its device, and nothing else shared: what the write returns
+// depends only on the sysfs tree, which partial-order reduction must see as shared (a write looks a node up, a
+// removal deletes it), or it would try one order only. The tree is part of the per-world Kernel, and every use of
+// it is a write to the whole of it for the reduction (sim::World::extension).
+BOOST_AUTO_TEST_CASE(a_sysfs_write_and_the_removal_of_its_node_are_tried_in_both_orders) {
+  std::set<int> results[2];
+  for (int i = 0; i < 2; ++i) {
+    BOOST_TEST_CONTEXT((i == 0 ? "none" : "dpor")) {
+      sim::ExploreOptions o = bus::test::exhaustive(2);
+      BOOST_REQUIRE(sim::parse_reduction(i == 0 ? "none" : "dpor", &o.strategy));
+      g_write_results.clear();
+      sim::ExploreResult r = sim::explore(
+          [](sim::World& w) {
+            w.spawn("setup", [](sim::World& w) {
+              Device* dev = platform_device_register("attr");
+              device_create_file(*dev, "level", {},
+                                 [](Device&, const std::string& text) { return static_cast<int>(text.size()); });
+              w.spawn("writer",
+                      [] { g_write_results.insert(kernel().sysfs().write("/sys/devices/platform/attr/level", "1")); });
+              w.spawn("hub", [dev] { platform_device_unregister(dev); });
+            });
+          },
+          o);
+      BOOST_TEST(r.exhausted);
+      BOOST_TEST(r.failing_executions == 0u);
+      results[i] = g_write_results;
+    }
+  }
+  BOOST_TEST(results[0].count(1) == 1u, "a write before the removal");
+  BOOST_TEST(results[0].count(-kENOENT) == 1u, "a write after the removal");
+  BOOST_TEST((results[1] == results[0]), "partial-order reduction missed a result of the write");
+}
+
+// The tree is built on the first look from a log of what was created and removed (bus/sysfs.hpp), and anyway once the
+// log is long: both ways the first look must find what eager building would have made.
+BOOST_AUTO_TEST_CASE(sysfs_built_on_first_look_holds_what_was_created_and_removed) {
+  for (int n : {10, 3000}) {  // below and above the log's limit
+    BOOST_TEST_CONTEXT("devices: " << n) {
+      Sysfs fs;
+      for (int i = 0; i < n; ++i) {
+        const std::string dir = "/sys/devices/d" + std::to_string(i);
+        fs.create_dir(dir);
+        fs.create_attr(dir + "/id", [i] { return SysfsRead{0, std::to_string(i)}; });
+        fs.create_link("/sys/bus/x/devices/d" + std::to_string(i), dir);
+      }
+      for (int i = 1; i < n; i += 2) {
+        fs.remove_tree("/sys/bus/x/devices/d" + std::to_string(i));
+        fs.remove_tree("/sys/devices/d" + std::to_string(i));
+      }
+      fs.create_link("/sys/devices/d0/peer", "/sys/devices/d2");
+      BOOST_TEST(!fs.removing("/sys/devices/d0"));
+      BOOST_TEST(fs.list("/sys/devices").size() == static_cast<std::size_t>(n / 2));
+      BOOST_TEST(fs.read("/sys/bus/x/devices/d0/id").text == "0");
+      BOOST_TEST(fs.read("/sys/devices/d0/peer/id").text == "2");
+      BOOST_TEST(fs.read("/sys/devices/d1/id").error == -kENOENT);
+      BOOST_TEST(!fs.exists("/sys/bus/x/devices/d1"));
+      BOOST_TEST(fs.link_target("/sys/bus/x/devices/d2") == "/sys/devices/d2");
+      BOOST_TEST(fs.read("/sys/devices").error == -kEISDIR);
+      // After the first look, changes go straight to the tree.
+      fs.remove_tree("/sys/devices/d0");
+      BOOST_TEST(fs.read("/sys/bus/x/devices/d0/id").error == -kENOENT);
+      BOOST_TEST(fs.list("/sys/devices").size() == static_cast<std::size_t>(n / 2 - 1));
+    }
+  }
 }
