@@ -50,6 +50,9 @@ class Footprint {
   }
 
   void touch(std::uintptr_t object, bool write) {
+    const std::uint64_t bit = signature_bit(object);
+    touched_ |= bit;
+    if (write) written_ |= bit;
     for (Access& a : accesses_) {
       if (a.object == object) {
         a.write |= write;
@@ -68,6 +71,7 @@ class Footprint {
   // Starts a new segment; `host_names_so_far` host objects had been touched before it.
   void clear(std::uint64_t host_names_so_far) {
     accesses_.clear();
+    touched_ = written_ = 0;
     enabled_.clear();
     everything_ = false;
     barrier_ = false;
@@ -76,10 +80,12 @@ class Footprint {
   bool empty() const { return accesses_.empty() && !everything_; }
   bool barrier() const { return barrier_; }
   bool enabled(std::uint32_t task) const { return std::find(enabled_.begin(), enabled_.end(), task) != enabled_.end(); }
+  const std::vector<std::uint32_t>& enabled_tasks() const { return enabled_; }
 
   // Both segments come from the same execution.
   bool independent_of(const Footprint& other) const {
     if (everything_ || other.everything_) return false;
+    if ((written_ & other.touched_) == 0 && (touched_ & other.written_) == 0) return true;
     for (const Access& a : accesses_)
       for (const Access& b : other.accesses_)
         if (a.object == b.object && (a.write || b.write)) return false;
@@ -107,7 +113,15 @@ class Footprint {
     std::uintptr_t object;
     bool write;
   };
+  // One of 64 bits per object (a multiplicative hash): two segments whose bits do not meet touch no object in
+  // common, which settles most independence checks without comparing the lists.
+  static std::uint64_t signature_bit(std::uintptr_t object) {
+    return std::uint64_t{1} << ((static_cast<std::uint64_t>(object) * 0x9E3779B97F4A7C15ULL) >> 58);
+  }
   std::vector<Access> accesses_;
+  // INVARIANT: every object in accesses_ has its signature bit in touched_, and in written_ if written.
+  std::uint64_t touched_ = 0;
+  std::uint64_t written_ = 0;
   std::vector<std::uint32_t> enabled_;
   bool everything_ = false;
   bool barrier_ = false;

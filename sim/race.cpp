@@ -7,14 +7,21 @@
 namespace devsim::sim {
 
 namespace {
-void join(std::vector<std::uint32_t>& into, const std::vector<std::uint32_t>& from) {
+template <class Clock>
+void join(Clock& into, const Clock& from) {
   if (into.size() < from.size()) into.resize(from.size(), 0);
   for (std::size_t i = 0; i < from.size(); ++i)
     into[i] = std::max(into[i], from[i]);
 }
 }  // namespace
 
-std::vector<std::uint32_t>& RaceDetector::clock(TaskId t) {
+RaceDetector::Clock& RaceDetector::object_clock(const void* object) {
+  auto [it, fresh] = object_index_.try_emplace(object, static_cast<std::uint32_t>(objects_.size()));
+  if (fresh) objects_.emplace_back();
+  return objects_[it->second];
+}
+
+RaceDetector::Clock& RaceDetector::clock(TaskId t) {
   if (clocks_.size() <= t) clocks_.resize(t + 1);
   Clock& c = clocks_[t];
   if (c.size() <= t) c.resize(t + 1, 0);
@@ -28,22 +35,24 @@ void RaceDetector::activate() {
 
 void RaceDetector::release(TaskId task, const void* object) {
   if (!active_ || task == kNoTask) return;
+  Clock& o = object_clock(object);
+  // LIFETIME: clock() may grow clocks_, not objects_: `o` stays valid.
   Clock& c = clock(task);
-  join(objects_[object], c);
+  join(o, c);
   ++c[task];
 }
 
 void RaceDetector::acquire(TaskId task, const void* object) {
   if (!active_ || task == kNoTask) return;
-  auto it = objects_.find(object);
-  if (it == objects_.end()) return;
-  join(clock(task), it->second);
+  auto it = object_index_.find(object);
+  if (it == object_index_.end()) return;
+  join(clock(task), objects_[it->second]);
 }
 
 void RaceDetector::sync(TaskId task, const void* object) {
   if (!active_ || task == kNoTask) return;
+  Clock& o = object_clock(object);
   Clock& c = clock(task);
-  Clock& o = objects_[object];
   join(o, c);
   join(c, o);
   ++c[task];

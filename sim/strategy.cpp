@@ -308,21 +308,37 @@ class Exhaustive final : public Strategy {
     std::size_t tasks = 0;
     for (const Node& n : stack_)
       if (n.task && !n.options.empty()) tasks = std::max<std::size_t>(tasks, n.options.back() + 1);
-    for (std::size_t j = analysed_; j < stack_.size(); ++j) {
+    // causal_clock()'s three look-ups, kept up to date going up the stack instead of searched for each event
+    // (that search made the analysis quadratic in the length of an execution).
+    std::vector<std::size_t> last_event(tasks, kNone), last_enabler(tasks, kNone);
+    std::size_t last_barrier = kNone;
+    for (std::size_t j = 0; j < stack_.size(); ++j) {
       Node& e = stack_[j];
       if (!e.task) continue;
       const TaskId p = task_of(e);
+      if (j < analysed_) {
+        note_event(j, p, last_event, last_enabler, last_barrier);
+        continue;
+      }
       std::vector<std::uint32_t> clock(tasks, 0);
-      causal_clock(p, j, clock);
+      if (last_event[p] != kNone) join(clock, stack_[last_event[p]].clock);
+      if (last_enabler[p] != kNone && (last_event[p] == kNone || last_enabler[p] > last_event[p]))
+        join(clock, stack_[last_enabler[p]].clock);
+      if (last_barrier != kNone) join(clock, stack_[last_barrier].barrier_clock);
       // Going down, `clock` holds every event found so far to happen before j: an earlier dependent event i
       // not in it is ordered before j only by the direct conflict, a race.
+      // An event already known to happen before j is skipped unlooked-at: no race, and its clock is in `clock`
+      // already. INVARIANT: a clock whose entry for task q names q's event k holds k's whole clock, and so that of
+      // every earlier event of q (clocks only grow by joining whole clocks; a barrier's clock holds each task's
+      // last event at or below it). This skip is what keeps the scan cheap: most earlier events are ordered.
       races_.clear();
       for (std::size_t i = j; i-- > 0;) {
         const Node& f = stack_[i];
-        if (!f.task || task_of(f) == p || f.segment.independent_of(e.segment)) continue;
+        if (!f.task) continue;
         const TaskId q = task_of(f);
+        if (q == p || (q < clock.size() && clock[q] > i) || f.segment.independent_of(e.segment)) continue;
         if (clock.size() <= q) clock.resize(q + 1, 0);
-        if (clock[q] <= i) races_.push_back(i);
+        races_.push_back(i);
         join(clock, f.clock);
       }
       if (clock.size() <= p) clock.resize(p + 1, 0);
@@ -340,8 +356,17 @@ class Exhaustive final : public Strategy {
       }
       for (std::size_t i : races_)
         on_race(i, j, p, e.clock);
+      note_event(j, p, last_event, last_enabler, last_barrier);
     }
     analysed_ = stack_.size();
+  }
+
+  void note_event(std::size_t j, TaskId p, std::vector<std::size_t>& last_event,
+                  std::vector<std::size_t>& last_enabler, std::size_t& last_barrier) const {
+    last_event[p] = j;
+    for (std::uint32_t t : stack_[j].segment.enabled_tasks())
+      if (t < last_enabler.size()) last_enabler[t] = j;
+    if (stack_[j].segment.barrier()) last_barrier = j;
   }
 
   // Joins into `clock` what happens before task p's event at position j (a stack position, or stack_.size()
