@@ -309,54 +309,69 @@ class Exhaustive final : public Strategy {
     for (const Node& n : stack_)
       if (n.task && !n.options.empty()) tasks = std::max<std::size_t>(tasks, n.options.back() + 1);
     // causal_clock()'s three look-ups, kept up to date going up the stack instead of searched for each event
-    // (that search made the analysis quadratic in the length of an execution).
+    // (that search made the analysis quadratic in the length of an execution), and each task's events so far.
     std::vector<std::size_t> last_event(tasks, kNone), last_enabler(tasks, kNone);
     std::size_t last_barrier = kNone;
+    std::vector<std::vector<std::uint32_t>> events_of(tasks);  // stack positions, ascending
+    std::vector<std::size_t> unseen(tasks);                    // per task: how many of its events are left to scan
     for (std::size_t j = 0; j < stack_.size(); ++j) {
       Node& e = stack_[j];
       if (!e.task) continue;
       const TaskId p = task_of(e);
-      if (j < analysed_) {
-        note_event(j, p, last_event, last_enabler, last_barrier);
-        continue;
+      if (j >= analysed_) {
+        std::vector<std::uint32_t> clock(tasks, 0);
+        if (last_event[p] != kNone) join(clock, stack_[last_event[p]].clock);
+        if (last_enabler[p] != kNone && (last_event[p] == kNone || last_enabler[p] > last_event[p]))
+          join(clock, stack_[last_enabler[p]].clock);
+        if (last_barrier != kNone) join(clock, stack_[last_barrier].barrier_clock);
+        // Going down the stack, `clock` holds every event found so far to happen before j: an earlier dependent
+        // event i not in it is ordered before j only by the direct conflict, a race.
+        // An event already known to happen before j is skipped unlooked-at: no race, and its clock is in `clock`
+        // already. INVARIANT: a clock whose entry for task q names q's event k holds k's whole clock, and so that
+        // of every earlier event of q (clocks only grow by joining whole clocks; a barrier's clock holds each
+        // task's last event at or below it). So once a task's latest unscanned event is ordered, all its earlier
+        // ones are: the scan visits, in descending order, only the events not yet ordered, merging the tasks'
+        // lists, and most earlier events never come up.
+        races_.clear();
+        for (std::size_t q = 0; q < tasks; ++q)
+          unseen[q] = q == p ? 0 : events_of[q].size();
+        for (;;) {
+          std::size_t i = kNone;
+          TaskId q_of_i = kNoTask;
+          for (std::size_t q = 0; q < tasks; ++q) {
+            if (unseen[q] == 0) continue;
+            const std::uint32_t latest = events_of[q][unseen[q] - 1];
+            if (clock[q] > latest) {
+              unseen[q] = 0;  // ordered before j, with everything earlier of q
+              continue;
+            }
+            if (i == kNone || latest > i) {
+              i = latest;
+              q_of_i = static_cast<TaskId>(q);
+            }
+          }
+          if (i == kNone) break;
+          --unseen[q_of_i];
+          const Node& f = stack_[i];
+          if (f.segment.independent_of(e.segment)) continue;
+          races_.push_back(i);
+          join(clock, f.clock);
+        }
+        clock[p] = static_cast<std::uint32_t>(j + 1);
+        e.clock = std::move(clock);
       }
-      std::vector<std::uint32_t> clock(tasks, 0);
-      if (last_event[p] != kNone) join(clock, stack_[last_event[p]].clock);
-      if (last_enabler[p] != kNone && (last_event[p] == kNone || last_enabler[p] > last_event[p]))
-        join(clock, stack_[last_enabler[p]].clock);
-      if (last_barrier != kNone) join(clock, stack_[last_barrier].barrier_clock);
-      // Going down, `clock` holds every event found so far to happen before j: an earlier dependent event i
-      // not in it is ordered before j only by the direct conflict, a race.
-      // An event already known to happen before j is skipped unlooked-at: no race, and its clock is in `clock`
-      // already. INVARIANT: a clock whose entry for task q names q's event k holds k's whole clock, and so that of
-      // every earlier event of q (clocks only grow by joining whole clocks; a barrier's clock holds each task's
-      // last event at or below it). This skip is what keeps the scan cheap: most earlier events are ordered.
-      races_.clear();
-      for (std::size_t i = j; i-- > 0;) {
-        const Node& f = stack_[i];
-        if (!f.task) continue;
-        const TaskId q = task_of(f);
-        if (q == p || (q < clock.size() && clock[q] > i) || f.segment.independent_of(e.segment)) continue;
-        if (clock.size() <= q) clock.resize(q + 1, 0);
-        races_.push_back(i);
-        join(clock, f.clock);
-      }
-      if (clock.size() <= p) clock.resize(p + 1, 0);
-      clock[p] = static_cast<std::uint32_t>(j + 1);
-      e.clock = std::move(clock);
-      if (e.segment.barrier()) {
+      note_event(j, p, last_event, last_enabler, last_barrier);
+      events_of[p].push_back(static_cast<std::uint32_t>(j));
+      if (j >= analysed_ && e.segment.barrier()) {
         // Everything up to here happens before everything after (time advanced with every task blocked): the
         // last event of each task at or below j.
         e.barrier_clock.assign(tasks, 0);
-        for (std::size_t i = j + 1; i-- > 0;) {
-          if (!stack_[i].task) continue;
-          std::uint32_t& c = e.barrier_clock[task_of(stack_[i])];
-          if (c == 0) c = static_cast<std::uint32_t>(i + 1);
-        }
+        for (std::size_t q = 0; q < tasks; ++q)
+          if (last_event[q] != kNone) e.barrier_clock[q] = static_cast<std::uint32_t>(last_event[q] + 1);
       }
+      if (j < analysed_) continue;
       for (std::size_t i : races_)
         on_race(i, j, p, e.clock);
-      note_event(j, p, last_event, last_enabler, last_barrier);
     }
     analysed_ = stack_.size();
   }
