@@ -27,7 +27,7 @@ void Sysfs::build() const {
   nodes_["/"];
   for (const char* dir : {"/sys", "/sys/bus", "/sys/devices", "/sys/class"})
     make(dir, Node::Kind::Dir);
-  std::vector<Change> log = std::move(pending_);
+  std::deque<Change> log = std::move(pending_);
   pending_.clear();
   for (Change& change : log)
     apply(std::move(change));

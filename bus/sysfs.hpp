@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <set>
 #include <string>
@@ -92,7 +93,9 @@ class Sysfs {
   std::string resolve(const std::string& path) const;
   // Mutable: building the tree on a const look changes how it is stored, not what it holds.
   mutable bool built_ = false;
-  mutable std::vector<Change> pending_;
+  // A deque: its blocks stay small, where a growing vector's large allocations made the C library consolidate its
+  // free lists every execution.
+  mutable std::deque<Change> pending_;
   // LIFETIME: unordered_map nodes never move, so a Node& stays valid across insertions until its erase.
   mutable std::unordered_map<std::string, Node> nodes_;
 };

@@ -97,7 +97,14 @@ void null_dereference(const Site& site) {
   w.oops();
 }
 
+namespace {
+// The storage of the allocation table of the last world that ended on this thread.
+thread_local std::vector<Allocation> t_spare_table;
+}  // namespace
+
 KernelMemory::KernelMemory(World& world) : world_(world), next_address_(kFirstAddress) {
+  table_.swap(t_spare_table);  // a nested world finds it empty and grows its own
+  table_.clear();
   table_.emplace_back();  // id 0: null
   Region& region = t_region;
   if (region.data == nullptr) region.map();
@@ -121,6 +128,8 @@ KernelMemory::KernelMemory(World& world) : world_(world), next_address_(kFirstAd
 KernelMemory::~KernelMemory() {
   destroy_all();
   shadow::t_view = saved_view_;
+  table_.clear();
+  if (table_.capacity() > t_spare_table.capacity()) t_spare_table.swap(table_);
 }
 
 void KernelMemory::destroy_all() {

@@ -1,7 +1,6 @@
 // Simulated kernel memory: every allocation's shadow state, kept for the whole execution.
 #pragma once
 
-#include <boost/container/small_vector.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -149,9 +148,10 @@ class KernelMemory {
     std::string_view kind;
   };
   CheckedReport checked_report_;
-  // [0] is the null sentinel. Inline room for the few objects a small model allocates: an explorer builds a
-  // world per execution, and heap traffic was a quarter of an execution's cost.
-  boost::container::small_vector<Allocation, 4> table_;
+  // [0] is the null sentinel. An explorer builds a world per execution: the table's storage is handed from one
+  // execution's memory to the next on the thread (its records are several hundred bytes, and growing it afresh
+  // every execution made the C library consolidate its free lists each time).
+  std::vector<Allocation> table_;
   std::uint64_t next_address_;
   std::size_t live_ = 0;
   // Free contexts in force, per task (push_free_context), and the stacks they gave to frees: rare, so plain

@@ -21,7 +21,7 @@ RaceDetector::Clock& RaceDetector::object_clock(const void* object) {
   return objects_[it->second];
 }
 
-RaceDetector::Clock& RaceDetector::clock(TaskId t) {
+RaceDetector::Clock& RaceDetector::new_clock(TaskId t) {
   if (clocks_.size() <= t) clocks_.resize(t + 1);
   Clock& c = clocks_[t];
   if (c.size() <= t) c.resize(t + 1, 0);
@@ -69,9 +69,8 @@ void RaceDetector::spawn(TaskId parent, TaskId child) {
   }
 }
 
-bool RaceDetector::before(const Access& a, TaskId t) {
+bool RaceDetector::before(const Access& a, TaskId t, const Clock& c) {
   if (a.task == t) return true;
-  const Clock& c = clock(t);
   return a.task < c.size() && a.clock <= c[a.task];
 }
 
@@ -79,7 +78,9 @@ std::optional<RaceDetector::Conflict> RaceDetector::access(TaskId task, std::uin
                                                            bool write, std::uintptr_t pc, Cell* cells,
                                                            std::uintptr_t cells_base, std::uint32_t generation) {
   if (!active_) activate();
-  const std::uint32_t now = clock(task)[task];
+  // LIFETIME: nothing below adds a task, so the task's clock stays where it is.
+  const Clock& mine = clock(task);
+  const std::uint32_t now = mine[task];
   const bool atomic_write = write && size <= 8 && (size & (size - 1)) == 0 && address % size == 0;
   std::optional<Conflict> found;
   std::uintptr_t end = address + size;
@@ -93,7 +94,7 @@ std::optional<RaceDetector::Conflict> RaceDetector::access(TaskId task, std::uin
     std::uintptr_t lo = std::max(address, cell_start), hi = std::min(end, cell_start + shadow::kCellBytes);
     auto mask = static_cast<std::uint8_t>(((1u << (hi - lo)) - 1u) << (lo - cell_start));
     Access me{task, now, pc, mask, write, atomic_write};
-    auto conflicts = [&](const Access& a) { return a.task != kNoTask && (a.mask & mask) != 0 && !before(a, task); };
+    auto conflicts = [&](const Access& a) { return a.task != kNoTask && (a.mask & mask) != 0 && !before(a, task, mine); };
     if (!found) {
       if (conflicts(cell.write) && !(write && atomic_write && cell.write.atomic_write))
         found = Conflict{cell.write, lo};
@@ -114,7 +115,7 @@ std::optional<RaceDetector::Conflict> RaceDetector::access(TaskId task, std::uin
         if (r.task == task || r.task == kNoTask) slot = &r;
       if (slot == nullptr)
         for (Access& r : cell.reads)
-          if (before(r, task)) slot = &r;
+          if (before(r, task, mine)) slot = &r;
       if (slot == nullptr) slot = cell.reads[0].clock <= cell.reads[1].clock ? &cell.reads[0] : &cell.reads[1];
       *slot = me;
     }

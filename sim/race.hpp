@@ -64,10 +64,19 @@ class RaceDetector {
   // Inline room for the tasks of a scenario: an explorer builds a detector per execution, and allocating and
   // hashing clocks was a sixth of an R1 execution's cost.
   using Clock = boost::container::small_vector<std::uint32_t, 8>;
-  Clock& clock(TaskId t);
+  // Task t's clock, made on first use with its own epoch at 1 (0 means "never heard of").
+  Clock& clock(TaskId t) {
+    if (t < clocks_.size()) {
+      Clock& c = clocks_[t];
+      if (t < c.size() && c[t] != 0) return c;
+    }
+    return new_clock(t);
+  }
+  Clock& new_clock(TaskId t);
   Clock& object_clock(const void* object);
   void activate();
-  bool before(const Access& a, TaskId t);
+  // Whether access `a` happens before task t's present, whose clock is `c`.
+  static bool before(const Access& a, TaskId t, const Clock& c);
 
   bool active_ = false;
   std::vector<Clock> clocks_;  // by task id

@@ -163,7 +163,7 @@ class Exhaustive final : public Strategy {
       last_task_node_ = depth_++;
       return chosen;
     }
-    Node n;
+    Node n = fresh_node();
     n.task = true;
     n.options.assign(p.runnable.begin(), p.runnable.end());
     n.current = p.current;
@@ -208,7 +208,7 @@ class Exhaustive final : public Strategy {
       }
       return n.chosen;
     }
-    Node n;
+    Node n = fresh_node();
     n.task = false;
     n.bound = bound;
     n.tried.assign(bound, false);
@@ -255,6 +255,7 @@ class Exhaustive final : public Strategy {
         for (std::size_t i = 0; i < n.tried.size(); ++i)
           if (!n.tried[i] && (asleep(n, n.options[i]) || (dpor_ && !bound_forbids(n, i)))) ++pruned_;
       }
+      spare_.push_back(std::move(stack_.back()));
       stack_.pop_back();
     }
     done_ = true;
@@ -284,6 +285,27 @@ class Exhaustive final : public Strategy {
     std::vector<std::uint32_t> barrier_clock;  // DPOR, a barrier event's: every event at or below it
   };
 
+  // A node as a default-constructed one, with the storage of a spare one if there is.
+  Node fresh_node() {
+    if (spare_.empty()) return Node{};
+    Node n = std::move(spare_.back());
+    spare_.pop_back();
+    n.task = true;
+    n.options.clear();
+    n.bound = 0;
+    n.current = kNoTask;
+    n.preemptions_before = 0;
+    n.chosen = 0;
+    n.tried.clear();
+    n.backtrack.clear();
+    n.sleep.clear();
+    n.done.clear();
+    n.segment.clear(0);  // as a default Footprint, keeping the storage
+    n.clock.clear();
+    n.barrier_clock.clear();
+    return n;
+  }
+
   static int cost(const Node& n, TaskId t) { return n.current != kNoTask && t != n.current ? 1 : 0; }
   static bool asleep(const Node& n, TaskId t) {
     return std::any_of(n.sleep.begin(), n.sleep.end(), [t](const Sleeper& s) { return s.task == t; });
@@ -312,14 +334,21 @@ class Exhaustive final : public Strategy {
     // (that search made the analysis quadratic in the length of an execution), and each task's events so far.
     std::vector<std::size_t> last_event(tasks, kNone), last_enabler(tasks, kNone);
     std::size_t last_barrier = kNone;
-    std::vector<std::vector<std::uint32_t>> events_of(tasks);  // stack positions, ascending
-    std::vector<std::size_t> unseen(tasks);                    // per task: how many of its events are left to scan
+    // Per task: the stack positions of its events so far, ascending, and how many of them are left to scan.
+    std::vector<std::vector<std::uint32_t>>& events_of = events_of_;
+    std::vector<std::size_t>& unseen = unseen_;
+    if (events_of.size() < tasks) events_of.resize(tasks);
+    for (std::vector<std::uint32_t>& events : events_of)
+      events.clear();
+    unseen.assign(tasks, 0);
     for (std::size_t j = 0; j < stack_.size(); ++j) {
       Node& e = stack_[j];
       if (!e.task) continue;
       const TaskId p = task_of(e);
       if (j >= analysed_) {
-        std::vector<std::uint32_t> clock(tasks, 0);
+        // Computed in place: the joins below read only earlier events' clocks.
+        std::vector<std::uint32_t>& clock = e.clock;
+        clock.assign(tasks, 0);
         if (last_event[p] != kNone) join(clock, stack_[last_event[p]].clock);
         if (last_enabler[p] != kNone && (last_event[p] == kNone || last_enabler[p] > last_event[p]))
           join(clock, stack_[last_enabler[p]].clock);
@@ -358,7 +387,6 @@ class Exhaustive final : public Strategy {
           join(clock, f.clock);
         }
         clock[p] = static_cast<std::uint32_t>(j + 1);
-        e.clock = std::move(clock);
       }
       note_event(j, p, last_event, last_enabler, last_barrier);
       events_of[p].push_back(static_cast<std::uint32_t>(j));
@@ -507,6 +535,12 @@ class Exhaustive final : public Strategy {
   bool sleep_sets_;
   bool dpor_;
   std::vector<Node> stack_;
+  // Nodes popped off the stack, kept for their vectors' storage: the next executions push as many again, and
+  // allocating them afresh was a tenth of a DPOR execution's cost.
+  std::vector<Node> spare_;
+  // analyse_races()'s scratch, kept for the same reason.
+  std::vector<std::vector<std::uint32_t>> events_of_;
+  std::vector<std::size_t> unseen_;
   std::size_t depth_ = 0;
   std::size_t last_task_node_ = kNone;
   std::size_t analysed_ = 0;        // DPOR: stack positions below it have their clocks and races done
