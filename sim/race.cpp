@@ -15,6 +15,36 @@ void join(Clock& into, const Clock& from) {
 }
 }  // namespace
 
+namespace {
+// The storage of the last detector that ended on this thread.
+struct SpareStorage {
+  std::vector<boost::container::small_vector<std::uint32_t, 8>> clocks, objects;
+  boost::container::flat_map<const void*, std::uint32_t> object_index;
+};
+thread_local SpareStorage t_spare;
+}  // namespace
+
+RaceDetector::RaceDetector() {
+  // A nested world's detector finds the spare empty and grows its own.
+  clocks_.swap(t_spare.clocks);
+  objects_.swap(t_spare.objects);
+  object_index_.swap(t_spare.object_index);
+  clocks_.clear();
+  objects_.clear();
+  object_index_.clear();
+}
+
+RaceDetector::~RaceDetector() {
+  clocks_.clear();
+  objects_.clear();
+  object_index_.clear();
+  if (objects_.capacity() > t_spare.objects.capacity()) {
+    t_spare.clocks.swap(clocks_);
+    t_spare.objects.swap(objects_);
+    t_spare.object_index.swap(object_index_);
+  }
+}
+
 RaceDetector::Clock& RaceDetector::object_clock(const void* object) {
   auto [it, fresh] = object_index_.try_emplace(object, static_cast<std::uint32_t>(objects_.size()));
   if (fresh) objects_.emplace_back();

@@ -50,6 +50,13 @@ class RaceDetector {
     std::uintptr_t address = 0;  // host address of the cell's first byte of the conflict
   };
 
+  // The clocks' storage passes from one execution's detector to the next on the thread (an explorer builds a
+  // world per execution; growing the tables afresh each time was most of their cost).
+  RaceDetector();
+  ~RaceDetector();
+  RaceDetector(const RaceDetector&) = delete;
+  RaceDetector& operator=(const RaceDetector&) = delete;
+
   bool active() const { return active_; }
   // Happens-before edges from the engine.
   void sync(TaskId task, const void* object);     // release then acquire
