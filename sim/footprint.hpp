@@ -51,8 +51,13 @@ class Footprint {
 
   void touch(std::uintptr_t object, bool write) {
     const std::uint64_t bit = signature_bit(object);
+    const bool maybe_listed = (touched_ & bit) != 0;
     touched_ |= bit;
     if (write) written_ |= bit;
+    if (!maybe_listed) {
+      accesses_.push_back({object, write});
+      return;
+    }
     for (Access& a : accesses_) {
       if (a.object == object) {
         a.write |= write;
