@@ -124,7 +124,9 @@ std::optional<RaceDetector::Conflict> RaceDetector::access(TaskId task, std::uin
     std::uintptr_t lo = std::max(address, cell_start), hi = std::min(end, cell_start + shadow::kCellBytes);
     auto mask = static_cast<std::uint8_t>(((1u << (hi - lo)) - 1u) << (lo - cell_start));
     Access me{task, now, pc, mask, write, atomic_write};
-    auto conflicts = [&](const Access& a) { return a.task != kNoTask && (a.mask & mask) != 0 && !before(a, task, mine); };
+    auto conflicts = [&](const Access& a) {
+      return a.task != kNoTask && (a.mask & mask) != 0 && !before(a, task, mine);
+    };
     if (!found) {
       if (conflicts(cell.write) && !(write && atomic_write && cell.write.atomic_write))
         found = Conflict{cell.write, lo};

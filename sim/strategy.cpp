@@ -286,6 +286,7 @@ class Exhaustive final : public Strategy {
   };
 
   // A node as a default-constructed one, with the storage of a spare one if there is.
+  // INVARIANT: resets every member of Node (a member added there must be reset here).
   Node fresh_node() {
     if (spare_.empty()) return Node{};
     Node n = std::move(spare_.back());
@@ -404,8 +405,8 @@ class Exhaustive final : public Strategy {
     analysed_ = stack_.size();
   }
 
-  void note_event(std::size_t j, TaskId p, std::vector<std::size_t>& last_event,
-                  std::vector<std::size_t>& last_enabler, std::size_t& last_barrier) const {
+  void note_event(std::size_t j, TaskId p, std::vector<std::size_t>& last_event, std::vector<std::size_t>& last_enabler,
+                  std::size_t& last_barrier) const {
     last_event[p] = j;
     for (std::uint32_t t : stack_[j].segment.enabled_tasks())
       if (t < last_enabler.size()) last_enabler[t] = j;

@@ -236,15 +236,14 @@ void slow_store_model(sim::World& w) {
     sim::kmemleak_not_leak(flags);
     Flags* f = flags.unchecked();  // LIFETIME: never freed (not a leak): it outlives every task
     Device* dev = platform_device_register("attr");
-    expect(device_create_file(
-               *dev, "slow", {},
-               [f](Device&, const std::string& text) {
-                 core::write_once(f->in_store, 1);
-                 sim::world().yield(sim::EventKind::Yield, nullptr);  // the store sleeps: others run
-                 g_overlaps += core::read_once(f->removing);
-                 core::write_once(f->in_store, 0);
-                 return static_cast<int>(text.size());
-               }),
+    expect(device_create_file(*dev, "slow", {},
+                              [f](Device&, const std::string& text) {
+                                core::write_once(f->in_store, 1);
+                                sim::world().yield(sim::EventKind::Yield, nullptr);  // the store sleeps: others run
+                                g_overlaps += core::read_once(f->removing);
+                                core::write_once(f->in_store, 0);
+                                return static_cast<int>(text.size());
+                              }),
            "created");
     w.spawn("writer", [] {
       const int r = kernel().sysfs().write("/sys/devices/platform/attr/slow", "1");
