@@ -78,7 +78,7 @@ class Sysfs {
     Show show;
     Store store;
     std::string target;
-    Site site = Site::current();  // a removal's caller
+    Site site{};  // a removal's caller
   };
   // Past this many logged changes the tree is built anyway: an execution that churns devices must not keep a
   // log that grows with every plug.

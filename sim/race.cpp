@@ -13,9 +13,7 @@ void join(Clock& into, const Clock& from) {
   for (std::size_t i = 0; i < from.size(); ++i)
     into[i] = std::max(into[i], from[i]);
 }
-}  // namespace
 
-namespace {
 // The storage of the last detector that ended on this thread.
 struct SpareStorage {
   std::vector<boost::container::small_vector<std::uint32_t, 8>> clocks, objects;

@@ -331,10 +331,11 @@ class Exhaustive final : public Strategy {
     std::size_t tasks = 0;
     for (const Node& n : stack_)
       if (n.task && !n.options.empty()) tasks = std::max<std::size_t>(tasks, n.options.back() + 1);
-    // causal_clock()'s three look-ups, kept up to date going up the stack instead of searched for each event
-    // (that search made the analysis quadratic in the length of an execution), and each task's events so far.
-    std::vector<std::size_t> last_event(tasks, kNone), last_enabler(tasks, kNone);
-    std::size_t last_barrier = kNone;
+    // Each task's causal predecessors (join_causal), kept up to date going up the stack instead of searched for
+    // each event (that search made the analysis quadratic in the length of an execution).
+    causal_.last_event.clear();
+    causal_.last_enabler.clear();
+    causal_.last_barrier = kNone;
     // Per task: the stack positions of its events so far, ascending, and how many of them are left to scan.
     std::vector<std::vector<std::uint32_t>>& events_of = events_of_;
     std::vector<std::size_t>& unseen = unseen_;
@@ -350,10 +351,7 @@ class Exhaustive final : public Strategy {
         // Computed in place: the joins below read only earlier events' clocks.
         std::vector<std::uint32_t>& clock = e.clock;
         clock.assign(tasks, 0);
-        if (last_event[p] != kNone) join(clock, stack_[last_event[p]].clock);
-        if (last_enabler[p] != kNone && (last_event[p] == kNone || last_enabler[p] > last_event[p]))
-          join(clock, stack_[last_enabler[p]].clock);
-        if (last_barrier != kNone) join(clock, stack_[last_barrier].barrier_clock);
+        join_causal(p, clock);
         // Going down the stack, `clock` holds every event found so far to happen before j: an earlier dependent
         // event i not in it is ordered before j only by the direct conflict, a race.
         // An event already known to happen before j is skipped unlooked-at: no race, and its clock is in `clock`
@@ -389,14 +387,15 @@ class Exhaustive final : public Strategy {
         }
         clock[p] = static_cast<std::uint32_t>(j + 1);
       }
-      note_event(j, p, last_event, last_enabler, last_barrier);
+      note_event(j, p);
       events_of[p].push_back(static_cast<std::uint32_t>(j));
       if (j >= analysed_ && e.segment.barrier()) {
         // Everything up to here happens before everything after (time advanced with every task blocked): the
         // last event of each task at or below j.
         e.barrier_clock.assign(tasks, 0);
         for (std::size_t q = 0; q < tasks; ++q)
-          if (last_event[q] != kNone) e.barrier_clock[q] = static_cast<std::uint32_t>(last_event[q] + 1);
+          if (q < causal_.last_event.size() && causal_.last_event[q] != kNone)
+            e.barrier_clock[q] = static_cast<std::uint32_t>(causal_.last_event[q] + 1);
       }
       if (j < analysed_) continue;
       for (std::size_t i : races_)
@@ -405,38 +404,32 @@ class Exhaustive final : public Strategy {
     analysed_ = stack_.size();
   }
 
-  void note_event(std::size_t j, TaskId p, std::vector<std::size_t>& last_event, std::vector<std::size_t>& last_enabler,
-                  std::size_t& last_barrier) const {
-    last_event[p] = j;
+  // The stack position of each task's last event, of the last event that enabled each task (woke or spawned it:
+  // Footprint::enable) and of the last time barrier, as of the events noted so far.
+  struct Causal {
+    std::vector<std::size_t> last_event, last_enabler;
+    std::size_t last_barrier = kNone;
+  };
+  void note_event(std::size_t j, TaskId p) {
+    auto set = [j](std::vector<std::size_t>& v, std::size_t t) {
+      if (v.size() <= t) v.resize(t + 1, kNone);
+      v[t] = j;
+    };
+    set(causal_.last_event, p);
     for (std::uint32_t t : stack_[j].segment.enabled_tasks())
-      if (t < last_enabler.size()) last_enabler[t] = j;
-    if (stack_[j].segment.barrier()) last_barrier = j;
+      set(causal_.last_enabler, t);
+    if (stack_[j].segment.barrier()) causal_.last_barrier = j;
   }
 
-  // Joins into `clock` what happens before task p's event at position j (a stack position, or stack_.size()
-  // for a step that never ran) through something other than a conflict: p's previous event (program order),
-  // the event that made p runnable since (woke or spawned it: Footprint::enable) and the last time barrier.
-  void causal_clock(TaskId p, std::size_t j, std::vector<std::uint32_t>& clock) const {
-    std::size_t previous = kNone;
-    for (std::size_t i = j; i-- > 0;) {
-      if (stack_[i].task && task_of(stack_[i]) == p) {
-        previous = i;
-        join(clock, stack_[i].clock);
-        break;
-      }
-    }
-    for (std::size_t i = j; i-- > 0 && (previous == kNone || i > previous);) {
-      if (stack_[i].task && stack_[i].segment.enabled(p)) {
-        join(clock, stack_[i].clock);
-        break;
-      }
-    }
-    for (std::size_t i = j; i-- > 0;) {
-      if (stack_[i].task && stack_[i].segment.barrier()) {
-        join(clock, stack_[i].barrier_clock);
-        break;
-      }
-    }
+  // Joins into `clock` what happens before task p's next event after those noted (note_event) through something
+  // other than a conflict: p's previous event (program order), the event that made p runnable since and the last
+  // time barrier.
+  void join_causal(TaskId p, std::vector<std::uint32_t>& clock) const {
+    auto at = [](const std::vector<std::size_t>& v, std::size_t t) { return t < v.size() ? v[t] : kNone; };
+    const std::size_t previous = at(causal_.last_event, p), enabler = at(causal_.last_enabler, p);
+    if (previous != kNone) join(clock, stack_[previous].clock);
+    if (enabler != kNone && (previous == kNone || enabler > previous)) join(clock, stack_[enabler].clock);
+    if (causal_.last_barrier != kNone) join(clock, stack_[causal_.last_barrier].barrier_clock);
   }
 
   static void join(std::vector<std::uint32_t>& into, const std::vector<std::uint32_t>& from) {
@@ -485,7 +478,7 @@ class Exhaustive final : public Strategy {
   void analyse_pending() {
     for (TaskId q : pending_) {
       std::vector<std::uint32_t> clock;
-      causal_clock(q, stack_.size(), clock);
+      join_causal(q, clock);  // analyse_races() has noted every event of the stack
       if (clock.size() <= q) clock.resize(q + 1, 0);
       races_.clear();
       for (std::size_t i = stack_.size(); i-- > 0;) {
@@ -542,6 +535,7 @@ class Exhaustive final : public Strategy {
   // analyse_races()'s scratch, kept for the same reason.
   std::vector<std::vector<std::uint32_t>> events_of_;
   std::vector<std::size_t> unseen_;
+  Causal causal_;  // as of the events analyse_races() went through
   std::size_t depth_ = 0;
   std::size_t last_task_node_ = kNone;
   std::size_t analysed_ = 0;        // DPOR: stack positions below it have their clocks and races done
