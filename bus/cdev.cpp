@@ -4,22 +4,45 @@
 #include <utility>
 
 #include "bus/errno.hpp"
+#include "bus/host_lock.hpp"
 #include "bus/kernel.hpp"
 #include "core/mutex.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::bus {
 
 namespace {
-sim::World& world() {
-  return *sim::World::current();
+// A system call's scheduling point in the simulator; natively the call just goes on.
+void sched_point(sim::EventKind kind, const void* object, const Site& site) {
+  if (sim::World* w = sim::World::current()) w->yield(kind, object, site);
 }
 
+// The VFS's own objects (a file, a cdev_alloc'd cdev, a ures group) in kernel memory: simulated memory, or natively
+// the quarantining heap (id 0), whose free poisons the block.
 template <class T>
 T* allocate_object(sim::AllocId* id, const Site& site) {
-  sim::KernelMemory& mem = world().memory();
+  sim::World* w = sim::World::current();
+  if (w == nullptr) {
+    *id = 0;
+    return new (sim::native::kmalloc(sizeof(T), alignof(T), true, site)) T();
+  }
+  sim::KernelMemory& mem = w->memory();
   *id = mem.allocate(
       sizeof(T), alignof(T), true, &typeid(T), [](void* p) { static_cast<T*>(p)->~T(); }, site);
   return new (mem.record(*id).base) T();
+}
+
+void free_object(sim::AllocId id, const void* object, const Site& site) {
+  if (sim::World* w = sim::World::current())
+    w->memory().free(id, object, site);
+  else
+    sim::native::kfree(object, site);
+}
+
+// A checked access to a VFS object (natively a plain one: ASan checks it).
+bool check_object(sim::AllocId id, const void* object, std::size_t size, bool write, const Site& site) {
+  sim::World* w = sim::World::current();
+  return w == nullptr || w->memory().check(id, object, size, write, site);
 }
 }  // namespace
 
@@ -47,7 +70,7 @@ class CdevCore {
           sim::AllocId self = c.self_alloc_;
           // LIFETIME: the hook may free the memory the cdev is embedded in: nothing reads `c` after it.
           if (hook) hook();
-          if (dynamic) world().memory().free(self, &c, site);
+          if (dynamic) free_object(self, &c, site);
           if (group != nullptr) group->put(site);
           if (parent != nullptr) put_device(parent, site);
         },
@@ -58,6 +81,7 @@ class CdevCore {
     if (!f.drained_) return true;
     Cdev& c = *f.cdev_;
     c.embedded_.touch(&c.drain_, sizeof c.drain_, true, site);
+    HostGuard guard;
     if (c.drain_.disconnected) {
       *error = c.drain_.error;
       return false;
@@ -69,11 +93,15 @@ class CdevCore {
     if (!f.drained_) return;
     Cdev& c = *f.cdev_;
     c.embedded_.touch(&c.drain_, sizeof c.drain_, true, site);
-    if (--c.drain_.in_flight == 0 && c.drain_.disconnected) world().wake_all(&c.drain_, site);
+    HostGuard guard;
+    if (--c.drain_.in_flight == 0 && c.drain_.disconnected) {
+      if (sim::World* w = sim::World::current())
+        w->wake_all(&c.drain_, site);
+      else
+        HostGuard::notify_all();
+    }
   }
-  static bool check_file(File* f, const Site& site) {
-    return world().memory().check(f->alloc_, f, sizeof(File), false, site);
-  }
+  static bool check_file(File* f, const Site& site) { return check_object(f->alloc_, f, sizeof(File), false, site); }
   static void fput(File* f, const Site& site);
   // LIFETIME: the group outlives the cdev's files: each open takes a group reference, each release drops it.
   static void set_group(Cdev& c, UresGroup* group, const Site& site) {
@@ -117,22 +145,36 @@ Cdev* cdev_alloc(const FileOperations* fops, const Site& site) {
 int cdev_add(Cdev& cdev, std::string name, Device* parent, const Site& site) {
   Kernel& k = kernel();
   if (k.find_devnode(name) != nullptr) return -kEEXIST;
-  world().yield(sim::EventKind::Write, &cdev, site);
+  sched_point(sim::EventKind::Write, &cdev, site);
   cdev.name_ = name;
   cdev.parent_ = parent != nullptr ? get_device(parent, site) : nullptr;
-  cdev.added_ = true;
-  k.devnodes()[std::move(name)] = &cdev;
+  {
+    HostGuard guard;
+    // Taken since the look above (natively, or by a task the scheduling point let run): kobj_map refuses it too.
+    bool taken = k.devnodes().count(name) != 0;
+    if (!taken) {
+      cdev.added_ = true;
+      k.devnodes()[std::move(name)] = &cdev;
+    }
+    guard.unlock();
+    if (taken) {
+      if (Device* p = std::exchange(cdev.parent_, nullptr)) put_device(p, site);
+      return -kEEXIST;
+    }
+  }
   // Happens-before (race detector): whatever the driver set up before cdev_add() is ordered before an open that
-  // finds the node (fs/char_dev.c: kobj_map() and chrdev_open()'s kobj_lookup() take the same map lock).
-  world().races().release(world().current_task(), &k.devnodes());
+  // finds the node (fs/char_dev.c: kobj_map() and chrdev_open()'s kobj_lookup() take the same map lock). Natively
+  // the HostGuard's mutex gives the same edge.
+  if (sim::World* w = sim::World::current()) w->races().release(w->current_task(), &k.devnodes());
   return 0;
 }
 
 void cdev_del(Cdev& cdev, const Site& site) {
-  world().yield(sim::EventKind::Write, &cdev, site);
+  sched_point(sim::EventKind::Write, &cdev, site);
   Kernel& k = kernel();
   if (cdev.added_) {
     core::SpinLockGuard guard = k.cdev_lock().guard(site);
+    HostGuard host;
     if (auto it = k.devnodes().find(cdev.name_); it != k.devnodes().end() && it->second == &cdev)
       k.devnodes().erase(it);
     cdev.added_ = false;
@@ -147,14 +189,20 @@ void cdev_enable_drain(Cdev& cdev, int error, const Site& site) {
 }
 
 void cdev_disconnect(Cdev& cdev, const Site& site) {
-  world().yield(sim::EventKind::Write, &cdev.drain_, site);
+  sched_point(sim::EventKind::Write, &cdev.drain_, site);
+  HostGuard guard;
   cdev.drain_.disconnected = true;
 }
 
 void cdev_drain(Cdev& cdev, const Site& site) {
-  world().yield(sim::EventKind::Sync, &cdev.drain_, site);
-  while (cdev.drain_.in_flight > 0)
-    world().block(&cdev.drain_, "cdev_drain(" + cdev.name_ + ")", site);
+  sched_point(sim::EventKind::Sync, &cdev.drain_, site);
+  HostGuard guard;
+  if (sim::World* w = sim::World::current()) {
+    while (cdev.drain_.in_flight > 0)
+      w->block(&cdev.drain_, "cdev_drain(" + cdev.name_ + ")", site);
+  } else {
+    guard.wait([&cdev] { return cdev.drain_.in_flight == 0; });
+  }
 }
 
 // ---- misc devices (drivers/char/misc.c) ---------------------------------------------------------------------
@@ -166,7 +214,7 @@ struct MiscState {
   std::map<const Cdev*, MiscDevice*> registered;
 };
 MiscState& misc_state() {
-  return world().extension<MiscState>();
+  return sim::machine_state<MiscState>();
 }
 }  // namespace
 
@@ -180,8 +228,9 @@ int CdevCore::misc_open(Cdev& c, File& f) {
   // LIFETIME: registered, and misc_mtx held: the driver frees the MiscDevice only after misc_deregister(),
   // which waits for misc_mtx.
   MiscDevice* misc = it->second;
-  const sim::AllocId misc_alloc = world().memory().find(misc);
-  if (misc_alloc != 0) world().memory().check(misc_alloc, &misc->fops, sizeof misc->fops, false, site);
+  sim::World* w = sim::World::current();
+  const sim::AllocId misc_alloc = w != nullptr ? w->memory().find(misc) : 0;
+  if (misc_alloc != 0) w->memory().check(misc_alloc, &misc->fops, sizeof misc->fops, false, site);
   // file->private_data = c; replace_fops(file, new_fops); then the driver's open, still under misc_mtx.
   f.private_ = misc;
   f.private_alloc_ = misc_alloc;
@@ -232,16 +281,16 @@ UresGroup* UresGroup::create(std::function<void()> release, const Site& site) {
 }
 
 void UresGroup::get(const Site& site) {
-  world().memory().check(alloc_, this, sizeof(UresGroup), true, site);
+  check_object(alloc_, this, sizeof(UresGroup), true, site);
   kref_.get(site);
 }
 
 void UresGroup::put(const Site& site) {
-  if (!world().memory().check(alloc_, this, sizeof(UresGroup), true, site)) return;
+  if (!check_object(alloc_, this, sizeof(UresGroup), true, site)) return;
   kref_.put(
       [this, &site] {
         if (release_) release_();
-        world().memory().free(alloc_, this, site);
+        free_object(alloc_, this, site);
       },
       site);
 }
@@ -253,7 +302,7 @@ void cdev_set_group(Cdev& cdev, UresGroup* group, const Site& site) {
 // ---- the VFS -----------------------------------------------------------------------------------------------
 
 OpenResult CdevCore::open(const std::string& name, unsigned flags, const Site& site) {
-  world().yield(sim::EventKind::Sync, nullptr, site);
+  sched_point(sim::EventKind::Sync, nullptr, site);
   Cdev* c = nullptr;
   {
     // chrdev_open: look the node up and take the file's cdev reference under cdev_lock (cdev_get is a
@@ -261,7 +310,8 @@ OpenResult CdevCore::open(const std::string& name, unsigned flags, const Site& s
     core::SpinLockGuard guard = kernel().cdev_lock().guard(site);
     c = kernel().find_devnode(name);
     if (c == nullptr) return {nullptr, -kENOENT};
-    world().races().acquire(world().current_task(), &kernel().devnodes());  // cdev_add()'s release
+    if (sim::World* w = sim::World::current())
+      w->races().acquire(w->current_task(), &kernel().devnodes());  // cdev_add()'s release
     c->embedded_.touch(&c->kobj_, sizeof c->kobj_, true, site);
     if (!c->kobj_.get_unless_zero(site)) return {nullptr, -kENXIO};
   }
@@ -300,7 +350,7 @@ void CdevCore::fput(File* f, const Site& site) {
   if (f->f_op_ != nullptr && f->f_op_->release != nullptr) f->f_op_->release(*f->cdev_, *f);
   UresGroup* group = f->group_;
   Cdev* c = f->cdev_;
-  world().memory().free(f->alloc_, f, site);
+  free_object(f->alloc_, f, site);
   put(*c, site);
   if (group != nullptr) group->put(site);
 }
@@ -316,7 +366,7 @@ OpenResult vfs_open(const std::string& name, unsigned flags, const Site& site) {
 namespace {
 template <class Call>
 long file_call(File* file, long default_result, long disconnected_default, Call&& call, const Site& site) {
-  world().yield(sim::EventKind::Sync, file, site);
+  sched_point(sim::EventKind::Sync, file, site);
   if (!CdevCore::check_file(file, site)) return -kEBADF;
   long error = 0;
   if (!CdevCore::enter(*file, &error, site)) return disconnected_default != 0 ? disconnected_default : error;
@@ -347,18 +397,34 @@ struct UserWrites {
   std::map<sim::TaskId, std::string> copied_out;
 };
 
-// Gives the current task's call `data` as its user bytes until the returned guard goes.
-struct UserBytesScope {
-  std::map<sim::TaskId, std::string_view>& writes;
-  sim::TaskId me;
-  UserBytesScope(std::string_view data)
-      : writes(sim::World::current()->extension<UserWrites>().data), me(sim::World::current()->current_task()) {
-    // LIFETIME: `data` outlives the call (the scenario's operation); the entry goes when the call returns.
-    writes[me] = data;
+// Natively each thread is one task: its own call's bytes, kept by the thread.
+struct NativeUserBytes {
+  std::optional<std::string_view> data;
+  std::optional<std::string> copied_out;
+};
+thread_local NativeUserBytes t_native_user_bytes;
+
+// Gives the current task's call `data` as its user bytes until the scope ends.
+// LIFETIME: `data` outlives the call (the scenario's operation); the entry goes when the call returns.
+class UserBytesScope {
+ public:
+  explicit UserBytesScope(std::string_view data) : world_(sim::World::current()) {
+    if (world_ == nullptr)
+      t_native_user_bytes.data = data;
+    else
+      world_->extension<UserWrites>().data[world_->current_task()] = data;
   }
-  ~UserBytesScope() { writes.erase(me); }
+  ~UserBytesScope() {
+    if (world_ == nullptr)
+      t_native_user_bytes.data.reset();
+    else
+      world_->extension<UserWrites>().data.erase(world_->current_task());
+  }
   UserBytesScope(const UserBytesScope&) = delete;
   UserBytesScope& operator=(const UserBytesScope&) = delete;
+
+ private:
+  sim::World* world_;
 };
 }  // namespace
 
@@ -374,7 +440,7 @@ long vfs_ioctl(File* file, unsigned cmd, std::string_view data, const Site& site
 
 std::optional<std::string> take_user_copied_out() {
   sim::World* w = sim::World::current();
-  if (w == nullptr) return std::nullopt;
+  if (w == nullptr) return std::exchange(t_native_user_bytes.copied_out, std::nullopt);
   auto& out = w->extension<UserWrites>().copied_out;
   auto it = out.find(w->current_task());
   if (it == out.end()) return std::nullopt;
@@ -385,13 +451,15 @@ std::optional<std::string> take_user_copied_out() {
 
 void note_user_copied_out(std::string_view bytes) {
   sim::World* w = sim::World::current();
-  if (w == nullptr) return;
-  w->extension<UserWrites>().copied_out[w->current_task()] = std::string(bytes);
+  if (w == nullptr)
+    t_native_user_bytes.copied_out = std::string(bytes);
+  else
+    w->extension<UserWrites>().copied_out[w->current_task()] = std::string(bytes);
 }
 
 std::string_view user_write_data() {
   sim::World* w = sim::World::current();
-  if (w == nullptr) return {};
+  if (w == nullptr) return t_native_user_bytes.data.value_or(std::string_view());
   auto& writes = w->extension<UserWrites>().data;
   auto it = writes.find(w->current_task());
   return it == writes.end() ? std::string_view() : it->second;
@@ -421,7 +489,7 @@ int vfs_mmap(File* file, const Site& site) {
 }
 
 int vfs_munmap(File* file, const Site& site) {
-  world().yield(sim::EventKind::Sync, file, site);
+  sched_point(sim::EventKind::Sync, file, site);
   if (!CdevCore::check_file(file, site)) return -kEBADF;
   // munmap of something that is not mapped: the kernel finds no VMA and unmaps nothing, so no file reference
   // goes. The error is -EINVAL: what a program that never mapped passes is MAP_FAILED, which is not page
@@ -434,7 +502,7 @@ int vfs_munmap(File* file, const Site& site) {
 }
 
 void vfs_close(File* file, const Site& site) {
-  world().yield(sim::EventKind::Sync, file, site);
+  sched_point(sim::EventKind::Sync, file, site);
   CdevCore::fput(file, site);
 }
 

@@ -4,6 +4,7 @@
 
 #include "bus/driver.hpp"
 #include "bus/kernel.hpp"
+#include "sim/native_report.hpp"
 
 namespace devsim::bus {
 
@@ -20,16 +21,21 @@ std::string_view to_string(DeviceState state) {
 }
 
 Device* Device::create(std::string name, BusType* bus, Device* parent, Release release, const Site& site) {
-  sim::World* w = sim::World::current();
-  if (w == nullptr) throw std::logic_error("devsim: bus::Device::create() needs a simulated world");
-  sim::KernelMemory& mem = w->memory();
-  // The C++ destructor runs when the world ends, like every simulated object: the last put only marks the
-  // memory freed, so a stale pointer reads quarantined bytes and is reported.
-  sim::AllocId id = mem.allocate(
-      sizeof(Device), alignof(Device), true, &typeid(Device), [](void* p) { static_cast<Device*>(p)->~Device(); },
-      site);
-  auto* dev = new (mem.record(id).base) Device();
-  dev->alloc_ = id;
+  Device* dev = nullptr;
+  if (sim::World* w = sim::World::current()) {
+    sim::KernelMemory& mem = w->memory();
+    // The C++ destructor runs when the world ends, like every simulated object: the last put only marks the
+    // memory freed, so a stale pointer reads quarantined bytes and is reported.
+    sim::AllocId id = mem.allocate(
+        sizeof(Device), alignof(Device), true, &typeid(Device), [](void* p) { static_cast<Device*>(p)->~Device(); },
+        site);
+    dev = new (mem.record(id).base) Device();
+    dev->alloc_ = id;
+  } else {
+    // Natively from the quarantining heap: the last put poisons the block (ASan reports a later use) and its
+    // destructor never runs, as the simulator's runs only when the world ends.
+    dev = new (sim::native::kmalloc(sizeof(Device), alignof(Device), true, site)) Device();
+  }
   dev->devpath_ =
       (parent != nullptr ? parent->devpath(site) : "/sys/devices/" + (bus != nullptr ? bus->name() : "virtual")) + "/" +
       name;
@@ -107,13 +113,17 @@ void Device::add_release_hook(Release hook) {
 }
 
 void Device::release(const Site& site) {
-  sim::World& w = *sim::World::current();
+  sim::World* w = sim::World::current();
   // LIFETIME: a release runs in whatever task dropped the last reference, possibly inside a destructor
   // (an ARef going out of scope): it must not be unwound halfway.
-  sim::World::NoCancelScope scope(w);
+  std::optional<sim::World::NoCancelScope> scope;
+  if (w != nullptr) scope.emplace(*w);
   if (release_) release_(*this);
   Device* parent = parent_;
-  w.memory().free(alloc_, this, site);
+  if (w != nullptr)
+    w->memory().free(alloc_, this, site);
+  else
+    sim::native::kfree(this, site);
   if (parent != nullptr) put_device(parent, site);
 }
 
@@ -146,7 +156,7 @@ bool device_create_file(Device& dev, const std::string& name, std::function<std:
 
 void report_context_misuse(std::string headline, const Site& site) {
   sim::World* w = sim::World::current();
-  if (w == nullptr) return;
+  if (w == nullptr) return sim::native::report(bug::kContextMisuse, headline);
   sim::Report r;
   r.kind = std::string(bug::kContextMisuse);
   r.headline = std::move(headline);

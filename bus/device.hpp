@@ -1,6 +1,7 @@
 // Device: the driver model's struct device — a refcounted object whose memory outlives its binding.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -99,6 +100,7 @@ class Device {
 
  private:
   friend class DriverCore;
+  friend class BusType;  // find_device_get: the lookup's reference
   friend void put_device(Device* dev, const Site& site);
   friend Device* get_device(Device* dev, const Site& site);
   // drivers/base/core.c device_initialize: mutex_init(&dev->mutex) then lockdep_set_novalidate_class(), because
@@ -114,9 +116,11 @@ class Device {
   std::string modalias_;
   BusType* bus_ = nullptr;
   Device* parent_ = nullptr;
-  Driver* driver_ = nullptr;
-  bool bound_ = false;
-  DeviceState state_ = DeviceState::Initialized;
+  // Atomic: natively, any thread may read them (an unbind_store, a driver's bound_context) while the driver core
+  // changes them under the device lock.
+  std::atomic<Driver*> driver_ = nullptr;
+  std::atomic<bool> bound_ = false;
+  std::atomic<DeviceState> state_ = DeviceState::Initialized;
   void* drvdata_ = nullptr;
   void (*drop_drvdata_)(void*) = nullptr;  // set when the drvdata is an owned ForeignOwnable
   Release release_;

@@ -1,6 +1,7 @@
 // Bus types and drivers: what matches, probes and removes.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <list>
 #include <string>
@@ -30,6 +31,7 @@ class Driver {
   BusType& bus() const { return *bus_; }
   const DriverOps& ops() const { return ops_; }
   bool registered() const { return registered_; }
+  // Natively, only while no thread binds or unbinds (the list changes under the driver model's HostGuard).
   const std::list<Device*>& bound_devices() const { return bound_; }
   bool matches(const std::string& modalias) const;
 
@@ -39,8 +41,8 @@ class Driver {
   Driver(DriverOps ops, BusType* bus) : ops_(std::move(ops)), bus_(bus) {}
   DriverOps ops_;
   BusType* bus_;
-  bool registered_ = false;
-  std::list<Device*> bound_;  // O(1) unbind: each device keeps its place (Device::bound_link_)
+  std::atomic<bool> registered_ = false;  // atomic: natively read by attaches on other threads
+  std::list<Device*> bound_;              // O(1) unbind: each device keeps its place (Device::bound_link_)
 };
 
 // A bus type (struct bus_type): its devices and drivers, and how they match.
@@ -49,9 +51,13 @@ class Driver {
 class BusType {
  public:
   const std::string& name() const { return name_; }
-  // Registered devices, oldest first.
+  // Registered devices, oldest first. Natively, only while no thread plugs or unplugs (the list changes under
+  // the driver model's HostGuard, bus/host_lock.hpp).
   const std::list<Device*>& devices() const { return devices_; }
+  // The device of that name, without a reference: the caller must know it stays registered (it holds the hotplug
+  // lock, as the hub does, or a reference of its own). find_device_get() takes a reference in the lookup.
   Device* find_device(const std::string& name) const;
+  Device* find_device_get(const std::string& name, const Site& site = Site::current()) const;
   const std::vector<Driver*>& drivers() const { return drivers_; }
   Driver* find_driver(const std::string& name) const;
   // bus_type.match: the default compares the device's modalias with the driver's id table.
@@ -61,6 +67,9 @@ class BusType {
   friend class DriverCore;
   friend class Kernel;
   explicit BusType(std::string name) : name_(std::move(name)) {}
+  // Requires the HostGuard held.
+  Device* lookup(const std::string& name) const;
+  Driver* lookup_driver(const std::string& name) const;
   std::string name_;
   std::list<Device*> devices_;
   std::unordered_map<std::string, std::list<Device*>::iterator> by_name_;

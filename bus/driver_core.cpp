@@ -5,7 +5,9 @@
 
 #include "bus/driver.hpp"
 #include "bus/errno.hpp"
+#include "bus/host_lock.hpp"
 #include "bus/kernel.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::bus {
 
@@ -53,10 +55,10 @@ namespace {
 // remove(), and driver_detach walks it). A change happens before every walk that finds it: what a module's init
 // wrote before registering its driver is ordered before the probe another task's device_add runs, and a remove()
 // before the driver_detach of the unload that follows. The race detector gets those edges here; the lists
-// themselves are host state, whose steps the scheduler orders.
+// themselves are host state, whose steps the scheduler orders (natively: changed and walked under the HostGuard,
+// whose mutex gives the same edges).
 void klist_sync(const void* list) {
-  sim::World& w = sim::world();
-  w.races().sync(w.current_task(), list);
+  if (sim::World* w = sim::World::current()) w->races().sync(w->current_task(), list);
 }
 
 }  // namespace
@@ -65,13 +67,16 @@ int DriverCore::add(Device* dev, const Site& site) {
   dev->touch(true, site);
   BusType* bus = dev->bus_;
   if (bus == nullptr) throw std::logic_error("devsim: device_add() of a device without a bus");
-  if (bus->by_name_.count(dev->name_) != 0) return -kEEXIST;
   Kernel& k = kernel();
-  dev->state_ = DeviceState::Registered;
-  bus->devices_.push_back(dev);
-  bus->by_name_.emplace(dev->name_, std::prev(bus->devices_.end()));
-  klist_sync(&bus->devices_);
-  if (dev->parent_ != nullptr) dev->sibling_ = dev->parent_->children_.insert(dev->parent_->children_.end(), dev);
+  {
+    HostGuard guard;
+    if (bus->by_name_.count(dev->name_) != 0) return -kEEXIST;
+    dev->state_ = DeviceState::Registered;
+    bus->devices_.push_back(dev);
+    bus->by_name_.emplace(dev->name_, std::prev(bus->devices_.end()));
+    klist_sync(&bus->devices_);
+    if (dev->parent_ != nullptr) dev->sibling_ = dev->parent_->children_.insert(dev->parent_->children_.end(), dev);
+  }
   k.sysfs().create_dir(dev->devpath_);
   k.sysfs().create_link("/sys/bus/" + bus->name() + "/devices/" + dev->name_, dev->devpath_);
   k.uevents().emit(Uevent{0, "add", uevent_path(dev->devpath_), bus->name(), {}}, site);
@@ -81,15 +86,17 @@ int DriverCore::add(Device* dev, const Site& site) {
 
 void DriverCore::del(Device* dev, const Site& site) {
   dev->touch(true, site);
-  if (dev->state_ != DeviceState::Registered) return;
-  // Dead from here on: a concurrent device_del returns at once and a bind is refused while it unwinds.
-  dev->state_ = DeviceState::Dead;
+  // Dead from here on: a concurrent device_del returns at once and a bind is refused while it unwinds (the kernel's
+  // kill_device under the device lock; an exchange here, so of two racing deletes exactly one goes on).
+  DeviceState expected = DeviceState::Registered;
+  if (!dev->state_.compare_exchange_strong(expected, DeviceState::Dead)) return;
   release_driver(dev, site);
   Kernel& k = kernel();
   BusType* bus = dev->bus_;
   k.uevents().emit(Uevent{0, "remove", uevent_path(dev->devpath_), bus->name(), {}}, site);
   k.sysfs().remove_tree("/sys/bus/" + bus->name() + "/devices/" + dev->name_, site);
   k.sysfs().remove_tree(dev->devpath_, site);
+  HostGuard guard;
   if (auto it = bus->by_name_.find(dev->name_); it != bus->by_name_.end()) {
     bus->devices_.erase(it->second);
     bus->by_name_.erase(it);
@@ -102,8 +109,13 @@ int DriverCore::attach(Device* dev, const Site& site) {
   core::MutexGuard guard = dev->lock_.guard(site);
   if (dev->state_ != DeviceState::Registered) return 0;
   if (dev->driver_ != nullptr) return 1;
-  klist_sync(&dev->bus_->drivers_);
-  for (Driver* drv : std::vector<Driver*>(dev->bus_->drivers_)) {
+  std::vector<Driver*> drivers;
+  {
+    HostGuard host;
+    klist_sync(&dev->bus_->drivers_);
+    drivers = dev->bus_->drivers_;
+  }
+  for (Driver* drv : drivers) {
     if (!drv->registered_ || !dev->bus_->match(*dev, *drv)) continue;
     int r = really_probe(drv, dev, site);
     return r == 0 ? 1 : r;
@@ -136,8 +148,11 @@ int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
     return r;
   }
   dev->bound_ = true;
-  dev->bound_link_ = drv->bound_.insert(drv->bound_.end(), dev);
-  klist_sync(&drv->bound_);
+  {
+    HostGuard guard;
+    dev->bound_link_ = drv->bound_.insert(drv->bound_.end(), dev);
+    klist_sync(&drv->bound_);
+  }
   const std::string drv_dir = "/sys/bus/" + dev->bus_->name() + "/drivers/" + drv->name();
   k.sysfs().create_link(dev->devpath_ + "/driver", drv_dir);
   k.sysfs().create_link(drv_dir + "/" + dev->name_, dev->devpath_);
@@ -167,8 +182,11 @@ void DriverCore::release_locked(Device* dev, const Site& site) {
   devres_release_all(dev->devres_);
   dev->drvdata_ = nullptr;
   dev->driver_ = nullptr;
-  drv->bound_.erase(dev->bound_link_);
-  klist_sync(&drv->bound_);
+  {
+    HostGuard guard;
+    drv->bound_.erase(dev->bound_link_);
+    klist_sync(&drv->bound_);
+  }
   k.uevents().emit(Uevent{0, "unbind", uevent_path(dev->devpath_), dev->bus_->name(), drv->name()}, site);
 }
 
@@ -183,30 +201,37 @@ Driver* DriverCore::register_driver(DriverOps ops, const Site& site) {
   // A previous registration of this name still being torn down (its sysfs directory draining): the name is busy,
   // as kernfs refuses to add a node whose predecessor is still being removed.
   if (k.sysfs().removing("/sys/bus/" + bus->name() + "/drivers/" + ops.name)) return nullptr;
-  k.drivers_.push_back(std::unique_ptr<Driver>(new Driver(std::move(ops), bus)));
-  Driver* drv = k.drivers_.back().get();
-  drv->registered_ = true;
-  std::erase_if(bus->drivers_, [&](Driver* d) { return d->name() == drv->name(); });
-  bus->drivers_.push_back(drv);
-  klist_sync(&bus->drivers_);
+  Driver* drv = nullptr;
+  {
+    // Loading and unloading one module are serialised (the module mutex): only the list needs the guard.
+    HostGuard guard;
+    k.drivers_.push_back(std::unique_ptr<Driver>(new Driver(std::move(ops), bus)));
+    drv = k.drivers_.back().get();
+    drv->registered_ = true;
+    std::erase_if(bus->drivers_, [&](Driver* d) { return d->name() == drv->name(); });
+    bus->drivers_.push_back(drv);
+    klist_sync(&bus->drivers_);
+  }
   const std::string dir = "/sys/bus/" + bus->name() + "/drivers/" + drv->name();
   k.sysfs().create_dir(dir);
   // LIFETIME: the Driver record lives as long as the world (Kernel::drivers_), so the callbacks may keep it.
   k.sysfs().create_attr(dir + "/bind", {}, [drv, bus](const std::string& text) -> int {
     // bind_store: bus_find_device_by_name returns the device with a reference, held across the attach (which
     // sleeps on the device lock while an unplug may drop the bus's reference).
-    Device* dev = bus->find_device(strip_newline(text));
+    Device* dev = bus->find_device_get(strip_newline(text), Site::current());
     if (dev == nullptr) return -kENODEV;
-    if (!dev->kref_.get_unless_zero_in_lookup(Site::current())) return -kENODEV;
     int r = driver_attach(drv, dev, Site::current());
     put_device(dev, Site::current());
     return r < 0 ? r : static_cast<int>(text.size());
   });
   k.sysfs().create_attr(dir + "/unbind", {}, [drv, bus](const std::string& text) -> int {
-    Device* dev = bus->find_device(strip_newline(text));
-    if (dev == nullptr || dev->driver_ != drv) return -kENODEV;
     // unbind_store: likewise, a reference across device_release_driver.
-    if (!dev->kref_.get_unless_zero_in_lookup(Site::current())) return -kENODEV;
+    Device* dev = bus->find_device_get(strip_newline(text), Site::current());
+    if (dev == nullptr) return -kENODEV;
+    if (dev->driver_ != drv) {
+      put_device(dev, Site::current());
+      return -kENODEV;
+    }
     release_driver(dev, Site::current());
     put_device(dev, Site::current());
     return static_cast<int>(text.size());
@@ -217,19 +242,22 @@ Driver* DriverCore::register_driver(DriverOps ops, const Site& site) {
   // The walk: the next device still on the list, pinned in the same step (no scheduling point in between).
   std::set<Device*> visited;
   for (;;) {
-    klist_sync(&bus->devices_);
     Device* dev = nullptr;
-    for (Device* d : bus->devices_) {
-      if (visited.count(d) == 0) {
-        dev = d;
-        break;
+    {
+      HostGuard guard;
+      klist_sync(&bus->devices_);
+      for (Device* d : bus->devices_) {
+        if (visited.count(d) == 0) {
+          dev = d;
+          break;
+        }
       }
+      if (dev == nullptr) break;
+      visited.insert(dev);
+      // INVARIANT: a device on the bus's list is registered and holds its registration reference, so the count
+      // is not zero here.
+      if (!dev->kref_.get_unless_zero_in_lookup(site)) continue;
     }
-    if (dev == nullptr) break;
-    visited.insert(dev);
-    // INVARIANT: a device on the bus's list is registered and holds its registration reference, so the count is
-    // not zero here.
-    if (!dev->kref_.get_unless_zero_in_lookup(site)) continue;
     if (dev->state_ == DeviceState::Registered && dev->driver_ == nullptr && bus->match(*dev, *drv))
       driver_attach(drv, dev, site);
     put_device(dev, site);
@@ -252,32 +280,36 @@ void DriverCore::unregister_driver(Driver* drv, const Site& site) {
   // klist_remove; drivers/base/bus.c bus_remove_driver). Taking such a device's lock below waits for its probe.
   std::set<Device*> visited;
   for (;;) {
-    klist_sync(&drv->bound_);
-    klist_sync(&drv->bus_->devices_);
     Device* dev = nullptr;
-    for (Device* d : drv->bound_) {
-      if (visited.count(d) == 0) {
-        dev = d;
-        break;
-      }
-    }
-    if (dev == nullptr) {
-      for (Device* d : drv->bus_->devices_) {
-        if (d->driver_ == drv && visited.count(d) == 0) {
+    {
+      HostGuard guard;
+      klist_sync(&drv->bound_);
+      klist_sync(&drv->bus_->devices_);
+      for (Device* d : drv->bound_) {
+        if (visited.count(d) == 0) {
           dev = d;
           break;
         }
       }
+      if (dev == nullptr) {
+        for (Device* d : drv->bus_->devices_) {
+          if (d->driver_ == drv && visited.count(d) == 0) {
+            dev = d;
+            break;
+          }
+        }
+      }
+      if (dev == nullptr) break;
+      visited.insert(dev);
+      if (!dev->kref_.get_unless_zero_in_lookup(site)) continue;
     }
-    if (dev == nullptr) break;
-    visited.insert(dev);
-    if (!dev->kref_.get_unless_zero_in_lookup(site)) continue;
     {
       core::MutexGuard guard = dev->lock_.guard(site);
       if (dev->driver_ == drv) release_locked(dev, site);
     }
     put_device(dev, site);
   }
+  HostGuard guard;
   std::erase(drv->bus_->drivers_, drv);
   klist_sync(&drv->bus_->drivers_);
 }
@@ -322,40 +354,62 @@ bool Driver::matches(const std::string& modalias) const {
   });
 }
 
-Device* BusType::find_device(const std::string& name) const {
+Device* BusType::lookup(const std::string& name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : *it->second;
 }
 
-Driver* BusType::find_driver(const std::string& name) const {
+Device* BusType::find_device(const std::string& name) const {
+  HostGuard guard;
+  return lookup(name);
+}
+
+Device* BusType::find_device_get(const std::string& name, const Site& site) const {
+  HostGuard guard;
+  Device* dev = lookup(name);
+  // bus_find_device: the reference is taken under the klist lock, so the device cannot be released in between.
+  return dev != nullptr && dev->kref_.get_unless_zero_in_lookup(site) ? dev : nullptr;
+}
+
+Driver* BusType::lookup_driver(const std::string& name) const {
   for (Driver* d : drivers_)
     if (d->name() == name) return d;
   return nullptr;
 }
 
+Driver* BusType::find_driver(const std::string& name) const {
+  HostGuard guard;
+  return lookup_driver(name);
+}
+
 Kernel& Kernel::get() {
-  sim::World* w = sim::World::current();
-  if (w == nullptr) throw std::logic_error("devsim: the driver model runs in a simulated world");
-  return w->extension<Kernel>();
+  return sim::machine_state<Kernel>();
 }
 
 BusType& Kernel::register_bus(const std::string& name) {
-  if (BusType* b = find_bus(name)) return *b;
-  buses_.push_back(std::unique_ptr<BusType>(new BusType(name)));
-  BusType& bus = *buses_.back();
-  bus.match = [](const Device& dev, const Driver& drv) { return drv.matches(dev.modalias()); };
+  BusType* bus = nullptr;
+  {
+    HostGuard guard;
+    for (const auto& b : buses_)
+      if (b->name() == name) return *b;
+    buses_.push_back(std::unique_ptr<BusType>(new BusType(name)));
+    bus = buses_.back().get();
+    bus->match = [](const Device& dev, const Driver& drv) { return drv.matches(dev.modalias()); };
+  }
   sysfs_.create_dir("/sys/bus/" + name + "/devices");
   sysfs_.create_dir("/sys/bus/" + name + "/drivers");
-  return bus;
+  return *bus;
 }
 
 BusType* Kernel::find_bus(const std::string& name) const {
+  HostGuard guard;
   for (const auto& b : buses_)
     if (b->name() == name) return b.get();
   return nullptr;
 }
 
 Cdev* Kernel::find_devnode(const std::string& name) const {
+  HostGuard guard;
   auto it = devnodes_.find(name);
   return it == devnodes_.end() ? nullptr : it->second;
 }

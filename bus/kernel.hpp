@@ -17,8 +17,11 @@ namespace devsim::bus {
 
 class Cdev;
 
-// Everything the driver model keeps per execution. One per World (World::extension), so executions never
-// share kernel state; created on first use.
+// Everything the driver model keeps per machine: one per World (sim::machine_state), so executions never share
+// kernel state, and natively one per NativeMachine (sim/machine.hpp); created on first use.
+// Natively its tables are shared by real threads: each method takes the driver model's HostGuard
+// (bus/host_lock.hpp) where it reads or changes them; the maps handed out by reference (devnodes(),
+// firmware_files()) only under one, or before any thread runs.
 // INVARIANT: buses and drivers are never destroyed before the world: raw pointers to them stay valid for the
 // whole execution (unregistering only hides them).
 // Does not handle: namespaces, several "machines" in one world.
@@ -28,7 +31,7 @@ class Kernel {
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
 
-  // The kernel of the current world (requires one).
+  // The kernel of the machine this thread runs on.
   static Kernel& get();
 
   // bus_register(): idempotent; the default match compares modalias with the driver's id table.

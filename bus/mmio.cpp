@@ -4,7 +4,10 @@
 #include <memory>
 
 #include "bus/devm.hpp"
+#include "bus/host_lock.hpp"
 #include "bus/kernel.hpp"
+#include "sim/machine.hpp"
+#include "sim/native_report.hpp"
 
 namespace devsim::bus {
 
@@ -17,34 +20,41 @@ struct MmioState {
   std::deque<IoMem> mappings;
 };
 MmioState& state() {
-  return sim::World::current()->extension<MmioState>();
+  return sim::machine_state<MmioState>();
+}
+
+// A bad MMIO access: the simulator's report, or natively the native runtime's.
+void report_io(std::string kind, std::string headline, const Site& site) {
+  sim::World* w = sim::World::current();
+  if (w == nullptr) return sim::native::report(kind, headline);
+  sim::Report r;
+  r.kind = std::move(kind);
+  r.headline = std::move(headline);
+  r.accessed_by = w->task_site(w->current_task(), site);
+  w->report(std::move(r));
 }
 }  // namespace
 
 bool IoMem::check(std::size_t offset, bool write, const Site& site) {
-  sim::World& w = *sim::World::current();
-  w.yield(write ? sim::EventKind::Write : sim::EventKind::Read, this, site);
+  sim::World* w = sim::World::current();
+  if (w != nullptr) w->yield(write ? sim::EventKind::Write : sim::EventKind::Read, this, site);
   if (!mapped_) {
-    sim::Report r;
-    r.kind = "io-after-unmap";
-    r.headline = "BUG: unable to handle page fault: MMIO " + std::string(write ? "write" : "read") + " at offset " +
-                 std::to_string(offset) + " after iounmap() in " + sim::site_function(site);
-    r.accessed_by = w.task_site(w.current_task(), site);
-    w.report(std::move(r));
+    report_io("io-after-unmap",
+              "BUG: unable to handle page fault: MMIO " + std::string(write ? "write" : "read") + " at offset " +
+                  std::to_string(offset) + " after iounmap() in " + sim::site_function(site),
+              site);
     return false;
   }
   if (offset / 4 >= region_->regs_.size()) {
-    sim::Report r;
-    r.kind = "io-out-of-bounds";
-    r.headline = "MMIO access at offset " + std::to_string(offset) + " beyond the register window in " +
-                 sim::site_function(site);
-    r.accessed_by = w.task_site(w.current_task(), site);
-    w.report(std::move(r));
+    report_io("io-out-of-bounds",
+              "MMIO access at offset " + std::to_string(offset) + " beyond the register window in " +
+                  sim::site_function(site),
+              site);
     return false;
   }
   if (!region_->present_) {
     ++region_->after_removal_;
-    w.record(sim::EventKind::Sync, this, offset, site, "mmio access after removal");
+    if (w != nullptr) w->record(sim::EventKind::Sync, this, offset, site, "mmio access after removal");
     return false;
   }
   return true;
@@ -59,7 +69,9 @@ void IoMem::writel(std::uint32_t value, std::size_t offset, const Site& site) {
 }
 
 MmioRegion* attach_mmio(Device& dev, std::size_t registers) {
-  MmioRegion* r = &state().regions.emplace_back(registers);
+  MmioState& mmio = state();
+  HostGuard guard;
+  MmioRegion* r = &mmio.regions.emplace_back(registers);
   dev.set_mmio(r);
   return r;
 }
@@ -67,8 +79,10 @@ MmioRegion* attach_mmio(Device& dev, std::size_t registers) {
 IoMem* ioremap(Device& dev, const Site& site) {
   MmioRegion* region = dev.mmio();
   if (region == nullptr) return nullptr;
-  sim::World::current()->yield(sim::EventKind::Acquire, region, site);
-  IoMem* io = &state().mappings.emplace_back();
+  if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Acquire, region, site);
+  MmioState& mmio = state();
+  HostGuard guard;
+  IoMem* io = &mmio.mappings.emplace_back();
   io->region_ = region;
   io->mapped_ = true;
   return io;
@@ -76,7 +90,7 @@ IoMem* ioremap(Device& dev, const Site& site) {
 
 void iounmap(IoMem* io, const Site& site) {
   if (io == nullptr) return;
-  sim::World::current()->yield(sim::EventKind::Release, io, site);
+  if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Release, io, site);
   io->mapped_ = false;
 }
 

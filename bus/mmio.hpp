@@ -1,6 +1,7 @@
 // A device's register window, and the mappings a driver reads and writes it through.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -24,8 +25,10 @@ class MmioRegion {
  private:
   friend class IoMem;
   std::vector<std::uint32_t> regs_;
-  bool present_ = true;
-  std::uint64_t after_removal_ = 0;
+  // Atomic: natively the unplug and the driver's accesses run on different threads (the hardware going away is
+  // not ordered with the driver; that is the point of the model).
+  std::atomic<bool> present_ = true;
+  std::atomic<std::uint64_t> after_removal_ = 0;
 };
 
 // What ioremap() returns: the driver's mapping of a region.
@@ -42,7 +45,7 @@ class IoMem {
   friend void iounmap(IoMem* io, const Site& site);
   bool check(std::size_t offset, bool write, const Site& site);
   MmioRegion* region_ = nullptr;
-  bool mapped_ = false;
+  std::atomic<bool> mapped_ = false;  // atomic: natively, an iounmap and an access may race
 };
 
 // Gives `dev` a register window of `registers` registers (what the bus does when the device appears).

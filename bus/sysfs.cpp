@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "bus/errno.hpp"
+#include "bus/host_lock.hpp"
 #include "sim/world.hpp"
 
 namespace devsim::bus {
@@ -53,7 +54,7 @@ void Sysfs::apply(Change change) const {
       make(change.path, Node::Kind::Link).target = std::move(change.target);
       break;
     case Change::Kind::Remove:
-      remove_now(change.path, change.site);
+      remove_now(change.path, change.site, nullptr);  // nothing to drain before the first look
       break;
   }
 }
@@ -71,36 +72,43 @@ Sysfs::Node& Sysfs::make(const std::string& path, Node::Kind kind) const {
 }
 
 void Sysfs::create_dir(const std::string& path) {
+  HostGuard guard;
   apply({Change::Kind::Dir, path, {}, {}, {}});
 }
 
 void Sysfs::create_attr(const std::string& path, Show show, Store store) {
+  HostGuard guard;
   apply({Change::Kind::Attr, path, std::move(show), std::move(store), {}});
 }
 
 void Sysfs::create_link(const std::string& path, std::string target) {
+  HostGuard guard;
   apply({Change::Kind::Link, path, {}, {}, std::move(target)});
 }
 
 void Sysfs::remove_tree(const std::string& path, const Site& site) {
+  HostGuard guard;
   if (built_)
-    remove_now(path, site);
+    remove_now(path, site, &guard);
   else
     apply({Change::Kind::Remove, path, {}, {}, {}, site});
 }
 
-void Sysfs::remove_now(const std::string& path, const Site& site) const {
+void Sysfs::remove_now(const std::string& path, const Site& site, HostGuard* guard) const {
   auto it = nodes_.find(path);
   if (it == nodes_.end() || path == "/") return;
   Node& node = it->second;
   node.removing = true;
   // Children first (copy: removing them edits the list).
   for (const std::string& child : std::vector<std::string>(node.children.begin(), node.children.end()))
-    remove_now(path + "/" + child, site);
-  // kernfs_drain(): wait for show/store calls in flight. LIFETIME: `node` stays in the map until erased below.
+    remove_now(path + "/" + child, site, guard);
+  // kernfs_drain(): wait for show/store calls in flight. LIFETIME: `node` stays in the map until erased below (a
+  // node has one remover: its device's device_del, or its driver's unregistration).
   if (sim::World* w = sim::World::current(); w != nullptr && w->in_task()) {
     while (node.active > 0)
       w->block(&node, "kernfs_drain(" + path + ")", site);
+  } else if (guard != nullptr && guard->native()) {
+    guard->wait([&node] { return node.active == 0; });
   }
   std::string parent = parent_of(path);
   if (auto p = nodes_.find(parent); p != nodes_.end()) p->second.children.erase(base_of(path));
@@ -129,13 +137,18 @@ std::string Sysfs::resolve(const std::string& path) const {
 }
 
 // kernfs active reference: held for the duration of one show/store, released however the callback ends (a
-// fatal report unwinds the task through it).
+// fatal report unwinds the task through it). Taken under the HostGuard; dropped under a guard of its own, as the
+// callback runs without one.
 class Sysfs::Active {
  public:
   explicit Active(Node& node) : node_(node) { ++node_.active; }
   ~Active() {
+    HostGuard guard;
     if (--node_.active == 0 && node_.removing) {
-      if (sim::World* w = sim::World::current()) w->wake_all(&node_);
+      if (sim::World* w = sim::World::current())
+        w->wake_all(&node_);
+      else
+        HostGuard::notify_all();
     }
   }
   Active(const Active&) = delete;
@@ -149,6 +162,7 @@ SysfsRead Sysfs::read(const std::string& path_in, const Site& site) {
   // The scheduling point comes first: everything below, from the lookup to taking the active reference, happens
   // without another task running in between (a node looked up before a yield may be gone after it).
   if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Read, nullptr, site);
+  HostGuard guard;
   const std::string path = resolve(path_in);
   auto it = nodes_.find(path);
   if (it == nodes_.end()) return {-kENOENT, {}};
@@ -160,11 +174,13 @@ SysfsRead Sysfs::read(const std::string& path_in, const Site& site) {
   // LIFETIME: the active reference keeps `node` (and the object its callback reads) from being removed until
   // the callback returns; remove_tree() waits for it.
   Active active(node);
+  guard.unlock();
   return node.show();
 }
 
 int Sysfs::write(const std::string& path_in, const std::string& text, const Site& site) {
   if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Write, nullptr, site);
+  HostGuard guard;
   const std::string path = resolve(path_in);
   auto it = nodes_.find(path);
   if (it == nodes_.end()) return -kENOENT;
@@ -174,15 +190,35 @@ int Sysfs::write(const std::string& path_in, const std::string& text, const Site
   if (node.removing) return -kENODEV;
   if (!node.store) return -kEPERM;
   Active active(node);  // LIFETIME: as in read()
+  guard.unlock();
   return node.store(text);
 }
 
 std::string Sysfs::link_target(const std::string& path) const {
+  HostGuard guard;
   auto it = tree().find(path);
   return it != nodes_.end() && it->second.kind == Node::Kind::Link ? it->second.target : std::string();
 }
 
+bool Sysfs::exists(const std::string& path) const {
+  HostGuard guard;
+  return tree().count(path) != 0;
+}
+
+bool Sysfs::removing(const std::string& path) const {
+  HostGuard guard;
+  if (!built_) return false;
+  auto it = nodes_.find(path);
+  return it != nodes_.end() && it->second.removing;
+}
+
+std::size_t Sysfs::size() const {
+  HostGuard guard;
+  return tree().size();
+}
+
 std::vector<std::string> Sysfs::list(const std::string& dir) const {
+  HostGuard guard;
   auto it = tree().find(dir);
   if (it == nodes_.end()) return {};
   return std::vector<std::string>(it->second.children.begin(), it->second.children.end());

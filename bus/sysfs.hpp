@@ -15,6 +15,8 @@ namespace devsim::bus {
 
 using sim::Site;
 
+class HostGuard;
+
 // The result of reading an attribute: its text, or a negative errno.
 struct SysfsRead {
   int error = 0;
@@ -32,6 +34,8 @@ struct SysfsRead {
 // their cost. The replay is exact: before the first look no show/store can be in flight, so no removal could
 // have waited for one, and a removal that does not wait changes nothing but the tree.
 // INVARIANT: a node's parent directory exists while the node does; remove_tree() removes children first.
+// Natively every operation holds the driver model's HostGuard (bus/host_lock.hpp) except while a show/store runs;
+// kernfs_drain waits on it.
 // Does not handle: permissions, binary attributes, poll on attributes, namespaces, kobject ownership.
 class Sysfs {
  public:
@@ -48,18 +52,14 @@ class Sysfs {
   // What userspace does: -ENOENT for a missing path, -EIO reading a directory, -EPERM writing a read-only one.
   SysfsRead read(const std::string& path, const Site& site = Site::current());
   int write(const std::string& path, const std::string& text, const Site& site = Site::current());
-  bool exists(const std::string& path) const { return tree().count(path) != 0; }
+  bool exists(const std::string& path) const;
   // The node is still there but being removed (draining its callers). Never before the first look: no removal
   // can be waiting for a caller then.
-  bool removing(const std::string& path) const {
-    if (!built_) return false;
-    auto it = nodes_.find(path);
-    return it != nodes_.end() && it->second.removing;
-  }
+  bool removing(const std::string& path) const;
   // A link's target ("" if not a link); a directory's entries, sorted.
   std::string link_target(const std::string& path) const;
   std::vector<std::string> list(const std::string& dir) const;
-  std::size_t size() const { return tree().size(); }
+  std::size_t size() const;
 
  private:
   struct Node {
@@ -84,12 +84,14 @@ class Sysfs {
   // log that grows with every plug.
   static constexpr std::size_t kMaxPending = 1024;
   class Active;
+  // Each of these requires the HostGuard held.
   // The tree, built from the log first if it has not been (the log is then empty for good).
   const std::unordered_map<std::string, Node>& tree() const;
   void build() const;
   void apply(Change change) const;
   Node& make(const std::string& path, Node::Kind kind) const;
-  void remove_now(const std::string& path, const Site& site) const;
+  // Natively `guard` (the caller's) is what kernfs_drain waits on; null where nothing can be in flight.
+  void remove_now(const std::string& path, const Site& site, HostGuard* guard) const;
   std::string resolve(const std::string& path) const;
   // Mutable: building the tree on a const look changes how it is stored, not what it holds.
   mutable bool built_ = false;

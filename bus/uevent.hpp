@@ -22,6 +22,8 @@ struct Uevent {
 
 // The uevent stream of one world, kept whole, in order; observers (a udev-like task) wait for events.
 // INVARIANT: seqnums are dense and increasing; events are never dropped.
+// Natively emit() and wait() hold the driver model's HostGuard (wait()'s predicate runs under it); events() only
+// while no thread emits.
 class UeventLog {
  public:
   void emit(Uevent event, const Site& site = Site::current());

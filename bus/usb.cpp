@@ -1,16 +1,20 @@
 #include "bus/usb.hpp"
 
+#include <mutex>
+
 #include "bus/errno.hpp"
 #include "bus/kernel.hpp"
 #include "bus/mmio.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::bus {
 
 namespace {
 constexpr std::size_t kUsbRegisters = 16;
 
-// The root hub, per world. LIFETIME: registered once, never unplugged; the world's end reclaims it.
+// The root hub, per machine. LIFETIME: registered once, never unplugged; the world's end reclaims it.
 struct UsbState {
+  std::once_flag once;  // natively, two first plugs may race to register it
   Device* root = nullptr;
 };
 // usb_disconnect(): whatever is plugged behind a device goes first, deepest first. Walks the device's own
@@ -30,12 +34,21 @@ BusType& usb_bus() {
 }
 
 Device* usb_root_hub() {
-  UsbState& s = sim::World::current()->extension<UsbState>();
-  if (s.root == nullptr) {
+  UsbState& s = sim::machine_state<UsbState>();
+  const auto add_root = [&s] {
     s.root = Device::create("usb1", &usb_bus(), nullptr);
     s.root->set_modalias("usb:roothub");
     device_add(s.root);
-    sim::world().memory().mark_not_leak(s.root->allocation());  // lives as long as the machine
+    // Lives as long as the machine.
+    if (sim::World* w = sim::World::current())
+      w->memory().mark_not_leak(s.root->allocation());
+    else
+      sim::native::not_leak(s.root);
+  };
+  if (sim::World::current() != nullptr) {
+    if (s.root == nullptr) add_root();
+  } else {
+    std::call_once(s.once, add_root);
   }
   return s.root;
 }
@@ -83,10 +96,19 @@ void usb_set_device_send_hook(UsbDeviceSendHook hook) {
 
 int usb_device_send(const std::string& port, UsbDeviceEvent event, const Site& site) {
   // The device acts at this point; the lookup and the hook run without another one, so the device found is live.
-  sim::World::current()->yield(sim::EventKind::Sync, nullptr, site);
-  Device* dev = usb_bus().find_device(port);
-  if (dev == nullptr || dev == usb_root_hub()) return -kENODEV;
-  return g_send_hook != nullptr ? g_send_hook(*dev, std::move(event), site) : 0;
+  if (sim::World* w = sim::World::current()) {
+    w->yield(sim::EventKind::Sync, nullptr, site);
+    Device* dev = usb_bus().find_device(port);
+    if (dev == nullptr || dev == usb_root_hub()) return -kENODEV;
+    return g_send_hook != nullptr ? g_send_hook(*dev, std::move(event), site) : 0;
+  }
+  // Natively an unplug may run meanwhile: the device is held across the hook, so it cannot be freed under it.
+  Device* dev = usb_bus().find_device_get(port, site);
+  if (dev == nullptr) return -kENODEV;
+  const int r =
+      dev != usb_root_hub() ? (g_send_hook != nullptr ? g_send_hook(*dev, std::move(event), site) : 0) : -kENODEV;
+  put_device(dev, site);
+  return r;
 }
 
 Driver* usb_register_driver(DriverOps ops, const Site& site) {

@@ -134,7 +134,7 @@ int blkread_probe(CoreContext& ctx) {
 
 void blkread_disconnect(CoreContext& ctx) {
   auto* raw = static_cast<BlkRead*>(ctx.device().drvdata());
-  sim::KPtr<BlkRead> d(raw, sim::world().memory().find(raw));
+  sim::KPtr<BlkRead> d(raw);
   {
     core::MutexGuard guard = d.write().io_mutex.guard();
     d.store(&BlkRead::disconnected, true);

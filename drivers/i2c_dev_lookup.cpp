@@ -21,6 +21,7 @@
 #include "core/spinlock.hpp"
 #include "drivers/registry.hpp"
 #include "sim/kmalloc.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::drivers {
 namespace {
@@ -46,7 +47,7 @@ struct I2cDevList {
   int next_minor = 0;                    // guarded by lock
 };
 I2cDevList& i2c_dev_list() {
-  return sim::world().extension<I2cDevList>();
+  return sim::machine_state<I2cDevList>();
 }
 
 void i2c_dev_free(I2cDevEntry* entry) {

@@ -168,7 +168,7 @@ struct EventWait {
 void event_wait_timeout(bus::TimerList& timer) {
   // Softirq context. LIFETIME: the EventWait is freed only after timer_shutdown_sync(), which waits for us.
   auto* raw = reinterpret_cast<EventWait*>(&timer);
-  sim::KPtr<EventWait> wait(raw, sim::world().memory().find(raw));
+  sim::KPtr<EventWait> wait(raw);
   wait.write().expired.store(true);
   wait.load(&EventWait::shared)->events.wake_up_all();
 }
@@ -257,7 +257,7 @@ int mfd_probe(bus::CoreContext& ctx) {
 void mfd_remove(bus::CoreContext& ctx) {
   // LIFETIME: the driver's group reference, dropped at the end of this function, keeps the data alive until then.
   auto* raw = static_cast<MfdShared*>(ctx->drvdata());
-  Shared shared(raw, sim::world().memory().find(raw));
+  Shared shared(raw);
   Cdev* cdevs[kFunctions];
   for (unsigned f = 0; f < kFunctions; ++f)
     cdevs[f] = shared.read().cdevs[f];

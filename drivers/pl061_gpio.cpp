@@ -140,7 +140,7 @@ struct EventWait {
 void event_wait_timeout(bus::TimerList& timer) {
   // Softirq context. LIFETIME: the EventWait is freed only after timer_shutdown_sync(), which waits for us.
   auto* raw = reinterpret_cast<EventWait*>(&timer);
-  sim::KPtr<EventWait> wait(raw, sim::world().memory().find(raw));
+  sim::KPtr<EventWait> wait(raw);
   wait.write().expired.store(true);
   wait.load(&EventWait::gpio)->events.wake_up_all();
 }

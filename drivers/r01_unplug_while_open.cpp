@@ -42,7 +42,7 @@ std::string skel_node_name() {
 template <class T>
 sim::KPtr<T> skel_get_drvdata(bus::Device& dev) {
   auto* p = static_cast<T*>(dev.drvdata());
-  return sim::KPtr<T>(p, sim::world().memory().find(p));
+  return sim::KPtr<T>(p);
 }
 
 // ==== the buggy driver: devm_kzalloc'd data behind an open file ================================================

@@ -18,6 +18,7 @@
 #include "bus/kernel.hpp"
 #include "core/kref.hpp"
 #include "drivers/registry.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::drivers {
 namespace {
@@ -43,7 +44,7 @@ std::string xfer_node_name() {
 template <class T>
 sim::KPtr<T> xfer_get_drvdata(bus::Device& dev) {
   auto* p = static_cast<T*>(dev.drvdata());
-  return sim::KPtr<T>(p, sim::world().memory().find(p));
+  return sim::KPtr<T>(p);
 }
 
 // The transfer buffer: a device resource.
@@ -67,7 +68,7 @@ void xfer_put(sim::KPtr<XferDev> dev) {
 // transferred. Shared by both variants: the difference is whether remove() waits for a call sleeping here.
 int xfer_usb_bulk_msg(sim::KPtr<XferBuf> buf, unsigned request) {
   buf.store(&XferBuf::request, request);
-  sim::world().sleep_for(kXferDuration);  // the URB is on the wire: the hub can unplug the device meanwhile
+  sim::sleep_for(kXferDuration);  // the URB is on the wire: the hub can unplug the device meanwhile
   return kXferLength;
 }
 

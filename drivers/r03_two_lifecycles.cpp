@@ -43,7 +43,7 @@ std::string chardev_node_name() {
 template <class T>
 sim::KPtr<T> chardev_get_drvdata(bus::Device& dev) {
   auto* p = static_cast<T*>(dev.drvdata());
-  return sim::KPtr<T>(p, sim::world().memory().find(p));
+  return sim::KPtr<T>(p);
 }
 
 // Both variants: the cdev embedded first, then the driver's state.

@@ -23,6 +23,7 @@
 #include "core/kref.hpp"
 #include "core/srcu.hpp"
 #include "drivers/registry.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::drivers {
 namespace {
@@ -47,7 +48,7 @@ std::string gpiochip_node_name() {
 template <class T>
 sim::KPtr<T> expander_get_drvdata(bus::Device& dev) {
   auto* p = static_cast<T*>(dev.drvdata());
-  return sim::KPtr<T>(p, sim::world().memory().find(p));
+  return sim::KPtr<T>(p);
 }
 
 struct GpioDevice;
@@ -75,7 +76,7 @@ void gpio_device_put(sim::KPtr<GpioDevice> gdev) {
 
 // chip->get(): a USB control transfer reads the port, then the line's bit. Sleeps.
 int r04_expander_get(sim::KPtr<GpioChip> chip, unsigned offset) {
-  sim::world().sleep_for(kControlMsgDuration);  // usb_control_msg(): the expander may be unplugged meanwhile
+  sim::sleep_for(kControlMsgDuration);  // usb_control_msg(): the expander may be unplugged meanwhile
   // Marked: concurrent gets on one chip each latch the port into the same field (a register-style cache).
   chip.store_once(&GpioChip::port, kExpanderPort);
   return static_cast<int>((chip.load_once(&GpioChip::port) >> offset) & 1u);

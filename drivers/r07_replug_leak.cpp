@@ -17,6 +17,7 @@
 #include "bus/errno.hpp"
 #include "core/mutex.hpp"
 #include "drivers/registry.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::drivers {
 namespace {
@@ -45,7 +46,7 @@ struct R07Module {
 };
 
 R07Module& r07_module() {
-  return sim::world().extension<R07Module>();
+  return sim::machine_state<R07Module>();
 }
 
 // modm_kzalloc(): the allocator the proposal asked for. LIFETIME: the object lives until the module is unloaded,

@@ -47,7 +47,7 @@ struct R08Dev {
 template <class T>
 sim::KPtr<T> r08_get_drvdata(bus::Device& dev) {
   auto* p = static_cast<T*>(dev.drvdata());
-  return sim::KPtr<T>(p, sim::world().memory().find(p));
+  return sim::KPtr<T>(p);
 }
 
 // ==== the buggy driver: goto unwinding =========================================================================

@@ -26,6 +26,7 @@
 #include "core/rcu.hpp"
 #include "core/rcu_ptr.hpp"
 #include "drivers/registry.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::drivers {
 namespace {
@@ -78,7 +79,7 @@ struct R09Minors {
   void release(int minor) { used[static_cast<std::size_t>(minor)] = false; }
 };
 R09Minors& r09_minors() {
-  return sim::world().extension<R09Minors>();
+  return sim::machine_state<R09Minors>();
 }
 
 // ---- the read side: shared ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@
 #include "core/mutex.hpp"
 #include "drivers/registry.hpp"
 #include "sim/kmalloc.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::drivers {
 namespace {
@@ -54,7 +55,7 @@ struct R10Table {
   std::vector<bool> minors;                          // guarded by lock
 };
 R10Table& r10_table() {
-  return sim::world().extension<R10Table>();
+  return sim::machine_state<R10Table>();
 }
 
 // kref release (skel_delete): unpublish, then free.
@@ -170,7 +171,7 @@ int r10_probe_fixed(CoreContext& ctx) {
 void r10_remove(CoreContext& ctx) {
   auto* raw = static_cast<R10Dev*>(ctx->drvdata());
   // LIFETIME: the driver's reference (from probe) is still held: the state is alive until the put below.
-  sim::KPtr<R10Dev> dev(raw, sim::world().memory().find(raw));
+  sim::KPtr<R10Dev> dev(raw);
   dev.store_once(&R10Dev::gone, true);      // WRITE_ONCE: ioctls read it without a lock
   bus::cdev_del(*dev.load(&R10Dev::cdev));  // no new opens; opens in flight still run r10_open
   r10_put(dev);  // the driver's reference; maybe the last (then r10_delete unpublishes and frees)

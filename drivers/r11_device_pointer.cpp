@@ -21,6 +21,7 @@
 #include "core/kref.hpp"
 #include "drivers/registry.hpp"
 #include "sim/kmalloc.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::drivers {
 namespace {
@@ -61,14 +62,14 @@ struct R11Minors {
   std::vector<bool> used;
 };
 int r11_minor_alloc() {
-  std::vector<bool>& used = sim::world().extension<R11Minors>().used;
+  std::vector<bool>& used = sim::machine_state<R11Minors>().used;
   for (std::size_t i = 0; i < used.size(); ++i)
     if (!used[i]) return used[i] = true, static_cast<int>(i);
   used.push_back(true);
   return static_cast<int>(used.size() - 1);
 }
 void r11_minor_free(int minor) {
-  sim::world().extension<R11Minors>().used[static_cast<std::size_t>(minor)] = false;
+  sim::machine_state<R11Minors>().used[static_cast<std::size_t>(minor)] = false;
 }
 
 // kref release: the state goes, and with it the device reference the fixed variant holds.
@@ -149,7 +150,7 @@ int r11_probe_fixed(CoreContext& ctx) {
 void r11_remove(CoreContext& ctx) {
   auto* raw = static_cast<R11Dev*>(ctx->drvdata());
   // LIFETIME: the driver's reference (from probe) is held until the put below.
-  sim::KPtr<R11Dev> priv(raw, sim::world().memory().find(raw));
+  sim::KPtr<R11Dev> priv(raw);
   priv.store_once(&R11Dev::gone, true);      // WRITE_ONCE: ioctls read it without a lock
   bus::cdev_del(*priv.load(&R11Dev::cdev));  // no new opens; open files keep the cdev and the state
   r11_minor_free(priv.load(&R11Dev::minor));

@@ -23,6 +23,7 @@
 #include "core/refcount.hpp"
 #include "drivers/registry.hpp"
 #include "sim/kmalloc.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::drivers {
 namespace {
@@ -60,14 +61,14 @@ struct R12Minors {
   std::vector<bool> used;
 };
 int r12_minor_alloc() {
-  std::vector<bool>& used = sim::world().extension<R12Minors>().used;
+  std::vector<bool>& used = sim::machine_state<R12Minors>().used;
   for (std::size_t i = 0; i < used.size(); ++i)
     if (!used[i]) return used[i] = true, static_cast<int>(i);
   used.push_back(true);
   return static_cast<int>(used.size() - 1);
 }
 void r12_minor_free(int minor) {
-  sim::world().extension<R12Minors>().used[static_cast<std::size_t>(minor)] = false;
+  sim::machine_state<R12Minors>().used[static_cast<std::size_t>(minor)] = false;
 }
 
 void r12_free(R12Ptr priv) {
@@ -170,7 +171,7 @@ int r12_probe_fixed(CoreContext& ctx) {
 void r12_remove(CoreContext& ctx) {
   auto* raw = static_cast<R12Dev*>(ctx->drvdata());
   // LIFETIME: the driver's reference (from probe) is held until the put below, if the count is honest.
-  R12Ptr priv(raw, sim::world().memory().find(raw));
+  R12Ptr priv(raw);
   priv.store_once(&R12Dev::gone, true);  // WRITE_ONCE: ioctls read it without a lock
   bus::cdev_del(*priv.load(&R12Dev::cdev));
   r12_minor_free(priv.load(&R12Dev::minor));

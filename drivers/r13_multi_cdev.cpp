@@ -18,6 +18,7 @@
 #include "bus/errno.hpp"
 #include "drivers/registry.hpp"
 #include "sim/kmalloc.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::drivers {
 namespace {
@@ -45,14 +46,14 @@ struct R13Minors {
   std::vector<bool> used;
 };
 int r13_minor_alloc() {
-  std::vector<bool>& used = sim::world().extension<R13Minors>().used;
+  std::vector<bool>& used = sim::machine_state<R13Minors>().used;
   for (std::size_t i = 0; i < used.size(); ++i)
     if (!used[i]) return used[i] = true, static_cast<int>(i);
   used.push_back(true);
   return static_cast<int>(used.size() - 1);
 }
 void r13_minor_free(int minor) {
-  sim::world().extension<R13Minors>().used[static_cast<std::size_t>(minor)] = false;
+  sim::machine_state<R13Minors>().used[static_cast<std::size_t>(minor)] = false;
 }
 
 // ---- file operations (shared by both nodes and both variants) ------------------------------------------
@@ -163,7 +164,7 @@ int r13_probe_fixed(CoreContext& ctx) {
 void r13_remove(CoreContext& ctx) {
   auto* raw = static_cast<R13Drvdata*>(ctx->drvdata());
   // LIFETIME: the drvdata is the driver's, freed at the end of remove().
-  sim::KPtr<R13Drvdata> drvdata(raw, sim::world().memory().find(raw));
+  sim::KPtr<R13Drvdata> drvdata(raw);
   R13Ptr shared = drvdata.load(&R13Drvdata::shared);
   const R13Variant* variant = drvdata.load(&R13Drvdata::variant);
   // LIFETIME: both cdevs are still registered: the state is alive until the first cdev_del below (buggy) or

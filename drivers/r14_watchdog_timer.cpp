@@ -43,11 +43,11 @@ using R14Ptr = sim::KPtr<R14Wdt>;
 // LIFETIME: says nothing about whether the allocation is still live; the first checked access does.
 R14Ptr r14_from_work(WorkStruct& work) {
   auto* wdt = reinterpret_cast<R14Wdt*>(reinterpret_cast<char*>(&work) - offsetof(R14Wdt, reset_work));
-  return R14Ptr(wdt, sim::world().memory().find(wdt));
+  return R14Ptr(wdt);
 }
 R14Ptr r14_from_timer(TimerList& timer) {
   auto* wdt = reinterpret_cast<R14Wdt*>(reinterpret_cast<char*>(&timer) - offsetof(R14Wdt, heartbeat));
-  return R14Ptr(wdt, sim::world().memory().find(wdt));
+  return R14Ptr(wdt);
 }
 
 // The reset work: process context, may sleep (a control transfer to the device).

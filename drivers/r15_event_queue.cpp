@@ -29,6 +29,7 @@
 #include "core/list_head.hpp"
 #include "core/spinlock.hpp"
 #include "drivers/registry.hpp"
+#include "sim/machine.hpp"
 
 namespace devsim::drivers {
 namespace {
@@ -105,14 +106,14 @@ struct R15Minors {
   std::vector<bool> used;
 };
 int r15_minor_alloc() {
-  std::vector<bool>& used = sim::world().extension<R15Minors>().used;
+  std::vector<bool>& used = sim::machine_state<R15Minors>().used;
   for (std::size_t i = 0; i < used.size(); ++i)
     if (!used[i]) return used[i] = true, static_cast<int>(i);
   used.push_back(true);
   return static_cast<int>(used.size() - 1);
 }
 void r15_minor_free(int minor) {
-  sim::world().extension<R15Minors>().used[static_cast<std::size_t>(minor)] = false;
+  sim::machine_state<R15Minors>().used[static_cast<std::size_t>(minor)] = false;
 }
 
 // ---- queueing: where the variants differ --------------------------------------------------------------------

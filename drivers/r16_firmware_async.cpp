@@ -50,7 +50,7 @@ struct R16Priv {
 // The completion: runs in the firmware task, possibly long after remove() returned.
 void r16_fw_done(sim::KPtr<Firmware> fw, void* context) {
   auto* raw = static_cast<R16Priv*>(context);
-  R16Ptr priv(raw, sim::world().memory().find(raw));
+  R16Ptr priv(raw);
   // LIFETIME: fixed: the request's reference (taken in r16_probe) keeps the data alive until request_done below.
   // Buggy: nothing does; devres may have freed it at unbind (the bug shows here).
   if (!priv.load_once(&R16Priv::gone)) {  // READ_ONCE: remove() sets it locklessly
@@ -119,7 +119,7 @@ int r16_probe_fixed(CoreContext& ctx) {
 void r16_remove(CoreContext& ctx) {
   auto* raw = static_cast<R16Priv*>(ctx->drvdata());
   // LIFETIME: the driver's reference (fixed) or the binding (buggy: devres frees after remove) keeps it alive.
-  R16Ptr priv(raw, sim::world().memory().find(raw));
+  R16Ptr priv(raw);
   priv.load(&R16Priv::variant)->remove(priv);
 }
 

@@ -1,4 +1,5 @@
 #include "sim/native_kmalloc.hpp"
+#include "sim/native_report.hpp"
 
 #include <cstddef>
 #include <cstdio>
@@ -45,9 +46,11 @@ Heap& heap() {
   return *h;
 }
 
-void report(const char* kind, const void* p, const Site& site) {
-  std::fprintf(stderr, "BUG: KASAN: %s in %s\nFree of addr %p at %s (native runtime)\n", kind,
-               site_function(site).c_str(), p, site_location(site).c_str());
+void report_free(const char* kind, const void* p, const Site& site) {
+  char address[32];
+  std::snprintf(address, sizeof address, "%p", p);
+  native::report(kind, std::string("KASAN: ") + kind + " in " + site_function(site) + "\nFree of addr " + address +
+                           " at " + site_location(site) + " (native runtime)");
 }
 
 }  // namespace
@@ -73,12 +76,12 @@ bool kfree(const void* p, const Site& site) {
   auto it = h.blocks.find(key(p));
   if (it == h.blocks.end()) {
     ++h.stats.bad_frees;
-    report("invalid-free", p, site);
+    report_free("invalid-free", p, site);
     return false;
   }
   if (it->second.freed) {
     ++h.stats.bad_frees;
-    report("double-free", p, site);
+    report_free("double-free", p, site);
     return false;
   }
   it->second.freed = true;

@@ -1,0 +1,49 @@
+// The lock over the driver model's own bookkeeping on real OS threads.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+
+#include "sim/world.hpp"
+
+namespace devsim::bus {
+
+// Natively, the driver model's host state (a bus's device and driver lists, a driver's bound list, a device's
+// children, the sysfs tree and its active counts, the /dev map, a cdev's drain counters, the uevent log) is shared
+// by real threads. One lock guards all of it, as the kernel's klist spinlocks, kernfs locks and chrdevs_lock guard
+// theirs; it is held only for the bookkeeping, never across a driver's callback, a sleeping lock or another
+// HostGuard (it is not recursive). Waits for the bookkeeping to change (kernfs_drain, cdev_drain, a uevent) are
+// wait() on it, woken by notify_all().
+// In the simulator the guard holds nothing: a task switches only at a scheduling point, and no bookkeeping step
+// contains one, so each is already atomic.
+class HostGuard {
+ public:
+  HostGuard() {
+    if (sim::World::current() == nullptr) lock_ = std::unique_lock(mutex());
+  }
+  HostGuard(const HostGuard&) = delete;
+  HostGuard& operator=(const HostGuard&) = delete;
+
+  // Natively: releases the lock until notify_all() and `done()` holds (checked under the lock). Not for the
+  // simulator, which blocks its task on the object instead (World::block).
+  template <class Done>
+  void wait(Done done) {
+    condition().wait(lock_, done);
+  }
+  // Natively: wakes every wait() to recheck. Call after the change, with or without a guard held.
+  static void notify_all() {
+    if (sim::World::current() == nullptr) condition().notify_all();
+  }
+  bool native() const { return lock_.owns_lock(); }
+  // Lets the lock go before the guard's end (natively), to call out of the bookkeeping.
+  void unlock() {
+    if (lock_.owns_lock()) lock_.unlock();
+  }
+
+ private:
+  static std::mutex& mutex();
+  static std::condition_variable& condition();
+  std::unique_lock<std::mutex> lock_;
+};
+
+}  // namespace devsim::bus
