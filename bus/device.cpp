@@ -120,10 +120,14 @@ void Device::release(const Site& site) {
   if (w != nullptr) scope.emplace(*w);
   if (release_) release_(*this);
   Device* parent = parent_;
-  if (w != nullptr)
+  if (w != nullptr) {
     w->memory().free(alloc_, this, site);
-  else
+  } else {
+    // Natively the host members (names, the release hook) go now, as the block will never be reused or destroyed;
+    // the block itself is poisoned, so a stale access is still ASan's report. Nothing below reads `this`.
+    this->~Device();
     sim::native::kfree(this, site);
+  }
   if (parent != nullptr) put_device(parent, site);
 }
 
