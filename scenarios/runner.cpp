@@ -14,28 +14,19 @@
 #include "bus/usb.hpp"
 #include "drivers/registry.hpp"
 #include "scenarios/limits.hpp"
+#include "scenarios/operations.hpp"
 #include "scenarios/printable.hpp"
 #include "scenarios/writer.hpp"
 #include "sim/site.hpp"
 
 namespace devsim::scenarios {
 
-namespace {
-
-// One task's process state: its variables, open descriptors and mappings.
-struct Process {
-  std::map<std::string, std::int64_t> vars;
-  std::map<std::int64_t, bus::File*> files;
-  // Mappings by the descriptor they were made through. A mapping outlives the descriptor's close (it holds its
-  // own file reference), so `munmap FD` still finds it after `close FD`.
-  std::multimap<std::int64_t, bus::File*> mappings;
-  std::int64_t next_fd = 3;
-};
-
 std::string result_text(std::int64_t r) {
   if (r < 0) return "-" + std::string(bus::errno_name(static_cast<int>(-r)));
   return std::to_string(r);
 }
+
+namespace {
 
 void report_unexpected(const Scenario& s, const Op& op, std::int64_t got) {
   sim::World& w = sim::world();
@@ -97,6 +88,8 @@ struct Running {
   int tasks = 0;
   std::map<std::string, sim::TaskId> ids;  // `signal TASK` finds its target here
 };
+
+}  // namespace
 
 std::int64_t run_op(const Op& op, Process& p) {
   auto file = [&]() -> bus::File* {
@@ -194,6 +187,47 @@ std::int64_t run_op(const Op& op, Process& p) {
   return 0;
 }
 
+void exit_process(Process& p) {
+  for (auto& [fd, f] : p.mappings)
+    bus::vfs_munmap(f);
+  for (auto& [fd, f] : p.files)
+    bus::vfs_close(f);
+  p.mappings.clear();
+  p.files.clear();
+}
+
+void set_up_machine(const Scenario& s) {
+  for (const auto& [name, contents] : s.firmware)
+    bus::kernel().firmware_files()[name] = contents;
+  for (const std::string& d : s.drivers)
+    drivers::load_driver(*drivers::find_driver(d));
+  for (const DeviceDecl& d : s.devices)
+    plug(d.bus, d.id, d.modalias);
+}
+
+void shut_down_machine(const Scenario& s) {
+  if (bus::BusType* usb = bus::kernel().find_bus("usb")) {
+    for (bus::Device* d : std::vector<bus::Device*>(usb->devices().begin(), usb->devices().end()))
+      if (d->parent() == bus::usb_root_hub()) bus::usb_unplug(d->name());
+  }
+  if (bus::BusType* platform = bus::kernel().find_bus("platform")) {
+    for (bus::Device* d : std::vector<bus::Device*>(platform->devices().begin(), platform->devices().end()))
+      bus::platform_device_unregister(d);
+  }
+  for (const auto& b : bus::kernel().buses())
+    for (bus::Driver* d : std::vector<bus::Driver*>(b->drivers()))
+      bus::driver_unregister(d);
+  // Modules (C drivers) still loaded: their module_exit runs (an unloaded one answers -ENOENT).
+  for (const std::string& d : s.drivers)
+    if (const drivers::DriverInfo* info = drivers::find_driver(d); info->is_module()) info->module_unload();
+  for (const Task& t : s.tasks)
+    for (const Op& op : t.ops)
+      if (op.kind == OpKind::Load)
+        if (const drivers::DriverInfo* info = drivers::find_driver(op.a); info->is_module()) info->module_unload();
+}
+
+namespace {
+
 void run_task(const Scenario& s, const Task& t) {
   Process p;
   sim::World& w = sim::world();
@@ -218,12 +252,7 @@ void run_task(const Scenario& s, const Task& t) {
       }
     }
   }
-  // A process that exits unmaps what it left mapped (do_exit: exit_mm, then exit_files), then closes what it left
-  // open: release still runs.
-  for (auto& [fd, f] : p.mappings)
-    bus::vfs_munmap(f);
-  for (auto& [fd, f] : p.files)
-    bus::vfs_close(f);
+  exit_process(p);
 }
 
 }  // namespace
@@ -231,12 +260,7 @@ void run_task(const Scenario& s, const Task& t) {
 sim::Model make_model(const Scenario& s) {
   return [&s](sim::World& w) {
     w.spawn("init", [&s](sim::World& w) {
-      for (const auto& [name, contents] : s.firmware)
-        bus::kernel().firmware_files()[name] = contents;
-      for (const std::string& d : s.drivers)
-        drivers::load_driver(*drivers::find_driver(d));
-      for (const DeviceDecl& d : s.devices)
-        plug(d.bus, d.id, d.modalias);
+      set_up_machine(s);
       Running& running = w.extension<Running>();
       for (const Task& t : s.tasks) {
         ++running.tasks;
@@ -253,26 +277,8 @@ sim::Model make_model(const Scenario& s) {
       while (running.tasks > 0)
         w.block(&running, "the scenario's tasks to finish");
       w.races().acquire(w.current_task(), &running);
-      // Shutdown: what is still plugged goes and the drivers unload, so whatever is left allocated after this
-      // is a real leak (kmemleak runs when the execution ends).
-      if (bus::BusType* usb = bus::kernel().find_bus("usb")) {
-        for (bus::Device* d : std::vector<bus::Device*>(usb->devices().begin(), usb->devices().end()))
-          if (d->parent() == bus::usb_root_hub()) bus::usb_unplug(d->name());
-      }
-      if (bus::BusType* platform = bus::kernel().find_bus("platform")) {
-        for (bus::Device* d : std::vector<bus::Device*>(platform->devices().begin(), platform->devices().end()))
-          bus::platform_device_unregister(d);
-      }
-      for (const auto& b : bus::kernel().buses())
-        for (bus::Driver* d : std::vector<bus::Driver*>(b->drivers()))
-          bus::driver_unregister(d);
-      // Modules (C drivers) still loaded: their module_exit runs (an unloaded one answers -ENOENT).
-      for (const std::string& d : s.drivers)
-        if (const drivers::DriverInfo* info = drivers::find_driver(d); info->is_module()) info->module_unload();
-      for (const Task& t : s.tasks)
-        for (const Op& op : t.ops)
-          if (op.kind == OpKind::Load)
-            if (const drivers::DriverInfo* info = drivers::find_driver(op.a); info->is_module()) info->module_unload();
+      // kmemleak runs when the execution ends, after the shut-down.
+      shut_down_machine(s);
     });
   };
 }

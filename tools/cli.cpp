@@ -10,6 +10,7 @@
 #include "tools/demo.hpp"
 #include "tools/fuzz_command.hpp"
 #include "tools/scenario_commands.hpp"
+#include "tools/stress_command.hpp"
 
 #ifndef DEVSIM_VERSION
 #define DEVSIM_VERSION "0.1.0"
@@ -35,6 +36,7 @@ int run_cli(int argc, char** argv) {
   devsim::tool::add_list_command(app, &exit_code);
   devsim::tool::add_fuzz_command(app, &exit_code);
   devsim::tool::add_demo_command(app, &exit_code);
+  devsim::tool::add_stress_command(app, &exit_code);
   app.parse_complete_callback([&] {
     spdlog::set_level(quiet            ? spdlog::level::err
                       : verbosity >= 2 ? spdlog::level::trace
@@ -44,7 +46,7 @@ int run_cli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
-      std::cerr << "devsim: a command is required: run, replay, list, fuzz or demo (devsim --help)\n";
+      std::cerr << "devsim: a command is required: run, replay, list, fuzz, demo or stress (devsim --help)\n";
       return 2;
     }
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,171 @@
+#include "scenarios/stress.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "bus/errno.hpp"
+#include "drivers/registry.hpp"
+#include "scenarios/operations.hpp"
+#include "scenarios/printable.hpp"
+#include "scenarios/writer.hpp"
+#include "sim/machine.hpp"
+#include "sim/native_report.hpp"
+
+namespace devsim::scenarios {
+
+namespace {
+
+std::string at(const Scenario& s, Location l) {
+  return s.file + ":" + std::to_string(l.line) + ":" + std::to_string(l.column) + ": ";
+}
+
+// The delay at an operation boundary: none, a yield of the CPU, or a sleep of up to max_delay_us.
+void random_delay(std::mt19937_64& rng, std::uint32_t max_delay_us) {
+  if (max_delay_us == 0) return;
+  switch (rng() % 3) {
+    case 0:
+      return;
+    case 1:
+      std::this_thread::yield();
+      return;
+    default:
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % (max_delay_us + 1)));
+  }
+}
+
+// A result outside the allowed ones, in the simulator's words (runner.cpp report_unexpected), as a native report.
+void report_unexpected(const Scenario& s, const Task& t, const Op& op, std::int64_t got,
+                       const std::optional<std::string>& bytes_wrong) {
+  std::string allowed;
+  for (std::int64_t a : op.allowed)
+    allowed += (allowed.empty() ? "" : " | ") + result_text(a);
+  std::string headline = "unexpected result: '" + op.text + "' returned " + result_text(got);
+  headline += bytes_wrong ? " with other bytes in the user buffer (expected " + *bytes_wrong + ")"
+                          : " (allowed: " + allowed + ")";
+  sim::native::report("unexpected-result",
+                      headline + "\n  task " + t.name + ", at " + s.file + ":" + std::to_string(op.at.line));
+}
+
+void run_native_task(const Scenario& s, const Task& t, const StressOptions& o, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Process p;
+  for (const Op& op : t.ops) {
+    random_delay(rng, o.max_delay_us);
+    std::int64_t r = 0;
+    if (op.kind == OpKind::Sleep) {
+      const auto ns = static_cast<std::int64_t>(static_cast<double>(op.number) * o.sleep_scale);
+      if (ns > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
+    } else if (op.kind == OpKind::Yield) {
+      std::this_thread::yield();
+    } else {
+      r = run_op(op, p);
+    }
+    if (r == -bus::kERESTARTSYS) r = -bus::kEINTR;
+    if (!op.bind.empty()) p.vars[op.bind] = r;
+    const std::optional<std::string> copied_out = bus::take_user_copied_out();
+    if (!o.check_results || op.allowed.empty()) continue;
+    const auto it = std::find(op.allowed.begin(), op.allowed.end(), r);
+    if (it == op.allowed.end()) {
+      report_unexpected(s, t, op, r, std::nullopt);
+    } else if (const auto& want = op.allowed_data[static_cast<std::size_t>(it - op.allowed.begin())];
+               want && copied_out.value_or("") != *want) {
+      report_unexpected(s, t, op, r, printable(data_text(*want)));
+    }
+  }
+  exit_process(p);
+}
+
+// The tasks still running in one iteration; the main thread waits for them with a deadline.
+struct Finish {
+  std::mutex mutex;
+  std::condition_variable done;
+  std::size_t left = 0;
+};
+
+}  // namespace
+
+std::string native_obstacle(const Scenario& s) {
+  for (const std::string& d : s.drivers) {
+    const drivers::DriverInfo* info = drivers::find_driver(d);
+    if (info == nullptr) return at(s, {1, 1}) + "unknown driver '" + d + "'";
+    if (info->is_module())
+      return at(s, {1, 1}) + "driver '" + d + "' is a C module: the C ABI runs only in the simulator";
+    if (!info->firmware.empty())
+      return at(s, {1, 1}) + "driver '" + d + "' requests firmware: firmware loading runs only in the simulator";
+  }
+  for (const Task& t : s.tasks) {
+    for (const Op& op : t.ops) {
+      if (op.kind == OpKind::Signal)
+        return at(s, op.at) + "'signal' needs the simulator (a native thread cannot be interrupted)";
+      if (op.kind == OpKind::UsbData || op.kind == OpKind::UsbError)
+        return at(s, op.at) + "'" + std::string(to_string(op.kind)) +
+               "' needs the simulator (USB device events reach only C drivers)";
+      if (op.kind == OpKind::Load || op.kind == OpKind::Unload) {
+        const drivers::DriverInfo* info = drivers::find_driver(op.a);
+        if (info != nullptr && (info->is_module() || !info->firmware.empty()))
+          return at(s, op.at) + "driver '" + op.a + "' runs only in the simulator (a C module or firmware)";
+      }
+    }
+  }
+  return {};
+}
+
+StressResult stress_scenario(const Scenario& s, const StressOptions& o,
+                             const std::function<void(const StressResult&)>& progress) {
+  StressResult result;
+  const auto start = std::chrono::steady_clock::now();
+  const std::uint64_t reports_before = sim::native::reports();
+  const auto elapsed = [&start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  for (std::uint64_t i = 0; i < o.iterations; ++i) {
+    if (o.max_seconds > 0 && elapsed() >= o.max_seconds) break;
+    // LIFETIME: the previous iteration's threads were joined and its shut-down unloaded every driver, so nothing of
+    // the old machine runs or is queued (NativeMachine::begin_fresh's requirement).
+    sim::NativeMachine::begin_fresh();
+    set_up_machine(s);
+    auto finish = std::make_shared<Finish>();
+    finish->left = s.tasks.size();
+    std::vector<std::thread> threads;
+    for (std::size_t k = 0; k < s.tasks.size(); ++k) {
+      const std::uint64_t seed = o.seed * 0x9e3779b97f4a7c15ULL + i * 1000003ULL + k;
+      threads.emplace_back([&s, &o, finish, k, seed] {
+        run_native_task(s, s.tasks[k], o, seed);
+        std::lock_guard lock(finish->mutex);
+        if (--finish->left == 0) finish->done.notify_all();
+      });
+    }
+    bool finished = false;
+    {
+      std::unique_lock lock(finish->mutex);
+      finished = finish->done.wait_for(lock, std::chrono::duration<double>(o.iteration_timeout_seconds),
+                                       [&finish] { return finish->left == 0; });
+    }
+    if (!finished) {
+      // The blocked threads keep references to the scenario and the machine: the caller must end the process
+      // without returning through their owners (StressResult::hung).
+      for (std::thread& t : threads)
+        t.detach();
+      result.hung = true;
+      result.seconds = elapsed();
+      return result;
+    }
+    for (std::thread& t : threads)
+      t.join();
+    shut_down_machine(s);
+    ++result.iterations;
+    result.reports = sim::native::reports() - reports_before;
+    result.seconds = elapsed();
+    if (progress) progress(result);
+    if (result.reports != 0) break;
+  }
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace devsim::scenarios

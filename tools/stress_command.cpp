@@ -1,0 +1,164 @@
+#include "tools/stress_command.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "scenarios/limits.hpp"
+#include "scenarios/number.hpp"
+#include "scenarios/parser.hpp"
+#include "scenarios/printable.hpp"
+#include "scenarios/stress.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+namespace devsim::tool {
+
+namespace {
+
+struct StressCli {
+  std::vector<std::string> files;
+  // Numbers as written, parsed with their ranges by the scenario language's checked parsers.
+  std::string iterations = "1000", time, seed = "1", sleep_scale = "1", max_delay_us = "50", iteration_timeout = "10";
+  bool check_results = false;
+};
+
+// Where the run is, for the sanitizer's death callback: ASan ends the process at a use-after-free, and the line it
+// prints last should say which scenario and iteration it was.
+std::atomic<const char*> g_file{nullptr};
+std::atomic<std::uint64_t> g_iteration{0};
+
+[[maybe_unused]] void on_sanitizer_death() {
+  if (const char* f = g_file.load())
+    std::fprintf(stderr, "devsim stress: %s: stopped by the sanitizer's report in iteration %llu\n", f,
+                 static_cast<unsigned long long>(g_iteration.load() + 1));
+}
+
+std::optional<double> seconds_option(const std::string& name, const std::string& text, double max) {
+  std::string why;
+  std::optional<double> v = scenarios::parse_seconds(text, max, &why);
+  if (!v) throw std::invalid_argument(name + ": " + why + ", got '" + scenarios::printable(text, 64) + "'");
+  return v;
+}
+
+std::uint64_t unsigned_option(const std::string& name, const std::string& text, std::uint64_t min, std::uint64_t max) {
+  std::string why;
+  std::optional<std::uint64_t> v = scenarios::parse_unsigned(text, min, max, &why);
+  if (!v) throw std::invalid_argument(name + ": " + why + ", got '" + scenarios::printable(text, 64) + "'");
+  return *v;
+}
+
+int stress_files(const StressCli& cli) {
+  scenarios::StressOptions o;
+  try {
+    o.iterations = unsigned_option("--iterations", cli.iterations, 1, 1'000'000'000);
+    if (!cli.time.empty()) o.max_seconds = *seconds_option("--time", cli.time, scenarios::limits::kMaxSeconds);
+    o.seed = unsigned_option("--seed", cli.seed, 0, UINT64_MAX);
+    o.sleep_scale = *seconds_option("--sleep-scale", cli.sleep_scale, 1000);
+    o.max_delay_us = static_cast<std::uint32_t>(unsigned_option("--max-delay-us", cli.max_delay_us, 0, 1'000'000));
+    o.iteration_timeout_seconds = *seconds_option("--iteration-timeout", cli.iteration_timeout, 86'400);
+    if (o.iteration_timeout_seconds <= 0) throw std::invalid_argument("--iteration-timeout: must be more than 0");
+    o.check_results = cli.check_results;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "devsim stress: " << e.what() << "\n";
+    return 2;
+  }
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_set_death_callback(on_sanitizer_death);
+#else
+  std::cerr << "devsim stress: this build has no ASan: a use-after-free goes unseen natively (build with "
+               "-DDEVSIM_SANITIZE=address, docs/architecture.md \"Two runtimes\")\n";
+#endif
+  // Every file is parsed and checked first: one that cannot run natively is an input error, the others still run.
+  bool input_error = false;
+  std::vector<scenarios::Scenario> parsed;
+  for (const std::string& f : cli.files) {
+    try {
+      scenarios::Scenario s = scenarios::load_scenario(f);
+      if (std::string why = scenarios::native_obstacle(s); !why.empty()) {
+        std::cerr << why << "\n";
+        input_error = true;
+        continue;
+      }
+      parsed.push_back(std::move(s));
+    } catch (const scenarios::ParseError& e) {
+      std::cerr << e.what() << "\n";
+      input_error = true;
+    }
+  }
+  bool all_passed = true;
+  for (const scenarios::Scenario& s : parsed) {
+    g_file = s.file.c_str();
+    g_iteration = 0;
+    scenarios::StressResult r =
+        scenarios::stress_scenario(s, o, [](const scenarios::StressResult& now) { g_iteration = now.iterations; });
+    std::cout << std::fixed << std::setprecision(2);
+    if (r.hung) {
+      std::cout << "LIMIT " << s.file << ": iteration " << r.iterations + 1 << " has not finished after "
+                << o.iteration_timeout_seconds
+                << " s: a task is blocked (a deadlock, or a wait that only a signal or an unplug ends; devsim cannot "
+                   "interrupt a native thread). Explore the scenario with devsim run.\n";
+      std::cout.flush();
+      std::fflush(stderr);
+      // The blocked threads still use the scenario and the machine: end here, without destroying them.
+      std::_Exit(2);
+    }
+    if (r.passed()) {
+      std::cout << "PASS " << s.file << ": " << r.iterations << " iteration(s) on real threads, no report ("
+                << r.seconds << " s)\n";
+    } else {
+      all_passed = false;
+      std::cout << "FAIL " << s.file << ": " << r.reports << " native report(s) in iteration " << r.iterations << " ("
+                << r.seconds << " s; the reports are above, on stderr)\n";
+    }
+    std::cout.flush();
+  }
+  g_file = nullptr;
+  if (input_error) return 2;
+  return all_passed ? 0 : 1;
+}
+
+}  // namespace
+
+void add_stress_command(CLI::App& app, int* exit_code) {
+  auto cli = std::make_shared<StressCli>();
+  CLI::App* cmd = app.add_subcommand(
+      "stress",
+      "Run scenarios' tasks concurrently on real OS threads, again and again, with small random delays at operation "
+      "boundaries, and stop at the first report. The detectors are the native ones: ASan/UBSan and LeakSanitizer "
+      "in a build with -DDEVSIM_SANITIZE=address (a use-after-free ends the process with ASan's report), TSan in "
+      "one with -DDEVSIM_SANITIZE=thread, and the driver model's own reports on stderr (unexpected results, MMIO "
+      "after iounmap, bad kfree). Expectations (expect/explore/schedule) are not used: any report fails, and results "
+      "(=> ...) are checked only with --check-results. Exit 0 "
+      "when no iteration reported, 1 when one did, 2 on input errors or when an iteration hangs. Scenarios with C "
+      "drivers, firmware, signals or USB device events run only in the simulator (devsim run).");
+  cmd->add_option("files", cli->files, "scenario files (.scn)")->required();
+  cmd->add_option("--iterations", cli->iterations, "how many times to run each scenario (1..10^9; default 1000)")
+      ->type_name("N");
+  cmd->add_option("--time", cli->time, "stop each scenario after SECONDS, whatever --iterations says")
+      ->type_name("SECONDS");
+  cmd->add_option("--seed", cli->seed, "the random delays' seed (the OS still decides how threads interleave)")
+      ->type_name("N");
+  cmd->add_option("--sleep-scale", cli->sleep_scale,
+                  "a scenario's `sleep` sleeps this fraction of its duration (default 1: real time; 0: not at all)")
+      ->type_name("X");
+  cmd->add_option("--max-delay-us", cli->max_delay_us,
+                  "the longest random delay at an operation boundary, in microseconds (0..10^6; default 50)")
+      ->type_name("N");
+  cmd->add_flag("--check-results", cli->check_results,
+                "also report a result outside those the scenario allows (=> ...); off by default, since many rest "
+                "on the order the scenario's virtual-time sleeps give the tasks, which real threads do not keep");
+  cmd->add_option("--iteration-timeout", cli->iteration_timeout,
+                  "give up (exit 2) when one iteration runs longer than SECONDS (default 10)")
+      ->type_name("SECONDS");
+  cmd->callback([cli, exit_code] { *exit_code = stress_files(*cli); });
+}
+
+}  // namespace devsim::tool
