@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "bus/cdev.hpp"
@@ -23,6 +24,11 @@ struct Process {
 
 // A result as the language writes it: "3", "-ENODEV".
 std::string result_text(std::int64_t r);
+// The headline of an "unexpected-result" report: a result outside `op.allowed`, or the right result with other
+// bytes than `want` in the user buffer.
+std::string unexpected_result_headline(const Op& op, std::int64_t got);
+std::string unexpected_bytes_headline(const Op& op, std::int64_t got, const std::string& want,
+                                      const std::optional<std::string>& copied_out);
 
 // Runs one operation in the calling task and returns its result. `sleep`, `yield` and `signal` need the simulator
 // (a world's virtual time and tasks); the native runner does the first two itself and refuses the third.

@@ -26,16 +26,27 @@ std::string result_text(std::int64_t r) {
   return std::to_string(r);
 }
 
+std::string unexpected_result_headline(const Op& op, std::int64_t got) {
+  std::string allowed;
+  for (std::int64_t a : op.allowed)
+    allowed += (allowed.empty() ? "" : " | ") + result_text(a);
+  return "unexpected result: '" + op.text + "' returned " + result_text(got) + " (allowed: " + allowed + ")";
+}
+
+std::string unexpected_bytes_headline(const Op& op, std::int64_t got, const std::string& want,
+                                      const std::optional<std::string>& copied_out) {
+  return "unexpected result: '" + op.text + "' returned " + result_text(got) + " with " +
+         (copied_out ? printable(data_text(*copied_out)) : std::string("no user buffer")) +
+         " in the user buffer (expected " + printable(data_text(want)) + ")";
+}
+
 namespace {
 
 void report_unexpected(const Scenario& s, const Op& op, std::int64_t got) {
   sim::World& w = sim::world();
   sim::Report r;
   r.kind = "unexpected-result";
-  std::string allowed;
-  for (std::int64_t a : op.allowed)
-    allowed += (allowed.empty() ? "" : " | ") + result_text(a);
-  r.headline = "unexpected result: '" + op.text + "' returned " + result_text(got) + " (allowed: " + allowed + ")";
+  r.headline = unexpected_result_headline(op, got);
   r.details.push_back("task " + w.task_label(w.current_task()) + ", at " + s.file + ":" + std::to_string(op.at.line));
   w.report(std::move(r));
 }
@@ -46,9 +57,7 @@ void report_unexpected_bytes(const Scenario& s, const Op& op, std::int64_t got, 
   sim::World& w = sim::world();
   sim::Report r;
   r.kind = "unexpected-result";
-  r.headline = "unexpected result: '" + op.text + "' returned " + result_text(got) + " with " +
-               (copied_out ? printable(data_text(*copied_out)) : std::string("no user buffer")) +
-               " in the user buffer (expected " + printable(data_text(want)) + ")";
+  r.headline = unexpected_bytes_headline(op, got, want, copied_out);
   if (!copied_out) r.details.push_back("only C drivers copy to a user buffer; a C++ driver's read and ioctl do not");
   r.details.push_back("task " + w.task_label(w.current_task()) + ", at " + s.file + ":" + std::to_string(op.at.line));
   w.report(std::move(r));

@@ -11,8 +11,6 @@
 #include "bus/errno.hpp"
 #include "drivers/registry.hpp"
 #include "scenarios/operations.hpp"
-#include "scenarios/printable.hpp"
-#include "scenarios/writer.hpp"
 #include "sim/machine.hpp"
 #include "sim/native_report.hpp"
 
@@ -38,15 +36,8 @@ void random_delay(std::mt19937_64& rng, std::uint32_t max_delay_us) {
   }
 }
 
-// A result outside the allowed ones, in the simulator's words (runner.cpp report_unexpected), as a native report.
-void report_unexpected(const Scenario& s, const Task& t, const Op& op, std::int64_t got,
-                       const std::optional<std::string>& bytes_wrong) {
-  std::string allowed;
-  for (std::int64_t a : op.allowed)
-    allowed += (allowed.empty() ? "" : " | ") + result_text(a);
-  std::string headline = "unexpected result: '" + op.text + "' returned " + result_text(got);
-  headline += bytes_wrong ? " with other bytes in the user buffer (expected " + *bytes_wrong + ")"
-                          : " (allowed: " + allowed + ")";
+// A result outside the allowed ones, in the simulator's words (operations.hpp), as a native report.
+void report_unexpected(const Scenario& s, const Task& t, const Op& op, const std::string& headline) {
   sim::native::report("unexpected-result",
                       headline + "\n  task " + t.name + ", at " + s.file + ":" + std::to_string(op.at.line));
 }
@@ -71,10 +62,10 @@ void run_native_task(const Scenario& s, const Task& t, const StressOptions& o, s
     if (!o.check_results || op.allowed.empty()) continue;
     const auto it = std::find(op.allowed.begin(), op.allowed.end(), r);
     if (it == op.allowed.end()) {
-      report_unexpected(s, t, op, r, std::nullopt);
+      report_unexpected(s, t, op, unexpected_result_headline(op, r));
     } else if (const auto& want = op.allowed_data[static_cast<std::size_t>(it - op.allowed.begin())];
                want && copied_out.value_or("") != *want) {
-      report_unexpected(s, t, op, r, printable(data_text(*want)));
+      report_unexpected(s, t, op, unexpected_bytes_headline(op, r, *want, copied_out));
     }
   }
   exit_process(p);

@@ -47,6 +47,21 @@ inline std::optional<double> parse_seconds(std::string_view text, double max, st
   return v;
 }
 
+// A finite number in [0, max] (a scale factor: 0 allowed).
+inline std::optional<double> parse_scale(std::string_view text, double max, std::string* error) {
+  std::string s(text);
+  char* end = nullptr;
+  double v = s.empty() ? 0 : std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0 || v > max) {
+    if (error != nullptr) {
+      *error = "expected a number from 0 to " + std::to_string(static_cast<long>(max)) + ", got '" + s.substr(0, 64) +
+               (s.size() > 64 ? "…" : "") + "'";
+    }
+    return std::nullopt;
+  }
+  return v;
+}
+
 // K/N with 0 <= K < N <= max_n.
 struct Shard {
   unsigned k = 0, n = 1;

@@ -10,10 +10,9 @@
 #include <vector>
 
 #include "scenarios/limits.hpp"
-#include "scenarios/number.hpp"
 #include "scenarios/parser.hpp"
-#include "scenarios/printable.hpp"
 #include "scenarios/stress.hpp"
+#include "tools/cli_numbers.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
@@ -23,12 +22,17 @@ namespace devsim::tool {
 
 namespace {
 
+// The options as written; each was checked by its validator (tools/cli_numbers.hpp) before the callback runs.
 struct StressCli {
   std::vector<std::string> files;
-  // Numbers as written, parsed with their ranges by the scenario language's checked parsers.
   std::string iterations = "1000", time, seed = "1", sleep_scale = "1", max_delay_us = "50", iteration_timeout = "10";
   bool check_results = false;
 };
+
+constexpr std::uint64_t kMaxIterations = 1'000'000'000;
+constexpr double kMaxSleepScale = 1000;
+constexpr std::uint64_t kMaxDelayUs = 1'000'000;
+constexpr double kMaxIterationTimeout = 86'400;
 
 // Where the run is, for the sanitizer's death callback: ASan ends the process at a use-after-free, and the line it
 // prints last should say which scenario and iteration it was.
@@ -41,35 +45,15 @@ std::atomic<std::uint64_t> g_iteration{0};
                  static_cast<unsigned long long>(g_iteration.load() + 1));
 }
 
-std::optional<double> seconds_option(const std::string& name, const std::string& text, double max) {
-  std::string why;
-  std::optional<double> v = scenarios::parse_seconds(text, max, &why);
-  if (!v) throw std::invalid_argument(name + ": " + why + ", got '" + scenarios::printable(text, 64) + "'");
-  return v;
-}
-
-std::uint64_t unsigned_option(const std::string& name, const std::string& text, std::uint64_t min, std::uint64_t max) {
-  std::string why;
-  std::optional<std::uint64_t> v = scenarios::parse_unsigned(text, min, max, &why);
-  if (!v) throw std::invalid_argument(name + ": " + why + ", got '" + scenarios::printable(text, 64) + "'");
-  return *v;
-}
-
 int stress_files(const StressCli& cli) {
   scenarios::StressOptions o;
-  try {
-    o.iterations = unsigned_option("--iterations", cli.iterations, 1, 1'000'000'000);
-    if (!cli.time.empty()) o.max_seconds = *seconds_option("--time", cli.time, scenarios::limits::kMaxSeconds);
-    o.seed = unsigned_option("--seed", cli.seed, 0, UINT64_MAX);
-    o.sleep_scale = *seconds_option("--sleep-scale", cli.sleep_scale, 1000);
-    o.max_delay_us = static_cast<std::uint32_t>(unsigned_option("--max-delay-us", cli.max_delay_us, 0, 1'000'000));
-    o.iteration_timeout_seconds = *seconds_option("--iteration-timeout", cli.iteration_timeout, 86'400);
-    if (o.iteration_timeout_seconds <= 0) throw std::invalid_argument("--iteration-timeout: must be more than 0");
-    o.check_results = cli.check_results;
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "devsim stress: " << e.what() << "\n";
-    return 2;
-  }
+  o.iterations = *parse_uint(cli.iterations, 1, kMaxIterations, nullptr);
+  if (!cli.time.empty()) o.max_seconds = *parse_seconds(cli.time, scenarios::limits::kMaxSeconds, nullptr);
+  o.seed = *parse_uint(cli.seed, 0, UINT64_MAX, nullptr);
+  o.sleep_scale = *parse_scale(cli.sleep_scale, kMaxSleepScale, nullptr);
+  o.max_delay_us = static_cast<std::uint32_t>(*parse_uint(cli.max_delay_us, 0, kMaxDelayUs, nullptr));
+  o.iteration_timeout_seconds = *parse_seconds(cli.iteration_timeout, kMaxIterationTimeout, nullptr);
+  o.check_results = cli.check_results;
 #if defined(__SANITIZE_ADDRESS__)
   __sanitizer_set_death_callback(on_sanitizer_death);
 #else
@@ -141,23 +125,33 @@ void add_stress_command(CLI::App& app, int* exit_code) {
       "drivers, firmware, signals or USB device events run only in the simulator (devsim run).");
   cmd->add_option("files", cli->files, "scenario files (.scn)")->required();
   cmd->add_option("--iterations", cli->iterations, "how many times to run each scenario (1..10^9; default 1000)")
-      ->type_name("N");
+      ->type_name("N")
+      ->check(checked("", [](const std::string& t, std::string* e) { return parse_uint(t, 1, kMaxIterations, e); }));
   cmd->add_option("--time", cli->time, "stop each scenario after SECONDS, whatever --iterations says")
-      ->type_name("SECONDS");
+      ->type_name("SECONDS")
+      ->check(checked("", [](const std::string& t, std::string* e) {
+        return parse_seconds(t, scenarios::limits::kMaxSeconds, e);
+      }));
   cmd->add_option("--seed", cli->seed, "the random delays' seed (the OS still decides how threads interleave)")
-      ->type_name("N");
+      ->type_name("N")
+      ->check(checked("", [](const std::string& t, std::string* e) { return parse_uint(t, 0, UINT64_MAX, e); }));
   cmd->add_option("--sleep-scale", cli->sleep_scale,
-                  "a scenario's `sleep` sleeps this fraction of its duration (default 1: real time; 0: not at all)")
-      ->type_name("X");
+                  "a scenario's `sleep` sleeps this fraction of its duration (0..1000; default 1: real time; 0: not "
+                  "at all)")
+      ->type_name("X")
+      ->check(checked("", [](const std::string& t, std::string* e) { return parse_scale(t, kMaxSleepScale, e); }));
   cmd->add_option("--max-delay-us", cli->max_delay_us,
                   "the longest random delay at an operation boundary, in microseconds (0..10^6; default 50)")
-      ->type_name("N");
+      ->type_name("N")
+      ->check(checked("", [](const std::string& t, std::string* e) { return parse_uint(t, 0, kMaxDelayUs, e); }));
   cmd->add_flag("--check-results", cli->check_results,
                 "also report a result outside those the scenario allows (=> ...); off by default, since many rest "
                 "on the order the scenario's virtual-time sleeps give the tasks, which real threads do not keep");
   cmd->add_option("--iteration-timeout", cli->iteration_timeout,
-                  "give up (exit 2) when one iteration runs longer than SECONDS (default 10)")
-      ->type_name("SECONDS");
+                  "give up (exit 2) when one iteration runs longer than SECONDS (> 0, at most a day; default 10)")
+      ->type_name("SECONDS")
+      ->check(
+          checked("", [](const std::string& t, std::string* e) { return parse_seconds(t, kMaxIterationTimeout, e); }));
   cmd->callback([cli, exit_code] { *exit_code = stress_files(*cli); });
 }
 

@@ -42,6 +42,14 @@ fi
 [[ $rc -eq 2 ]] || fail "--iterations 0: exit $rc, expected 2"
 "$devsim" stress --max-delay-us x "$dir/r01-unplug-while-open-fixed.scn" >/dev/null 2>&1; rc=$?
 [[ $rc -eq 2 ]] || fail "--max-delay-us x: exit $rc, expected 2"
+for bad in "--sleep-scale -1" "--sleep-scale nan" "--iteration-timeout 0" "--seed -1" "--iterations 1e9"; do
+  # shellcheck disable=SC2086
+  "$devsim" stress $bad "$dir/r01-unplug-while-open-fixed.scn" >/dev/null 2>&1; rc=$?
+  [[ $rc -eq 2 ]] || fail "$bad: exit $rc, expected 2"
+done
+# A scale of 0: the scenario's sleeps are skipped, which is allowed.
+"$devsim" stress --iterations 3 --sleep-scale 0 "$dir/r01-unplug-while-open-fixed.scn" >/dev/null 2>&1; rc=$?
+[[ $rc -eq 0 ]] || fail "--sleep-scale 0: exit $rc, expected 0"
 "$devsim" stress "$dir/no-such-file.scn" >/dev/null 2>&1; rc=$?
 [[ $rc -eq 2 ]] || fail "a missing file: exit $rc, expected 2"
 out="$("$devsim" stress --iterations 1 --iteration-timeout 0.5 "$dir/blocking-read-buggy.scn" 2>/dev/null)"; rc=$?
