@@ -1,10 +1,10 @@
 // Interrupt lines: handlers the "hardware" triggers, run as their own task in hardirq context; threaded lines'
 // thread functions run after them in process context.
-// With no simulated world (core::sim_world() null) every function but devm_request_irq runs natively on real
-// threads (bus/native_runtime.hpp): a handler runs on one of a fixed set of CPU threads, never beside itself, a
-// thread function on the system workqueue's pool, one run per line at a time, and free_irq/disable_irq/
-// synchronize_irq wait for the line's interrupt in flight and its thread function. devm_request_irq needs a bound
-// device, which needs a simulated world.
+// With no simulated world (core::sim_world() null) every function runs natively on real threads
+// (bus/native_runtime.hpp): a handler runs on one of a fixed set of CPU threads, never beside itself, a thread
+// function on the system workqueue's pool, one run per line at a time, and free_irq/disable_irq/synchronize_irq
+// wait for the line's interrupt in flight and its thread function. devm_request_irq's free_irq is a devres action
+// of the bound device, run at unbind in both runtimes.
 #pragma once
 
 #include <cstdint>

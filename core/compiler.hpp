@@ -8,6 +8,16 @@
 #include "sim/shadow.hpp"
 #include "sim/world.hpp"
 
+#if defined(DEVSIM_TSAN_RUNTIME)
+// The TSan runtime's dynamic annotations (compiler-rt tsan_interface_ann.cpp).
+extern "C" {
+void AnnotateIgnoreReadsBegin(const char* file, int line);
+void AnnotateIgnoreReadsEnd(const char* file, int line);
+void AnnotateIgnoreWritesBegin(const char* file, int line);
+void AnnotateIgnoreWritesEnd(const char* file, int line);
+}
+#endif
+
 namespace devsim::core {
 
 namespace detail {
@@ -20,10 +30,16 @@ constexpr bool kOnceSize = std::is_trivially_copyable_v<T> &&
 // the smp_ forms): the instrumentation sees it as atomic, so it never counts as a data race, it is still
 // checked for use-after-free, and the smp_ forms order memory for the race detector as they do on hardware.
 // READ_ONCE/WRITE_ONCE are volatile accesses inside a no-race scope (as the kernel's are volatile): g++'s
-// instrumentation reports a relaxed atomic load or store of a plain object as a plain access.
+// instrumentation reports a relaxed atomic load or store of a plain object as a plain access. Under the real
+// TSan (DEVSIM_TSAN_RUNTIME, natively) they are relaxed atomics, the form TSan does not call a race.
 template <class T>
 T read_once(const T& x) {
   static_assert(detail::kOnceSize<T>, "READ_ONCE: a scalar or pointer of 1, 2, 4 or 8 bytes");
+#if defined(DEVSIM_TSAN_RUNTIME)
+  T r;
+  __atomic_load(&x, &r, __ATOMIC_RELAXED);
+  return r;
+#endif
   ++sim::shadow::t_view.no_race_depth;
   __asm__ __volatile__("" ::: "memory");  // keep the scope around the access
   T v = *static_cast<const volatile T*>(&x);
@@ -35,6 +51,10 @@ template <class T, class V>
 void write_once(T& x, V&& value) {
   static_assert(detail::kOnceSize<T>, "WRITE_ONCE: a scalar or pointer of 1, 2, 4 or 8 bytes");
   T v = static_cast<T>(value);
+#if defined(DEVSIM_TSAN_RUNTIME)
+  __atomic_store(&x, &v, __ATOMIC_RELAXED);
+  return;
+#endif
   ++sim::shadow::t_view.no_race_depth;
   __asm__ __volatile__("" ::: "memory");  // keep the scope around the access
   *static_cast<volatile T*>(&x) = v;
@@ -56,15 +76,24 @@ void store_release(T& x, V&& value) {
 }
 
 // data_race(expr): the accesses of `expr` are intentionally racy (statistics, heuristics): not reported.
-// They are still checked for use-after-free.
+// They are still checked for use-after-free. Natively under TSan (DEVSIM_TSAN_RUNTIME) the thread's accesses
+// are ignored for the scope, TSan's own form of the same promise (KCSAN: include/linux/compiler.h data_race()).
 class DataRaceScope {
  public:
   DataRaceScope() {
     ++sim::shadow::t_view.no_race_depth;
+#if defined(DEVSIM_TSAN_RUNTIME)
+    AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
+    AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+#endif
     __asm__ __volatile__("" ::: "memory");  // keep the accesses inside the scope
   }
   ~DataRaceScope() {
     __asm__ __volatile__("" ::: "memory");
+#if defined(DEVSIM_TSAN_RUNTIME)
+    AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+    AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
+#endif
     --sim::shadow::t_view.no_race_depth;
   }
   DataRaceScope(const DataRaceScope&) = delete;

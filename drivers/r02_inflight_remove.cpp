@@ -67,7 +67,9 @@ void xfer_put(sim::KPtr<XferDev> dev) {
 // usb_bulk_msg(): submits the request and sleeps until the device completed it; returns the length
 // transferred. Shared by both variants: the difference is whether remove() waits for a call sleeping here.
 int xfer_usb_bulk_msg(sim::KPtr<XferBuf> buf, unsigned request) {
-  buf.store(&XferBuf::request, request);
+  // Marked: the mock's device register. Two transfers on one open device both write it (two plain word writes
+  // are no race for KCSAN, which the simulator follows; TSan, natively, would call them one).
+  buf.store_once(&XferBuf::request, request);
   sim::sleep_for(kXferDuration);  // the URB is on the wire: the hub can unplug the device meanwhile
   return kXferLength;
 }

@@ -19,7 +19,6 @@
 #include "bus/devm.hpp"
 #include "bus/errno.hpp"
 #include "bus/kernel.hpp"
-#include "core/compiler.hpp"
 #include "core/kref.hpp"
 #include "core/srcu.hpp"
 #include "drivers/registry.hpp"
@@ -103,8 +102,8 @@ long r04_fixed_ioctl(File& file, unsigned cmd, unsigned long arg) {
   // LIFETIME: the chip stays alive while this SRCU read section is held: gpiochip_remove() waits for it in
   // synchronize_srcu() before the chip can be freed. SRCU, not RCU, because get() sleeps.
   core::SrcuReadGuard guard = gdev.write().srcu.read_lock();
-  // srcu_dereference(): a marked load (the handle is two words: marked as an intended race).
-  sim::KPtr<GpioChip> chip = data_race(gdev.load(&GpioDevice::chip));
+  // srcu_dereference(): a marked load (include/linux/srcu.h: READ_ONCE underneath).
+  sim::KPtr<GpioChip> chip = gdev.load_once(&GpioDevice::chip);
   if (!chip) return -bus::kENODEV;  // numbed: the chip is gone
   if (arg >= static_cast<unsigned long>(chip.load(&GpioChip::ngpio))) return -bus::kEINVAL;
   return r04_expander_get(chip, static_cast<unsigned>(arg));
@@ -136,7 +135,7 @@ int gpiochip_add(sim::KPtr<GpioChip> chip, bus::Device& parent, const FileOperat
 // gpiochip_remove(): numbs the gpio_device; the chip's memory may be freed when this returns.
 void gpiochip_remove(sim::KPtr<GpioChip> chip, bool synchronize) {
   sim::KPtr<GpioDevice> gdev = chip.load(&GpioChip::gdev);
-  data_race(gdev.store(&GpioDevice::chip, nullptr));  // rcu_assign_pointer(gdev->chip, NULL): marked
+  gdev.store_once(&GpioDevice::chip, nullptr);  // rcu_assign_pointer(gdev->chip, NULL): marked
   if (synchronize) {
     // Every caller that could still see the old pointer is inside an SRCU section that began before this.
     gdev.write().srcu.synchronize();

@@ -85,8 +85,8 @@ void r16_request_done(R16Ptr priv) {
   r16_put(priv);  // the request's reference; the last one if remove() already ran
 }
 void r16_remove_fixed(R16Ptr priv) {
-  priv.store(&R16Priv::gone, true);
-  r16_put(priv);  // the driver's reference; a request in flight keeps its own
+  priv.store_once(&R16Priv::gone, true);  // WRITE_ONCE: the firmware callback reads it without a lock
+  r16_put(priv);                          // the driver's reference; a request in flight keeps its own
 }
 
 const R16Variant kR16Buggy{r16_alloc_buggy, r16_request_done_buggy, r16_remove_buggy};

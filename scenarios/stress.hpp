@@ -38,7 +38,7 @@ struct StressResult {
 };
 
 // Why `scenario` cannot run natively, as "FILE:LINE:COL: message", or "" if it can. Natively there are no C
-// drivers (modules), firmware requests, signals to tasks, or USB device events.
+// drivers (modules), signals to tasks, or USB device events.
 std::string native_obstacle(const Scenario& scenario);
 
 // Runs the scenario natively until an iteration reports, the iterations or the time run out. Requires that

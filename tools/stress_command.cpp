@@ -1,11 +1,19 @@
 #include "tools/stress_command.hpp"
 
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -25,11 +33,13 @@ namespace {
 // The options as written; each was checked by its validator (tools/cli_numbers.hpp) before the callback runs.
 struct StressCli {
   std::vector<std::string> files;
-  std::string iterations = "1000", time, seed = "1", sleep_scale = "1", max_delay_us = "50", iteration_timeout = "10";
+  std::string iterations = "1000", time, seed = "1", sleep_scale = "1", max_delay_us = "50", iteration_timeout = "10",
+              threads = "1";
   bool check_results = false;
 };
 
 constexpr std::uint64_t kMaxIterations = 1'000'000'000;
+constexpr std::uint64_t kMaxWorkers = 256;
 constexpr double kMaxSleepScale = 1000;
 constexpr std::uint64_t kMaxDelayUs = 1'000'000;
 constexpr double kMaxIterationTimeout = 86'400;
@@ -38,11 +48,131 @@ constexpr double kMaxIterationTimeout = 86'400;
 // prints last should say which scenario and iteration it was.
 std::atomic<const char*> g_file{nullptr};
 std::atomic<std::uint64_t> g_iteration{0};
+std::atomic<int> g_worker{-1};  // this process's worker number under --threads (-1: the only process)
 
 [[maybe_unused]] void on_sanitizer_death() {
-  if (const char* f = g_file.load())
+  const char* f = g_file.load();
+  if (f == nullptr) return;
+  if (int w = g_worker.load(); w >= 0)
+    std::fprintf(stderr, "devsim stress: %s: worker %d stopped by the sanitizer's report in its iteration %llu\n", f, w,
+                 static_cast<unsigned long long>(g_iteration.load() + 1));
+  else
     std::fprintf(stderr, "devsim stress: %s: stopped by the sanitizer's report in iteration %llu\n", f,
                  static_cast<unsigned long long>(g_iteration.load() + 1));
+}
+
+void print_limit(const scenarios::Scenario& s, std::uint64_t iteration, double timeout) {
+  std::cout << "LIMIT " << s.file << ": iteration " << iteration << " has not finished after " << timeout
+            << " s: a task is blocked (a deadlock, or a wait that only a signal or an unplug ends; devsim cannot "
+               "interrupt a native thread). Explore the scenario with devsim run.\n";
+  std::cout.flush();
+  std::fflush(stderr);
+}
+
+// One scenario in this process. Returns when the run ends; a hung iteration ends the process (exit 2): its blocked
+// threads still use the scenario and the machine, so nothing may be destroyed under them.
+scenarios::StressResult stress_here(const scenarios::Scenario& s, const scenarios::StressOptions& o) {
+  g_file = s.file.c_str();
+  g_iteration = 0;
+  scenarios::StressResult r =
+      scenarios::stress_scenario(s, o, [](const scenarios::StressResult& now) { g_iteration = now.iterations; });
+  if (r.hung) {
+    print_limit(s, r.iterations + 1, o.iteration_timeout_seconds);
+    std::_Exit(2);
+  }
+  return r;
+}
+
+// What a worker process tells the parent when its run ends normally (a sanitizer or a hang ends it otherwise).
+struct WorkerSummary {
+  std::uint64_t iterations = 0;
+  std::uint64_t reports = 0;
+};
+
+struct Worker {
+  pid_t pid = -1;
+  int summary_fd = -1;  // the read end of the worker's pipe
+  int status = 0;       // waitpid's, once reaped
+  bool reaped = false;
+};
+
+// --threads N: N worker processes run the scenario at once, each on its own native machine (there is one per
+// process) with seed + k and its share of the iterations. The first that fails stops the others. Returns the exit
+// status for this scenario: 0 passed, 1 a report, 2 a hang.
+int stress_in_workers(const scenarios::Scenario& s, const scenarios::StressOptions& o, unsigned workers) {
+  std::cout.flush();
+  std::fflush(stderr);
+  std::vector<Worker> ws(workers);
+  for (unsigned k = 0; k < workers; ++k) {
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      ::close(fds[0]);
+      for (unsigned j = 0; j < k; ++j)
+        ::close(ws[j].summary_fd);
+      g_worker = static_cast<int>(k);
+      scenarios::StressOptions mine = o;
+      mine.seed = o.seed + k;
+      mine.iterations = o.iterations / workers + (k < o.iterations % workers ? 1 : 0);
+      scenarios::StressResult r = mine.iterations == 0 ? scenarios::StressResult{} : stress_here(s, mine);
+      WorkerSummary sum{r.iterations, r.reports};
+      [[maybe_unused]] ssize_t n = ::write(fds[1], &sum, sizeof sum);
+      ::close(fds[1]);
+      std::cout.flush();
+      std::fflush(stderr);
+      // exit, not _Exit: LeakSanitizer's check runs at exit.
+      std::exit(r.passed() ? 0 : 1);
+    }
+    ::close(fds[1]);
+    ws[k] = Worker{pid, fds[0]};
+  }
+  // Reap in the order they end; the first failure stops the rest.
+  int failed = -1;
+  for (unsigned left = workers; left > 0; --left) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) {
+        ++left;
+        continue;
+      }
+      throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
+    }
+    for (unsigned k = 0; k < workers; ++k) {
+      if (ws[k].pid != pid) continue;
+      ws[k].status = status;
+      ws[k].reaped = true;
+      bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      if (!ok && failed < 0) {
+        failed = static_cast<int>(k);
+        for (const Worker& other : ws)
+          if (!other.reaped) ::kill(other.pid, SIGKILL);
+      }
+    }
+  }
+  std::uint64_t iterations = 0;
+  for (Worker& w : ws) {
+    WorkerSummary sum;
+    if (::read(w.summary_fd, &sum, sizeof sum) == static_cast<ssize_t>(sizeof sum)) iterations += sum.iterations;
+    ::close(w.summary_fd);
+  }
+  if (failed < 0) {
+    std::cout << "PASS " << s.file << ": " << iterations << " iteration(s) on real threads in " << workers
+              << " worker processes, no report\n";
+    return 0;
+  }
+  const Worker& w = ws[static_cast<unsigned>(failed)];
+  if (WIFEXITED(w.status) && WEXITSTATUS(w.status) == 2) return 2;  // the worker printed its LIMIT line
+  std::cout << "FAIL " << s.file << ": worker " << failed << " (seed " << o.seed + static_cast<unsigned>(failed)
+            << ") ";
+  if (WIFSIGNALED(w.status))
+    std::cout << "ended by signal " << WTERMSIG(w.status);
+  else
+    std::cout << "exited with status " << WEXITSTATUS(w.status);
+  std::cout << " (its reports are above, on stderr); the others were stopped\n";
+  return 1;
 }
 
 int stress_files(const StressCli& cli) {
@@ -54,6 +184,7 @@ int stress_files(const StressCli& cli) {
   o.max_delay_us = static_cast<std::uint32_t>(*parse_uint(cli.max_delay_us, 0, kMaxDelayUs, nullptr));
   o.iteration_timeout_seconds = *parse_seconds(cli.iteration_timeout, kMaxIterationTimeout, nullptr);
   o.check_results = cli.check_results;
+  const auto workers = static_cast<unsigned>(*parse_uint(cli.threads, 1, kMaxWorkers, nullptr));
 #if defined(__SANITIZE_ADDRESS__)
   __sanitizer_set_death_callback(on_sanitizer_death);
 #else
@@ -78,22 +209,16 @@ int stress_files(const StressCli& cli) {
     }
   }
   bool all_passed = true;
+  std::cout << std::fixed << std::setprecision(2);
   for (const scenarios::Scenario& s : parsed) {
-    g_file = s.file.c_str();
-    g_iteration = 0;
-    scenarios::StressResult r =
-        scenarios::stress_scenario(s, o, [](const scenarios::StressResult& now) { g_iteration = now.iterations; });
-    std::cout << std::fixed << std::setprecision(2);
-    if (r.hung) {
-      std::cout << "LIMIT " << s.file << ": iteration " << r.iterations + 1 << " has not finished after "
-                << o.iteration_timeout_seconds
-                << " s: a task is blocked (a deadlock, or a wait that only a signal or an unplug ends; devsim cannot "
-                   "interrupt a native thread). Explore the scenario with devsim run.\n";
+    if (workers > 1) {
+      int status = stress_in_workers(s, o, workers);
       std::cout.flush();
-      std::fflush(stderr);
-      // The blocked threads still use the scenario and the machine: end here, without destroying them.
-      std::_Exit(2);
+      if (status == 2) return 2;  // a hang ends the run, as in one process
+      all_passed = all_passed && status == 0;
+      continue;
     }
+    scenarios::StressResult r = stress_here(s, o);
     if (r.passed()) {
       std::cout << "PASS " << s.file << ": " << r.iterations << " iteration(s) on real threads, no report ("
                 << r.seconds << " s)\n";
@@ -122,7 +247,7 @@ void add_stress_command(CLI::App& app, int* exit_code) {
       "after iounmap, bad kfree). Expectations (expect/explore/schedule) are not used: any report fails, and results "
       "(=> ...) are checked only with --check-results. Exit 0 "
       "when no iteration reported, 1 when one did, 2 on input errors or when an iteration hangs. Scenarios with C "
-      "drivers, firmware, signals or USB device events run only in the simulator (devsim run).");
+      "drivers, signals or USB device events run only in the simulator (devsim run).");
   cmd->add_option("files", cli->files, "scenario files (.scn)")->required();
   cmd->add_option("--iterations", cli->iterations, "how many times to run each scenario (1..10^9; default 1000)")
       ->type_name("N")
@@ -144,6 +269,12 @@ void add_stress_command(CLI::App& app, int* exit_code) {
                   "the longest random delay at an operation boundary, in microseconds (0..10^6; default 50)")
       ->type_name("N")
       ->check(checked("", [](const std::string& t, std::string* e) { return parse_uint(t, 0, kMaxDelayUs, e); }));
+  cmd->add_option("--threads", cli->threads,
+                  "run N iterations at a time, each in its own worker process with its own native machine (worker "
+                  "k uses seed + k and 1/N of the iterations; --time applies to each); the first failure stops "
+                  "the others (1..256; default 1)")
+      ->type_name("N")
+      ->check(checked("", [](const std::string& t, std::string* e) { return parse_uint(t, 1, kMaxWorkers, e); }));
   cmd->add_flag("--check-results", cli->check_results,
                 "also report a result outside those the scenario allows (=> ...); off by default, since many rest "
                 "on the order the scenario's virtual-time sleeps give the tasks, which real threads do not keep");

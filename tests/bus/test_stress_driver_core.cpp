@@ -144,7 +144,7 @@ struct FreshMachine {
 
 // The simulator's fibers are not annotated for TSan (.ci/run): under TSan only the native cases run; the main and
 // ASan builds run this one too.
-#if !defined(DEVSIM_TSAN_BUILD)
+#if !defined(DEVSIM_TSAN_RUNTIME)
 BOOST_AUTO_TEST_CASE(the_same_driver_is_clean_in_every_simulated_schedule) {
   // The simulator's half of "one driver source, two runtimes": the open file against the unplug, explored.
   std::atomic<int> bad_results{0};

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # devsim stress on every shipped scenario (real OS threads):
-# - one that cannot run natively (a C driver, firmware, a signal, a USB device event) exits 2 with FILE:LINE:COL;
+# - one that cannot run natively (a C driver, a signal, a USB device event) exits 2 with FILE:LINE:COL;
 # - every fixed scenario that can run natively runs ITERATIONS iterations with no report (exit 0);
 # - in an ASan build, the buggy R3 and R14 are caught by ASan (a non-zero exit other than 2);
+# - --threads N splits the iterations among N worker processes, and the first failure stops the run;
 # - bad options exit 2; an iteration that hangs (blocking-read-buggy's reader) is a devsim limit: exit 2, LIMIT.
 #   check_stress.sh DEVSIM SCENARIO_DIR [ITERATIONS]
 set -u
@@ -36,7 +37,23 @@ if [[ $asan -eq 1 ]]; then
     "$devsim" stress --iterations 2000 --sleep-scale 0.1 "$dir/$name.scn" >/dev/null 2>&1; rc=$?
     [[ $rc -ne 0 && $rc -ne 2 ]] || fail "$name: ASan did not stop it natively (exit $rc)"
   done
+  out="$("$devsim" stress --threads 2 --iterations 2000 --sleep-scale 0.1 "$dir/r03-two-lifecycles-buggy.scn" 2>/dev/null)"
+  rc=$?
+  [[ $rc -eq 1 ]] || fail "r03 in 2 workers: exit $rc, expected 1"
+  grep -q "^FAIL .*r03-two-lifecycles-buggy.scn: worker [01] (seed [12]) .*the others were stopped" <<<"$out" ||
+    fail "r03 in 2 workers: no FAIL line naming the worker: $out"
 fi
+
+out="$("$devsim" stress --threads 3 --iterations 31 --sleep-scale 0.1 "$dir/r01-unplug-while-open-fixed.scn" 2>/dev/null)"
+rc=$?
+[[ $rc -eq 0 ]] || fail "3 workers on a fixed scenario: exit $rc"
+grep -q "^PASS .*r01-unplug-while-open-fixed.scn: 31 iteration(s) on real threads in 3 worker processes" <<<"$out" ||
+  fail "3 workers: the iterations are not counted over the workers: $out"
+for bad in "--threads 0" "--threads 257"; do
+  # shellcheck disable=SC2086
+  "$devsim" stress $bad "$dir/r01-unplug-while-open-fixed.scn" >/dev/null 2>&1; rc=$?
+  [[ $rc -eq 2 ]] || fail "$bad: exit $rc, expected 2"
+done
 
 "$devsim" stress --iterations 0 "$dir/r01-unplug-while-open-fixed.scn" >/dev/null 2>&1; rc=$?
 [[ $rc -eq 2 ]] || fail "--iterations 0: exit $rc, expected 2"
@@ -55,4 +72,8 @@ done
 out="$("$devsim" stress --iterations 1 --iteration-timeout 0.5 "$dir/blocking-read-buggy.scn" 2>/dev/null)"; rc=$?
 [[ $rc -eq 2 ]] || fail "a hanging iteration: exit $rc, expected 2"
 grep -q "^LIMIT .*blocking-read-buggy.scn: iteration 1 has not finished" <<<"$out" || fail "no LIMIT line: $out"
+out="$("$devsim" stress --threads 2 --iterations 2 --iteration-timeout 0.5 "$dir/blocking-read-buggy.scn" 2>/dev/null)"
+rc=$?
+[[ $rc -eq 2 ]] || fail "a hanging iteration in 2 workers: exit $rc, expected 2"
+grep -q "^LIMIT .*blocking-read-buggy.scn: iteration 1 has not finished" <<<"$out" || fail "no LIMIT line (2 workers): $out"
 echo "ok: $native_fixed fixed scenarios clean natively ($iterations iterations each), asan=$asan"
