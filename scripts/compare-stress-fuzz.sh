@@ -3,7 +3,7 @@
 # for every shipped buggy scenario that runs natively, RUNS runs of `devsim stress` in a build whose drivers ASan
 # instruments, and RUNS runs of `devsim fuzz --stop-at-first` on the scenario's driver in the default build, each
 # capped at CAP seconds. Prints one table row per scenario: how many runs found a report, and the median time to it.
-#   scripts/compare-stress-fuzz.sh NATIVE_DEVSIM SIM_DEVSIM [RUNS] [CAP]
+#   scripts/compare-stress-fuzz.sh NATIVE_DEVSIM SIM_DEVSIM [RUNS] [CAP] [NAME_REGEX]
 #   NATIVE_DEVSIM: built with DEVSIM_BUILD_TARGET=devsim DEVSIM_BUILD_DIR=build-asan-native scripts/setup.sh \
 #                  -DDEVSIM_SANITIZE=address -DDEVSIM_INSTRUMENT=OFF -DDEVSIM_BUILD_BENCH=OFF -DDEVSIM_BUILD_TESTS=OFF
 set -u
@@ -11,6 +11,7 @@ native="$1"
 sim="$2"
 runs="${3:-10}"
 cap="${4:-10}"
+only="${5:-.}"  # the scenarios whose names match this extended regex
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 # An iteration still running after this is a hang (LIMIT): devsim stress's default, or the cap if shorter.
@@ -25,6 +26,7 @@ echo "| scenario | stress (ASan): found | stress: median s to report | fuzz: fou
 echo "| --- | ---: | ---: | ---: | ---: |"
 for scn in scenarios/*-buggy.scn; do
   name="$(basename "$scn" .scn)"
+  grep -qE "$only" <<<"$name" || continue
   "$native" stress --iterations 1 --iteration-timeout 1 "$scn" >/dev/null 2>"$work/err"
   [[ $? -eq 2 ]] && grep -q "simulator" "$work/err" && continue  # runs only in the simulator
   driver="$(awk '$1 == "driver" {print $2; exit}' "$scn")"
