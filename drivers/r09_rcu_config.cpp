@@ -25,6 +25,7 @@
 #include "core/kbox.hpp"
 #include "core/rcu.hpp"
 #include "core/rcu_ptr.hpp"
+#include "drivers/minor_ida.hpp"
 #include "drivers/registry.hpp"
 #include "sim/machine.hpp"
 
@@ -67,20 +68,8 @@ struct R09Dev {
 };
 using R09Arc = core::Arc<R09Dev>;
 
-// /dev/rcucfgN numbers, per world (the kernel's ida).
-struct R09Minors {
-  std::vector<bool> used;
-  int alloc() {
-    for (std::size_t i = 0; i < used.size(); ++i)
-      if (!used[i]) return used[i] = true, static_cast<int>(i);
-    used.push_back(true);
-    return static_cast<int>(used.size() - 1);
-  }
-  void release(int minor) { used[static_cast<std::size_t>(minor)] = false; }
-};
-R09Minors& r09_minors() {
-  return sim::machine_state<R09Minors>();
-}
+// /dev/rcucfgN numbers, per machine (drivers/minor_ida.hpp).
+using R09Minors = MinorIda<struct R09MinorsTag>;
 
 // ---- the read side: shared ------------------------------------------------------------------------------
 
@@ -149,7 +138,7 @@ const bus::FileOperations kR09Fops{r09_open, nullptr, nullptr, r09_ioctl, nullpt
 // ---- probe / remove ---------------------------------------------------------------------------------------
 
 int r09_probe(CoreContext& ctx, const R09Variant& variant) {
-  const int minor = r09_minors().alloc();
+  const int minor = R09Minors::alloc();
   Cdev* cdev = bus::cdev_alloc(&kR09Fops);
   R09Arc dev = R09Arc::emplace(Site::current(), &variant, cdev, minor);
   // Nothing to free: the pointer was null.
@@ -161,7 +150,7 @@ int r09_probe(CoreContext& ctx, const R09Variant& variant) {
   cdev->on_release = [owner] { R09Arc::from_foreign(owner).drop(); };
   if (int r = bus::cdev_add(*cdev, "rcucfg" + std::to_string(minor), &ctx.device()); r != 0) {
     bus::cdev_del(*cdev);  // drops the owner's reference: the hook drops the state's
-    r09_minors().release(minor);
+    R09Minors::release(minor);
     return r;
   }
   ctx->set_drvdata_owned(std::move(dev));  // the driver's reference, dropped by the driver core after remove()
@@ -179,7 +168,7 @@ void r09_remove(CoreContext& ctx) {
   core::ArcForeignBorrow<R09Dev> dev = ctx->drvdata_borrow<R09Arc>();
   dev->gone.store(true);  // calls that start from now on get -ENODEV
   bus::cdev_del(*dev->cdev);
-  r09_minors().release(dev->minor);
+  R09Minors::release(dev->minor);
   // The driver core drops the driver's reference right after this returns; open files keep theirs.
 }
 

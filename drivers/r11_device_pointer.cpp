@@ -19,6 +19,7 @@
 #include "bus/errno.hpp"
 #include "core/aref.hpp"
 #include "core/kref.hpp"
+#include "drivers/minor_ida.hpp"
 #include "drivers/registry.hpp"
 #include "sim/kmalloc.hpp"
 #include "sim/machine.hpp"
@@ -57,20 +58,8 @@ void dev_dbg(const Device& dev, const char* what, const Site& site = Site::curre
   static_cast<void>(what);  // the simulator prints nothing
 }
 
-// /dev/devptrN numbers, per world (the kernel's ida).
-struct R11Minors {
-  std::vector<bool> used;
-};
-int r11_minor_alloc() {
-  std::vector<bool>& used = sim::machine_state<R11Minors>().used;
-  for (std::size_t i = 0; i < used.size(); ++i)
-    if (!used[i]) return used[i] = true, static_cast<int>(i);
-  used.push_back(true);
-  return static_cast<int>(used.size() - 1);
-}
-void r11_minor_free(int minor) {
-  sim::machine_state<R11Minors>().used[static_cast<std::size_t>(minor)] = false;
-}
+// /dev/devptrN numbers, per machine (drivers/minor_ida.hpp).
+using R11Minors = MinorIda<struct R11MinorsTag>;
 
 // kref release: the state goes, and with it the device reference the fixed variant holds.
 void r11_free(sim::KPtr<R11Dev> priv) {
@@ -122,7 +111,7 @@ int r11_probe(CoreContext& ctx, bool buggy) {
     p.dev_raw = &ctx.device();  // BUG: no get_device(): the pointer does not keep the device
   else
     p.dev_ref = core::ARef<Device>(ctx.device());  // get_device(): the state holds the device until r11_free
-  p.minor = r11_minor_alloc();
+  p.minor = R11Minors::alloc();
   p.cdev = bus::cdev_alloc(&kR11Fops);
   // LIFETIME: the cdev holds a reference on the state until its last put, so an open that found the node
   // finds the state alive. Set up before the node is published.
@@ -132,7 +121,7 @@ int r11_probe(CoreContext& ctx, bool buggy) {
   // No parent (misc style): the cdev does not hold the USB device.
   if (int r = bus::cdev_add(*p.cdev, "devptr" + std::to_string(p.minor), nullptr); r != 0) {
     bus::cdev_del(*p.cdev);  // the cdev's reference on the state goes with it
-    r11_minor_free(p.minor);
+    R11Minors::release(p.minor);
     r11_put(priv);
     return r;
   }
@@ -153,7 +142,7 @@ void r11_remove(CoreContext& ctx) {
   sim::KPtr<R11Dev> priv(raw);
   priv.store_once(&R11Dev::gone, true);      // WRITE_ONCE: ioctls read it without a lock
   bus::cdev_del(*priv.load(&R11Dev::cdev));  // no new opens; open files keep the cdev and the state
-  r11_minor_free(priv.load(&R11Dev::minor));
+  R11Minors::release(priv.load(&R11Dev::minor));
   r11_put(priv);
 }
 

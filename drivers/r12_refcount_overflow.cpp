@@ -21,6 +21,7 @@
 #include "bus/cdev.hpp"
 #include "bus/errno.hpp"
 #include "core/refcount.hpp"
+#include "drivers/minor_ida.hpp"
 #include "drivers/registry.hpp"
 #include "sim/kmalloc.hpp"
 #include "sim/machine.hpp"
@@ -56,20 +57,8 @@ struct R12Dev {
   bool gone = false;  // set by remove(): calls after unplug get -ENODEV
 };
 
-// /dev/statsN numbers, per world (the kernel's ida).
-struct R12Minors {
-  std::vector<bool> used;
-};
-int r12_minor_alloc() {
-  std::vector<bool>& used = sim::machine_state<R12Minors>().used;
-  for (std::size_t i = 0; i < used.size(); ++i)
-    if (!used[i]) return used[i] = true, static_cast<int>(i);
-  used.push_back(true);
-  return static_cast<int>(used.size() - 1);
-}
-void r12_minor_free(int minor) {
-  sim::machine_state<R12Minors>().used[static_cast<std::size_t>(minor)] = false;
-}
+// /dev/statsN numbers, per machine (drivers/minor_ida.hpp).
+using R12Minors = MinorIda<struct R12MinorsTag>;
 
 void r12_free(R12Ptr priv) {
   sim::kfree(priv);
@@ -146,7 +135,7 @@ int r12_probe(CoreContext& ctx, const R12Variant& variant) {
   // one more increment than the driver and one file take reaches the limit.
   p.refs.set(INT_MAX - 1);
   p.raw_refs = UINT_MAX - 1;
-  p.minor = r12_minor_alloc();
+  p.minor = R12Minors::alloc();
   p.cdev = bus::cdev_alloc(&kR12Fops);
   // LIFETIME: the cdev holds a reference on the state until its last put: an open that found the node finds
   // the state alive. (Already counted in the starting value above.)
@@ -154,7 +143,7 @@ int r12_probe(CoreContext& ctx, const R12Variant& variant) {
   p.cdev->on_release = [priv] { r12_put_ref(priv); };
   if (int r = bus::cdev_add(*p.cdev, "stats" + std::to_string(p.minor), &ctx.device()); r != 0) {
     bus::cdev_del(*p.cdev);
-    r12_minor_free(p.minor);
+    R12Minors::release(p.minor);
     r12_put_ref(priv);
     return r;
   }
@@ -174,7 +163,7 @@ void r12_remove(CoreContext& ctx) {
   R12Ptr priv(raw);
   priv.store_once(&R12Dev::gone, true);  // WRITE_ONCE: ioctls read it without a lock
   bus::cdev_del(*priv.load(&R12Dev::cdev));
-  r12_minor_free(priv.load(&R12Dev::minor));
+  R12Minors::release(priv.load(&R12Dev::minor));
   r12_put_ref(priv);
 }
 

@@ -16,6 +16,7 @@
 
 #include "bus/cdev.hpp"
 #include "bus/errno.hpp"
+#include "drivers/minor_ida.hpp"
 #include "drivers/registry.hpp"
 #include "sim/kmalloc.hpp"
 #include "sim/machine.hpp"
@@ -41,20 +42,8 @@ struct R13Shared {
 };
 using R13Ptr = sim::KPtr<R13Shared>;
 
-// Node numbers, per world (the kernel's ida).
-struct R13Minors {
-  std::vector<bool> used;
-};
-int r13_minor_alloc() {
-  std::vector<bool>& used = sim::machine_state<R13Minors>().used;
-  for (std::size_t i = 0; i < used.size(); ++i)
-    if (!used[i]) return used[i] = true, static_cast<int>(i);
-  used.push_back(true);
-  return static_cast<int>(used.size() - 1);
-}
-void r13_minor_free(int minor) {
-  sim::machine_state<R13Minors>().used[static_cast<std::size_t>(minor)] = false;
-}
+// Node numbers, per machine (drivers/minor_ida.hpp).
+using R13Minors = MinorIda<struct R13MinorsTag>;
 
 // ---- file operations (shared by both nodes and both variants) ------------------------------------------
 
@@ -79,7 +68,7 @@ int r13_release(Cdev&, File&) {
 const bus::FileOperations kR13Fops{r13_open, nullptr, nullptr, r13_ioctl, nullptr, nullptr, r13_release};
 
 void r13_free_shared(R13Ptr shared) {
-  r13_minor_free(shared.load(&R13Shared::minor));
+  R13Minors::release(shared.load(&R13Shared::minor));
   sim::kfree(shared);
 }
 
@@ -135,7 +124,7 @@ int r13_probe(CoreContext& ctx, const R13Variant& variant) {
   drvdata.store(&R13Drvdata::shared, shared);
   drvdata.store(&R13Drvdata::variant, &variant);
   R13Shared& s = shared.write();  // LIFETIME: ours alone until the nodes are added
-  s.minor = r13_minor_alloc();
+  s.minor = R13Minors::alloc();
   s.card = bus::cdev_alloc(&kR13Fops);
   s.render = bus::cdev_alloc(&kR13Fops);
   s.card->set_owner(shared);

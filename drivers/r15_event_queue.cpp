@@ -28,6 +28,7 @@
 #include "core/list_arc.hpp"
 #include "core/list_head.hpp"
 #include "core/spinlock.hpp"
+#include "drivers/minor_ida.hpp"
 #include "drivers/registry.hpp"
 #include "sim/machine.hpp"
 
@@ -101,20 +102,8 @@ struct R15Dev {
 };
 using R15Arc = core::Arc<R15Dev>;
 
-// /dev/evqN numbers, per world (the kernel's ida).
-struct R15Minors {
-  std::vector<bool> used;
-};
-int r15_minor_alloc() {
-  std::vector<bool>& used = sim::machine_state<R15Minors>().used;
-  for (std::size_t i = 0; i < used.size(); ++i)
-    if (!used[i]) return used[i] = true, static_cast<int>(i);
-  used.push_back(true);
-  return static_cast<int>(used.size() - 1);
-}
-void r15_minor_free(int minor) {
-  sim::machine_state<R15Minors>().used[static_cast<std::size_t>(minor)] = false;
-}
+// /dev/evqN numbers, per machine (drivers/minor_ida.hpp).
+using R15Minors = MinorIda<struct R15MinorsTag>;
 
 // ---- queueing: where the variants differ --------------------------------------------------------------------
 
@@ -196,7 +185,7 @@ const bus::FileOperations kR15Fops{r15_open, r15_read, nullptr, r15_ioctl, nullp
 // ---- probe / remove ---------------------------------------------------------------------------------------
 
 int r15_probe(CoreContext& ctx, const R15Variant& variant) {
-  const int minor = r15_minor_alloc();
+  const int minor = R15Minors::alloc();
   Cdev* cdev = bus::cdev_alloc(&kR15Fops);
   // Preallocated: posting happens in contexts that must not allocate.
   R15EventArc status = R15EventArc::emplace(Site::current(), kR15StatusChanged);
@@ -208,7 +197,7 @@ int r15_probe(CoreContext& ctx, const R15Variant& variant) {
   cdev->on_release = [owner] { R15Arc::from_foreign(owner).drop(); };
   if (int r = bus::cdev_add(*cdev, "evq" + std::to_string(minor), &ctx.device()); r != 0) {
     bus::cdev_del(*cdev);  // drops the owner's reference: the hook drops the state's
-    r15_minor_free(minor);
+    R15Minors::release(minor);
     return r;
   }
   ctx->set_drvdata_owned(std::move(dev));  // the driver's reference, dropped by the driver core after remove()
@@ -225,7 +214,7 @@ void r15_remove(CoreContext& ctx) {
   core::ArcForeignBorrow<R15Dev> dev = ctx->drvdata_borrow<R15Arc>();
   dev->gone.store(true);
   bus::cdev_del(*dev->cdev);
-  r15_minor_free(dev->minor);
+  R15Minors::release(dev->minor);
 }
 
 DriverInfo r15_info(bool buggy) {
