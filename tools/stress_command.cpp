@@ -103,11 +103,25 @@ int stress_in_workers(const scenarios::Scenario& s, const scenarios::StressOptio
   std::cout.flush();
   std::fflush(stderr);
   std::vector<Worker> ws(workers);
+  // Out of processes or descriptors part way: the workers already started must not run on unwatched.
+  const auto give_up = [&ws](unsigned started, const char* what) {
+    const std::string why = std::string(what) + ": " + std::strerror(errno);
+    for (unsigned j = 0; j < started; ++j) {
+      ::kill(ws[j].pid, SIGKILL);
+      ::waitpid(ws[j].pid, nullptr, 0);
+      ::close(ws[j].summary_fd);
+    }
+    throw std::runtime_error("stress --threads: " + why);
+  };
   for (unsigned k = 0; k < workers; ++k) {
     int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+    if (::pipe(fds) != 0) give_up(k, "pipe");
     pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    if (pid < 0) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      give_up(k, "fork");
+    }
     if (pid == 0) {
       ::close(fds[0]);
       for (unsigned j = 0; j < k; ++j)
