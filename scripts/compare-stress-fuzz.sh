@@ -27,14 +27,15 @@ echo "| --- | ---: | ---: | ---: | ---: |"
 for scn in scenarios/*-buggy.scn; do
   name="$(basename "$scn" .scn)"
   grep -qE "$only" <<<"$name" || continue
-  "$native" stress --iterations 1 --iteration-timeout 1 "$scn" >/dev/null 2>"$work/err"
+  # The braces take bash's "Aborted" line for a run that ASan ended (abort_on_error) off the terminal.
+  { "$native" stress --iterations 1 --iteration-timeout 1 "$scn" >/dev/null 2>"$work/err"; } 2>/dev/null
   [[ $? -eq 2 ]] && grep -q "simulator" "$work/err" && continue  # runs only in the simulator
   driver="$(awk '$1 == "driver" {print $2; exit}' "$scn")"
   : >"$work/native"; nfound=0; nlimit=0
   for seed in $(seq 1 "$runs"); do
     start=$(date +%s.%N)
-    timeout -s KILL $((${cap%.*} + 30)) "$native" stress --iterations 1000000000 --time "$cap" --sleep-scale 0.1 \
-      --iteration-timeout "$itimeout" --seed "$seed" "$scn" >"$work/out" 2>"$work/err"
+    { timeout -s KILL $((${cap%.*} + 30)) "$native" stress --iterations 1000000000 --time "$cap" --sleep-scale 0.1 \
+      --iteration-timeout "$itimeout" --seed "$seed" "$scn" >"$work/out" 2>"$work/err"; } 2>/dev/null
     rc=$?
     end=$(date +%s.%N)
     if [[ $rc -eq 2 ]]; then nlimit=$((nlimit + 1)); continue; fi
