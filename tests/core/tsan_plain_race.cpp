@@ -1,20 +1,17 @@
-// The TSan build's true positive: two threads write one plain variable with nothing ordering them. TSan must
-// report it; otherwise core_stress_marked's "no report" would prove nothing. Built only with DEVSIM_SANITIZE=thread.
-#include <latch>
+// The TSan build's true positive: the main thread and the thread it started write one plain variable between the
+// start and the join, the only two points that order them. TSan must report it; otherwise core_stress_marked's
+// "no report" would prove nothing. Built only with DEVSIM_SANITIZE=thread.
+// No latch to start them together: with one, TSan reported the race in 18 of 30 runs (its wake-up path can order
+// the writes as far as TSan knows); this form, TSan's own example, in 200 of 200.
 #include <thread>
 
 namespace {
-long g_word = 0;
+int g_word = 0;
 }
 
 int main() {
-  std::latch start(2);
-  std::thread other([&] {
-    start.arrive_and_wait();
-    g_word = 1;
-  });
-  start.arrive_and_wait();
-  g_word = 2;
+  std::thread other([] { ++g_word; });
+  --g_word;
   other.join();
-  return g_word == 0 ? 1 : 0;
+  return g_word;
 }
