@@ -20,16 +20,10 @@ struct NativeFirmwareRequests {
 };
 
 sim::KPtr<Firmware> load(const std::string& name, const Site& site) {
+  sim::sleep_for(kLoadTime, site);
   std::string contents;
-  if (sim::World* w = sim::World::current()) {
-    w->sleep_for(kLoadTime, site);
-    auto& files = kernel().firmware_files();
-    auto it = files.find(name);
-    if (it == files.end()) return nullptr;
-    contents = it->second;
-  } else {
-    sim::sleep_for(kLoadTime, site);
-    HostGuard guard;
+  {
+    HostGuard guard;  // natively the file table is the machine's, read by every pool thread
     auto& files = kernel().firmware_files();
     auto it = files.find(name);
     if (it == files.end()) return nullptr;

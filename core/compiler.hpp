@@ -5,6 +5,7 @@
 
 #include <type_traits>
 
+#include "sim/once.hpp"
 #include "sim/shadow.hpp"
 #include "sim/world.hpp"
 
@@ -20,57 +21,28 @@ void AnnotateIgnoreWritesEnd(const char* file, int line);
 
 namespace devsim::core {
 
-namespace detail {
-template <class T>
-constexpr bool kOnceSize = std::is_trivially_copyable_v<T> &&
-                           (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8);
-}  // namespace detail
-
 // A marked access is an atomic access of the compiler (relaxed for READ_ONCE/WRITE_ONCE, acquire/release for
 // the smp_ forms): the instrumentation sees it as atomic, so it never counts as a data race, it is still
 // checked for use-after-free, and the smp_ forms order memory for the race detector as they do on hardware.
-// READ_ONCE/WRITE_ONCE are volatile accesses inside a no-race scope (as the kernel's are volatile): g++'s
-// instrumentation reports a relaxed atomic load or store of a plain object as a plain access. Under the real
-// TSan (DEVSIM_TSAN_RUNTIME, natively) they are relaxed atomics, the form TSan does not call a race.
+// READ_ONCE/WRITE_ONCE are sim/once.hpp's (the same as KPtr::load_once/store_once).
 template <class T>
 T read_once(const T& x) {
-  static_assert(detail::kOnceSize<T>, "READ_ONCE: a scalar or pointer of 1, 2, 4 or 8 bytes");
-#if defined(DEVSIM_TSAN_RUNTIME)
-  T r;
-  __atomic_load(&x, &r, __ATOMIC_RELAXED);
-  return r;
-#endif
-  ++sim::shadow::t_view.no_race_depth;
-  __asm__ __volatile__("" ::: "memory");  // keep the scope around the access
-  T v = *static_cast<const volatile T*>(&x);
-  __asm__ __volatile__("" ::: "memory");
-  --sim::shadow::t_view.no_race_depth;
-  return v;
+  return sim::read_once(&x);
 }
 template <class T, class V>
 void write_once(T& x, V&& value) {
-  static_assert(detail::kOnceSize<T>, "WRITE_ONCE: a scalar or pointer of 1, 2, 4 or 8 bytes");
-  T v = static_cast<T>(value);
-#if defined(DEVSIM_TSAN_RUNTIME)
-  __atomic_store(&x, &v, __ATOMIC_RELAXED);
-  return;
-#endif
-  ++sim::shadow::t_view.no_race_depth;
-  __asm__ __volatile__("" ::: "memory");  // keep the scope around the access
-  *static_cast<volatile T*>(&x) = v;
-  __asm__ __volatile__("" ::: "memory");
-  --sim::shadow::t_view.no_race_depth;
+  sim::write_once(&x, static_cast<T>(value));
 }
 template <class T>
 T load_acquire(const T& x) {
-  static_assert(detail::kOnceSize<T>, "smp_load_acquire: a scalar or pointer of 1, 2, 4 or 8 bytes");
+  static_assert(sim::kOnceSize<T>, "smp_load_acquire: a scalar or pointer of 1, 2, 4 or 8 bytes");
   T v;
   __atomic_load(&x, &v, __ATOMIC_ACQUIRE);
   return v;
 }
 template <class T, class V>
 void store_release(T& x, V&& value) {
-  static_assert(detail::kOnceSize<T>, "smp_store_release: a scalar or pointer of 1, 2, 4 or 8 bytes");
+  static_assert(sim::kOnceSize<T>, "smp_store_release: a scalar or pointer of 1, 2, 4 or 8 bytes");
   T v = static_cast<T>(value);
   __atomic_store(&x, &v, __ATOMIC_RELEASE);
 }

@@ -1,10 +1,7 @@
 // kmalloc/kzalloc/kfree and the checked handle they return.
 #pragma once
 
-#include <atomic>
-#include <bit>
 #include <cstddef>
-#include <cstdint>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -15,55 +12,13 @@
 #include "sim/gfp.hpp"
 #include "sim/memory.hpp"
 #include "sim/native_kmalloc.hpp"
+#include "sim/once.hpp"
 #include "sim/world.hpp"
 
 namespace devsim::sim {
 
 // Reports a null-pointer dereference at `site` and kills the current task (never returns).
 [[noreturn]] void null_dereference(const Site& site);
-
-namespace detail {
-// The unsigned word of N bytes, allowed to alias any object (a marked access to a word-sized class member, a
-// KPtr, goes through it: a volatile class object cannot be copied).
-template <std::size_t N>
-struct OnceWord;
-template <>
-struct OnceWord<1> {
-  using type [[gnu::may_alias]] = std::uint8_t;
-};
-template <>
-struct OnceWord<2> {
-  using type [[gnu::may_alias]] = std::uint16_t;
-};
-template <>
-struct OnceWord<4> {
-  using type [[gnu::may_alias]] = std::uint32_t;
-};
-template <>
-struct OnceWord<8> {
-  using type [[gnu::may_alias]] = std::uint64_t;
-};
-
-template <class M>
-M volatile_load(const M* p) {
-  if constexpr (std::is_scalar_v<M>) {
-    return *static_cast<const volatile M*>(p);
-  } else {
-    using W = typename OnceWord<sizeof(M)>::type;
-    const W w = *reinterpret_cast<const volatile W*>(p);
-    return std::bit_cast<M>(w);
-  }
-}
-template <class M>
-void volatile_store(M* p, const M& v) {
-  if constexpr (std::is_scalar_v<M>) {
-    *static_cast<volatile M*>(p) = v;
-  } else {
-    using W = typename OnceWord<sizeof(M)>::type;
-    *reinterpret_cast<volatile W*>(p) = std::bit_cast<W>(v);
-  }
-}
-}  // namespace detail
 
 // A pointer to a simulated kernel object. Every read and write through it is checked against the
 // allocation's shadow state and recorded: a use-after-free or out-of-bounds access is reported, never
@@ -114,69 +69,34 @@ class KPtr {
   }
 
   // The marked forms (READ_ONCE / WRITE_ONCE of one member): for a field that tasks read and write without a
-  // common lock on purpose (a "gone" flag). Checked like load/store; never a data race. Under the real TSan
-  // (DEVSIM_TSAN_RUNTIME) a word-sized member is a relaxed atomic access; a larger one stays volatile (TSan may
-  // report it; the kernel's READ_ONCE of a larger type is not single-copy atomic either).
+  // common lock on purpose (a "gone" flag). Checked like load/store; never a data race (sim/once.hpp says how,
+  // in either runtime).
   template <class M, class U = T>
   M load_once(M U::*member, const Site& site = Site::current()) const {
     check_null(site);
     const M* field = &(ptr_->*member);
     check(field, sizeof(M), false, site);
-#if defined(DEVSIM_TSAN_RUNTIME)
-    // Under the real TSan a relaxed atomic: what READ_ONCE promises, in the form TSan understands.
-    if constexpr (kTsanAtomic<M>) return std::atomic_ref<M>(*const_cast<M*>(field)).load(std::memory_order_relaxed);
-#endif
-    // Marked by scope, not by a relaxed atomic: g++'s instrumentation reports a relaxed atomic load or store
-    // of a plain object as a plain access.
-    ++shadow::t_view.no_race_depth;
-    __asm__ __volatile__("" ::: "memory");  // keep the scope around the access
-    M v = detail::volatile_load(field);
-    __asm__ __volatile__("" ::: "memory");
-    --shadow::t_view.no_race_depth;
-    return v;
+    return sim::read_once(field);
   }
   template <class M, class V, class U = T>
   void store_once(M U::*member, V&& value, const Site& site = Site::current()) const {
     check_null(site);
     M* field = &(ptr_->*member);
     check(field, sizeof(M), true, site);
-    M v = static_cast<M>(std::forward<V>(value));
-#if defined(DEVSIM_TSAN_RUNTIME)
-    if constexpr (kTsanAtomic<M>) {
-      std::atomic_ref<M>(*field).store(v, std::memory_order_relaxed);
-      return;
-    }
-#endif
-    ++shadow::t_view.no_race_depth;
-    __asm__ __volatile__("" ::: "memory");  // keep the scope around the access
-    detail::volatile_store(field, v);
-    __asm__ __volatile__("" ::: "memory");
-    --shadow::t_view.no_race_depth;
+    sim::write_once(field, static_cast<M>(std::forward<V>(value)));
   }
 
   // The raw pointer, unchecked. LIFETIME: whoever calls this must say why the object is alive.
-  T* unchecked() const {
-    return ptr_;
-  }
+  T* unchecked() const { return ptr_; }
   // The allocation the pointer points into (0 for null or memory that is not simulated, and natively).
   AllocId id() const {
     World* w = World::current();
     return ptr_ != nullptr && w != nullptr ? w->memory().find(ptr_) : 0;
   }
-  explicit operator bool() const {
-    return ptr_ != nullptr;
-  }
-  friend bool operator==(const KPtr& a, const KPtr& b) {
-    return a.ptr_ == b.ptr_;
-  }
+  explicit operator bool() const { return ptr_ != nullptr; }
+  friend bool operator==(const KPtr& a, const KPtr& b) { return a.ptr_ == b.ptr_; }
 
  private:
-  // A member TSan can see accessed as a lock-free atomic (every word-sized field a driver marks).
-  template <class M>
-  static constexpr bool kTsanAtomic = std::is_trivially_copyable_v<M> &&
-                                      (sizeof(M) == 1 || sizeof(M) == 2 || sizeof(M) == 4 || sizeof(M) == 8) &&
-                                      std::atomic_ref<M>::required_alignment == alignof(M);
-
   void check_null(const Site& site) const {
     if (ptr_ == nullptr) null_dereference(site);
   }
