@@ -72,12 +72,44 @@ void run_native_task(const Scenario& s, const Task& t, const StressOptions& o, s
   exit_process(p);
 }
 
-// The tasks still running in one iteration; the main thread waits for them with a deadline.
+// The threads still running in one phase of an iteration; the main thread waits for them with a deadline.
 struct Finish {
   std::mutex mutex;
   std::condition_variable done;
   std::size_t left = 0;
+
+  void one_done() {
+    std::lock_guard lock(mutex);
+    if (--left == 0) done.notify_all();
+  }
+  // False if a thread is still running after `seconds`.
+  bool wait(double seconds) {
+    std::unique_lock lock(mutex);
+    return done.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return left == 0; });
+  }
 };
+
+// Runs one thread per function and waits for them all. False after `seconds` with one still running: the threads
+// are detached, still using whatever they use (the caller must end the process without destroying it).
+bool run_bounded(std::vector<std::function<void()>> fns, double seconds) {
+  auto finish = std::make_shared<Finish>();
+  finish->left = fns.size();
+  std::vector<std::thread> threads;
+  threads.reserve(fns.size());
+  for (auto& fn : fns)
+    threads.emplace_back([finish, fn = std::move(fn)] {
+      fn();
+      finish->one_done();
+    });
+  if (!finish->wait(seconds)) {
+    for (std::thread& t : threads)
+      t.detach();
+    return false;
+  }
+  for (std::thread& t : threads)
+    t.join();
+  return true;
+}
 
 }  // namespace
 
@@ -118,38 +150,29 @@ StressResult stress_scenario(const Scenario& s, const StressOptions& o,
     // LIFETIME: the previous iteration's threads were joined and its shut-down unloaded every driver, so nothing of
     // the old machine runs or is queued (NativeMachine::begin_fresh's requirement).
     sim::NativeMachine::begin_fresh();
-    set_up_machine(s);
-    auto finish = std::make_shared<Finish>();
-    finish->left = s.tasks.size();
-    std::vector<std::thread> threads;
-    for (std::size_t k = 0; k < s.tasks.size(); ++k) {
-      const std::uint64_t seed = o.seed * 0x9e3779b97f4a7c15ULL + i * 1000003ULL + k;
-      threads.emplace_back([&s, &o, finish, k, seed] {
-        run_native_task(s, s.tasks[k], o, seed);
-        std::lock_guard lock(finish->mutex);
-        if (--finish->left == 0) finish->done.notify_all();
-      });
-    }
-    bool finished = false;
-    {
-      std::unique_lock lock(finish->mutex);
-      finished = finish->done.wait_for(lock, std::chrono::duration<double>(o.iteration_timeout_seconds),
-                                       [&finish] { return finish->left == 0; });
-    }
-    if (!finished) {
-      // The blocked threads keep references to the scenario and the machine: the caller must end the process
-      // without returning through their owners (StressResult::hung).
-      for (std::thread& t : threads)
-        t.detach();
-      result.hung = true;
+    // Every phase has the deadline, not only the tasks: a probe, a remove() or a firmware continuation that never
+    // returns would otherwise hang the run with nothing said.
+    const auto hang = [&](StressResult::Phase phase) {
+      result.hung = phase;
       result.seconds = elapsed();
       return result;
+    };
+    if (!run_bounded({[&s] { set_up_machine(s); }}, o.iteration_timeout_seconds))
+      return hang(StressResult::Phase::SetUp);
+    std::vector<std::function<void()>> tasks;
+    for (std::size_t k = 0; k < s.tasks.size(); ++k) {
+      const std::uint64_t seed = o.seed * 0x9e3779b97f4a7c15ULL + i * 1000003ULL + k;
+      tasks.emplace_back([&s, &o, k, seed] { run_native_task(s, s.tasks[k], o, seed); });
     }
-    for (std::thread& t : threads)
-      t.join();
-    shut_down_machine(s);
-    // LIFETIME: a firmware request's continuation may still run on the pool; it uses this machine.
-    bus::wait_for_firmware_requests();
+    if (!run_bounded(std::move(tasks), o.iteration_timeout_seconds)) return hang(StressResult::Phase::Tasks);
+    // LIFETIME: a firmware request's continuation may still run on the pool after the shut-down; it uses this
+    // machine, so the iteration waits for it.
+    if (!run_bounded({[&s] {
+                       shut_down_machine(s);
+                       bus::wait_for_firmware_requests();
+                     }},
+                     o.iteration_timeout_seconds))
+      return hang(StressResult::Phase::ShutDown);
     ++result.iterations;
     result.reports = sim::native::reports() - reports_before;
     result.seconds = elapsed();

@@ -33,8 +33,10 @@ struct StressResult {
   std::uint64_t iterations = 0;  // iterations that finished
   double seconds = 0;
   std::uint64_t reports = 0;  // the driver model's native reports (printed on stderr as they came)
-  bool hung = false;          // an iteration did not finish in time (a devsim limit: see StressOptions)
-  bool passed() const { return reports == 0 && !hung; }
+  // Which phase of an iteration did not finish in time (a devsim limit: see StressOptions); None if none.
+  enum class Phase { None, SetUp, Tasks, ShutDown };
+  Phase hung = Phase::None;
+  bool passed() const { return reports == 0 && hung == Phase::None; }
 };
 
 // Why `scenario` cannot run natively, as "FILE:LINE:COL: message", or "" if it can. Natively there are no C

@@ -61,10 +61,19 @@ std::atomic<int> g_worker{-1};  // this process's worker number under --threads 
                  static_cast<unsigned long long>(g_iteration.load() + 1));
 }
 
-void print_limit(const scenarios::Scenario& s, std::uint64_t iteration, double timeout) {
-  std::cout << "LIMIT " << s.file << ": iteration " << iteration << " has not finished after " << timeout
-            << " s: a task is blocked (a deadlock, or a wait that only a signal or an unplug ends; devsim cannot "
-               "interrupt a native thread). Explore the scenario with devsim run.\n";
+void print_limit(const scenarios::Scenario& s, std::uint64_t iteration, double timeout,
+                 scenarios::StressResult::Phase phase) {
+  using Phase = scenarios::StressResult::Phase;
+  const char* what = phase == Phase::SetUp ? "its set-up (driver loads, plugs and their probes)"
+                     : phase == Phase::ShutDown
+                         ? "its shut-down (unplugs, removes, module unloads, firmware continuations)"
+                         : "its tasks";
+  const char* why = phase == Phase::Tasks
+                        ? "a task is blocked (a deadlock, or a wait that only a signal or an unplug ends; devsim "
+                          "cannot interrupt a native thread)"
+                        : "a driver callback is blocked (a deadlock, or a wait nothing will end)";
+  std::cout << "LIMIT " << s.file << ": iteration " << iteration << " has not finished " << what << " after " << timeout
+            << " s: " << why << ". Explore the scenario with devsim run.\n";
   std::cout.flush();
   std::fflush(stderr);
 }
@@ -76,8 +85,8 @@ scenarios::StressResult stress_here(const scenarios::Scenario& s, const scenario
   g_iteration = 0;
   scenarios::StressResult r =
       scenarios::stress_scenario(s, o, [](const scenarios::StressResult& now) { g_iteration = now.iterations; });
-  if (r.hung) {
-    print_limit(s, r.iterations + 1, o.iteration_timeout_seconds);
+  if (r.hung != scenarios::StressResult::Phase::None) {
+    print_limit(s, r.iterations + 1, o.iteration_timeout_seconds, r.hung);
     std::_Exit(2);
   }
   return r;
@@ -293,7 +302,8 @@ void add_stress_command(CLI::App& app, int* exit_code) {
                 "also report a result outside those the scenario allows (=> ...); off by default, since many rest "
                 "on the order the scenario's virtual-time sleeps give the tasks, which real threads do not keep");
   cmd->add_option("--iteration-timeout", cli->iteration_timeout,
-                  "give up (exit 2) when one iteration runs longer than SECONDS (> 0, at most a day; default 10)")
+                  "give up (exit 2) when a phase of an iteration (set-up, the tasks, shut-down) runs longer than "
+                  "SECONDS (> 0, at most a day; default 10)")
       ->type_name("SECONDS")
       ->check(
           checked("", [](const std::string& t, std::string* e) { return parse_seconds(t, kMaxIterationTimeout, e); }));
