@@ -88,17 +88,25 @@ long Completion::wait_common(sim::WaitMode mode, std::optional<sim::Nanos> timeo
     done_.store(consumed(done_.load(std::memory_order_relaxed), kAll), std::memory_order_relaxed);
     return timeout ? left(w->now(), deadline) : 0;
   }
-  std::unique_lock lock(mu_);
-  if (!timeout) {
-    cv_.wait(lock, [this] { return done_.load(std::memory_order_relaxed) != 0; });
-    done_.store(consumed(done_.load(std::memory_order_relaxed), kAll), std::memory_order_relaxed);
-    return 0;
-  }
   const auto start = std::chrono::steady_clock::now();
-  if (!cv_.wait_for(lock, std::chrono::nanoseconds(*timeout),
-                    [this] { return done_.load(std::memory_order_relaxed) != 0; }))
-    return 0;
+  // Registered before mu_ is taken (NativeSignalTarget's INVARIANT): a signal sent meanwhile is not lost.
+  NativeSignalSleep sleep(mu_, cv_, mode);
+  std::unique_lock lock(mu_);
+  // do_wait_for_common's order: a done is taken even with a signal pending.
+  bool signalled = false;
+  const auto done = [&] {
+    if (done_.load(std::memory_order_relaxed) != 0) return true;
+    signalled = sleep.signalled();
+    return signalled;
+  };
+  if (timeout) {
+    if (!cv_.wait_for(lock, std::chrono::nanoseconds(*timeout), done)) return 0;
+  } else {
+    cv_.wait(lock, done);
+  }
+  if (done_.load(std::memory_order_relaxed) == 0) return signalled ? -kERESTARTSYS : 0;
   done_.store(consumed(done_.load(std::memory_order_relaxed), kAll), std::memory_order_relaxed);
+  if (!timeout) return 0;
   const auto spent = static_cast<sim::Nanos>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
   return left(spent, *timeout);

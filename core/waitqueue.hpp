@@ -31,7 +31,8 @@ namespace devsim::core {
 // kernel's jiffies), and a timed wait returns what is left of it (at least 1 if the condition holds, 0 if the
 // time ran out with the condition false). A user task asleep in an interruptible or killable wait when nothing
 // else can run is killed (SIGKILL), not reported: that is a process blocked in read(), a normal state.
-// Natively there are no signals: interruptible waits are plain waits, timeouts are real time.
+// Natively: a signal is NativeSignalTarget::send() to the sleeper's thread (devsim stress gives each scenario task
+// one); timeouts are real time.
 // Does not handle: exclusive waiters (wake_up_one wakes one waiter, whichever;
 // waiters for different conditions on one queue need wake_up_all), a queue used by both runtimes.
 class WaitQueue {
@@ -120,19 +121,35 @@ long WaitQueue::wait(Pred& pred, sim::WaitMode mode, std::optional<sim::Nanos> t
       w->block_wait(this, what, mode, timeout ? std::optional<sim::Nanos>(deadline - w->now()) : std::nullopt, site);
     }
   }
-  if (!timeout) {
+  if (!timeout && mode == sim::WaitMode::Uninterruptible) {
     wait_event(pred, site);
     return 0;
   }
   const auto start = std::chrono::steady_clock::now();
+  // Registered before mu_ is taken (NativeSignalTarget's INVARIANT): a signal sent meanwhile is not lost.
+  NativeSignalSleep sleep(mu_, cv_, mode);
   native_waiters_.fetch_add(1, std::memory_order_acq_rel);
-  bool ok;
+  // The condition first, then the signal, as ___wait_event checks them: a wait whose condition holds succeeds
+  // even with a signal pending.
+  bool held = false;
+  bool signalled = false;
   {
     std::unique_lock lock(mu_);
-    ok = cv_.wait_for(lock, std::chrono::nanoseconds(*timeout), pred);
+    const auto done = [&] {
+      held = pred();
+      signalled = !held && sleep.signalled();
+      return held || signalled;
+    };
+    if (timeout) {
+      cv_.wait_for(lock, std::chrono::nanoseconds(*timeout), done);
+    } else {
+      cv_.wait(lock, done);
+    }
   }
   native_waiters_.fetch_sub(1, std::memory_order_relaxed);
-  if (!ok) return 0;
+  if (signalled) return -kERESTARTSYS;
+  if (!held) return 0;  // the time ran out
+  if (!timeout) return 0;
   const auto spent = static_cast<sim::Nanos>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
   return left(spent, *timeout);

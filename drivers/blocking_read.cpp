@@ -70,7 +70,7 @@ long blkread_read(File& file, std::size_t count) {
       if (d.load(&BlkRead::disconnected)) return -bus::kENODEV;
       if (const std::size_t avail = d.load(&BlkRead::avail); avail > 0) {
         const std::size_t n = std::min(avail, count);
-        d.store(&BlkRead::avail, avail - n);
+        d.store_once(&BlkRead::avail, avail - n);  // WRITE_ONCE: read by sleepers without the mutex
         return static_cast<long>(n);
       }
     }
@@ -91,7 +91,7 @@ long blkread_write(File& file, std::size_t count) {
   {
     core::MutexGuard guard = d.write().io_mutex.guard();
     if (d.load(&BlkRead::disconnected)) return -bus::kENODEV;
-    d.store(&BlkRead::avail, d.load(&BlkRead::avail) + count);
+    d.store_once(&BlkRead::avail, d.load(&BlkRead::avail) + count);  // WRITE_ONCE: see read
   }
   d.write().readq.wake_up_all();  // the condition first, then the wake-up
   return static_cast<long>(count);
@@ -137,7 +137,7 @@ void blkread_disconnect(CoreContext& ctx) {
   sim::KPtr<BlkRead> d(raw);
   {
     core::MutexGuard guard = d.write().io_mutex.guard();
-    d.store(&BlkRead::disconnected, true);
+    d.store_once(&BlkRead::disconnected, true);  // WRITE_ONCE: see read
   }
   // Readers asleep in read() wake, see the device gone and return -ENODEV.
   d.write().readq.wake_up_all();

@@ -1,6 +1,7 @@
 #include "scenarios/stress.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -10,6 +11,7 @@
 
 #include "bus/errno.hpp"
 #include "bus/firmware.hpp"
+#include "core/signal.hpp"
 #include "drivers/registry.hpp"
 #include "scenarios/operations.hpp"
 #include "sim/machine.hpp"
@@ -43,13 +45,44 @@ void report_unexpected(const Scenario& s, const Task& t, const Op& op, const std
                       headline + "\n  task " + t.name + ", at " + s.file + ":" + std::to_string(op.at.line));
 }
 
-void run_native_task(const Scenario& s, const Task& t, const StressOptions& o, std::uint64_t seed) {
+// The signal state of an iteration's tasks, one per task of the scenario (in its order).
+using Signals = std::vector<core::NativeSignalTarget>;
+
+// An iteration's tasks as the main thread watches them.
+struct IterationTasks {
+  explicit IterationTasks(std::size_t n) : signals(n), finished(n) {}
+  Signals signals;
+  std::vector<std::atomic<bool>> finished;
+
+  // The end of an execution in the simulator (World::kill_sleeping_users): processes still asleep in interruptible
+  // or killable waits when nothing else happens are killed, not reported. Natively "nothing else happens" is the
+  // deadline passing; only if every unfinished task sleeps so, SIGKILL goes to each. False if one does not (it
+  // runs, or sleeps uninterruptibly: a hang).
+  bool kill_sleepers() {
+    for (std::size_t k = 0; k < signals.size(); ++k)
+      if (!finished[k].load() && !signals[k].sleeping()) return false;
+    for (std::size_t k = 0; k < signals.size(); ++k)
+      if (!finished[k].load()) signals[k].send(/*fatal=*/true);
+    return true;
+  }
+};
+
+void run_native_task(const Scenario& s, std::size_t self, Signals& signals, const StressOptions& o,
+                     std::uint64_t seed) {
+  const Task& t = s.tasks[self];
+  const core::NativeSignalTarget::Scope process(signals[self]);
   std::mt19937_64 rng(seed);
   Process p;
   for (const Op& op : t.ops) {
     random_delay(rng, o.max_delay_us);
+    // A signal that arrived between two system calls was delivered on the way back to user space.
+    signals[self].deliver();
     std::int64_t r = 0;
-    if (op.kind == OpKind::Sleep) {
+    if (op.kind == OpKind::Signal) {
+      const auto target = std::find_if(s.tasks.begin(), s.tasks.end(), [&op](const Task& k) { return k.name == op.a; });
+      // The parser checked the name; a target that already exited ignores it (the simulator's process is gone).
+      if (target != s.tasks.end()) signals[static_cast<std::size_t>(target - s.tasks.begin())].send(/*fatal=*/false);
+    } else if (op.kind == OpKind::Sleep) {
       const auto ns = static_cast<std::int64_t>(static_cast<double>(op.number) * o.sleep_scale);
       if (ns > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
     } else if (op.kind == OpKind::Yield) {
@@ -57,7 +90,11 @@ void run_native_task(const Scenario& s, const Task& t, const StressOptions& o, s
     } else {
       r = run_op(op, p);
     }
+    // The return to user space, as the simulator's runner has it: EINTR for an interrupted call; SIGKILL (sent to
+    // sleepers at the deadline, IterationTasks::kill_sleepers) ends the process before it sees the result.
     if (r == -bus::kERESTARTSYS) r = -bus::kEINTR;
+    if (signals[self].fatal()) break;
+    signals[self].deliver();
     if (!op.bind.empty()) p.vars[op.bind] = r;
     const std::optional<std::string> copied_out = bus::take_user_copied_out();
     if (!o.check_results || op.allowed.empty()) continue;
@@ -89,9 +126,11 @@ struct Finish {
   }
 };
 
-// Runs one thread per function and waits for them all. False after `seconds` with one still running: the threads
-// are detached, still using whatever they use (the caller must end the process without destroying it).
-bool run_bounded(std::vector<std::function<void()>> fns, double seconds) {
+// Runs one thread per function and waits for them all. When `seconds` pass with one still running, `at_deadline`
+// (if given) may act and return true to wait `seconds` more, once. False if one is still running after that: the
+// threads are detached, still using whatever they use (the caller must end the process without destroying it).
+bool run_bounded(std::vector<std::function<void()>> fns, double seconds,
+                 const std::function<bool()>& at_deadline = {}) {
   auto finish = std::make_shared<Finish>();
   finish->left = fns.size();
   std::vector<std::thread> threads;
@@ -101,7 +140,7 @@ bool run_bounded(std::vector<std::function<void()>> fns, double seconds) {
       fn();
       finish->one_done();
     });
-  if (!finish->wait(seconds)) {
+  if (!finish->wait(seconds) && !(at_deadline && at_deadline() && finish->wait(seconds))) {
     for (std::thread& t : threads)
       t.detach();
     return false;
@@ -122,8 +161,6 @@ std::string native_obstacle(const Scenario& s) {
   }
   for (const Task& t : s.tasks) {
     for (const Op& op : t.ops) {
-      if (op.kind == OpKind::Signal)
-        return at(s, op.at) + "'signal' needs the simulator (a native thread cannot be interrupted)";
       if (op.kind == OpKind::UsbData || op.kind == OpKind::UsbError)
         return at(s, op.at) + "'" + std::string(to_string(op.kind)) +
                "' needs the simulator (USB device events reach only C drivers)";
@@ -159,12 +196,21 @@ StressResult stress_scenario(const Scenario& s, const StressOptions& o,
     };
     if (!run_bounded({[&s] { set_up_machine(s); }}, o.iteration_timeout_seconds))
       return hang(StressResult::Phase::SetUp);
+    // LIFETIME: shared with the task threads, which a hang leaves running after this function returned.
+    auto running = std::make_shared<IterationTasks>(s.tasks.size());
     std::vector<std::function<void()>> tasks;
     for (std::size_t k = 0; k < s.tasks.size(); ++k) {
       const std::uint64_t seed = o.seed * 0x9e3779b97f4a7c15ULL + i * 1000003ULL + k;
-      tasks.emplace_back([&s, &o, k, seed] { run_native_task(s, s.tasks[k], o, seed); });
+      tasks.emplace_back([&s, &o, k, seed, running] {
+        run_native_task(s, k, running->signals, o, seed);
+        running->finished[k] = true;
+      });
     }
-    if (!run_bounded(std::move(tasks), o.iteration_timeout_seconds)) return hang(StressResult::Phase::Tasks);
+    bool killed = false;
+    if (!run_bounded(std::move(tasks), o.iteration_timeout_seconds,
+                     [running, &killed] { return killed = running->kill_sleepers(); }))
+      return hang(StressResult::Phase::Tasks);
+    if (killed) ++result.sleepers_killed;
     // LIFETIME: a firmware request's continuation may still run on the pool after the shut-down; it uses this
     // machine, so the iteration waits for it.
     if (!run_bounded({[&s] {

@@ -20,8 +20,9 @@ struct StressOptions {
   // A `sleep` of the scenario sleeps this fraction of its duration (1: real time; 0: not at all).
   double sleep_scale = 1.0;
   std::uint32_t max_delay_us = 50;  // the longest random delay at an operation boundary (0: none)
-  // An iteration still running after this long stops the run: a task is blocked, and a native thread cannot be
-  // interrupted (the simulator kills a process left sleeping; natively devsim cannot).
+  // A phase of an iteration (set-up, the tasks, shut-down) still running after this long stops the run: something
+  // is blocked, and a native thread cannot be interrupted. For the tasks, as the simulator does when nothing else
+  // can run, tasks that all sleep interruptibly or killably are first killed (SIGKILL) and given as long again.
   double iteration_timeout_seconds = 10;
   // Check the results the scenario allows (`=> 0 | -ENODEV`). Off by default: a scenario's results often rest on its
   // virtual-time sleeps ordering the tasks (the hub unplugs while the app's call sleeps), an order real threads do
@@ -33,6 +34,8 @@ struct StressResult {
   std::uint64_t iterations = 0;  // iterations that finished
   double seconds = 0;
   std::uint64_t reports = 0;  // the driver model's native reports (printed on stderr as they came)
+  // Iterations whose tasks were all left asleep (interruptibly or killably) at the deadline and were killed.
+  std::uint64_t sleepers_killed = 0;
   // Which phase of an iteration did not finish in time (a devsim limit: see StressOptions); None if none.
   enum class Phase { None, SetUp, Tasks, ShutDown };
   Phase hung = Phase::None;
@@ -40,7 +43,7 @@ struct StressResult {
 };
 
 // Why `scenario` cannot run natively, as "FILE:LINE:COL: message", or "" if it can. Natively there are no C
-// drivers (modules), signals to tasks, or USB device events.
+// drivers (modules) or USB device events.
 std::string native_obstacle(const Scenario& scenario);
 
 // Runs the scenario natively until an iteration reports, the iterations or the time run out. Requires that

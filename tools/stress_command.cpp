@@ -69,7 +69,7 @@ void print_limit(const scenarios::Scenario& s, std::uint64_t iteration, double t
                          ? "its shut-down (unplugs, removes, module unloads, firmware continuations)"
                          : "its tasks";
   const char* why = phase == Phase::Tasks
-                        ? "a task is blocked (a deadlock, or a wait that only a signal or an unplug ends; devsim "
+                        ? "a task is blocked (a deadlock, or an uninterruptible wait that nothing ends; devsim "
                           "cannot interrupt a native thread)"
                         : "a driver callback is blocked (a deadlock, or a wait nothing will end)";
   std::cout << "LIMIT " << s.file << ": iteration " << iteration << " has not finished " << what << " after " << timeout
@@ -96,7 +96,15 @@ scenarios::StressResult stress_here(const scenarios::Scenario& s, const scenario
 struct WorkerSummary {
   std::uint64_t iterations = 0;
   std::uint64_t reports = 0;
+  std::uint64_t killed = 0;  // iterations whose sleepers were killed at the deadline
 };
+
+// The PASS line's note on iterations that waited out the deadline (0: nothing to say).
+std::string killed_note(std::uint64_t killed) {
+  if (killed == 0) return "";
+  return "; in " + std::to_string(killed) +
+         " of them the tasks left asleep were killed at the deadline (SIGKILL), as the simulator kills them";
+}
 
 struct Worker {
   pid_t pid = -1;
@@ -140,7 +148,7 @@ int stress_in_workers(const scenarios::Scenario& s, const scenarios::StressOptio
       mine.seed = o.seed + k;
       mine.iterations = o.iterations / workers + (k < o.iterations % workers ? 1 : 0);
       scenarios::StressResult r = mine.iterations == 0 ? scenarios::StressResult{} : stress_here(s, mine);
-      WorkerSummary sum{r.iterations, r.reports};
+      WorkerSummary sum{r.iterations, r.reports, r.sleepers_killed};
       [[maybe_unused]] ssize_t n = ::write(fds[1], &sum, sizeof sum);
       ::close(fds[1]);
       std::cout.flush();
@@ -176,14 +184,18 @@ int stress_in_workers(const scenarios::Scenario& s, const scenarios::StressOptio
     }
   }
   std::uint64_t iterations = 0;
+  std::uint64_t killed = 0;
   for (Worker& w : ws) {
     WorkerSummary sum;
-    if (::read(w.summary_fd, &sum, sizeof sum) == static_cast<ssize_t>(sizeof sum)) iterations += sum.iterations;
+    if (::read(w.summary_fd, &sum, sizeof sum) == static_cast<ssize_t>(sizeof sum)) {
+      iterations += sum.iterations;
+      killed += sum.killed;
+    }
     ::close(w.summary_fd);
   }
   if (failed < 0) {
     std::cout << "PASS " << s.file << ": " << iterations << " iteration(s) on real threads in " << workers
-              << " worker processes, no report\n";
+              << " worker processes, no report" << killed_note(killed) << "\n";
     return 0;
   }
   const Worker& w = ws[static_cast<unsigned>(failed)];
@@ -244,7 +256,7 @@ int stress_files(const StressCli& cli) {
     scenarios::StressResult r = stress_here(s, o);
     if (r.passed()) {
       std::cout << "PASS " << s.file << ": " << r.iterations << " iteration(s) on real threads, no report ("
-                << r.seconds << " s)\n";
+                << r.seconds << " s" << killed_note(r.sleepers_killed) << ")\n";
     } else {
       all_passed = false;
       std::cout << "FAIL " << s.file << ": " << r.reports << " native report(s) in iteration " << r.iterations << " ("
@@ -270,7 +282,7 @@ void add_stress_command(CLI::App& app, int* exit_code) {
       "after iounmap, bad kfree). Expectations (expect/explore/schedule) are not used: any report fails, and results "
       "(=> ...) are checked only with --check-results. Exit 0 "
       "when no iteration reported, 1 when one did, 2 on input errors or when an iteration hangs. Scenarios with C "
-      "drivers, signals or USB device events run only in the simulator (devsim run).");
+      "drivers or USB device events run only in the simulator (devsim run).");
   cmd->add_option("files", cli->files, "scenario files (.scn)")->required();
   cmd->add_option("--iterations", cli->iterations, "how many times to run each scenario (1..10^9; default 1000)")
       ->type_name("N")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # devsim stress on every shipped scenario (real OS threads):
-# - one that cannot run natively (a C driver, a signal, a USB device event) exits 2 with FILE:LINE:COL;
+# - one that cannot run natively (a C driver, a USB device event) exits 2 with FILE:LINE:COL;
+# - a signal ends an interruptible sleep (-EINTR), and sleepers left at the deadline are killed, not a hang;
 # - every fixed scenario that can run natively runs ITERATIONS iterations with no report (exit 0);
 # - in an ASan build, the buggy R3 and R14 are caught by ASan (a non-zero exit other than 2);
 # - --threads N splits the iterations among N worker processes, and the first failure stops the run;
@@ -27,7 +28,20 @@ for scn in "$dir"/*.scn; do
   [[ $rc -eq 0 ]] || fail "$name: exit $rc on real threads: $err"
   native_fixed=$((native_fixed + 1))
 done
-[[ $native_fixed -ge 15 ]] || fail "only $native_fixed fixed scenarios ran natively"
+[[ $native_fixed -ge 22 ]] || fail "only $native_fixed fixed scenarios ran natively"
+
+# Signals natively (core::NativeSignalTarget): the read returns -EINTR, checked as a result.
+fixtures="$(dirname "$0")/stress"
+# A read the signal did not end would sleep to the deadline and be killed there (its result then unchecked): the
+# PASS line must not say so.
+out="$("$devsim" stress --check-results --iterations 20 "$fixtures/signal-ends-read.scn" 2>/dev/null)"; rc=$?
+[[ $rc -eq 0 ]] || fail "signal-ends-read: exit $rc: $out"
+grep -q "^PASS .*: 20 iteration(s) on real threads, no report ([0-9.]* s)$" <<<"$out" ||
+  fail "signal-ends-read: the signal did not end the read: $out"
+out="$("$devsim" stress --iterations 2 --iteration-timeout 0.3 "$fixtures/sleeper-killed.scn" 2>/dev/null)"; rc=$?
+[[ $rc -eq 0 ]] || fail "sleeper-killed: exit $rc (the sleeper was not killed at the deadline): $out"
+grep -q "^PASS .*: 2 iteration(s) .*; in 2 of them the tasks left asleep were killed at the deadline" <<<"$out" ||
+  fail "sleeper-killed: no kill counted: $out"
 
 if [[ $asan -eq 1 ]]; then
   # Use-after-frees in kernel code that real threads hit within a few iterations: fput on the cdev embedded in freed
