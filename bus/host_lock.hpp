@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "core/signal.hpp"
 #include "sim/world.hpp"
 
 namespace devsim::bus {
@@ -41,8 +42,32 @@ class HostGuard {
   }
 
  private:
+  friend class HostSignalWait;
   static std::mutex& mutex();
   static std::condition_variable& condition();
+  std::unique_lock<std::mutex> lock_;
+};
+
+// Natively: a HostGuard whose wait() a signal can also end, for a sleep in `mode` (interruptible, or killable for
+// SIGKILL; an uninterruptible one is a plain HostGuard wait). The sleep is registered with the thread's signal
+// target before the lock is taken, as core::NativeSignalSleep requires. Not for the simulator.
+class HostSignalWait {
+ public:
+  explicit HostSignalWait(sim::WaitMode mode)
+      : sleep_(HostGuard::mutex(), HostGuard::condition(), mode), lock_(HostGuard::mutex()) {}
+  // Waits until done() holds (true) or a signal the mode accepts is pending (false); done() is checked first.
+  template <class Done>
+  bool wait(Done done) {
+    bool held = false;
+    HostGuard::condition().wait(lock_, [&] {
+      held = done();
+      return held || sleep_.signalled();
+    });
+    return held;
+  }
+
+ private:
+  core::NativeSignalSleep sleep_;
   std::unique_lock<std::mutex> lock_;
 };
 

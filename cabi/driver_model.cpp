@@ -7,12 +7,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "bus/cdev.hpp"
 #include "bus/devm.hpp"
 #include "bus/driver.hpp"
 #include "bus/errno.hpp"
+#include "bus/host_lock.hpp"
 #include "bus/irq.hpp"
 #include "bus/platform.hpp"
 #include "bus/timer.hpp"
@@ -21,8 +23,11 @@
 #include "cabi/site.hpp"
 #include "cabi/state.hpp"
 #include "core/irqflags.hpp"
+#include "core/signal.hpp"
 #include "sim/kmalloc.hpp"
+#include "sim/machine.hpp"
 #include "sim/memory.hpp"
+#include "sim/native_kmalloc.hpp"
 
 #include "cabi/c_headers.hpp"
 
@@ -39,7 +44,9 @@ constexpr unsigned kDynamicMajorLast = 234;
 // A kernel-internal allocation (the struct platform_device of a device the machine describes): made before any
 // driver runs in the kernel, so fault injection does not fail it.
 void* kernel_zalloc(std::size_t size, const sim::Site& site) {
-  sim::KernelMemory& mem = world().memory();
+  sim::World* w = sim_world();
+  if (w == nullptr) return sim::native::kmalloc(size, alignof(std::max_align_t), true, site);
+  sim::KernelMemory& mem = w->memory();
   const sim::AllocId id = mem.allocate(size, alignof(std::max_align_t), true, nullptr, nullptr, site);
   return mem.record(id).base;
 }
@@ -56,7 +63,11 @@ bus::Device* bus_device(const struct device* dev, const sim::Site& site) {
 // device (its release): a driver that keeps a pointer to it past the last put_device uses freed memory.
 struct platform_device* platform_device_of(bus::Device& bd, const sim::Site& site) {
   CApiState& st = state();
-  if (auto it = st.platform_devices.find(&bd); it != st.platform_devices.end()) return it->second;
+  {
+    bus::HostGuard guard;
+    if (auto it = st.platform_devices.find(&bd); it != st.platform_devices.end()) return it->second;
+  }
+  // INVARIANT: made by the device's probe, under its device lock: no other thread makes one for the same device.
   const std::string& name = bd.name(site);
   char* mem = static_cast<char*>(kernel_zalloc(sizeof(struct platform_device) + name.size() + 1, site));
   auto* pdev = reinterpret_cast<struct platform_device*>(mem);
@@ -66,12 +77,18 @@ struct platform_device* platform_device_of(bus::Device& bd, const sim::Site& sit
   pdev->id = -1;  // PLATFORM_DEVID_NONE: the name is the device's
   pdev->dev.__devsim_name = copy;
   pdev->dev.__devsim_dev = &bd;
-  st.platform_devices[&bd] = pdev;
+  {
+    bus::HostGuard guard;
+    st.platform_devices[&bd] = pdev;
+  }
   // LIFETIME: freed when the bus device is released (its last put_device), in the task that dropped it.
   bd.add_release_hook([pdev](bus::Device& d) {
-    CApiState& s = state();
-    s.platform_devices.erase(&d);
-    s.platform_device_spec.erase(pdev);
+    {
+      bus::HostGuard guard;
+      CApiState& s = state();
+      s.platform_devices.erase(&d);
+      s.platform_device_spec.erase(pdev);
+    }
     c_kfree(pdev, sim::Site::current());
   });
   return pdev;
@@ -80,6 +97,7 @@ struct platform_device* platform_device_of(bus::Device& bd, const sim::Site& sit
 // ---- character devices --------------------------------------------------------------------------------------
 
 core::Mutex& chrdevs_lock() {
+  bus::HostGuard guard;
   CApiState& st = state();
   if (!st.chrdevs_lock) st.chrdevs_lock = std::make_unique<core::Mutex>("chrdevs_lock");
   return *st.chrdevs_lock;
@@ -91,7 +109,7 @@ bool ranges_overlap(unsigned a, unsigned an, unsigned b, unsigned bn) {
 
 // kobject_put() on a cdev: the last reference frees a cdev_alloc'd one (ktype_cdev_dynamic's release).
 void cdev_kobject_put(struct cdev* p, const sim::Site& site) {
-  world().memory().check_primitive(&p->__devsim_refs, site, 0);
+  check_primitive(&p->__devsim_refs, site, 0);
   if (!refcount_of(&p->__devsim_refs)->dec_and_test(site)) return;
   if (__atomic_load_n(&p->__devsim_dynamic, __ATOMIC_RELAXED) != 0) c_kfree(p, site);
 }
@@ -115,7 +133,7 @@ int chrdev_open(bus::Cdev& node, bus::File& f) {
     if (!kernel_touch(p, sizeof *p, false, site)) return -bus::kENXIO;
     owner = p->owner;
     if (owner != nullptr && !__devsim_try_module_get(owner)) return -bus::kENXIO;
-    world().memory().check_primitive(&p->__devsim_refs, site, 0);
+    check_primitive(&p->__devsim_refs, site, 0);
     refcount_of(&p->__devsim_refs)->inc(site);
   }
   const struct file_operations* fops = p->ops;
@@ -155,6 +173,7 @@ bus::IrqReturn c_irq_thread_trampoline(unsigned irq, void* cookie) {
 }
 
 CIrqAction* find_action(unsigned irq, void* dev_id) {
+  bus::HostGuard guard;
   for (CIrqAction& a : state().irq_actions)
     if (a.installed && a.irq == irq && a.dev_id == dev_id) return &a;
   return nullptr;
@@ -206,7 +225,7 @@ extern "C" {
 
 unsigned long __devsim_spin_lock_irqsave(struct spinlock* l, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  cabi::check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
   core::irqflags_t flags = 0;
   core::spin_lock_irqsave(cabi::spinlock_of(l, site), flags, site);
   return flags;
@@ -215,19 +234,19 @@ unsigned long __devsim_spin_lock_irqsave(struct spinlock* l, const char* file, i
 void __devsim_spin_unlock_irqrestore(struct spinlock* l, unsigned long flags, const char* file, int line,
                                      const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  cabi::check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
   core::spin_unlock_irqrestore(cabi::spinlock_of(l, site), flags, site);
 }
 
 void __devsim_spin_lock_irq(struct spinlock* l, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  cabi::check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
   core::spin_lock_irq(cabi::spinlock_of(l, site), site);
 }
 
 void __devsim_spin_unlock_irq(struct spinlock* l, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  cabi::check_primitive(l, site, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
   core::spin_unlock_irq(cabi::spinlock_of(l, site), site);
 }
 
@@ -242,20 +261,19 @@ void __devsim_local_irq_restore(unsigned long flags, const char* file, int line,
 }
 
 int __devsim_fatal_signal_pending(void) {
-  return cabi::world().fatal_signal_pending() ? 1 : 0;
+  return core::fatal_signal_pending() ? 1 : 0;
 }
 
 // ---- time ---------------------------------------------------------------------------------------------------
 
 void __devsim_msleep(unsigned int msecs, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  sim::World& w = cabi::world();
-  w.might_sleep("msleep", site);
-  w.sleep_for(static_cast<sim::Nanos>(msecs) * cabi::kNanosPerJiffy, site);
+  cabi::might_sleep("msleep", site);
+  sim::sleep_for(static_cast<sim::Nanos>(msecs) * cabi::kNanosPerJiffy, site);
 }
 
 unsigned long __devsim_jiffies(void) {
-  return static_cast<unsigned long>(cabi::world().now() / cabi::kNanosPerJiffy);
+  return static_cast<unsigned long>(cabi::now_ns() / cabi::kNanosPerJiffy);
 }
 
 // ---- devices ------------------------------------------------------------------------------------------------
@@ -266,7 +284,7 @@ struct device* __devsim_get_device(struct device* dev, const char* file, int lin
   if (bus::Device* bd = cabi::bus_device(dev, site)) {
     bus::get_device(bd, site);
   } else {
-    cabi::world().memory().check_primitive(&dev->__devsim_refs, site, 0);
+    cabi::check_primitive(&dev->__devsim_refs, site, 0);
     cabi::refcount_of(&dev->__devsim_refs)->inc(site);
   }
   return dev;
@@ -280,7 +298,7 @@ void __devsim_put_device(struct device* dev, const char* file, int line, const c
     return;
   }
   // A class device: freed at its last reference (device_create_release).
-  cabi::world().memory().check_primitive(&dev->__devsim_refs, site, 0);
+  cabi::check_primitive(&dev->__devsim_refs, site, 0);
   if (cabi::refcount_of(&dev->__devsim_refs)->dec_and_test(site)) cabi::c_kfree(dev, site);
 }
 
@@ -295,6 +313,7 @@ int __devsim_device_lock_op(struct device* dev, int op, const char* file, int li
     cabi::kernel_touch(&dev->__devsim_refs, sizeof dev->__devsim_refs, false, site);
     // INVARIANT: keyed by the struct device's address, which no struct mutex shares (a struct device does not begin
     // with one), in this execution's table.
+    bus::HostGuard guard;
     auto& slot = cabi::state().mutexes[dev];
     if (!slot) {
       slot = std::make_unique<devsim::core::Mutex>("&dev->mutex", site);
@@ -421,6 +440,7 @@ struct device* __devsim_device_create(const void* cls, struct device* parent, __
     cabi::c_kfree(dev, site);
     return static_cast<struct device*>(ERR_PTR(r));
   }
+  bus::HostGuard guard;
   cabi::CApiState& st = state();
   st.class_devices.push_back({cls, devt, dev, node.get()});
   st.nodes.push_back(std::move(node));
@@ -430,14 +450,20 @@ struct device* __devsim_device_create(const void* cls, struct device* parent, __
 void __devsim_device_destroy(const void* cls, __kernel_dev_t devt, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   cabi::CApiState& st = state();
-  for (auto it = st.class_devices.begin(); it != st.class_devices.end(); ++it) {
-    if (it->cls != cls || it->devt != devt) continue;
-    const cabi::CClassDevice cd = *it;
-    st.class_devices.erase(it);
-    bus::cdev_del(*cd.node, site);  // the node goes; open files keep their cdev
-    __devsim_put_device(cd.dev, file, line, func);
-    return;
+  std::optional<cabi::CClassDevice> found;
+  {
+    bus::HostGuard guard;
+    for (auto it = st.class_devices.begin(); it != st.class_devices.end(); ++it) {
+      if (it->cls != cls || it->devt != devt) continue;
+      found = *it;
+      st.class_devices.erase(it);
+      break;
+    }
   }
+  if (!found) return;
+  // LIFETIME: the node is kept in st.nodes until the machine ends.
+  bus::cdev_del(*found->node, site);  // the node goes; open files keep their cdev
+  __devsim_put_device(found->dev, file, line, func);
 }
 
 // ---- the platform bus ---------------------------------------------------------------------------------------
@@ -446,10 +472,14 @@ int __devsim_platform_driver_register(struct platform_driver* drv, struct module
                                       const char* func) {
   const sim::Site site = c_site(file, line, func);
   cabi::CApiState& st = state();
-  auto mod = st.modules.find(owner);
-  if (mod == st.modules.end() || mod->second.spec == nullptr) return -bus::kEINVAL;
-  if (st.platform_drivers.count(drv) != 0) return -bus::kEBUSY;
-  const cabi::CModuleSpec* spec = mod->second.spec;
+  const cabi::CModuleSpec* spec = nullptr;
+  {
+    bus::HostGuard guard;
+    auto mod = st.modules.find(owner);
+    if (mod == st.modules.end() || mod->second.spec == nullptr) return -bus::kEINVAL;
+    if (st.platform_drivers.count(drv) != 0) return -bus::kEBUSY;
+    spec = mod->second.spec;
+  }
   bus::DriverOps ops;
   // Named after the module: /sys/bus/platform/drivers/<module> and the scenario's bind/unbind find it; it binds
   // devices whose modalias is the module's name or the C driver's own.
@@ -459,7 +489,10 @@ int __devsim_platform_driver_register(struct platform_driver* drv, struct module
   ops.probe = [drv, spec](bus::CoreContext& ctx) -> int {
     const sim::Site at = sim::Site::current();
     struct platform_device* pdev = cabi::platform_device_of(ctx.device(), at);
-    state().platform_device_spec[pdev] = spec;
+    {
+      bus::HostGuard guard;
+      state().platform_device_spec[pdev] = spec;
+    }
     return drv->probe != nullptr ? drv->probe(pdev) : 0;
   };
   ops.remove = [drv](bus::CoreContext& ctx) {
@@ -469,16 +502,21 @@ int __devsim_platform_driver_register(struct platform_driver* drv, struct module
   };
   bus::Driver* d = bus::platform_driver_register(std::move(ops), site);
   if (d == nullptr) return -bus::kEBUSY;
+  bus::HostGuard guard;
   st.platform_drivers[drv] = {drv, spec, d};
   return 0;
 }
 
 void __devsim_platform_driver_unregister(struct platform_driver* drv, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  auto it = state().platform_drivers.find(drv);
-  if (it == state().platform_drivers.end()) return;
-  bus::Driver* d = it->second.bus;
-  state().platform_drivers.erase(it);
+  bus::Driver* d = nullptr;
+  {
+    bus::HostGuard guard;
+    auto it = state().platform_drivers.find(drv);
+    if (it == state().platform_drivers.end()) return;
+    d = it->second.bus;
+    state().platform_drivers.erase(it);
+  }
   // The machine's shutdown may have unregistered it already (scenarios/runner.cpp): once is enough.
   if (d->registered()) bus::driver_unregister(d, site);
 }
@@ -487,6 +525,7 @@ int __devsim_platform_get_irq(struct platform_device* pdev, unsigned int num, co
                               const char* func) {
   const sim::Site site = c_site(file, line, func);
   cabi::kernel_touch(pdev, sizeof *pdev, false, site);
+  bus::HostGuard guard;
   auto it = state().platform_device_spec.find(pdev);
   if (it == state().platform_device_spec.end() || num >= it->second->irqs.size()) return -bus::kENXIO;
   return static_cast<int>(it->second->irqs[num]);
@@ -500,16 +539,21 @@ int __devsim_request_threaded_irq(unsigned int irq, __devsim_irq_handler_t handl
   const sim::Site site = c_site(file, line, func);
   if (handler == nullptr && thread_fn == nullptr) return -bus::kEINVAL;
   // LIFETIME: irq_actions is a std::list: the entry, the cookie the line hands back, never moves.
-  cabi::CIrqAction& a = state().irq_actions.emplace_back();
-  a.irq = irq;
-  a.handler = handler;
-  a.thread_fn = thread_fn;
-  a.dev_id = dev_id;
-  a.name = name;
+  cabi::CIrqAction* a = nullptr;
+  {
+    bus::HostGuard guard;
+    a = &state().irq_actions.emplace_back();
+    a->irq = irq;
+    a->handler = handler;
+    a->thread_fn = thread_fn;
+    a->dev_id = dev_id;
+    a->name = name;
+  }
   const int r = bus::request_threaded_irq(irq, handler != nullptr ? &cabi::c_irq_trampoline : nullptr,
                                           thread_fn != nullptr ? &cabi::c_irq_thread_trampoline : nullptr, flags,
-                                          name != nullptr ? name : "", &a, site);
-  a.installed = r == 0;
+                                          name != nullptr ? name : "", a, site);
+  bus::HostGuard guard;
+  a->installed = r == 0;
   return r;
 }
 
@@ -533,7 +577,10 @@ int __devsim_devm_request_threaded_irq(struct device* dev, unsigned int irq, __d
   return bus::devm_add_action_or_reset(
       *ctx, "devm_request_irq " + std::to_string(irq),
       [a] {
-        a->installed = false;
+        {
+          bus::HostGuard guard;
+          a->installed = false;
+        }
         bus::free_irq(a->irq, a);
       },
       site);
@@ -552,7 +599,10 @@ const void* __devsim_free_irq(unsigned int irq, void* dev_id, const char* file, 
     __devsim_warn("free_irq: trying to free an IRQ that was never requested", file, line, func);
     return nullptr;
   }
-  a->installed = false;
+  {
+    bus::HostGuard guard;
+    a->installed = false;
+  }
   bus::free_irq(irq, a, site);
   return a->name;
 }
@@ -620,6 +670,7 @@ int __devsim_alloc_chrdev_region(__kernel_dev_t* dev, unsigned int baseminor, un
   const sim::Site site = c_site(file, line, func);
   if (count == 0 || baseminor + count > (1u << MINORBITS)) return -bus::kEINVAL;
   cabi::CApiState& st = state();
+  bus::HostGuard guard;
   for (unsigned major = cabi::kDynamicMajorFirst; major >= cabi::kDynamicMajorLast; --major) {
     bool used = false;
     for (const cabi::CChrdevRegion& r : st.chrdev_regions)
@@ -640,6 +691,7 @@ int __devsim_register_chrdev_region(__kernel_dev_t from, unsigned int count, con
   (void)func;
   if (count == 0 || MINOR(from) + count > (1u << MINORBITS)) return -bus::kEINVAL;
   cabi::CApiState& st = state();
+  bus::HostGuard guard;
   for (const cabi::CChrdevRegion& r : st.chrdev_regions)
     if (r.major == MAJOR(from) && cabi::ranges_overlap(r.baseminor, r.count, MINOR(from), count)) return -bus::kEBUSY;
   st.chrdev_regions.push_back({MAJOR(from), MINOR(from), count, name != nullptr ? name : ""});
@@ -651,6 +703,7 @@ void __devsim_unregister_chrdev_region(__kernel_dev_t from, unsigned int count, 
   (void)file;
   (void)line;
   (void)func;
+  bus::HostGuard guard;
   auto& regions = state().chrdev_regions;
   for (auto it = regions.begin(); it != regions.end(); ++it) {
     if (it->major == MAJOR(from) && it->baseminor == MINOR(from) && it->count == count) {

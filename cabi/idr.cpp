@@ -9,10 +9,12 @@
 #include <unordered_map>
 
 #include "bus/errno.hpp"
+#include "bus/host_lock.hpp"
 #include "cabi/kernel_api.hpp"
 #include "cabi/site.hpp"
 #include "sim/host_watch.hpp"
 #include "sim/kmalloc.hpp"
+#include "sim/machine.hpp"
 #include "sim/memory.hpp"
 #include "sim/report.hpp"
 #include "sim/shadow.hpp"
@@ -37,14 +39,16 @@ struct CIdrState {
 };
 
 CIdrState& idr_state() {
-  return world().extension<CIdrState>();
+  return sim::machine_state<CIdrState>();
 }
 
 // An access of the caller's to the C struct's bytes [p, p + n): checked (freed memory is a use-after-free), a
 // scheduling point, and a data race when plain and unserialised with another task's write.
 void access(const void* p, std::size_t n, unsigned flags, std::uintptr_t pc) {
+  sim::World* w = sim_world();
+  if (w == nullptr) return;  // natively the model's tables are under the HostGuard; the C struct is not read
   if (sim::shadow::in_region(p))
-    world().memory().on_access(p, n, flags, pc);
+    w->memory().on_access(p, n, flags, pc);
   else if (sim::host_watch::may_watch(p))
     sim::host_watch::on_access(p, n, flags, pc);  // a module global (DEFINE_IDR): footprinted and race-checked
 }
@@ -90,13 +94,7 @@ long lowest_free(const Taken& taken, long lo, long hi) {
 }
 
 void warn(const std::string& headline, const sim::Site& site) {
-  sim::World& w = world();
-  sim::Report r;
-  r.kind = "warning";
-  r.headline = "WARNING in " + sim::site_function(site) + ": " + headline;
-  r.fatal = false;
-  r.accessed_by = w.task_site(w.current_task(), site);
-  w.report(std::move(r));
+  report_at("warning", "WARNING in " + sim::site_function(site) + ": " + headline, "", site);
 }
 
 }  // namespace
@@ -113,6 +111,9 @@ extern "C" {
 
 int __devsim_idr_alloc(struct idr* idr, void* ptr, int start, int end, int cyclic, gfp_t gfp, const char* file,
                        int line, const char* func) {
+  // Natively: the tables are shared by the machine's threads (an IDA is its own lock; IDR lookups run beside changes
+  // under RCU), so each call is one step under the HostGuard. Nothing here calls out.
+  devsim::bus::HostGuard guard;
   const sim::Site site = c_site(file, line, func);
   const std::uintptr_t pc = DEVSIM_C_CALLER_PC;
   // lib/idr.c idr_alloc: WARN_ON_ONCE(start < 0) -> -EINVAL; an end <= 0 means no limit below INT_MAX.
@@ -122,7 +123,7 @@ int __devsim_idr_alloc(struct idr* idr, void* ptr, int start, int end, int cycli
   }
   sim::might_alloc(static_cast<sim::gfp_t>(gfp), site);
   cabi::idr_change(idr, pc);
-  if (cabi::world().should_fail_alloc(site)) return -bus::kENOMEM;
+  if (cabi::should_fail_alloc(site)) return -bus::kENOMEM;
   std::map<int, void*>& ids = cabi::idr_of(idr);
   const long hi = end > 0 ? static_cast<long>(end) - 1 : cabi::kIntMax;
   auto taken = [&](long id) { return ids.count(static_cast<int>(id)) != 0; };
@@ -143,6 +144,7 @@ int __devsim_idr_alloc(struct idr* idr, void* ptr, int start, int end, int cycli
 
 void* __devsim_idr_op(struct idr* idr, int op, void* ptr, int a, int, gfp_t, const char* file, int line,
                       const char* func) {
+  devsim::bus::HostGuard guard;  // see __devsim_idr_alloc
   (void)file, (void)line, (void)func;
   const std::uintptr_t pc = DEVSIM_C_CALLER_PC;
   if (op == __DEVSIM_IDR_FIND || op == __DEVSIM_IDR_IS_EMPTY) {
@@ -178,6 +180,7 @@ void* __devsim_idr_op(struct idr* idr, int op, void* ptr, int a, int, gfp_t, con
 }
 
 void* __devsim_idr_get_next(struct idr* idr, int* nextid, const char*, int, const char*) {
+  devsim::bus::HostGuard guard;  // see __devsim_idr_alloc
   cabi::idr_lookup(idr, DEVSIM_C_CALLER_PC);
   std::map<int, void*>& ids = cabi::idr_of(idr);
   // Entries reserved with a NULL pointer are skipped, as the kernel's iteration skips them.
@@ -191,6 +194,7 @@ void* __devsim_idr_get_next(struct idr* idr, int* nextid, const char*, int, cons
 
 int __devsim_ida_alloc(struct ida* ida, unsigned int min, unsigned int max, gfp_t gfp, const char* file, int line,
                        const char* func) {
+  devsim::bus::HostGuard guard;  // see __devsim_idr_alloc
   const sim::Site site = c_site(file, line, func);
   // lib/idr.c ida_alloc_range: a min above INT_MAX is -ENOSPC, a max above it is INT_MAX.
   if (min > static_cast<unsigned>(cabi::kIntMax)) return -cabi::kENOSPC;
@@ -199,7 +203,7 @@ int __devsim_ida_alloc(struct ida* ida, unsigned int min, unsigned int max, gfp_
   // The IDA's own lock serialises it: a marked write, never a data race, still checked for a freed IDA.
   cabi::access(&ida->__devsim_key, sizeof ida->__devsim_key, sim::kAccessWrite | sim::kAccessMarked,
                DEVSIM_C_CALLER_PC);
-  if (cabi::world().should_fail_alloc(site)) return -bus::kENOMEM;
+  if (cabi::should_fail_alloc(site)) return -bus::kENOMEM;
   std::set<unsigned>& ids = cabi::ida_of(ida);
   const long id = cabi::lowest_free([&](long i) { return ids.count(static_cast<unsigned>(i)) != 0; },
                                     static_cast<long>(min), static_cast<long>(max));
@@ -209,6 +213,7 @@ int __devsim_ida_alloc(struct ida* ida, unsigned int min, unsigned int max, gfp_
 }
 
 void __devsim_ida_op(struct ida* ida, int op, unsigned int id, const char* file, int line, const char* func) {
+  devsim::bus::HostGuard guard;  // see __devsim_idr_alloc
   const sim::Site site = c_site(file, line, func);
   cabi::access(&ida->__devsim_key, sizeof ida->__devsim_key, sim::kAccessWrite | sim::kAccessMarked,
                DEVSIM_C_CALLER_PC);
@@ -223,6 +228,7 @@ void __devsim_ida_op(struct ida* ida, int op, unsigned int id, const char* file,
 }
 
 int __devsim_ida_is_empty(struct ida* ida, const char*, int, const char*) {
+  devsim::bus::HostGuard guard;  // see __devsim_idr_alloc
   cabi::access(&ida->__devsim_key, sizeof ida->__devsim_key, sim::kAccessRead | sim::kAccessMarked, DEVSIM_C_CALLER_PC);
   return cabi::ida_of(ida).empty() ? 1 : 0;
 }

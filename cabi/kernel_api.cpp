@@ -2,6 +2,7 @@
 // Every function here is called from instrumented C code in a module; the <linux/...> macros pass the caller's
 // site, so reports name the driver's lines.
 #include <algorithm>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -10,13 +11,17 @@
 
 #include "bus/cdev.hpp"
 #include "bus/errno.hpp"
+#include "bus/host_lock.hpp"
 #include "cabi/kernel_api.hpp"
 #include "cabi/site.hpp"
 #include "cabi/state.hpp"
 #include "core/irqflags.hpp"
 #include "core/refcount.hpp"
 #include "sim/kmalloc.hpp"
+#include "sim/machine.hpp"
 #include "sim/memory.hpp"
+#include "sim/native_kmalloc.hpp"
+#include "sim/native_report.hpp"
 #include "sim/report.hpp"
 #include "sim/shadow.hpp"
 
@@ -29,11 +34,47 @@
 namespace devsim::cabi {
 
 CApiState& state() {
-  return sim::World::current()->extension<CApiState>();
+  return sim::machine_state<CApiState>();
 }
 
 sim::World& world() {
   return *sim::World::current();
+}
+
+void check_primitive(const void* p, const sim::Site& site, std::uintptr_t pc) {
+  if (sim::World* w = sim_world()) w->memory().check_primitive(p, site, pc);
+}
+
+void might_sleep(const char* what, const sim::Site& site) {
+  if (sim::World* w = sim_world()) w->might_sleep(what, site);
+}
+
+bool should_fail_alloc(const sim::Site& site) {
+  sim::World* w = sim_world();
+  return w != nullptr && w->should_fail_alloc(site);
+}
+
+std::uint64_t now_ns() {
+  if (sim::World* w = sim_world()) return w->now();
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+void report_at(const char* kind, const std::string& headline, const std::string& detail, const sim::Site& site) {
+  sim::World* w = sim_world();
+  if (w == nullptr) {
+    sim::native::report(kind,
+                        headline + (detail.empty() ? "" : "\n  " + detail) + "\n  at " + sim::site_location(site));
+    return;
+  }
+  sim::Report r;
+  r.kind = kind;
+  r.headline = headline;
+  if (!detail.empty()) r.details.push_back(detail);
+  r.fatal = false;
+  r.accessed_by = w->task_site(w->current_task(), site);
+  w->report(std::move(r));
 }
 
 constexpr unsigned kGfpKernelZero = static_cast<unsigned>(sim::GFP_KERNEL | sim::__GFP_ZERO);
@@ -44,10 +85,11 @@ void* const kZeroSizePtr = reinterpret_cast<void*>(16);
 void* c_kmalloc(std::size_t size, unsigned flags, const sim::Site& site) {
   const auto gfp = static_cast<sim::gfp_t>(flags);
   sim::might_alloc(gfp, site);
-  sim::World& w = world();
-  if (w.should_fail_alloc(site)) return nullptr;
+  if (should_fail_alloc(site)) return nullptr;
   if (size == 0) return kZeroSizePtr;
-  sim::KernelMemory& mem = w.memory();
+  sim::World* w = sim_world();
+  if (w == nullptr) return sim::native::kmalloc(size, alignof(std::max_align_t), sim::has(gfp, sim::__GFP_ZERO), site);
+  sim::KernelMemory& mem = w->memory();
   const sim::AllocId id =
       mem.allocate(size, alignof(std::max_align_t), sim::has(gfp, sim::__GFP_ZERO), nullptr, nullptr, site);
   return mem.record(id).base;
@@ -55,10 +97,12 @@ void* c_kmalloc(std::size_t size, unsigned flags, const sim::Site& site) {
 
 void c_kfree(const void* p, const sim::Site& site) {
   if (p == nullptr || p == kZeroSizePtr) return;
-  world().memory().free_raw(p, site);
+  sim::kfree_raw(p, site);
 }
 
 core::Mutex& mutex_of(struct mutex* m, const sim::Site& site) {
+  bus::HostGuard guard;
+  // LIFETIME: the lock lives in the table (a unique_ptr, stable) until the machine ends.
   auto& slot = state().mutexes[m];
   if (!slot) {
     const char* name = __atomic_load_n(&m->name, __ATOMIC_RELAXED);
@@ -68,6 +112,7 @@ core::Mutex& mutex_of(struct mutex* m, const sim::Site& site) {
 }
 
 core::SpinLock& spinlock_of(struct spinlock* l, const sim::Site& site) {
+  bus::HostGuard guard;
   auto& slot = state().spinlocks[l];
   if (!slot) {
     const char* name = __atomic_load_n(&l->name, __ATOMIC_RELAXED);
@@ -85,14 +130,22 @@ core::Refcount* refcount_of(int* counter) {
 
 namespace {
 
+// The user buffers of the calling task's system calls in progress: the simulator keeps them per task, a native
+// task is its thread. Only the task itself reads or changes its own (no guard natively).
+std::vector<std::pair<char*, std::size_t>>& user_buffers() {
+  if (sim::World* w = sim_world()) return state().user_buffers[w->current_task()];
+  thread_local std::vector<std::pair<char*, std::size_t>> mine;
+  return mine;
+}
+
 // The user buffer of one read or write system call, registered for the task while the driver runs.
 class UserBuffer {
  public:
   UserBuffer(std::size_t count) : bytes_(count == 0 ? 1 : count, '\0'), count_(count) {
-    state().user_buffers[world().current_task()].emplace_back(bytes_.data(), count_);
+    user_buffers().emplace_back(bytes_.data(), count_);
   }
   ~UserBuffer() {
-    auto& v = state().user_buffers[world().current_task()];
+    auto& v = user_buffers();
     if (!v.empty()) v.pop_back();
   }
   UserBuffer(const UserBuffer&) = delete;
@@ -107,12 +160,17 @@ class UserBuffer {
 }  // namespace
 
 void driver_access(const void* p, unsigned long n, bool write, std::uintptr_t pc) {
-  if (!sim::shadow::in_region(p)) return;  // host memory (a driver's stack buffer, a module global)
-  world().memory().on_access(p, n, write ? sim::kAccessWrite : sim::kAccessRead, pc);
+  // Natively ASan checks the copy itself. In the simulator host memory (a driver's stack buffer, a module global) is
+  // not checked.
+  sim::World* w = sim_world();
+  if (w == nullptr || !sim::shadow::in_region(p)) return;
+  w->memory().on_access(p, n, write ? sim::kAccessWrite : sim::kAccessRead, pc);
 }
 
 bool kernel_touch(const void* p, std::size_t n, bool write, const sim::Site& site) {
-  sim::KernelMemory& mem = world().memory();
+  sim::World* w = sim_world();
+  if (w == nullptr) return true;  // the model's access that follows is ASan's to check natively
+  sim::KernelMemory& mem = w->memory();
   const sim::AllocId id = mem.find(p);
   return id == 0 || mem.check(id, p, n, write, site);
 }
@@ -147,9 +205,9 @@ int open_c_file(bus::File& f, const struct file_operations* fops, unsigned rdev,
 namespace {
 
 bool user_range_ok(const void* p, unsigned long n) {
-  const auto it = state().user_buffers.find(world().current_task());
-  if (it == state().user_buffers.end() || it->second.empty()) return false;
-  const auto [base, size] = it->second.back();
+  const auto& buffers = user_buffers();
+  if (buffers.empty()) return false;
+  const auto [base, size] = buffers.back();
   const char* c = static_cast<const char*>(p);
   return c >= base && n <= size && c - base <= static_cast<std::ptrdiff_t>(size - n);
 }
@@ -309,9 +367,13 @@ void* __devsim_krealloc(const void* p, size_t new_size, gfp_t flags, const char*
     cabi::c_kfree(p, site);
     return cabi::kZeroSizePtr;
   }
-  sim::KernelMemory& mem = cabi::world().memory();
-  const sim::AllocId id = mem.find(p);
-  const std::size_t old_size = id != 0 ? mem.record(id).size : 0;
+  std::size_t old_size = 0;
+  if (sim::World* w = cabi::sim_world()) {
+    const sim::AllocId id = w->memory().find(p);
+    old_size = id != 0 ? w->memory().record(id).size : 0;
+  } else {
+    old_size = sim::native::live_size(p);
+  }
   void* q = cabi::c_kmalloc(new_size, flags, site);
   if (q == nullptr) return nullptr;  // the old object stays the caller's
   const std::size_t n = old_size < new_size ? old_size : new_size;
@@ -340,32 +402,18 @@ int __devsim_printk(const char* fmt, ...) {
 }
 
 void __devsim_warn(const char* cond, const char* file, int line, const char* func) {
-  sim::World* w = sim::World::current();
-  if (w == nullptr) return;
   const sim::Site site = c_site(file, line, func);
-  sim::Report r;
-  r.kind = "warning";
-  r.headline = "WARNING in " + sim::site_function(site) + ": " + std::string(cond);
-  r.fatal = false;  // the kernel prints and goes on
-  r.accessed_by = w->task_site(w->current_task(), site);
-  w->report(std::move(r));
+  cabi::report_at("warning", "WARNING in " + sim::site_function(site) + ": " + std::string(cond), "", site);
 }
 
 bool __devsim_list_corruption(const char* headline, const char* detail, const char* file, int line, const char* func) {
-  sim::World* w = sim::World::current();
-  if (w == nullptr) return false;
-  const sim::Site site = c_site(file, line, func);
-  sim::Report r;
-  r.kind = "list-corruption";  // the kind core/list_head.hpp reports for the same checks
-  r.headline = std::string(headline);
-  r.details.emplace_back(detail);
-  r.accessed_by = w->task_site(w->current_task(), site);
-  w->report(std::move(r));
+  // The kind core/list_head.hpp reports for the same checks.
+  cabi::report_at("list-corruption", headline, detail, c_site(file, line, func));
   return false;
 }
 
 void __devsim_might_sleep(const char* file, int line, const char* func) {
-  cabi::world().might_sleep("might_sleep", c_site(file, line, func));
+  cabi::might_sleep("might_sleep", c_site(file, line, func));
 }
 
 // ---- locks ----
@@ -373,12 +421,14 @@ void __devsim_might_sleep(const char* file, int line, const char* func) {
 void __devsim_mutex_init(struct mutex* m, const char* name, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   __atomic_store_n(&m->name, name, __ATOMIC_RELAXED);
-  state().mutexes[m] = std::make_unique<devsim::core::Mutex>(name, site);
+  auto lock = std::make_unique<devsim::core::Mutex>(name, site);
+  bus::HostGuard guard;
+  state().mutexes[m] = std::move(lock);
 }
 
 void __devsim_mutex_lock(struct mutex* m, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(m, site, DEVSIM_C_CALLER_PC);
+  cabi::check_primitive(m, site, DEVSIM_C_CALLER_PC);
   cabi::mutex_of(m, site).lock(site);
 }
 
@@ -389,13 +439,13 @@ int __devsim_mutex_lock_interruptible(struct mutex* m, const char* file, int lin
 
 int __devsim_mutex_trylock(struct mutex* m, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(m, site, DEVSIM_C_CALLER_PC);
+  cabi::check_primitive(m, site, DEVSIM_C_CALLER_PC);
   return cabi::mutex_of(m, site).try_lock(site) ? 1 : 0;
 }
 
 void __devsim_mutex_unlock(struct mutex* m, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(m, site, DEVSIM_C_CALLER_PC);
+  cabi::check_primitive(m, site, DEVSIM_C_CALLER_PC);
   cabi::mutex_of(m, site).unlock(site);
 }
 
@@ -406,18 +456,20 @@ int __devsim_mutex_is_locked(struct mutex* m) {
 void __devsim_spin_lock_init(struct spinlock* l, const char* name, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   __atomic_store_n(&l->name, name, __ATOMIC_RELAXED);
-  state().spinlocks[l] = std::make_unique<devsim::core::SpinLock>(name, site);
+  auto lock = std::make_unique<devsim::core::SpinLock>(name, site);
+  bus::HostGuard guard;
+  state().spinlocks[l] = std::move(lock);
 }
 
 void __devsim_spin_lock(struct spinlock* l, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(l, site, DEVSIM_C_CALLER_PC);
+  cabi::check_primitive(l, site, DEVSIM_C_CALLER_PC);
   cabi::spinlock_of(l, site).lock(site);
 }
 
 void __devsim_spin_unlock(struct spinlock* l, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(l, site, DEVSIM_C_CALLER_PC);
+  cabi::check_primitive(l, site, DEVSIM_C_CALLER_PC);
   cabi::spinlock_of(l, site).unlock(site);
 }
 
@@ -453,40 +505,54 @@ void __devsim_init_waitqueue_head(struct wait_queue_head* wq, const char* file, 
 unsigned long __devsim_prepare_to_wait(struct wait_queue_head* wq, int task_state, const char* file, int line,
                                        const char* func) {
   const sim::Site site = c_site(file, line, func);
-  sim::World& w = cabi::world();
-  w.might_sleep(cabi::wait_name(task_state), site);
-  w.yield(sim::EventKind::Sync, wq, site);  // checks the queue (a wait on freed memory is a use-after-free)
-  w.touch(wq, false);
+  if (sim::World* w = cabi::sim_world()) {
+    w->might_sleep(cabi::wait_name(task_state), site);
+    w->yield(sim::EventKind::Sync, wq, site);  // checks the queue (a wait on freed memory is a use-after-free)
+    w->touch(wq, false);
+  }
   return __atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE);
 }
 
 long __devsim_wait_sleep(struct wait_queue_head* wq, unsigned long token, int task_state, const char* file, int line,
                          const char* func) {
   const sim::Site site = c_site(file, line, func);
-  sim::World& w = cabi::world();
   const sim::WaitMode mode = cabi::wait_mode(task_state);
   // Signals after the condition, as ___wait_event checks them (prepare_to_wait_event: signal_pending_state).
-  const bool signalled = mode == sim::WaitMode::Interruptible ? w.signal_pending()
-                         : mode == sim::WaitMode::Killable    ? w.fatal_signal_pending()
+  const bool signalled = mode == sim::WaitMode::Interruptible ? devsim::core::signal_pending()
+                         : mode == sim::WaitMode::Killable    ? devsim::core::fatal_signal_pending()
                                                               : false;
   if (signalled) return -bus::kERESTARTSYS;
   // A wake-up since the prepare: the condition may hold now; test it again rather than sleep.
-  if (__atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE) != token) return 0;
-  w.block_wait(wq, cabi::wait_name(task_state), mode, std::nullopt, site);
-  return 0;
+  const auto woken = [wq, token] { return __atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE) != token; };
+  if (woken()) return 0;
+  if (sim::World* w = cabi::sim_world()) {
+    w->block_wait(wq, cabi::wait_name(task_state), mode, std::nullopt, site);
+    return 0;
+  }
+  // Natively every C wait queue sleeps on the driver model's condition, and every wake-up notifies it: a wake-up of
+  // another queue is a spurious wake-up, which the caller's loop already allows. The token is read under the guard
+  // and __devsim_wake_up notifies after changing it, so no wake-up is lost.
+  // LIFETIME: `wq` is the driver's, alive while it sleeps on it (a wait on freed memory is ASan's report).
+  bus::HostSignalWait wait(mode);
+  return wait.wait(woken) ? 0 : -bus::kERESTARTSYS;
 }
 
 void __devsim_wake_up(struct wait_queue_head* wq, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  sim::World& w = cabi::world();
-  w.yield(sim::EventKind::Wake, wq, site);
-  w.touch(wq, true);
+  sim::World* w = cabi::sim_world();
+  if (w == nullptr) {
+    __atomic_fetch_add(&wq->__devsim_wakeups, 1ul, __ATOMIC_RELEASE);
+    bus::HostGuard::notify_all();
+    return;
+  }
+  w->yield(sim::EventKind::Wake, wq, site);
+  w->touch(wq, true);
   __atomic_fetch_add(&wq->__devsim_wakeups, 1ul, __ATOMIC_RELEASE);
-  w.wake_all(wq, site);
+  w->wake_all(wq, site);
 }
 
 int __devsim_signal_pending(void) {
-  return cabi::world().signal_pending() ? 1 : 0;
+  return devsim::core::signal_pending() ? 1 : 0;
 }
 
 // ---- strings and memory (linux/string.h, sprintf in linux/kernel.h) ----
@@ -574,7 +640,7 @@ int __devsim_snprintf(char* buf, size_t size, int written, const char*, int, con
 unsigned long __devsim_copy_to_user(void* to, const void* from, unsigned long n, const char* file, int line,
                                     const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().might_sleep("copy_to_user", site);  // might_fault()
+  cabi::might_sleep("copy_to_user", site);  // might_fault()
   if (n == 0) return 0;
   if (!cabi::user_range_ok(to, n)) return n;  // a fault on every byte: nothing copied
   cabi::driver_access(from, n, false, DEVSIM_C_CALLER_PC);
@@ -585,7 +651,7 @@ unsigned long __devsim_copy_to_user(void* to, const void* from, unsigned long n,
 unsigned long __devsim_copy_from_user(void* to, const void* from, unsigned long n, const char* file, int line,
                                       const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().might_sleep("copy_from_user", site);
+  cabi::might_sleep("copy_from_user", site);
   if (n == 0) return 0;
   if (!cabi::user_range_ok(from, n)) {
     // copy_from_user zeroes what it could not copy (include/linux/uaccess.h _copy_from_user).
@@ -603,7 +669,10 @@ unsigned long __devsim_copy_from_user(void* to, const void* from, unsigned long 
 int __devsim_misc_register(struct miscdevice* misc, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   cabi::CApiState& st = state();
-  if (st.miscs.count(misc) != 0) return -bus::kEBUSY;
+  {
+    bus::HostGuard guard;
+    if (st.miscs.count(misc) != 0) return -bus::kEBUSY;
+  }
   auto m = std::make_unique<cabi::CMisc>();
   m->c = misc;
   const char* name = misc->name;
@@ -612,12 +681,16 @@ int __devsim_misc_register(struct miscdevice* misc, const char* file, int line, 
   m->parent = nullptr;
   // A dynamic minor is numbered before the node appears (drivers/char/misc.c misc_register).
   const bool dynamic = misc->minor == MISC_DYNAMIC_MINOR;
-  if (dynamic) misc->minor = st.next_minor++;
+  if (dynamic) {
+    bus::HostGuard guard;
+    misc->minor = st.next_minor++;
+  }
   const int r = bus::misc_register(*m, site);
   if (r != 0) {
     if (dynamic) misc->minor = MISC_DYNAMIC_MINOR;
     return r;
   }
+  bus::HostGuard guard;
   st.miscs[misc] = std::move(m);
   return 0;
 }
@@ -625,11 +698,18 @@ int __devsim_misc_register(struct miscdevice* misc, const char* file, int line, 
 void __devsim_misc_deregister(struct miscdevice* misc, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   cabi::CApiState& st = state();
-  auto it = st.miscs.find(misc);
-  if (it == st.miscs.end()) return;
-  bus::misc_deregister(*it->second, site);
+  cabi::CMisc* m = nullptr;
+  {
+    bus::HostGuard guard;
+    auto it = st.miscs.find(misc);
+    if (it == st.miscs.end()) return;
+    m = it->second.get();
+  }
+  // LIFETIME: the entry is only retired below, by this deregistration (the module's own exit, once).
+  bus::misc_deregister(*m, site);
   // misc_deregister may have slept: look the entry up again.
-  it = st.miscs.find(misc);
+  bus::HostGuard guard;
+  auto it = st.miscs.find(misc);
   if (it == st.miscs.end()) return;
   st.retired_miscs.push_back(std::move(it->second));
   st.miscs.erase(it);
@@ -639,6 +719,7 @@ void __devsim_misc_deregister(struct miscdevice* misc, const char* file, int lin
 
 bool __devsim_try_module_get(struct module* m) {
   if (m == nullptr) return true;
+  bus::HostGuard guard;
   auto& mods = state().modules;
   auto it = mods.find(m);
   if (it == mods.end() || it->second.state == cabi::LoadedModule::State::Going) return false;
@@ -648,6 +729,7 @@ bool __devsim_try_module_get(struct module* m) {
 
 void __devsim_module_put(struct module* m) {
   if (m == nullptr) return;
+  bus::HostGuard guard;
   auto& mods = state().modules;
   auto it = mods.find(m);
   if (it != mods.end() && it->second.refs > 0) --it->second.refs;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "bus/cdev.hpp"
 #include "core/mutex.hpp"
@@ -19,7 +20,28 @@ struct spinlock;
 
 namespace devsim::cabi {
 
+// The C ABI runs in both runtimes. What a call needs from the simulator has a native form: nothing for the checks
+// ASan and TSan make natively (use-after-free of a lock, races), the driver model's HostGuard for the bookkeeping
+// (CApiState and the other per-machine tables: held only for a lookup or an update, never across a call into the
+// driver, bus/ or a sleep), the steady clock for time, native reports for warnings.
+// The simulated world of this thread, or null natively.
+inline sim::World* sim_world() {
+  return sim::World::current();
+}
+// Requires the simulator.
 sim::World& world();
+// The simulator's check that a lock's storage is live memory (a freed lock is a use-after-free); natively nothing
+// (ASan checks the lock's own accesses).
+void check_primitive(const void* p, const sim::Site& site, std::uintptr_t pc);
+// might_sleep() (sleep-in-atomic in the simulator; natively nothing is checked).
+void might_sleep(const char* what, const sim::Site& site);
+// Fault injection: whether this allocation fails (never natively).
+bool should_fail_alloc(const sim::Site& site);
+// Nanoseconds: virtual time in the simulator, the steady clock natively (the clock bus/ timers use).
+std::uint64_t now_ns();
+// A report by the kernel model at the driver's `site` (a WARNING, a list corruption): the simulator's report, or a
+// native one on stderr. Not fatal: the kernel prints and goes on.
+void report_at(const char* kind, const std::string& headline, const std::string& detail, const sim::Site& site);
 // kmalloc/kfree on the driver's behalf: fault injection, might_alloc, ZERO_SIZE_PTR.
 void* c_kmalloc(std::size_t size, unsigned flags, const sim::Site& site);
 void c_kfree(const void* p, const sim::Site& site);

@@ -11,10 +11,12 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 
 #include "bus/errno.hpp"
+#include "bus/host_lock.hpp"
 #include "cabi/state.hpp"
 #include "sim/host_watch.hpp"
 #include "sim/stacktrace.hpp"
@@ -113,12 +115,22 @@ ModuleCopy load_copy(const CModuleSpec& spec) {
   return c;
 }
 
-// The copies of this OS thread, by module name.
+// The copy a module load or unload uses. In the simulator: one per OS thread (each fuzz job is a thread and has its
+// own worlds), by module name. Natively: one per process, shared by the threads of its one native machine, as the
+// kernel has one copy of a loaded module.
 // LIFETIME: never unloaded (see load_copy): reports may name their code and sites after the thread ended.
 ModuleCopy& copy_for(const CModuleSpec& spec) {
-  thread_local std::map<std::string, ModuleCopy> copies;
-  auto it = copies.find(spec.name);
-  if (it == copies.end()) it = copies.emplace(spec.name, load_copy(spec)).first;
+  if (sim::World::current() != nullptr) {
+    thread_local std::map<std::string, ModuleCopy> copies;
+    auto it = copies.find(spec.name);
+    if (it == copies.end()) it = copies.emplace(spec.name, load_copy(spec)).first;
+    return it->second;
+  }
+  static std::mutex mutex;
+  static auto* shared = new std::map<std::string, ModuleCopy>;  // never destroyed: late threads may still use it
+  std::lock_guard lock(mutex);
+  auto it = shared->find(spec.name);
+  if (it == shared->end()) it = shared->emplace(spec.name, load_copy(spec)).first;
   return it->second;
 }
 
@@ -126,48 +138,55 @@ ModuleCopy& copy_for(const CModuleSpec& spec) {
 // its init (do_init_module) and, in delete_module, to look it up before its exit and to unlink it after
 // (free_module): a module's exit happens before the next load of it, and that load's init before its next exit.
 // The race detector gets those edges here (the module list itself is host state the scheduler orders).
+// Natively the module table is under the HostGuard and the race detector is TSan.
 void module_mutex_sync(CApiState& st) {
-  sim::World& w = *sim::World::current();
-  w.races().sync(w.current_task(), &st.modules);
+  if (sim::World* w = sim::World::current()) w->races().sync(w->current_task(), &st.modules);
 }
 
 }  // namespace
 
+// The table steps below are each under the HostGuard natively (module_mutex's sections); init and exit run outside.
 int module_load(const CModuleSpec& spec) {
-  sim::World& w = *sim::World::current();
-  w.yield(sim::EventKind::Sync, nullptr);
+  if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Sync, nullptr);
   ModuleCopy& c = copy_for(spec);
   CApiState& st = state();
-  module_mutex_sync(st);
-  if (st.modules.count(c.self) != 0) return -bus::kEEXIST;
-  // A fresh module: its globals as the file has them (what the kernel's load_module copies in anew).
-  c.restore();
-  st.modules[c.self] = LoadedModule{&spec, LoadedModule::State::Coming, 0};
+  {
+    bus::HostGuard guard;
+    module_mutex_sync(st);
+    if (st.modules.count(c.self) != 0) return -bus::kEEXIST;
+    // A fresh module: its globals as the file has them (what the kernel's load_module copies in anew).
+    // INVARIANT: not loaded, so none of its code runs (natively: the previous machine's iterations ended).
+    c.restore();
+    st.modules[c.self] = LoadedModule{&spec, LoadedModule::State::Coming, 0};
+  }
   const int r = c.init != nullptr ? c.init() : 0;
+  bus::HostGuard guard;
+  module_mutex_sync(st);
   auto it = st.modules.find(c.self);
   if (r != 0) {
     // do_init_module: a failed init frees the module (under module_mutex); its exit is never called.
-    module_mutex_sync(st);
     if (it != st.modules.end()) st.modules.erase(it);
     return r;
   }
-  module_mutex_sync(st);
   if (it != st.modules.end()) it->second.state = LoadedModule::State::Live;
   return 0;
 }
 
 int module_unload(const CModuleSpec& spec) {
-  sim::World& w = *sim::World::current();
-  w.yield(sim::EventKind::Sync, nullptr);
+  if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Sync, nullptr);
   ModuleCopy& c = copy_for(spec);
   CApiState& st = state();
-  module_mutex_sync(st);
-  auto it = st.modules.find(c.self);
-  if (it == st.modules.end()) return -bus::kENOENT;
-  if (it->second.state != LoadedModule::State::Live || c.exit == nullptr) return -bus::kEBUSY;
-  if (it->second.refs > 0) return -bus::kEAGAIN;
-  it->second.state = LoadedModule::State::Going;  // try_module_get fails from now on
+  {
+    bus::HostGuard guard;
+    module_mutex_sync(st);
+    auto it = st.modules.find(c.self);
+    if (it == st.modules.end()) return -bus::kENOENT;
+    if (it->second.state != LoadedModule::State::Live || c.exit == nullptr) return -bus::kEBUSY;
+    if (it->second.refs > 0) return -bus::kEAGAIN;
+    it->second.state = LoadedModule::State::Going;  // try_module_get fails from now on
+  }
   c.exit();
+  bus::HostGuard guard;
   module_mutex_sync(st);
   st.modules.erase(c.self);
   return 0;

@@ -15,11 +15,19 @@ namespace core = devsim::core;
 extern "C" {
 
 void __devsim_rcu_read_lock(const char* file, int line, const char* func) {
-  core::detail::sim_rcu_read_lock(cabi::world(), c_site(file, line, func));
+  if (devsim::sim::World* w = cabi::sim_world()) {
+    core::detail::sim_rcu_read_lock(*w, c_site(file, line, func));
+    return;
+  }
+  core::detail::native_rcu_read_lock();
 }
 
 void __devsim_rcu_read_unlock(const char* file, int line, const char* func) {
-  core::detail::sim_rcu_read_unlock(cabi::world(), c_site(file, line, func));
+  if (devsim::sim::World* w = cabi::sim_world()) {
+    core::detail::sim_rcu_read_unlock(*w, c_site(file, line, func));
+    return;
+  }
+  core::detail::native_rcu_read_unlock();
 }
 
 void __devsim_synchronize_rcu(const char* file, int line, const char* func) {
@@ -50,8 +58,11 @@ void __devsim_kfree_rcu(const void* obj, struct rcu_head* head, const char* file
 }
 
 // No scheduling point: the acquire follows the reader's load at once, the release precedes the updater's store.
+// Natively the accesses are the C macros' own acquire load and release store, which TSan sees.
 void __devsim_rcu_pointer_sync(const void* pp, int publish) {
-  devsim::sim::World& w = cabi::world();
+  devsim::sim::World* sw = cabi::sim_world();
+  if (sw == nullptr) return;
+  devsim::sim::World& w = *sw;
   if (publish != 0)
     w.races().release(w.current_task(), pp);
   else
@@ -64,7 +75,10 @@ void __devsim_rcu_barrier(const char* file, int line, const char* func) {
 
 void __devsim_rcu_dereference_check(int kind, int cond, const char* file, int line, const char* func) {
   const devsim::sim::Site site = c_site(file, line, func);
-  devsim::sim::World& w = cabi::world();
+  // PROVE_RCU's checks are the simulator's (core/rcu_pointer.hpp); natively they are not made.
+  devsim::sim::World* sw = cabi::sim_world();
+  if (sw == nullptr) return;
+  devsim::sim::World& w = *sw;
   switch (kind) {
     case 0:
       if (!core::rcu_read_lock_held())

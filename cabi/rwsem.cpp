@@ -3,9 +3,11 @@
 #include <memory>
 #include <unordered_map>
 
+#include "bus/host_lock.hpp"
 #include "cabi/kernel_api.hpp"
 #include "cabi/site.hpp"
 #include "core/rwsem.hpp"
+#include "sim/machine.hpp"
 #include "sim/memory.hpp"
 #include "sim/world.hpp"
 
@@ -29,7 +31,8 @@ extern "C" {
 namespace devsim::cabi {
 namespace {
 
-// The devsim semaphores behind the C ones, per world (per execution).
+// The devsim semaphores behind the C ones, per machine (per execution in the simulator); the table under the
+// HostGuard natively.
 // INVARIANT: as for C mutexes (state.hpp): simulated addresses are not reused within an execution and module
 // globals are reset before each load, so an address names one semaphore for the execution.
 struct CRwsemState {
@@ -37,7 +40,9 @@ struct CRwsemState {
 };
 
 core::RwSemaphore& rwsem_of(struct rw_semaphore* s, const sim::Site& site) {
-  auto& slot = world().extension<CRwsemState>().sems[s];
+  bus::HostGuard guard;
+  // LIFETIME: a unique_ptr in the table, kept until the machine ends.
+  auto& slot = sim::machine_state<CRwsemState>().sems[s];
   if (!slot) {
     const char* name = __atomic_load_n(&s->name, __ATOMIC_RELAXED);
     slot = std::make_unique<core::RwSemaphore>(name != nullptr ? name : "rw_semaphore", site);
@@ -47,7 +52,7 @@ core::RwSemaphore& rwsem_of(struct rw_semaphore* s, const sim::Site& site) {
 
 // The C caller's semaphore, checked first: one in freed simulated memory is a use-after-free at the caller.
 core::RwSemaphore& checked(struct rw_semaphore* s, const sim::Site& site, std::uintptr_t pc) {
-  world().memory().check_primitive(s, site, pc);
+  check_primitive(s, site, pc);
   return rwsem_of(s, site);
 }
 
@@ -64,7 +69,9 @@ extern "C" {
 void __devsim_init_rwsem(struct rw_semaphore* sem, const char* name, const char* file, int line, const char* func) {
   const devsim::sim::Site site = c_site(file, line, func);
   __atomic_store_n(&sem->name, name, __ATOMIC_RELAXED);
-  cabi::world().extension<cabi::CRwsemState>().sems[sem] = std::make_unique<devsim::core::RwSemaphore>(name, site);
+  auto made = std::make_unique<devsim::core::RwSemaphore>(name, site);
+  devsim::bus::HostGuard guard;
+  devsim::sim::machine_state<cabi::CRwsemState>().sems[sem] = std::move(made);
 }
 
 void __devsim_down_read(struct rw_semaphore* sem, const char* file, int line, const char* func) {

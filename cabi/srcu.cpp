@@ -1,17 +1,20 @@
 // The C ABI of linux/srcu.h: a C struct srcu_struct stands for a devsim Srcu domain (core/srcu.hpp), made at
 // init_srcu_struct or at first use and keyed by the C object's address, as C semaphores are (rwsem.cpp). A C read
 // section is a guard kept for the task until its srcu_read_unlock.
+#include <atomic>
 #include <memory>
 #include <new>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
 
+#include "bus/host_lock.hpp"
 #include "cabi/kernel_api.hpp"
 #include "cabi/rcupdate_c.hpp"
 #include "cabi/site.hpp"
 #include "core/rcu_pointer.hpp"
 #include "core/srcu.hpp"
+#include "sim/machine.hpp"
 #include "sim/memory.hpp"
 #include "sim/world.hpp"
 
@@ -38,12 +41,13 @@ namespace {
 static_assert(std::is_trivially_destructible_v<sim::Site>);
 struct CSection {
   const void* domain;
-  sim::TaskId task;
+  std::uint64_t task;  // task_key() of the task that holds it
   alignas(core::SrcuReadGuard) unsigned char guard[sizeof(core::SrcuReadGuard)];
   core::SrcuReadGuard& get() { return *std::launder(reinterpret_cast<core::SrcuReadGuard*>(guard)); }
 };
 
-// The devsim domains behind the C ones and the open sections, per world (per execution).
+// The devsim domains behind the C ones and the open sections, per machine (per execution in the simulator); under
+// the HostGuard natively.
 // INVARIANT: as for C semaphores (rwsem.cpp): an address names one domain for the execution. Sections are declared
 // after the domains, so they go first.
 struct CSrcuState {
@@ -51,8 +55,18 @@ struct CSrcuState {
   std::vector<std::unique_ptr<CSection>> sections;
 };
 
+// Who holds a section: the simulator's task, or natively the thread (a number of its own, never reused).
+std::uint64_t task_key() {
+  if (sim::World* w = sim_world()) return w->current_task();
+  static std::atomic<std::uint64_t> next{1ull << 32};
+  thread_local const std::uint64_t mine = next.fetch_add(1);
+  return mine;
+}
+
 core::Srcu& srcu_of(struct srcu_struct* s, const sim::Site& site) {
-  auto& slot = world().extension<CSrcuState>().domains[s];
+  bus::HostGuard guard;
+  // LIFETIME: a unique_ptr in the table, kept until the machine ends.
+  auto& slot = sim::machine_state<CSrcuState>().domains[s];
   if (!slot) {
     const char* name = __atomic_load_n(&s->name, __ATOMIC_RELAXED);
     slot = std::make_unique<core::Srcu>(name != nullptr ? name : "srcu_struct", site);
@@ -62,7 +76,7 @@ core::Srcu& srcu_of(struct srcu_struct* s, const sim::Site& site) {
 
 // The C caller's domain, checked first: one in freed simulated memory is a use-after-free at the caller.
 core::Srcu& checked(struct srcu_struct* s, const sim::Site& site, std::uintptr_t pc) {
-  world().memory().check_primitive(s, site, pc);
+  check_primitive(s, site, pc);
   return srcu_of(s, site);
 }
 
@@ -81,7 +95,9 @@ int __devsim_init_srcu_struct(struct srcu_struct* ssp, const char* name, const c
   const devsim::sim::Site site = c_site(file, line, fn);
   if (!cabi::kernel_touch(ssp, sizeof *ssp, true, site)) return -EINVAL;
   __atomic_store_n(&ssp->name, name, __ATOMIC_RELAXED);
-  cabi::world().extension<cabi::CSrcuState>().domains[ssp] = std::make_unique<core::Srcu>(name, site);
+  auto made = std::make_unique<core::Srcu>(name, site);
+  devsim::bus::HostGuard guard;
+  devsim::sim::machine_state<cabi::CSrcuState>().domains[ssp] = std::move(made);
   return 0;
 }
 
@@ -97,23 +113,31 @@ int __devsim_srcu_read_lock(struct srcu_struct* ssp, const char* file, int line,
   core::Srcu& s = cabi::checked(ssp, site, DEVSIM_C_CALLER_PC);
   auto section = std::make_unique<cabi::CSection>();
   section->domain = ssp;
-  section->task = cabi::world().current_task();
+  section->task = cabi::task_key();
   core::SrcuReadGuard* g = new (section->guard) core::SrcuReadGuard(s.read_lock(site));
   const int idx = static_cast<int>(g->index());
-  cabi::world().extension<cabi::CSrcuState>().sections.push_back(std::move(section));
+  devsim::bus::HostGuard guard;
+  devsim::sim::machine_state<cabi::CSrcuState>().sections.push_back(std::move(section));
   return idx;
 }
 
 void __devsim_srcu_read_unlock(struct srcu_struct* ssp, int idx, const char* file, int line, const char* fn) {
   const devsim::sim::Site site = c_site(file, line, fn);
   cabi::checked(ssp, site, DEVSIM_C_CALLER_PC);
-  auto& sections = cabi::world().extension<cabi::CSrcuState>().sections;
-  const devsim::sim::TaskId self = cabi::world().current_task();
-  // The innermost section of this domain that this task holds (sections nest).
-  for (auto it = sections.rbegin(); it != sections.rend(); ++it) {
-    if ((*it)->domain != ssp || (*it)->task != self) continue;
-    std::unique_ptr<cabi::CSection> section = std::move(*it);
-    sections.erase(std::next(it).base());
+  const std::uint64_t self = cabi::task_key();
+  std::unique_ptr<cabi::CSection> section;
+  {
+    devsim::bus::HostGuard guard;
+    auto& sections = devsim::sim::machine_state<cabi::CSrcuState>().sections;
+    // The innermost section of this domain that this task holds (sections nest).
+    for (auto it = sections.rbegin(); it != sections.rend(); ++it) {
+      if ((*it)->domain != ssp || (*it)->task != self) continue;
+      section = std::move(*it);
+      sections.erase(std::next(it).base());
+      break;
+    }
+  }
+  if (section) {
     if (static_cast<int>(section->get().index()) != idx)
       __devsim_warn("srcu_read_unlock(): wrong index", file, line, fn);
     section->get().unlock(site);
@@ -135,6 +159,8 @@ int __devsim_srcu_read_lock_held(struct srcu_struct* ssp) {
 void __devsim_srcu_dereference_check(struct srcu_struct* ssp, int cond, const char* file, int line, const char* fn) {
   const devsim::sim::Site site = c_site(file, line, fn);
   core::Srcu& s = cabi::srcu_of(ssp, site);
+  // PROVE_RCU's check is the simulator's (core/rcu_pointer.hpp); natively it is not made.
+  if (cabi::sim_world() == nullptr) return;
   if (cond == 0 && !s.read_lock_held())
     core::detail::lockdep_rcu_suspicious(
         cabi::world(), "srcu_dereference_check()",

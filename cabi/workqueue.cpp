@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <mutex>
 #include <new>
 #include <unordered_set>
 
@@ -12,6 +13,7 @@
 #include "cabi/kernel_api.hpp"
 #include "cabi/site.hpp"
 #include "sim/kmalloc.hpp"
+#include "sim/machine.hpp"
 #include "sim/world.hpp"
 
 extern "C" {
@@ -65,17 +67,31 @@ void c_work_trampoline(bus::WorkStruct& w) {
   if (fn != nullptr) fn(c);
 }
 
-bus::WorkStruct& setup(struct work_struct* w, const sim::Site& site) {
+// Natively the table of set-up items is shared by the machine's threads: a check and the set-up it decides are one
+// step under this lock (held across bus::init_work, which may take the HostGuard: never the other way round).
+// In the simulator it is not taken: init_work may be a scheduling point, and the tasks are fibers of one thread.
+std::unique_lock<std::mutex> setup_lock() {
+  static std::mutex m;
+  return sim_world() != nullptr ? std::unique_lock<std::mutex>() : std::unique_lock(m);
+}
+
+bus::WorkStruct& setup_locked(struct work_struct* w, const sim::Site& site) {
   // LIFETIME: constructed in place in the C struct's storage; never destroyed (trivial state).
   auto* item = new (w->__devsim_work) bus::WorkStruct();
   bus::init_work(*item, &c_work_trampoline, site);
-  world().extension<CWorkState>().initialised.insert(w);
+  sim::machine_state<CWorkState>().initialised.insert(w);
   return *item;
+}
+
+bus::WorkStruct& setup(struct work_struct* w, const sim::Site& site) {
+  const std::unique_lock lock = setup_lock();
+  return setup_locked(w, site);
 }
 
 // The devsim item of a C work, set up at its first use in this world if INIT_WORK did not run (DECLARE_WORK).
 bus::WorkStruct& work_of(struct work_struct* w, const sim::Site& site) {
-  if (world().extension<CWorkState>().initialised.count(w) == 0) return setup(w, site);
+  const std::unique_lock lock = setup_lock();
+  if (sim::machine_state<CWorkState>().initialised.count(w) == 0) return setup_locked(w, site);
   return *std::launder(reinterpret_cast<bus::WorkStruct*>(w->__devsim_work));
 }
 

@@ -114,6 +114,15 @@ inline void urcu_ensure_registered() {
 // The simulator's side, in rcu.cpp.
 void sim_rcu_read_lock(sim::World& w, const Site& site);
 void sim_rcu_read_unlock(sim::World& w, const Site& site);
+// The native side: liburcu's read section of the calling thread (registered at its first use).
+inline void native_rcu_read_lock() {
+  urcu_ensure_registered();
+  urcu_read_lock();
+}
+inline void native_rcu_read_unlock() {
+  tsan_release(&g_rcu_tsan_sync);
+  urcu_read_unlock();
+}
 
 // A type-erased callback for call_rcu.
 class RcuCallback {
@@ -143,8 +152,7 @@ class RcuReadGuard {
     if (world_ != nullptr) [[unlikely]] {
       detail::sim_rcu_read_lock(*world_, site);
     } else {
-      detail::urcu_ensure_registered();
-      detail::urcu_read_lock();
+      detail::native_rcu_read_lock();
     }
   }
   RcuReadGuard(RcuReadGuard&& other) noexcept
@@ -160,8 +168,7 @@ class RcuReadGuard {
     if (world_ != nullptr) [[unlikely]] {
       detail::sim_rcu_read_unlock(*world_, site);
     } else {
-      detail::tsan_release(&detail::g_rcu_tsan_sync);
-      detail::urcu_read_unlock();
+      detail::native_rcu_read_unlock();
     }
   }
   bool active() const { return active_; }

@@ -29,7 +29,8 @@ std::uintptr_t key(const void* p) {
 }
 
 struct Block {
-  std::size_t size = 0;
+  std::size_t size = 0;       // as allocated (rounded up to the alignment)
+  std::size_t requested = 0;  // as asked for
   bool freed = false;
 };
 
@@ -56,6 +57,7 @@ void report_free(const char* kind, const void* p, const Site& site) {
 }  // namespace
 
 void* kmalloc(std::size_t size, std::size_t align, bool zero, const Site&) {
+  const std::size_t requested = size;
   if (size == 0) size = 1;  // a distinct address per allocation (the kernel's ZERO_SIZE_PTR is not modelled)
   align = align < alignof(std::max_align_t) ? alignof(std::max_align_t) : align;
   const std::size_t rounded = (size + align - 1) / align * align;
@@ -64,7 +66,7 @@ void* kmalloc(std::size_t size, std::size_t align, bool zero, const Site&) {
   if (zero) std::memset(p, 0, rounded);
   Heap& h = heap();
   std::lock_guard lock(h.mu);
-  h.blocks[key(p)] = Block{rounded, false};
+  h.blocks[key(p)] = Block{rounded, requested, false};
   ++h.stats.allocations;
   return p;
 }
@@ -111,6 +113,13 @@ void not_leak(const void* p) {
 #else
   static_cast<void>(p);
 #endif
+}
+
+std::size_t live_size(const void* p) {
+  Heap& h = heap();
+  std::lock_guard lock(h.mu);
+  const auto it = h.blocks.find(key(p));
+  return it == h.blocks.end() || it->second.freed ? 0 : it->second.requested;
 }
 
 HeapStats heap_stats() {

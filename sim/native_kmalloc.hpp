@@ -29,6 +29,9 @@ void* kmalloc(std::size_t size, std::size_t align, bool zero, const Site& site);
 // False when it reported a double or invalid free. kfree(nullptr) is a no-op, as in the kernel.
 bool kfree(const void* p, const Site& site);
 
+// The size kmalloc was asked for, of a block that is live (0 for a freed block or a pointer kmalloc did not return).
+std::size_t live_size(const void* p);
+
 // kmemleak_not_leak(): LeakSanitizer does not report the block (under ASan; nothing otherwise).
 void not_leak(const void* p);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # devsim stress on every shipped scenario (real OS threads):
-# - one that cannot run natively (a C driver, a USB device event) exits 2 with FILE:LINE:COL;
+# - one that cannot run natively (a C USB driver, a USB device event) exits 2 with FILE:LINE:COL;
 # - a signal ends an interruptible sleep (-EINTR), and sleepers left at the deadline are killed, not a hang;
 # - every fixed scenario that can run natively runs ITERATIONS iterations with no report (exit 0);
 # - in an ASan build, the buggy R3 and R14 are caught by ASan (a non-zero exit other than 2);
@@ -28,7 +28,7 @@ for scn in "$dir"/*.scn; do
   [[ $rc -eq 0 ]] || fail "$name: exit $rc on real threads: $err"
   native_fixed=$((native_fixed + 1))
 done
-[[ $native_fixed -ge 22 ]] || fail "only $native_fixed fixed scenarios ran natively"
+[[ $native_fixed -ge 27 ]] || fail "only $native_fixed fixed scenarios ran natively"
 
 # Signals natively (core::NativeSignalTarget): the read returns -EINTR, checked as a result.
 fixtures="$(dirname "$0")/stress"
