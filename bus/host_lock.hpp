@@ -1,6 +1,7 @@
 // The lock over the driver model's own bookkeeping on real OS threads.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 
@@ -30,6 +31,11 @@ class HostGuard {
   template <class Done>
   void wait(Done done) {
     condition().wait(lock_, done);
+  }
+  // wait() for at most `timeout`: whether done() held at the end.
+  template <class Done>
+  bool wait_for(std::chrono::nanoseconds timeout, Done done) {
+    return condition().wait_for(lock_, timeout, done);
   }
   // Natively: wakes every wait() to recheck. Call after the change, with or without a guard held.
   static void notify_all() {

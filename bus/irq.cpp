@@ -247,4 +247,8 @@ std::uint64_t irq_handled(unsigned irq) {
   return l.handled;
 }
 
+void run_in_native_hardirq(std::function<void()> fn) {
+  NativeDeferred::post_hardirq(std::move(fn));
+}
+
 }  // namespace devsim::bus

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "bus/device.hpp"
@@ -71,5 +72,10 @@ void raise_irq(unsigned irq, const Site& site = Site::current());
 // Raises that found no handler installed (spurious interrupts), and handler runs, for tests.
 std::uint64_t irq_spurious(unsigned irq);
 std::uint64_t irq_handled(unsigned irq);
+
+// Natively: runs `fn` on one of the interrupt CPUs, in hard-IRQ context, as an interrupt of a device the driver model
+// stands for (a USB host controller giving back an URB, cabi/usb.cpp). Not for the simulator, where the caller
+// spawns the interrupt's task itself.
+void run_in_native_hardirq(std::function<void()> fn);
 
 }  // namespace devsim::bus

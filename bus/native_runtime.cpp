@@ -774,4 +774,14 @@ void NativeDeferred::post(std::function<void()> fn) {
   asio::post(runtime().system_wq, std::move(fn));
 }
 
+void NativeDeferred::post_hardirq(std::function<void()> fn) {
+  Runtime& r = runtime();
+  const unsigned cpu = r.next_cpu.fetch_add(1, std::memory_order_relaxed) % kIrqCpus;
+  asio::post(*r.cpus[cpu], [fn = std::move(fn)] {
+    // LIFETIME: hard-IRQ context ends with the function, even when it is unwound.
+    const core::HardIrqScope hardirq(Site::current());
+    fn();
+  });
+}
+
 }  // namespace devsim::bus

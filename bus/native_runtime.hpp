@@ -73,6 +73,9 @@ class NativeDeferred {
   static std::uint64_t now_ns();
   // Runs `fn` on the system workqueue's pool (for later native users: firmware, deferred probe).
   static void post(std::function<void()> fn);
+  // Runs `fn` on one of the interrupt CPUs (round-robin, as raise_irq), in hard-IRQ context (hardirq_enter/exit
+  // around it): a host controller's completion interrupt (cabi/usb.cpp).
+  static void post_hardirq(std::function<void()> fn);
 
   // The function an item was initialised with (process_one_work and call_timer_fn read it from the item).
   static WorkStruct::Func func_of(const WorkStruct& work) { return work.func_; }

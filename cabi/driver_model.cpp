@@ -41,16 +41,6 @@ constexpr unsigned kDynamicMajorLast = 234;
 
 // ---- devices ------------------------------------------------------------------------------------------------
 
-// A kernel-internal allocation (the struct platform_device of a device the machine describes): made before any
-// driver runs in the kernel, so fault injection does not fail it.
-void* kernel_zalloc(std::size_t size, const sim::Site& site) {
-  sim::World* w = sim_world();
-  if (w == nullptr) return sim::native::kmalloc(size, alignof(std::max_align_t), true, site);
-  sim::KernelMemory& mem = w->memory();
-  const sim::AllocId id = mem.allocate(size, alignof(std::max_align_t), true, nullptr, nullptr, site);
-  return mem.record(id).base;
-}
-
 // The bus device behind a C struct device, read by the kernel at `site` (a device in freed memory is reported
 // there); null for a class device.
 bus::Device* bus_device(const struct device* dev, const sim::Site& site) {

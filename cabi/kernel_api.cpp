@@ -95,6 +95,14 @@ void* c_kmalloc(std::size_t size, unsigned flags, const sim::Site& site) {
   return mem.record(id).base;
 }
 
+void* kernel_zalloc(std::size_t size, const sim::Site& site) {
+  sim::World* w = sim_world();
+  if (w == nullptr) return sim::native::kmalloc(size, alignof(std::max_align_t), true, site);
+  sim::KernelMemory& mem = w->memory();
+  const sim::AllocId id = mem.allocate(size, alignof(std::max_align_t), true, nullptr, nullptr, site);
+  return mem.record(id).base;
+}
+
 void c_kfree(const void* p, const sim::Site& site) {
   if (p == nullptr || p == kZeroSizePtr) return;
   sim::kfree_raw(p, site);

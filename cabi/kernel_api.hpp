@@ -42,6 +42,9 @@ std::uint64_t now_ns();
 // A report by the kernel model at the driver's `site` (a WARNING, a list corruption): the simulator's report, or a
 // native one on stderr. Not fatal: the kernel prints and goes on.
 void report_at(const char* kind, const std::string& headline, const std::string& detail, const sim::Site& site);
+// A kernel-internal zeroed allocation (the C structs standing for a device the machine describes): made before any
+// driver runs in the kernel, so fault injection does not fail it.
+void* kernel_zalloc(std::size_t size, const sim::Site& site);
 // kmalloc/kfree on the driver's behalf: fault injection, might_alloc, ZERO_SIZE_PTR.
 void* c_kmalloc(std::size_t size, unsigned flags, const sim::Site& site);
 void c_kfree(const void* p, const sim::Site& site);

@@ -5,6 +5,7 @@
 // function, as KASAN would.
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,8 @@
 #include "bus/cdev.hpp"
 #include "bus/driver.hpp"
 #include "bus/errno.hpp"
+#include "bus/host_lock.hpp"
+#include "bus/irq.hpp"
 #include "bus/mmio.hpp"
 #include "bus/usb.hpp"
 #include "cabi/kernel_api.hpp"
@@ -28,6 +31,7 @@
 #include "core/irqflags.hpp"
 #include "core/rwsem.hpp"
 #include "sim/kmalloc.hpp"
+#include "sim/machine.hpp"
 #include "sim/memory.hpp"
 
 extern "C" {
@@ -171,14 +175,41 @@ struct CUsbState {
   int next_devnum = 2;  // the root hub is 1
 };
 
+// The machine's USB core. Natively it is shared by the machine's threads and read and changed only under the
+// HostGuard (the kernel's hcd_urb_list_lock, anchor->lock and usb_kill_urb_queue's lock in one); in the simulator a
+// task switches only at scheduling points, none inside a step, and the guard holds nothing. Functions that say
+// "under the guard" require it held natively.
 CUsbState& ustate() {
-  return world().extension<CUsbState>();
+  return sim::machine_state<CUsbState>();
 }
 
-void* kernel_zalloc(std::size_t size, const sim::Site& site) {
-  sim::KernelMemory& mem = world().memory();
-  const sim::AllocId id = mem.allocate(size, alignof(std::max_align_t), true, nullptr, nullptr, site);
-  return mem.record(id).base;
+// A scheduling point on `object` (the simulator's; nothing natively, where the guard orders the steps).
+void point(const void* object, const sim::Site& site) {
+  if (sim::World* w = sim_world()) w->yield(sim::EventKind::Sync, object, site);
+}
+// Wakes whoever waits on `channel`: the simulator's tasks blocked on it; natively every HostGuard wait rechecks.
+void wake(const void* channel, const sim::Site& site) {
+  if (sim::World* w = sim_world()) {
+    w->wake_all(channel, site);
+    return;
+  }
+  bus::HostGuard::notify_all();
+}
+// What happened before the last wake of `channel` happens before the caller's next step (the race detector's edge
+// for a wait that found its condition without sleeping; natively the guard gives it).
+void happens_after(const void* channel) {
+  if (sim::World* w = sim_world()) w->races().acquire(w->current_task(), channel);
+}
+// Waits, under the guard, until done() holds: the simulator blocks the task on `channel` (woken by wake(channel));
+// natively the guard's wait.
+template <class Done>
+void wait_until(bus::HostGuard& guard, const void* channel, const char* what, const sim::Site& site, Done done) {
+  if (sim::World* w = sim_world()) {
+    while (!done())
+      w->block(channel, what, site);
+    return;
+  }
+  guard.wait(done);
 }
 
 // "usb:vVVVVpPPPP" -> vendor and product; false for any other modalias.
@@ -214,10 +245,15 @@ std::string usb_id_alias(const struct usb_device_id& id) {
 
 // The C structures of `bd`, made at the first probe of a C driver on it: the device descriptor says the ids of the
 // modalias it was plugged with (or, for the module's name, of the driver's first id_table entry).
+// INVARIANT: called by the device's probe, under its device lock: no other thread makes the structures of `bd`.
 CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Site& site) {
   CUsbState& st = ustate();
-  CUsbDev& d = st.devices[&bd];
-  if (d.c != nullptr) return d;
+  {
+    bus::HostGuard guard;
+    // LIFETIME: a std::map node: the reference stays valid until the device's release erases it.
+    CUsbDev& d = st.devices[&bd];
+    if (d.c != nullptr) return d;
+  }
   auto* c = static_cast<CUsbLayout*>(kernel_zalloc(sizeof(CUsbLayout), site));
   unsigned vendor = 0, product = 0;
   if (!parse_usb_modalias(bd.modalias(site), vendor, product) && drv->id_table != nullptr) {
@@ -225,7 +261,6 @@ CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Si
     product = drv->id_table[0].idProduct;
   }
   std::snprintf(c->name, sizeof c->name, "%s", bd.name(site).c_str());
-  c->udev.devnum = st.next_devnum++;
   std::snprintf(c->udev.devpath, sizeof c->udev.devpath, "%.15s", c->name);
   c->udev.state = USB_STATE_CONFIGURED;
   c->udev.descriptor.bLength = 18;
@@ -255,21 +290,31 @@ CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Si
   c->intf.dev.parent = &c->udev.dev;
   c->intf.dev.__devsim_name = c->name;
   c->intf.dev.__devsim_dev = &bd;
-  d.c = c;
-  st.by_udev[&c->udev] = &bd;
-  st.by_intf[&c->intf] = &bd;
+  CUsbDev* d = nullptr;
+  {
+    bus::HostGuard guard;
+    c->udev.devnum = st.next_devnum++;
+    d = &st.devices[&bd];
+    d->c = c;
+    st.by_udev[&c->udev] = &bd;
+    st.by_intf[&c->intf] = &bd;
+  }
   // LIFETIME: freed when the bus device is released (its last put_device), in the task that dropped it.
   bd.add_release_hook([c](bus::Device& dev) {
-    CUsbState& s = ustate();
-    s.by_udev.erase(&c->udev);
-    s.by_intf.erase(&c->intf);
-    s.devices.erase(&dev);
-    s.fifo.erase(&dev);
+    {
+      bus::HostGuard guard;
+      CUsbState& s = ustate();
+      s.by_udev.erase(&c->udev);
+      s.by_intf.erase(&c->intf);
+      s.devices.erase(&dev);
+      s.fifo.erase(&dev);
+    }
     c_kfree(c, sim::Site::current());
   });
-  return d;
+  return *d;
 }
 
+// Under the guard.
 CUsbDev* dev_record(bus::Device* bd) {
   if (bd == nullptr) return nullptr;
   auto it = ustate().devices.find(bd);
@@ -288,67 +333,89 @@ int endpoint_type(unsigned address) {
 
 // usb_free_urb's count: the last reference frees the URB (urb_destroy).
 void urb_put(struct urb* urb, const sim::Site& site) {
-  world().memory().check_primitive(&urb->__devsim_refs, site, 0);
+  check_primitive(&urb->__devsim_refs, site, 0);
   if (refcount_of(&urb->__devsim_refs)->dec_and_test(site)) c_kfree(urb, site);
 }
 
 // Takes `urb` off `anchor` (urb->anchor is `anchor`; both checked by the caller). The anchor's reference on the URB
-// is the caller's to drop. Wakes the anchor's waiters when it is empty now.
+// is the caller's to drop. Wakes the anchor's waiters when it is empty now. Under the guard.
 void unanchor_locked(struct urb* urb, struct usb_anchor* anchor, const sim::Site& site) {
   CAnchor& a = ustate().anchors[anchor];
   if (auto it = std::find(a.urbs.begin(), a.urbs.end(), urb); it != a.urbs.end()) a.urbs.erase(it);
   urb->anchor = nullptr;
   anchor->__devsim_urbs = static_cast<unsigned>(a.urbs.size());
-  if (a.empty()) world().wake_all(&a, site);
+  if (a.empty()) wake(&a, site);
 }
 
 // __usb_hcd_giveback_urb(): the completion handler, in hard-IRQ context on the host controller's interrupt.
 void usb_hcd_giveback_urb_irq(struct urb* urb, int status, const sim::Site& raised_at) {
   // A point on the URB: what the submitter wrote before usb_submit_urb (its point on the URB) happens before the
   // completion, as the host controller's hcd_urb_list_lock orders them in the kernel.
-  world().yield(sim::EventKind::Sync, urb, raised_at);
+  point(urb, raised_at);
   // The URB leaves its anchor before the handler runs (so the handler may anchor it again), but the anchor's
   // waiters see it empty only once the handler returned (usb_anchor_suspend_wakeups/usb_anchor_resume_wakeups).
   struct usb_anchor* anchor = nullptr;
-  if (kernel_touch(&urb->anchor, sizeof urb->anchor, false, sim::Site::current()) && urb->anchor != nullptr) {
-    world().yield(sim::EventKind::Sync, urb->anchor, raised_at);  // the anchor's lock
-    anchor = urb->anchor;
-  }
   CAnchor* a = nullptr;
-  if (anchor != nullptr && kernel_touch(anchor, sizeof *anchor, true, sim::Site::current())) {
-    a = &ustate().anchors[anchor];
-    ++a->suspend_wakeups;
-    unanchor_locked(urb, anchor, raised_at);
-    urb_put(urb, raised_at);  // the anchor's reference (usb_submit_urb's keeps the URB alive)
+  {
+    bus::HostGuard guard;  // natively: urb->anchor is read and changed under the anchor's lock
+    if (kernel_touch(&urb->anchor, sizeof urb->anchor, false, sim::Site::current()) && urb->anchor != nullptr) {
+      point(urb->anchor, raised_at);  // the anchor's lock
+      anchor = urb->anchor;
+    }
+    if (anchor != nullptr && kernel_touch(anchor, sizeof *anchor, true, sim::Site::current())) {
+      a = &ustate().anchors[anchor];
+      ++a->suspend_wakeups;
+      unanchor_locked(urb, anchor, raised_at);
+      urb_put(urb, raised_at);  // the anchor's reference (usb_submit_urb's keeps the URB alive)
+    }
   }
   {
-    const core::HardIrqScope hardirq(raised_at);
+    // Natively the interrupt CPU's thread is in hard-IRQ context already (bus::run_in_native_hardirq).
+    std::optional<core::HardIrqScope> hardirq;
+    if (sim_world() != nullptr) hardirq.emplace(raised_at);
     const sim::Site site = sim::Site::current();
     kernel_touch(urb, sizeof *urb, true, site);
-    urb->status = status;
-    ustate().urbs[urb].linked = false;  // usb_hcd_unlink_urb_from_ep, just before the giveback
-    usb_complete_t fn = urb->complete;
-    world().note_acquired(urb, "hardirq context (usb_hcd_giveback_urb)", raised_at, sim::HoldKind::Atomic);
+    usb_complete_t fn = nullptr;
+    {
+      bus::HostGuard guard;
+      urb->status = status;
+      ustate().urbs[urb].linked = false;  // usb_hcd_unlink_urb_from_ep, just before the giveback
+      fn = urb->complete;
+    }
+    sim::World* w = sim_world();
+    if (w != nullptr) w->note_acquired(urb, "hardirq context (usb_hcd_giveback_urb)", raised_at, sim::HoldKind::Atomic);
     if (fn != nullptr) fn(urb);
-    world().note_released(urb);
+    if (w != nullptr) w->note_released(urb);
   }
-  if (a != nullptr) {
-    // The handler may have freed the anchor's memory: the kernel's usb_anchor_resume_wakeups reads it here.
-    kernel_touch(anchor, sizeof *anchor, false, sim::Site::current());
-    --a->suspend_wakeups;
-    if (a->empty()) world().wake_all(a, raised_at);
+  {
+    bus::HostGuard guard;
+    if (a != nullptr) {
+      // The handler may have freed the anchor's memory: the kernel's usb_anchor_resume_wakeups reads it here.
+      kernel_touch(anchor, sizeof *anchor, false, sim::Site::current());
+      --a->suspend_wakeups;
+      if (a->empty()) wake(a, raised_at);
+    }
+    CUrb& u = ustate().urbs[urb];
+    --u.use_count;
+    wake(&u, raised_at);
   }
-  CUrb& u = ustate().urbs[urb];
-  --u.use_count;
-  world().wake_all(&u, raised_at);
+  // LIFETIME: natively a waiter may end the machine after the wake above; what is left touches only the URB, which
+  // this reference keeps (the quarantining heap never reuses it).
   urb_put(urb, raised_at);  // the reference usb_submit_urb took (usb_hcd_giveback_urb's usb_put_urb)
 }
 
 // usb_hcd_giveback_urb(): the URB's transfer is over with `status`; its completion runs on the controller's
-// interrupt, in a task of its own.
+// interrupt, in a task of its own (natively on an interrupt CPU). Under the guard.
+// LIFETIME (native): the completion holds the URB's use count until its last step on the machine, so whoever ends
+// the machine (unplug: usb_disable_interface waits for it) waits for it.
 void giveback(struct urb* urb, int status, const sim::Site& site) {
   ustate().urbs[urb].queued = false;
-  const sim::TaskId task = world().spawn(
+  sim::World* w = sim_world();
+  if (w == nullptr) {
+    bus::run_in_native_hardirq([urb, status, site] { usb_hcd_giveback_urb_irq(urb, status, site); });
+    return;
+  }
+  const sim::TaskId task = w->spawn(
       "usb-hcd-irq", [urb, status, site] { usb_hcd_giveback_urb_irq(urb, status, site); }, site);
   core::note_irq_task(task);
 }
@@ -381,6 +448,7 @@ void answer(struct urb* urb, const bus::UsbDeviceEvent& event, const sim::Site& 
 // for the control and bulk-out endpoints (their transfers complete at submission).
 // Called by bus::usb_device_send after its scheduling point, with no point in between: `bd` is live.
 int device_send(bus::Device& bd, bus::UsbDeviceEvent event, const sim::Site& site) {
+  bus::HostGuard guard;
   CUsbState& st = ustate();
   CUsbDev* d = dev_record(&bd);
   std::deque<struct urb*>* queue = nullptr;
@@ -406,6 +474,7 @@ const bool kSendHookInstalled = [] {
 // usb_disable_interface() (drivers/usb/core/message.c) on every endpoint: queued URBs are given back with
 // -ESHUTDOWN (usb_hcd_flush_endpoint), and the caller waits until no URB of the device is in flight.
 void disable_interface(bus::Device& bd, CUsbDev& d, const sim::Site& site) {
+  bus::HostGuard guard;
   d.enabled = false;
   for (std::deque<struct urb*>* q : {&d.int_in_queue, &d.bulk_in_queue}) {
     while (!q->empty()) {
@@ -414,19 +483,24 @@ void disable_interface(bus::Device& bd, CUsbDev& d, const sim::Site& site) {
       giveback(urb, -bus::kESHUTDOWN, site);
     }
   }
-  for (;;) {
+  const auto find_busy = [&bd]() -> CUrb* {
     CUrb* busy = nullptr;
     for (auto& [urb, u] : ustate().urbs)
       if (u.use_count > 0 && u.dev == &bd) busy = &u;
-    if (busy == nullptr) break;
-    world().block(busy, "usb_hcd_flush_endpoint", site);
+    return busy;
+  };
+  if (sim::World* w = sim_world()) {
+    while (CUrb* busy = find_busy())
+      w->block(busy, "usb_hcd_flush_endpoint", site);
+  } else {
+    guard.wait([&] { return find_busy() == nullptr; });
   }
   // Every completion of the device returned before this point, whether the wait slept or found use_count at 0
   // already: each one happens before what the caller does next (the kernel's wait_event re-reads use_count
   // after the handler's atomic_dec and wake_up, drivers/usb/core/hcd.c usb_hcd_flush_endpoint /
   // __usb_hcd_giveback_urb). Block() orders only a wait that slept.
   for (auto& [urb, u] : ustate().urbs)
-    if (u.dev == &bd) world().races().acquire(world().current_task(), &u);
+    if (u.dev == &bd) happens_after(&u);
 }
 
 // ---- character devices: drivers/usb/core/file.c ------------------------------------------------------------
@@ -490,11 +564,15 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
                                  const char* func) {
   const sim::Site site = c_site(file, line, func);
   cabi::CApiState& cst = cabi::state();
-  auto mod = cst.modules.find(owner);
-  if (mod == cst.modules.end() || mod->second.spec == nullptr) return -bus::kEINVAL;
   cabi::CUsbState& st = cabi::ustate();
-  if (st.drivers.count(drv) != 0) return -bus::kEBUSY;
-  const cabi::CModuleSpec* spec = mod->second.spec;
+  const cabi::CModuleSpec* spec = nullptr;
+  {
+    bus::HostGuard guard;
+    auto mod = cst.modules.find(owner);
+    if (mod == cst.modules.end() || mod->second.spec == nullptr) return -bus::kEINVAL;
+    if (st.drivers.count(drv) != 0) return -bus::kEBUSY;
+    spec = mod->second.spec;
+  }
   bus::DriverOps ops;
   // Named after the module (/sys/bus/usb/drivers/<module>, the scenario's bind/unbind); binds devices whose
   // modalias is the module's name or the usb:vVVVVpPPPP of an id_table entry.
@@ -512,33 +590,45 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
       for (const struct usb_device_id* id = drv->id_table; id->match_flags != 0 && match == nullptr; ++id)
         if (cabi::usb_id_matches(*id, d.c->udev.descriptor.idVendor, d.c->udev.descriptor.idProduct)) match = id;
     if (match == nullptr && drv->id_table != nullptr) match = drv->id_table;
-    d.bound = drv;
-    d.enabled = true;
+    {
+      bus::HostGuard guard;
+      d.bound = drv;
+      d.enabled = true;
+    }
     const int r = drv->probe != nullptr ? drv->probe(&d.c->intf, match) : 0;
     if (r != 0) {
       // usb_probe_interface's error path: the endpoints are disabled again, URBs the probe submitted flushed.
       cabi::disable_interface(ctx.device(), d, at);
+      bus::HostGuard guard;
       d.bound = nullptr;
     }
     return r;
   };
   ops.remove = [drv](bus::CoreContext& ctx) {
     const sim::Site at = sim::Site::current();
-    cabi::CUsbDev* d = cabi::dev_record(&ctx.device());
-    if (d == nullptr || d->c == nullptr) return;
     // usb_unbind_interface(): unplugged (the hub marked it NOTATTACHED first) or not, the interface's URBs are
     // terminated before the driver's disconnect (the driver is not soft_unbind, or the device is gone).
-    if (ctx.device().mmio() != nullptr && !ctx.device().mmio()->present()) {
-      d->gone = true;
-      d->c->udev.state = USB_STATE_NOTATTACHED;
+    const bool unplugged = ctx.device().mmio() != nullptr && !ctx.device().mmio()->present();
+    cabi::CUsbDev* d = nullptr;
+    {
+      bus::HostGuard guard;
+      d = cabi::dev_record(&ctx.device());
+      if (d == nullptr || d->c == nullptr) return;
+      if (unplugged) {
+        d->gone = true;
+        d->c->udev.state = USB_STATE_NOTATTACHED;
+      }
     }
+    // LIFETIME: the record is erased only by the device's release, which cannot come while it is being unbound.
     cabi::disable_interface(ctx.device(), *d, at);
     if (drv->disconnect != nullptr) drv->disconnect(&d->c->intf);
+    bus::HostGuard guard;
     d = cabi::dev_record(&ctx.device());
     if (d != nullptr) d->bound = nullptr;
   };
   bus::Driver* b = bus::usb_register_driver(std::move(ops), site);
   if (b == nullptr) return -bus::kEBUSY;
+  bus::HostGuard guard;
   st.drivers[drv] = {drv, spec, b};
   return 0;
 }
@@ -546,10 +636,14 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
 void __devsim_usb_deregister(struct usb_driver* drv, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   cabi::CUsbState& st = cabi::ustate();
-  auto it = st.drivers.find(drv);
-  if (it == st.drivers.end()) return;
-  bus::Driver* d = it->second.bus;
-  st.drivers.erase(it);
+  bus::Driver* d = nullptr;
+  {
+    bus::HostGuard guard;
+    auto it = st.drivers.find(drv);
+    if (it == st.drivers.end()) return;
+    d = it->second.bus;
+    st.drivers.erase(it);
+  }
   if (d->registered()) bus::driver_unregister(d, site);
 }
 
@@ -584,6 +678,7 @@ int __devsim_usb_register_dev(struct usb_interface* intf, struct usb_class_drive
     intf->minor = -1;
     return r;
   }
+  bus::HostGuard guard;
   st.node_of_minor[intf->minor] = node.get();
   st.nodes.push_back(std::move(node));
   return 0;
@@ -599,10 +694,16 @@ void __devsim_usb_deregister_dev(struct usb_interface* intf, struct usb_class_dr
   cabi::CUsbState& st = cabi::ustate();
   // The node goes first (device_destroy), then the minor, under minor_rwsem for writing: an open in progress
   // finishes first, and none reaches the driver afterwards.
-  if (auto it = st.node_of_minor.find(minor); it != st.node_of_minor.end()) {
-    bus::cdev_del(*it->second, site);
-    st.node_of_minor.erase(it);
+  cabi::CUsbNode* node = nullptr;
+  {
+    bus::HostGuard guard;
+    if (auto it = st.node_of_minor.find(minor); it != st.node_of_minor.end()) {
+      node = it->second;
+      st.node_of_minor.erase(it);
+    }
   }
+  // LIFETIME: nodes are kept in st.nodes until the machine ends.
+  if (node != nullptr) bus::cdev_del(*node, site);
   st.minor_rwsem.down_write(site);
   st.minors[minor] = nullptr;
   st.minor_rwsem.up_write(site);
@@ -613,6 +714,7 @@ struct usb_interface* __devsim_usb_find_interface(struct usb_driver* drv, int mi
                                                   const char* func) {
   const sim::Site site = c_site(file, line, func);
   // bus_find_device() over the USB bus: an interface bound to `drv` whose minor is `minor`.
+  bus::HostGuard guard;
   for (auto& [bd, d] : cabi::ustate().devices) {
     if (d.c == nullptr || d.bound != drv) continue;
     cabi::kernel_touch(&d.c->intf.minor, sizeof d.c->intf.minor, false, site);
@@ -641,7 +743,7 @@ void __devsim_usb_free_urb(struct urb* urb, const char* file, int line, const ch
 struct urb* __devsim_usb_get_urb(struct urb* urb, const char* file, int line, const char* func) {
   if (urb == nullptr) return nullptr;
   const sim::Site site = c_site(file, line, func);
-  cabi::world().memory().check_primitive(&urb->__devsim_refs, site, 0);
+  cabi::check_primitive(&urb->__devsim_refs, site, 0);
   cabi::refcount_of(&urb->__devsim_refs)->inc(site);
   return urb;
 }
@@ -654,7 +756,7 @@ int __devsim_usb_submit_urb(struct urb* urb, gfp_t mem_flags, const char* file, 
   (void)mem_flags;
   const sim::Site site = c_site(file, line, func);
   if (urb == nullptr) return -bus::kEINVAL;
-  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  cabi::point(urb, site);
   if (!cabi::kernel_touch(urb, sizeof *urb, true, site)) return -bus::kEINVAL;
   if (urb->complete == nullptr) return -bus::kEINVAL;
   // usb_hcd_submit_urb's usb_get_urb, taken first: the count's operation is a scheduling point, and from here to
@@ -667,8 +769,10 @@ int __devsim_usb_submit_urb(struct urb* urb, gfp_t mem_flags, const char* file, 
 }
 
 namespace {
-// The rest of usb_submit_urb, with no scheduling point: 0 once the URB is the host controller's.
+// The rest of usb_submit_urb, with no scheduling point (natively under the guard): 0 once the URB is the host
+// controller's.
 int submit_locked(struct urb* urb, const char* file, int line, const char* func, const sim::Site& site) {
+  bus::HostGuard guard;
   cabi::CUsbState& st = cabi::ustate();
   cabi::CUrb& u = st.urbs[urb];
   if (u.linked) {
@@ -746,7 +850,7 @@ int submit_locked(struct urb* urb, const char* file, int line, const char* func,
   (ep_type == USB_ENDPOINT_XFER_INT ? d->int_in_queue : d->bulk_in_queue).push_back(urb);
   return 0;
 }
-// Takes `urb` off the queue it waits on: true if it was queued (the caller gives it back).
+// Takes `urb` off the queue it waits on: true if it was queued (the caller gives it back). Under the guard.
 bool dequeue(struct urb* urb) {
   cabi::CUsbState& st = cabi::ustate();
   cabi::CUrb& u = st.urbs[urb];
@@ -761,63 +865,67 @@ bool dequeue(struct urb* urb) {
 
 namespace {
 // usb_kill_urb's core, shared with usb_poison_urb: a queued URB is given back with -ENOENT, then the caller waits
-// until its completion handler returned (usb_kill_urb_queue, woken as use_count drops).
-void kill_and_wait(struct urb* urb, cabi::CUrb& u, const char* what, const sim::Site& site) {
+// until its completion handler returned (usb_kill_urb_queue, woken as use_count drops). Under `guard`.
+void kill_and_wait(struct urb* urb, cabi::CUrb& u, const char* what, const sim::Site& site, bus::HostGuard& guard) {
   if (dequeue(urb)) cabi::giveback(urb, -bus::kENOENT, site);
-  while (u.use_count > 0)
-    cabi::world().block(&u, what, site);
+  cabi::wait_until(guard, &u, what, site, [&u] { return u.use_count == 0; });
   // The completion that returned happens before the caller returns, also when the wait did not sleep
   // (drivers/usb/core/urb.c usb_kill_urb: wait_event on use_count, which the giveback decrements then wakes).
-  cabi::world().races().acquire(cabi::world().current_task(), &u);
+  cabi::happens_after(&u);
 }
 }  // namespace
 
 void __devsim_usb_kill_urb(struct urb* urb, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().might_sleep("usb_kill_urb", site);
+  cabi::might_sleep("usb_kill_urb", site);
   if (urb == nullptr) return;
-  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  cabi::point(urb, site);
   if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return;
+  bus::HostGuard guard;
   cabi::CUrb& u = cabi::ustate().urbs[urb];
   ++u.reject;
-  kill_and_wait(urb, u, "usb_kill_urb", site);
+  kill_and_wait(urb, u, "usb_kill_urb", site, guard);
   --u.reject;
 }
 
 void __devsim_usb_poison_urb(struct urb* urb, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().might_sleep("usb_poison_urb", site);
+  cabi::might_sleep("usb_poison_urb", site);
   if (urb == nullptr) return;
-  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  cabi::point(urb, site);
   if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return;
+  bus::HostGuard guard;
   cabi::CUrb& u = cabi::ustate().urbs[urb];
   ++u.reject;  // kept until usb_unpoison_urb
   // Never submitted (no endpoint yet): nothing to kill (drivers/usb/core/urb.c usb_poison_urb).
   if (u.dev == nullptr) return;
-  kill_and_wait(urb, u, "usb_poison_urb", site);
+  kill_and_wait(urb, u, "usb_poison_urb", site, guard);
 }
 
 void __devsim_usb_unpoison_urb(struct urb* urb, const char* file, int line, const char* func) {
   if (urb == nullptr) return;
   const sim::Site site = c_site(file, line, func);
-  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  cabi::point(urb, site);
   if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return;
+  bus::HostGuard guard;
   --cabi::ustate().urbs[urb].reject;
 }
 
 void __devsim_usb_block_urb(struct urb* urb, const char* file, int line, const char* func) {
   if (urb == nullptr) return;
   const sim::Site site = c_site(file, line, func);
-  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  cabi::point(urb, site);
   if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return;
+  bus::HostGuard guard;
   ++cabi::ustate().urbs[urb].reject;
 }
 
 int __devsim_usb_unlink_urb(struct urb* urb, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   if (urb == nullptr) return -bus::kEINVAL;
-  cabi::world().yield(sim::EventKind::Sync, urb, site);
+  cabi::point(urb, site);
   if (!cabi::kernel_touch(urb, sizeof *urb, false, site)) return -bus::kEINVAL;
+  bus::HostGuard guard;
   cabi::CUrb& u = cabi::ustate().urbs[urb];
   if (!u.linked) return -bus::kEBUSY;
   if (!dequeue(urb)) return -bus::kEBUSY;  // already being given back
@@ -853,10 +961,11 @@ void __devsim_usb_free_coherent(struct usb_device* dev, size_t size, void* addr,
 // ---- anchors: drivers/usb/core/urb.c ----------------------------------------------------------------------------
 
 namespace {
-// The anchor's lock (anchor->lock): a point on the anchor, then its memory is checked.
+// The anchor's lock (anchor->lock): a point on the anchor, then its memory is checked. Natively the lock is the
+// HostGuard, which the caller takes after this.
 bool lock_anchor(struct usb_anchor* anchor, bool write, const sim::Site& site) {
   if (anchor == nullptr) sim::null_dereference(site);  // the kernel takes anchor->lock: an oops
-  cabi::world().yield(sim::EventKind::Sync, anchor, site);
+  cabi::point(anchor, site);
   return cabi::kernel_touch(anchor, sizeof *anchor, write, site);
 }
 
@@ -864,8 +973,9 @@ bool lock_anchor(struct usb_anchor* anchor, bool write, const sim::Site& site) {
 // (usb_kill_anchored_urbs, usb_poison_anchored_urbs). An URB that stays anchored after its kill (it was never
 // submitted) is never taken off: the loop spins on the anchor, as the kernel's does.
 void kill_anchored(struct usb_anchor* anchor, bool poison, const char* what, const sim::Site& site) {
-  cabi::world().might_sleep(what, site);
+  cabi::might_sleep(what, site);
   if (!lock_anchor(anchor, true, site)) return;
+  bus::HostGuard guard;
   cabi::CAnchor& a = cabi::ustate().anchors[anchor];
   if (poison) {
     a.poisoned = true;
@@ -879,17 +989,27 @@ void kill_anchored(struct usb_anchor* anchor, bool poison, const char* what, con
       cabi::refcount_of(&victim->__devsim_refs)->inc(nullptr, site);
       cabi::CUrb& u = cabi::ustate().urbs[victim];
       ++u.reject;
-      kill_and_wait(victim, u, what, site);
+      kill_and_wait(victim, u, what, site, guard);
       if (!poison) --u.reject;
       const bool stuck = victim->anchor == anchor && u.use_count == 0;
       cabi::urb_put(victim, site);
       lock_anchor(anchor, false, site);
-      if (stuck) cabi::world().spin_relax(site);
+      if (stuck) {
+        // The kernel's loop spins here for as long as the URB stays anchored (natively: lets the lock go a moment).
+        if (sim::World* w = cabi::sim_world())
+          w->spin_relax(site);
+        else
+          guard.wait_for(std::chrono::milliseconds(1), [] { return false; });
+      }
     }
     if (a.empty()) break;
-    cabi::world().block(&a, what, site);  // a completion of one of its URBs is still running
+    // A completion of one of its URBs is still running.
+    if (sim::World* w = cabi::sim_world())
+      w->block(&a, what, site);
+    else
+      guard.wait([&a] { return a.empty() || !a.urbs.empty(); });
   }
-  cabi::world().races().acquire(cabi::world().current_task(), &a);
+  cabi::happens_after(&a);
 }
 }  // namespace
 
@@ -898,6 +1018,7 @@ void __devsim_init_usb_anchor(struct usb_anchor* anchor, const char* file, int l
   if (anchor == nullptr) sim::null_dereference(site);
   if (!cabi::kernel_touch(anchor, sizeof *anchor, true, site)) return;
   std::memset(anchor, 0, sizeof *anchor);
+  bus::HostGuard guard;
   cabi::ustate().anchors[anchor] = cabi::CAnchor{};
 }
 
@@ -906,9 +1027,10 @@ void __devsim_usb_anchor_urb(struct urb* urb, struct usb_anchor* anchor, const c
   if (urb == nullptr) sim::null_dereference(site);
   if (!lock_anchor(anchor, true, site)) return;
   // usb_get_urb() first: the count's operation is a point, and from here on there is none.
-  cabi::world().memory().check_primitive(&urb->__devsim_refs, site, 0);
+  cabi::check_primitive(&urb->__devsim_refs, site, 0);
   cabi::refcount_of(&urb->__devsim_refs)->inc(site);
   if (!cabi::kernel_touch(urb, sizeof *urb, true, site)) return;
+  bus::HostGuard guard;
   if (urb->anchor != nullptr) {
     // The kernel's list_add_tail would corrupt the other anchor's list.
     __devsim_warn("usb_anchor_urb: the URB is already anchored", file, line, func);
@@ -926,9 +1048,10 @@ void __devsim_usb_unanchor_urb(struct urb* urb, const char* file, int line, cons
   if (urb == nullptr) return;
   const sim::Site site = c_site(file, line, func);
   if (!cabi::kernel_touch(&urb->anchor, sizeof urb->anchor, false, site)) return;
-  struct usb_anchor* anchor = urb->anchor;
+  struct usb_anchor* anchor = __atomic_load_n(&urb->anchor, __ATOMIC_RELAXED);  // re-checked under the lock
   if (anchor == nullptr) return;
   if (!lock_anchor(anchor, true, site)) return;
+  bus::HostGuard guard;
   // Given back meanwhile (the giveback took it off): nothing to do (the kernel re-checks urb->anchor under the lock).
   if (urb->anchor != anchor) return;
   cabi::unanchor_locked(urb, anchor, site);
@@ -946,6 +1069,7 @@ void __devsim_usb_poison_anchored_urbs(struct usb_anchor* anchor, const char* fi
 void __devsim_usb_unpoison_anchored_urbs(struct usb_anchor* anchor, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   if (!lock_anchor(anchor, true, site)) return;
+  bus::HostGuard guard;
   cabi::CAnchor& a = cabi::ustate().anchors[anchor];
   for (struct urb* urb : a.urbs)
     --cabi::ustate().urbs[urb].reject;
@@ -956,6 +1080,7 @@ void __devsim_usb_unpoison_anchored_urbs(struct usb_anchor* anchor, const char* 
 struct urb* __devsim_usb_get_from_anchor(struct usb_anchor* anchor, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   if (!lock_anchor(anchor, true, site)) return nullptr;
+  bus::HostGuard guard;
   cabi::CAnchor& a = cabi::ustate().anchors[anchor];
   if (a.urbs.empty()) return nullptr;
   struct urb* victim = a.urbs.front();
@@ -968,8 +1093,9 @@ struct urb* __devsim_usb_get_from_anchor(struct usb_anchor* anchor, const char* 
 void __devsim_usb_scuttle_anchored_urbs(struct usb_anchor* anchor, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   if (!lock_anchor(anchor, true, site)) return;
-  cabi::CAnchor& a = cabi::ustate().anchors[anchor];
   std::vector<struct urb*> taken;
+  bus::HostGuard guard;
+  cabi::CAnchor& a = cabi::ustate().anchors[anchor];
   while (!a.urbs.empty()) {
     struct urb* victim = a.urbs.back();
     cabi::kernel_touch(&victim->anchor, sizeof victim->anchor, true, site);
@@ -992,11 +1118,19 @@ void __devsim_usb_unlink_anchored_urbs(struct usb_anchor* anchor, const char* fi
 int __devsim_usb_wait_anchor_empty_timeout(struct usb_anchor* anchor, unsigned int timeout, const char* file, int line,
                                            const char* func) {
   const sim::Site site = c_site(file, line, func);
-  sim::World& w = cabi::world();
-  w.might_sleep("usb_wait_anchor_empty_timeout", site);
+  cabi::might_sleep("usb_wait_anchor_empty_timeout", site);
   if (!lock_anchor(anchor, false, site)) return 0;
+  bus::HostGuard guard;
   cabi::CAnchor& a = cabi::ustate().anchors[anchor];
   constexpr sim::Nanos kJiffy = 1'000'000;  // HZ is 1000
+  if (cabi::sim_world() == nullptr) {
+    const auto start = std::chrono::steady_clock::now();
+    if (!guard.wait_for(std::chrono::milliseconds(timeout), [&a] { return a.empty(); })) return 0;
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    const long left = static_cast<long>(timeout) - static_cast<long>(spent.count());
+    return left > 0 ? static_cast<int>(left) : 1;
+  }
+  sim::World& w = cabi::world();
   const sim::Nanos deadline = w.now() + static_cast<sim::Nanos>(timeout) * kJiffy;
   // wait_event_timeout(): the remaining jiffies (at least 1) once the anchor is empty, 0 if the time ran out first.
   while (!a.empty()) {
@@ -1011,6 +1145,7 @@ int __devsim_usb_wait_anchor_empty_timeout(struct usb_anchor* anchor, unsigned i
 int __devsim_usb_anchor_empty(struct usb_anchor* anchor, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   if (!lock_anchor(anchor, false, site)) return 1;
+  bus::HostGuard guard;
   return cabi::ustate().anchors[anchor].urbs.empty() ? 1 : 0;
 }
 
@@ -1026,9 +1161,23 @@ void usb_api_blocking_completion(struct urb* urb) {
 // kills it (-ETIMEDOUT). Frees the URB. The status, and the bytes transferred in *actual.
 int start_wait_urb(struct urb* urb, int timeout_ms, int* actual, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  sim::World& w = cabi::world();
   int status = __devsim_usb_submit_urb(urb, static_cast<unsigned>(sim::GFP_NOIO), file, line, func);
-  if (status == 0) {
+  if (status == 0 && cabi::sim_world() == nullptr) {
+    bool timed_out = false;
+    {
+      bus::HostGuard guard;
+      cabi::CUrb& u = cabi::ustate().urbs[urb];
+      const auto done = [&u] { return u.use_count == 0; };
+      if (timeout_ms > 0)
+        timed_out = !guard.wait_for(std::chrono::milliseconds(timeout_ms), done);
+      else
+        guard.wait(done);
+    }
+    if (timed_out) __devsim_usb_kill_urb(urb, file, line, func);
+    bus::HostGuard guard;  // urb->status is written under it by the giveback
+    status = timed_out && urb->status == -bus::kENOENT ? -cabi::kETIMEDOUT : urb->status;
+  } else if (status == 0) {
+    sim::World& w = cabi::world();
     cabi::CUrb& u = cabi::ustate().urbs[urb];
     constexpr sim::Nanos kJiffy = 1'000'000;
     const std::optional<sim::Nanos> deadline =
@@ -1061,7 +1210,7 @@ int __devsim_usb_control_msg(struct usb_device* dev, unsigned int pipe, __u8 req
                              __u16 index, void* data, __u16 size, int timeout, const char* file, int line,
                              const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().might_sleep("usb_control_msg", site);
+  cabi::might_sleep("usb_control_msg", site);
   if (dev == nullptr || !cabi::kernel_touch(&dev->devnum, sizeof dev->devnum, false, site)) return -bus::kENODEV;
   auto* dr = static_cast<struct usb_ctrlrequest*>(
       cabi::c_kmalloc(sizeof(struct usb_ctrlrequest), static_cast<unsigned>(sim::GFP_NOIO), site));
@@ -1091,7 +1240,7 @@ int __devsim_usb_control_msg(struct usb_device* dev, unsigned int pipe, __u8 req
 int __devsim_usb_bulk_msg(struct usb_device* dev, unsigned int pipe, void* data, int len, int* actual_length,
                           int timeout, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  cabi::world().might_sleep("usb_bulk_msg", site);
+  cabi::might_sleep("usb_bulk_msg", site);
   if (dev == nullptr || !cabi::kernel_touch(&dev->devnum, sizeof dev->devnum, false, site)) return -bus::kENODEV;
   // usb_pipe_endpoint(): an endpoint the device has; an interrupt one makes an interrupt transfer.
   const unsigned epnum = usb_pipeendpoint(pipe);

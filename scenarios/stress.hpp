@@ -42,8 +42,8 @@ struct StressResult {
   bool passed() const { return reports == 0 && hung == Phase::None; }
 };
 
-// Why `scenario` cannot run natively, as "FILE:LINE:COL: message", or "" if it can. Natively there are no C
-// drivers (modules) or USB device events.
+// Why `scenario` cannot run natively, as "FILE:LINE:COL: message", or "" if it can (every shipped scenario can; a
+// scenario naming a driver this build does not have cannot).
 std::string native_obstacle(const Scenario& scenario);
 
 // Runs the scenario natively until an iteration reports, the iterations or the time run out. Requires that

@@ -281,8 +281,8 @@ void add_stress_command(CLI::App& app, int* exit_code) {
       "one with -DDEVSIM_SANITIZE=thread, and the driver model's own reports on stderr (unexpected results, MMIO "
       "after iounmap, bad kfree). Expectations (expect/explore/schedule) are not used: any report fails, and results "
       "(=> ...) are checked only with --check-results. Exit 0 "
-      "when no iteration reported, 1 when one did, 2 on input errors or when an iteration hangs. Scenarios with C "
-      "drivers or USB device events run only in the simulator (devsim run).");
+      "when no iteration reported, 1 when one did, 2 on input errors or when an iteration hangs. C and C++ drivers, "
+      "signals and USB device events all run natively.");
   cmd->add_option("files", cli->files, "scenario files (.scn)")->required();
   cmd->add_option("--iterations", cli->iterations, "how many times to run each scenario (1..10^9; default 1000)")
       ->type_name("N")
