@@ -3,7 +3,7 @@
 # - every fixed shipped scenario (C drivers, signals and USB device events included) runs ITERATIONS iterations
 #   with no report (exit 0);
 # - a signal ends an interruptible sleep (-EINTR), and sleepers left at the deadline are killed, not a hang;
-# - in an ASan build, the buggy R3 and R14 are caught by ASan (a non-zero exit other than 2);
+# - in an ASan build, the buggy R3, R14 and three C drivers are caught by ASan (a non-zero exit other than 2);
 # - --threads N splits the iterations among N worker processes, and the first failure stops the run;
 # - bad options exit 2; an iteration that hangs (blocking-read-buggy's reader) is a devsim limit: exit 2, LIMIT.
 #   check_stress.sh DEVSIM SCENARIO_DIR [ITERATIONS]
@@ -43,7 +43,10 @@ if [[ $asan -eq 1 ]]; then
   # Use-after-frees in kernel code that real threads hit within a few iterations: fput on the cdev embedded in freed
   # driver data (R3), the timer softirq on a timer in freed data (R14). A use-after-free in driver code itself (R1's
   # ioctl) is not seen: in this build the drivers carry the simulator's instrumentation, not ASan's.
-  for name in r03-two-lifecycles-buggy r14-watchdog-timer-buggy; do
+  # The C ABI's code is ASan's too: the mailbox's copy_to_user from the mailbox module_exit freed, the pulse timer
+  # firing in the freed driver data, usbskel's usb_submit_urb on the URB disconnect freed (within a few iterations).
+  for name in r03-two-lifecycles-buggy r14-watchdog-timer-buggy mailbox-c-unload-while-open-buggy \
+              pulse-c-irq-during-remove-buggy usbskel-c-unplug-while-open-buggy; do
     "$devsim" stress --iterations 2000 --sleep-scale 0.1 "$dir/$name.scn" >/dev/null 2>&1; rc=$?
     [[ $rc -ne 0 && $rc -ne 2 ]] || fail "$name: ASan did not stop it natively (exit $rc)"
   done
