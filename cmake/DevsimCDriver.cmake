@@ -3,20 +3,23 @@
 # (examples/my-c-driver). DEVSIM_C_INCLUDE_DIR is where linux/*.h are: the source tree's include/, or the installed
 # include/devsim/kernel.
 # devsim_add_c_driver(NAME name SOURCE file.c NODE node SUMMARY "text" [BUGGY kind] [DEFINES D=1 ...]
-#                     [BUS platform] [IRQS n ...] [TEST_ONLY])
+#                     [BUS platform] [IRQS n ...] [TEST_ONLY [SANITIZER_ONLY]])
 # Builds a C driver as a module (NAME.so under build/modules) and registers it in devsim_drivers by NAME.
 # TEST_ONLY: a test's module, left out of devsim_drivers (so out of `devsim list` and the fuzzer's pool): its
 # registration file is returned in DEVSIM_C_MODULE_REGISTRATION for the test executable to compile in (or the test
 # registers the module itself, drivers::register_driver), and its target in DEVSIM_C_MODULE_TARGET. BUS: the
 # module registers a driver on that bus (platform_driver_register), whose devices have NAME as modalias; IRQS: the
 # interrupt lines of such a device, as the machine describes them (platform_get_irq's answers, in order).
+# SANITIZER_ONLY (with TEST_ONLY): the module is compiled without devsim::instrumented, so in a sanitizer build the
+# sanitizer instruments it, as -DDEVSIM_INSTRUMENT=OFF does for every driver (for native tests of the loader and the
+# C ABI under ASan; the simulator does not see such a module's accesses).
 # The module is compiled as gnu11 with devsim::instrumented's flags, against include/linux only, with hidden
 # visibility and -Bsymbolic (its references to its own globals never bind to another copy), linked without the C
 # library (-nostdlib: kernel code has none; its undefined symbols resolve against the executable), with every
 # relocation done at load (-z now) and no RELRO (the loader restores the whole writable segment before each load).
 # NAME.mod.c defines __this_module, as modpost's generated .mod.c does for a kernel module.
 function(devsim_add_c_driver)
-  cmake_parse_arguments(arg "TEST_ONLY" "NAME;SOURCE;NODE;SUMMARY;BUGGY;BUS" "DEFINES;IRQS" ${ARGN})
+  cmake_parse_arguments(arg "TEST_ONLY;SANITIZER_ONLY" "NAME;SOURCE;NODE;SUMMARY;BUGGY;BUS" "DEFINES;IRQS" ${ARGN})
   set(target devsim_cmod_${arg_NAME})
   set(modc ${CMAKE_CURRENT_BINARY_DIR}/${arg_NAME}.mod.c)
   file(GENERATE OUTPUT ${modc} CONTENT
@@ -33,7 +36,9 @@ __attribute__((visibility(\"default\"))) struct module __this_module = {.name = 
   target_compile_definitions(${target} PRIVATE ${arg_DEFINES})
   # -fexceptions: unwind tables, so the simulator can unwind a task cancelled inside the driver (TaskCancelled).
   target_compile_options(${target} PRIVATE -fno-omit-frame-pointer -fexceptions)
-  target_link_libraries(${target} PRIVATE devsim::instrumented)
+  if(NOT arg_SANITIZER_ONLY)
+    target_link_libraries(${target} PRIVATE devsim::instrumented)
+  endif()
   target_link_options(${target} PRIVATE -nostdlib -Wl,-Bsymbolic -Wl,-z,now -Wl,-z,norelro)
   if(DEVSIM_SANITIZE STREQUAL "address")
     # The module keeps devsim's instrumentation only (no UBSan runtime calls, no sanitizer runtime linked in).
