@@ -132,6 +132,9 @@ class Device {
   std::list<Device*> children_;
   std::list<Device*>::iterator sibling_;
   std::list<Device*>::iterator bound_link_;  // this device's place in its driver's bound list
+  // On the deferred-probe lists, or taken off them by the deferred-probe work that has not got its reference yet
+  // (under the HostGuard; see DriverCore's deferred probe).
+  bool deferred_probe_ = false;
 };
 
 // A device attribute (DEVICE_ATTR): /sys/devices/.../<dev>/<name>. show/store get the device; removal of the

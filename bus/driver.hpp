@@ -101,4 +101,17 @@ int device_driver_attach(Driver* drv, Device* dev, const Site& site = Site::curr
 // device_release_driver(): unbinds: remove(), drvdata cleared, devres released LIFO, "unbind" emitted.
 void device_release_driver(Device* dev, const Site& site = Site::current());
 
+// Deferred probe (drivers/base/dd.c): a probe that returns -EPROBE_DEFER puts its device on the pending list; every
+// successful bind afterwards (driver_bound -> driver_deferred_probe_trigger) moves the pending devices to the active
+// list and queues the deferred-probe work on the system workqueue, which tries each again (deferred_probe_work_func
+// -> bus_probe_device). A trigger during the probe makes it try again at once (driver_deferred_probe_add_trigger).
+// device_del takes the device off the lists (driver_deferred_probe_del). Both runtimes: the work is a work item.
+// Not modelled: the late_initcall that enables it (always enabled), the deferred_probe_timeout, device links,
+// /sys/kernel/debug/devices_deferred, async probing.
+// wait_for_device_probe(): flushes the deferred-probe work (drivers/base/dd.c), so a trigger before it has been
+// acted on when it returns.
+void wait_for_device_probe(const Site& site = Site::current());
+// Devices on the deferred-probe lists now (pending or active), for tests.
+std::size_t deferred_probe_count();
+
 }  // namespace devsim::bus

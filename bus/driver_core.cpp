@@ -7,6 +7,7 @@
 #include "bus/errno.hpp"
 #include "bus/host_lock.hpp"
 #include "bus/kernel.hpp"
+#include "bus/workqueue.hpp"
 #include "sim/machine.hpp"
 
 namespace devsim::bus {
@@ -33,6 +34,10 @@ class DriverCore {
   static void release_driver(Device* dev, const Site& site);
   static Driver* register_driver(DriverOps ops, const Site& site);
   static void unregister_driver(Driver* drv, const Site& site);
+  // Deferred probe (bus/driver.hpp).
+  static void deferred_probe_del(Device* dev, const Site& site);
+  static void deferred_probe_trigger(const Site& site);
+  static void deferred_probe_work(WorkStruct& work);
 
  private:
   // The Rust driver core's order: the owned driver data goes right after remove(), before devres.
@@ -90,6 +95,7 @@ void DriverCore::del(Device* dev, const Site& site) {
   // kill_device under the device lock; an exchange here, so of two racing deletes exactly one goes on).
   DeviceState expected = DeviceState::Registered;
   if (!dev->state_.compare_exchange_strong(expected, DeviceState::Dead)) return;
+  deferred_probe_del(dev, site);
   release_driver(dev, site);
   Kernel& k = kernel();
   BusType* bus = dev->bus_;
@@ -133,6 +139,12 @@ int DriverCore::driver_attach(Driver* drv, Device* dev, const Site& site) {
 
 int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
   Kernel& k = kernel();
+  Kernel::DeferredProbe& dp = k.deferred_probe();
+  std::uint64_t triggers_before = 0;
+  {
+    HostGuard guard;
+    triggers_before = dp.triggers;  // driver_probe_device's local_trigger_count
+  }
   dev->driver_ = drv;
   int r = 0;
   if (drv->ops_.probe) {
@@ -145,6 +157,20 @@ int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
     devres_release_all(dev->devres_);
     dev->drvdata_ = nullptr;
     dev->driver_ = nullptr;
+    if (r == -kEPROBE_DEFER) {
+      // driver_deferred_probe_add_trigger(): on the pending list; a bind that triggered while this probe ran
+      // (which it may have been waiting for) must not be missed, so it triggers again.
+      bool again = false;
+      {
+        HostGuard guard;
+        if (!dev->deferred_probe_) {
+          dev->deferred_probe_ = true;
+          dp.pending.push_back(dev);
+        }
+        again = dp.triggers != triggers_before;
+      }
+      if (again) deferred_probe_trigger(site);
+    }
     return r;
   }
   dev->bound_ = true;
@@ -153,11 +179,77 @@ int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
     dev->bound_link_ = drv->bound_.insert(drv->bound_.end(), dev);
     klist_sync(&drv->bound_);
   }
+  // driver_bound(): a device bound some other way leaves the lists; the bind may be what deferred probes waited for.
+  deferred_probe_del(dev, site);
+  deferred_probe_trigger(site);
   const std::string drv_dir = "/sys/bus/" + dev->bus_->name() + "/drivers/" + drv->name();
   k.sysfs().create_link(dev->devpath_ + "/driver", drv_dir);
   k.sysfs().create_link(drv_dir + "/" + dev->name_, dev->devpath_);
   k.uevents().emit(Uevent{0, "bind", uevent_path(dev->devpath_), dev->bus_->name(), drv->name()}, site);
   return 0;
+}
+
+// driver_deferred_probe_del(). Only a device whose flag is set takes the mutex: devices that never deferred (all but a
+// few) pay one look under the HostGuard, and no scheduling point.
+void DriverCore::deferred_probe_del(Device* dev, const Site& site) {
+  Kernel::DeferredProbe& dp = kernel().deferred_probe();
+  {
+    HostGuard guard;
+    if (!dev->deferred_probe_) return;
+  }
+  // The mutex: if the work took the device off a list, it holds it until it has its reference.
+  core::MutexGuard lock = dp.mutex.guard(site);
+  HostGuard guard;
+  std::erase(dp.pending, dev);
+  std::erase(dp.active, dev);
+  dev->deferred_probe_ = false;
+}
+
+// driver_deferred_probe_trigger(): the pending devices become active and the work is queued. The kernel queues it on
+// every trigger; here only when there is something to try (an empty run changes nothing but the schedule).
+void DriverCore::deferred_probe_trigger(const Site& site) {
+  Kernel::DeferredProbe& dp = kernel().deferred_probe();
+  {
+    HostGuard guard;
+    ++dp.triggers;
+    dp.active.insert(dp.active.end(), dp.pending.begin(), dp.pending.end());
+    dp.pending.clear();
+    if (dp.active.empty()) return;
+  }
+  {
+    core::MutexGuard lock = dp.mutex.guard(site);
+    if (!dp.work_ready) {
+      init_work(dp.work, &DriverCore::deferred_probe_work, site);
+      dp.work_ready = true;
+    }
+  }
+  queue_work(dp.work, site);
+}
+
+// deferred_probe_work_func(): each active device, in order, is probed again (bus_probe_device). A probe that defers
+// again puts it back on the pending list.
+void DriverCore::deferred_probe_work(WorkStruct&) {
+  const Site site = Site::current();
+  Kernel::DeferredProbe& dp = kernel().deferred_probe();
+  for (;;) {
+    Device* dev = nullptr;
+    {
+      core::MutexGuard lock = dp.mutex.guard(site);
+      {
+        HostGuard guard;
+        if (dp.active.empty()) return;
+        dev = dp.active.front();
+        dp.active.erase(dp.active.begin());
+      }
+      // LIFETIME: device_del takes the device off the lists under the mutex held here, and its memory lasts until
+      // the last put after that: the device is live until this reference.
+      get_device(dev, site);
+      HostGuard guard;
+      dev->deferred_probe_ = false;
+    }
+    attach(dev, site);
+    put_device(dev, site);
+  }
 }
 
 void DriverCore::release_driver(Device* dev, const Site& site) {
@@ -340,6 +432,22 @@ int device_driver_attach(Driver* drv, Device* dev, const Site& site) {
 }
 void device_release_driver(Device* dev, const Site& site) {
   DriverCore::release_driver(dev, site);
+}
+
+void wait_for_device_probe(const Site& site) {
+  Kernel::DeferredProbe& dp = kernel().deferred_probe();
+  bool ready = false;
+  {
+    core::MutexGuard lock = dp.mutex.guard(site);
+    ready = dp.work_ready;
+  }
+  if (ready) flush_work(dp.work, site);
+}
+
+std::size_t deferred_probe_count() {
+  Kernel::DeferredProbe& dp = kernel().deferred_probe();
+  HostGuard guard;
+  return dp.pending.size() + dp.active.size();
 }
 
 // ---- BusType, Driver, Kernel -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ namespace devsim::bus {
 
 namespace {
 // Every name include/linux/errno.h (and linux/usb.h) defines, so a scenario can expect what a C driver returns.
-constexpr std::array<std::pair<int, std::string_view>, 40> kNames{{
+constexpr std::array<std::pair<int, std::string_view>, 41> kNames{{
     {kEISDIR, "EISDIR"},
     {kEPERM, "EPERM"},
     {kENOENT, "ENOENT"},
@@ -26,6 +26,7 @@ constexpr std::array<std::pair<int, std::string_view>, 40> kNames{{
     {kENOSYS, "ENOSYS"},
     {kESHUTDOWN, "ESHUTDOWN"},
     {kERESTARTSYS, "ERESTARTSYS"},
+    {kEPROBE_DEFER, "EPROBE_DEFER"},
     {3, "ESRCH"},
     {7, "E2BIG"},
     {13, "EACCES"},

@@ -25,6 +25,9 @@ inline constexpr int kENOSYS = 38;
 inline constexpr int kESHUTDOWN = 108;
 // Kernel-internal (include/linux/errno.h): an interrupted sleep; user space sees -EINTR or a restart.
 inline constexpr int kERESTARTSYS = 512;
+// Kernel-internal: a probe that cannot finish yet (a resource another driver provides is missing); the driver core
+// tries it again later (drivers/base/dd.c, deferred probe).
+inline constexpr int kEPROBE_DEFER = 517;
 
 // "ENODEV" for 19 (and for -19); "E<n>" for numbers it does not name.
 std::string_view errno_name(int error);

@@ -10,6 +10,7 @@
 #include "bus/driver.hpp"
 #include "bus/sysfs.hpp"
 #include "bus/uevent.hpp"
+#include "bus/workqueue.hpp"
 #include "core/mutex.hpp"
 #include "core/spinlock.hpp"
 
@@ -55,6 +56,21 @@ class Kernel {
   // Firmware files request_firmware() can find: name -> contents.
   std::map<std::string, std::string>& firmware_files() { return firmware_; }
 
+  // Deferred probe (drivers/base/dd.c; bus/driver.hpp says what is modelled). The lists and the trigger count are
+  // under the HostGuard; deferred_probe_mutex orders the work's taking of a device (its reference) against
+  // device_del, as the kernel's deferred_probe_mutex does.
+  // INVARIANT: a device is on a list, or between the work's taking it off and its reference, iff its
+  // deferred_probe_ is set.
+  struct DeferredProbe {
+    std::vector<Device*> pending;
+    std::vector<Device*> active;
+    std::uint64_t triggers = 0;
+    core::Mutex mutex{"deferred_probe_mutex"};
+    WorkStruct work;
+    bool work_ready = false;  // init_work done (under mutex)
+  };
+  DeferredProbe& deferred_probe() { return deferred_probe_; }
+
  private:
   friend class DriverCore;
   std::vector<std::unique_ptr<BusType>> buses_;
@@ -65,6 +81,7 @@ class Kernel {
   core::SpinLock cdev_lock_{"cdev_lock"};
   core::Mutex hotplug_lock_{"hotplug_lock"};
   std::map<std::string, std::string> firmware_;
+  DeferredProbe deferred_probe_;
 };
 
 inline Kernel& kernel() {

@@ -29,8 +29,9 @@ drivers::DriverInfo c_module_info(const CModuleSpec& spec);
 
 // Module load in the current world: 0, -EEXIST when loaded, or what module_init returned.
 // Before init runs, the module's writable segments (its .data and .bss) are restored from their load-time image,
-// so every load starts from the module's pristine globals. The module is one private copy per OS thread (each
-// fuzz job is a thread), so jobs never share globals.
+// so every load starts from the module's pristine globals. In the simulator the module is one private copy per OS
+// thread (each fuzz job is a thread), so jobs never share globals; natively it is one copy per process, shared by the
+// threads of its one machine, as the kernel has one copy of a loaded module.
 int module_load(const CModuleSpec& spec);
 // Module unload (delete_module): 0; -ENOENT when not loaded; -EBUSY while its init runs or when it has no exit;
 // -EAGAIN while a file holds a reference (kernel/module/main.c try_stop_module returns -EWOULDBLOCK).

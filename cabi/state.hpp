@@ -1,5 +1,7 @@
-// What the C ABI keeps per world (per execution): the devsim objects behind C locks, the loaded modules and their
-// reference counts, the registered misc devices, the user buffers of the system calls in progress.
+// What the C ABI keeps per machine (per execution in the simulator, sim::machine_state): the devsim objects behind C
+// locks, the loaded modules and their reference counts, the registered misc devices, the user buffers of the system
+// calls in progress. Natively the machine's threads share it: every read and change is under bus::HostGuard
+// (cabi/kernel_api.hpp says how the C ABI runs in both runtimes).
 #pragma once
 
 #include <cstdint>
@@ -92,7 +94,8 @@ struct CApiState {
   // LIFETIME: a deregistered CMisc is kept until the execution ends: the bus misc core may still name it in a
   // deadlock or trace record, and a C struct may be registered again at the same address.
   std::vector<std::unique_ptr<CMisc>> retired_miscs;
-  // The user buffers of each task's system call in progress (one per read/write).
+  // The user buffers of each task's system call in progress (one per read/write); in the simulator only (natively
+  // a task's are its thread's).
   std::map<sim::TaskId, std::vector<std::pair<char*, std::size_t>>> user_buffers;
   int next_minor = 1;
 

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "bus/driver.hpp"
 #include "bus/errno.hpp"
 #include "bus/firmware.hpp"
 #include "core/signal.hpp"
@@ -195,10 +196,11 @@ StressResult stress_scenario(const Scenario& s, const StressOptions& o,
                      [running, &killed] { return killed = running->kill_sleepers(); }))
       return hang(StressResult::Phase::Tasks);
     if (killed) ++result.sleepers_killed;
-    // LIFETIME: a firmware request's continuation may still run on the pool after the shut-down; it uses this
-    // machine, so the iteration waits for it.
+    // LIFETIME: a firmware request's continuation, or the deferred-probe work, may still run on the pool after the
+    // shut-down; they use this machine, so the iteration waits for them.
     if (!run_bounded({[&s] {
                        shut_down_machine(s);
+                       bus::wait_for_device_probe();
                        bus::wait_for_firmware_requests();
                      }},
                      o.iteration_timeout_seconds))

@@ -1,0 +1,115 @@
+// Deferred probe on real OS threads (bus/driver.hpp; drivers/base/dd.c driver_deferred_probe_add_trigger,
+// driver_deferred_probe_trigger, deferred_probe_work_func, driver_deferred_probe_del): the retry is a work item on
+// the system workqueue's pool. The same consumer and supplier as tests/bus/test_deferred_probe.cpp, which explores
+// them in the simulator: plugged at once on two threads, the consumer ends bound once both plugs returned and the
+// work was flushed (wait_for_device_probe); unplugged while its retry is queued or running, it is no use-after-free
+// (ASan's report in the ASan build; TSan's job runs this suite too).
+#define BOOST_TEST_MODULE bus_stress_deferred_probe
+#include <boost/test/unit_test.hpp>
+
+#include <thread>
+
+#include "bus/errno.hpp"
+#include "bus/kernel.hpp"
+#include "bus/platform.hpp"
+#include "sim/kmalloc.hpp"
+#include "sim/machine.hpp"
+#include "sim/native_report.hpp"
+
+using namespace devsim;
+using namespace devsim::bus;
+
+namespace {
+
+constexpr int kRounds = 300;
+
+struct Supplier {
+  bool ready = false;
+};
+// LIFETIME: made at the start of each round, before any thread of the round runs; the previous round's is left to
+// the quarantining heap (never reused), as a machine's memory is.
+sim::KPtr<Supplier> g_supplier;
+
+DriverOps supplier_driver() {
+  return DriverOps{"supplier",
+                   "platform",
+                   {},
+                   [](CoreContext&) {
+                     g_supplier.store_once(&Supplier::ready, true);
+                     return 0;
+                   },
+                   {}};
+}
+
+DriverOps consumer_driver() {
+  return DriverOps{"consumer",
+                   "platform",
+                   {},
+                   [](CoreContext&) {
+                     const bool ready = g_supplier.load_once(&Supplier::ready);
+                     sim::sleep_for(1000);  // the window a supplier's bind may fall in
+                     return ready ? 0 : -kEPROBE_DEFER;
+                   },
+                   {}};
+}
+
+// A fresh machine with both drivers loaded.
+void fresh_machine() {
+  sim::NativeMachine::begin_fresh();
+  g_supplier = sim::kzalloc<Supplier>();
+  sim::kmemleak_not_leak(g_supplier);
+  platform_driver_register(supplier_driver());
+  platform_driver_register(consumer_driver());
+}
+
+// Unloads the drivers and lets the work finish, so the next begin_fresh finds nothing of this machine running.
+void end_machine() {
+  for (const auto& b : kernel().buses())
+    for (Driver* d : std::vector<Driver*>(b->drivers()))
+      driver_unregister(d);
+  wait_for_device_probe();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_consumer_plugged_beside_its_supplier_ends_bound) {
+  const std::uint64_t reports = sim::native::reports();
+  int deferred_first = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    fresh_machine();
+    Device* consumer = nullptr;
+    Device* supplier = nullptr;
+    std::thread a([&] { consumer = platform_device_register("consumer"); });
+    std::thread b([&] { supplier = platform_device_register("supplier"); });
+    a.join();
+    b.join();
+    if (deferred_probe_count() != 0 || !consumer->bound()) ++deferred_first;
+    wait_for_device_probe();
+    BOOST_TEST_REQUIRE(consumer->bound(), "round " << round << ": the consumer was left unbound");
+    BOOST_TEST_REQUIRE(deferred_probe_count() == 0u);
+    platform_device_unregister(consumer);
+    platform_device_unregister(supplier);
+    end_machine();
+  }
+  BOOST_TEST(sim::native::reports() == reports);
+  BOOST_TEST_MESSAGE(deferred_first << " of " << kRounds << " rounds deferred the consumer first");
+}
+
+BOOST_AUTO_TEST_CASE(unplugging_a_consumer_whose_retry_is_queued_is_no_use_after_free) {
+  const std::uint64_t reports = sim::native::reports();
+  for (int round = 0; round < kRounds; ++round) {
+    fresh_machine();
+    Device* consumer = platform_device_register("consumer");
+    BOOST_TEST_REQUIRE(deferred_probe_count() == 1u);  // no supplier yet: deferred
+    Device* supplier = nullptr;
+    std::thread plug([&] { supplier = platform_device_register("supplier"); });  // queues the retry
+    std::thread unplug([&] { platform_device_unregister(consumer); });           // takes it off, last put frees it
+    plug.join();
+    unplug.join();
+    wait_for_device_probe();
+    BOOST_TEST_REQUIRE(deferred_probe_count() == 0u);
+    platform_device_unregister(supplier);
+    end_machine();
+  }
+  BOOST_TEST(sim::native::reports() == reports);
+}
