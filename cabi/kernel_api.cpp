@@ -82,25 +82,27 @@ constexpr unsigned kGfpKernelZero = static_cast<unsigned>(sim::GFP_KERNEL | sim:
 // A zero-size kmalloc returns ZERO_SIZE_PTR (include/linux/slab.h), which kfree ignores.
 void* const kZeroSizePtr = reinterpret_cast<void*>(16);
 
+namespace {
+// An untyped block of simulated memory (the quarantining heap natively), with no fault injection.
+void* raw_alloc(std::size_t size, bool zero, const sim::Site& site) {
+  sim::World* w = sim_world();
+  if (w == nullptr) return sim::native::kmalloc(size, alignof(std::max_align_t), zero, site);
+  sim::KernelMemory& mem = w->memory();
+  const sim::AllocId id = mem.allocate(size, alignof(std::max_align_t), zero, nullptr, nullptr, site);
+  return mem.record(id).base;
+}
+}  // namespace
+
 void* c_kmalloc(std::size_t size, unsigned flags, const sim::Site& site) {
   const auto gfp = static_cast<sim::gfp_t>(flags);
   sim::might_alloc(gfp, site);
   if (should_fail_alloc(site)) return nullptr;
   if (size == 0) return kZeroSizePtr;
-  sim::World* w = sim_world();
-  if (w == nullptr) return sim::native::kmalloc(size, alignof(std::max_align_t), sim::has(gfp, sim::__GFP_ZERO), site);
-  sim::KernelMemory& mem = w->memory();
-  const sim::AllocId id =
-      mem.allocate(size, alignof(std::max_align_t), sim::has(gfp, sim::__GFP_ZERO), nullptr, nullptr, site);
-  return mem.record(id).base;
+  return raw_alloc(size, sim::has(gfp, sim::__GFP_ZERO), site);
 }
 
 void* kernel_zalloc(std::size_t size, const sim::Site& site) {
-  sim::World* w = sim_world();
-  if (w == nullptr) return sim::native::kmalloc(size, alignof(std::max_align_t), true, site);
-  sim::KernelMemory& mem = w->memory();
-  const sim::AllocId id = mem.allocate(size, alignof(std::max_align_t), true, nullptr, nullptr, site);
-  return mem.record(id).base;
+  return raw_alloc(size, true, site);
 }
 
 void c_kfree(const void* p, const sim::Site& site) {

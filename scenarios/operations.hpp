@@ -31,7 +31,7 @@ std::string unexpected_bytes_headline(const Op& op, std::int64_t got, const std:
                                       const std::optional<std::string>& copied_out);
 
 // Runs one operation in the calling task and returns its result. `sleep`, `yield` and `signal` need the simulator
-// (a world's virtual time and tasks); the native runner does the first two itself and refuses the third.
+// (a world's virtual time and tasks); the native runner (scenarios/stress.cpp) does all three itself.
 std::int64_t run_op(const Op& op, Process& p);
 
 // A process's exit: what it left mapped is unmapped (do_exit: exit_mm), then what it left open is closed
