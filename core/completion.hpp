@@ -26,9 +26,9 @@ namespace devsim::core {
 // consumed by a waiter.
 // Timed, interruptible and killable waits (kernel/sched/completion.c do_wait_for_common): a signal the mode
 // accepts ends the wait with -ERESTARTSYS before consuming a done; a timed wait returns the time left (>= 1)
-// or 0, in virtual nanoseconds (the kernel's jiffies). Natively a signal is NativeSignalTarget::send() (core/signal.hpp).
-// Does not handle: reinit() racing with waiters (a bug in the kernel too:
-// reinit only between uses), more than UINT_MAX - 1 outstanding complete()s (the kernel's limit as well).
+// or 0, in virtual nanoseconds (the kernel's jiffies). Natively a signal is NativeSignalTarget::send()
+// (core/signal.hpp). Does not handle: reinit() racing with waiters (a bug in the kernel too: reinit only between uses),
+// more than UINT_MAX - 1 outstanding complete()s (the kernel's limit as well).
 class Completion {
  public:
   Completion() = default;

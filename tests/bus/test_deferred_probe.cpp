@@ -16,51 +16,15 @@
 #include "sim/kmalloc.hpp"
 #include "sim/machine.hpp"
 #include "tests/bus/bus_test_support.hpp"
+#include "tests/bus/deferred_probe_drivers.hpp"
 
 using namespace devsim;
 using namespace devsim::bus;
 using bus::test::expect;
 
-namespace {
-
-// What the supplier provides, in kernel memory so that exploration sees the two probes share it: set by the
-// supplier's probe; the consumer's probe defers until it is set. Made by each execution's first task.
-struct Supplier {
-  bool ready = false;
-};
-sim::KPtr<Supplier> g_supplier;
-
-void make_supplier() {
-  g_supplier = sim::kzalloc<Supplier>();
-  sim::kmemleak_not_leak(g_supplier);  // the machine's, for the whole execution
-}
-
-DriverOps supplier_driver() {
-  return DriverOps{"supplier",
-                   "platform",
-                   {},
-                   [](CoreContext&) {
-                     g_supplier.store_once(&Supplier::ready, true);
-                     return 0;
-                   },
-                   {}};
-}
-
-// Reads what it needs, then does something that sleeps before it gives up (as a probe that takes a lock or waits
-// for hardware does): the window in which the supplier's bind can come and go.
-DriverOps consumer_driver() {
-  return DriverOps{"consumer",
-                   "platform",
-                   {},
-                   [](CoreContext&) {
-                     const bool ready = g_supplier.load_once(&Supplier::ready);
-                     sim::sleep_for(1000);
-                     return ready ? 0 : -kEPROBE_DEFER;
-                   },
-                   {}};
-}
-
-}  // namespace
+using bus::test::consumer_driver;
+using bus::test::make_supplier;
+using bus::test::supplier_driver;
 
 BOOST_AUTO_TEST_CASE(a_deferred_device_is_probed_again_once_another_driver_binds) {
   sim::Execution e = sim::run_once([](sim::World& w) {

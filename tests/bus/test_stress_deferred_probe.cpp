@@ -15,6 +15,7 @@
 #include "sim/kmalloc.hpp"
 #include "sim/machine.hpp"
 #include "sim/native_report.hpp"
+#include "tests/bus/deferred_probe_drivers.hpp"
 
 using namespace devsim;
 using namespace devsim::bus;
@@ -23,43 +24,12 @@ namespace {
 
 constexpr int kRounds = 300;
 
-struct Supplier {
-  bool ready = false;
-};
-// LIFETIME: made at the start of each round, before any thread of the round runs; the previous round's is left to
-// the quarantining heap (never reused), as a machine's memory is.
-sim::KPtr<Supplier> g_supplier;
-
-DriverOps supplier_driver() {
-  return DriverOps{"supplier",
-                   "platform",
-                   {},
-                   [](CoreContext&) {
-                     g_supplier.store_once(&Supplier::ready, true);
-                     return 0;
-                   },
-                   {}};
-}
-
-DriverOps consumer_driver() {
-  return DriverOps{"consumer",
-                   "platform",
-                   {},
-                   [](CoreContext&) {
-                     const bool ready = g_supplier.load_once(&Supplier::ready);
-                     sim::sleep_for(1000);  // the window a supplier's bind may fall in
-                     return ready ? 0 : -kEPROBE_DEFER;
-                   },
-                   {}};
-}
-
 // A fresh machine with both drivers loaded.
 void fresh_machine() {
   sim::NativeMachine::begin_fresh();
-  g_supplier = sim::kzalloc<Supplier>();
-  sim::kmemleak_not_leak(g_supplier);
-  platform_driver_register(supplier_driver());
-  platform_driver_register(consumer_driver());
+  test::make_supplier();
+  platform_driver_register(test::supplier_driver());
+  platform_driver_register(test::consumer_driver());
 }
 
 // Unloads the drivers and lets the work finish, so the next begin_fresh finds nothing of this machine running.
