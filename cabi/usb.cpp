@@ -1133,7 +1133,10 @@ int __devsim_usb_wait_anchor_empty_timeout(struct usb_anchor* anchor, unsigned i
   sim::World& w = cabi::world();
   const sim::Nanos deadline = w.now() + static_cast<sim::Nanos>(timeout) * kJiffy;
   // wait_event_timeout(): the remaining jiffies (at least 1) once the anchor is empty, 0 if the time ran out first.
-  while (!a.empty()) {
+  // The condition goes through ustate() on every check: that use of the USB core's state is what makes a check
+  // after a timeout conflict with a completion emptying the anchor at the same instant (World::block_wait).
+  const auto anchored = [anchor] { return !cabi::ustate().anchors[anchor].empty(); };
+  while (anchored()) {
     if (w.now() >= deadline) return 0;
     w.block_wait(&a, "usb_wait_anchor_empty_timeout", sim::WaitMode::Uninterruptible, deadline - w.now(), site);
   }
@@ -1184,7 +1187,10 @@ int start_wait_urb(struct urb* urb, int timeout_ms, int* actual, const char* fil
         timeout_ms > 0 ? std::optional<sim::Nanos>(w.now() + static_cast<sim::Nanos>(timeout_ms) * kJiffy)
                        : std::nullopt;
     bool timed_out = false;
-    while (u.use_count > 0 && !timed_out) {
+    // Through ustate() on every check, as in usb_wait_anchor_empty_timeout: the completion and a timeout at the
+    // same instant are explored in both orders.
+    const auto in_flight = [urb] { return cabi::ustate().urbs[urb].use_count > 0; };
+    while (in_flight() && !timed_out) {
       if (deadline && w.now() >= *deadline) {
         timed_out = true;
         break;

@@ -2,6 +2,7 @@
 
 #include <cxxabi.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -223,6 +224,16 @@ StackFrame innermost_frame(std::uintptr_t return_address) {
 }
 
 bool is_kernel_model_code(std::uintptr_t return_address) {
+  // Asked on every access an inlined kernel-model header makes to simulated memory (hundreds per execution),
+  // for a few hundred distinct call sites: a direct-mapped cache answers most without hashing.
+  struct Slot {
+    std::uintptr_t pc = 0;
+    bool model = false;
+  };
+  constexpr std::size_t kSlots = 512;
+  thread_local std::array<Slot, kSlots> recent{};
+  Slot& slot = recent[(return_address ^ (return_address >> 9)) % kSlots];
+  if (slot.pc == return_address && return_address != 0) return slot.model;
   thread_local std::unordered_map<std::uintptr_t, bool> cache;
   auto [it, fresh] = cache.try_emplace(return_address, false);
   if (fresh) {
@@ -231,6 +242,7 @@ bool is_kernel_model_code(std::uintptr_t return_address) {
     for (std::string_view model : {"core/", "bus/", "cabi/"})
       it->second = it->second || location.compare(0, model.size(), model) == 0;
   }
+  slot = Slot{return_address, it->second};
   return it->second;
 }
 

@@ -578,6 +578,11 @@ void World::block(const void* channel, std::string_view what, const Site& site, 
   switch_to_scheduler();
   t.acted = false;
   races_.acquire(t.id, channel);  // whoever woke us released to the channel
+  // Woken, the waiter reads its primitive's state again (a lock's owner, a completion's count) before anything
+  // else: for partial-order reduction that read conflicts with a third task changing the state between the
+  // wake-up and the re-check, so both orders are explored (kernel/locking/mutex.c __mutex_lock_common retries
+  // the trylock after schedule(); kernel/sched/completion.c do_wait_for_common re-reads x->done).
+  touch(channel, false);
 }
 
 std::size_t World::wake_all(const void* channel, const Site& site) {
@@ -758,6 +763,9 @@ WaitResult World::block_wait(const void* channel, std::string_view what, WaitMod
   make_blocked(t);
   pending_next_ = kNoTask;
   switch_to_scheduler();
+  // As in block(): the caller re-checks its condition now. After a timeout or a signal nothing else orders that
+  // check after a third task's change of the state (a complete() at the instant the timeout fires).
+  touch(channel, false);
   return t.wake_reason;
 }
 
