@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 
@@ -18,8 +19,10 @@ namespace devsim::core {
 // never a promise); the waker makes the condition true first, then wakes.
 //
 // In the simulator: wait_event is a sleep (sleep-in-atomic under a spinlock, even if pred() is already
-// true) and a scheduling point on the queue; checking pred() and going to sleep happen in one step, so no
-// wake-up is lost; a waiter whose condition never comes true is a deadlock report ("wait_event"). Wake-ups
+// true) and a scheduling point on the queue. pred() may itself reach scheduling points (a driver's condition
+// reading shared memory); as the kernel's waiter is on the queue before it reads the condition (prepare_to_wait),
+// a wake-up since the check began sends the waiter round again instead of to sleep, so no wake-up is lost; a
+// waiter whose condition never comes true is a deadlock report ("wait_event"). Wake-ups
 // are scheduling points too. Natively: a condition variable, with a waiter count so that a wake-up with
 // nobody waiting costs one atomic read-modify-write.
 //
@@ -33,8 +36,9 @@ namespace devsim::core {
 // else can run is killed (SIGKILL), not reported: that is a process blocked in read(), a normal state.
 // Natively: a signal is NativeSignalTarget::send() to the sleeper's thread (devsim stress gives each scenario task
 // one); timeouts are real time.
-// Does not handle: exclusive waiters (wake_up_one wakes one waiter, whichever;
-// waiters for different conditions on one queue need wake_up_all), a queue used by both runtimes.
+// Does not handle: exclusive waiters (wake_up_one wakes one waiter, whichever, and a waiter still checking its
+// condition counts as woken by it besides; waiters for different conditions on one queue need wake_up_all), a
+// queue used by both runtimes.
 class WaitQueue {
  public:
   WaitQueue() = default;
@@ -72,6 +76,18 @@ class WaitQueue {
   template <class Pred>
   long wait(Pred& pred, sim::WaitMode mode, std::optional<sim::Nanos> timeout, const char* what, const Site& site);
 
+  // Whether wake_up_*() ran since the waiter read `token` (before its condition). The condition of a driver's
+  // wait_event() may read shared memory, and such a read can be a scheduling point (World::access_point): a wake-up
+  // that runs there finds no sleeper, and without this the waiter would go to sleep on the condition it already
+  // read as false and never wake. In the kernel it is on the queue in TASK_(UN)INTERRUPTIBLE before it reads the
+  // condition (include/linux/wait.h ___wait_event, prepare_to_wait_event), so such a wake-up sets it running and
+  // schedule() returns at once.
+  bool woken_since(sim::World& w, std::uint64_t token) {
+    w.touch(this, false);  // the check reads the queue, against a wake-up's write
+    return sim_wakeups_ != token;
+  }
+
+  std::uint64_t sim_wakeups_ = 0;  // the simulator's wake-ups of this queue so far
   std::atomic<int> native_waiters_{0};
   std::mutex mu_;
   std::condition_variable cv_;
@@ -83,9 +99,11 @@ void WaitQueue::wait_event(Pred pred, const Site& site) {
     w->might_sleep("wait_event", site);
     w->yield(sim::EventKind::Sync, this, site);
     w->touch(this, false);
-    while (!pred())
-      w->block(this, "wait_event", site, /*sleeps=*/false);
-    return;
+    for (;;) {
+      const std::uint64_t token = sim_wakeups_;  // prepare_to_wait(): on the queue before the condition is read
+      if (pred()) return;
+      if (!woken_since(*w, token)) w->block(this, "wait_event", site, /*sleeps=*/false);
+    }
   }
   if (pred()) return;
   // Both sides do a read-modify-write of the waiter count, so one of them comes first in its modification
@@ -112,12 +130,14 @@ long WaitQueue::wait(Pred& pred, sim::WaitMode mode, std::optional<sim::Nanos> t
     w->touch(this, false);
     const sim::Nanos deadline = timeout ? w->now() + *timeout : 0;
     for (;;) {
+      const std::uint64_t token = sim_wakeups_;  // prepare_to_wait_event(): on the queue before the condition
       if (pred()) return timeout ? left(w->now(), deadline) : 0;
       const bool signalled = mode == sim::WaitMode::Interruptible ? w->signal_pending()
                              : mode == sim::WaitMode::Killable    ? w->fatal_signal_pending()
                                                                   : false;
       if (signalled) return -kERESTARTSYS;
       if (timeout && w->now() >= deadline) return 0;
+      if (woken_since(*w, token)) continue;
       w->block_wait(this, what, mode, timeout ? std::optional<sim::Nanos>(deadline - w->now()) : std::nullopt, site);
     }
   }
@@ -160,6 +180,7 @@ inline void WaitQueue::wake_up_one(const Site& site) {
     sim::World::NoCancelScope scope(*w);
     w->yield(sim::EventKind::Wake, this, site);
     w->touch(this, true);
+    ++sim_wakeups_;
     w->wake_one(this, site);
     return;
   }
@@ -171,6 +192,7 @@ inline void WaitQueue::wake_up_all(const Site& site) {
     sim::World::NoCancelScope scope(*w);
     w->yield(sim::EventKind::Wake, this, site);
     w->touch(this, true);
+    ++sim_wakeups_;
     w->wake_all(this, site);
     return;
   }

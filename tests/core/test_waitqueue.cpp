@@ -8,8 +8,10 @@
 #include <string>
 #include <thread>
 
+#include "core/compiler.hpp"
 #include "core/spinlock.hpp"
 #include "core/waitqueue.hpp"
+#include "sim/kmalloc.hpp"
 #include "tests/core/locks_helpers.hpp"
 
 using namespace devsim;
@@ -130,4 +132,42 @@ BOOST_AUTO_TEST_CASE(native_wait_event_sees_the_condition) {
   t.join();
   BOOST_TEST(seen == 1);
   wq.wake_up_all();  // nobody waits: a no-op
+}
+
+// A condition that reads shared memory twice, as `wait_event(wq, READ_ONCE(f->done) || READ_ONCE(f->error))` does:
+// the second read is a scheduling point (World::access_point), and a waker that sets `done` and wakes the queue
+// there finds nobody asleep. The kernel's waiter is on the queue in TASK_UNINTERRUPTIBLE before it reads the
+// condition (include/linux/wait.h ___wait_event, kernel/sched/wait.c prepare_to_wait_event), so that wake-up sets
+// it running and its schedule() returns at once: correct code, no deadlock in any schedule. (It was reported as a
+// deadlock before WaitQueue counted its wake-ups.) Without the wake-up the deadlock is still found.
+struct Flags {
+  int done = 0;
+  int error = 0;
+};
+
+sim::Model two_read_condition_model(bool wake) {
+  return [wake](sim::World& w) {
+    // LIFETIME: the flags stay for the execution (this model does not free them; kmemleak is off below).
+    Flags* f = sim::kzalloc<Flags>().unchecked();
+    auto wq = std::make_shared<core::WaitQueue>();
+    w.spawn("waiter", [wq, f] { wq->wait_event([f] { return READ_ONCE(f->done) != 0 || READ_ONCE(f->error) != 0; }); });
+    w.spawn("waker", [wq, f, wake] {
+      WRITE_ONCE(f->done, 1);
+      if (wake) wq->wake_up_all();
+    });
+  };
+}
+
+BOOST_AUTO_TEST_CASE(a_wake_up_while_the_condition_is_read_is_not_lost) {
+  sim::ExploreOptions o = exhaustive(2);
+  o.world.detect_leaks = false;
+  const sim::ExploreResult r = sim::explore(two_read_condition_model(true), o);
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.executions > 1u);
+  BOOST_TEST(r.failing_executions == 0u);
+
+  const sim::ExploreResult forgotten = sim::explore(two_read_condition_model(false), o);
+  BOOST_TEST(forgotten.exhausted);
+  BOOST_TEST(forgotten.failing_executions > 0u);
+  BOOST_TEST(core::test::every_failure_is(forgotten, sim::bug::kDeadlock));
 }
