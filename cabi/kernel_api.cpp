@@ -519,13 +519,20 @@ unsigned long __devsim_prepare_to_wait(struct wait_queue_head* wq, int task_stat
     w->might_sleep(cabi::wait_name(task_state), site);
     w->yield(sim::EventKind::Sync, wq, site);  // checks the queue (a wait on freed memory is a use-after-free)
     w->touch(wq, false);
+    // The caller tests its condition next, not running until __devsim_wait_sleep or __devsim_finish_wait.
+    w->set_not_running(site);
   }
   return __atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE);
+}
+
+void __devsim_finish_wait(struct wait_queue_head*, const char*, int, const char*) {
+  if (sim::World* w = cabi::sim_world()) w->set_running();
 }
 
 long __devsim_wait_sleep(struct wait_queue_head* wq, unsigned long token, int task_state, const char* file, int line,
                          const char* func) {
   const sim::Site site = c_site(file, line, func);
+  if (sim::World* w = cabi::sim_world()) w->set_running();  // the condition was tested
   const sim::WaitMode mode = cabi::wait_mode(task_state);
   // Signals after the condition, as ___wait_event checks them (prepare_to_wait_event: signal_pending_state).
   const bool signalled = mode == sim::WaitMode::Interruptible ? devsim::core::signal_pending()

@@ -82,6 +82,13 @@ class WaitQueue {
   // read as false and never wake. In the kernel it is on the queue in TASK_(UN)INTERRUPTIBLE before it reads the
   // condition (include/linux/wait.h ___wait_event, prepare_to_wait_event), so such a wake-up sets it running and
   // schedule() returns at once.
+  // The condition, tested as the kernel's ___wait_event tests it: with the task queued and not running, where a
+  // blocking operation is a warning (World::might_sleep).
+  template <class Pred>
+  static bool test(sim::World& w, Pred& pred, const Site& site) {
+    sim::World::NotRunningScope scope(w, site);
+    return pred();
+  }
   bool woken_since(sim::World& w, std::uint64_t token) {
     w.touch(this, false);  // the check reads the queue, against a wake-up's write
     return sim_wakeups_ != token;
@@ -101,7 +108,7 @@ void WaitQueue::wait_event(Pred pred, const Site& site) {
     w->touch(this, false);
     for (;;) {
       const std::uint64_t token = sim_wakeups_;  // prepare_to_wait(): on the queue before the condition is read
-      if (pred()) return;
+      if (test(*w, pred, site)) return;
       if (!woken_since(*w, token)) w->block(this, "wait_event", site, /*sleeps=*/false);
     }
   }
@@ -131,7 +138,7 @@ long WaitQueue::wait(Pred& pred, sim::WaitMode mode, std::optional<sim::Nanos> t
     const sim::Nanos deadline = timeout ? w->now() + *timeout : 0;
     for (;;) {
       const std::uint64_t token = sim_wakeups_;  // prepare_to_wait_event(): on the queue before the condition
-      if (pred()) return timeout ? left(w->now(), deadline) : 0;
+      if (test(*w, pred, site)) return timeout ? left(w->now(), deadline) : 0;
       const bool signalled = mode == sim::WaitMode::Interruptible ? w->signal_pending()
                              : mode == sim::WaitMode::Killable    ? w->fatal_signal_pending()
                                                                   : false;

@@ -31,6 +31,8 @@ inline constexpr std::string_view kStepBudget = "step-budget-exceeded";
 inline constexpr std::string_view kHeldAtExit = "held-at-exit";
 inline constexpr std::string_view kTaskException = "unhandled-exception";
 inline constexpr std::string_view kSleepInAtomic = "sleep-in-atomic";
+// A blocking operation in a task that is not TASK_RUNNING (a wait_event() condition that sleeps): a warning.
+inline constexpr std::string_view kBlockingNotRunning = "blocking-op-not-running";
 inline constexpr std::string_view kDataRace = "data-race";
 }  // namespace bug
 

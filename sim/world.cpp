@@ -857,9 +857,36 @@ const Task::Held* World::atomic_hold() const {
   return nullptr;
 }
 
+World::NotRunningScope::NotRunningScope(World& w, const Site& site) : task_(w.current_) {
+  if (task_ == nullptr || task_->not_running_since) return;
+  task_->not_running_since = site;
+  outermost_ = true;
+}
+World::NotRunningScope::~NotRunningScope() {
+  if (outermost_) task_->not_running_since.reset();
+}
+
 bool World::might_sleep(std::string_view operation, const Site& site) {
   const Task::Held* h = atomic_hold();
-  if (h == nullptr) return true;
+  if (h == nullptr) {
+    if (current_ != nullptr && current_->not_running_since && !warned_not_running_) {
+      // WARN_ONCE in the kernel: the blocking operation resets the task's state, so the wait it prepared can
+      // miss its wake-up; the operation itself goes on.
+      warned_not_running_ = true;
+      Report r;
+      r.kind = bug::kBlockingNotRunning;
+      r.fatal = false;
+      r.headline = "do not call blocking ops when !TASK_RUNNING: " + std::string(operation) + " in task " +
+                   task_label(current_->id) + " while it tests the condition of a wait";
+      r.accessed_by = task_site(current_->id, site);
+      r.details.push_back("the task was set not running (TASK_UNINTERRUPTIBLE or TASK_INTERRUPTIBLE) at " +
+                          site_location(TaskSite{task_label(current_->id), current_->not_running_since, steps_}) +
+                          " by prepare_to_wait_event(), and tests its condition before it sleeps: use wait_woken() "
+                          "or take the lock outside the condition");
+      report(std::move(r));
+    }
+    return true;
+  }
   Report r;
   r.kind = bug::kSleepInAtomic;
   r.headline = "sleeping function called from invalid context: " + std::string(operation) + " in task " +

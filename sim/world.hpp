@@ -131,6 +131,9 @@ struct Task {
   // own. Until then, the previous point already offers every ordering an access could (docs/architecture.md).
   bool acted = false;
   std::uint32_t exclusive_holds = 0;  // mutexes and spinlocks held: accesses under them are not points
+  // Set while it tests the condition of a wait it is queued for (World::NotRunningScope): the kernel's task is in
+  // TASK_(UN)INTERRUPTIBLE then, set at this site by prepare_to_wait_event().
+  std::optional<Site> not_running_since;
   // CPUs (World::hardirq_preempt). A task that is not a hard-IRQ handler has a CPU of its own; a handler runs on
   // the CPU of its victim (kNoTask: an idle CPU) while `hardirq` is set.
   // INVARIANT: a task whose `preempted_by` names a handler is not in the scheduler's runnable list, whatever its
@@ -239,8 +242,31 @@ class World {
   // The innermost atomic resource the current task holds, or null: "are we in atomic context?".
   const Task::Held* atomic_hold() const;
   // Reports "sleep-in-atomic" if the current task holds an atomic resource (the kernel's might_sleep()).
-  // Returns false when it reported.
+  // Returns false when it reported. Inside a NotRunningScope it also warns, once per execution, that a blocking
+  // operation runs in a task that is not TASK_RUNNING (kernel/sched/core.c __might_sleep: "do not call blocking
+  // ops when !TASK_RUNNING"); the operation goes on, as in the kernel.
   bool might_sleep(std::string_view operation, const Site& site = Site::current());
+  // The current task tests the condition of a wait it is already queued for (wait_event's condition, between
+  // prepare_to_wait_event() and schedule() or finish_wait()): set_not_running() marks it (a mark already there
+  // stays), set_running() ends the mark. NotRunningScope does both for a C++ condition; nested scopes keep the
+  // outermost site.
+  void set_not_running(const Site& site) {
+    if (current_ != nullptr && !current_->not_running_since) current_->not_running_since = site;
+  }
+  void set_running() {
+    if (current_ != nullptr) current_->not_running_since.reset();
+  }
+  class NotRunningScope {
+   public:
+    NotRunningScope(World& w, const Site& site);
+    ~NotRunningScope();
+    NotRunningScope(const NotRunningScope&) = delete;
+    NotRunningScope& operator=(const NotRunningScope&) = delete;
+
+   private:
+    Task* task_;
+    bool outermost_ = false;
+  };
 
   // Per-world state of a later layer (lockdep's graph, RCU's grace periods): created on first use, destroyed
   // with the world after every simulated object. T must be default-constructible.
@@ -446,6 +472,7 @@ class World {
   bool stopping_ = false;
   bool tearing_down_ = false;
   bool ran_ = false;
+  bool warned_not_running_ = false;  // might_sleep's !TASK_RUNNING warning was given (WARN_ONCE)
   std::optional<Outcome> outcome_;
   TaskId pending_next_ = kNoTask;  // chosen by a task's reschedule(), run by the loop
   World* previous_world_ = nullptr;

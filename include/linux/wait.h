@@ -40,6 +40,7 @@ typedef struct wait_queue_head {
       __ret = __devsim_wait_sleep(&(wq_head), __token, (state), __DEVSIM_SITE);             \
       if (__ret != 0) break;                                                                \
     }                                                                                       \
+    __devsim_finish_wait(&(wq_head), __DEVSIM_SITE);                                        \
     __ret;                                                                                  \
   })
 

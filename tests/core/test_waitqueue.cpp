@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/compiler.hpp"
+#include "core/mutex.hpp"
 #include "core/spinlock.hpp"
 #include "core/waitqueue.hpp"
 #include "sim/kmalloc.hpp"
@@ -170,4 +171,48 @@ BOOST_AUTO_TEST_CASE(a_wake_up_while_the_condition_is_read_is_not_lost) {
   BOOST_TEST(forgotten.exhausted);
   BOOST_TEST(forgotten.failing_executions > 0u);
   BOOST_TEST(core::test::every_failure_is(forgotten, sim::bug::kDeadlock));
+}
+
+// The condition runs with the task queued and not running (prepare_to_wait_event set TASK_UNINTERRUPTIBLE): a mutex
+// taken there is the kernel's warning "do not call blocking ops when !TASK_RUNNING" (kernel/sched/core.c
+// __might_sleep, WARN_ONCE: one report, and the wait goes on). Taken after the wait returned, it is fine.
+BOOST_AUTO_TEST_CASE(a_mutex_in_the_condition_is_a_blocking_op_while_not_running) {
+  auto model = [](bool in_condition) {
+    return [in_condition](sim::World& w) {
+      struct Shared {
+        core::WaitQueue wq;
+        core::Mutex lock{"waitqueue_test_lock"};
+        bool done = false;
+      };
+      auto s = std::make_shared<Shared>();
+      w.spawn("waiter", [s, in_condition] {
+        s->wq.wait_event([&] {
+          if (!in_condition) return s->done;
+          s->lock.lock();
+          const bool done = s->done;
+          s->lock.unlock();
+          return done;
+        });
+        s->lock.lock();
+        s->lock.unlock();
+      });
+      w.spawn("waker", [s] {
+        s->lock.lock();
+        s->done = true;
+        s->lock.unlock();
+        s->wq.wake_up_all();
+      });
+    };
+  };
+  const sim::ExploreResult bad = sim::explore(model(true), exhaustive(2));
+  BOOST_TEST(bad.exhausted);
+  BOOST_TEST(bad.failing_executions == bad.executions);  // every schedule tests the condition at least once
+  BOOST_TEST(core::test::every_failure_is(bad, sim::bug::kBlockingNotRunning));
+  BOOST_REQUIRE(!bad.failures.empty());
+  BOOST_TEST(bad.failures[0].report.fatal == false);
+
+  const sim::ExploreResult good = sim::explore(model(false), exhaustive(2));
+  BOOST_TEST(good.exhausted);
+  BOOST_TEST(good.executions > 1u);
+  BOOST_TEST(good.failing_executions == 0u);
 }
