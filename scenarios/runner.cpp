@@ -414,6 +414,7 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
   eo.trace_first_failure = trace_first_failure;
   eo.max_seconds = o.max_seconds;
   eo.progress = o.progress;
+  eo.stop = o.stop;
   sim::Model model = make_model(s);
   if (s.schedule) {
     v.replayed = true;
@@ -476,6 +477,7 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
     sum << " [sleep sets are not used under a preemption bound]";
   }
   if (v.result.out_of_time) sum << " (stopped by the time limit)";
+  if (v.result.interrupted) sum << " (interrupted by a signal)";
   sum << ", " << v.result.failing_executions << " failing, " << v.result.failures.size() << " distinct";
   if (!v.divergence.empty()) sum << "; the recorded schedule does not fit";
   if (!v.limits.empty()) sum << "; devsim limit reached";

@@ -2,6 +2,7 @@
 // expectations; reproducers written back as scenarios.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -24,6 +25,8 @@ struct Overrides {
   double max_seconds = 0;                    // stop exploring after this long (0: no time limit)
   // Called about once a second of a long exploration (ExploreOptions::progress).
   std::function<void(const sim::ExploreResult&)> progress;
+  // Set by SIGINT/SIGTERM: exploring stops after the running execution (ExploreOptions::stop).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct Verdict {

@@ -86,6 +86,10 @@ ExploreResult explore(const Model& model, const ExploreOptions& options) {
 
   double last_progress = 0;
   while (options.max_executions == 0 || result.executions < options.max_executions) {
+    if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed)) {
+      result.interrupted = true;
+      break;
+    }
     if (options.max_seconds > 0 || options.progress) {  // a clock read: ~1% of the cheapest execution
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       if (options.max_seconds > 0 && elapsed >= options.max_seconds) {

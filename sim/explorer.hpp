@@ -1,6 +1,7 @@
 // Running a model many times under a strategy: the explorer API every front end uses.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -30,6 +31,9 @@ struct ExploreOptions {
   // Called on the exploring thread about once a second of a long exploration, with what is done so far (its
   // `seconds` set): how front ends print a progress line.
   std::function<void(const ExploreResult&)> progress;
+  // When set (by a signal handler: SIGINT, SIGTERM), the exploration ends after the execution that is running, with
+  // what it found so far. LIFETIME: the flag outlives the explore() call.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // One distinct bug: every failing execution whose report has this signature.
@@ -57,6 +61,7 @@ struct ExploreResult {
   std::uint64_t pruned_alternatives = 0;  // the strategy's count of skipped equivalent branches
   bool exhausted = false;                 // an exhaustive strategy covered its whole space
   bool out_of_time = false;               // max_seconds ended it before its execution budget or search did
+  bool interrupted = false;               // ExploreOptions::stop ended it
   double seconds = 0;
   std::vector<Failure> failures;  // distinct signatures, in order of discovery
   std::optional<Execution> first_failure;

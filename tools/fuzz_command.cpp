@@ -22,6 +22,7 @@
 #include "fuzz/fuzzer.hpp"
 #include "sim/report.hpp"
 #include "tools/cli_numbers.hpp"
+#include "tools/stop_signals.hpp"
 
 namespace devsim::tool {
 
@@ -44,15 +45,8 @@ struct FuzzOptions {
 
 // ---- signals ---------------------------------------------------------------------------------------------------
 
-// Set by SIGINT/SIGTERM (and by a failed write): the campaign stops starting cases and winds down.
-std::atomic<bool> g_stop{false};
-volatile std::sig_atomic_t g_signal = 0;
-static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler stores to it");
-
-extern "C" void on_stop_signal(int sig) {
-  g_signal = sig;
-  g_stop.store(true);
-}
+// stop_requested() is set by SIGINT/SIGTERM (and by a failed write): the campaign stops starting cases and winds
+// down.
 
 // The crash handler's fixed text, prepared before the campaign (the handler may only write()).
 char g_crash_suffix[1024] = "";
@@ -98,13 +92,6 @@ extern "C" void on_crash(int sig) {
 class SignalScope {
  public:
   SignalScope() {
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    // A second Ctrl-C gets the default action: a campaign that does not wind down can still be killed.
-    sa.sa_flags = SA_RESETHAND;
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
     struct sigaction crash {};
     crash.sa_handler = on_crash;
     sigemptyset(&crash.sa_mask);
@@ -114,8 +101,6 @@ class SignalScope {
       sigaction(kCrashSignals[i], &crash, &old_crash_[i]);
   }
   ~SignalScope() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
     // The crash handlers go only where still ours: the simulator's stack-overflow handler installs itself on
     // top during the campaign (chaining to ours), and stays.
     for (std::size_t i = 0; i < std::size(kCrashSignals); ++i) {
@@ -130,8 +115,8 @@ class SignalScope {
 
  private:
   static constexpr int kCrashSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-  struct sigaction old_int_ {
-  }, old_term_{}, old_crash_[std::size(kCrashSignals)]{};
+  StopSignals stop_;  // SIGINT and SIGTERM
+  struct sigaction old_crash_[std::size(kCrashSignals)]{};
 };
 
 // ---- output files ----------------------------------------------------------------------------------------------
@@ -336,7 +321,7 @@ int run_fuzz(const FuzzOptions& o) {
                 << "; it follows on standard output, and the campaign stops\n";
       std::cout << f.reproducer << std::flush;
       write_failed = true;
-      g_stop = true;
+      stop_requested() = true;
     } else {
       rel = base;
       paths[f.index] = path;
@@ -348,7 +333,7 @@ int run_fuzz(const FuzzOptions& o) {
     written[f.index] = finding_json(f, rel);
     if (!save_json()) {
       write_failed = true;
-      g_stop = true;
+      stop_requested() = true;
     }
   };
   double last_line = 0;
@@ -366,9 +351,8 @@ int run_fuzz(const FuzzOptions& o) {
       std::fflush(stdout);
     }
   };
-  g_stop = false;
-  g_signal = 0;
-  c.cancel = &g_stop;
+  reset_stop();
+  c.cancel = &stop_requested();
   fuzz::CampaignResult r;
   {
     SignalScope signals;
@@ -383,7 +367,7 @@ int run_fuzz(const FuzzOptions& o) {
       return 2;
     }
   }
-  const int sig = g_signal;
+  const int sig = stop_signal();
   if (tty) std::printf("\n");
   std::string who = c.drivers.size() == 1 ? c.drivers[0] : std::to_string(c.drivers.size()) + " drivers";
   // What a driver declares it does on purpose (fuzz/designed_outcome.hpp) is listed apart and is not a bug.

@@ -20,6 +20,7 @@
 #include "scenarios/parser.hpp"
 #include "scenarios/printable.hpp"
 #include "scenarios/runner.hpp"
+#include "tools/stop_signals.hpp"
 
 namespace devsim::tool {
 
@@ -133,6 +134,7 @@ nlohmann::json verdict_json(const Scenario& s, const Verdict& v, double seconds)
   j["pruned_executions"] = v.result.pruned_executions;
   j["pruned_alternatives"] = v.result.pruned_alternatives;
   j["out_of_time"] = v.result.out_of_time;
+  j["interrupted"] = v.result.interrupted;
   j["replayed"] = v.replayed;
   j["seconds"] = seconds;
   j["failures"] = nlohmann::json::array();
@@ -259,7 +261,12 @@ int run_files(const RunOptions& o, bool replay) {
 
   bool trace_written = false;
   Progress progress;
-  for (std::size_t i = 0; i < parsed.size(); ++i) {
+  // SIGINT/SIGTERM end the exploration that runs (its verdict, with what it found, is printed and saved like any
+  // other) and skip the files after it.
+  StopSignals stop_signals;
+  reset_stop();
+  ov.stop = &stop_requested();
+  for (std::size_t i = 0; i < parsed.size() && !stop_requested(); ++i) {
     const Scenario& s = parsed[i];
     spdlog::debug("running {}", s.file);
     ov.progress = [&progress, &s](const sim::ExploreResult& r) { progress(s.file, r); };
@@ -272,6 +279,7 @@ int run_files(const RunOptions& o, bool replay) {
     input_error = input_error || !v.divergence.empty() || !v.limits.empty();
     all_passed = all_passed && v.passed;
     results.push_back(verdict_json(s, v, seconds));
+    if (v.result.interrupted) results.back()["signal"] = stop_signal() == SIGTERM ? "SIGTERM" : "SIGINT";
     if (!save_json()) return 2;
 
     if (!o.trace_path.empty() && !trace_written) {
@@ -307,6 +315,13 @@ int run_files(const RunOptions& o, bool replay) {
       }
     }
   }
+  if (stop_requested()) {
+    const int sig = stop_signal() != 0 ? stop_signal() : SIGINT;
+    std::cerr << "devsim: interrupted by " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
+              << ": the verdicts so far are above"
+              << (o.json_path.empty() ? "" : " and in " + scenarios::printable(o.json_path, 256)) << "\n";
+    return 128 + sig;
+  }
   if (input_error) return 2;
   return all_passed ? 0 : 1;
 }
@@ -332,7 +347,9 @@ void add_run_command(CLI::App& app, int* exit_code) {
       "Run scenarios under their exploration settings and check their expectations. Exit 0 when every "
       "expectation holds, 1 when one fails, 2 when a file cannot be run (unreadable, malformed) or hits a devsim "
       "limit; the other files still run. A long exploration shows a progress line on stderr (every second on a "
-      "terminal, every 10 s otherwise).");
+      "terminal, every 10 s otherwise). SIGINT or SIGTERM ends the running exploration: its verdict so far is "
+      "printed and saved (--json, --save-repro) like the others, the files after it are skipped, and the exit "
+      "status is 130/143.");
   cmd->add_option("files", o->files, "scenario files (.scn, regular files of at most 1 MiB)")->required();
   cmd->add_option("--strategy", o->strategy, "override the strategy: random, pct or exhaustive");
   cmd->add_option("--seed", o->seed, "override the seed (0..2^64-1)")->type_name("N");

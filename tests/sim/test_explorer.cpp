@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -121,6 +122,34 @@ BOOST_AUTO_TEST_CASE(failures_are_deduplicated_by_signature) {
   const sim::ExploreResult first = sim::explore(kBuggyDemo, o);
   BOOST_TEST(first.executions == r.first_failure->index + 1);
   BOOST_TEST(first.failing_executions == 1u);
+}
+
+// The stop flag (set by devsim run's SIGINT/SIGTERM handler) ends the exploration after the execution that is
+// running, and what was found before is kept. Here the model itself raises the flag in its 50th execution.
+BOOST_AUTO_TEST_CASE(a_stop_request_ends_after_the_running_execution_and_keeps_the_findings) {
+  std::atomic<bool> stop{false};
+  int built = 0;
+  const sim::Model model = [&](sim::World& w) {
+    if (++built == 50) stop = true;
+    sim::demo::unplug_while_open(w, false);
+  };
+  sim::ExploreOptions o;
+  o.strategy.kind = sim::StrategyKind::Random;
+  o.strategy.seed = 11;
+  o.max_executions = 400;
+  o.stop = &stop;
+  const sim::ExploreResult r = sim::explore(model, o);
+  BOOST_TEST(r.interrupted);
+  BOOST_TEST(r.executions == 50u);
+  BOOST_TEST(!r.out_of_time);
+  // The same 50 executions without the flag: the same findings.
+  o.stop = nullptr;
+  o.max_executions = 50;
+  built = 0;
+  const sim::ExploreResult whole = sim::explore(model, o);
+  BOOST_TEST(!whole.interrupted);
+  BOOST_TEST(whole.failing_executions > 0u);
+  BOOST_TEST(fingerprint(r) == fingerprint(whole));
 }
 
 BOOST_AUTO_TEST_CASE(distinct_bugs_get_distinct_signatures) {
