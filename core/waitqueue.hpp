@@ -76,12 +76,6 @@ class WaitQueue {
   template <class Pred>
   long wait(Pred& pred, sim::WaitMode mode, std::optional<sim::Nanos> timeout, const char* what, const Site& site);
 
-  // Whether wake_up_*() ran since the waiter read `token` (before its condition). The condition of a driver's
-  // wait_event() may read shared memory, and such a read can be a scheduling point (World::access_point): a wake-up
-  // that runs there finds no sleeper, and without this the waiter would go to sleep on the condition it already
-  // read as false and never wake. In the kernel it is on the queue in TASK_(UN)INTERRUPTIBLE before it reads the
-  // condition (include/linux/wait.h ___wait_event, prepare_to_wait_event), so such a wake-up sets it running and
-  // schedule() returns at once.
   // The condition, tested as the kernel's ___wait_event tests it: with the task queued and not running, where a
   // blocking operation is a warning (World::might_sleep).
   template <class Pred>
@@ -89,6 +83,12 @@ class WaitQueue {
     sim::World::NotRunningScope scope(w, site);
     return pred();
   }
+  // Whether wake_up_*() ran since the waiter read `token` (before its condition). The condition of a driver's
+  // wait_event() may read shared memory, and such a read can be a scheduling point (World::access_point): a wake-up
+  // that runs there finds no sleeper, and without this the waiter would go to sleep on the condition it already
+  // read as false and never wake. In the kernel it is on the queue in TASK_(UN)INTERRUPTIBLE before it reads the
+  // condition (include/linux/wait.h ___wait_event, prepare_to_wait_event), so such a wake-up sets it running and
+  // schedule() returns at once.
   bool woken_since(sim::World& w, std::uint64_t token) {
     w.touch(this, false);  // the check reads the queue, against a wake-up's write
     return sim_wakeups_ != token;

@@ -863,6 +863,7 @@ World::NotRunningScope::NotRunningScope(World& w, const Site& site) : task_(w.cu
   outermost_ = true;
 }
 World::NotRunningScope::~NotRunningScope() {
+  // LIFETIME: the task is the one running its own condition; it cannot have ended in between.
   if (outermost_) task_->not_running_since.reset();
 }
 
