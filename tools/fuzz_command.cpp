@@ -399,7 +399,7 @@ int run_fuzz(const FuzzOptions& o) {
               << sim::render_text(f.report);
   }
   j["status"] = write_failed ? "error" : sig != 0 ? "interrupted" : "completed";
-  if (sig != 0) j["signal"] = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  if (sig != 0) j["signal"] = stop_signal_name();
   j["executions"] = r.executions;
   j["cases"] = r.cases;
   j["seconds"] = r.seconds;

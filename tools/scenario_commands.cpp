@@ -279,7 +279,7 @@ int run_files(const RunOptions& o, bool replay) {
     input_error = input_error || !v.divergence.empty() || !v.limits.empty();
     all_passed = all_passed && v.passed;
     results.push_back(verdict_json(s, v, seconds));
-    if (v.result.interrupted) results.back()["signal"] = stop_signal() == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (v.result.interrupted) results.back()["signal"] = stop_signal_name();
     if (!save_json()) return 2;
 
     if (!o.trace_path.empty() && !trace_written) {
@@ -317,8 +317,7 @@ int run_files(const RunOptions& o, bool replay) {
   }
   if (stop_requested()) {
     const int sig = stop_signal() != 0 ? stop_signal() : SIGINT;
-    std::cerr << "devsim: interrupted by " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
-              << ": the verdicts so far are above"
+    std::cerr << "devsim: interrupted by " << stop_signal_name() << ": the verdicts so far are above"
               << (o.json_path.empty() ? "" : " and in " + scenarios::printable(o.json_path, 256)) << "\n";
     return 128 + sig;
   }

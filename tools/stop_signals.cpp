@@ -21,6 +21,10 @@ int stop_signal() {
   return g_signal;
 }
 
+const char* stop_signal_name() {
+  return g_signal == SIGTERM ? "SIGTERM" : "SIGINT";
+}
+
 void reset_stop() {
   g_stop = false;
   g_signal = 0;

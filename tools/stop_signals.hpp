@@ -12,6 +12,8 @@ namespace devsim::tool {
 std::atomic<bool>& stop_requested();
 // The signal that asked to stop (SIGINT, SIGTERM), or 0.
 int stop_signal();
+// Its name for messages and JSON: "SIGTERM", else "SIGINT" (also when a command stopped itself).
+const char* stop_signal_name();
 // Clears both, for a command that starts afresh.
 void reset_stop();
 
