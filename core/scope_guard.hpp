@@ -9,7 +9,7 @@
 namespace devsim::core {
 
 // Owns `data` and runs cleanup(data) when destroyed, on every way out of the scope (return, exception,
-// TaskCancelled unwinding a simulated task); dismiss() cancels the cleanup and hands the data back. The goto-
+// the cancellation unwinding a simulated task); dismiss() cancels the cleanup and hands the data back. The goto-
 // unwind ladder of a C probe() function, one rung per guard, run in reverse order of construction.
 //
 // INVARIANT: cleanup runs at most once, and never after dismiss().

@@ -12,6 +12,7 @@ packages=(
   libgcc-12-dev   # libbacktrace: symbolising the call stacks in reports (sim/stacktrace.cpp)
   libboost-context1.74-dev libboost-test1.74-dev libboost1.74-dev
   libspdlog-dev libfmt-dev liburcu-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev
+  libmimalloc-dev   # the devsim tool's heap allocator (CMakeLists.txt, DEVSIM_ALLOCATOR)
   clang-14 libclang-rt-14-dev   # libFuzzer entry points (fuzz/libfuzzer)
 )
 

@@ -1,5 +1,7 @@
 #include "sim/world.hpp"
 
+#include <cxxabi.h>
+#include <unwind.h>
 #include <algorithm>
 #include <cinttypes>
 #include <csetjmp>
@@ -12,6 +14,7 @@
 #include "sim/task_fault.hpp"
 
 #if defined(DEVSIM_ASAN)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -52,9 +55,12 @@ void describe_fault(Report& r, TaskSite at, const TaskFault& fault) {
   r.accessed_by = std::move(at);
 }
 
-// A task that keeps yielding during teardown (say, a loop swallowing TaskCancelled) is abandoned after
-// this many scheduling points.
+// A task that keeps yielding during teardown where it cannot be unwound (inside a NoCancelScope) is abandoned
+// after this many scheduling points.
 constexpr std::uint64_t kTeardownStepLimit = 10'000;
+// A task whose catch (...) blocks swallow its cancellation comes back to a scheduling point and is cancelled
+// again: after this many it is abandoned (before, such a loop kept unwinding forever and hung the run).
+constexpr std::uint32_t kCancellationLimit = 100;
 
 inline void asan_start_switch([[maybe_unused]] void** fake_stack_save, [[maybe_unused]] const void* bottom,
                               [[maybe_unused]] std::size_t size) {
@@ -67,6 +73,19 @@ inline void asan_finish_switch([[maybe_unused]] void* fake_stack_save, [[maybe_u
 #ifdef DEVSIM_ASAN
   __sanitizer_finish_switch_fiber(fake_stack_save, bottom_old, size_old);
 #endif
+}
+
+// The exception object of a cancellation (World::cancel_current): "DVSMCNCL", a class no C++ runtime uses, so
+// it is foreign to every typed handler. Freed by the catch (...) that ends it (__cxa_end_catch calls the cleanup).
+constexpr _Unwind_Exception_Class kCancellationClass = 0x4456534d434e434cULL;
+void free_cancellation(_Unwind_Reason_Code, _Unwind_Exception* e) {
+  delete e;
+}
+// The forced unwind's stop function: never stops it. task_entry's catch (...) ends it, below every frame of the
+// task's code; the make_fcontext trampoline under task_entry is never reached.
+_Unwind_Reason_Code keep_unwinding(int, _Unwind_Action, _Unwind_Exception_Class, _Unwind_Exception*, _Unwind_Context*,
+                                   void*) {
+  return _URC_NO_REASON;
 }
 
 char* align_down(char* p, std::size_t align) {
@@ -159,12 +178,12 @@ void World::task_entry(ctx::transfer_t from) {
     std::string failure;
     try {
       if (!task->cancelled) task->run_body(task->body);
-    } catch (const TaskCancelled&) {
     } catch (const std::exception& e) {
       failure = e.what();
       if (failure.empty()) failure = "std::exception";
     } catch (...) {
-      failure = "unknown exception";
+      // The cancellation (cancel_current) is the one foreign exception a task sees: it has no C++ object.
+      if (std::current_exception() != nullptr) failure = "unknown exception";
     }
     {
       // LIFETIME: the callable's captures may hold simulated references whose release yields; it must not
@@ -340,9 +359,16 @@ void World::resume(Task& task) {
   ++task.resumes;
   if (trace_) run_begin_seq_ = seq_++;
   overflow::arm(task.stack, &escape_);
+  // Each side of the switch has its own C++ exception state (exception_state.hpp).
+  ExceptionState& exceptions = thread_exception_state();
+  scheduler_exceptions_ = exceptions;
+  exceptions = task.exceptions;
   asan_start_switch(&scheduler_fake_stack_, task.stack.bottom(), task.stack.size);
   ctx::transfer_t back = ctx::jump_fcontext(task.ctx, &task);
   asan_finish_switch(scheduler_fake_stack_, nullptr, nullptr);
+  // LIFETIME: the Task block lives on its stack until reclaim() below or teardown, even once it finished.
+  task.exceptions = exceptions;
+  exceptions = scheduler_exceptions_;
   overflow::disarm();
   bool done = task.state == TaskState::Finished || task.state == TaskState::Abandoned;
   task.ctx = done ? nullptr : back.fctx;
@@ -368,7 +394,21 @@ void World::switch_to_scheduler() {
   ctx::transfer_t back = ctx::jump_fcontext(scheduler_ctx_, nullptr);
   scheduler_ctx_ = back.fctx;
   asan_finish_switch(t->asan_fake_stack, &scheduler_stack_bottom_, &scheduler_stack_size_);
-  if (t->cancelled && t->no_cancel_depth == 0) throw TaskCancelled{};
+  if (t->cancelled && t->no_cancel_depth == 0) cancel_current();
+}
+
+void World::cancel_current() {
+  if (++current_->cancellations > kCancellationLimit) abandon_current();
+#ifdef DEVSIM_ASAN
+  // What ASan's interceptor of __cxa_throw does: the frames about to go may have poisoned their stack (scopes
+  // ended early), and the stack goes to another task next.
+  __asan_handle_no_return();
+#endif
+  auto* e = new _Unwind_Exception{};
+  e->exception_class = kCancellationClass;
+  e->exception_cleanup = &free_cancellation;
+  _Unwind_ForcedUnwind(e, &keep_unwinding, nullptr);
+  std::terminate();  // returns only if no frame took it, and task_entry's catch (...) always does
 }
 
 void World::abandon_current() {
@@ -381,7 +421,7 @@ void World::abandon_current() {
 
 void World::oops() {
   if (current_ == nullptr) throw std::logic_error("devsim: fatal fault outside a task");
-  if (current_->no_cancel_depth == 0) throw TaskCancelled{};
+  if (current_->no_cancel_depth == 0) cancel_current();
   abandon_current();
 }
 
@@ -463,7 +503,7 @@ void World::reschedule(const Site& site) {
   wake_spinners();
   ++t.steps;
   if (tearing_down_) {
-    if (t.cancelled && t.no_cancel_depth == 0) throw TaskCancelled{};
+    if (t.cancelled && t.no_cancel_depth == 0) cancel_current();
     if (t.steps > kTeardownStepLimit) abandon_current();
     return;
   }
@@ -556,7 +596,7 @@ void World::block(const void* channel, std::string_view what, const Site& site, 
   if (sleeps && !tearing_down_) might_sleep(what, site);
   Task& t = *current_;
   if (tearing_down_) {
-    if (t.no_cancel_depth == 0) throw TaskCancelled{};
+    if (t.no_cancel_depth == 0) cancel_current();
     abandon_current();  // cannot wait for anything while the world ends
   }
   if (stopping_) {
@@ -628,7 +668,7 @@ void World::sleep_for(Nanos duration, const Site& site) {
   if (!tearing_down_) might_sleep("sleep", site);
   Task& t = *current_;
   if (tearing_down_) {
-    if (t.no_cancel_depth == 0) throw TaskCancelled{};
+    if (t.no_cancel_depth == 0) cancel_current();
     return;  // time does not pass during teardown
   }
   if (stopping_) {
@@ -742,7 +782,7 @@ WaitResult World::block_wait(const void* channel, std::string_view what, WaitMod
     return t.wake_reason;
   }
   if (tearing_down_) {
-    if (t.no_cancel_depth == 0) throw TaskCancelled{};
+    if (t.no_cancel_depth == 0) cancel_current();
     return WaitResult::TimedOut;  // time does not pass during teardown
   }
   if (stopping_) {
@@ -980,6 +1020,7 @@ void World::handle_overflow() {
   // scans it after the pool unmapped it). The task's fake stack is dropped with the task.
   asan_start_switch(nullptr, scheduler_stack_bottom_, scheduler_stack_size_);
   asan_finish_switch(scheduler_fake_stack_, nullptr, nullptr);
+  thread_exception_state() = scheduler_exceptions_;  // whatever the task was handling went with its frames
   Task& t = *current_;
   current_ = nullptr;
   t.ctx = nullptr;  // LIFETIME: its frames are garbage now; the stack is only reclaimed, never resumed

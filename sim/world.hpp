@@ -18,6 +18,7 @@
 
 #include "sim/choice.hpp"
 #include "sim/event.hpp"
+#include "sim/exception_state.hpp"
 #include "sim/footprint.hpp"
 #include "sim/memory.hpp"
 #include "sim/race.hpp"
@@ -73,9 +74,10 @@ enum class WaitMode : std::uint8_t { Uninterruptible, Interruptible, Killable };
 // Why block_wait() returned.
 enum class WaitResult : std::uint8_t { Woken, Signalled, TimedOut };
 
-// Thrown into a task to unwind it when the world ends before the task did. Task code must let it pass:
-// `catch (...)` blocks that swallow it are a bug in the task (the task is then abandoned).
-struct TaskCancelled {};
+// How a task is unwound when the world ends before it did, or an oops kills it (World::cancel_current): a forced
+// unwind, as pthread_cancel's, not a C++ throw. Every destructor and every `catch (...)` on the way runs; typed
+// handlers (`catch (const std::exception&)`) do not see it. Task code must let it pass: a `catch (...)` that
+// swallows it is a bug in the task (it is cancelled again at its next scheduling point, then abandoned).
 
 class World;
 
@@ -103,6 +105,7 @@ struct Task {
   bool body_alive = true;  // the callable has not been destroyed yet
   bool cancelled = false;  // the world is ending: unwind at the next switch point
   std::uint32_t no_cancel_depth = 0;
+  std::uint32_t cancellations = 0;  // unwinds begun; more than one means a catch (...) swallowed one
   // What the task waits for, while Blocked.
   const void* wait_channel = nullptr;
   std::string wait_what;
@@ -126,6 +129,7 @@ struct Task {
   };
   std::vector<Held> held;  // resources it must release before exiting
   void* asan_fake_stack = nullptr;
+  ExceptionState exceptions;  // its C++ exception state while it is switched out
   // Since its last scheduling point, it did something another task can observe (a shared access, a lock
   // taken or released, a wake-up, a free, a spawn): the next shared access needs a scheduling point of its
   // own. Until then, the previous point already offers every ordering an access could (docs/architecture.md).
@@ -167,7 +171,7 @@ class World {
   // `strategy` decides choices (default: keep running the current task, else the lowest id; values 0).
   // `pool` supplies stacks (default: a pool owned by this world). LIFETIME: both must outlive the world.
   explicit World(WorldOptions options = {}, Strategy* strategy = nullptr, StackPool* pool = nullptr);
-  // Unwinds tasks that have not finished (TaskCancelled), then destroys all simulated objects.
+  // Unwinds tasks that have not finished (cancel_current), then destroys all simulated objects.
   ~World();
   World(const World&) = delete;
   World& operator=(const World&) = delete;
@@ -345,7 +349,7 @@ class World {
   // execution at the next scheduling point: the reporting operation itself completes (memory stays valid in
   // quarantine), then no task runs again. Reports made during teardown are dropped.
   void report(Report report);
-  // Kills the current task after a fatal fault, like a kernel oops: it is unwound (TaskCancelled), or
+  // Kills the current task after a fatal fault, like a kernel oops: it is unwound (cancel_current), or
   // abandoned where it cannot be unwound. Outside a task, throws std::logic_error.
   [[noreturn]] void oops();
   // Fills a TaskSite for `task` at `site`; for the running task, with its call stack.
@@ -396,9 +400,13 @@ class World {
   void reschedule(const Site& site);
   // Spinning tasks may run again: the current task made progress.
   void wake_spinners();
-  // Suspends the current task and returns control to run()'s loop; returns when resumed. Throws
-  // TaskCancelled when resumed for teardown.
+  // Suspends the current task and returns control to run()'s loop; returns when resumed. Unwinds the task
+  // (cancel_current) when resumed for teardown.
   void switch_to_scheduler();
+  // Unwinds the current task to its entry (a forced unwind: one walk of its stack, where a C++ throw makes two,
+  // a search for the handler and then the cleanup), running its destructors; abandons it instead once catch (...)
+  // blocks have swallowed too many cancellations. Never returns.
+  [[noreturn]] void cancel_current();
   // Leaves the current task for good, without unwinding (overflow, block during teardown).
   [[noreturn]] void abandon_current();
   void resume(Task& task);
@@ -441,6 +449,7 @@ class World {
   const void* scheduler_stack_bottom_ = nullptr;
   std::size_t scheduler_stack_size_ = 0;
   void* scheduler_fake_stack_ = nullptr;
+  ExceptionState scheduler_exceptions_;  // the scheduler's C++ exception state while a task runs
   overflow::Escape escape_;
   Schedule schedule_;
   std::vector<Report> reports_;

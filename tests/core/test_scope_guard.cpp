@@ -85,5 +85,5 @@ BOOST_AUTO_TEST_CASE(cleanup_with_scheduling_points_completes_while_the_world_un
     });
   });
   BOOST_TEST(e.outcome == sim::Outcome::Deadlock);
-  BOOST_TEST(cleaned == 1);  // ran to the end instead of throwing TaskCancelled out of a destructor
+  BOOST_TEST(cleaned == 1);  // ran to the end instead of unwinding (cancel_current) out of a destructor
 }

@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE sim_scheduler
 #include <boost/test/unit_test.hpp>
 
+#include <exception>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -324,6 +325,132 @@ BOOST_AUTO_TEST_CASE(unfinished_tasks_are_unwound_when_a_bug_stops_the_execution
   BOOST_TEST(!ran_past);
   // The task that never started still had its callable destroyed.
   BOOST_TEST(capture.use_count() == 1);
+}
+
+// A cancellation is a forced unwind (World::cancel_current): destructors and catch (...) blocks run, typed
+// handlers do not see it, and a catch (...) that rethrows lets it go on to the task's entry.
+BOOST_AUTO_TEST_CASE(a_cancellation_runs_catch_all_blocks_and_passes_typed_handlers) {
+  int released = 0, caught_all = 0, caught_typed = 0;
+  const sim::Model model = [&](sim::World& w) {
+    w.spawn("holder", [&] {
+      try {
+        try {
+          YieldingGuard guard(&released);
+          for (int i = 0; i < 10; ++i)
+            sim::yield();
+        } catch (const std::exception&) {
+          ++caught_typed;
+        }
+      } catch (...) {
+        ++caught_all;
+        throw;
+      }
+    });
+    w.spawn("crasher", [] {
+      sim::KPtr<int> p = sim::kmalloc<int>(1);
+      sim::kfree(p);
+      sim::kfree(p);
+    });
+  };
+  sim::Execution e = sim::replay(model, {{sim::Choice::Kind::Task, 0}, {sim::Choice::Kind::Task, 1}}, {});
+  BOOST_TEST_REQUIRE(e.reports.size() == 1u);  // no task-exception report: the cancellation is not one
+  BOOST_TEST(e.reports[0].kind == sim::bug::kDoubleFree);
+  BOOST_TEST(released == 1);
+  BOOST_TEST(caught_all == 1);
+  BOOST_TEST(caught_typed == 0);
+}
+
+// A catch (...) that swallows the cancellation is a bug in the task: it is cancelled again at its next scheduling
+// point, and abandoned once it has swallowed too many; the execution still ends with its report (it used to
+// hang: every scheduling point in teardown cancelled the task before the step limit could abandon it).
+BOOST_AUTO_TEST_CASE(a_task_that_swallows_its_cancellation_is_cancelled_again_then_abandoned) {
+  int swallowed = 0;
+  const sim::Model model = [&](sim::World& w) {
+    w.spawn("swallower", [&] {
+      for (;;) {
+        try {
+          sim::yield();
+        } catch (...) {
+          ++swallowed;
+        }
+      }
+    });
+    w.spawn("crasher", [] {
+      sim::KPtr<int> p = sim::kmalloc<int>(1);
+      sim::kfree(p);
+      sim::kfree(p);
+    });
+  };
+  sim::Execution e = sim::replay(model, {{sim::Choice::Kind::Task, 0}, {sim::Choice::Kind::Task, 1}}, {});
+  BOOST_TEST_REQUIRE(e.reports.size() == 1u);
+  BOOST_TEST(e.reports[0].kind == sim::bug::kDoubleFree);
+  BOOST_TEST(swallowed == 100);  // World's kCancellationLimit: the 101st cancellation abandons it
+}
+
+// The exceptions a task is handling are its own (the Itanium C++ ABI keeps them per thread, in __cxa_eh_globals;
+// tasks are fibers of one thread): in every schedule, a `throw;` inside a handler rethrows the task's exception,
+// whatever the other task threw and is handling meanwhile.
+BOOST_AUTO_TEST_CASE(each_task_handles_its_own_exceptions) {
+  const sim::Model model = [](sim::World& w) {
+    for (const char* name : {"a", "b"})
+      w.spawn(name, [&w, name] {
+        try {
+          throw std::runtime_error(name);
+        } catch (...) {
+          sim::yield();
+          expect(w, std::uncaught_exceptions() == 0, std::string(name) + " sees an exception in flight");
+          try {
+            throw;
+          } catch (const std::runtime_error& e) {
+            expect(w, std::string(e.what()) == name, std::string(name) + " rethrew " + e.what());
+          }
+        }
+      });
+  };
+  const sim::ExploreResult r = sim::explore(model, exhaustive());
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.executions >= 2u);
+  BOOST_TEST(r.failures.empty(), (r.failures.empty() ? "" : r.failures[0].report.headline));
+}
+
+// A task cancelled while another one sits inside a catch block: the cancellation, caught by catch (...) blocks,
+// cannot meet the other task's exception (libsupc++'s __cxa_begin_catch ends the process when a foreign exception
+// is caught on top of another one).
+BOOST_AUTO_TEST_CASE(a_task_is_cancelled_while_another_handles_an_exception) {
+  int rethrown = 0;
+  const sim::Model model = [&](sim::World& w) {
+    // The world unwinds unfinished tasks in order of creation: the holder first, while the handler is still
+    // inside its catch block.
+    w.spawn("holder", [&] {
+      try {
+        for (int i = 0; i < 3; ++i)
+          sim::yield();
+      } catch (...) {
+        ++rethrown;
+        throw;
+      }
+    });
+    w.spawn("handler", [] {
+      try {
+        throw std::runtime_error("handled");
+      } catch (...) {
+        for (int i = 0; i < 3; ++i)
+          sim::yield();
+      }
+    });
+    w.spawn("crasher", [] {
+      sim::yield();
+      sim::KPtr<int> p = sim::kmalloc<int>(1);
+      sim::kfree(p);
+      sim::kfree(p);
+    });
+  };
+  const sim::ExploreResult r = sim::explore(model, exhaustive());
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST_REQUIRE(r.failures.size() == 1u);
+  BOOST_TEST(r.failures[0].report.kind == sim::bug::kDoubleFree);
+  BOOST_TEST(r.failing_executions == r.executions);
+  BOOST_TEST(rethrown > 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
