@@ -74,11 +74,6 @@ enum class WaitMode : std::uint8_t { Uninterruptible, Interruptible, Killable };
 // Why block_wait() returned.
 enum class WaitResult : std::uint8_t { Woken, Signalled, TimedOut };
 
-// How a task is unwound when the world ends before it did, or an oops kills it (World::cancel_current): a forced
-// unwind, as pthread_cancel's, not a C++ throw. Every destructor and every `catch (...)` on the way runs; typed
-// handlers (`catch (const std::exception&)`) do not see it. Task code must let it pass: a `catch (...)` that
-// swallows it is a bug in the task (it is cancelled again at its next scheduling point, then abandoned).
-
 class World;
 
 namespace detail {
@@ -403,9 +398,12 @@ class World {
   // Suspends the current task and returns control to run()'s loop; returns when resumed. Unwinds the task
   // (cancel_current) when resumed for teardown.
   void switch_to_scheduler();
-  // Unwinds the current task to its entry (a forced unwind: one walk of its stack, where a C++ throw makes two,
-  // a search for the handler and then the cleanup), running its destructors; abandons it instead once catch (...)
-  // blocks have swallowed too many cancellations. Never returns.
+  // Unwinds the current task to its entry, when the world ends before it did or an oops kills it: a forced unwind
+  // (pthread_cancel's: one walk of its stack, where a C++ throw makes two, a search for the handler and then the
+  // cleanup). Every destructor and every `catch (...)` on the way runs; typed handlers (`catch (const
+  // std::exception&)`) do not see it. Task code must let it pass: a `catch (...)` that swallows it is a bug in the
+  // task, which is cancelled again at its next scheduling point and abandoned once it has swallowed too many.
+  // Never returns.
   [[noreturn]] void cancel_current();
   // Leaves the current task for good, without unwinding (overflow, block during teardown).
   [[noreturn]] void abandon_current();
