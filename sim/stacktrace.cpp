@@ -1,6 +1,7 @@
 #include "sim/stacktrace.hpp"
 
 #include <cxxabi.h>
+#include <link.h>
 
 #include <array>
 #include <atomic>
@@ -86,6 +87,29 @@ struct RawFrame {
 
 void ignore_error(void*, const char*, int) {}
 
+// Set while this thread is inside libbacktrace (ListingForSymboliser): its listing of the loaded objects then
+// leaves out the system's libraries (__wrap_dl_iterate_phdr below).
+thread_local bool t_listing_for_symboliser = false;
+
+struct ListingForSymboliser {
+  ListingForSymboliser() { t_listing_for_symboliser = true; }
+  ~ListingForSymboliser() { t_listing_for_symboliser = false; }
+  ListingForSymboliser(const ListingForSymboliser&) = delete;
+  ListingForSymboliser& operator=(const ListingForSymboliser&) = delete;
+};
+
+// The system's shared libraries (libc, libstdc++, Boost…): reports drop their frames, and the kernel model is
+// never in them. Whatever else is loaded stays: the program itself, and C drivers' module copies (/proc/self/fd/N,
+// cabi/module.cpp).
+bool is_system_library(const char* name) {
+  if (name == nullptr || name[0] == '\0') return false;  // the program itself
+  const std::string_view path(name);
+  if (path.find('/') == std::string_view::npos) return true;  // the vDSO ("linux-vdso.so.1")
+  for (std::string_view dir : {"/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/"})
+    if (path.starts_with(dir)) return true;
+  return false;
+}
+
 std::atomic<unsigned> g_code_generation{0};
 
 backtrace_state* state() {
@@ -152,6 +176,7 @@ const std::vector<StackFrame>& frames_of(std::uintptr_t pc) {
   auto [it, fresh] = cache.try_emplace(pc);
   if (!fresh) return it->second;
   std::vector<RawFrame> raw;
+  const ListingForSymboliser listing;
   // A return address points after its call: look up the call instruction itself.
   backtrace_state* s = state();
   if (s != nullptr) backtrace_pcinfo(s, pc - 1, on_pcinfo, ignore_error, &raw);
@@ -208,6 +233,7 @@ std::string data_symbol(std::uintptr_t address) {
   DataSymbol found;
   {
     std::lock_guard lock(g_symboliser_mutex);
+    const ListingForSymboliser listing;
     backtrace_state* s = state();
     if (s != nullptr) backtrace_syminfo(s, address, on_data_syminfo, ignore_error, &found);
   }
@@ -247,3 +273,25 @@ bool is_kernel_model_code(std::uintptr_t return_address) {
 }
 
 }  // namespace devsim::sim
+
+// libbacktrace lists the loaded objects with dl_iterate_phdr when it first symbolises, and reads the debug
+// information of each, including a system library's separate debug file when one is installed: libc6-dbg, which
+// valgrind brings, made that read 0.14 s of every devsim process's start, most of it inflating libc's compressed
+// debug sections (docs/performance.md). The link redirects the program's static references to dl_iterate_phdr
+// here (LINKER:--wrap=dl_iterate_phdr, sim/CMakeLists.txt), which are libbacktrace's and, in clang builds, the
+// statically linked sanitizer runtime's: those and any call outside the symboliser get the full listing.
+extern "C" int __real_dl_iterate_phdr(int (*callback)(dl_phdr_info*, std::size_t, void*), void* data);
+
+extern "C" int __wrap_dl_iterate_phdr(int (*callback)(dl_phdr_info*, std::size_t, void*), void* data) {
+  if (!devsim::sim::t_listing_for_symboliser) return __real_dl_iterate_phdr(callback, data);
+  struct Listing {
+    int (*callback)(dl_phdr_info*, std::size_t, void*);
+    void* data;
+  } listing{callback, data};
+  return __real_dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t size, void* p) {
+        const auto& l = *static_cast<const Listing*>(p);
+        return devsim::sim::is_system_library(info->dlpi_name) ? 0 : l.callback(info, size, l.data);
+      },
+      &listing);
+}
