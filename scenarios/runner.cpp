@@ -471,10 +471,6 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
       (v.result.pruned_executions != 0 || v.result.pruned_alternatives != 0)) {
     sum << " [" << sim::reduction_name(eo.strategy) << ": " << v.result.pruned_executions << " cut short, "
         << v.result.pruned_alternatives << " alternatives pruned]";
-  } else if (eo.strategy.kind == sim::StrategyKind::Exhaustive && !v.replayed && eo.strategy.sleep_sets &&
-             !eo.strategy.dpor && eo.strategy.preemption_bound >= 0) {
-    // Said, so that an unreduced count is not taken for a reduction that found nothing to prune.
-    sum << " [sleep sets are not used under a preemption bound]";
   }
   if (v.result.out_of_time) sum << " (stopped by the time limit)";
   if (v.result.interrupted) sum << " (interrupted by a signal)";

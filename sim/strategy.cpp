@@ -130,10 +130,7 @@ class Pct final : public Strategy {
 class Exhaustive final : public Strategy {
  public:
   Exhaustive(int preemption_bound, bool sleep_sets, bool dpor)
-      : bound_(preemption_bound),
-        footprints_(sleep_sets || dpor),
-        sleep_sets_(footprints_ && preemption_bound < 0),
-        dpor_(dpor) {}
+      : bound_(preemption_bound), footprints_(sleep_sets || dpor), sleep_sets_(footprints_), dpor_(dpor) {}
   std::string_view name() const override { return "exhaustive"; }
   bool wants_footprints() const override { return footprints_; }
   std::uint64_t pruned() const override { return pruned_; }
@@ -150,6 +147,10 @@ class Exhaustive final : public Strategy {
 
   TaskId pick_task(const SchedulingPoint& p) override {
     if (footprints_ && last_task_node_ != kNone && p.segment != nullptr) stack_[last_task_node_].segment = *p.segment;
+    if (last_task_node_ != kNone) {
+      Node& previous = stack_[last_task_node_];
+      previous.chosen_stays_runnable = p.current == task_of(previous);
+    }
     if (depth_ < stack_.size()) {
       Node& n = stack_[depth_];
       if (!n.task || n.options.size() != p.runnable.size() ||
@@ -171,12 +172,19 @@ class Exhaustive final : public Strategy {
     if (sleep_sets_ && last_task_node_ != kNone) {
       const Node& parent = stack_[last_task_node_];
       TaskId ran = parent.options[parent.chosen];
-      auto inherit = [&](const std::vector<Sleeper>& from) {
-        for (const Sleeper& s : from)
-          if (s.task != ran && s.footprint.still_independent_of(parent.segment)) n.sleep.push_back(s);
+      auto inherit = [&](const std::vector<Sleeper>& from, bool siblings) {
+        for (const Sleeper& s : from) {
+          if (s.task == ran || !s.footprint.still_independent_of(parent.segment)) continue;
+          if (!siblings) {
+            n.sleep.push_back(s);
+            continue;
+          }
+          const int slack = bound_slack(parent, s, ran);
+          if (slack >= -1) n.sleep.push_back({s.task, s.footprint, s.stays_runnable, slack});
+        }
       };
-      inherit(parent.sleep);
-      inherit(parent.done);
+      inherit(parent.sleep, false);
+      inherit(parent.done, true);
     }
     n.tried.assign(n.options.size(), false);
     n.backtrack.assign(n.options.size(), false);
@@ -235,7 +243,7 @@ class Exhaustive final : public Strategy {
     // Backtrack to the deepest node with an option left to try.
     while (!stack_.empty()) {
       Node& n = stack_.back();
-      if (n.task && sleep_sets_) n.done.push_back({n.options[n.chosen], n.segment});
+      if (n.task && sleep_sets_) n.done.push_back({n.options[n.chosen], n.segment, n.chosen_stays_runnable, 0});
       std::size_t next = n.tried.size();
       for (std::size_t i = 0; i < n.tried.size(); ++i) {
         if (n.tried[i]) continue;
@@ -266,6 +274,8 @@ class Exhaustive final : public Strategy {
   struct Sleeper {
     TaskId task;
     Footprint footprint;
+    bool stays_runnable;  // whether the task could still run after this step (where it was explored)
+    int slack;            // under a preemption bound, see bound_slack
   };
   struct Node {
     bool task = true;
@@ -279,6 +289,8 @@ class Exhaustive final : public Strategy {
     std::vector<Sleeper> sleep;   // asleep on arrival
     std::vector<Sleeper> done;    // options whose subtrees are fully explored, with their segments
     Footprint segment;            // what the chosen option's segment touched
+    // Whether the chosen task could still run at the next scheduling point (unknown: true, the cautious value).
+    bool chosen_stays_runnable = true;
     // DPOR: the vector clock of this node's event: clock[t] - 1 is the stack position of the last event of
     // task t that happens before it (0: none). Valid for positions below analysed_.
     std::vector<std::uint32_t> clock;
@@ -302,14 +314,32 @@ class Exhaustive final : public Strategy {
     n.sleep.clear();
     n.done.clear();
     n.segment.clear(0);  // as a default Footprint, keeping the storage
+    n.chosen_stays_runnable = true;
     n.clock.clear();
     n.barrier_clock.clear();
     return n;
   }
 
   static int cost(const Node& n, TaskId t) { return n.current != kNoTask && t != n.current ? 1 : 0; }
-  static bool asleep(const Node& n, TaskId t) {
-    return std::any_of(n.sleep.begin(), n.sleep.end(), [t](const Sleeper& s) { return s.task == t; });
+  // Under a preemption bound a sleeper sleeps only where its slack allows (bound_slack).
+  bool asleep(const Node& n, TaskId t) const {
+    return std::any_of(n.sleep.begin(), n.sleep.end(),
+                       [&](const Sleeper& s) { return s.task == t && (bound_ < 0 || s.slack + cost(n, t) >= 0); });
+  }
+  // `done` is an option of node `n` whose subtree is explored; in the subtree of `ran`, a later option of `n`, it
+  // sleeps where its steps commute with what ran since (the classic sleep set) and, under a preemption bound, where
+  // the explored order had the budget for everything the sleeping order could still run: the two orders reach the
+  // same state with different budgets left. Take the sleeper run at a later node m: the path n·ran·…·done used
+  // P(n) + cost_n(ran) + U + cost_m(done) preemptions, U those of the steps in between; the explored path
+  // n·done·ran·… used P(n) + cost_n(done) + [done could still run after its step] + U (the same U: the steps in
+  // between cost what they cost after `ran` either way). The two end with different tasks last, and a
+  // continuation's cost depends on the last task only through its first step, by one at most. So the explored
+  // order covers the sleeping one when it used at least one preemption fewer, that is when the slack returned
+  // here, plus cost_m(done), is at least 0 (asleep() adds that term). Sleeping without this rule lost schedules
+  // within the bound (tests/core/test_dpor_soundness.cpp).
+  int bound_slack(const Node& n, const Sleeper& done, TaskId ran) const {
+    if (bound_ < 0) return 0;
+    return cost(n, ran) - cost(n, done.task) - (done.stays_runnable ? 1 : 0) - 1;
   }
   bool bound_forbids(const Node& n, std::size_t i) const {
     return bound_ >= 0 && n.preemptions_before + cost(n, n.options[i]) > bound_;
@@ -521,11 +551,7 @@ class Exhaustive final : public Strategy {
 
   int bound_;
   bool footprints_;  // segments are recorded (sleep sets or DPOR asked for)
-  // INVARIANT: false under a preemption bound. A sleeping task's subtree was explored within the budget left at
-  // its node, but the path that reaches the same state through the later sibling can have more budget left (a
-  // preemption fewer), so schedules within the bound were lost (seen on generated models,
-  // tests/core/test_dpor_soundness.cpp); bounded search therefore runs DPOR without sleep sets, and "sleep-sets"
-  // alone reduces nothing.
+  // Under a preemption bound, only the sleepers sleeps_within_bound() admits.
   bool sleep_sets_;
   bool dpor_;
   std::vector<Node> stack_;

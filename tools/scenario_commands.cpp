@@ -360,7 +360,7 @@ void add_run_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--reduction", o->reduction,
                   "override exhaustive search's partial-order reduction: dpor (the default), sleep-sets, or none "
                   "(plain search, the reference the reductions are checked against); under a preemption bound "
-                  "sleep sets are not used, see docs/architecture.md");
+                  "sleep sets prune less, see docs/architecture.md");
   cmd->add_option("--pct-depth", o->pct_depth, "override the PCT depth (1..64)")->type_name("N");
   cmd->add_option("--step-budget", o->step_budget,
                   "scheduling points per execution before devsim gives up on it (100..10^10; default: the "

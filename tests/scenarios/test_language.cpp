@@ -369,15 +369,3 @@ BOOST_AUTO_TEST_CASE(the_reduction_of_exhaustive_search_parses_and_writes_back) 
   const std::string error = error_of(head + "explore exhaustive reduction=fast\n");
   BOOST_TEST(error.rfind("t.scn:6:30: reduction is dpor, sleep-sets or none", 0) == 0u, error);
 }
-
-// Sleep sets lose schedules within a preemption bound (sim/strategy.cpp), so bounded search runs without them and
-// the summary says so: an unreduced count must not read as a reduction that found nothing to prune.
-BOOST_AUTO_TEST_CASE(sleep_sets_under_a_preemption_bound_are_said_to_be_unused) {
-  const std::string head = "driver scn_test\ndevice usb 1-1 scn_test\ntask a {\n  sleep 1s\n}\n";
-  Verdict bounded =
-      run_scenario(parse_scenario(head + "explore exhaustive preemptions=1 reduction=sleep-sets\n", "t.scn"));
-  BOOST_TEST(bounded.summary.find("[sleep sets are not used under a preemption bound]") != std::string::npos,
-             bounded.summary);
-  Verdict unbounded = run_scenario(parse_scenario(head + "explore exhaustive reduction=sleep-sets\n", "t.scn"));
-  BOOST_TEST(unbounded.summary.find("not used") == std::string::npos, unbounded.summary);
-}

@@ -233,4 +233,28 @@ BOOST_AUTO_TEST_CASE(a_conflict_among_independent_steps_is_still_found) {
   BOOST_TEST(reduced.failures[0].report.freed_by->task == "freer/1");
 }
 
+// Under a preemption bound a task sleeps only where the order that ran it first used a preemption fewer
+// (Exhaustive::bound_slack): sleep sets still prune there, and the search still reaches every bounded outcome.
+// tests/core/test_dpor_soundness.cpp compares the reached reports and final states with plain search at large.
+BOOST_AUTO_TEST_CASE(under_a_preemption_bound_they_prune_less_and_keep_the_conflict) {
+  const sim::Model model = sim::test::private_objects(2, 3);
+  for (int bound : {2, 3}) {
+    BOOST_TEST_CONTEXT("bound " << bound) {
+      sim::ExploreResult full = sim::explore(model, exhaustive(bound));
+      sim::ExploreResult reduced = sim::explore(model, exhaustive(bound, true));
+      BOOST_TEST_MESSAGE("private objects 2x6, bound " << bound << ": " << full.executions << " executions without "
+                                                       << "sleep sets, " << reduced.executions << " with");
+      BOOST_TEST(full.exhausted);
+      BOOST_TEST(reduced.exhausted);
+      BOOST_TEST(reduced.executions < full.executions);
+      BOOST_TEST(reduced.pruned_alternatives > 0u);
+    }
+  }
+  sim::ExploreResult uaf =
+      sim::explore([](sim::World& w) { sim::demo::unplug_while_open(w, false); }, exhaustive(1, true));
+  BOOST_TEST(uaf.exhausted);
+  BOOST_TEST_REQUIRE(uaf.failures.size() == 1u);
+  BOOST_TEST(uaf.failures[0].report.kind == sim::bug::kUseAfterFree);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
