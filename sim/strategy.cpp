@@ -146,7 +146,11 @@ class Exhaustive final : public Strategy {
   }
 
   TaskId pick_task(const SchedulingPoint& p) override {
-    if (footprints_ && last_task_node_ != kNone && p.segment != nullptr) stack_[last_task_node_].segment = *p.segment;
+    // The segment that ends here began at node last_task_node_ and took the choices of the nodes up to depth_ (the
+    // values drawn on the way). While all of them lie below analysed_, they replay the last execution's choices and
+    // the node already holds this segment: the same prefix runs the same steps and names the same objects.
+    if (footprints_ && last_task_node_ != kNone && depth_ > analysed_ && p.segment != nullptr)
+      stack_[last_task_node_].segment = *p.segment;
     if (last_task_node_ != kNone) {
       Node& previous = stack_[last_task_node_];
       previous.chosen_stays_runnable = p.current == task_of(previous);
@@ -551,7 +555,7 @@ class Exhaustive final : public Strategy {
 
   int bound_;
   bool footprints_;  // segments are recorded (sleep sets or DPOR asked for)
-  // Under a preemption bound, only the sleepers sleeps_within_bound() admits.
+  // Under a preemption bound, a sleeper sleeps only where bound_slack() allows.
   bool sleep_sets_;
   bool dpor_;
   std::vector<Node> stack_;
