@@ -151,7 +151,7 @@ class Exhaustive final : public Strategy {
     // the node already holds this segment: the same prefix runs the same steps and names the same objects.
     if (footprints_ && last_task_node_ != kNone && depth_ > analysed_ && p.segment != nullptr)
       stack_[last_task_node_].segment = *p.segment;
-    if (last_task_node_ != kNone) {
+    if (sleep_sets_ && last_task_node_ != kNone) {
       Node& previous = stack_[last_task_node_];
       previous.chosen_stays_runnable = p.current == task_of(previous);
     }
@@ -258,6 +258,7 @@ class Exhaustive final : public Strategy {
       }
       if (next != n.tried.size()) {
         n.chosen = next;
+        n.chosen_stays_runnable = true;  // not yet seen for the new choice: the cautious value
         n.tried[next] = true;
         if (n.task) n.backtrack[next] = true;
         analysed_ = stack_.size() - 1;  // this node's event changes: its clock and everything after it
