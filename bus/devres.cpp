@@ -4,7 +4,9 @@
 
 #include <cstdlib>
 #include <memory>
+#include <typeindex>
 #include <typeinfo>
+#include <unordered_map>
 #include <utility>
 
 #include "bus/devm.hpp"
@@ -12,6 +14,11 @@
 namespace devsim::bus {
 
 std::string demangled(const std::type_info& type) {
+  // Asked at every devm_* allocation and Devres of every execution, for a handful of types: demangling each
+  // time cost thousands of instructions per call.
+  thread_local std::unordered_map<std::type_index, std::string> known;
+  auto [it, fresh] = known.try_emplace(std::type_index(type));
+  if (!fresh) return it->second;
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
   std::string full = status == 0 && name ? std::string(name.get()) : std::string(type.name());
@@ -23,7 +30,8 @@ std::string demangled(const std::type_info& type) {
     if (full[i] == '>') --depth;
     if (depth == 0 && full[i] == ':' && full[i + 1] == ':') start = i + 2;
   }
-  return full.substr(start);
+  it->second = full.substr(start);
+  return it->second;
 }
 
 bool DevresList::add(std::string name, std::function<void()> release, const Site& site) {

@@ -58,6 +58,11 @@ class Footprint {
       accesses_.push_back({object, write});
       return;
     }
+    // Runs of accesses to one object are the common case (a structure's fields, a lock and what it guards).
+    if (accesses_.back().object == object) {
+      accesses_.back().write |= write;
+      return;
+    }
     for (Access& a : accesses_) {
       if (a.object == object) {
         a.write |= write;

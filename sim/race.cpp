@@ -44,9 +44,22 @@ RaceDetector::~RaceDetector() {
 }
 
 RaceDetector::Clock& RaceDetector::object_clock(const void* object) {
-  auto [it, fresh] = object_index_.try_emplace(object, static_cast<std::uint32_t>(objects_.size()));
-  if (fresh) objects_.emplace_back();
-  return objects_[it->second];
+  RecentObject& slot = recent_slot(object);
+  if (slot.object != object) {
+    auto [it, fresh] = object_index_.try_emplace(object, static_cast<std::uint32_t>(objects_.size()));
+    if (fresh) objects_.emplace_back();
+    slot = RecentObject{object, it->second};
+  }
+  return objects_[slot.index];
+}
+
+std::optional<std::uint32_t> RaceDetector::object_index(const void* object) {
+  RecentObject& slot = recent_slot(object);
+  if (slot.object == object) return slot.index;
+  auto it = object_index_.find(object);
+  if (it == object_index_.end()) return std::nullopt;
+  slot = RecentObject{object, it->second};
+  return it->second;
 }
 
 RaceDetector::Clock& RaceDetector::new_clock(TaskId t) {
@@ -72,9 +85,9 @@ void RaceDetector::release(TaskId task, const void* object) {
 
 void RaceDetector::acquire(TaskId task, const void* object) {
   if (!active_ || task == kNoTask) return;
-  auto it = object_index_.find(object);
-  if (it == object_index_.end()) return;
-  join(clock(task), objects_[it->second]);
+  const std::optional<std::uint32_t> index = object_index(object);
+  if (!index) return;
+  join(clock(task), objects_[*index]);
 }
 
 void RaceDetector::sync(TaskId task, const void* object) {

@@ -1,6 +1,7 @@
 // The data-race detector: happens-before by vector clocks, KCSAN's notion of a data race.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -91,6 +92,21 @@ class RaceDetector {
   // INVARIANT: object_index_ maps each object to its clock's index in objects_; clocks are never removed.
   boost::container::flat_map<const void*, std::uint32_t> object_index_;
   std::vector<Clock> objects_;
+  // A direct-mapped cache of object_index_ (an object's index never changes): most lookups hit the same few
+  // objects again, and searching the map was most of a release's cost. INVARIANT: a slot with a non-null object
+  // holds that object's index in objects_.
+  struct RecentObject {
+    const void* object = nullptr;
+    std::uint32_t index = 0;
+  };
+  static constexpr std::size_t kRecentObjects = 64;
+  std::array<RecentObject, kRecentObjects> recent_{};
+  RecentObject& recent_slot(const void* object) {
+    const auto a = reinterpret_cast<std::uintptr_t>(object);
+    return recent_[(a ^ (a >> 6) ^ (a >> 12)) % kRecentObjects];
+  }
+  // The index of `object`'s clock, or none when it has none.
+  std::optional<std::uint32_t> object_index(const void* object);
 };
 
 }  // namespace devsim::sim

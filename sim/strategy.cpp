@@ -37,6 +37,31 @@ class Rng {
   std::uint64_t state_;
 };
 
+// One bit per option of a search node. A node has a few options (the runnable tasks, or a value's range): one
+// inline word holds up to 64 without allocating, which std::vector<bool> did for every node of every execution.
+class OptionBits {
+ public:
+  void reset(std::size_t n) {
+    size_ = n;
+    first_ = 0;
+    rest_.assign(n > 64 ? (n - 1) / 64 : 0, 0);
+  }
+  std::size_t size() const { return size_; }
+  bool operator[](std::size_t i) const { return ((word(i) >> (i % 64)) & 1) != 0; }
+  void set(std::size_t i) { word(i) |= std::uint64_t{1} << (i % 64); }
+  void set_all() {
+    first_ = ~std::uint64_t{0};
+    std::fill(rest_.begin(), rest_.end(), ~std::uint64_t{0});
+  }
+
+ private:
+  std::uint64_t word(std::size_t i) const { return i < 64 ? first_ : rest_[i / 64 - 1]; }
+  std::uint64_t& word(std::size_t i) { return i < 64 ? first_ : rest_[i / 64 - 1]; }
+  std::uint64_t first_ = 0;          // options 0..63
+  std::vector<std::uint64_t> rest_;  // options 64.. (a node rarely has them; moving a node stays cheap)
+  std::size_t size_ = 0;
+};
+
 // Uniformly random among runnable tasks at every decision.
 class RandomWalk final : public Strategy {
  public:
@@ -190,8 +215,8 @@ class Exhaustive final : public Strategy {
       inherit(parent.sleep, false);
       inherit(parent.done, true);
     }
-    n.tried.assign(n.options.size(), false);
-    n.backtrack.assign(n.options.size(), false);
+    n.tried.reset(n.options.size());
+    n.backtrack.reset(n.options.size());
     std::size_t pick = n.options.size();
     for (std::size_t i = 0; i < n.options.size(); ++i) {
       if (!allowed(n, i)) continue;
@@ -202,8 +227,8 @@ class Exhaustive final : public Strategy {
       return kPruneExecution;
     }
     n.chosen = pick;
-    n.tried[pick] = true;
-    n.backtrack[pick] = true;
+    n.tried.set(pick);
+    n.backtrack.set(pick);
     preemptions_ += cost(n, n.options[pick]);
     stack_.push_back(std::move(n));
     last_task_node_ = depth_++;
@@ -223,8 +248,8 @@ class Exhaustive final : public Strategy {
     Node n = fresh_node();
     n.task = false;
     n.bound = bound;
-    n.tried.assign(bound, false);
-    n.tried[0] = true;
+    n.tried.reset(bound);
+    n.tried.set(0);
     stack_.push_back(std::move(n));
     ++depth_;
     return 0;
@@ -259,8 +284,8 @@ class Exhaustive final : public Strategy {
       if (next != n.tried.size()) {
         n.chosen = next;
         n.chosen_stays_runnable = true;  // not yet seen for the new choice: the cautious value
-        n.tried[next] = true;
-        if (n.task) n.backtrack[next] = true;
+        n.tried.set(next);
+        if (n.task) n.backtrack.set(next);
         analysed_ = stack_.size() - 1;  // this node's event changes: its clock and everything after it
         return;
       }
@@ -289,11 +314,11 @@ class Exhaustive final : public Strategy {
     TaskId current = kNoTask;
     int preemptions_before = 0;
     std::size_t chosen = 0;
-    std::vector<bool> tried;
-    std::vector<bool> backtrack;  // DPOR: the options this node must explore (tried ones included)
-    std::vector<Sleeper> sleep;   // asleep on arrival
-    std::vector<Sleeper> done;    // options whose subtrees are fully explored, with their segments
-    Footprint segment;            // what the chosen option's segment touched
+    OptionBits tried;
+    OptionBits backtrack;        // DPOR: the options this node must explore (tried ones included)
+    std::vector<Sleeper> sleep;  // asleep on arrival
+    std::vector<Sleeper> done;   // options whose subtrees are fully explored, with their segments
+    Footprint segment;           // what the chosen option's segment touched
     // Whether the chosen task could still run at the next scheduling point (unknown: true, the cautious value).
     bool chosen_stays_runnable = true;
     // DPOR: the vector clock of this node's event: clock[t] - 1 is the stack position of the last event of
@@ -314,8 +339,8 @@ class Exhaustive final : public Strategy {
     n.current = kNoTask;
     n.preemptions_before = 0;
     n.chosen = 0;
-    n.tried.clear();
-    n.backtrack.clear();
+    n.tried.reset(0);
+    n.backtrack.reset(0);
     n.sleep.clear();
     n.done.clear();
     n.segment.clear(0);  // as a default Footprint, keeping the storage
@@ -542,13 +567,13 @@ class Exhaustive final : public Strategy {
     if (!any) {
       // No initial can run here (it was enabled by the first event itself, or by something the footprints do
       // not describe): explore every option, as the original DPOR does.
-      std::fill(n.backtrack.begin(), n.backtrack.end(), true);
+      n.backtrack.set_all();
       return;
     }
     for (TaskId t : initials) {
       std::size_t x = index_of(n, t);
       if (x != n.options.size()) {
-        n.backtrack[x] = true;
+        n.backtrack.set(x);
         return;
       }
     }

@@ -438,7 +438,6 @@ std::uintptr_t World::footprint_name(const void* object) {
   const auto address = reinterpret_cast<std::uintptr_t>(object);
   // Simulated kernel addresses (KernelMemory's, in the kernel half) and storage in this world's region are the
   // same for the same sequence of allocations in every execution.
-  constexpr std::uintptr_t kKernelHalf = 0xffff800000000000ULL;
   if (address >= kKernelHalf) return address;
   // A host pointer into the region (a primitive embedded in a kmalloc'd object): named as the object's accesses
   // and its free are (KernelMemory names them by the object's simulated address).

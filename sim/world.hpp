@@ -273,7 +273,15 @@ class World {
   T& extension();
   // Adds `object` to the current segment's footprint (for later layers' shared objects).
   void touch(const void* object, bool write) {
-    if (track_footprints_) segment_.touch(footprint_name(object), write);
+    if (!track_footprints_) return;
+    // Simulated addresses (most touches: every access to simulated memory) are their own names.
+    const auto address = reinterpret_cast<std::uintptr_t>(object);
+    segment_.touch(address >= kKernelHalf ? address : footprint_name(object), write);
+  }
+  // `object` has static storage duration: its address is the same in every execution, so it names the object
+  // (below 2^47, apart from simulated addresses and host names; no lookup needed).
+  void touch_static(const void* object, bool write) {
+    if (track_footprints_) segment_.touch(reinterpret_cast<std::uintptr_t>(object), write);
   }
   void touch_signal(TaskId task, bool write) {
     if (track_footprints_) segment_.touch(Footprint::task_signal_name(task), write);
@@ -462,6 +470,7 @@ class World {
   // The name of `object` in footprints (sim/footprint.hpp): simulated memory by address, host objects by the
   // order of their first touch in this execution.
   std::uintptr_t footprint_name(const void* object);
+  static constexpr std::uintptr_t kKernelHalf = 0xffff800000000000ULL;  // where simulated addresses live
   bool track_footprints_ = false;
   Footprint segment_;
   // Host objects touched so far, in the order of their first touch. INVARIANT: the same prefix of choices touches
@@ -508,7 +517,7 @@ T& World::extension() {
   // A layer's state kept in an extension (the driver core's tables, timers, interrupt lines...) is shared
   // host memory that the footprints cannot see access by access: each use is a write to the whole extension
   // for partial-order reduction, unless the type says why its uses commute (kFootprintExempt).
-  if constexpr (!requires { T::kFootprintExempt; }) touch(&kExtensionKey<T>, true);
+  if constexpr (!requires { T::kFootprintExempt; }) touch_static(&kExtensionKey<T>, true);
   for (Extension& e : extensions_)
     if (e.key == key) return *static_cast<T*>(e.state.get());
   extensions_.push_back(Extension{key, {new T(), [](void* p) { delete static_cast<T*>(p); }}});
