@@ -1,6 +1,8 @@
 #include "sim/race.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 
 #include "sim/shadow.hpp"
 
@@ -20,9 +22,29 @@ struct SpareStorage {
   boost::container::flat_map<const void*, std::uint32_t> object_index;
 };
 thread_local SpareStorage t_spare;
+
+// A direct-mapped cache of the detectors' object_index_ (an object's index never changes): most lookups hit the
+// same few objects again, and searching the map was most of a release's cost. Kept on the thread, tagged with the
+// detector's id, so that a detector (one per execution) starts with nothing to clear.
+// INVARIANT: a slot whose detector is d holds an object and its index in d's objects_.
+struct RecentObject {
+  std::uint64_t detector = 0;  // ids start at 1
+  const void* object = nullptr;
+  std::uint32_t index = 0;
+};
+constexpr unsigned kRecentBits = 8;
+thread_local std::array<RecentObject, std::size_t{1} << kRecentBits> t_recent{};
+// Ids are unique in the process (not just on the thread), so a detector used on another thread than the one that
+// made it still never takes another's slot for its own.
+std::atomic<std::uint64_t> g_detectors{0};
+
+RecentObject& recent_slot(const void* object) {
+  const auto a = reinterpret_cast<std::uintptr_t>(object);
+  return t_recent[(a * 0x9E3779B97F4A7C15ULL) >> (64 - kRecentBits)];
+}
 }  // namespace
 
-RaceDetector::RaceDetector() {
+RaceDetector::RaceDetector() : id_(g_detectors.fetch_add(1, std::memory_order_relaxed) + 1) {
   // A nested world's detector finds the spare empty and grows its own.
   clocks_.swap(t_spare.clocks);
   objects_.swap(t_spare.objects);
@@ -45,20 +67,20 @@ RaceDetector::~RaceDetector() {
 
 RaceDetector::Clock& RaceDetector::object_clock(const void* object) {
   RecentObject& slot = recent_slot(object);
-  if (slot.object != object) {
+  if (slot.detector != id_ || slot.object != object) {
     auto [it, fresh] = object_index_.try_emplace(object, static_cast<std::uint32_t>(objects_.size()));
     if (fresh) objects_.emplace_back();
-    slot = RecentObject{object, it->second};
+    slot = RecentObject{id_, object, it->second};
   }
   return objects_[slot.index];
 }
 
 std::optional<std::uint32_t> RaceDetector::object_index(const void* object) {
   RecentObject& slot = recent_slot(object);
-  if (slot.object == object) return slot.index;
+  if (slot.detector == id_ && slot.object == object) return slot.index;
   auto it = object_index_.find(object);
   if (it == object_index_.end()) return std::nullopt;
-  slot = RecentObject{object, it->second};
+  slot = RecentObject{id_, object, it->second};
   return it->second;
 }
 

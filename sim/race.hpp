@@ -1,7 +1,6 @@
 // The data-race detector: happens-before by vector clocks, KCSAN's notion of a data race.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -92,19 +91,9 @@ class RaceDetector {
   // INVARIANT: object_index_ maps each object to its clock's index in objects_; clocks are never removed.
   boost::container::flat_map<const void*, std::uint32_t> object_index_;
   std::vector<Clock> objects_;
-  // A direct-mapped cache of object_index_ (an object's index never changes): most lookups hit the same few
-  // objects again, and searching the map was most of a release's cost. INVARIANT: a slot with a non-null object
-  // holds that object's index in objects_.
-  struct RecentObject {
-    const void* object = nullptr;
-    std::uint32_t index = 0;
-  };
-  static constexpr std::size_t kRecentObjects = 64;
-  std::array<RecentObject, kRecentObjects> recent_{};
-  RecentObject& recent_slot(const void* object) {
-    const auto a = reinterpret_cast<std::uintptr_t>(object);
-    return recent_[(a ^ (a >> 6) ^ (a >> 12)) % kRecentObjects];
-  }
+  // Which detector this is, for the thread's cache of object_index_ (race.cpp): a number no other detector in the
+  // process had.
+  std::uint64_t id_;
   // The index of `object`'s clock, or none when it has none.
   std::optional<std::uint32_t> object_index(const void* object);
 };
