@@ -240,6 +240,11 @@ bool acquire_impl(sim::World& w, const void* lock, const LockClass& cls, unsigne
     for (std::size_t i = 0; ok && i < mine.size(); ++i) {
       const HeldLock& prev = mine[i];
       if (prev.node == kNoNode) continue;
+      // INVARIANT: the graph is a DAG (edges are recorded only below, when they close no cycle). So when the order
+      // prev -> next is already recorded, no path leads from next back to prev, and the search (most acquisitions
+      // repeat an order already seen) is skipped.
+      const std::vector<Edge>& known = s.edges[prev.node];
+      if (std::any_of(known.begin(), known.end(), [&](const Edge& e) { return e.to == next; })) continue;
       auto chain = s.path(next, prev.node);
       if (!chain) continue;
       const std::pair<std::size_t, std::size_t> pair = std::minmax(prev.node, next);
