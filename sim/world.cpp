@@ -435,10 +435,10 @@ World::NoCancelScope::~NoCancelScope() {
 // ---- scheduling ----------------------------------------------------------------------------------
 
 std::uintptr_t World::footprint_name(const void* object) {
+  // Only touch() calls this, for addresses below the kernel half: simulated addresses (KernelMemory's) name
+  // themselves there. Storage in this world's region is likewise the same for the same sequence of allocations
+  // in every execution.
   const auto address = reinterpret_cast<std::uintptr_t>(object);
-  // Simulated kernel addresses (KernelMemory's, in the kernel half) and storage in this world's region are the
-  // same for the same sequence of allocations in every execution.
-  if (address >= kKernelHalf) return address;
   // A host pointer into the region (a primitive embedded in a kmalloc'd object): named as the object's accesses
   // and its free are (KernelMemory names them by the object's simulated address).
   if (shadow::in_region(object)) {
