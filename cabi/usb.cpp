@@ -88,6 +88,8 @@ constexpr int kEADDRINUSE = 98;
 constexpr int kENOEXEC = 8;
 constexpr int kETIMEDOUT = 110;
 constexpr unsigned kNumEndpoints = 3;
+// The report of a driver's I/O after its disconnect() returned (submit_locked).
+constexpr const char* kIoAfterDisconnect = "io-after-disconnect";
 
 // The endpoints every mock device has (documented in linux/usb.h).
 constexpr struct {
@@ -136,9 +138,11 @@ struct CAnchor {
 struct CUsbDev {
   CUsbLayout* c = nullptr;
   const struct usb_driver* bound = nullptr;  // between probe and the end of disconnect
-  bool enabled = false;                      // endpoints enabled: between probe and usb_disable_interface
-  bool gone = false;                         // unplugged: USB_STATE_NOTATTACHED
-  std::deque<struct urb*> int_in_queue;      // IN URBs waiting for the device, in submission order
+  // The driver whose disconnect() returned last, while no driver is bound since: it may do no I/O to the device.
+  const struct usb_driver* disconnected = nullptr;
+  bool enabled = false;  // endpoints enabled: from probe to usb_disable_interface, and again after an unbind
+  bool gone = false;     // unplugged: USB_STATE_NOTATTACHED
+  std::deque<struct urb*> int_in_queue;  // IN URBs waiting for the device, in submission order
   std::deque<struct urb*> bulk_in_queue;
 };
 
@@ -593,6 +597,7 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
     {
       bus::HostGuard guard;
       d.bound = drv;
+      d.disconnected = nullptr;
       d.enabled = true;
     }
     const int r = drv->probe != nullptr ? drv->probe(&d.c->intf, match) : 0;
@@ -624,7 +629,13 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
     if (drv->disconnect != nullptr) drv->disconnect(&d->c->intf);
     bus::HostGuard guard;
     d = cabi::dev_record(&ctx.device());
-    if (d != nullptr) d->bound = nullptr;
+    if (d == nullptr) return;
+    d->bound = nullptr;
+    d->disconnected = drv;
+    // After disconnect() the core re-enables the interface's endpoints for whoever binds next (usb_unbind_interface:
+    // usb_enable_interface, or usb_set_interface to setting 0): a driver's I/O after its disconnect is not refused
+    // there, it reaches the device, and the check in submit_locked names it.
+    d->enabled = !d->gone;
   };
   bus::Driver* b = bus::usb_register_driver(std::move(ops), site);
   if (b == nullptr) return -bus::kEBUSY;
@@ -782,6 +793,18 @@ int submit_locked(struct urb* urb, const char* file, int line, const char* func,
   if (u.reject > 0) return -bus::kEPERM;
   auto bdi = st.by_udev.find(urb->dev);
   cabi::CUsbDev* d = bdi != st.by_udev.end() ? cabi::dev_record(bdi->second) : nullptr;
+  if (d != nullptr && d->bound == nullptr && d->disconnected != nullptr) {
+    // Documentation/driver-api/usb/callbacks.rst, disconnect: "You are not allowed any IO to a device after
+    // returning from this callback." Reported whether the device is unplugged (the submission fails with -ENODEV)
+    // or only unbound (it goes through, to a device another driver may own next): the driver cannot tell the two.
+    const std::string name = d->disconnected->name != nullptr ? d->disconnected->name : "?";
+    cabi::report_at(cabi::kIoAfterDisconnect,
+                    "USB I/O after disconnect in " + sim::site_function(site) + ": driver " + name +
+                        " submitted an URB after its disconnect() returned",
+                    d->gone ? "the device is unplugged: the submission fails with -ENODEV"
+                            : "the device is still there (unbound, not unplugged): the URB is sent to it",
+                    site);
+  }
   if (d == nullptr || d->gone) return -bus::kENODEV;
   // usb_pipe_endpoint(): an endpoint of the current setting, enabled (the control endpoint 0 is the device's: it is
   // enabled for as long as the device is there, bound or not).

@@ -222,6 +222,89 @@ task hub {
                "anchor-unplug.scn", 2000, "pct seed=3 depth=3");
 }
 
+namespace {
+// The reports of kind io-after-disconnect among a verdict's failures.
+std::size_t io_after_disconnect(const scenarios::Verdict &v) {
+  std::size_t n = 0;
+  for (const sim::Failure &f : v.result.failures)
+    if (f.report.kind == "io-after-disconnect") ++n;
+  return n;
+}
+}  // namespace
+
+// Documentation/driver-api/usb/callbacks.rst, disconnect: "You are not allowed any IO to a device after returning
+// from this callback." drivers/usb/core/driver.c usb_unbind_interface disables the interface's endpoints before
+// disconnect (usb_disable_interface: a submission during it fails) and re-enables them after it (usb_enable_interface,
+// or usb_set_interface to setting 0), so I/O a driver starts after an unbind is not refused: it reaches the device.
+// Ioctl 18 is ioctl 13 (a bulk-out usb_bulk_msg) without the `disconnected` check, the bug "USB: usblcd: fix I/O
+// after disconnect" fixed: reported after an unbind (the message goes through: 8 bytes sent) and after an unplug (it
+// fails with -ENODEV, usb_submit_urb on a NOTATTACHED device, but the driver cannot tell the two apart). The checked
+// ioctl says -ENODEV and is never reported; a driver bound again afterwards finds the endpoints enabled.
+BOOST_AUTO_TEST_CASE(io_after_disconnect_is_reported_and_goes_through_after_an_unbind) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  scenarios::Verdict unbound = run(kHead + R"(task app {
+  fd = open /dev/usbapi0
+  unbind cusb_api 1-1 => 3
+  ioctl fd 18 => 8
+  close fd => 0
+}
+explore random seed=1 executions=20
+)",
+                                   "unbind-io.scn");
+  BOOST_TEST(unbound.result.failures.size() == 1u, failures_text(unbound));
+  BOOST_TEST(io_after_disconnect(unbound) == 1u, failures_text(unbound));
+  if (!unbound.result.failures.empty()) {
+    const sim::Report &r = unbound.result.failures.front().report;
+    BOOST_TEST(r.headline.find("driver usbapi submitted an URB after its disconnect() returned") != std::string::npos,
+               r.headline);
+    BOOST_TEST(!r.fatal);
+  }
+
+  scenarios::Verdict unplugged = run(kHead + R"(task app {
+  fd = open /dev/usbapi0
+  unplug usb 1-1 => 0
+  ioctl fd 18 => -ENODEV
+  close fd => 0
+}
+explore random seed=1 executions=20
+)",
+                                     "unplug-io.scn");
+  BOOST_TEST(unplugged.result.failures.size() == 1u, failures_text(unplugged));
+  BOOST_TEST(io_after_disconnect(unplugged) == 1u, failures_text(unplugged));
+
+  expect_clean(R"(task app {
+  fd = open /dev/usbapi0
+  unbind cusb_api 1-1 => 3
+  ioctl fd 13 => -ENODEV
+  close fd => 0
+  bind cusb_api 1-1 => 3
+  fd2 = open /dev/usbapi0
+  ioctl fd2 13 => 8
+  close fd2 => 0
+}
+)",
+               "unbind-checked.scn", 20);
+}
+
+// The same two ioctls racing an unbind, every schedule within the bound: the unchecked one is reported in some
+// schedule (its message sent after disconnect returned), the checked one in none. During disconnect the endpoints are
+// disabled (-ENOENT) or the message is flushed (-ESHUTDOWN); that is allowed.
+BOOST_AUTO_TEST_CASE(io_racing_an_unbind_is_reported_only_without_the_disconnected_check) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  auto scenario = [](int ioctl) {
+    return kHead + "task app {\n  fd = open /dev/usbapi0\n  ioctl fd " + std::to_string(ioctl) +
+           " => 8 | -ENODEV | -ENOENT | -ESHUTDOWN | -EBADF\n  close fd\n}\ntask hub {\n  unbind cusb_api 1-1 => "
+           "3\n}\nexplore exhaustive preemptions=2\n";
+  };
+  scenarios::Verdict unchecked = run(scenario(18), "race-unchecked.scn");
+  BOOST_TEST(io_after_disconnect(unchecked) >= 1u, unchecked.summary);
+  BOOST_TEST(io_after_disconnect(unchecked) == unchecked.result.failures.size(), failures_text(unchecked));
+  scenarios::Verdict checked = run(scenario(13), "race-checked.scn");
+  BOOST_TEST(checked.result.failures.empty(), failures_text(checked));
+  BOOST_TEST(checked.passed, checked.summary);
+  BOOST_TEST(checked.result.executions > 1u);
+}
+
 // The device side of the language: usb-data takes an optional endpoint, usb-error an endpoint and a status; bad
 // input is a FILE:LINE:COL error; the writer writes both back to the same text (the fuzzer's reproducers).
 BOOST_AUTO_TEST_CASE(usb_error_and_usb_data_endpoints_parse_and_write_back) {
