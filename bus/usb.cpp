@@ -74,6 +74,11 @@ Device* usb_plug(const std::string& port, const std::string& modalias, const Sit
   return dev;
 }
 
+namespace {
+UsbDeviceSendHook g_send_hook = nullptr;
+UsbDeviceGoneHook g_gone_hook = nullptr;
+}  // namespace
+
 bool usb_unplug(const std::string& port, const Site& site) {
   BusType& bus = usb_bus();
   core::MutexGuard hub = kernel().hotplug_lock().guard(site);
@@ -82,13 +87,15 @@ bool usb_unplug(const std::string& port, const Site& site) {
   disconnect_children(dev, site);
   // The hardware is gone before the driver hears of it (surprise removal): remove() sees a dead device.
   if (dev->mmio() != nullptr) dev->mmio()->unplug();
-  device_unregister(dev, site);
+  device_del(dev, site);
+  if (g_gone_hook != nullptr) g_gone_hook(*dev, site);
+  put_device(dev, site);
   return true;
 }
 
-namespace {
-UsbDeviceSendHook g_send_hook = nullptr;
-}  // namespace
+void usb_set_device_gone_hook(UsbDeviceGoneHook hook) {
+  g_gone_hook = hook;
+}
 
 void usb_set_device_send_hook(UsbDeviceSendHook hook) {
   g_send_hook = hook;

@@ -46,6 +46,11 @@ int usb_device_send(const std::string& port, UsbDeviceEvent event, const Site& s
 using UsbDeviceSendHook = int (*)(Device& dev, UsbDeviceEvent event, const Site& site);
 // Process-wide; set once, at static initialisation.
 void usb_set_device_send_hook(UsbDeviceSendHook hook);
+// What the host controller does when a device is unplugged, after its driver (if any) was unbound and before the
+// hub's reference goes: drivers/usb/core/hub.c usb_disconnect -> usb_disable_device disables every endpoint of the
+// device, bound or not, and gives back the URBs still queued there. Installed like the send hook.
+using UsbDeviceGoneHook = void (*)(Device& dev, const Site& site);
+void usb_set_device_gone_hook(UsbDeviceGoneHook hook);
 // usb_register_driver() (module load).
 Driver* usb_register_driver(DriverOps ops, const Site& site = Site::current());
 

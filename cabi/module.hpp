@@ -21,6 +21,8 @@ struct CModuleSpec {
   // lines of the devices it binds as the machine describes them (what platform_get_irq returns).
   std::string bus;
   std::vector<unsigned> irqs;
+  // What the fuzzer plugs its devices as (DriverInfo::modalias): devsim_add_c_driver's DEVICE_ID.
+  std::string modalias;
 };
 
 // The registry entry of a C driver: no bus; `load`/`unload` run its module_init/module_exit.

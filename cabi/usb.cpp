@@ -507,6 +507,28 @@ void disable_interface(bus::Device& bd, CUsbDev& d, const sim::Site& site) {
     if (u.dev == &bd) happens_after(&u);
 }
 
+// drivers/usb/core/hub.c usb_disconnect -> usb_disable_device: once the device's driver (if any) was unbound, every
+// endpoint is disabled and what is still queued given back. With a driver bound its disconnect saw all this already;
+// without one, URBs submitted after an unbind (io-after-disconnect) are still there, and the hub's put must not
+// free the device under them.
+void device_gone(bus::Device& bd, const sim::Site& site) {
+  CUsbDev* d = nullptr;
+  {
+    bus::HostGuard guard;
+    d = dev_record(&bd);
+    if (d == nullptr || d->c == nullptr) return;
+    d->gone = true;
+    d->c->udev.state = USB_STATE_NOTATTACHED;
+  }
+  // LIFETIME: usb_unplug holds the hub's reference across this hook, so the record is not released under it.
+  disable_interface(bd, *d, site);
+}
+
+const bool kGoneHookInstalled = [] {
+  bus::usb_set_device_gone_hook(&device_gone);
+  return true;
+}();
+
 // ---- character devices: drivers/usb/core/file.c ------------------------------------------------------------
 
 // usb_open(): under minor_rwsem (read), the minor's file operations replace the node's and their open runs.

@@ -3,13 +3,15 @@
 # (examples/my-c-driver). DEVSIM_C_INCLUDE_DIR is where linux/*.h are: the source tree's include/, or the installed
 # include/devsim/kernel.
 # devsim_add_c_driver(NAME name SOURCE file.c NODE node SUMMARY "text" [BUGGY kind] [DEFINES D=1 ...]
-#                     [BUS platform] [IRQS n ...] [TEST_ONLY [SANITIZER_ONLY]])
+#                     [BUS platform|usb] [DEVICE_ID usb:vVVVVpPPPP] [IRQS n ...] [TEST_ONLY [SANITIZER_ONLY]])
 # Builds a C driver as a module (NAME.so under build/modules) and registers it in devsim_drivers by NAME.
 # TEST_ONLY: a test's module, left out of devsim_drivers (so out of `devsim list` and the fuzzer's pool): its
 # registration file is returned in DEVSIM_C_MODULE_REGISTRATION for the test executable to compile in (or the test
 # registers the module itself, drivers::register_driver), and its target in DEVSIM_C_MODULE_TARGET. BUS: the
 # module registers a driver on that bus (platform_driver_register), whose devices have NAME as modalias; IRQS: the
 # interrupt lines of such a device, as the machine describes them (platform_get_irq's answers, in order).
+# DEVICE_ID (BUS usb): the ids the fuzzer plugs the driver's devices with, for a driver whose probe checks more than
+# its id table matches (usblcd.c binds any product of its vendor, then refuses all but product 1).
 # SANITIZER_ONLY (with TEST_ONLY): the module is compiled without devsim::instrumented, so in a sanitizer build the
 # sanitizer instruments it, as -DDEVSIM_INSTRUMENT=OFF does for every driver (for native tests of the loader and the
 # C ABI under ASan; the simulator does not see such a module's accesses).
@@ -19,7 +21,10 @@
 # relocation done at load (-z now) and no RELRO (the loader restores the whole writable segment before each load).
 # NAME.mod.c defines __this_module, as modpost's generated .mod.c does for a kernel module.
 function(devsim_add_c_driver)
-  cmake_parse_arguments(arg "TEST_ONLY;SANITIZER_ONLY" "NAME;SOURCE;NODE;SUMMARY;BUGGY;BUS" "DEFINES;IRQS" ${ARGN})
+  cmake_parse_arguments(arg "TEST_ONLY;SANITIZER_ONLY" "NAME;SOURCE;NODE;SUMMARY;BUGGY;BUS;DEVICE_ID" "DEFINES;IRQS" ${ARGN})
+  if(arg_DEVICE_ID AND NOT (arg_BUS STREQUAL "usb" AND arg_DEVICE_ID MATCHES "^usb:v[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]p[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]$"))
+    message(FATAL_ERROR "devsim_add_c_driver(${arg_NAME}): DEVICE_ID is a USB device's ids, usb:vVVVVpPPPP with four hex digits each, and needs BUS usb (got '${arg_DEVICE_ID}', BUS '${arg_BUS}')")
+  endif()
   set(target devsim_cmod_${arg_NAME})
   set(modc ${CMAKE_CURRENT_BINARY_DIR}/${arg_NAME}.mod.c)
   file(GENERATE OUTPUT ${modc} CONTENT
@@ -67,6 +72,7 @@ devsim::drivers::DriverInfo c_driver_${arg_NAME}() {
   s.bug_kind = \"${arg_BUGGY}\";
   s.bus = \"${arg_BUS}\";
   s.irqs = {${irqs}};
+  s.modalias = \"${arg_DEVICE_ID}\";
   return devsim::cabi::c_module_info(s);
 }
 }  // namespace

@@ -31,6 +31,10 @@ struct DriverInfo {
   std::vector<std::string> more_nodes;  // further nodes of the first device (a driver with several cdevs)
   std::vector<IoctlSpec> ioctls;
   std::vector<std::string> firmware;  // firmware files it requests (scenarios provide them)
+  // What its devices are plugged as by the fuzzer and `devsim list`'s hint ("usb:v10D2p0001": a driver whose probe
+  // checks the ids); empty: its name, which binds it.
+  std::string modalias;
+  const std::string& device_modalias() const { return modalias.empty() ? name : modalias; }
   // Interrupt lines of its device (the machine description: what a C driver's platform_get_irq returns). The
   // fuzzer raises these besides its usual lines.
   std::vector<unsigned> irqs;

@@ -162,7 +162,7 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
     t.nodes.insert(t.nodes.end(), d->more_nodes.begin(), d->more_nodes.end());
     // A module (a C driver) that binds no device has its nodes from its module_init; one that registers a bus
     // driver (a platform driver) gets a device as a bus driver does.
-    if (!d->bus.empty()) s.devices.push_back({d->bus, t.id, d->name, {}});
+    if (!d->bus.empty()) s.devices.push_back({d->bus, t.id, d->device_modalias(), {}});
     targets.push_back(std::move(t));
   }
   std::vector<std::size_t> with_nodes;
@@ -280,7 +280,7 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
           op.kind = OpKind::Plug;
           op.a = bus;
           op.b = t.id;
-          op.c = driver;
+          op.c = t.info->device_modalias();
           break;
         case Pick::Unbind:
         case Pick::Bind:

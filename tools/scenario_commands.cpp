@@ -409,7 +409,8 @@ void add_list_command(CLI::App& app, int* exit_code) {
                 << (!variant  ? ""
                     : d.buggy ? ", buggy: " + d.bug_kind
                               : ", fixed")
-                << "]" << (d.node.empty() ? "" : "  /dev/" + d.node) << "\n      " << d.summary << "\n";
+                << "]" << (d.node.empty() ? "" : "  /dev/" + d.node)
+                << (d.modalias.empty() ? "" : "  (device " + d.modalias + ")") << "\n      " << d.summary << "\n";
       if (!d.ioctls.empty()) {
         std::cout << "      ioctls:";
         for (const drivers::IoctlSpec& i : d.ioctls)

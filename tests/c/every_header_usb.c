@@ -5,8 +5,8 @@
  * device, returning what the API returned so the scenario can expect it.
  *
  * /dev/usbapi0 (minor 200): the state is kref-counted (the binding and every open file hold a reference), and
- * disconnect sets `disconnected` under io_mutex, which every ioctl but USBAPI_UNCHECKED_WRITE checks, as
- * usb-skeleton does.
+ * disconnect sets `disconnected` under io_mutex, which every ioctl checks, as usb-skeleton does
+ * (USBAPI_UNCHECKED + n: ioctl n without the check).
  */
 #include <linux/errno.h>
 #include <linux/fs.h>
@@ -45,7 +45,7 @@
 #define USBAPI_BULK_WAIT 15    /* usb_bulk_msg on bulk-in with no timeout: the length, or the error */
 #define USBAPI_FORGOTTEN 16    /* an URB anchored but never submitted, then usb_kill_anchored_urbs: never returns */
 #define USBAPI_CTRL_ASYNC 17   /* a control URB (usb_fill_control_urb), submitted then killed: its status */
-#define USBAPI_UNCHECKED_WRITE 18 /* USBAPI_BULK_WRITE without the disconnected check: I/O after disconnect */
+#define USBAPI_UNCHECKED 100   /* added to a command: the same without the disconnected check (I/O after disconnect) */
 
 static const struct usb_device_id usbapi_table[] = {
     {USB_DEVICE(0xfff1, 0xfff1)},
@@ -321,8 +321,8 @@ static long usbapi_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
   long rv;
 
   mutex_lock(&dev->io_mutex);
-  if (cmd == USBAPI_UNCHECKED_WRITE) /* the bug of usblcd.c before "USB: usblcd: fix I/O after disconnect" */
-    rv = usbapi_ioctl_locked(dev, USBAPI_BULK_WRITE, arg);
+  if (cmd > USBAPI_UNCHECKED) /* the bug of usblcd.c before "USB: usblcd: fix I/O after disconnect" */
+    rv = usbapi_ioctl_locked(dev, cmd - USBAPI_UNCHECKED, arg);
   else
     rv = dev->disconnected ? -ENODEV : usbapi_ioctl_locked(dev, cmd, arg);
   mutex_unlock(&dev->io_mutex);

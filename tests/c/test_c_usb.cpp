@@ -236,7 +236,7 @@ std::size_t io_after_disconnect(const scenarios::Verdict &v) {
 // from this callback." drivers/usb/core/driver.c usb_unbind_interface disables the interface's endpoints before
 // disconnect (usb_disable_interface: a submission during it fails) and re-enables them after it (usb_enable_interface,
 // or usb_set_interface to setting 0), so I/O a driver starts after an unbind is not refused: it reaches the device.
-// Ioctl 18 is ioctl 13 (a bulk-out usb_bulk_msg) without the `disconnected` check, the bug "USB: usblcd: fix I/O
+// Ioctl 113 is ioctl 13 (a bulk-out usb_bulk_msg) without the `disconnected` check, the bug "USB: usblcd: fix I/O
 // after disconnect" fixed: reported after an unbind (the message goes through: 8 bytes sent) and after an unplug (it
 // fails with -ENODEV, usb_submit_urb on a NOTATTACHED device, but the driver cannot tell the two apart). The checked
 // ioctl says -ENODEV and is never reported; a driver bound again afterwards finds the endpoints enabled.
@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(io_after_disconnect_is_reported_and_goes_through_after_an_u
   scenarios::Verdict unbound = run(kHead + R"(task app {
   fd = open /dev/usbapi0
   unbind cusb_api 1-1 => 3
-  ioctl fd 18 => 8
+  ioctl fd 113 => 8
   close fd => 0
 }
 explore random seed=1 executions=20
@@ -263,7 +263,7 @@ explore random seed=1 executions=20
   scenarios::Verdict unplugged = run(kHead + R"(task app {
   fd = open /dev/usbapi0
   unplug usb 1-1 => 0
-  ioctl fd 18 => -ENODEV
+  ioctl fd 113 => -ENODEV
   close fd => 0
 }
 explore random seed=1 executions=20
@@ -286,6 +286,27 @@ explore random seed=1 executions=20
                "unbind-checked.scn", 20);
 }
 
+// An URB a driver submitted after its unbind is still queued when the device is unplugged: drivers/usb/core/hub.c
+// usb_disconnect -> usb_disable_device disables every endpoint of the device, bound or not, so it is given back with
+// -ESHUTDOWN (usb_hcd_flush_endpoint) before the hub's reference goes. Ioctl 104 submits the interrupt-in URB without
+// the check (the device sends nothing, so it waits); 103 reads its last status. Only the submission is reported.
+BOOST_AUTO_TEST_CASE(an_urb_submitted_after_an_unbind_is_flushed_when_the_device_goes) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  scenarios::Verdict v = run(kHead + R"(task app {
+  fd = open /dev/usbapi0
+  unbind cusb_api 1-1 => 3
+  ioctl fd 104 => 0
+  unplug usb 1-1 => 0
+  ioctl fd 103 => -ESHUTDOWN
+  close fd => 0
+}
+explore random seed=1 executions=20
+)",
+                             "unbind-unplug.scn");
+  BOOST_TEST(v.result.failures.size() == 1u, failures_text(v));
+  BOOST_TEST(io_after_disconnect(v) == 1u, failures_text(v));
+}
+
 // The same two ioctls racing an unbind, every schedule within the bound: the unchecked one is reported in some
 // schedule (its message sent after disconnect returned), the checked one in none. During disconnect the endpoints are
 // disabled (-ENOENT) or the message is flushed (-ESHUTDOWN); that is allowed.
@@ -296,7 +317,7 @@ BOOST_AUTO_TEST_CASE(io_racing_an_unbind_is_reported_only_without_the_disconnect
            " => 8 | -ENODEV | -ENOENT | -ESHUTDOWN | -EBADF\n  close fd\n}\ntask hub {\n  unbind cusb_api 1-1 => "
            "3\n}\nexplore exhaustive preemptions=2\n";
   };
-  scenarios::Verdict unchecked = run(scenario(18), "race-unchecked.scn");
+  scenarios::Verdict unchecked = run(scenario(113), "race-unchecked.scn");
   BOOST_TEST(io_after_disconnect(unchecked) >= 1u, unchecked.summary);
   BOOST_TEST(io_after_disconnect(unchecked) == unchecked.result.failures.size(), failures_text(unchecked));
   scenarios::Verdict checked = run(scenario(13), "race-checked.scn");

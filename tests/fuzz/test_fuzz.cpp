@@ -148,6 +148,30 @@ BOOST_AUTO_TEST_CASE(generator_emits_every_operation) {
   BOOST_TEST(writes_with_bytes > 0u);
 }
 
+// A driver that names the ids its devices have (DriverInfo::modalias, devsim_add_c_driver's DEVICE_ID: a probe that
+// checks the product, as usblcd.c's does) is plugged with them, in the case's devices and in its plug operations; one
+// that does not is plugged with its name.
+BOOST_AUTO_TEST_CASE(devices_are_plugged_with_the_drivers_ids) {
+  drivers::DriverInfo with_ids = *drivers::find_driver("cusb_skel_fixed");
+  BOOST_TEST_REQUIRE(with_ids.modalias.empty());
+  with_ids.modalias = "usb:v10D2p0001";
+  std::size_t plugs = 0;
+  for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+    const scenarios::Scenario s = fuzz::generate(with_ids, seed);
+    BOOST_TEST_REQUIRE(s.devices.size() == 1u);
+    BOOST_TEST(s.devices.front().modalias == "usb:v10D2p0001");
+    for (const scenarios::Task& t : s.tasks)
+      for (const scenarios::Op& op : t.ops)
+        if (op.kind == scenarios::OpKind::Plug) {
+          ++plugs;
+          BOOST_TEST(op.c == "usb:v10D2p0001");
+        }
+    BOOST_TEST(fuzz::generate(*drivers::find_driver("cusb_skel_fixed"), seed).devices.front().modalias ==
+               "cusb_skel_fixed");
+  }
+  BOOST_TEST(plugs > 0u);
+}
+
 // munmap of a descriptor with no mapping: the kernel finds no VMA and unmaps nothing, so no file reference
 // goes (-EBADF when the unplug won and the open failed). Kernel: mm/nommu.c do_munmap (no VMA: -EINVAL); mm/mmap.c
 // do_munmap and mm/vma.c do_vmi_munmap (the MAP_FAILED a program that never mapped holds is not page aligned: -EINVAL).
