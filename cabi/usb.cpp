@@ -819,6 +819,7 @@ int submit_locked(struct urb* urb, const char* file, int line, const char* func,
     // Documentation/driver-api/usb/callbacks.rst, disconnect: "You are not allowed any IO to a device after
     // returning from this callback." Reported whether the device is unplugged (the submission fails with -ENODEV)
     // or only unbound (it goes through, to a device another driver may own next): the driver cannot tell the two.
+    // LIFETIME: the usb_driver is in its module's data segment; a module copy is never unmapped (cabi/module.cpp).
     const std::string name = d->disconnected->name != nullptr ? d->disconnected->name : "?";
     cabi::report_at(cabi::kIoAfterDisconnect,
                     "USB I/O after disconnect in " + sim::site_function(site) + ": driver " + name +
