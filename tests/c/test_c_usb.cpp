@@ -230,6 +230,14 @@ std::size_t io_after_disconnect(const scenarios::Verdict &v) {
     if (f.report.kind == "io-after-disconnect") ++n;
   return n;
 }
+
+// Runs `tasks` (20 random executions) and expects one distinct report: the io-after-disconnect one.
+scenarios::Verdict expect_io_after_disconnect(const std::string &tasks, const std::string &name) {
+  scenarios::Verdict v = run(kHead + tasks + "explore random seed=1 executions=20\n", name);
+  BOOST_TEST(v.result.failures.size() == 1u, name << ":\n" << failures_text(v));
+  BOOST_TEST(io_after_disconnect(v) == 1u, name << ":\n" << failures_text(v));
+  return v;
+}
 }  // namespace
 
 // Documentation/driver-api/usb/callbacks.rst, disconnect: "You are not allowed any IO to a device after returning
@@ -242,17 +250,14 @@ std::size_t io_after_disconnect(const scenarios::Verdict &v) {
 // ioctl says -ENODEV and is never reported; a driver bound again afterwards finds the endpoints enabled.
 BOOST_AUTO_TEST_CASE(io_after_disconnect_is_reported_and_goes_through_after_an_unbind) {
   BOOST_TEST_REQUIRE(kRegistered);
-  scenarios::Verdict unbound = run(kHead + R"(task app {
+  scenarios::Verdict unbound = expect_io_after_disconnect(R"(task app {
   fd = open /dev/usbapi0
   unbind cusb_api 1-1 => 3
   ioctl fd 113 => 8
   close fd => 0
 }
-explore random seed=1 executions=20
 )",
-                                   "unbind-io.scn");
-  BOOST_TEST(unbound.result.failures.size() == 1u, failures_text(unbound));
-  BOOST_TEST(io_after_disconnect(unbound) == 1u, failures_text(unbound));
+                                                          "unbind-io.scn");
   if (!unbound.result.failures.empty()) {
     const sim::Report &r = unbound.result.failures.front().report;
     BOOST_TEST(r.headline.find("driver usbapi submitted an URB after its disconnect() returned") != std::string::npos,
@@ -260,17 +265,14 @@ explore random seed=1 executions=20
     BOOST_TEST(!r.fatal);
   }
 
-  scenarios::Verdict unplugged = run(kHead + R"(task app {
+  expect_io_after_disconnect(R"(task app {
   fd = open /dev/usbapi0
   unplug usb 1-1 => 0
   ioctl fd 113 => -ENODEV
   close fd => 0
 }
-explore random seed=1 executions=20
 )",
-                                     "unplug-io.scn");
-  BOOST_TEST(unplugged.result.failures.size() == 1u, failures_text(unplugged));
-  BOOST_TEST(io_after_disconnect(unplugged) == 1u, failures_text(unplugged));
+                             "unplug-io.scn");
 
   expect_clean(R"(task app {
   fd = open /dev/usbapi0
@@ -292,7 +294,7 @@ explore random seed=1 executions=20
 // the check (the device sends nothing, so it waits); 103 reads its last status. Only the submission is reported.
 BOOST_AUTO_TEST_CASE(an_urb_submitted_after_an_unbind_is_flushed_when_the_device_goes) {
   BOOST_TEST_REQUIRE(kRegistered);
-  scenarios::Verdict v = run(kHead + R"(task app {
+  expect_io_after_disconnect(R"(task app {
   fd = open /dev/usbapi0
   unbind cusb_api 1-1 => 3
   ioctl fd 104 => 0
@@ -300,11 +302,8 @@ BOOST_AUTO_TEST_CASE(an_urb_submitted_after_an_unbind_is_flushed_when_the_device
   ioctl fd 103 => -ESHUTDOWN
   close fd => 0
 }
-explore random seed=1 executions=20
 )",
                              "unbind-unplug.scn");
-  BOOST_TEST(v.result.failures.size() == 1u, failures_text(v));
-  BOOST_TEST(io_after_disconnect(v) == 1u, failures_text(v));
 }
 
 // The same two ioctls racing an unbind, every schedule within the bound: the unchecked one is reported in some
