@@ -187,6 +187,13 @@ CUsbState& ustate() {
   return sim::machine_state<CUsbState>();
 }
 
+// The simulator's C USB device records alive on this thread, in all its worlds (a world runs on one thread): at 0
+// device_gone has none to find and need not make the state to look (every unplug of a C++ driver's device would).
+// INVARIANT: counted up when usb_dev_of makes a record and down only at that record's release, so it is never 0
+// while a record of this thread's worlds exists (a world torn down without releasing its records only leaves it
+// higher: the slower path, never a skipped flush).
+thread_local std::size_t t_sim_records = 0;
+
 // A scheduling point on `object` (the simulator's; nothing natively, where the guard orders the steps).
 void point(const void* object, const sim::Site& site) {
   if (sim::World* w = sim_world()) w->yield(sim::EventKind::Sync, object, site);
@@ -300,6 +307,7 @@ CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Si
     c->udev.devnum = st.next_devnum++;
     d = &st.devices[&bd];
     d->c = c;
+    if (sim_world() != nullptr) ++t_sim_records;
     st.by_udev[&c->udev] = &bd;
     st.by_intf[&c->intf] = &bd;
   }
@@ -312,6 +320,7 @@ CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Si
       s.by_intf.erase(&c->intf);
       s.devices.erase(&dev);
       s.fifo.erase(&dev);
+      if (sim_world() != nullptr && t_sim_records > 0) --t_sim_records;
     }
     c_kfree(c, sim::Site::current());
   });
@@ -512,6 +521,7 @@ void disable_interface(bus::Device& bd, CUsbDev& d, const sim::Site& site) {
 // without one, URBs submitted after an unbind (io-after-disconnect) are still there, and the hub's put must not
 // free the device under them.
 void device_gone(bus::Device& bd, const sim::Site& site) {
+  if (sim_world() != nullptr && t_sim_records == 0) return;
   CUsbDev* d = nullptr;
   {
     bus::HostGuard guard;
