@@ -40,7 +40,9 @@ __attribute__((visibility(\"default\"))) struct module __this_module = {.name = 
   target_include_directories(${target} PRIVATE ${DEVSIM_C_INCLUDE_DIR})
   target_compile_definitions(${target} PRIVATE ${arg_DEFINES})
   # -fexceptions: unwind tables, so the simulator can unwind a task cancelled inside the driver (TaskCancelled).
-  target_compile_options(${target} PRIVATE -fno-omit-frame-pointer -fexceptions)
+  # -g whatever the build type: reports name the driver's functions and lines from the module's debug information
+  # (without it, out of tree with no CMAKE_BUILD_TYPE, a report's stack lost every driver frame).
+  target_compile_options(${target} PRIVATE -fno-omit-frame-pointer -fexceptions -g)
   if(NOT arg_SANITIZER_ONLY)
     target_link_libraries(${target} PRIVATE devsim::instrumented)
   endif()

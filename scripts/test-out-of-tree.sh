@@ -21,5 +21,10 @@ cmake --build "$work/my-c-driver/build"
 # SIGPIPE (exit 141) whenever the match comes before the last buffer.
 listed="$("$work/my-c-driver/build/my-devsim" list)"
 grep -q "my_tally" <<<"$listed"
-"$work/my-c-driver/build/my-devsim" run "$work/my-c-driver/my-tally-unload.scn"
+c_report="$("$work/my-c-driver/build/my-devsim" run "$work/my-c-driver/my-tally-unload.scn")"
+echo "$c_report"
+# The report's stack has the driver's frame, symbolised from the module's own debug information whatever the
+# out-of-tree build type (devsim_add_c_driver compiles modules with -g): the caller of the mutex_lock that found the
+# freed mutex. Without it the walk skips from the kernel's frames to the cdev core's.
+grep -A1 '^ __devsim_mutex_lock ' <<<"$c_report" | grep -Eq '^ tally_ioctl \(.*my_tally\.c:[0-9]+\)$'
 echo "out-of-tree C driver: built against the installed package's linux/*.h, and its scenario found the bug"
