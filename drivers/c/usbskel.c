@@ -5,8 +5,8 @@
  * copies what the device sent; write() copies the user's bytes into a buffer and sends them with a bulk-out URB,
  * whose completion frees the buffer and counts the bytes.
  *
- * Built twice.
- *  - USBSKEL_FIXED unset: the buggy variant, the disconnect race fixed across drivers/usb/misc in 2019. The state is
+ * Built three times.
+ *  - neither defined: the buggy variant, the disconnect race fixed across drivers/usb/misc in 2019. The state is
  *    freed in disconnect() whatever files are open: open() only counts openers (the count is never consulted), and
  *    read(), write() and release() trust file->private_data. A file opened before the unplug and used after it (a
  *    read, a write, or just the close) uses freed memory.
@@ -15,6 +15,10 @@
  *    race with usb_deregister_dev); disconnect() sets `disconnected` and clears `interface` under io_mutex, which
  *    read() and write() check under the same mutex, kills the interrupt-in URB and drops the binding's reference;
  *    release() drops the file's.
+ *  - USBSKEL_IO_AFTER_DISCONNECT=1: the fixed variant's lifetime rules without its `disconnected` checks, the bug
+ *    "USB: usblcd: fix I/O after disconnect" fixed: read() and write() of a file opened before an unbind still
+ *    submit URBs to the device after disconnect() returned (Documentation/driver-api/usb/callbacks.rst: "You are
+ *    not allowed any IO to a device after returning from this callback").
  */
 #define pr_fmt(fmt) "usbskel: " fmt
 
@@ -30,6 +34,10 @@
 #include <linux/uaccess.h>
 #include <linux/usb.h>
 #include <linux/wait.h>
+
+#if defined(USBSKEL_FIXED) || defined(USBSKEL_IO_AFTER_DISCONNECT)
+#define USBSKEL_KREF 1 /* the state is kref-counted: the binding and every open file hold a reference */
+#endif
 
 #define USBSKEL_VENDOR_ID 0xfff0
 #define USBSKEL_PRODUCT_ID 0xfff0
@@ -130,7 +138,7 @@ static int usbskel_open(struct inode *inode, struct file *file) {
   if (!interface) return -ENODEV;
   dev = usb_get_intfdata(interface);
   if (!dev) return -ENODEV;
-#ifdef USBSKEL_FIXED
+#ifdef USBSKEL_KREF
   kref_get(&dev->kref); /* the file's reference: usb_open holds minor_rwsem, so disconnect has not begun */
 #else
   dev->open_count++;
@@ -143,7 +151,7 @@ static int usbskel_release(struct inode *inode, struct file *file) {
   struct usb_skel *dev = file->private_data;
 
   (void)inode;
-#ifdef USBSKEL_FIXED
+#ifdef USBSKEL_KREF
   kref_put(&dev->kref, usbskel_delete);
 #else
   mutex_lock(&dev->io_mutex);
@@ -331,7 +339,7 @@ static void usbskel_disconnect(struct usb_interface *interface) {
   struct usb_skel *dev = usb_get_intfdata(interface);
 
   usb_deregister_dev(interface, &usbskel_class); /* no open reaches the driver from here on */
-#ifdef USBSKEL_FIXED
+#ifdef USBSKEL_KREF
   mutex_lock(&dev->io_mutex);
   dev->disconnected = true;
   dev->interface = NULL;
