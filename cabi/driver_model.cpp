@@ -374,19 +374,21 @@ int __devsim_devm_add_action(struct device* dev, void (*action)(void*), void* da
 
 int __devsim_dev_printk(const char* level, const struct device* dev, const char* fmt, ...) {
   const sim::Site site = sim::Site::current();
-  std::string prefix = "(NULL device *): ";
+  // LIFETIME: no heap object lives across the reads of `dev` below: a bad pointer there (a driver's dev_err on
+  // &p->interface->dev with interface NULL) faults, and a faulting task's frames are abandoned, not unwound.
+  char prefix[128] = "(NULL device *): ";
   if (dev != nullptr) {
     // dev_printk reads the device: its driver's and its own name (a freed device is a use-after-free).
     cabi::kernel_touch(dev, sizeof *dev, false, site);
     const char* name = dev->init_name != nullptr ? dev->init_name : dev->__devsim_name;
-    prefix = std::string(name != nullptr ? name : "?") + ": ";
+    std::snprintf(prefix, sizeof prefix, "%s: ", name != nullptr ? name : "?");
   }
   char text[512];
   va_list ap;
   va_start(ap, fmt);
   std::vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  return __devsim_printk("%s%s%s", level, prefix.c_str(), text);
+  return __devsim_printk("%s%s%s", level, prefix, text);
 }
 
 void* __devsim_class_create(const char* name, const char* file, int line, const char* func) {
