@@ -28,3 +28,15 @@ echo "$c_report"
 # freed mutex. Without it the walk skips from the kernel's frames to the cdev core's.
 grep -A1 '^ __devsim_mutex_lock ' <<<"$c_report" | grep -Eq '^ tally_ioctl \(.*my_tally\.c:[0-9]+\)$'
 echo "out-of-tree C driver: built against the installed package's linux/*.h, and its scenario found the bug"
+# A malformed DEVICE_ID (three hex digits of product) is a configure-time error naming the driver and the value.
+cp -r examples/my-c-driver "$work/bad-device-id"
+sed -i 's/^devsim_add_c_driver(NAME my_tally /devsim_add_c_driver(NAME my_tally BUS usb DEVICE_ID usb:v10D2p001 /' \
+  "$work/bad-device-id/CMakeLists.txt"
+grep -q 'DEVICE_ID usb:v10D2p001' "$work/bad-device-id/CMakeLists.txt"
+if bad="$(cmake -S "$work/bad-device-id" -B "$work/bad-device-id/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" 2>&1)"; then
+  echo "a malformed DEVICE_ID was accepted"
+  exit 1
+fi
+grep -q "devsim_add_c_driver(my_tally): DEVICE_ID is a USB device's ids" <<<"$bad"
+grep -q "'usb:v10D2p001'" <<<"$bad"
+echo "out-of-tree C driver: a malformed DEVICE_ID is refused at configure time"
