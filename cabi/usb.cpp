@@ -420,7 +420,7 @@ void usb_hcd_giveback_urb_irq(struct urb* urb, int status, const sim::Site& rais
 // usb_hcd_giveback_urb(): the URB's transfer is over with `status`; its completion runs on the controller's
 // interrupt, in a task of its own (natively on an interrupt CPU). Under the guard.
 // LIFETIME (native): the completion holds the URB's use count until its last step on the machine, so whoever ends
-// the machine (unplug: usb_disable_interface waits for it) waits for it.
+// the machine (natively usb_disable_interface waits for every completion of the device) waits for it.
 void giveback(struct urb* urb, int status, const sim::Site& site) {
   ustate().urbs[urb].queued = false;
   sim::World* w = sim_world();
@@ -485,7 +485,13 @@ const bool kSendHookInstalled = [] {
 }();
 
 // usb_disable_interface() (drivers/usb/core/message.c) on every endpoint: queued URBs are given back with
-// -ESHUTDOWN (usb_hcd_flush_endpoint), and the caller waits until no URB of the device is in flight.
+// -ESHUTDOWN, then the caller waits for the URBs still on an endpoint's queue (drivers/usb/core/hcd.c
+// usb_hcd_flush_endpoint: while ep->urb_list is not empty, usb_kill_urb on its last URB). An URB whose giveback
+// began is off the queue already (the host controller driver calls usb_hcd_unlink_urb_from_ep before
+// usb_hcd_giveback_urb, which with HCD_BH only queues the completion for a tasklet): the flush does not wait for
+// that completion, which may run during and after the driver's disconnect(). A driver that must know its
+// completions are over kills or poisons its URBs in disconnect (usb_kill_urb waits for use_count, not the queue).
+// Natively the caller waits for every completion of the device (the machine must outlive them).
 void disable_interface(bus::Device& bd, CUsbDev& d, const sim::Site& site) {
   bus::HostGuard guard;
   d.enabled = false;
@@ -496,22 +502,31 @@ void disable_interface(bus::Device& bd, CUsbDev& d, const sim::Site& site) {
       giveback(urb, -bus::kESHUTDOWN, site);
     }
   }
-  const auto find_busy = [&bd]() -> CUrb* {
-    CUrb* busy = nullptr;
-    for (auto& [urb, u] : ustate().urbs)
-      if (u.use_count > 0 && u.dev == &bd) busy = &u;
-    return busy;
-  };
-  if (sim::World* w = sim_world()) {
-    while (CUrb* busy = find_busy())
-      w->block(busy, "usb_hcd_flush_endpoint", site);
-  } else {
-    guard.wait([&] { return find_busy() == nullptr; });
+  sim::World* w = sim_world();
+  if (w == nullptr) {
+    guard.wait([&bd] {
+      for (auto& [urb, u] : ustate().urbs)
+        if (u.use_count > 0 && u.dev == &bd) return false;
+      return true;
+    });
+    return;
   }
-  // Every completion of the device returned before this point, whether the wait slept or found use_count at 0
-  // already: each one happens before what the caller does next (the kernel's wait_event re-reads use_count
-  // after the handler's atomic_dec and wake_up, drivers/usb/core/hcd.c usb_hcd_flush_endpoint /
-  // __usb_hcd_giveback_urb). Block() orders only a wait that slept.
+  // The host controller's completions run meanwhile: a giveback may start (and leave the queue) before the flush
+  // looks at the queue, as on another CPU.
+  point(&d, site);
+  const auto find_linked = [&bd]() -> CUrb* {
+    for (auto& [urb, u] : ustate().urbs)
+      if (u.linked && u.use_count > 0 && u.dev == &bd) return &u;
+    return nullptr;
+  };
+  while (CUrb* u = find_linked()) {
+    while (u->use_count > 0)
+      w->block(u, "usb_hcd_flush_endpoint", site);  // usb_kill_urb: until it returned
+  }
+  // Every completion of the device that returned (its wake after use_count's decrement) happens before what the
+  // caller does next, whether the flush waited for it or it was over before; one still running does not (the
+  // acquire takes only what its URB released). The kernel's wait_event re-reads use_count after the handler's
+  // atomic_dec and wake_up; block() orders only a wait that slept.
   for (auto& [urb, u] : ustate().urbs)
     if (u.dev == &bd) happens_after(&u);
 }

@@ -12,9 +12,11 @@
  *    read, a write, or just the close) uses freed memory.
  *  - USBSKEL_FIXED=1: usb-skeleton's lifetime rules. The state is kref-counted: the binding holds one reference
  *    and every open file one (taken in open(), which usb_open runs under the USB core's minor_rwsem, so it cannot
- *    race with usb_deregister_dev); disconnect() sets `disconnected` and clears `interface` under io_mutex, which
- *    read() and write() check under the same mutex, kills the interrupt-in URB and drops the binding's reference;
- *    release() drops the file's.
+ *    race with usb_deregister_dev); disconnect() sets `disconnected` under io_mutex, which read() and write()
+ *    check under the same mutex, kills the interrupt-in URB and the write URBs still in flight
+ *    (anchored to `submitted`: the USB core's flush before disconnect() does not wait for a completion already
+ *    under way, drivers/usb/core/hcd.c usb_hcd_flush_endpoint) and drops the binding's reference; release() drops
+ *    the file's.
  *  - USBSKEL_IO_AFTER_DISCONNECT=1: the fixed variant's lifetime rules without its `disconnected` checks, the bug
  *    "USB: usblcd: fix I/O after disconnect" fixed: read() and write() of a file opened before an unbind still
  *    submit URBs to the device after disconnect() returned (Documentation/driver-api/usb/callbacks.rst: "You are
@@ -51,7 +53,7 @@ MODULE_DEVICE_TABLE(usb, usbskel_table);
 
 struct usb_skel {
   struct usb_device *udev;
-  struct usb_interface *interface; /* NULL once disconnected (fixed variant) */
+  struct usb_interface *interface; /* a reference (usb_get_intf): completion handlers print through it */
   struct urb *int_in_urb;
   unsigned char *int_in_buffer;
   size_t int_in_size;
@@ -69,6 +71,7 @@ struct usb_skel {
   bool disconnected;
   int open_count;
   wait_queue_head_t int_in_wait;
+  struct usb_anchor submitted; /* write URBs in flight (the kref-counted variants) */
 };
 
 static struct usb_driver usbskel_driver;
@@ -77,6 +80,7 @@ static void usbskel_delete(struct kref *kref) {
   struct usb_skel *dev = container_of(kref, struct usb_skel, kref);
 
   usb_free_urb(dev->int_in_urb);
+  usb_put_intf(dev->interface);
   usb_put_dev(dev->udev);
   kfree(dev->int_in_buffer);
   kfree(dev);
@@ -258,9 +262,15 @@ static ssize_t usbskel_write(struct file *file, const char __user *user_buffer, 
 #endif
   usb_fill_bulk_urb(urb, dev->udev, usb_sndbulkpipe(dev->udev, dev->bulk_out_endpointAddr), buf, (int)writesize,
                     usbskel_write_callback, dev);
+#ifdef USBSKEL_KREF
+  usb_anchor_urb(urb, &dev->submitted);
+#endif
   rv = usb_submit_urb(urb, GFP_KERNEL);
   mutex_unlock(&dev->io_mutex);
   if (rv) {
+#ifdef USBSKEL_KREF
+    usb_unanchor_urb(urb);
+#endif
     kfree(buf);
     usb_free_urb(urb);
     return rv == -ENODEV ? rv : -EIO;
@@ -309,8 +319,9 @@ static int usbskel_probe(struct usb_interface *interface, const struct usb_devic
   mutex_init(&dev->io_mutex);
   spin_lock_init(&dev->err_lock);
   init_waitqueue_head(&dev->int_in_wait);
+  init_usb_anchor(&dev->submitted);
   dev->udev = usb_get_dev(interface_to_usbdev(interface));
-  dev->interface = interface;
+  dev->interface = usb_get_intf(interface);
   dev->int_in_endpointAddr = int_in->bEndpointAddress;
   dev->int_in_interval = int_in->bInterval;
   dev->bulk_out_endpointAddr = bulk_out->bEndpointAddress;
@@ -342,9 +353,9 @@ static void usbskel_disconnect(struct usb_interface *interface) {
 #ifdef USBSKEL_KREF
   mutex_lock(&dev->io_mutex);
   dev->disconnected = true;
-  dev->interface = NULL;
   mutex_unlock(&dev->io_mutex);
   usb_kill_urb(dev->int_in_urb);
+  usb_kill_anchored_urbs(&dev->submitted); /* a completion under way too: it may be the last to touch `dev` */
   kref_put(&dev->kref, usbskel_delete); /* the binding's reference: open files keep theirs */
 #else
   /* The state goes with the device, open files or not. */

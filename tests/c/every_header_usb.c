@@ -45,6 +45,7 @@
 #define USBAPI_BULK_WAIT 15    /* usb_bulk_msg on bulk-in with no timeout: the length, or the error */
 #define USBAPI_FORGOTTEN 16    /* an URB anchored but never submitted, then usb_kill_anchored_urbs: never returns */
 #define USBAPI_CTRL_ASYNC 17   /* a control URB (usb_fill_control_urb), submitted then killed: its status */
+#define USBAPI_NO_KILL 18      /* disconnect leaves the interrupt-in URB to the USB core's flush (the bug): 0 */
 #define USBAPI_UNCHECKED 100   /* added to a command: the same without the disconnected check (I/O after disconnect) */
 
 static const struct usb_device_id usbapi_table[] = {
@@ -70,6 +71,7 @@ struct usbapi {
   struct kref kref;
   struct mutex io_mutex;
   bool disconnected;
+  bool no_kill; /* disconnect does not kill the interrupt-in URB (USBAPI_NO_KILL) */
 };
 
 static struct usb_driver usbapi_driver;
@@ -311,6 +313,9 @@ static long usbapi_ioctl_locked(struct usbapi *dev, unsigned int cmd, unsigned l
       kfree(dr);
       return rv;
     }
+    case USBAPI_NO_KILL:
+      dev->no_kill = true;
+      return 0;
     default:
       return -ENOTTY;
   }
@@ -398,12 +403,14 @@ error:
 
 static void usbapi_disconnect(struct usb_interface *interface) {
   struct usbapi *dev = usb_get_intfdata(interface);
+  bool no_kill;
 
   usb_deregister_dev(interface, &usbapi_class);
   mutex_lock(&dev->io_mutex);
   dev->disconnected = true;
+  no_kill = dev->no_kill;
   mutex_unlock(&dev->io_mutex);
-  usb_kill_urb(dev->int_urb);
+  if (!no_kill) usb_kill_urb(dev->int_urb);
   usb_kill_anchored_urbs(&dev->submitted);
   usb_scuttle_anchored_urbs(&dev->submitted);
   kref_put(&dev->kref, usbapi_delete);
