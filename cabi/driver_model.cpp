@@ -373,7 +373,9 @@ int __devsim_devm_add_action(struct device* dev, void (*action)(void*), void* da
 }
 
 int __devsim_dev_printk(const char* level, const struct device* dev, const char* fmt, ...) {
-  const sim::Site site = sim::Site::current();
+  // Named as the kernel's function (drivers/base/core.c), which a report's headline names: a bad `dev` is a fault in
+  // dev_printk, called by the driver's frame below it.
+  const sim::Site site = cabi::c_site(__FILE__, __LINE__, "dev_printk");
   // LIFETIME: no heap object lives across the reads of `dev` below: a bad pointer there (a driver's dev_err on
   // &p->interface->dev with interface NULL) faults, and a faulting task's frames are abandoned, not unwound.
   char prefix[128] = "(NULL device *): ";

@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "bus/cdev.hpp"
 #include "bus/errno.hpp"
@@ -339,6 +341,40 @@ const char* wait_name(int task_state) {
   return "wait_event";
 }
 
+// A task's sleep being set up: between prepare_to_wait (or set_current_state) and schedule_timeout or finish_wait.
+// The queue (null for a sleep on no queue), its wake-up count at the prepare, the task state.
+struct PreparedWait {
+  struct wait_queue_head* wq = nullptr;
+  unsigned long token = 0;
+  int state = TASK_RUNNING;
+};
+// The simulator's, per task of the machine; natively each task is a thread and has its own.
+struct PreparedWaits {
+  std::unordered_map<sim::TaskId, PreparedWait> by_task;
+};
+thread_local PreparedWait t_native_prepared;
+
+PreparedWait& prepared_wait() {
+  if (sim::World* w = sim_world()) return sim::machine_state<PreparedWaits>().by_task[w->current_task()];
+  return t_native_prepared;
+}
+// What the task prepared, and it is running again (schedule() returns, or finish_wait).
+PreparedWait take_prepared_wait() {
+  PreparedWait p;
+  if (sim::World* w = sim_world()) {
+    auto& by_task = sim::machine_state<PreparedWaits>().by_task;
+    if (auto it = by_task.find(w->current_task()); it != by_task.end()) {
+      p = it->second;
+      by_task.erase(it);
+    }
+    w->set_running();
+    return p;
+  }
+  p = t_native_prepared;
+  t_native_prepared = PreparedWait{};
+  return p;
+}
+
 }  // namespace
 }  // namespace devsim::cabi
 
@@ -566,6 +602,92 @@ void __devsim_wake_up(struct wait_queue_head* wq, const char* file, int line, co
   w->touch(wq, true);
   __atomic_fetch_add(&wq->__devsim_wakeups, 1ul, __ATOMIC_RELEASE);
   w->wake_all(wq, site);
+}
+
+// The open-coded wait (include/linux/wait.h prepare_to_wait/finish_wait, kernel/time/sleep_timeout.c
+// schedule_timeout). Unlike wait_event's prepare, prepare_to_wait itself may be called in atomic context (it only
+// queues the task under the queue's lock): the sleep is schedule_timeout's.
+void __devsim_prepare_to_wait_entry(struct wait_queue_head* wq, struct wait_queue_entry*, int task_state,
+                                    const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (sim::World* w = cabi::sim_world()) {
+    w->yield(sim::EventKind::Sync, wq, site);  // checks the queue (freed: use-after-free)
+    w->touch(wq, false);
+    w->set_not_running(site);
+  }
+  cabi::prepared_wait() = cabi::PreparedWait{wq, __atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE), task_state};
+}
+
+void __devsim_finish_wait_entry(struct wait_queue_head*, struct wait_queue_entry*, const char*, int, const char*) {
+  cabi::take_prepared_wait();
+}
+
+void __devsim_set_current_state(int task_state, const char* file, int line, const char* func) {
+  if (task_state == TASK_RUNNING) {
+    cabi::take_prepared_wait();
+    return;
+  }
+  if (sim::World* w = cabi::sim_world()) w->set_not_running(c_site(file, line, func));
+  cabi::prepared_wait() = cabi::PreparedWait{nullptr, 0, task_state};
+}
+
+int default_wake_function(struct wait_queue_entry*, unsigned, int, void*) {
+  return 1;
+}
+int autoremove_wake_function(struct wait_queue_entry*, unsigned, int, void*) {
+  return 1;
+}
+
+long __devsim_schedule_timeout(long timeout, const char* file, int line, const char* func) {
+  constexpr long kMaxScheduleTimeout = __LONG_MAX__;  // MAX_SCHEDULE_TIMEOUT (LONG_MAX)
+  constexpr sim::Nanos kJiffy = 1'000'000;            // HZ is 1000
+  const sim::Site site = c_site(file, line, func);
+  const cabi::PreparedWait p = cabi::take_prepared_wait();
+  sim::World* w = cabi::sim_world();
+  if (p.state == TASK_RUNNING) {  // schedule() of a running task: others may run, no time passes
+    if (w != nullptr) w->yield(sim::EventKind::Yield, nullptr, site);
+    return timeout;
+  }
+  cabi::might_sleep("schedule_timeout", site);
+  if (timeout < 0) return 0;  // "schedule_timeout: wrong timeout value": no sleep
+  // Others run between the caller's test of its condition and the sleep (a waker on another CPU): a wake-up there
+  // is the one the token catches.
+  if (w != nullptr) w->yield(sim::EventKind::Yield, nullptr, site);
+  const sim::WaitMode mode = cabi::wait_mode(p.state);
+  // A pending signal the state accepts keeps the task running (kernel/sched/core.c signal_pending_state).
+  const bool signalled = mode == sim::WaitMode::Interruptible ? devsim::core::signal_pending()
+                         : mode == sim::WaitMode::Killable    ? devsim::core::fatal_signal_pending()
+                                                              : false;
+  const auto woken = [&p] {
+    return p.wq != nullptr && __atomic_load_n(&p.wq->__devsim_wakeups, __ATOMIC_ACQUIRE) != p.token;
+  };
+  if (signalled || woken()) return timeout;
+  // A sleep on no queue: nothing wakes this channel, only the time or a signal ends it.
+  static const char kNoQueue = 0;
+  const void* channel = p.wq != nullptr ? static_cast<const void*>(p.wq) : &kNoQueue;
+  if (w != nullptr) {
+    const sim::Nanos start = w->now();
+    std::optional<sim::Nanos> bound;
+    if (timeout != kMaxScheduleTimeout) bound = static_cast<sim::Nanos>(timeout) * kJiffy;
+    const sim::WaitResult r = w->block_wait(channel, "schedule_timeout", mode, bound, site);
+    if (timeout == kMaxScheduleTimeout) return timeout;
+    if (r == sim::WaitResult::TimedOut) return 0;
+    const long left = timeout - static_cast<long>((w->now() - start) / kJiffy);
+    return left > 0 ? left : 0;
+  }
+  // Natively: a wake-up of the queue (any wake-up notifies the guard's condition) or the time; an unbounded sleep
+  // also ends on a signal the state accepts.
+  if (timeout == kMaxScheduleTimeout) {
+    bus::HostSignalWait wait(mode);
+    wait.wait(woken);
+    return timeout;
+  }
+  bus::HostGuard guard;
+  const auto start = std::chrono::steady_clock::now();
+  if (!guard.wait_for(std::chrono::milliseconds(timeout), woken)) return 0;
+  const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  const long left = timeout - static_cast<long>(spent.count());
+  return left > 0 ? left : 0;
 }
 
 int __devsim_signal_pending(void) {

@@ -811,9 +811,13 @@ int submit_locked(struct urb* urb, const char* file, int line, const char* func,
 }  // namespace
 
 int __devsim_usb_submit_urb(struct urb* urb, gfp_t mem_flags, const char* file, int line, const char* func) {
-  (void)mem_flags;
   const sim::Site site = c_site(file, line, func);
   if (urb == nullptr) return -bus::kEINVAL;
+  // The host controller driver allocates with the caller's flags (drivers/usb/host/xhci.c xhci_urb_enqueue,
+  // ehci-q.c qh_urb_transaction), so mem_flags follows kmalloc's rule, as usb_submit_urb's kerneldoc says
+  // (drivers/usb/core/urb.c: GFP_ATOMIC in a completion handler, under a spinlock, or when current->state is not
+  // TASK_RUNNING).
+  sim::might_alloc(static_cast<sim::gfp_t>(mem_flags), site, "usb_submit_urb");
   cabi::point(urb, site);
   if (!cabi::kernel_touch(urb, sizeof *urb, true, site)) return -bus::kEINVAL;
   if (urb->complete == nullptr) return -bus::kEINVAL;

@@ -127,13 +127,17 @@ constexpr void (*destroyer())(void*) {
 
 // might_alloc() (include/linux/sched/mm.h), called by every slab allocation (mm/slub.c slab_pre_alloc_hook): an
 // allocation that may sleep (gfpflags_allow_blocking: GFP_KERNEL, GFP_NOIO, GFP_NOFS) in atomic context is
-// "sleeping function called from invalid context", whether or not this one would have slept. GFP_ATOMIC and
-// GFP_NOWAIT are fine there. Returns false when it reported.
-inline bool might_alloc(gfp_t flags, const Site& site = Site::current()) {
+// "sleeping function called from invalid context", whether or not this one would have slept; in a task that set
+// itself not running (between prepare_to_wait and schedule) it is __might_sleep's "do not call blocking ops when
+// !TASK_RUNNING" warning. GFP_ATOMIC and GFP_NOWAIT are fine in both. `what` names the call (kmalloc, or an API
+// that allocates with the caller's flags). Returns false when it reported sleep-in-atomic.
+inline bool might_alloc(gfp_t flags, const Site& site = Site::current(), const char* what = "kmalloc") {
   if (!gfpflags_allow_blocking(flags)) return true;
   World* w = World::current();
-  if (w == nullptr || w->atomic_hold() == nullptr) return true;
-  return w->might_sleep("kmalloc(" + std::string(gfp_name(flags)) + ")", site);
+  if (w == nullptr) return true;
+  return w->might_sleep(w->atomic_hold() == nullptr ? std::string_view(what)
+                                                    : std::string(what) + "(" + std::string(gfp_name(flags)) + ")",
+                        site);
 }
 
 // Allocates a T in simulated kernel memory, move-constructed from `value` (zero-filled first with __GFP_ZERO).

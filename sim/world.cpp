@@ -30,6 +30,10 @@ void describe_fault(Report& r, TaskSite at, const TaskFault& fault) {
   r.kind = fault_kind(fault);
   std::vector<StackFrame> frames = symbolize(at.stack);
   std::string where = !frames.empty() ? frames.front().function : innermost_frame(fault.pc).function;
+  // The C ABI's entry points are kernel functions under a prefix (__devsim_dev_printk is dev_printk): the headline
+  // names the kernel's; the stack keeps the real frame.
+  constexpr std::string_view kAbiPrefix = "__devsim_";
+  if (where.starts_with(kAbiPrefix)) where.erase(0, kAbiPrefix.size());
   r.headline = r.kind + " in " + where;
   char line[160];
   if (r.kind == "divide-error") {
@@ -917,12 +921,15 @@ bool World::might_sleep(std::string_view operation, const Site& site) {
       r.kind = bug::kBlockingNotRunning;
       r.fatal = false;
       r.headline = "do not call blocking ops when !TASK_RUNNING: " + std::string(operation) + " in task " +
-                   task_label(current_->id) + " while it tests the condition of a wait";
+                   task_label(current_->id) + " while it is set to sleep";
       r.accessed_by = task_site(current_->id, site);
-      r.details.push_back("the task was set not running (TASK_UNINTERRUPTIBLE or TASK_INTERRUPTIBLE) at " +
-                          site_location(TaskSite{task_label(current_->id), current_->not_running_since, steps_}) +
-                          " by prepare_to_wait_event(), and tests its condition before it sleeps: use wait_woken() "
-                          "or take the lock outside the condition");
+      r.details.push_back(
+          "the task was set not running (TASK_UNINTERRUPTIBLE or TASK_INTERRUPTIBLE) at " +
+          site_location(TaskSite{task_label(current_->id), current_->not_running_since, steps_}) +
+          " (prepare_to_wait_event() before a wait_event condition, prepare_to_wait() or set_current_state()) and has "
+          "not slept since: a blocking operation sets it running again, so the wake-up its sleep waits for can be "
+          "missed. In a wait_event condition use wait_woken() or take the lock outside the condition; between "
+          "prepare_to_wait() and schedule() allocate with GFP_ATOMIC or move the call before prepare_to_wait()");
       report(std::move(r));
     }
     return true;

@@ -14,6 +14,7 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 #define noinline __attribute__((noinline))
+#define fallthrough __attribute__((__fallthrough__))
 #define __init
 #define __exit
 #define __read_mostly

@@ -81,6 +81,13 @@ unsigned long __devsim_prepare_to_wait(struct wait_queue_head *wq, int state, __
 long __devsim_wait_sleep(struct wait_queue_head *wq, unsigned long token, int state, __DEVSIM_SITE_PARAMS);
 void __devsim_finish_wait(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 void __devsim_wake_up(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
+/* open-coded waits: prepare_to_wait/finish_wait with an entry, set_current_state, schedule_timeout */
+struct wait_queue_entry;
+void __devsim_prepare_to_wait_entry(struct wait_queue_head *wq, struct wait_queue_entry *entry, int state,
+                                    __DEVSIM_SITE_PARAMS);
+void __devsim_finish_wait_entry(struct wait_queue_head *wq, struct wait_queue_entry *entry, __DEVSIM_SITE_PARAMS);
+void __devsim_set_current_state(int state, __DEVSIM_SITE_PARAMS);
+long __devsim_schedule_timeout(long timeout, __DEVSIM_SITE_PARAMS);
 int __devsim_signal_pending(void);
 int __devsim_fatal_signal_pending(void);
 

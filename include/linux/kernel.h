@@ -3,6 +3,7 @@
 #define _DEVSIM_LINUX_KERNEL_H
 
 #include "compiler.h"
+#include "errno.h"
 #include "printk.h"
 #include "string.h" /* as the kernel's headers bring it in for nearly every driver */
 #include "types.h"
@@ -52,6 +53,138 @@
 #define scnprintf(buf, size, fmt, ...) \
   __DEVSIM_NOT_TAIL(int, __devsim_snprintf((buf), (size), 1, __DEVSIM_SITE, fmt, ##__VA_ARGS__))
 #endif
+
+/*
+ * simple_strtoull and friends, kstrtoull and friends (lib/vsprintf.c, lib/kstrtox.c), inline: every byte they look at
+ * is the driver's read (an unterminated buffer read past its end is out of bounds). Base 0 takes 0x (hex) and 0
+ * (octal) prefixes, base 16 an optional 0x. The simple_ forms stop at the first non-digit and ignore overflow; the
+ * kstrto forms take one trailing newline, are -EINVAL for anything else or no digits, -ERANGE on overflow.
+ */
+#ifndef __cplusplus
+static inline int __devsim_isxdigit(char c) {
+  return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+static inline unsigned int __devsim_strto_base(const char **s, unsigned int base) {
+  const char *p = *s;
+
+  if (base == 0) {
+    if (p[0] == '0') {
+      base = ((p[1] | 0x20) == 'x' && __devsim_isxdigit(p[2])) ? 16 : 8;
+    } else {
+      base = 10;
+    }
+  }
+  if (base == 16 && p[0] == '0' && (p[1] | 0x20) == 'x') p += 2;
+  *s = p;
+  return base;
+}
+static inline int __devsim_digit(char c, unsigned int base) {
+  int v = (c >= '0' && c <= '9') ? c - '0' : ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ? (c | 0x20) - 'a' + 10 : 99;
+  return v < (int)base ? v : -1;
+}
+/* Parses digits at *s; returns the value, advances *s, sets *overflow. */
+static inline unsigned long long __devsim_strto_digits(const char **s, unsigned int base, int *overflow) {
+  unsigned long long v = 0;
+  const char *p = *s;
+  int d;
+
+  *overflow = 0;
+  while ((d = __devsim_digit(*p, base)) >= 0) {
+    if (v > (~0ULL - (unsigned long long)d) / base) *overflow = 1;
+    v = v * base + (unsigned long long)d;
+    p++;
+  }
+  *s = p;
+  return v;
+}
+static inline unsigned long long simple_strtoull(const char *cp, char **endp, unsigned int base) {
+  int overflow;
+  unsigned long long v;
+
+  base = __devsim_strto_base(&cp, base);
+  v = __devsim_strto_digits(&cp, base, &overflow);
+  if (endp) *endp = (char *)cp;
+  return v;
+}
+static inline unsigned long simple_strtoul(const char *cp, char **endp, unsigned int base) {
+  return (unsigned long)simple_strtoull(cp, endp, base);
+}
+static inline long long simple_strtoll(const char *cp, char **endp, unsigned int base) {
+  if (*cp == '-') return -(long long)simple_strtoull(cp + 1, endp, base);
+  return (long long)simple_strtoull(cp, endp, base);
+}
+static inline long simple_strtol(const char *cp, char **endp, unsigned int base) {
+  return (long)simple_strtoll(cp, endp, base);
+}
+static inline int __must_check kstrtoull(const char *s, unsigned int base, unsigned long long *res) {
+  const char *start;
+  int overflow;
+  unsigned long long v;
+
+  if (*s == '+') s++;
+  base = __devsim_strto_base(&s, base);
+  start = s;
+  v = __devsim_strto_digits(&s, base, &overflow);
+  if (s == start) return -EINVAL;
+  if (overflow) return -ERANGE;
+  if (*s == '\n') s++;
+  if (*s) return -EINVAL;
+  *res = v;
+  return 0;
+}
+static inline int __must_check kstrtoll(const char *s, unsigned int base, long long *res) {
+  unsigned long long v;
+  int rv;
+
+  if (*s == '-') {
+    rv = kstrtoull(s + 1, base, &v);
+    if (rv) return rv;
+    if (v > (unsigned long long)__LONG_LONG_MAX__ + 1) return -ERANGE;
+    *res = -(long long)v;
+    return 0;
+  }
+  rv = kstrtoull(s, base, &v);
+  if (rv) return rv;
+  if (v > (unsigned long long)__LONG_LONG_MAX__) return -ERANGE;
+  *res = (long long)v;
+  return 0;
+}
+static inline int __must_check kstrtoul(const char *s, unsigned int base, unsigned long *res) {
+  unsigned long long v;
+  int rv = kstrtoull(s, base, &v);
+
+  if (rv) return rv;
+  if (v > ~0UL) return -ERANGE;
+  *res = (unsigned long)v;
+  return 0;
+}
+static inline int __must_check kstrtouint(const char *s, unsigned int base, unsigned int *res) {
+  unsigned long long v;
+  int rv = kstrtoull(s, base, &v);
+
+  if (rv) return rv;
+  if (v > ~0U) return -ERANGE;
+  *res = (unsigned int)v;
+  return 0;
+}
+static inline int __must_check kstrtoint(const char *s, unsigned int base, int *res) {
+  long long v;
+  int rv = kstrtoll(s, base, &v);
+
+  if (rv) return rv;
+  if (v > __INT_MAX__ || v < -__INT_MAX__ - 1) return -ERANGE;
+  *res = (int)v;
+  return 0;
+}
+static inline int __must_check kstrtol(const char *s, unsigned int base, long *res) {
+  long long v;
+  int rv = kstrtoll(s, base, &v);
+
+  if (rv) return rv;
+  *res = (long)v;
+  return 0;
+}
+#endif /* !__cplusplus */
 
 #define BUILD_BUG_ON(condition) _Static_assert(!(condition), "BUILD_BUG_ON failed: " #condition)
 

@@ -49,6 +49,9 @@
 #include "kernel.h"
 #include "module.h"
 #include "pm.h"
+#ifndef __cplusplus /* sched/signal.h's `current` would rewrite the C++ side of the ABI */
+#include "sched.h"  /* as the kernel's usb.h brings in schedule_timeout and the task states */
+#endif
 #include "types.h"
 /* What a USB driver finds declared without including it, as the kernel's usb.h brings it in (through device.h,
  * fs.h, completion.h, sched.h, mutex.h, interrupt.h): the locks, the wait queues and the counting semaphore

@@ -7,7 +7,16 @@
  * The condition is tested before signals, so a wait whose condition holds succeeds with a signal pending; a signal
  * ends an interruptible wait with -ERESTARTSYS (the scenario's `signal TASK`); a task asleep in an interruptible
  * wait when nothing else can run is killed, not reported. Waiting is a sleep: under a spinlock it is reported.
- * Not modelled: exclusive waiters (every wake_up wakes every waiter: each re-tests its condition), timeouts.
+ * Not modelled: exclusive waiters (every wake_up wakes every waiter: each re-tests its condition), timeouts of the
+ * wait_event forms.
+ *
+ * The open-coded form (DEFINE_WAIT, prepare_to_wait, then schedule_timeout or schedule from sched.h, then
+ * finish_wait) is the same wait split in three: prepare_to_wait queues the task in `state` (a scheduling point; the
+ * queue in freed memory is a use-after-free), schedule_timeout sleeps unless a wake-up of that queue came since the
+ * prepare or a signal the state accepts is pending, and returns the jiffies left (0 when the time ran out); after it
+ * the task is running again. Between prepare and schedule the task is not TASK_RUNNING: a call that may sleep there
+ * is `blocking-op-not-running`, as the kernel's __might_sleep warns. The entry's `func` is never called (a wake-up
+ * wakes the task, as autoremove_wake_function does).
  */
 #ifndef _DEVSIM_LINUX_WAIT_H
 #define _DEVSIM_LINUX_WAIT_H
@@ -16,6 +25,7 @@
 #include "spinlock.h"
 #include "types.h"
 
+#define TASK_RUNNING 0x0000
 #define TASK_INTERRUPTIBLE 0x0001
 #define TASK_UNINTERRUPTIBLE 0x0002
 #define TASK_WAKEKILL 0x0100
@@ -47,6 +57,39 @@ typedef struct wait_queue_head {
 #define wait_event(wq_head, condition) ((void)__devsim_wait_event(wq_head, condition, TASK_UNINTERRUPTIBLE))
 #define wait_event_interruptible(wq_head, condition) ((int)__devsim_wait_event(wq_head, condition, TASK_INTERRUPTIBLE))
 #define wait_event_killable(wq_head, condition) ((int)__devsim_wait_event(wq_head, condition, TASK_KILLABLE))
+
+#ifndef __cplusplus /* the C++ side of the ABI uses only the queue head; list.h is C */
+#include "list.h"
+
+struct wait_queue_entry;
+typedef int (*wait_queue_func_t)(struct wait_queue_entry *wq_entry, unsigned mode, int flags, void *key);
+int default_wake_function(struct wait_queue_entry *wq_entry, unsigned mode, int flags, void *key);
+int autoremove_wake_function(struct wait_queue_entry *wq_entry, unsigned mode, int sync, void *key);
+
+struct wait_queue_entry {
+  unsigned int flags;
+  void *private;
+  wait_queue_func_t func;
+  struct list_head entry;
+};
+typedef struct wait_queue_entry wait_queue_entry_t;
+
+#define DEFINE_WAIT_FUNC(name, function) \
+  struct wait_queue_entry name = {.private = NULL, .func = function, .entry = LIST_HEAD_INIT((name).entry)}
+#define DEFINE_WAIT(name) DEFINE_WAIT_FUNC(name, autoremove_wake_function)
+#define init_wait(wait)                      \
+  do {                                       \
+    (wait)->flags = 0;                       \
+    (wait)->private = NULL;                  \
+    (wait)->func = autoremove_wake_function; \
+    INIT_LIST_HEAD(&(wait)->entry);          \
+  } while (0)
+#define prepare_to_wait(wq, entry, state) __devsim_prepare_to_wait_entry((wq), (entry), (state), __DEVSIM_SITE)
+/* Exclusive waiters are not modelled: woken like the others. */
+#define prepare_to_wait_exclusive(wq, entry, state) \
+  __devsim_prepare_to_wait_entry((wq), (entry), (state), __DEVSIM_SITE)
+#define finish_wait(wq, entry) __devsim_finish_wait_entry((wq), (entry), __DEVSIM_SITE)
+#endif /* !__cplusplus */
 
 #define wake_up(wq) __devsim_wake_up((wq), __DEVSIM_SITE)
 #define wake_up_all(wq) __devsim_wake_up((wq), __DEVSIM_SITE)

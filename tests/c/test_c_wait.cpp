@@ -15,6 +15,10 @@ void wait_case_two_reads(struct waiting *w);
 void wait_case_locked_condition(struct waiting *w);
 void wait_case_lock_after(struct waiting *w);
 void wait_case_complete(struct waiting *w);
+void wait_case_open_coded(struct waiting *w);
+void wait_case_times_out(struct waiting *w);
+void wait_case_alloc_kernel(struct waiting *w);
+void wait_case_alloc_atomic(struct waiting *w);
 }
 
 namespace sim = devsim::sim;
@@ -59,4 +63,44 @@ BOOST_AUTO_TEST_CASE(the_same_mutex_after_the_wait_is_fine) {
   BOOST_TEST(r.exhausted);
   BOOST_TEST(r.executions > 1u);
   BOOST_TEST(r.failing_executions == 0u);
+}
+
+// The open-coded form of the same wait (include/linux/wait.h prepare_to_wait/finish_wait, kernel/time/
+// sleep_timeout.c schedule_timeout): a wake-up after the prepare ends the sleep however the steps interleave (the
+// case WARNs if its 100 jiffies ran out).
+BOOST_AUTO_TEST_CASE(an_open_coded_wait_is_woken_in_every_schedule) {
+  const sim::ExploreResult r = waiter_and_completer(wait_case_open_coded);
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.executions > 1u);
+  BOOST_TEST(r.failing_executions == 0u);
+}
+
+// schedule_timeout with nobody to wake the task returns 0 once its jiffies passed (virtual time, HZ 1000), returns
+// the whole timeout at once for a running task, and schedule_timeout_uninterruptible sleeps on no queue.
+BOOST_AUTO_TEST_CASE(schedule_timeout_sleeps_its_jiffies_when_nobody_wakes_the_task) {
+  const sim::Execution e = test::run_in_task([] { wait_case_times_out(wait_case_new()); },
+                                             [] {
+                                               sim::WorldOptions o;
+                                               o.detect_leaks = false;
+                                               return o;
+                                             }());
+  BOOST_TEST((e.outcome == sim::Outcome::Completed));
+  BOOST_TEST(e.reports.empty(), (e.reports.empty() ? "" : e.reports.front().headline));
+}
+
+// A GFP_KERNEL allocation between prepare_to_wait and schedule_timeout is the kernel's __might_sleep warning
+// (kernel/sched/core.c: "do not call blocking ops when !TASK_RUNNING"; include/linux/sched/mm.h might_alloc); the
+// same with GFP_ATOMIC is fine.
+BOOST_AUTO_TEST_CASE(a_sleeping_allocation_between_prepare_and_schedule_is_a_blocking_op_while_not_running) {
+  const sim::ExploreResult kernel = waiter_and_completer(wait_case_alloc_kernel);
+  BOOST_TEST(kernel.exhausted);
+  BOOST_TEST(kernel.failing_executions == kernel.executions);
+  BOOST_TEST(test::any_report(kernel, sim::bug::kBlockingNotRunning));
+  BOOST_REQUIRE(!kernel.failures.empty());
+  BOOST_TEST(kernel.failures[0].report.headline.find("kmalloc") != std::string::npos,
+             kernel.failures[0].report.headline);
+  const sim::ExploreResult atomic = waiter_and_completer(wait_case_alloc_atomic);
+  BOOST_TEST(atomic.exhausted);
+  BOOST_TEST(atomic.executions > 1u);
+  BOOST_TEST(atomic.failing_executions == 0u);
 }

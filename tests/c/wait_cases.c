@@ -1,6 +1,9 @@
 /* The wait-queue cases tests/c/test_c_wait.cpp runs in simulated tasks: kernel C against include/linux. */
 #include <linux/compiler.h>
+#include <linux/jiffies.h>
+#include <linux/kernel.h>
 #include <linux/mutex.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
 
@@ -49,4 +52,59 @@ void wait_case_complete(struct waiting *w) {
   WRITE_ONCE(w->done, 1);
   mutex_unlock(&w->lock);
   wake_up(&w->wq);
+}
+
+/* The open-coded wait (include/linux/wait.h DEFINE_WAIT, prepare_to_wait, finish_wait; kernel/time/sleep_timeout.c
+ * schedule_timeout) for the completer, 100 jiffies at most: it must not time out (WARN_ON otherwise), whichever
+ * comes first, the completer's wake-up or the waiter's prepare. */
+void wait_case_open_coded(struct waiting *w) {
+  DEFINE_WAIT(wait);
+  long left = 100;
+
+  for (;;) {
+    prepare_to_wait(&w->wq, &wait, TASK_UNINTERRUPTIBLE);
+    if (READ_ONCE(w->done) || !left) break;
+    left = schedule_timeout(left);
+  }
+  finish_wait(&w->wq, &wait);
+  WARN_ON(!left);
+}
+
+/* Nobody wakes it: schedule_timeout returns 0 after exactly `timeout` jiffies of virtual time. */
+void wait_case_times_out(struct waiting *w) {
+  DEFINE_WAIT(wait);
+  unsigned long start = jiffies;
+  long left;
+
+  prepare_to_wait(&w->wq, &wait, TASK_INTERRUPTIBLE);
+  left = schedule_timeout(25);
+  finish_wait(&w->wq, &wait);
+  WARN_ON(left != 0);
+  WARN_ON(jiffies - start != 25);
+  /* Running again: schedule_timeout returns at once, with the whole timeout. */
+  WARN_ON(schedule_timeout(7) != 7);
+  /* A plain sleep on no queue. */
+  start = jiffies;
+  WARN_ON(schedule_timeout_uninterruptible(5) != 0);
+  WARN_ON(jiffies - start != 5);
+}
+
+/* What yurex_write did before "USB: yurex: Fix bad gfp argument": a GFP_KERNEL allocation between prepare_to_wait
+ * and schedule_timeout (the kernel's __might_sleep warns, the allocation may set the task running and the wake-up is
+ * lost). With `atomic` GFP_ATOMIC, which is the fix. */
+void wait_case_alloc_while_prepared(struct waiting *w, int atomic) {
+  DEFINE_WAIT(wait);
+  void *p;
+
+  prepare_to_wait(&w->wq, &wait, TASK_INTERRUPTIBLE);
+  p = kmalloc(8, atomic ? GFP_ATOMIC : GFP_KERNEL);
+  if (!READ_ONCE(w->done)) schedule_timeout(50);
+  finish_wait(&w->wq, &wait);
+  kfree(p);
+}
+void wait_case_alloc_kernel(struct waiting *w) {
+  wait_case_alloc_while_prepared(w, 0);
+}
+void wait_case_alloc_atomic(struct waiting *w) {
+  wait_case_alloc_while_prepared(w, 1);
 }
