@@ -30,3 +30,15 @@ int device_lock_case_count(struct counted *c) {
   if (taken) device_unlock(c->dev);
   return taken ? n : -1;
 }
+
+/* dev_err through a member of a NULL pointer (a driver's &dev->interface->dev after disconnect cleared interface):
+ * &h->dev is a near-NULL address that dev_printk reads. */
+struct holder {
+  int pad[4];
+  struct device dev;
+};
+void device_case_print_through_null(void) {
+  struct holder *h = NULL;
+
+  dev_err(&h->dev, "gone\n");
+}

@@ -16,6 +16,7 @@ struct counted;
 struct counted *device_lock_case_new(void);
 void device_lock_case_bump(struct counted *c, int locked);
 int device_lock_case_count(struct counted *c);
+void device_case_print_through_null(void);
 }
 
 namespace sim = devsim::sim;
@@ -65,4 +66,13 @@ BOOST_AUTO_TEST_CASE(device_trylock_takes_a_free_lock) {
       options);
   BOOST_TEST(e.reports.empty());
   BOOST_TEST(count == 1);
+}
+
+// A driver's dev_err on a member of a NULL pointer faults in dev_printk (drivers/base/core.c reads the device's
+// name): the report names the kernel's function, not the C ABI's entry point that stands for it.
+BOOST_AUTO_TEST_CASE(a_fault_in_dev_printk_is_named_for_the_kernel_function) {
+  sim::Execution e = sim::run_once([](sim::World &w) { w.spawn("driver", [] { device_case_print_through_null(); }); });
+  BOOST_REQUIRE(e.reports.size() == 1u);
+  BOOST_TEST(e.reports[0].kind == "null-ptr-deref");
+  BOOST_TEST(e.reports[0].headline == "null-ptr-deref in dev_printk");
 }
