@@ -358,6 +358,58 @@ PreparedWait& prepared_wait() {
   if (sim::World* w = sim_world()) return sim::machine_state<PreparedWaits>().by_task[w->current_task()];
   return t_native_prepared;
 }
+// Whether a signal the task state accepts is pending (an interruptible sleep: any; a killable one: a fatal one).
+bool signal_accepted(int task_state) {
+  const sim::WaitMode mode = wait_mode(task_state);
+  return mode == sim::WaitMode::Interruptible ? devsim::core::signal_pending()
+         : mode == sim::WaitMode::Killable    ? devsim::core::fatal_signal_pending()
+                                              : false;
+}
+
+// kernel/time/sleep_timeout.c schedule_timeout for a task prepared as `p` says, with no signal pending: sleeps until a
+// wake-up of p.wq since p.token or `timeout` jiffies of virtual time (MAX_SCHEDULE_TIMEOUT: no bound); returns the
+// jiffies left, 0 when the time ran out. The caller checked might_sleep.
+long sleep_timeout(const PreparedWait& p, long timeout, const char* what, const sim::Site& site) {
+  constexpr long kMaxScheduleTimeout = __LONG_MAX__;  // MAX_SCHEDULE_TIMEOUT (LONG_MAX)
+  constexpr sim::Nanos kJiffy = 1'000'000;            // HZ is 1000
+  if (timeout < 0) return 0;                          // "schedule_timeout: wrong timeout value": no sleep
+  sim::World* w = sim_world();
+  // Others run between the caller's test of its condition and the sleep (a waker on another CPU): a wake-up there
+  // is the one the token catches.
+  if (w != nullptr) w->yield(sim::EventKind::Yield, nullptr, site);
+  const auto woken = [&p] {
+    return p.wq != nullptr && __atomic_load_n(&p.wq->__devsim_wakeups, __ATOMIC_ACQUIRE) != p.token;
+  };
+  if (woken()) return timeout;
+  const sim::WaitMode mode = wait_mode(p.state);
+  // A sleep on no queue: nothing wakes this channel, only the time or a signal ends it.
+  static const char kNoQueue = 0;
+  const void* channel = p.wq != nullptr ? static_cast<const void*>(p.wq) : &kNoQueue;
+  if (w != nullptr) {
+    const sim::Nanos start = w->now();
+    std::optional<sim::Nanos> bound;
+    if (timeout != kMaxScheduleTimeout) bound = static_cast<sim::Nanos>(timeout) * kJiffy;
+    const sim::WaitResult r = w->block_wait(channel, what, mode, bound, site);
+    if (timeout == kMaxScheduleTimeout) return timeout;
+    if (r == sim::WaitResult::TimedOut) return 0;
+    const long left = timeout - static_cast<long>((w->now() - start) / kJiffy);
+    return left > 0 ? left : 0;
+  }
+  // Natively: a wake-up of the queue (any wake-up notifies the guard's condition) or the time; an unbounded sleep
+  // also ends on a signal the state accepts.
+  if (timeout == kMaxScheduleTimeout) {
+    bus::HostSignalWait wait(mode);
+    wait.wait(woken);
+    return timeout;
+  }
+  bus::HostGuard guard;
+  const auto start = std::chrono::steady_clock::now();
+  if (!guard.wait_for(std::chrono::milliseconds(timeout), woken)) return 0;
+  const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  const long left = timeout - static_cast<long>(spent.count());
+  return left > 0 ? left : 0;
+}
+
 // What the task prepared, and it is running again (schedule() returns, or finish_wait).
 PreparedWait take_prepared_wait() {
   PreparedWait p;
@@ -639,55 +691,25 @@ int autoremove_wake_function(struct wait_queue_entry*, unsigned, int, void*) {
 }
 
 long __devsim_schedule_timeout(long timeout, const char* file, int line, const char* func) {
-  constexpr long kMaxScheduleTimeout = __LONG_MAX__;  // MAX_SCHEDULE_TIMEOUT (LONG_MAX)
-  constexpr sim::Nanos kJiffy = 1'000'000;            // HZ is 1000
   const sim::Site site = c_site(file, line, func);
   const cabi::PreparedWait p = cabi::take_prepared_wait();
-  sim::World* w = cabi::sim_world();
   if (p.state == TASK_RUNNING) {  // schedule() of a running task: others may run, no time passes
-    if (w != nullptr) w->yield(sim::EventKind::Yield, nullptr, site);
+    if (sim::World* w = cabi::sim_world()) w->yield(sim::EventKind::Yield, nullptr, site);
     return timeout;
   }
   cabi::might_sleep("schedule_timeout", site);
-  if (timeout < 0) return 0;  // "schedule_timeout: wrong timeout value": no sleep
-  // Others run between the caller's test of its condition and the sleep (a waker on another CPU): a wake-up there
-  // is the one the token catches.
-  if (w != nullptr) w->yield(sim::EventKind::Yield, nullptr, site);
-  const sim::WaitMode mode = cabi::wait_mode(p.state);
   // A pending signal the state accepts keeps the task running (kernel/sched/core.c signal_pending_state).
-  const bool signalled = mode == sim::WaitMode::Interruptible ? devsim::core::signal_pending()
-                         : mode == sim::WaitMode::Killable    ? devsim::core::fatal_signal_pending()
-                                                              : false;
-  const auto woken = [&p] {
-    return p.wq != nullptr && __atomic_load_n(&p.wq->__devsim_wakeups, __ATOMIC_ACQUIRE) != p.token;
-  };
-  if (signalled || woken()) return timeout;
-  // A sleep on no queue: nothing wakes this channel, only the time or a signal ends it.
-  static const char kNoQueue = 0;
-  const void* channel = p.wq != nullptr ? static_cast<const void*>(p.wq) : &kNoQueue;
-  if (w != nullptr) {
-    const sim::Nanos start = w->now();
-    std::optional<sim::Nanos> bound;
-    if (timeout != kMaxScheduleTimeout) bound = static_cast<sim::Nanos>(timeout) * kJiffy;
-    const sim::WaitResult r = w->block_wait(channel, "schedule_timeout", mode, bound, site);
-    if (timeout == kMaxScheduleTimeout) return timeout;
-    if (r == sim::WaitResult::TimedOut) return 0;
-    const long left = timeout - static_cast<long>((w->now() - start) / kJiffy);
-    return left > 0 ? left : 0;
-  }
-  // Natively: a wake-up of the queue (any wake-up notifies the guard's condition) or the time; an unbounded sleep
-  // also ends on a signal the state accepts.
-  if (timeout == kMaxScheduleTimeout) {
-    bus::HostSignalWait wait(mode);
-    wait.wait(woken);
-    return timeout;
-  }
-  bus::HostGuard guard;
-  const auto start = std::chrono::steady_clock::now();
-  if (!guard.wait_for(std::chrono::milliseconds(timeout), woken)) return 0;
-  const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-  const long left = timeout - static_cast<long>(spent.count());
-  return left > 0 ? left : 0;
+  if (cabi::signal_accepted(p.state)) return timeout;
+  return cabi::sleep_timeout(p, timeout, "schedule_timeout", site);
+}
+
+long __devsim_wait_sleep_timeout(struct wait_queue_head* wq, unsigned long token, int task_state, long timeout,
+                                 const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (sim::World* w = cabi::sim_world()) w->set_running();  // the condition was tested
+  // Signals after the condition, as ___wait_event checks them (prepare_to_wait_event: signal_pending_state).
+  if (cabi::signal_accepted(task_state)) return -bus::kERESTARTSYS;
+  return cabi::sleep_timeout(cabi::PreparedWait{wq, token, task_state}, timeout, cabi::wait_name(task_state), site);
 }
 
 int __devsim_signal_pending(void) {

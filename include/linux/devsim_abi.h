@@ -79,6 +79,8 @@ int __devsim_refcount_read(const int *counter);
 void __devsim_init_waitqueue_head(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 unsigned long __devsim_prepare_to_wait(struct wait_queue_head *wq, int state, __DEVSIM_SITE_PARAMS);
 long __devsim_wait_sleep(struct wait_queue_head *wq, unsigned long token, int state, __DEVSIM_SITE_PARAMS);
+long __devsim_wait_sleep_timeout(struct wait_queue_head *wq, unsigned long token, int state, long timeout,
+                                 __DEVSIM_SITE_PARAMS);
 void __devsim_finish_wait(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 void __devsim_wake_up(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 /* open-coded waits: prepare_to_wait/finish_wait with an entry, set_current_state, schedule_timeout */

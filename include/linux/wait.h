@@ -7,8 +7,8 @@
  * The condition is tested before signals, so a wait whose condition holds succeeds with a signal pending; a signal
  * ends an interruptible wait with -ERESTARTSYS (the scenario's `signal TASK`); a task asleep in an interruptible
  * wait when nothing else can run is killed, not reported. Waiting is a sleep: under a spinlock it is reported.
- * Not modelled: exclusive waiters (every wake_up wakes every waiter: each re-tests its condition), timeouts of the
- * wait_event forms.
+ * The _timeout forms sleep at most their jiffies of virtual time (HZ is 1000), which passes only when no task can run.
+ * Not modelled: exclusive waiters (every wake_up wakes every waiter: each re-tests its condition).
  *
  * The open-coded form (DEFINE_WAIT, prepare_to_wait, then schedule_timeout or schedule from sched.h, then
  * finish_wait) is the same wait split in three: prepare_to_wait queues the task in `state` (a scheduling point; the
@@ -53,6 +53,30 @@ typedef struct wait_queue_head {
     __devsim_finish_wait(&(wq_head), __DEVSIM_SITE);                                        \
     __ret;                                                                                  \
   })
+
+/* wait_event_timeout and friends (include/linux/wait.h ___wait_cond_timeout): 0 if the condition is still false when
+ * `timeout` jiffies ran out, else the jiffies left (at least 1); the interruptible and killable forms return
+ * -ERESTARTSYS on a signal. */
+#define __devsim_wait_event_timeout(wq_head, condition, state, timeout)                        \
+  ({                                                                                           \
+    long __ret = (timeout);                                                                    \
+    for (;;) {                                                                                 \
+      unsigned long __token = __devsim_prepare_to_wait(&(wq_head), (state), __DEVSIM_SITE);    \
+      int __cond = !!(condition);                                                              \
+      if (__cond && !__ret) __ret = 1;                                                         \
+      if (__cond || !__ret) break;                                                             \
+      __ret = __devsim_wait_sleep_timeout(&(wq_head), __token, (state), __ret, __DEVSIM_SITE); \
+      if (__ret < 0) break;                                                                    \
+    }                                                                                          \
+    __devsim_finish_wait(&(wq_head), __DEVSIM_SITE);                                           \
+    __ret;                                                                                     \
+  })
+#define wait_event_timeout(wq_head, condition, timeout) \
+  __devsim_wait_event_timeout(wq_head, condition, TASK_UNINTERRUPTIBLE, timeout)
+#define wait_event_interruptible_timeout(wq_head, condition, timeout) \
+  __devsim_wait_event_timeout(wq_head, condition, TASK_INTERRUPTIBLE, timeout)
+#define wait_event_killable_timeout(wq_head, condition, timeout) \
+  __devsim_wait_event_timeout(wq_head, condition, TASK_KILLABLE, timeout)
 
 #define wait_event(wq_head, condition) ((void)__devsim_wait_event(wq_head, condition, TASK_UNINTERRUPTIBLE))
 #define wait_event_interruptible(wq_head, condition) ((int)__devsim_wait_event(wq_head, condition, TASK_INTERRUPTIBLE))

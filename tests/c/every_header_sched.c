@@ -73,6 +73,10 @@ static ssize_t every_write(struct file *file, const char __user *buf, size_t cou
   if (schedule_timeout_interruptible(1) || schedule_timeout_killable(1) || schedule_timeout_uninterruptible(1))
     return -EINTR;
   if (left == MAX_SCHEDULE_TIMEOUT) schedule();
+  if (wait_event_timeout(s->wait, READ_ONCE(s->ready), HZ) == 0 ||
+      wait_event_interruptible_timeout(s->wait, READ_ONCE(s->ready), HZ) < 0 ||
+      wait_event_killable_timeout(s->wait, READ_ONCE(s->ready), HZ) < 0)
+    return -ETIMEDOUT;
   return left ? (ssize_t)count : -ETIMEDOUT;
 }
 

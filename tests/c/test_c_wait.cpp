@@ -19,6 +19,8 @@ void wait_case_open_coded(struct waiting *w);
 void wait_case_times_out(struct waiting *w);
 void wait_case_alloc_kernel(struct waiting *w);
 void wait_case_alloc_atomic(struct waiting *w);
+void wait_case_event_timeout(struct waiting *w);
+void wait_case_event_times_out(struct waiting *w);
 }
 
 namespace sim = devsim::sim;
@@ -103,4 +105,19 @@ BOOST_AUTO_TEST_CASE(a_sleeping_allocation_between_prepare_and_schedule_is_a_blo
   BOOST_TEST(atomic.exhausted);
   BOOST_TEST(atomic.executions > 1u);
   BOOST_TEST(atomic.failing_executions == 0u);
+}
+
+// The wait_event forms with a timeout (include/linux/wait.h ___wait_cond_timeout): woken in time, the jiffies left
+// (at least 1) in every schedule; never woken, 0 after exactly the timeout of virtual time; a condition already true
+// with no time left is 1.
+BOOST_AUTO_TEST_CASE(wait_event_timeout_returns_the_jiffies_left_or_zero) {
+  const sim::ExploreResult r = waiter_and_completer(wait_case_event_timeout);
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.executions > 1u);
+  BOOST_TEST(r.failing_executions == 0u);
+  sim::WorldOptions o;
+  o.detect_leaks = false;
+  const sim::Execution e = test::run_in_task([] { wait_case_event_times_out(wait_case_new()); }, o);
+  BOOST_TEST((e.outcome == sim::Outcome::Completed));
+  BOOST_TEST(e.reports.empty(), (e.reports.empty() ? "" : e.reports.front().headline));
 }

@@ -108,3 +108,23 @@ void wait_case_alloc_kernel(struct waiting *w) {
 void wait_case_alloc_atomic(struct waiting *w) {
   wait_case_alloc_while_prepared(w, 1);
 }
+
+/* wait_event_interruptible_timeout for the completer (include/linux/wait.h ___wait_cond_timeout): the jiffies left,
+ * at least 1, in every schedule (WARN_ON otherwise). */
+void wait_case_event_timeout(struct waiting *w) {
+  long left = wait_event_interruptible_timeout(w->wq, READ_ONCE(w->done), 100);
+
+  WARN_ON(left < 1 || left > 100);
+}
+
+/* Nobody completes: wait_event_timeout returns 0 once its 30 jiffies passed; with the condition already true it
+ * returns at least 1 without sleeping. */
+void wait_case_event_times_out(struct waiting *w) {
+  unsigned long start = jiffies;
+
+  WARN_ON(wait_event_timeout(w->wq, READ_ONCE(w->done), 30) != 0);
+  WARN_ON(jiffies - start != 30);
+  WRITE_ONCE(w->done, 1);
+  WARN_ON(wait_event_killable_timeout(w->wq, READ_ONCE(w->done), 0) != 1);
+  WARN_ON(jiffies - start != 30);
+}
