@@ -278,6 +278,11 @@ CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Si
   c->udev.descriptor.bDescriptorType = 1;
   c->udev.descriptor.idVendor = static_cast<std::uint16_t>(vendor);
   c->udev.descriptor.idProduct = static_cast<std::uint16_t>(product);
+  // A high-speed USB 2.0 device, release 1.00: drivers size buffers from bMaxPacketSize0 (ldusb.c's control-endpoint
+  // writes), and a 0 there, which no device reports (USB 2.0 section 9.6.1: 8, 16, 32 or 64), made them 0 bytes.
+  c->udev.descriptor.bcdUSB = 0x0200;
+  c->udev.descriptor.bMaxPacketSize0 = 64;
+  c->udev.descriptor.bcdDevice = 0x0100;
   c->udev.descriptor.bNumConfigurations = 1;
   c->udev.dev.__devsim_name = c->name;
   c->udev.dev.__devsim_dev = &bd;

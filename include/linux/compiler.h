@@ -33,4 +33,8 @@
 #define smp_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define smp_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
+#ifndef __cplusplus         /* the C++ side of the ABI has its own `mb` and friends in scope */
+#include "../asm/barrier.h" /* as the kernel's headers bring it in for nearly every driver */
+#endif
+
 #endif

@@ -36,6 +36,8 @@ struct file;
 #define FMODE_LSEEK ((fmode_t)0x4)
 #define FMODE_PREAD ((fmode_t)0x8)
 #define FMODE_PWRITE ((fmode_t)0x10)
+#define FMODE_ATOMIC_POS ((fmode_t)0x8000)
+#define FMODE_STREAM ((fmode_t)0x200000)
 
 struct cdev;
 
@@ -84,6 +86,13 @@ static inline struct inode *file_inode(const struct file *f) {
 static inline int nonseekable_open(struct inode *inode, struct file *filp) {
   (void)inode;
   filp->f_mode &= ~(FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE);
+  return 0;
+}
+/* stream_open: a stream, not seekable and with no file position (fs/open.c). */
+static inline int stream_open(struct inode *inode, struct file *filp) {
+  (void)inode;
+  filp->f_mode &= ~(FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE | FMODE_ATOMIC_POS);
+  filp->f_mode |= FMODE_STREAM;
   return 0;
 }
 static inline loff_t noop_llseek(struct file *file, loff_t offset, int whence) {

@@ -13,6 +13,9 @@
 #include "compiler.h"
 #include "devsim_abi.h"
 #include "types.h"
+#ifndef __cplusplus /* stat.h's S_I* are the C library's names too, on the C++ side of the ABI */
+#include "moduleparam.h"
+#endif
 
 struct module {
   const char *name;

@@ -596,6 +596,41 @@ int __devsim_usb_clear_halt(struct usb_device *dev, int pipe, __DEVSIM_SITE_PARA
   __devsim_usb_bulk_msg((dev), (pipe), (data), (len), (actual_length), (timeout), __DEVSIM_SITE)
 #define usb_interrupt_msg(dev, pipe, data, len, actual_length, timeout) \
   __devsim_usb_bulk_msg((dev), (pipe), (data), (len), (actual_length), (timeout), __DEVSIM_SITE)
+
+#define USB_MAJOR 180 /* include/uapi/linux/major.h */
+#define USB_DT_STRING 0x03
+
+#ifndef __cplusplus
+/*
+ * usb_string (drivers/usb/core/message.c): string descriptor `index` as NUL-terminated text in `buf` (`size` bytes
+ * with the NUL), its length or a negative error. One GET_DESCRIPTOR control transfer in language 0x0409 (the kernel
+ * first asks descriptor 0 for the device's language: not modelled), answered with the bytes scripted on endpoint 0;
+ * fewer than 2 is -EINVAL. The UTF-16LE characters are copied as ASCII, others as '?'.
+ */
+static inline int usb_string(struct usb_device *dev, int index, char *buf, size_t size) {
+  unsigned char *tbuf;
+  int rc, i, n = 0;
+
+  if (size <= 0 || !buf) return -EINVAL;
+  buf[0] = 0;
+  if (index <= 0 || index >= 256) return -EINVAL;
+  tbuf = (unsigned char *)kmalloc(256, GFP_NOIO);
+  if (!tbuf) return -ENOMEM;
+  rc = usb_control_msg(dev, usb_rcvctrlpipe(dev, 0), USB_REQ_GET_DESCRIPTOR, USB_DIR_IN, (USB_DT_STRING << 8) + index,
+                       0x0409, tbuf, 255, USB_CTRL_GET_TIMEOUT);
+  if (rc >= 0 && rc < 2) rc = -EINVAL;
+  if (rc > 0) {
+    for (i = 2; i + 1 < rc && (size_t)n + 1 < size; i += 2) {
+      unsigned int c = tbuf[i] | (unsigned int)tbuf[i + 1] << 8;
+      buf[n++] = c < 0x80 ? (char)c : '?';
+    }
+    buf[n] = 0;
+    rc = n;
+  }
+  kfree(tbuf);
+  return rc;
+}
+#endif
 #define usb_clear_halt(dev, pipe) __devsim_usb_clear_halt((dev), (pipe), __DEVSIM_SITE)
 
 static inline void usb_fill_bulk_urb(struct urb *urb, struct usb_device *dev, unsigned int pipe, void *transfer_buffer,

@@ -5,12 +5,39 @@
 #include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/hid.h>
+#include <linux/input.h>
 #include <linux/kernel.h>
+#include <linux/module.h>
 #include <linux/sched.h>
 #include <linux/signal.h>
 #include <linux/slab.h>
 #include <linux/types.h>
+#include <linux/usb.h>
 #include <linux/wait.h>
+
+static int every_param = 3;
+module_param(every_param, int, S_IRUGO | S_IWUSR);
+MODULE_PARM_DESC(every_param, "a parameter that keeps its default");
+static int every_named_value = 4;
+module_param_named(every_named, every_named_value, int, S_IRUSR | S_IRGRP | S_IROTH | S_IWUGO | S_IXUGO);
+static char every_string[8] = "x";
+module_param_string(every_str, every_string, sizeof(every_string), S_IRWXUGO);
+
+/* usb_string, USB_MAJOR, stream_open and the barriers. */
+int every_sched_usb_string(struct usb_device *udev, struct inode *inode, struct file *file, char *buf) {
+  int n = usb_string(udev, 1, buf, 32);
+
+  stream_open(inode, file);
+  mb();
+  rmb();
+  wmb();
+  smp_mb();
+  smp_rmb();
+  smp_wmb();
+  smp_mb__before_atomic();
+  smp_mb__after_atomic();
+  return n + USB_MAJOR + every_param + every_named_value + every_string[0];
+}
 
 struct notifier_state {
   wait_queue_head_t wait;

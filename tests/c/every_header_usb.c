@@ -46,6 +46,7 @@
 #define USBAPI_FORGOTTEN 16    /* an URB anchored but never submitted, then usb_kill_anchored_urbs: never returns */
 #define USBAPI_CTRL_ASYNC 17   /* a control URB (usb_fill_control_urb), submitted then killed: its status */
 #define USBAPI_NO_KILL 18      /* disconnect leaves the interrupt-in URB to the USB core's flush (the bug): 0 */
+#define USBAPI_DESCRIPTOR 19   /* the device descriptor's bMaxPacketSize0, bcdUSB and bcdDevice, packed */
 #define USBAPI_UNCHECKED 100   /* added to a command: the same without the disconnected check (I/O after disconnect) */
 
 static const struct usb_device_id usbapi_table[] = {
@@ -313,6 +314,9 @@ static long usbapi_ioctl_locked(struct usbapi *dev, unsigned int cmd, unsigned l
       kfree(dr);
       return rv;
     }
+    case USBAPI_DESCRIPTOR:
+      return dev->udev->descriptor.bMaxPacketSize0 | (long)le16_to_cpu(dev->udev->descriptor.bcdUSB) << 8 |
+             (long)le16_to_cpu(dev->udev->descriptor.bcdDevice) << 24;
     case USBAPI_NO_KILL:
       dev->no_kill = true;
       return 0;

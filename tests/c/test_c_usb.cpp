@@ -358,6 +358,15 @@ BOOST_AUTO_TEST_CASE(a_completion_under_way_is_not_waited_for_by_the_flush_befor
   BOOST_TEST(killed.result.executions > 100u);
 }
 
+// The mock device's descriptor is a plausible USB 2.0 device's (USB 2.0 section 9.6.1): ep0's maximum packet 64,
+// bcdUSB 0x0200, bcdDevice 0x0100. Ioctl 19 packs them: 64 | 0x0200 << 8 | 0x0100 << 24.
+BOOST_AUTO_TEST_CASE(the_mock_device_descriptor_is_a_usb_2_device) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  expect_clean("task app {\n  fd = open /dev/usbapi0\n  ioctl fd 19 => " +
+                   std::to_string(64LL | 0x0200LL << 8 | 0x0100LL << 24) + "\n  close fd => 0\n}\n",
+               "descriptor.scn", 5);
+}
+
 // Shrinking a finding that needs a rare interleaving (the completion above, preempted inside its handler by the whole
 // unplug: 1 execution in hundreds of random ones): once an operation is dropped the recorded schedule no longer fits
 // (tasks are renumbered) and a few random schedules of the candidate miss the bug, so the shrinker also searches every
