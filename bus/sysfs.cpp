@@ -71,19 +71,34 @@ Sysfs::Node& Sysfs::make(const std::string& path, Node::Kind kind) const {
   return node;
 }
 
+// kernfs adds a node under its root's kernfs_rwsem held for writing (fs/kernfs/dir.c kernfs_add_one) and looks one
+// up holding it for reading (kernfs_iop_lookup, kernfs_find_and_get_ns): what a task did before it created a node
+// (a module's init before platform_driver_register made its driver's bind file) happens before every show or store
+// that finds a node created after it. The simulator's race detector gets that edge on the tree (the root's lock):
+// a creation releases it, a lookup acquires it; lookups do not order each other, as readers of the rwsem do not.
+void Sysfs::created() const {
+  if (sim::World* w = sim::World::current()) w->races().release(w->current_task(), this);
+}
+void Sysfs::looked_up() const {
+  if (sim::World* w = sim::World::current()) w->races().acquire(w->current_task(), this);
+}
+
 void Sysfs::create_dir(const std::string& path) {
   HostGuard guard;
   apply({Change::Kind::Dir, path, {}, {}, {}});
+  created();
 }
 
 void Sysfs::create_attr(const std::string& path, Show show, Store store) {
   HostGuard guard;
   apply({Change::Kind::Attr, path, std::move(show), std::move(store), {}});
+  created();
 }
 
 void Sysfs::create_link(const std::string& path, std::string target) {
   HostGuard guard;
   apply({Change::Kind::Link, path, {}, {}, std::move(target)});
+  created();
 }
 
 void Sysfs::remove_tree(const std::string& path, const Site& site) {
@@ -110,6 +125,9 @@ void Sysfs::remove_now(const std::string& path, const Site& site, HostGuard* gua
   } else if (guard != nullptr && guard->native()) {
     guard->wait([&node] { return node.active == 0; });
   }
+  // The drain's read of the active count orders every show or store of the node that ended before the removal
+  // goes on (a bind whose probe failed leaves nothing else to order it before the driver's unload).
+  if (sim::World* w = sim::World::current(); w != nullptr && node.used) w->races().acquire(w->current_task(), &node);
   std::string parent = parent_of(path);
   if (auto p = nodes_.find(parent); p != nodes_.end()) p->second.children.erase(base_of(path));
   nodes_.erase(path);
@@ -141,9 +159,15 @@ std::string Sysfs::resolve(const std::string& path) const {
 // callback runs without one.
 class Sysfs::Active {
  public:
-  explicit Active(Node& node) : node_(node) { ++node_.active; }
+  explicit Active(Node& node) : node_(node) {
+    ++node_.active;
+    node_.used = true;
+  }
   ~Active() {
     HostGuard guard;
+    // kernfs_put_active's atomic_dec_return: what the callback did happens before a kernfs_drain that sees the count
+    // drop, whether or not that drain had to sleep.
+    if (sim::World* w = sim::World::current()) w->races().release(w->current_task(), &node_);
     if (--node_.active == 0 && node_.removing) {
       if (sim::World* w = sim::World::current())
         w->wake_all(&node_);
@@ -164,6 +188,7 @@ SysfsRead Sysfs::read(const std::string& path_in, const Site& site) {
   if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Read, nullptr, site);
   HostGuard guard;
   const std::string path = resolve(path_in);
+  looked_up();
   auto it = nodes_.find(path);
   if (it == nodes_.end()) return {-kENOENT, {}};
   Node& node = it->second;
@@ -182,6 +207,7 @@ int Sysfs::write(const std::string& path_in, const std::string& text, const Site
   if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Write, nullptr, site);
   HostGuard guard;
   const std::string path = resolve(path_in);
+  looked_up();
   auto it = nodes_.find(path);
   if (it == nodes_.end()) return -kENOENT;
   Node& node = it->second;

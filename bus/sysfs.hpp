@@ -70,6 +70,7 @@ class Sysfs {
     std::set<std::string> children;  // names; a set, so removing one of 100,000 siblings stays cheap
     std::uint32_t active = 0;        // show/store calls in flight
     bool removing = false;
+    bool used = false;  // a show or store ran (the removal's drain then orders after it)
   };
   // A creation or removal not yet applied to the tree.
   struct Change {
@@ -90,6 +91,9 @@ class Sysfs {
   void build() const;
   void apply(Change change) const;
   Node& make(const std::string& path, Node::Kind kind) const;
+  // The race detector's edge from a node's creation to the lookups after it (the root's kernfs_rwsem).
+  void created() const;
+  void looked_up() const;
   // Natively `guard` (the caller's) is what kernfs_drain waits on; null where nothing can be in flight.
   void remove_now(const std::string& path, const Site& site, HostGuard* guard) const;
   std::string resolve(const std::string& path) const;
