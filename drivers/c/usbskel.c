@@ -356,7 +356,7 @@ static void usbskel_disconnect(struct usb_interface *interface) {
   mutex_unlock(&dev->io_mutex);
   usb_kill_urb(dev->int_in_urb);
   usb_kill_anchored_urbs(&dev->submitted); /* a completion under way too: it may be the last to touch `dev` */
-  kref_put(&dev->kref, usbskel_delete); /* the binding's reference: open files keep theirs */
+  kref_put(&dev->kref, usbskel_delete);    /* the binding's reference: open files keep theirs */
 #else
   /* The state goes with the device, open files or not. */
   usb_kill_urb(dev->int_in_urb);
