@@ -450,7 +450,9 @@ std::optional<sim::Report> replay(const Scenario& s, const sim::Schedule& schedu
 
 // Explores `s` again (three seeds, random and PCT) for a report with root cause `key` whose recorded schedule
 // replays: a smaller case may need a different schedule to show the same bug.
-std::optional<sim::Report> rediscover(const Scenario& s, const std::string& key, const CaseSettings& settings) {
+// `exhaustive_budget`: executions the bounded exhaustive search below may still spend in this shrink (null: none).
+std::optional<sim::Report> rediscover(const Scenario& s, const std::string& key, const CaseSettings& settings,
+                                      std::uint64_t* exhaustive_budget = nullptr) {
   for (std::uint64_t seed : {1, 2, 3}) {
     CaseRun r;
     try {
@@ -463,16 +465,20 @@ std::optional<sim::Report> rediscover(const Scenario& s, const std::string& key,
       if (auto again = replay(s, f.report.schedule, key)) return again;
     }
   }
-  // A rare interleaving (one schedule in thousands) that a few random and PCT schedules miss: every schedule of the
-  // candidate within two preemptions, up to a cap that keeps shrinking a large case cheap (a candidate is small by
-  // the time only such a bug is left to find).
+  // A rare interleaving (one schedule in thousands) that a few random and PCT schedules miss: every schedule of a
+  // small candidate within two preemptions, up to a cap, within the shrink's budget. Only small ones: their
+  // schedules are few (a large case shrinks first by what random schedules find); and a budget, since every
+  // candidate that lacks the bug pays its whole search.
+  constexpr std::size_t kExhaustiveMaxOps = 8;
   constexpr std::uint64_t kExhaustiveCap = 4000;
+  if (exhaustive_budget == nullptr || *exhaustive_budget == 0 || count_ops(s) > kExhaustiveMaxOps) return std::nullopt;
   scenarios::Overrides o;
   o.strategy = sim::StrategyKind::Exhaustive;
   o.preemptions = 2;
-  o.executions = kExhaustiveCap;
+  o.executions = std::min(kExhaustiveCap, *exhaustive_budget);
   try {
     const scenarios::Verdict v = scenarios::run_scenario(s, o);
+    *exhaustive_budget -= std::min(*exhaustive_budget, v.result.executions);
     if (auto found = find_key(v, key)) return replay(s, found->schedule, key);
   } catch (const std::exception&) {
   }
@@ -539,12 +545,14 @@ ShrinkResult shrink(const Scenario& failing, const sim::Report& report, const Ca
   const std::string key = root_cause(report);
   auto cancelled = [&] { return cancel != nullptr && cancel->load(); };
   ShrinkResult out;
+  // The bounded exhaustive searches of rediscover() share this many executions per shrink.
+  std::uint64_t exhaustive_budget = 12'000;
   Scenario best = reparse(failing);
   // Start from the recorded execution: replay it first. Only if it does not replay is the case explored again.
   sim::Schedule sched = report.schedule;
   if (auto r = replay(best, sched, key)) {
     sched = r->schedule;
-  } else if (auto again = rediscover(best, key, settings)) {
+  } else if (auto again = rediscover(best, key, settings, &exhaustive_budget)) {
     sched = again->schedule;
   } else {
     out.reproducer = reproducer_text(best, report.schedule, report,
@@ -572,7 +580,7 @@ ShrinkResult shrink(const Scenario& failing, const sim::Report& report, const Ca
         return true;
       }
     }
-    if (auto r = rediscover(c, key, settings)) {
+    if (auto r = rediscover(c, key, settings, &exhaustive_budget)) {
       best = std::move(c);
       sched = r->schedule;
       return true;
