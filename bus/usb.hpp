@@ -21,15 +21,16 @@ Device* usb_plug(const std::string& port, const std::string& modalias, const Sit
 // Returns false if nothing is plugged there.
 bool usb_unplug(const std::string& port, const Site& site = Site::current());
 // The mock USB device every port holds (what the host controller model in cabi/usb.cpp answers URBs with): the
-// control endpoint 0, interrupt-in 0x81, bulk-in 0x82 and bulk-out 0x02. The scenario language checks endpoint
-// numbers against this list.
+// control endpoint 0, interrupt-in 0x81, bulk-in 0x82, bulk-out 0x02 and interrupt-out 0x01. The scenario language
+// checks endpoint numbers against this list.
 inline constexpr unsigned kUsbEndpointControl = 0x00;
 inline constexpr unsigned kUsbEndpointIntIn = 0x81;
 inline constexpr unsigned kUsbEndpointBulkIn = 0x82;
 inline constexpr unsigned kUsbEndpointBulkOut = 0x02;
+inline constexpr unsigned kUsbEndpointIntOut = 0x01;
 inline constexpr bool usb_mock_endpoint(unsigned address) {
   return address == kUsbEndpointControl || address == kUsbEndpointIntIn || address == kUsbEndpointBulkIn ||
-         address == kUsbEndpointBulkOut;
+         address == kUsbEndpointBulkOut || address == kUsbEndpointIntOut;
 }
 // What the device does with the next transfer on one of its endpoints: send `bytes` (an IN endpoint, or the data
 // stage of the next control transfer), or end it with `status` (a negative errno: -EPROTO, -EPIPE for a stall...).

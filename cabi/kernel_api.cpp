@@ -341,13 +341,18 @@ const char* wait_name(int task_state) {
   return "wait_event";
 }
 
-// A task's sleep being set up: between prepare_to_wait (or set_current_state) and schedule_timeout or finish_wait.
-// The queue (null for a sleep on no queue), its wake-up count at the prepare, the task state.
+// A task's open-coded sleep: the queue it is on (prepare_to_wait or add_wait_queue, until finish_wait or
+// remove_wait_queue; null: on none), the task state (set_current_state or prepare_to_wait, until schedule_timeout
+// or set_current_state(TASK_RUNNING)) and the queue's wake-up count when the task was last both on it and set to
+// sleep: a wake-up after that sets the task running (default_wake_function), so schedule_timeout does not sleep.
 struct PreparedWait {
   struct wait_queue_head* wq = nullptr;
   unsigned long token = 0;
   int state = TASK_RUNNING;
 };
+unsigned long wakeups(const struct wait_queue_head* wq) {
+  return __atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE);
+}
 // The simulator's, per task of the machine; natively each task is a thread and has its own.
 struct PreparedWaits {
   std::unordered_map<sim::TaskId, PreparedWait> by_task;
@@ -410,20 +415,25 @@ long sleep_timeout(const PreparedWait& p, long timeout, const char* what, const 
   return left > 0 ? left : 0;
 }
 
-// What the task prepared, and it is running again (schedule() returns, or finish_wait).
-PreparedWait take_prepared_wait() {
+// What the task prepared; it is running again (schedule() returns, set_current_state(TASK_RUNNING)) and, when
+// `leave_queue` (finish_wait, remove_wait_queue), off its queue.
+PreparedWait take_prepared_wait(bool leave_queue) {
   PreparedWait p;
   if (sim::World* w = sim_world()) {
     auto& by_task = sim::machine_state<PreparedWaits>().by_task;
     if (auto it = by_task.find(w->current_task()); it != by_task.end()) {
       p = it->second;
-      by_task.erase(it);
+      if (leave_queue || p.wq == nullptr)
+        by_task.erase(it);
+      else
+        it->second.state = TASK_RUNNING;
     }
     w->set_running();
     return p;
   }
   p = t_native_prepared;
   t_native_prepared = PreparedWait{};
+  if (!leave_queue) t_native_prepared.wq = p.wq;
   return p;
 }
 
@@ -667,20 +677,62 @@ void __devsim_prepare_to_wait_entry(struct wait_queue_head* wq, struct wait_queu
     w->touch(wq, false);
     w->set_not_running(site);
   }
-  cabi::prepared_wait() = cabi::PreparedWait{wq, __atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE), task_state};
+  cabi::prepared_wait() = cabi::PreparedWait{wq, cabi::wakeups(wq), task_state};
 }
 
 void __devsim_finish_wait_entry(struct wait_queue_head*, struct wait_queue_entry*, const char*, int, const char*) {
-  cabi::take_prepared_wait();
+  cabi::take_prepared_wait(/*leave_queue=*/true);
+}
+
+// add_wait_queue/remove_wait_queue (kernel/sched/wait.c): the entry stays on the queue across wake-ups
+// (default_wake_function does not remove it), so a loop may set_current_state and schedule again without a new
+// add. Adding does not change the task state: set before the add, a wake-up from now on wakes the task; set after
+// it, set_current_state takes the count then.
+void __devsim_add_wait_queue(struct wait_queue_head* wq, struct wait_queue_entry*, const char* file, int line,
+                             const char* func) {
+  if (sim::World* w = cabi::sim_world()) {
+    w->yield(sim::EventKind::Sync, wq, c_site(file, line, func));  // takes the queue's lock: freed, use-after-free
+    w->touch(wq, false);
+  }
+  cabi::PreparedWait& p = cabi::prepared_wait();
+  p.wq = wq;
+  p.token = cabi::wakeups(wq);
+}
+
+void __devsim_remove_wait_queue(struct wait_queue_head* wq, struct wait_queue_entry*, const char* file, int line,
+                                const char* func) {
+  if (sim::World* w = cabi::sim_world()) {
+    w->yield(sim::EventKind::Sync, wq, c_site(file, line, func));
+    w->touch(wq, false);
+  }
+  cabi::PreparedWait& p = cabi::prepared_wait();
+  const bool woken = p.wq != nullptr && cabi::wakeups(p.wq) != p.token;
+  if (p.state != TASK_RUNNING && !woken) {  // off the queue, still set to sleep: only the time or a signal ends it
+    p.wq = nullptr;
+    p.token = 0;
+    return;
+  }
+  cabi::take_prepared_wait(/*leave_queue=*/true);  // running, or a wake-up while queued set it running
 }
 
 void __devsim_set_current_state(int task_state, const char* file, int line, const char* func) {
   if (task_state == TASK_RUNNING) {
-    cabi::take_prepared_wait();
+    cabi::take_prepared_wait(/*leave_queue=*/false);
     return;
   }
-  if (sim::World* w = cabi::sim_world()) w->set_not_running(c_site(file, line, func));
-  cabi::prepared_wait() = cabi::PreparedWait{nullptr, 0, task_state};
+  cabi::PreparedWait& p = cabi::prepared_wait();
+  if (sim::World* w = cabi::sim_world()) {
+    const sim::Site site = c_site(file, line, func);
+    if (p.wq != nullptr) {
+      // On a queue, a waker on another CPU may run just before: its wake-up set the task running, and this puts it
+      // back to sleep (lost unless the caller tests its condition again).
+      w->yield(sim::EventKind::Sync, p.wq, site);
+      w->touch(p.wq, false);
+    }
+    w->set_not_running(site);
+  }
+  p.state = task_state;
+  p.token = p.wq != nullptr ? cabi::wakeups(p.wq) : 0;
 }
 
 int default_wake_function(struct wait_queue_entry*, unsigned, int, void*) {
@@ -692,7 +744,7 @@ int autoremove_wake_function(struct wait_queue_entry*, unsigned, int, void*) {
 
 long __devsim_schedule_timeout(long timeout, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  const cabi::PreparedWait p = cabi::take_prepared_wait();
+  const cabi::PreparedWait p = cabi::take_prepared_wait(/*leave_queue=*/false);
   if (p.state == TASK_RUNNING) {  // schedule() of a running task: others may run, no time passes
     if (sim::World* w = cabi::sim_world()) w->yield(sim::EventKind::Yield, nullptr, site);
     return timeout;

@@ -87,11 +87,12 @@ constexpr int kEXFULL = 54;
 constexpr int kEADDRINUSE = 98;
 constexpr int kENOEXEC = 8;
 constexpr int kETIMEDOUT = 110;
-constexpr unsigned kNumEndpoints = 3;
+constexpr unsigned kNumEndpoints = 4;
 // The report of a driver's I/O after its disconnect() returned (submit_locked).
 constexpr const char* kIoAfterDisconnect = "io-after-disconnect";
 
-// The endpoints every mock device has (documented in linux/usb.h).
+// The endpoints every mock device has (documented in linux/usb.h). Interrupt-out is last: drivers written when the
+// mock had three endpoints find the first three where they were.
 constexpr struct {
   std::uint8_t address, attributes;
   std::uint16_t maxp;
@@ -100,6 +101,7 @@ constexpr struct {
     {0x81, USB_ENDPOINT_XFER_INT, 8, 10},
     {0x82, USB_ENDPOINT_XFER_BULK, 64, 0},
     {0x02, USB_ENDPOINT_XFER_BULK, 64, 0},
+    {0x01, USB_ENDPOINT_XFER_INT, 8, 10},
 };
 
 // The C structures standing for one plugged device: one allocation in simulated memory, freed with the device.

@@ -38,7 +38,11 @@ __attribute__((visibility(\"default\"))) struct module __this_module = {.name = 
     LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/modules
     C_STANDARD 11 C_STANDARD_REQUIRED ON C_EXTENSIONS ON C_VISIBILITY_PRESET hidden)
   target_include_directories(${target} PRIVATE ${DEVSIM_C_INCLUDE_DIR})
-  target_compile_definitions(${target} PRIVATE ${arg_DEFINES})
+  # KBUILD_MODNAME and KBUILD_BASENAME as Kbuild defines them (scripts/Makefile.lib): string literals, used by
+  # `#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt` and the like.
+  get_filename_component(basename ${arg_SOURCE} NAME_WE)
+  target_compile_definitions(${target} PRIVATE "KBUILD_MODNAME=\"${arg_NAME}\"" "KBUILD_BASENAME=\"${basename}\""
+    ${arg_DEFINES})
   # -fexceptions: unwind tables, so the simulator can unwind a task cancelled inside the driver (TaskCancelled).
   # -g whatever the build type: reports name the driver's functions and lines from the module's debug information
   # (without it, out of tree with no CMAKE_BUILD_TYPE, a report's stack lost every driver frame).

@@ -358,6 +358,7 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
           static constexpr std::pair<unsigned, const char*> kEndpoints[] = {{bus::kUsbEndpointIntIn, "0x81"},
                                                                             {bus::kUsbEndpointBulkIn, "0x82"},
                                                                             {bus::kUsbEndpointBulkOut, "0x02"},
+                                                                            {bus::kUsbEndpointIntOut, "0x01"},
                                                                             {bus::kUsbEndpointControl, "0"}};
           const auto& [ep, text] = kEndpoints[rng.below(std::size(kEndpoints))];
           op.arg = ep;

@@ -638,14 +638,15 @@ class Parser {
     }
   }
 
-  // An endpoint of the mock USB device (bus/usb.hpp): 0, 0x81, 0x82 or 0x02, kept in op.arg and written back as
+  // An endpoint of the mock USB device (bus/usb.hpp): 0, 0x81, 0x82, 0x02 or 0x01, kept in op.arg and written back as
   // op.b.
   void usb_endpoint(const Token& t, Op& op) const {
     plain(t, "an endpoint");
     const std::uint64_t ep = number(t, "an endpoint", 0, 0xff);
     if (!bus::usb_mock_endpoint(static_cast<unsigned>(ep)))
       fail(t, "the mock USB device has no endpoint " + quote(t.text) +
-                  ": its endpoints are 0 (control), 0x81 (interrupt-in), 0x82 (bulk-in) and 0x02 (bulk-out)");
+                  ": its endpoints are 0 (control), 0x81 (interrupt-in), 0x82 (bulk-in), 0x02 (bulk-out) and 0x01 "
+                  "(interrupt-out)");
     op.arg = ep;
     op.b = ep == 0 ? "0" : (ep < 0x10 ? "0x0" : "0x") + hex(ep);
   }
@@ -845,8 +846,9 @@ class Parser {
         op.arg = bus::kUsbEndpointIntIn;
         if (t.size() > 2 && !t[2].quoted && std::isdigit(static_cast<unsigned char>(t[2].text[0]))) {
           usb_endpoint(t[2], op);
-          if (op.arg == bus::kUsbEndpointBulkOut)
-            fail(t[2], "usb-data sends on an IN endpoint (0x81, 0x82) or the control endpoint (0); 0x02 is bulk-out");
+          if (op.arg == bus::kUsbEndpointBulkOut || op.arg == bus::kUsbEndpointIntOut)
+            fail(t[2], "usb-data sends on an IN endpoint (0x81, 0x82) or the control endpoint (0); " + t[2].text +
+                           " is an OUT endpoint");
           next = 3;
         }
         if (t.size() <= next) fail(end_of_line(), "expected the bytes the device sends, quoted (\"...\")");
@@ -859,7 +861,7 @@ class Parser {
       }
       case OpKind::UsbError: {
         op.a = id(need(t, 1, "a usb port like 1-1"), "a usb port");
-        usb_endpoint(need(t, 2, "an endpoint (0, 0x81, 0x82 or 0x02)"), op);
+        usb_endpoint(need(t, 2, "an endpoint (0, 0x81, 0x82, 0x02 or 0x01)"), op);
         const Token& e = need(t, 3, "an URB status like -EPROTO");
         plain(e, "an URB status");
         const int n = e.text.starts_with("-E") ? bus::errno_from_name(e.text.substr(1)) : 0;

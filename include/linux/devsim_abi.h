@@ -83,11 +83,14 @@ long __devsim_wait_sleep_timeout(struct wait_queue_head *wq, unsigned long token
                                  __DEVSIM_SITE_PARAMS);
 void __devsim_finish_wait(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 void __devsim_wake_up(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
-/* open-coded waits: prepare_to_wait/finish_wait with an entry, set_current_state, schedule_timeout */
+/* open-coded waits: prepare_to_wait/finish_wait or add/remove_wait_queue with an entry, set_current_state,
+ * schedule_timeout */
 struct wait_queue_entry;
 void __devsim_prepare_to_wait_entry(struct wait_queue_head *wq, struct wait_queue_entry *entry, int state,
                                     __DEVSIM_SITE_PARAMS);
 void __devsim_finish_wait_entry(struct wait_queue_head *wq, struct wait_queue_entry *entry, __DEVSIM_SITE_PARAMS);
+void __devsim_add_wait_queue(struct wait_queue_head *wq, struct wait_queue_entry *entry, __DEVSIM_SITE_PARAMS);
+void __devsim_remove_wait_queue(struct wait_queue_head *wq, struct wait_queue_entry *entry, __DEVSIM_SITE_PARAMS);
 void __devsim_set_current_state(int state, __DEVSIM_SITE_PARAMS);
 long __devsim_schedule_timeout(long timeout, __DEVSIM_SITE_PARAMS);
 int __devsim_signal_pending(void);

@@ -33,6 +33,15 @@
 #define min_t(type, x, y) __devsim_cmp((type)(x), (type)(y), <)
 #define max_t(type, x, y) __devsim_cmp((type)(x), (type)(y), >)
 #define clamp(val, lo, hi) min(max(val, lo), hi)
+#ifndef __cplusplus /* std::swap is C++'s */
+/* include/linux/minmax.h swap: exchanges two lvalues of one type. */
+#define swap(a, b)                  \
+  do {                              \
+    __typeof__(a) __devsim_t = (a); \
+    (a) = (b);                      \
+    (b) = __devsim_t;               \
+  } while (0)
+#endif
 
 /* WARN_ON(cond): when cond holds, a "warning" report (the kernel prints a WARNING with a backtrace and goes on).
  * Evaluates to cond, so `if (WARN_ON(x)) return -EINVAL;` works. */

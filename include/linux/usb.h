@@ -4,10 +4,11 @@
  * Backed by devsim's USB bus (bus/usb.hpp) through the C ABI (cabi/usb.cpp). A module registers a struct usb_driver
  * (usb_register, or module_usb_driver); it binds the devices the scenario plugs with the module's name, or
  * "usb:vVVVVpPPPP" of one of its id_table entries, as modalias (`device usb 1-1 MODULE`). Every mock device has one
- * interface whose setting has three endpoints: interrupt-in 0x81 (wMaxPacketSize 8, bInterval 10), bulk-in 0x82 and
- * bulk-out 0x02 (wMaxPacketSize 64 each). The struct usb_device and the struct usb_interface stand for one devsim
- * device: usb_get_dev/usb_put_dev and usb_get_intf/usb_put_intf are its reference count, and both structs are in
- * simulated memory, freed with it (a driver that uses them after the last reference is caught).
+ * interface whose setting has four endpoints, in this order: interrupt-in 0x81 (wMaxPacketSize 8, bInterval 10),
+ * bulk-in 0x82 and bulk-out 0x02 (wMaxPacketSize 64 each), interrupt-out 0x01 (wMaxPacketSize 8, bInterval 10). The
+ * struct usb_device and the struct usb_interface stand for one devsim device: usb_get_dev/usb_put_dev and
+ * usb_get_intf/usb_put_intf are its reference count, and both structs are in simulated memory, freed with it (a driver
+ * that uses them after the last reference is caught).
  *
  * Probe and disconnect run as drivers/usb/core/driver.c runs them: before disconnect (unplug, unbind, module
  * unload), every URB of the interface still in flight is given back with -ESHUTDOWN and waited for
@@ -25,12 +26,12 @@
  * The completion handler runs in a task of its own, in hard-IRQ context, as the host controller's interrupt gives the
  * URB back.
  *
- * The mock device, scripted by the scenario per endpoint (0, 0x81, 0x82, 0x02): `usb-data PORT [EP] "BYTES"` makes
- * it send BYTES as one transfer on an IN endpoint (default 0x81) or as the data stage of the next control transfer
- * (EP 0); `usb-error PORT EP -ERRNO` makes it end the next transfer on EP with that status (-EPROTO, -EILSEQ, -ETIME,
- * -EPIPE for a stall...). An IN URB takes the first thing scripted for its endpoint, or waits in the controller for
- * it (bytes beyond the buffer: -EOVERFLOW); what is scripted while no URB waits is kept (at most 16 per endpoint) for
- * the next one. OUT URBs complete at once with the whole buffer unless an error is scripted for the endpoint. A
+ * The mock device, scripted by the scenario per endpoint (0, 0x81, 0x82, 0x02, 0x01): `usb-data PORT [EP] "BYTES"`
+ * makes it send BYTES as one transfer on an IN endpoint (default 0x81) or as the data stage of the next control
+ * transfer (EP 0); `usb-error PORT EP -ERRNO` makes it end the next transfer on EP with that status (-EPROTO, -EILSEQ,
+ * -ETIME, -EPIPE for a stall...). An IN URB takes the first thing scripted for its endpoint, or waits in the controller
+ * for it (bytes beyond the buffer: -EOVERFLOW); what is scripted while no URB waits is kept (at most 16 per endpoint)
+ * for the next one. OUT URBs complete at once with the whole buffer unless an error is scripted for the endpoint. A
  * control transfer completes at once: the scripted status, else an IN one with the scripted bytes (none: 0 bytes)
  * and an OUT one with its whole data stage. A stall is not sticky: the transfer after the failed one succeeds whether
  * or not the driver calls usb_clear_halt.

@@ -17,6 +17,10 @@
  * the task is running again. Between prepare and schedule the task is not TASK_RUNNING: a call that may sleep there
  * is `blocking-op-not-running`, as the kernel's __might_sleep warns. The entry's `func` is never called (a wake-up
  * wakes the task, as autoremove_wake_function does).
+ * The older form (DECLARE_WAITQUEUE, add_wait_queue, set_current_state, schedule_timeout, remove_wait_queue) keeps
+ * the task on the queue until remove_wait_queue, in either order of add and set_current_state: a wake-up after both
+ * sets the task running, so its next schedule_timeout returns at once, and a set_current_state after a wake-up
+ * puts it back to sleep (the kernel's lost wake-up when the condition is not tested again).
  */
 #ifndef _DEVSIM_LINUX_WAIT_H
 #define _DEVSIM_LINUX_WAIT_H
@@ -113,6 +117,17 @@ typedef struct wait_queue_entry wait_queue_entry_t;
 #define prepare_to_wait_exclusive(wq, entry, state) \
   __devsim_prepare_to_wait_entry((wq), (entry), (state), __DEVSIM_SITE)
 #define finish_wait(wq, entry) __devsim_finish_wait_entry((wq), (entry), __DEVSIM_SITE)
+/* An entry for add_wait_queue: it stays on the queue across wake-ups until remove_wait_queue. Only the current task
+ * can be queued (the task argument is not consulted, as in signal.h). */
+#define __WAITQUEUE_INITIALIZER(name, tsk)                                   \
+  {                                                                          \
+    .private = (tsk), .func = default_wake_function, .entry = { NULL, NULL } \
+  }
+#define DECLARE_WAITQUEUE(name, tsk) struct wait_queue_entry name = __WAITQUEUE_INITIALIZER(name, tsk)
+#define add_wait_queue(wq, entry) __devsim_add_wait_queue((wq), (entry), __DEVSIM_SITE)
+/* Exclusive waiters are not modelled: woken like the others. */
+#define add_wait_queue_exclusive(wq, entry) __devsim_add_wait_queue((wq), (entry), __DEVSIM_SITE)
+#define remove_wait_queue(wq, entry) __devsim_remove_wait_queue((wq), (entry), __DEVSIM_SITE)
 #endif /* !__cplusplus */
 
 #define wake_up(wq) __devsim_wake_up((wq), __DEVSIM_SITE)

@@ -80,6 +80,7 @@ static long every_ioctl(struct file *file, unsigned int cmd, unsigned long arg) 
   v = clamp(v, (u32)1, (u32)8);
   v = min_t(u32, v, 3);
   v = max_t(int, v, 0);
+  swap(t->values[0], t->values[1]);
   if (put_user(v, uptr)) ret = -EFAULT;
   if (likely(array) && !unlikely(kref_get_unless_zero(&t->ref) == 0)) kref_put(&t->ref, thing_release);
   WARN_ON_ONCE(kref_read(&t->ref) != 1);

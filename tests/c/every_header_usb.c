@@ -156,21 +156,28 @@ static int usbapi_anchor_one(struct usbapi *dev, bool in) {
 
 static long usbapi_endpoints(struct usbapi *dev) {
   struct usb_host_interface *alt = dev->interface->cur_altsetting;
-  struct usb_endpoint_descriptor *bi, *bo, *ii, *io = (void *)1;
+  struct usb_host_interface three;
+  struct usb_endpoint_descriptor *bi, *bo, *ii, *io;
   long packed;
 
-  if (usb_find_common_endpoints(alt, &bi, &bo, &ii, NULL)) return -ENXIO;
+  if (usb_find_common_endpoints(alt, &bi, &bo, &ii, &io)) return -ENXIO;
   packed = ((long)bi->bEndpointAddress << 16) | ((long)bo->bEndpointAddress << 8) | ii->bEndpointAddress;
-  /* The mock device has no interrupt-out endpoint: -ENXIO, and the pointer cleared. */
-  if (usb_find_int_out_endpoint(alt, &io) != -ENXIO || io) return -EINVAL;
-  if (usb_find_common_endpoints_reverse(alt, &bi, &bo, &ii, NULL) ||
+  if (io->bEndpointAddress != 0x01) return -EINVAL;
+  if (usb_find_common_endpoints_reverse(alt, &bi, &bo, &ii, &io) || io->bEndpointAddress != 0x01 ||
       packed != (((long)bi->bEndpointAddress << 16) | ((long)bo->bEndpointAddress << 8) | ii->bEndpointAddress))
     return -EINVAL;
   if (usb_find_bulk_in_endpoint(alt, &bi) || usb_find_bulk_out_endpoint(alt, &bo) ||
-      usb_find_int_in_endpoint(alt, &ii) || usb_find_last_bulk_in_endpoint(alt, &bi) ||
-      usb_find_last_bulk_out_endpoint(alt, &bo) || usb_find_last_int_in_endpoint(alt, &ii) ||
-      usb_find_last_int_out_endpoint(alt, &io) != -ENXIO)
+      usb_find_int_in_endpoint(alt, &ii) || usb_find_int_out_endpoint(alt, &io) ||
+      usb_find_last_bulk_in_endpoint(alt, &bi) || usb_find_last_bulk_out_endpoint(alt, &bo) ||
+      usb_find_last_int_in_endpoint(alt, &ii) || usb_find_last_int_out_endpoint(alt, &io))
     return -EINVAL;
+  /* A setting without an interrupt-out endpoint (the mock's first three): -ENXIO, and the pointer cleared. */
+  three = *alt;
+  three.desc.bNumEndpoints = 3;
+  io = (void *)1;
+  if (usb_find_int_out_endpoint(&three, &io) != -ENXIO || io) return -EINVAL;
+  if (usb_find_last_int_out_endpoint(&three, &io) != -ENXIO || io) return -EINVAL;
+  if (usb_find_common_endpoints(&three, &bi, &bo, &ii, &io) != -ENXIO) return -EINVAL;
   return packed;
 }
 

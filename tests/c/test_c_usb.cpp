@@ -60,7 +60,8 @@ std::string error_of(const std::string &text) {
 
 // drivers/usb/core/usb.c usb_find_common_endpoints (and _reverse, and the usb_find_*_endpoint wrappers in
 // include/linux/usb.h): the first (last) endpoint of each kind asked for, -ENXIO with the pointer cleared when the
-// interface has none (the mock device has bulk-in 0x82, bulk-out 0x02, interrupt-in 0x81, no interrupt-out).
+// interface has none (the mock device has interrupt-in 0x81, bulk-in 0x82, bulk-out 0x02 and interrupt-out 0x01;
+// the test module asks a copy of its setting without the fourth for the -ENXIO case).
 BOOST_AUTO_TEST_CASE(find_common_endpoints_over_the_interface_descriptors) {
   expect_clean(R"(task app {
   fd = open /dev/usbapi0
@@ -439,14 +440,18 @@ BOOST_AUTO_TEST_CASE(usb_error_and_usb_data_endpoints_parse_and_write_back) {
   const std::string head = kHead + "task dev {\n";
   BOOST_TEST(error_of(head + "  usb-error 1-1 0x83 -EPROTO\n}\n") ==
              "t.scn:4:17: the mock USB device has no endpoint '0x83': its endpoints are 0 (control), 0x81 "
-             "(interrupt-in), 0x82 (bulk-in) and 0x02 (bulk-out)");
+             "(interrupt-in), 0x82 (bulk-in), 0x02 (bulk-out) and 0x01 (interrupt-out)");
   BOOST_TEST(error_of(head + "  usb-error 1-1 0x81 -EBADF\n}\n").starts_with("t.scn:4:22: expected an URB status"));
   BOOST_TEST(error_of(head + "  usb-error 1-1 0x81\n}\n") == "t.scn:4:21: expected an URB status like -EPROTO");
-  BOOST_TEST(error_of(head + "  usb-error 1-1\n}\n") == "t.scn:4:16: expected an endpoint (0, 0x81, 0x82 or 0x02)");
+  BOOST_TEST(error_of(head + "  usb-error 1-1\n}\n") ==
+             "t.scn:4:16: expected an endpoint (0, 0x81, 0x82, 0x02 or 0x01)");
   BOOST_TEST(error_of(head + "  usb-error 1-1 0x81 -EPROTO x\n}\n") == "t.scn:4:30: unexpected 'x'");
   BOOST_TEST(error_of(head + "  usb-data 1-1 0x02 \"a\"\n}\n") ==
-             "t.scn:4:16: usb-data sends on an IN endpoint (0x81, 0x82) or the control endpoint (0); 0x02 is "
-             "bulk-out");
+             "t.scn:4:16: usb-data sends on an IN endpoint (0x81, 0x82) or the control endpoint (0); 0x02 is an "
+             "OUT endpoint");
+  BOOST_TEST(error_of(head + "  usb-data 1-1 1 \"a\"\n}\n") ==
+             "t.scn:4:16: usb-data sends on an IN endpoint (0x81, 0x82) or the control endpoint (0); 1 is an OUT "
+             "endpoint");
   BOOST_TEST(error_of(head + "  usb-data 1-1 0x82\n}\n") ==
              "t.scn:4:20: expected the bytes the device sends, quoted (\"...\")");
 }

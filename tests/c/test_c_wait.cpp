@@ -21,6 +21,9 @@ void wait_case_alloc_kernel(struct waiting *w);
 void wait_case_alloc_atomic(struct waiting *w);
 void wait_case_event_timeout(struct waiting *w);
 void wait_case_event_times_out(struct waiting *w);
+void wait_case_queue_then_state(struct waiting *w);
+void wait_case_state_then_queue(struct waiting *w);
+void wait_case_state_after_test(struct waiting *w);
 }
 
 namespace sim = devsim::sim;
@@ -120,4 +123,23 @@ BOOST_AUTO_TEST_CASE(wait_event_timeout_returns_the_jiffies_left_or_zero) {
   const sim::Execution e = test::run_in_task([] { wait_case_event_times_out(wait_case_new()); }, o);
   BOOST_TEST((e.outcome == sim::Outcome::Completed));
   BOOST_TEST(e.reports.empty(), (e.reports.empty() ? "" : e.reports.front().headline));
+}
+
+// add_wait_queue/remove_wait_queue (kernel/sched/wait.c; the entry of DECLARE_WAITQUEUE wakes with
+// default_wake_function, kernel/sched/core.c try_to_wake_up, which sets the task running and leaves it queued): in
+// either order of queueing and set_current_state, with the condition tested after both, a wake-up is never lost. With
+// the condition tested before set_current_state and not again, a wake-up in between is lost: some schedule sleeps its
+// whole timeout (the case's WARN_ON), others do not.
+BOOST_AUTO_TEST_CASE(add_wait_queue_loses_a_wake_up_only_when_the_condition_is_tested_before_the_state_is_set) {
+  for (auto wait : {wait_case_queue_then_state, wait_case_state_then_queue}) {
+    const sim::ExploreResult r = waiter_and_completer(wait);
+    BOOST_TEST(r.exhausted);
+    BOOST_TEST(r.executions > 1u);
+    BOOST_TEST(r.failing_executions == 0u, (r.failures.empty() ? "" : r.failures.front().report.headline));
+  }
+  const sim::ExploreResult lost = waiter_and_completer(wait_case_state_after_test);
+  BOOST_TEST(lost.exhausted);
+  BOOST_TEST(lost.failing_executions > 0u);
+  BOOST_TEST(lost.failing_executions < lost.executions);
+  BOOST_TEST(test::any_report(lost, "warning"));
 }

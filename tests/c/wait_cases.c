@@ -128,3 +128,51 @@ void wait_case_event_times_out(struct waiting *w) {
   WARN_ON(wait_event_killable_timeout(w->wq, READ_ONCE(w->done), 0) != 1);
   WARN_ON(jiffies - start != 30);
 }
+
+/* The older open-coded wait (kernel/sched/wait.c add_wait_queue/remove_wait_queue with DECLARE_WAITQUEUE, whose
+ * default_wake_function leaves the entry queued): queued first, then set to sleep and the condition tested in a
+ * loop. Woken in every schedule (WARN_ON when its 100 jiffies ran out). */
+void wait_case_queue_then_state(struct waiting *w) {
+  DECLARE_WAITQUEUE(wait, current);
+  long left = 100;
+
+  add_wait_queue(&w->wq, &wait);
+  for (;;) {
+    set_current_state(TASK_UNINTERRUPTIBLE);
+    if (READ_ONCE(w->done) || !left) break;
+    left = schedule_timeout(left);
+  }
+  __set_current_state(TASK_RUNNING);
+  remove_wait_queue(&w->wq, &wait);
+  WARN_ON(!left);
+}
+
+/* The other order, as drivers/usb/misc/adutux.c's read: set to sleep, then queued, then the condition. */
+void wait_case_state_then_queue(struct waiting *w) {
+  DECLARE_WAITQUEUE(wait, current);
+  long left = 100;
+
+  set_current_state(TASK_UNINTERRUPTIBLE);
+  add_wait_queue(&w->wq, &wait);
+  if (!READ_ONCE(w->done))
+    left = schedule_timeout(left);
+  else
+    set_current_state(TASK_RUNNING);
+  remove_wait_queue(&w->wq, &wait);
+  WARN_ON(!left);
+}
+
+/* BUG: the condition tested before the task is set to sleep, and not again: a wake-up between the test and
+ * set_current_state finds the task running and is lost (the set puts it back to sleep); it sleeps its 100 jiffies. */
+void wait_case_state_after_test(struct waiting *w) {
+  DECLARE_WAITQUEUE(wait, current);
+  long left = 100;
+
+  add_wait_queue(&w->wq, &wait);
+  if (!READ_ONCE(w->done)) {
+    set_current_state(TASK_UNINTERRUPTIBLE);
+    left = schedule_timeout(left);
+  }
+  remove_wait_queue(&w->wq, &wait);
+  WARN_ON(!left);
+}
