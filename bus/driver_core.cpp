@@ -47,6 +47,11 @@ class DriverCore {
       drop(data);
     }
   }
+  // Kernel::probe_failures: `dev` is not bound because `driver`'s probe returned `error` ("": none matched).
+  // Under the HostGuard.
+  static void k_probe_failure(const Device* dev, const std::string& driver, int error) {
+    kernel().probe_failures_[dev] = Kernel::ProbeFailure{dev->bus_->name(), dev->name_, driver, error};
+  }
   // Both run with the device lock held.
   static int really_probe(Driver* drv, Device* dev, const Site& site);
   static void release_locked(Device* dev, const Site& site);
@@ -126,6 +131,8 @@ int DriverCore::attach(Device* dev, const Site& site) {
     int r = really_probe(drv, dev, site);
     return r == 0 ? 1 : r;
   }
+  HostGuard host;
+  k_probe_failure(dev, "", 0);
   return 0;
 }
 
@@ -152,6 +159,10 @@ int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
     r = drv->ops_.probe(ctx);
   }
   if (r != 0) {
+    {
+      HostGuard guard;
+      k_probe_failure(dev, drv->name(), r);
+    }
     drop_owned_drvdata(dev);
     // A failed probe leaves nothing behind: every devm_* resource it took is released, newest first.
     devres_release_all(dev->devres_);
@@ -176,6 +187,7 @@ int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
   dev->bound_ = true;
   {
     HostGuard guard;
+    if (!k.probe_failures_.empty()) k.probe_failures_.erase(dev);
     dev->bound_link_ = drv->bound_.insert(drv->bound_.end(), dev);
     klist_sync(&drv->bound_);
   }

@@ -8,6 +8,7 @@
 
 #include "bus/cdev.hpp"
 #include "bus/errno.hpp"
+#include "bus/host_lock.hpp"
 #include "bus/irq.hpp"
 #include "bus/kernel.hpp"
 #include "bus/platform.hpp"
@@ -205,6 +206,30 @@ void exit_process(Process& p) {
   p.files.clear();
 }
 
+namespace {
+
+// The declared devices no driver is bound to now, and why (bus::Kernel::probe_failures). Host state only: no
+// scheduling point, no access the explorer sees.
+void note_unbound(const Scenario& s, SetUpNotes& notes) {
+  ++notes.executions;
+  bus::HostGuard guard;
+  for (const auto& [dev, f] : bus::kernel().probe_failures()) {
+    for (const DeviceDecl& d : s.devices) {
+      if (d.bus != f.bus || d.id != f.device) continue;
+      SetUpNotes::Unbound& u = notes.unbound[d.bus + " " + d.id + " (" + d.modalias + ")"];
+      if (u.why.empty()) {
+        u.why = f.driver.empty() ? std::string("no driver of the scenario matches it")
+                : f.error == -bus::kEPROBE_DEFER
+                    ? f.driver + "'s probe deferred (-EPROBE_DEFER)"
+                    : f.driver + "'s probe returned -" + std::string(bus::errno_name(f.error));
+      }
+      ++u.executions;
+    }
+  }
+}
+
+}  // namespace
+
 void set_up_machine(const Scenario& s) {
   for (const auto& [name, contents] : s.firmware)
     bus::kernel().firmware_files()[name] = contents;
@@ -266,10 +291,11 @@ void run_task(const Scenario& s, const Task& t) {
 
 }  // namespace
 
-sim::Model make_model(const Scenario& s) {
-  return [&s](sim::World& w) {
-    w.spawn("init", [&s](sim::World& w) {
+sim::Model make_model(const Scenario& s, SetUpNotes* notes) {
+  return [&s, notes](sim::World& w) {
+    w.spawn("init", [&s, notes](sim::World& w) {
       set_up_machine(s);
+      if (notes != nullptr) note_unbound(s, *notes);
       Running& running = w.extension<Running>();
       for (const Task& t : s.tasks) {
         ++running.tasks;
@@ -415,7 +441,8 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
   eo.max_seconds = o.max_seconds;
   eo.progress = o.progress;
   eo.stop = o.stop;
-  sim::Model model = make_model(s);
+  SetUpNotes notes;
+  sim::Model model = make_model(s, &notes);
   if (s.schedule) {
     v.replayed = true;
     sim::StrategyOptions so;
@@ -446,6 +473,12 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
     v.divergence = check_divergence(s, ran);
   }
   v.limits = take_limits(s, eo.world.step_budget, v.result);
+  for (const auto& [device, u] : notes.unbound) {
+    v.notes.push_back("note: " + device + " had no driver bound when the tasks started: " + u.why +
+                      (u.executions == notes.executions ? std::string()
+                                                        : " (in " + std::to_string(u.executions) + " of " +
+                                                              std::to_string(notes.executions) + " executions)"));
+  }
 
   std::ostringstream sum;
   bool expects_bug = s.expects_bug();

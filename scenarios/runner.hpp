@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,21 @@ struct Verdict {
   // devsim's own limits that executions ran into (the step budget, host memory): "devsim limit: ..." messages.
   // Not bug reports: these executions are left out of `result.failures`.
   std::vector<std::string> limits;
+  // What set-up left undone, as "note: ..." messages: a device the scenario declares that had no driver bound when
+  // the tasks started, and why (no driver matched it, a probe's error). Not a bug and no effect on `passed` (a
+  // scenario may plug a device for a driver a task loads later), but a run whose every open fails must not read
+  // as a clean bill without saying so.
+  std::vector<std::string> notes;
+};
+
+// The devices left unbound after set-up, gathered over the executions of one exploration (make_model).
+struct SetUpNotes {
+  std::uint64_t executions = 0;  // executions whose set-up finished
+  struct Unbound {
+    std::string why;               // as first seen
+    std::uint64_t executions = 0;  // how many executions left the device unbound
+  };
+  std::map<std::string, Unbound> unbound;  // by "BUS ID (MODALIAS)"
 };
 
 // The step budget an execution of `scenario` gets unless overridden: the scenario's own (explore steps=N), or
@@ -49,7 +65,8 @@ std::uint64_t default_step_budget(const Scenario& scenario);
 
 // The simulated model of a scenario: loads the drivers, adds the devices, then runs the tasks concurrently.
 // LIFETIME: the model refers to `scenario`, which must outlive every execution of it.
-sim::Model make_model(const Scenario& scenario);
+// With `notes`, each execution adds the devices its set-up left unbound (LIFETIME: `notes` outlives the executions).
+sim::Model make_model(const Scenario& scenario, SetUpNotes* notes = nullptr);
 
 // Explores the scenario (or replays its schedule) and judges it.
 Verdict run_scenario(const Scenario& scenario, const Overrides& overrides = {}, bool trace_first_failure = false);

@@ -298,6 +298,16 @@ int run_fuzz(const FuzzOptions& o) {
     remove_dir_if_empty();
     return 2;
   }
+  // A campaign whose opens all fail runs and finds nothing: say so before it starts, and again with the result.
+  std::vector<std::string> warnings;
+  try {
+    warnings = fuzz::missing_nodes(c.drivers);
+  } catch (const std::exception& e) {  // host memory: the check is advice, the campaign reports its own errors
+    std::cerr << "devsim fuzz: note: the check that the drivers' nodes exist could not run: " << e.what() << "\n";
+  }
+  for (const std::string& w : warnings)
+    std::cerr << "devsim fuzz: warning: " << w << "\n";
+  j["warnings"] = warnings;
 
   std::snprintf(g_crash_suffix, sizeof g_crash_suffix,
                 "The process itself faulted in driver code: not a report devsim could make. A common cause is "
@@ -382,6 +392,8 @@ int run_fuzz(const FuzzOptions& o) {
                 : sig == SIGTERM ? "; stopped by SIGTERM"
                                  : "")
             << "\n";
+  for (const std::string& w : warnings)
+    std::cerr << "devsim fuzz: warning: " << w << "\n";
   for (const fuzz::Finding& f : r.findings) {
     auto p = paths.find(f.index);
     const bool is_designed = fuzz::designed_outcome(f);

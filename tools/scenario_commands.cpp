@@ -104,6 +104,8 @@ void print_verdict(const Scenario& s, const Verdict& v, double seconds, bool qui
   if (!v.divergence.empty()) std::cout << "  " << v.divergence << "\n";
   for (const std::string& l : v.limits)
     std::cout << "  " << l << "\n";
+  for (const std::string& n : v.notes)
+    std::cout << "  " << n << "\n";
   for (const std::string& u : v.unmet)
     std::cout << "  " << u << "\n";
   if (!quiet) {
@@ -128,6 +130,7 @@ nlohmann::json verdict_json(const Scenario& s, const Verdict& v, double seconds)
   j["unmet"] = v.unmet;
   j["divergence"] = v.divergence;
   j["limits"] = v.limits;
+  j["notes"] = v.notes;
   j["executions"] = v.result.executions;
   j["failing_executions"] = v.result.failing_executions;
   j["exhausted"] = v.result.exhausted;

@@ -369,3 +369,28 @@ BOOST_AUTO_TEST_CASE(the_reduction_of_exhaustive_search_parses_and_writes_back) 
   const std::string error = error_of(head + "explore exhaustive reduction=fast\n");
   BOOST_TEST(error.rfind("t.scn:6:30: reduction is dpor, sleep-sets or none", 0) == 0u, error);
 }
+
+// A device the scenario declares but set-up left unbound is a note on the verdict, not a bug (drivers/base/dd.c
+// really_probe logs a failed probe; a device no driver matches stays unbound in silence): a run whose opens all
+// fail with -ENOENT must not read as a clean bill without saying why. No driver matching it; a probe that failed
+// (fail-nth on its first allocation); nothing for a bound device.
+BOOST_AUTO_TEST_CASE(a_device_left_unbound_by_set_up_is_a_note) {
+  g_fixed_probe = false;
+  const std::string task = "task a {\n  fd = open /dev/scn0\n  close fd\n}\n";
+  const Verdict bound = run_scenario(parse_scenario("driver scn_test\ndevice usb 1-1\n" + task, "t.scn"));
+  BOOST_TEST(bound.notes.empty());
+  const Verdict unmatched =
+      run_scenario(parse_scenario("driver scn_test\ndevice usb 1-1 usb:v1234p5678\n" + task, "t.scn"));
+  BOOST_TEST(unmatched.passed);
+  BOOST_TEST_REQUIRE(unmatched.notes.size() == 1u);
+  BOOST_TEST(unmatched.notes[0] ==
+             "note: usb 1-1 (usb:v1234p5678) had no driver bound when the tasks started: no driver of the scenario "
+             "matches it");
+  const Verdict failed = run_scenario(parse_scenario(
+      "driver r01_unplug_open_fixed\ndevice usb 1-1 r01_unplug_open_fixed\n" + task + "fail-nth 1\n", "t.scn"));
+  BOOST_TEST_REQUIRE(failed.notes.size() == 1u);
+  BOOST_TEST(
+      failed.notes[0] ==
+      "note: usb 1-1 (r01_unplug_open_fixed) had no driver bound when the tasks started: r01_unplug_open_fixed's "
+      "probe returned -ENOMEM");
+}
