@@ -452,6 +452,22 @@ void* __devsim_kmalloc(size_t size, gfp_t flags, const char* file, int line, con
   return cabi::c_kmalloc(size, flags, c_site(file, line, func));
 }
 
+char* __devsim_kasprintf(gfp_t flags, const char* file, int line, const char* func, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  va_list again;
+  va_copy(again, ap);
+  const int len = std::vsnprintf(nullptr, 0, fmt, ap);
+  va_end(ap);
+  char* text = nullptr;
+  if (len >= 0)
+    text = static_cast<char*>(cabi::c_kmalloc(static_cast<std::size_t>(len) + 1, flags, c_site(file, line, func)));
+  // The kernel's own write into the allocation it just made: nothing of the driver's to check.
+  if (text != nullptr) std::vsnprintf(text, static_cast<std::size_t>(len) + 1, fmt, again);
+  va_end(again);
+  return text;
+}
+
 void __devsim_kfree(const void* p, const char* file, int line, const char* func) {
   cabi::c_kfree(p, c_site(file, line, func));
 }

@@ -157,6 +157,8 @@ struct CUsbDriver {
 // A /dev node of a USB minor: opening it runs usb_open.
 struct CUsbNode : bus::Cdev {
   int minor = -1;
+  char name[64] = {};            // the class device's name ("adutux0")
+  struct device class_dev = {};  // what a class driver's devnode callback is given (host memory)
 };
 
 struct CUsbState {
@@ -729,13 +731,30 @@ int __devsim_usb_register_dev(struct usb_interface* intf, struct usb_class_drive
   }
   st.minor_rwsem.up_write(site);
   if (intf->minor < 0) return -cabi::kEXFULL;
-  // The class device and its node (udev names it after the class driver's format).
-  char name[64];
-  std::snprintf(name, sizeof name, class_driver->name != nullptr ? class_driver->name : "usb%d", intf->minor - base);
+  // The class device (drivers/usb/core/file.c usb_register_dev: device_create named kbasename of the class driver's
+  // format, "usb/adutux%d" -> "adutux0") and its node: devtmpfs names it as the class's devnode callback says
+  // (usb_devnode -> the class driver's devnode: legousbtower.c's "usb/%s"), else after the device.
+  char formatted[64];
+  std::snprintf(formatted, sizeof formatted, class_driver->name != nullptr ? class_driver->name : "usb%d",
+                intf->minor - base);
+  const char* slash = std::strrchr(formatted, '/');
   auto node = std::make_unique<cabi::CUsbNode>();
   node->minor = intf->minor;
+  std::snprintf(node->name, sizeof node->name, "%s", slash != nullptr && slash[1] != '\0' ? slash + 1 : formatted);
+  node->class_dev.__devsim_name = node->name;
+  node->class_dev.parent = &intf->dev;
+  std::string path = node->name;
+  if (class_driver->devnode != nullptr) {
+    umode_t mode = 0;
+    // LIFETIME: the class device lives in the node, kept until the machine ends; the callback's string is a
+    // kmalloc'd copy (kasprintf), freed here as device_get_devnode's caller frees it.
+    if (char* devnode = class_driver->devnode(&node->class_dev, &mode); devnode != nullptr) {
+      path = std::string(devnode, ::strnlen(devnode, 256));
+      cabi::c_kfree(devnode, site);
+    }
+  }
   bus::cdev_init(*node, &cabi::kUsbFops, site);
-  const int r = bus::cdev_add(*node, name, nullptr, site);
+  const int r = bus::cdev_add(*node, path, nullptr, site);
   if (r != 0) {
     st.minor_rwsem.down_write(site);
     st.minors[intf->minor] = nullptr;

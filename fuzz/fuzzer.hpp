@@ -163,8 +163,8 @@ std::size_t count_ops(const scenarios::Scenario& s);
 // Why a campaign would never reach a driver's file operations: for each named driver with a node, a message for
 // each node that does not exist once its device is plugged (or, without a bus, the module loaded), found by one
 // execution that opens each node alone. Such a campaign runs and finds nothing, silently: a node name given wrong
-// (NODE of devsim_add_c_driver, where a USB class driver's name is "usb/adutux%d") or a probe that refuses the
-// mock device. Unknown drivers are skipped (run_campaign rejects them).
+// (NODE of devsim_add_c_driver: a USB class driver's devnode callback may move it, legousbtower.c's is under usb/) or
+// a probe that refuses the mock device. Unknown drivers are skipped (run_campaign rejects them).
 std::vector<std::string> missing_nodes(const std::vector<std::string>& drivers);
 
 // For the crash handler of the devsim fuzz command: a NUL-terminated description of the case the calling

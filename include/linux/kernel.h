@@ -62,6 +62,9 @@
 #define scnprintf(buf, size, fmt, ...) \
   __DEVSIM_NOT_TAIL(int, __devsim_snprintf((buf), (size), 1, __DEVSIM_SITE, fmt, ##__VA_ARGS__))
 #endif
+/* kasprintf (lib/kasprintf.c): the formatted text in a new kmalloc allocation of its length + 1 with `gfp` (NULL when
+ * the allocation fails; kfree it). */
+#define kasprintf(gfp, fmt, ...) __devsim_kasprintf((gfp), __DEVSIM_SITE, fmt, ##__VA_ARGS__)
 
 /*
  * simple_strtoull and friends, kstrtoull and friends (lib/vsprintf.c, lib/kstrtox.c), inline: every byte they look at

@@ -16,7 +16,10 @@
  * unbind with -ENOENT (the endpoint is disabled). The driver core clears the interface's data after disconnect.
  *
  * Character devices (drivers/usb/core/file.c): usb_register_dev takes a minor from minor_base upwards under
- * minor_rwsem (for writing) and makes /dev/<name with the minor - minor_base>; opening the node runs usb_open, which
+ * minor_rwsem (for writing) and makes a class device named after the last component of the class driver's name
+ * formatted with the minor - minor_base ("usb/adutux%d" -> adutux0) and its node, /dev/<what the class driver's
+ * devnode callback returns> (legousbtower.c: "usb/legousbtower0"), else /dev/<the device's name>, as devtmpfs
+ * names it; opening the node runs usb_open, which
  * holds minor_rwsem for reading while it looks the minor up and calls the driver's open; usb_deregister_dev takes
  * minor_rwsem for writing, so it waits for an open in progress and no open reaches the driver afterwards.
  *

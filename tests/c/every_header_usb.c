@@ -373,8 +373,16 @@ static const struct file_operations usbapi_fops = {
     .llseek = noop_llseek,
 };
 
+/* drivers/usb/core/file.c: the class device is named after the last component of the name ("usbapi0"); the node
+ * is where devnode says, as legousbtower.c's puts it under usb/ (the string is the core's to free). */
+static char *usbapi_devnode(const struct device *dev, umode_t *mode) {
+  (void)mode;
+  return kasprintf(GFP_KERNEL, "usb/%s", dev_name(dev));
+}
+
 static struct usb_class_driver usbapi_class = {
-    .name = "usbapi%d",
+    .name = "usbclass/usbapi%d",
+    .devnode = usbapi_devnode,
     .fops = &usbapi_fops,
     .minor_base = USBAPI_MINOR_BASE,
 };

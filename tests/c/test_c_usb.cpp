@@ -27,7 +27,7 @@ const bool kRegistered = [] {
   cabi::CModuleSpec s;
   s.name = "cusb_api";
   s.path = DEVSIM_CUSB_API_MODULE;
-  s.node = "usbapi0";
+  s.node = "usb/usbapi0";
   s.bus = "usb";
   s.summary = "the USB API's test module (tests/c/every_header_usb.c)";
   drivers::register_driver(cabi::c_module_info(s));
@@ -64,7 +64,7 @@ std::string error_of(const std::string &text) {
 // the test module asks a copy of its setting without the fourth for the -ENXIO case).
 BOOST_AUTO_TEST_CASE(find_common_endpoints_over_the_interface_descriptors) {
   expect_clean(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   ioctl fd 1 => 8520321
   close fd
 }
@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE(find_common_endpoints_over_the_interface_descriptors) {
 // time passes only when no task can run).
 BOOST_AUTO_TEST_CASE(poisoned_urb_is_killed_and_rejected_until_unpoisoned) {
   expect_clean(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   ioctl fd 2 => -EPERM
   ioctl fd 3 => -ENOENT
   ioctl fd 4 => 0
@@ -98,7 +98,7 @@ BOOST_AUTO_TEST_CASE(poisoned_urb_is_killed_and_rejected_until_unpoisoned) {
 // returns, in every schedule explored. The coherent buffers are freed by the completions.
 BOOST_AUTO_TEST_CASE(anchor_is_empty_once_every_completion_returned) {
   expect_clean(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   ioctl fd 6 3 => 3
   close fd
 }
@@ -111,7 +111,7 @@ BOOST_AUTO_TEST_CASE(anchor_is_empty_once_every_completion_returned) {
 // with the anchor empty.
 BOOST_AUTO_TEST_CASE(kill_anchored_urbs_empties_the_anchor) {
   expect_clean(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   ioctl fd 7 2 => 2
   close fd
 }
@@ -124,7 +124,7 @@ BOOST_AUTO_TEST_CASE(kill_anchored_urbs_empties_the_anchor) {
 // (drivers/usb/core/urb.c).
 BOOST_AUTO_TEST_CASE(poisoned_anchor_poisons_urbs_anchored_later) {
   expect_clean(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   ioctl fd 8 => -EPERM
   close fd
 }
@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(poisoned_anchor_poisons_urbs_anchored_later) {
 BOOST_AUTO_TEST_CASE(kill_anchored_urbs_spins_on_an_urb_never_submitted) {
   BOOST_TEST_REQUIRE(kRegistered);
   scenarios::Verdict v = run(kHead + R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   ioctl fd 16
   close fd
 }
@@ -156,7 +156,7 @@ explore random seed=1 executions=5
 // submitted asynchronously (usb_fill_control_urb) completes with the control endpoint's scripted status.
 BOOST_AUTO_TEST_CASE(synchronous_messages_are_answered_by_the_scripted_device) {
   expect_clean(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   usb-data 1-1 0x82 "hello"
   ioctl fd 9 "\x00\x00\x00\x00\x00\x00\x00\x00" => 5 "hello\x00\x00\x00"
   ioctl fd 9 "\x00\x00\x00\x00\x00\x00\x00\x00" => -ETIMEDOUT
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(synchronous_messages_are_answered_by_the_scripted_device) {
 // time, which passes only once the reader sleeps in usb_bulk_msg. Afterwards the driver's ioctl says -ENODEV.
 BOOST_AUTO_TEST_CASE(synchronous_message_in_flight_at_unplug_fails_with_eshutdown) {
   expect_clean(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   ioctl fd 15 "\x00\x00\x00\x00\x00\x00\x00\x00" => -ESHUTDOWN
   ioctl fd 9 "\x00\x00\x00\x00\x00\x00\x00\x00" => -ENODEV
   close fd
@@ -212,7 +212,7 @@ task hub {
 // __usb_hcd_giveback_urb).
 BOOST_AUTO_TEST_CASE(anchored_urbs_racing_an_unplug_are_clean) {
   expect_clean(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   ioctl fd 6 3 => 3 | -ENODEV | -EBADF
   ioctl fd 7 1 => 1 | -ENODEV | -EBADF | -EBUSY
   close fd
@@ -253,7 +253,7 @@ scenarios::Verdict expect_io_after_disconnect(const std::string &tasks, const st
 BOOST_AUTO_TEST_CASE(io_after_disconnect_is_reported_and_goes_through_after_an_unbind) {
   BOOST_TEST_REQUIRE(kRegistered);
   scenarios::Verdict unbound = expect_io_after_disconnect(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   unbind cusb_api 1-1 => 3
   ioctl fd 113 => 8
   close fd => 0
@@ -268,7 +268,7 @@ BOOST_AUTO_TEST_CASE(io_after_disconnect_is_reported_and_goes_through_after_an_u
   }
 
   expect_io_after_disconnect(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   unplug usb 1-1 => 0
   ioctl fd 113 => -ENODEV
   close fd => 0
@@ -277,12 +277,12 @@ BOOST_AUTO_TEST_CASE(io_after_disconnect_is_reported_and_goes_through_after_an_u
                              "unplug-io.scn");
 
   expect_clean(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   unbind cusb_api 1-1 => 3
   ioctl fd 13 => -ENODEV
   close fd => 0
   bind cusb_api 1-1 => 3
-  fd2 = open /dev/usbapi0
+  fd2 = open /dev/usb/usbapi0
   ioctl fd2 13 => 8
   close fd2 => 0
 }
@@ -299,7 +299,7 @@ BOOST_AUTO_TEST_CASE(io_after_disconnect_is_reported_and_goes_through_after_an_u
 BOOST_AUTO_TEST_CASE(an_urb_submitted_after_an_unbind_is_flushed_when_the_device_goes) {
   BOOST_TEST_REQUIRE(kRegistered);
   expect_io_after_disconnect(R"(task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   unbind cusb_api 1-1 => 3
   ioctl fd 104 => 0
   unplug usb 1-1 => 0
@@ -317,7 +317,7 @@ BOOST_AUTO_TEST_CASE(an_urb_submitted_after_an_unbind_is_flushed_when_the_device
 BOOST_AUTO_TEST_CASE(io_racing_an_unbind_is_reported_only_without_the_disconnected_check) {
   BOOST_TEST_REQUIRE(kRegistered);
   auto scenario = [](int ioctl) {
-    return kHead + "task app {\n  fd = open /dev/usbapi0\n  ioctl fd " + std::to_string(ioctl) +
+    return kHead + "task app {\n  fd = open /dev/usb/usbapi0\n  ioctl fd " + std::to_string(ioctl) +
            " => 8 | -ENODEV | -ENOENT | -ESHUTDOWN | -EBADF\n  close fd\n}\ntask hub {\n  unbind cusb_api 1-1 => "
            "3\n}\nexplore exhaustive preemptions=2\n";
   };
@@ -342,7 +342,7 @@ BOOST_AUTO_TEST_CASE(io_racing_an_unbind_is_reported_only_without_the_disconnect
 BOOST_AUTO_TEST_CASE(a_completion_under_way_is_not_waited_for_by_the_flush_before_disconnect) {
   BOOST_TEST_REQUIRE(kRegistered);
   auto scenario = [](bool no_kill) {
-    return kHead + "task app {\n  fd = open /dev/usbapi0\n" + (no_kill ? "  ioctl fd 18\n" : "") +
+    return kHead + "task app {\n  fd = open /dev/usb/usbapi0\n" + (no_kill ? "  ioctl fd 18\n" : "") +
            "  ioctl fd 4\n  close fd\n}\ntask device {\n  usb-error 1-1 0x81 -EPROTO\n}\ntask hub {\n  unplug "
            "usb 1-1 => 0\n}\nexplore exhaustive preemptions=2\n";
   };
@@ -363,7 +363,7 @@ BOOST_AUTO_TEST_CASE(a_completion_under_way_is_not_waited_for_by_the_flush_befor
 // bcdUSB 0x0200, bcdDevice 0x0100. Ioctl 19 packs them: 64 | 0x0200 << 8 | 0x0100 << 24.
 BOOST_AUTO_TEST_CASE(the_mock_device_descriptor_is_a_usb_2_device) {
   BOOST_TEST_REQUIRE(kRegistered);
-  expect_clean("task app {\n  fd = open /dev/usbapi0\n  ioctl fd 19 => " +
+  expect_clean("task app {\n  fd = open /dev/usb/usbapi0\n  ioctl fd 19 => " +
                    std::to_string(64LL | 0x0200LL << 8 | 0x0100LL << 24) + "\n  close fd => 0\n}\n",
                "descriptor.scn", 5);
 }
@@ -376,11 +376,11 @@ BOOST_AUTO_TEST_CASE(the_mock_device_descriptor_is_a_usb_2_device) {
 BOOST_AUTO_TEST_CASE(shrinking_keeps_going_when_the_bug_needs_a_rare_schedule) {
   BOOST_TEST_REQUIRE(kRegistered);
   const std::string body = R"(task other {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   close fd
 }
 task app {
-  fd = open /dev/usbapi0
+  fd = open /dev/usb/usbapi0
   ioctl fd 18
   ioctl fd 4
   close fd
@@ -461,14 +461,14 @@ BOOST_AUTO_TEST_CASE(usb_error_and_usb_data_endpoints_parse_and_write_back) {
 // takes every product of that vendor; scripts/mod/file2alias.c writes such an entry's alias as "usb:vVVVVp*").
 BOOST_AUTO_TEST_CASE(a_device_binds_the_driver_whose_id_table_matches_its_ids) {
   BOOST_TEST_REQUIRE(kRegistered);
-  const std::string tasks = "task app {\n  fd = open /dev/usbapi0\n  close fd\n}\n";
+  const std::string tasks = "task app {\n  fd = open /dev/usb/usbapi0\n  close fd\n}\n";
   for (const char *alias : {"usb:vFFF1pFFF1", "usb:vFFF2p0042", "usb:vfff2p0001"}) {
     scenarios::Verdict v = run(std::string("driver cusb_api\ndevice usb 1-1 ") + alias + "\n" + tasks, alias);
     BOOST_TEST(v.passed, alias << ": " << v.summary << "\n" << failures_text(v));
   }
   // Nothing matches vendor 0xfff3: no driver binds, so there is no node to open.
   scenarios::Verdict unbound = run(
-      "driver cusb_api\ndevice usb 1-1 usb:vFFF3pFFF1\ntask app {\n  open /dev/usbapi0 => -ENOENT\n}\n", "unbound.scn");
+      "driver cusb_api\ndevice usb 1-1 usb:vFFF3pFFF1\ntask app {\n  open /dev/usb/usbapi0 => -ENOENT\n}\n", "unbound.scn");
   BOOST_TEST(unbound.passed, unbound.summary << "\n" << failures_text(unbound));
   // A USB id alias on a platform device is an input error, at its position.
   BOOST_TEST(error_of("device platform p0 usb:vFFF1pFFF1\ntask a {\n  yield\n}\n") ==
