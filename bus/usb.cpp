@@ -53,7 +53,17 @@ Device* usb_root_hub() {
   return s.root;
 }
 
+namespace {
+UsbDeviceSendHook g_send_hook = nullptr;
+UsbDeviceGoneHook g_gone_hook = nullptr;
+}  // namespace
+
 Device* usb_plug(const std::string& port, const std::string& modalias, const Site& site) {
+  return usb_plug(port, modalias, {}, site);
+}
+
+Device* usb_plug(const std::string& port, const std::string& modalias, const std::vector<UsbDeviceEvent>& script,
+                 const Site& site) {
   BusType& bus = usb_bus();
   Device* root = usb_root_hub();
   core::MutexGuard hub = kernel().hotplug_lock().guard(site);
@@ -67,17 +77,15 @@ Device* usb_plug(const std::string& port, const std::string& modalias, const Sit
   Device* dev = Device::create(port, &bus, parent, {}, site);
   dev->set_modalias(modalias, site);
   attach_mmio(*dev, kUsbRegisters);
+  if (g_send_hook != nullptr)
+    for (const UsbDeviceEvent& e : script)
+      g_send_hook(*dev, e, site);
   if (device_add(dev, site) != 0) {
     put_device(dev, site);
     return nullptr;
   }
   return dev;
 }
-
-namespace {
-UsbDeviceSendHook g_send_hook = nullptr;
-UsbDeviceGoneHook g_gone_hook = nullptr;
-}  // namespace
 
 bool usb_unplug(const std::string& port, const Site& site) {
   BusType& bus = usb_bus();

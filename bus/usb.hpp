@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "bus/driver.hpp"
 
@@ -44,6 +45,11 @@ struct UsbDeviceEvent {
 // drivers' URBs), installed with usb_set_device_send_hook; without one the event is dropped.
 // 0, -ENODEV when nothing is plugged there, or the hook's error.
 int usb_device_send(const std::string& port, UsbDeviceEvent event, const Site& site = Site::current());
+// usb_plug, with `script` done by the device before anything else (the scenario's usb-data/usb-error lines after
+// its `device` line): handed to the host controller model after the device is created and before it is added, so
+// the transfers of its probe find them.
+Device* usb_plug(const std::string& port, const std::string& modalias, const std::vector<UsbDeviceEvent>& script,
+                 const Site& site = Site::current());
 using UsbDeviceSendHook = int (*)(Device& dev, UsbDeviceEvent event, const Site& site);
 // Process-wide; set once, at static initialisation.
 void usb_set_device_send_hook(UsbDeviceSendHook hook);

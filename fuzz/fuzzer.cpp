@@ -128,8 +128,14 @@ Target add_target(Scenario& s, const drivers::DriverInfo* d, int& usb_ports) {
   t.nodes.insert(t.nodes.end(), d->more_nodes.begin(), d->more_nodes.end());
   // A module (a C driver) that binds no device has its nodes from its module_init; one that registers a bus
   // driver (a platform driver) gets a device as a bus driver does.
-  if (!d->bus.empty()) s.devices.push_back({d->bus, t.id, d->device_modalias(), {}});
+  if (!d->bus.empty()) s.devices.push_back({d->bus, t.id, d->device_modalias(), {}, {}});
   return t;
+}
+
+// The reason in a runner's set-up note ("note: usb 1-1 (M) had no driver bound when the tasks started: WHY").
+std::string why_unbound(const std::string& note) {
+  const std::string::size_type at = note.find("started: ");
+  return at == std::string::npos ? note : note.substr(at + 9);
 }
 
 }  // namespace
@@ -166,8 +172,10 @@ std::vector<std::string> missing_nodes(const std::vector<std::string>& names) {
                          ? std::string("the driver is loaded")
                          : "its " + d->bus + " device " + t.id + " (" + d->device_modalias() + ") is plugged") +
                     " (open: -ENOENT): every operation on it fails, and the campaign cannot reach the driver's "
-                    "file operations. Is the node name right (NODE of devsim_add_c_driver, the class's name for a "
-                    "USB minor)? Does the probe accept the mock device?");
+                    "file operations. " +
+                    (v.notes.empty() ? std::string("Is the node name right (NODE of devsim_add_c_driver; a USB class "
+                                                   "driver's devnode callback may move its node)?")
+                                     : "The device stayed unbound: " + why_unbound(v.notes.front()) + "."));
     }
   }
   return out;

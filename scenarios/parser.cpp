@@ -136,8 +136,8 @@ const std::vector<std::string> kOperations = {"open",       "close",       "read
 // a host controller reports for a transfer the device failed, or for a device gone).
 const std::vector<std::string> kUsbErrors = {"-EPROTO", "-EILSEQ",    "-ETIME",     "-EPIPE",  "-ECOMM",
                                              "-ENOSR",  "-EOVERFLOW", "-EREMOTEIO", "-ENODEV", "-ESHUTDOWN"};
-const std::vector<std::string> kStatements = {"driver", "device",  "firmware", "task",
-                                              "expect", "explore", "fail-nth", "schedule"};
+const std::vector<std::string> kStatements = {"driver", "device", "usb-data", "usb-error", "firmware",
+                                              "task",   "expect", "explore",  "fail-nth",  "schedule"};
 const std::vector<std::string> kBugKinds = {"use-after-free",      "double-free",          "invalid-free",
                                             "slab-out-of-bounds",  "memory-leak",          "deadlock",
                                             "stack-overflow",      "step-budget-exceeded", "held-at-exit",
@@ -498,6 +498,17 @@ class Parser {
       if (!fresh)
         fail(t[2], "device " + d.bus + " " + d.id + " is already declared at line " + std::to_string(it->second.line));
       s_.devices.push_back(std::move(d));
+    } else if (w == "usb-data" || w == "usb-error") {
+      // What a USB device declared above does first, before any task runs: scripted at set-up when it is
+      // plugged, so its probe's transfers find it.
+      const Op op = *operation(t);
+      if (!op.allowed.empty()) fail(t[0], "a device's script has no expected result ('=>'): it runs at set-up");
+      DeviceDecl* dev = nullptr;
+      for (DeviceDecl& d : s_.devices)
+        if (d.bus == "usb" && d.id == op.a) dev = &d;
+      if (dev == nullptr)
+        fail(t[1], "no usb device " + quote(op.a) + " is declared above (`device usb " + op.a + " MODALIAS`)");
+      dev->script.push_back(op);
     } else if (w == "firmware") {
       const Token& name = need(t, 1, "a firmware file name");
       id(name, "a firmware file name");
@@ -676,7 +687,8 @@ class Parser {
     return v.text;
   }
 
-  void operation(const std::vector<Token>& all) {
+  // Parses an operation: appended to the current task; outside a task (a device's script) returned.
+  std::optional<Op> operation(const std::vector<Token>& all) {
     Op op;
     std::size_t i = 0;
     if (all.size() >= 2 && all[1].text == "=" && !all[1].quoted) {
@@ -874,8 +886,10 @@ class Parser {
     }
     if (first_data && op.kind != OpKind::Read && !(op.kind == OpKind::Ioctl && op.data))
       fail(*first_data, "expected bytes can follow a result only of read, or of ioctl with a quoted argument");
+    if (current_task_ == nullptr) return op;  // a device's script (statement)
     if (!op.bind.empty()) vars_.insert(op.bind);
     current_task_->ops.push_back(std::move(op));
+    return std::nullopt;
   }
 
   using Choice = sim::Choice;

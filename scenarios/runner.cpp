@@ -69,8 +69,19 @@ bus::Device* find_device(const std::string& bus_name, const std::string& id) {
   return b != nullptr ? b->find_device(id) : nullptr;
 }
 
-std::int64_t plug(const std::string& bus_name, const std::string& id, const std::string& modalias) {
-  if (bus_name == "usb") return bus::usb_plug(id, modalias) != nullptr ? 0 : -bus::kEBUSY;
+bus::UsbDeviceEvent usb_event(const Op& op) {
+  if (op.kind == OpKind::UsbError) return {static_cast<unsigned>(op.arg), "", -static_cast<int>(op.number)};
+  return {op.b.empty() ? bus::kUsbEndpointIntIn : static_cast<unsigned>(op.arg), op.data.value_or(""), 0};
+}
+
+std::int64_t plug(const std::string& bus_name, const std::string& id, const std::string& modalias,
+                  const std::vector<Op>& script = {}) {
+  if (bus_name == "usb") {
+    std::vector<bus::UsbDeviceEvent> events;
+    for (const Op& op : script)
+      events.push_back(usb_event(op));
+    return bus::usb_plug(id, modalias, events) != nullptr ? 0 : -bus::kEBUSY;
+  }
   // Platform hotplug is the scenario's own doing: serialised like the hub's, so one name is never registered and
   // unregistered at once.
   core::MutexGuard lock = bus::kernel().hotplug_lock().guard();
@@ -183,10 +194,8 @@ std::int64_t run_op(const Op& op, Process& p) {
       sim::yield();
       return 0;
     case OpKind::UsbData:
-      return bus::usb_device_send(
-          op.a, {op.b.empty() ? bus::kUsbEndpointIntIn : static_cast<unsigned>(op.arg), op.data.value_or(""), 0});
     case OpKind::UsbError:
-      return bus::usb_device_send(op.a, {static_cast<unsigned>(op.arg), "", -static_cast<int>(op.number)});
+      return bus::usb_device_send(op.a, usb_event(op));
     case OpKind::Signal: {
       sim::World& w = sim::world();
       w.yield(sim::EventKind::Wake, nullptr);
@@ -236,7 +245,7 @@ void set_up_machine(const Scenario& s) {
   for (const std::string& d : s.drivers)
     drivers::load_driver(*drivers::find_driver(d));
   for (const DeviceDecl& d : s.devices)
-    plug(d.bus, d.id, d.modalias);
+    plug(d.bus, d.id, d.modalias, d.script);
 }
 
 void shut_down_machine(const Scenario& s) {

@@ -74,6 +74,9 @@ struct DeviceDecl {
   std::string id;   // "1-1", "gpio0"
   std::string modalias;
   Location at;
+  // usb: what the device does first (usb-data/usb-error operations, in order), scripted when set-up plugs it,
+  // before its probe runs.
+  std::vector<Op> script;
 };
 
 struct Expectation {

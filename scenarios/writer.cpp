@@ -119,8 +119,11 @@ std::string to_text(const Scenario& s) {
     o << "driver " << d << "\n";
   for (const auto& [name, contents] : s.firmware)
     o << "firmware " << name << " \"" << contents << "\"\n";
-  for (const DeviceDecl& d : s.devices)
+  for (const DeviceDecl& d : s.devices) {
     o << "device " << d.bus << " " << d.id << " " << d.modalias << "\n";
+    for (const Op& op : d.script)
+      o << op_text(op) << "\n";
+  }
   if (s.fail_nth != 0) o << "fail-nth " << s.fail_nth << "\n";
   for (const Task& t : s.tasks) {
     o << "\ntask " << t.name << " {\n";

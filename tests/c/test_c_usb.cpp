@@ -467,8 +467,9 @@ BOOST_AUTO_TEST_CASE(a_device_binds_the_driver_whose_id_table_matches_its_ids) {
     BOOST_TEST(v.passed, alias << ": " << v.summary << "\n" << failures_text(v));
   }
   // Nothing matches vendor 0xfff3: no driver binds, so there is no node to open.
-  scenarios::Verdict unbound = run(
-      "driver cusb_api\ndevice usb 1-1 usb:vFFF3pFFF1\ntask app {\n  open /dev/usb/usbapi0 => -ENOENT\n}\n", "unbound.scn");
+  scenarios::Verdict unbound =
+      run("driver cusb_api\ndevice usb 1-1 usb:vFFF3pFFF1\ntask app {\n  open /dev/usb/usbapi0 => -ENOENT\n}\n",
+          "unbound.scn");
   BOOST_TEST(unbound.passed, unbound.summary << "\n" << failures_text(unbound));
   // A USB id alias on a platform device is an input error, at its position.
   BOOST_TEST(error_of("device platform p0 usb:vFFF1pFFF1\ntask a {\n  yield\n}\n") ==
@@ -476,4 +477,33 @@ BOOST_AUTO_TEST_CASE(a_device_binds_the_driver_whose_id_table_matches_its_ids) {
   // Not a USB id alias: still an unknown driver.
   BOOST_TEST(error_of("device usb 1-1 usb:vFFF1pFFF\ntask a {\n  yield\n}\n").find("unknown driver") !=
              std::string::npos);
+}
+
+// What a device does first (usb-data/usb-error lines after its `device` line): scripted when set-up plugs it, before
+// its probe runs, so a probe's control transfers find their answers (legousbtower.c asks the tower's firmware
+// version and refuses the device on a short answer); what the probe does not take waits for the tasks. Written back
+// after the device line. A script for a port no device line above declares, or one with an expected result, is an
+// error.
+BOOST_AUTO_TEST_CASE(a_device_script_is_there_before_the_probe) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  const std::string script = "usb-data 1-1 0 \"\\x01\\x02\"\nusb-error 1-1 0x82 -EPROTO\n";
+  const std::string text = kHead + script + R"(
+task app {
+  fd = open /dev/usb/usbapi0
+  ioctl fd 11 "\x00\x00\x00\x00\x00\x00\x00\x00" => 2 "\x01\x02\x00\x00\x00\x00\x00\x00"
+  ioctl fd 9 "\x00\x00\x00\x00\x00\x00\x00\x00" => -EPROTO
+  ioctl fd 11 "\x00\x00\x00\x00\x00\x00\x00\x00" => 0 "\x00\x00\x00\x00\x00\x00\x00\x00"
+  close fd
+}
+)";
+  const scenarios::Verdict v = run(text + "explore random seed=3 executions=50\n", "script.scn");
+  BOOST_TEST(v.result.executions == 50u);
+  BOOST_TEST(v.passed, failures_text(v));
+  const std::string written = scenarios::to_text(scenarios::parse_scenario(text, "t.scn"));
+  BOOST_TEST(written.find("device usb 1-1 cusb_api\n" + script) != std::string::npos, written);
+  BOOST_TEST(scenarios::to_text(scenarios::parse_scenario(written, "w.scn")) == written);
+  BOOST_TEST(error_of("driver cusb_api\nusb-data 1-1 \"a\"\n") ==
+             "t.scn:2:10: no usb device '1-1' is declared above (`device usb 1-1 MODALIAS`)");
+  BOOST_TEST(error_of(kHead + "usb-error 1-1 0 -EPIPE => 0\n") ==
+             "t.scn:3:1: a device's script has no expected result ('=>'): it runs at set-up");
 }

@@ -388,4 +388,16 @@ BOOST_AUTO_TEST_CASE(a_node_that_never_appears_is_warned_about) {
   BOOST_TEST(w[0].starts_with("fuzz_test_wrong_node: /dev/fuzzmap-wrong does not exist once its platform device "
                               "fuzz_test_wrong_node0"),
              w[0]);
+  // A probe that refuses the device: the warning says so, with its error.
+  drivers::DriverInfo refusing = mapper_info();
+  refusing.name = "fuzz_test_refusing_probe";
+  refusing.buggy = true;
+  refusing.ops = [] {
+    return bus::DriverOps{
+        "fuzz_test_refusing_probe", "platform", {}, [](bus::CoreContext&) { return -bus::kEIO; }, mapper_remove};
+  };
+  drivers::register_driver(refusing);
+  const std::vector<std::string> r = fuzz::missing_nodes({"fuzz_test_refusing_probe"});
+  BOOST_REQUIRE_EQUAL(r.size(), 1u);
+  BOOST_TEST(r[0].ends_with("The device stayed unbound: fuzz_test_refusing_probe's probe returned -EIO."), r[0]);
 }
