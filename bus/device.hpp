@@ -135,6 +135,10 @@ class Device {
   // On the deferred-probe lists, or taken off them by the deferred-probe work that has not got its reference yet
   // (under the HostGuard; see DriverCore's deferred probe).
   bool deferred_probe_ = false;
+  // The last failed probe (drivers/base/dd.c really_probe's error, which the kernel logs) and its driver; null and
+  // 0 while no probe failed. Read by unbound_reason(). Written under the device lock.
+  Driver* failed_probe_driver_ = nullptr;
+  int failed_probe_error_ = 0;
 };
 
 // A device attribute (DEVICE_ATTR): /sys/devices/.../<dev>/<name>. show/store get the device; removal of the

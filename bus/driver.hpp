@@ -4,6 +4,7 @@
 #include <atomic>
 #include <functional>
 #include <list>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -96,6 +97,14 @@ void driver_unregister(Driver* drv, const Site& site = Site::current());
 
 // device_attach(): binds `dev` to the first matching driver; 1 if bound, 0 if none matched, <0 probe error.
 int device_attach(Device* dev, const Site& site = Site::current());
+// Why the device `id` on bus `bus` is not bound: the driver whose last probe failed (its name, "" when no driver
+// matched the device) and that probe's error (0 when none matched). Nothing when the device is bound or absent.
+// For the scenario runner's note on a device set-up left unbound; host state only (no check, no scheduling point).
+struct UnboundReason {
+  std::string driver;
+  int error = 0;
+};
+std::optional<UnboundReason> unbound_reason(const std::string& bus, const std::string& id);
 // device_driver_attach(): binds `dev` to `drv` (what a write to drivers/<drv>/bind does).
 int device_driver_attach(Driver* drv, Device* dev, const Site& site = Site::current());
 // device_release_driver(): unbinds: remove(), drvdata cleared, devres released LIFO, "unbind" emitted.

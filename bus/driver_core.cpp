@@ -38,6 +38,16 @@ class DriverCore {
   static void deferred_probe_del(Device* dev, const Site& site);
   static void deferred_probe_trigger(const Site& site);
   static void deferred_probe_work(WorkStruct& work);
+  static std::optional<UnboundReason> unbound_reason(const std::string& bus_name, const std::string& id) {
+    BusType* bus = kernel().find_bus(bus_name);
+    if (bus == nullptr) return std::nullopt;
+    HostGuard guard;
+    // LIFETIME: a device the bus lists is registered, so not released: its fields are read without a check.
+    Device* dev = bus->lookup(id);
+    if (dev == nullptr || dev->bound_) return std::nullopt;
+    return UnboundReason{dev->failed_probe_driver_ != nullptr ? dev->failed_probe_driver_->name() : std::string(),
+                         dev->failed_probe_error_};
+  }
 
  private:
   // The Rust driver core's order: the owned driver data goes right after remove(), before devres.
@@ -46,11 +56,6 @@ class DriverCore {
       void* data = std::exchange(dev->drvdata_, nullptr);
       drop(data);
     }
-  }
-  // Kernel::probe_failures: `dev` is not bound because `driver`'s probe returned `error` ("": none matched).
-  // Under the HostGuard.
-  static void k_probe_failure(const Device* dev, const std::string& driver, int error) {
-    kernel().probe_failures_[dev] = Kernel::ProbeFailure{dev->bus_->name(), dev->name_, driver, error};
   }
   // Both run with the device lock held.
   static int really_probe(Driver* drv, Device* dev, const Site& site);
@@ -131,8 +136,6 @@ int DriverCore::attach(Device* dev, const Site& site) {
     int r = really_probe(drv, dev, site);
     return r == 0 ? 1 : r;
   }
-  HostGuard host;
-  k_probe_failure(dev, "", 0);
   return 0;
 }
 
@@ -159,10 +162,8 @@ int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
     r = drv->ops_.probe(ctx);
   }
   if (r != 0) {
-    {
-      HostGuard guard;
-      k_probe_failure(dev, drv->name(), r);
-    }
+    dev->failed_probe_driver_ = drv;
+    dev->failed_probe_error_ = r;
     drop_owned_drvdata(dev);
     // A failed probe leaves nothing behind: every devm_* resource it took is released, newest first.
     devres_release_all(dev->devres_);
@@ -187,7 +188,6 @@ int DriverCore::really_probe(Driver* drv, Device* dev, const Site& site) {
   dev->bound_ = true;
   {
     HostGuard guard;
-    if (!k.probe_failures_.empty()) k.probe_failures_.erase(dev);
     dev->bound_link_ = drv->bound_.insert(drv->bound_.end(), dev);
     klist_sync(&drv->bound_);
   }
@@ -438,6 +438,9 @@ void driver_unregister(Driver* drv, const Site& site) {
 }
 int device_attach(Device* dev, const Site& site) {
   return DriverCore::attach(dev, site);
+}
+std::optional<UnboundReason> unbound_reason(const std::string& bus_name, const std::string& id) {
+  return DriverCore::unbound_reason(bus_name, id);
 }
 int device_driver_attach(Driver* drv, Device* dev, const Site& site) {
   return DriverCore::driver_attach(drv, dev, site);

@@ -71,17 +71,6 @@ class Kernel {
   };
   DeferredProbe& deferred_probe() { return deferred_probe_; }
 
-  // Why a device is not bound: its last probe's error (drivers/base/dd.c really_probe; the kernel logs it, at debug
-  // level for -ENODEV and -ENXIO) or, with no driver named, that no registered driver matched it when it was
-  // added. Kept until the device is bound (never for a bound one); read by the scenario runner to say why a device
-  // a scenario declares was left unbound. Under the HostGuard; keyed by the device (its memory is not reused within
-  // an execution), the names copied on the failure path only.
-  struct ProbeFailure {
-    std::string bus, device, driver;  // driver "" : none matched
-    int error = 0;
-  };
-  std::map<const Device*, ProbeFailure>& probe_failures() { return probe_failures_; }
-
  private:
   friend class DriverCore;
   std::vector<std::unique_ptr<BusType>> buses_;
@@ -93,7 +82,6 @@ class Kernel {
   core::Mutex hotplug_lock_{"hotplug_lock"};
   std::map<std::string, std::string> firmware_;
   DeferredProbe deferred_probe_;
-  std::map<const Device*, ProbeFailure> probe_failures_;
 };
 
 inline Kernel& kernel() {

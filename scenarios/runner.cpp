@@ -217,23 +217,21 @@ void exit_process(Process& p) {
 
 namespace {
 
-// The declared devices no driver is bound to now, and why (bus::Kernel::probe_failures). Host state only: no
-// scheduling point, no access the explorer sees.
+// The declared devices no driver is bound to now, and why (bus::unbound_reason). Host state only: no scheduling
+// point, no access the explorer sees.
 void note_unbound(const Scenario& s, SetUpNotes& notes) {
   ++notes.executions;
-  bus::HostGuard guard;
-  for (const auto& [dev, f] : bus::kernel().probe_failures()) {
-    for (const DeviceDecl& d : s.devices) {
-      if (d.bus != f.bus || d.id != f.device) continue;
-      SetUpNotes::Unbound& u = notes.unbound[d.bus + " " + d.id + " (" + d.modalias + ")"];
-      if (u.why.empty()) {
-        u.why = f.driver.empty() ? std::string("no driver of the scenario matches it")
-                : f.error == -bus::kEPROBE_DEFER
-                    ? f.driver + "'s probe deferred (-EPROBE_DEFER)"
-                    : f.driver + "'s probe returned -" + std::string(bus::errno_name(f.error));
-      }
-      ++u.executions;
+  for (const DeviceDecl& d : s.devices) {
+    const std::optional<bus::UnboundReason> why = bus::unbound_reason(d.bus, d.id);
+    if (!why) continue;
+    SetUpNotes::Unbound& u = notes.unbound[d.bus + " " + d.id + " (" + d.modalias + ")"];
+    if (u.why.empty()) {
+      u.why = why->driver.empty() ? std::string("no driver of the scenario matches it")
+              : why->error == -bus::kEPROBE_DEFER
+                  ? why->driver + "'s probe deferred (-EPROBE_DEFER)"
+                  : why->driver + "'s probe returned -" + std::string(bus::errno_name(why->error));
     }
+    ++u.executions;
   }
 }
 
