@@ -415,6 +415,20 @@ long sleep_timeout(const PreparedWait& p, long timeout, const char* what, const 
   return left > 0 ? left : 0;
 }
 
+// The C library's formatting of `fmt` with `ap` (consumed); nothing when the format is invalid.
+std::optional<std::string> vformat(const char* fmt, va_list ap) {
+  va_list again;
+  va_copy(again, ap);
+  const int len = std::vsnprintf(nullptr, 0, fmt, ap);
+  std::optional<std::string> text;
+  if (len >= 0) {
+    text.emplace(static_cast<std::size_t>(len), '\0');
+    std::vsnprintf(text->data(), text->size() + 1, fmt, again);
+  }
+  va_end(again);
+  return text;
+}
+
 // What the task prepared; it is running again (schedule() returns, set_current_state(TASK_RUNNING)) and, when
 // `leave_queue` (finish_wait, remove_wait_queue), off its queue.
 PreparedWait take_prepared_wait(bool leave_queue) {
@@ -455,17 +469,13 @@ void* __devsim_kmalloc(size_t size, gfp_t flags, const char* file, int line, con
 char* __devsim_kasprintf(gfp_t flags, const char* file, int line, const char* func, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  va_list again;
-  va_copy(again, ap);
-  const int len = std::vsnprintf(nullptr, 0, fmt, ap);
+  const std::optional<std::string> text = cabi::vformat(fmt, ap);
   va_end(ap);
-  char* text = nullptr;
-  if (len >= 0)
-    text = static_cast<char*>(cabi::c_kmalloc(static_cast<std::size_t>(len) + 1, flags, c_site(file, line, func)));
+  if (!text) return nullptr;
+  auto* out = static_cast<char*>(cabi::c_kmalloc(text->size() + 1, flags, c_site(file, line, func)));
   // The kernel's own write into the allocation it just made: nothing of the driver's to check.
-  if (text != nullptr) std::vsnprintf(text, static_cast<std::size_t>(len) + 1, fmt, again);
-  va_end(again);
-  return text;
+  if (out != nullptr) std::memcpy(out, text->c_str(), text->size() + 1);
+  return out;
 }
 
 void __devsim_kfree(const void* p, const char* file, int line, const char* func) {
@@ -845,14 +855,11 @@ ssize_t __devsim_strscpy(char* dst, const char* src, size_t size, const char*, i
 int __devsim_snprintf(char* buf, size_t size, int written, const char*, int, const char*, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  va_list again;
-  va_copy(again, ap);
-  const int len = std::vsnprintf(nullptr, 0, fmt, ap);
+  const std::optional<std::string> formatted = cabi::vformat(fmt, ap);
   va_end(ap);
-  std::string text(len > 0 ? static_cast<std::size_t>(len) : 0, '\0');
-  std::vsnprintf(text.data(), text.size() + 1, fmt, again);
-  va_end(again);
-  if (len < 0) return 0;
+  if (!formatted) return 0;
+  const std::string& text = *formatted;
+  const int len = static_cast<int>(text.size());
   // sprintf: unbounded (size is SIZE_MAX); snprintf/scnprintf: at most size bytes, terminator included.
   const size_t out = size == 0 ? 0 : (text.size() < size - 1 ? text.size() : size - 1);
   if (size != 0) {
