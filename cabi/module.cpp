@@ -226,6 +226,7 @@ drivers::DriverInfo c_module_info(const CModuleSpec& spec) {
   d.bug_kind = spec.bug_kind;
   d.node = spec.node;
   d.modalias = spec.modalias;
+  d.device_script = spec.device_script;
   d.module_load = [kept] { return module_load(*kept); };
   d.module_unload = [kept] { return module_unload(*kept); };
   return d;

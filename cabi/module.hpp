@@ -23,6 +23,8 @@ struct CModuleSpec {
   std::vector<unsigned> irqs;
   // What the fuzzer plugs its devices as (DriverInfo::modalias): devsim_add_c_driver's DEVICE_ID.
   std::string modalias;
+  // DriverInfo::device_script: the contents of devsim_add_c_driver's DEVICE_SCRIPT file.
+  std::string device_script;
 };
 
 // The registry entry of a C driver: no bus; `load`/`unload` run its module_init/module_exit.

@@ -35,6 +35,10 @@ struct DriverInfo {
   // checks the ids); empty: its name, which binds it.
   std::string modalias;
   const std::string& device_modalias() const { return modalias.empty() ? name : modalias; }
+  // What its USB device does first, before its probe (a probe that asks the device something): scenario lines
+  // `usb-data [EP] "BYTES"` / `usb-error EP -ERRNO` without the port, one per line. The fuzzer puts them after the
+  // device line of every case (docs/scenario-language.md, device scripts).
+  std::string device_script;
   // Interrupt lines of its device (the machine description: what a C driver's platform_get_irq returns). The
   // fuzzer raises these besides its usual lines.
   std::vector<unsigned> irqs;

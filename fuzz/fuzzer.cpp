@@ -6,6 +6,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -113,6 +114,34 @@ std::uint64_t rng_seed(std::uint64_t seed) {
   return seed * 0x9e3779b97f4a7c15ULL + 0x5bd1e995;
 }
 
+// The driver's device script (DriverInfo::device_script) for its device at usb port `port`, parsed as the lines
+// after a device line are. Throws std::invalid_argument naming the driver when a line does not parse.
+std::vector<Op> device_script(const drivers::DriverInfo& d, const std::string& port) {
+  if (d.device_script.empty() || d.bus != "usb") return {};
+  std::string text = "driver " + d.name + "\ndevice usb " + port + " " + d.device_modalias() + "\n";
+  std::vector<int> file_line;  // the script's line of each line after those two
+  std::istringstream lines(d.device_script);
+  int n = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ++n;
+    const std::size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    const std::size_t end = line.find_first_of(" \t", start);
+    // The port goes after the operation's name: "usb-data 0 ..." -> "usb-data 1-2 0 ...".
+    text += line.substr(start, end - start) + " " + port + (end == std::string::npos ? "" : line.substr(end)) + "\n";
+    file_line.push_back(n);
+  }
+  try {
+    Scenario parsed = scenarios::parse_scenario(text, d.name);
+    return std::move(parsed.devices.front().script);
+  } catch (const scenarios::ParseError& e) {
+    const std::size_t i = static_cast<std::size_t>(e.where().line) - 3;
+    throw std::invalid_argument("driver '" + d.name + "': its device script does not parse: line " +
+                                (i < file_line.size() ? std::to_string(file_line[i]) : std::string("?")) + ": " +
+                                e.message());
+  }
+}
+
 // Adds driver `d` to `s` with what it needs (its firmware files, a device on its bus: usb ports 1-1, 1-2... in the
 // order of the calls, counted in `usb_ports`) and returns its target.
 Target add_target(Scenario& s, const drivers::DriverInfo* d, int& usb_ports) {
@@ -128,7 +157,7 @@ Target add_target(Scenario& s, const drivers::DriverInfo* d, int& usb_ports) {
   t.nodes.insert(t.nodes.end(), d->more_nodes.begin(), d->more_nodes.end());
   // A module (a C driver) that binds no device has its nodes from its module_init; one that registers a bus
   // driver (a platform driver) gets a device as a bus driver does.
-  if (!d->bus.empty()) s.devices.push_back({d->bus, t.id, d->device_modalias(), {}, {}});
+  if (!d->bus.empty()) s.devices.push_back({d->bus, t.id, d->device_modalias(), {}, device_script(*d, t.id)});
   return t;
 }
 

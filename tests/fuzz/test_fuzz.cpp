@@ -12,6 +12,7 @@
 #include "fuzz/fuzzer.hpp"
 #include "scenarios/parser.hpp"
 #include "scenarios/runner.hpp"
+#include "scenarios/writer.hpp"
 
 using namespace devsim;
 
@@ -400,4 +401,38 @@ BOOST_AUTO_TEST_CASE(a_node_that_never_appears_is_warned_about) {
   const std::vector<std::string> r = fuzz::missing_nodes({"fuzz_test_refusing_probe"});
   BOOST_REQUIRE_EQUAL(r.size(), 1u);
   BOOST_TEST(r[0].ends_with("The device stayed unbound: fuzz_test_refusing_probe's probe returned -EIO."), r[0]);
+}
+
+// A driver's device script (DriverInfo::device_script, devsim_add_c_driver's DEVICE_SCRIPT) follows its device line
+// in every generated case, with the case's port, comments and indentation dropped; a script that does not parse is
+// an error naming the driver (the campaign stops with it, exit 2).
+BOOST_AUTO_TEST_CASE(a_device_script_follows_the_device_line_of_every_case) {
+  drivers::DriverInfo scripted = *drivers::find_driver("r01_unplug_open_fixed");
+  scripted.name = "fuzz_test_scripted";
+  scripted.buggy = true;  // out of fixed_drivers(): the other campaigns do not load it
+  scripted.device_script = "# the tower's version\nusb-data 0 \"\\x08\\x00\"\n  usb-error 0x81 -EPROTO\n";
+  drivers::register_driver(scripted);
+  const scenarios::Scenario s = fuzz::generate(*drivers::find_driver("fuzz_test_scripted"), 5);
+  BOOST_REQUIRE_EQUAL(s.devices.size(), 1u);
+  BOOST_REQUIRE_EQUAL(s.devices[0].script.size(), 2u);
+  BOOST_TEST((s.devices[0].script[0].kind == scenarios::OpKind::UsbData));
+  BOOST_TEST(s.devices[0].script[0].a == "1-1");
+  BOOST_TEST(s.devices[0].script[1].number == 71u);  // EPROTO
+  const std::string text = scenarios::to_text(s);
+  BOOST_TEST(
+      text.find("device usb 1-1 fuzz_test_scripted\nusb-data 1-1 0 \"\\x08\\x00\"\nusb-error 1-1 0x81 -EPROTO\n") !=
+          std::string::npos,
+      text);
+
+  drivers::DriverInfo bad = scripted;
+  bad.name = "fuzz_test_bad_script";
+  bad.device_script = "usb-data 0 \"a\"\n# the next line sends data on an OUT endpoint\nusb-data 0x02 \"a\"\n";
+  drivers::register_driver(bad);
+  BOOST_CHECK_EXCEPTION(
+      fuzz::generate(*drivers::find_driver("fuzz_test_bad_script"), 5), std::invalid_argument,
+      [](const std::invalid_argument& e) {
+        return std::string(e.what()).starts_with(
+            "driver 'fuzz_test_bad_script': its device script does not parse: line 3: usb-data sends on an IN "
+            "endpoint");
+      });
 }
