@@ -1,6 +1,7 @@
 // A USB-like bus: a root hub whose ports plug and unplug devices while drivers stay loaded.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ inline constexpr bool usb_mock_endpoint(unsigned address) {
   return address == kUsbEndpointControl || address == kUsbEndpointIntIn || address == kUsbEndpointBulkIn ||
          address == kUsbEndpointBulkOut || address == kUsbEndpointIntOut;
 }
+// How many transfers the mock device holds per endpoint for the host's next URBs (the scenario language refuses a
+// device script with more; at run time a send to a full endpoint is -EAGAIN).
+inline constexpr std::size_t kUsbDeviceQueueDepth = 16;
 // What the device does with the next transfer on one of its endpoints: send `bytes` (an IN endpoint, or the data
 // stage of the next control transfer), or end it with `status` (a negative errno: -EPROTO, -EPIPE for a stall...).
 struct UsbDeviceEvent {

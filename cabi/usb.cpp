@@ -79,7 +79,6 @@ namespace {
 
 constexpr unsigned kUsbMajor = 180;           // USB_MAJOR
 constexpr int kMaxUsbMinors = 256;            // MAX_USB_MINORS
-constexpr std::size_t kDeviceFifoDepth = 16;  // transfers the mock device holds per endpoint for the next URBs
 constexpr int kEINPROGRESS = 115;
 constexpr int kECONNRESET = 104;
 constexpr int kEOVERFLOW = 75;
@@ -111,7 +110,17 @@ struct CUsbLayout {
   struct usb_host_interface alt;
   struct usb_host_endpoint eps[kNumEndpoints];
   char name[32];
+  // The strings the USB core reads at enumeration (usb_device's product, manufacturer, serial).
+  char manufacturer[8];
+  char product[24];
+  char serial[48];
 };
+
+// The mock device's string descriptors (language 0x0409): index 1, 2, 3 of its device descriptor.
+constexpr std::uint8_t kStringManufacturer = 1, kStringProduct = 2, kStringSerial = 3;
+constexpr const char* kManufacturer = "devsim";
+constexpr const char* kProduct = "devsim mock USB device";
+constexpr int kEPIPE = 32;
 
 // An URB as the host controller sees it.
 // LIFETIME: records are kept until the execution ends (keyed by the URB's address, never reused in an execution),
@@ -288,6 +297,15 @@ CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Si
   c->udev.descriptor.bMaxPacketSize0 = 64;
   c->udev.descriptor.bcdDevice = 0x0100;
   c->udev.descriptor.bNumConfigurations = 1;
+  c->udev.descriptor.iManufacturer = kStringManufacturer;
+  c->udev.descriptor.iProduct = kStringProduct;
+  c->udev.descriptor.iSerialNumber = kStringSerial;
+  std::snprintf(c->manufacturer, sizeof c->manufacturer, "%s", kManufacturer);
+  std::snprintf(c->product, sizeof c->product, "%s", kProduct);
+  std::snprintf(c->serial, sizeof c->serial, "devsim-%.31s", c->name);
+  c->udev.manufacturer = c->manufacturer;
+  c->udev.product = c->product;
+  c->udev.serial = c->serial;
   c->udev.dev.__devsim_name = c->name;
   c->udev.dev.__devsim_dev = &bd;
   c->alt.desc.bLength = 9;
@@ -442,6 +460,65 @@ void giveback(struct urb* urb, int status, const sim::Site& site) {
   core::note_irq_task(task);
 }
 
+// What the mock device answers a standard control IN request (USB 2.0 chapter 9: GET_DESCRIPTOR of its device,
+// configuration and string descriptors, GET_STATUS, GET_CONFIGURATION, GET_INTERFACE) when nothing is scripted on its
+// endpoint 0; a standard request it does not know, or a descriptor it does not have, stalls (-EPIPE). At most wLength
+// bytes, as a device never sends more than the setup packet asks. Nothing for a class or vendor request (the caller
+// answers those with no data). `c` is read as the device's own memory, not as the kernel's copy: no access checks.
+std::optional<bus::UsbDeviceEvent> standard_answer(const CUsbLayout& c, const struct usb_ctrlrequest& r) {
+  if ((r.bRequestType & USB_TYPE_MASK) != USB_TYPE_STANDARD) return std::nullopt;
+  auto le16 = [](std::string& out, unsigned v) {
+    out += static_cast<char>(v & 0xff);
+    out += static_cast<char>(v >> 8);
+  };
+  bus::UsbDeviceEvent e;
+  e.endpoint = 0;
+  std::string& b = e.bytes;
+  const unsigned type = r.wValue >> 8, index = r.wValue & 0xff;
+  if (r.bRequest == USB_REQ_GET_DESCRIPTOR && type == USB_DT_DEVICE && index == 0) {
+    const struct usb_device_descriptor& d = c.udev.descriptor;
+    b = {static_cast<char>(18), static_cast<char>(USB_DT_DEVICE)};
+    le16(b, d.bcdUSB);
+    b += {static_cast<char>(d.bDeviceClass), static_cast<char>(d.bDeviceSubClass), static_cast<char>(d.bDeviceProtocol),
+          static_cast<char>(d.bMaxPacketSize0)};
+    le16(b, d.idVendor);
+    le16(b, d.idProduct);
+    le16(b, d.bcdDevice);
+    b += {static_cast<char>(d.iManufacturer), static_cast<char>(d.iProduct), static_cast<char>(d.iSerialNumber),
+          static_cast<char>(d.bNumConfigurations)};
+  } else if (r.bRequest == USB_REQ_GET_DESCRIPTOR && type == USB_DT_CONFIG && index == 0) {
+    // Configuration 1 (bus-powered, 100 mA) with its one interface and the interface's endpoints.
+    b = {9, static_cast<char>(USB_DT_CONFIG)};
+    le16(b, 9 + 9 + 7 * kNumEndpoints);
+    b += {1, 1, 0, static_cast<char>(0x80), 50};
+    b += {9, static_cast<char>(USB_DT_INTERFACE), 0, 0, static_cast<char>(kNumEndpoints), static_cast<char>(0xff), 0, 0,
+          0};
+    for (const auto& ep : kEndpoints) {
+      b += {7, static_cast<char>(USB_DT_ENDPOINT), static_cast<char>(ep.address), static_cast<char>(ep.attributes)};
+      le16(b, ep.maxp);
+      b += static_cast<char>(ep.interval);
+    }
+  } else if (r.bRequest == USB_REQ_GET_DESCRIPTOR && type == USB_DT_STRING && index == 0) {
+    b = {4, static_cast<char>(USB_DT_STRING), 0x09, 0x04};  // one language: English (United States)
+  } else if (r.bRequest == USB_REQ_GET_DESCRIPTOR && type == USB_DT_STRING && index >= kStringManufacturer &&
+             index <= kStringSerial && r.wIndex == 0x0409) {
+    const char* text = index == kStringManufacturer ? c.manufacturer : index == kStringProduct ? c.product : c.serial;
+    b = {static_cast<char>(2 + 2 * std::strlen(text)), static_cast<char>(USB_DT_STRING)};
+    for (const char* p = text; *p != 0; ++p)
+      le16(b, static_cast<unsigned char>(*p));
+  } else if (r.bRequest == USB_REQ_GET_STATUS) {
+    b = std::string(2, '\0');  // not self-powered, no remote wake-up, no halt
+  } else if (r.bRequest == USB_REQ_GET_CONFIGURATION) {
+    b = std::string(1, '\1');
+  } else if (r.bRequest == USB_REQ_GET_INTERFACE) {
+    b = std::string(1, '\0');
+  } else {
+    e.status = -kEPIPE;
+  }
+  if (b.size() > r.wLength) b.resize(r.wLength);
+  return e;
+}
+
 // The device answers an URB with one transfer (the host controller's DMA writes the buffer of an IN URB).
 void deliver(struct urb* urb, const std::string& bytes, const sim::Site& site) {
   kernel_touch(urb, sizeof *urb, false, site);
@@ -466,7 +543,7 @@ void answer(struct urb* urb, const bus::UsbDeviceEvent& event, const sim::Site& 
 }
 
 // The device side (`usb-data`, `usb-error`): an IN endpoint's event goes to the first URB queued there, else it
-// waits in the device (at most kDeviceFifoDepth per endpoint) for the next URB on the endpoint, as does every event
+// waits in the device (at most bus::kUsbDeviceQueueDepth per endpoint) for the next URB on the endpoint, as does every event
 // for the control and bulk-out endpoints (their transfers complete at submission).
 // Called by bus::usb_device_send after its scheduling point, with no point in between: `bd` is live.
 int device_send(bus::Device& bd, bus::UsbDeviceEvent event, const sim::Site& site) {
@@ -483,7 +560,7 @@ int device_send(bus::Device& bd, bus::UsbDeviceEvent event, const sim::Site& sit
     return 0;
   }
   std::deque<bus::UsbDeviceEvent>& q = st.fifo[&bd][event.endpoint];
-  if (q.size() >= kDeviceFifoDepth) return -bus::kEAGAIN;
+  if (q.size() >= bus::kUsbDeviceQueueDepth) return -bus::kEAGAIN;
   q.push_back(std::move(event));
   return 0;
 }
@@ -918,8 +995,11 @@ int submit_locked(struct urb* urb, const char* file, int line, const char* func,
     fifo.pop_front();
   }
   if (ep_type == USB_ENDPOINT_XFER_CONTROL) {
-    // The control endpoint answers at once: with what the scenario said for it, else success, with no data for an
-    // IN request and the whole data stage for an OUT one.
+    // The control endpoint answers at once: with what the scenario said for it, else a standard IN request from the
+    // device's descriptors and any other with success, with no data for an IN request and the whole data stage for
+    // an OUT one.
+    if (!scripted && in)
+      scripted = cabi::standard_answer(*d->c, *reinterpret_cast<struct usb_ctrlrequest*>(urb->setup_packet));
     if (scripted && scripted->status != 0) {
       cabi::answer(urb, *scripted, site);
     } else if (in) {

@@ -71,7 +71,10 @@ __attribute__((visibility(\"default\"))) struct module __this_module = {.name = 
       message(FATAL_ERROR "devsim_add_c_driver(${arg_NAME}): DEVICE_SCRIPT is what a USB device does first and needs BUS usb (got '${arg_BUS}')")
     endif()
     get_filename_component(script_path ${arg_DEVICE_SCRIPT} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
-    file(READ ${script_path} device_script)
+    # Embedded byte for byte as \xNN escapes: the file's text never meets C++'s or file(GENERATE)'s syntax (a `)"`
+    # or a `$<` in a comment stays a comment).
+    file(READ ${script_path} script_hex HEX)
+    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" device_script "${script_hex}")
     set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${script_path})
   endif()
   set(reg ${CMAKE_CURRENT_BINARY_DIR}/register_${arg_NAME}.cpp)
@@ -91,7 +94,8 @@ devsim::drivers::DriverInfo c_driver_${arg_NAME}() {
   s.bus = \"${arg_BUS}\";
   s.irqs = {${irqs}};
   s.modalias = \"${arg_DEVICE_ID}\";
-  s.device_script = R\"devsim_script(${device_script})devsim_script\";
+  static const char device_script[] = \"${device_script}\";
+  s.device_script.assign(device_script, sizeof device_script - 1);
   return devsim::cabi::c_module_info(s);
 }
 }  // namespace

@@ -68,6 +68,7 @@
 #include "sched.h"
 #include "semaphore.h"
 #include "spinlock.h"
+#include "string.h"
 #include "wait.h"
 #endif
 
@@ -130,9 +131,18 @@ typedef u64 dma_addr_t; /* include/linux/types.h; a bus address as the host cont
 #define USB_REQ_CLEAR_FEATURE 0x01
 #define USB_REQ_SET_FEATURE 0x03
 #define USB_REQ_GET_DESCRIPTOR 0x06
+#define USB_REQ_GET_CONFIGURATION 0x08
 #define USB_REQ_SET_CONFIGURATION 0x09
+#define USB_REQ_GET_INTERFACE 0x0a
 #define USB_REQ_SET_INTERFACE 0x0b
 #define USB_ENDPOINT_HALT 0
+
+/* Descriptor types (include/uapi/linux/usb/ch9.h). */
+#define USB_DT_DEVICE 0x01
+#define USB_DT_CONFIG 0x02
+#define USB_DT_STRING 0x03
+#define USB_DT_INTERFACE 0x04
+#define USB_DT_ENDPOINT 0x05
 
 struct usb_ctrlrequest {
   __u8 bRequestType;
@@ -352,6 +362,12 @@ struct usb_device {
   enum usb_device_state state;
   struct usb_device_descriptor descriptor;
   struct device dev; /* stands for devsim's device, as the interface's does */
+  /* The strings the USB core read at enumeration (usb_cache_string), NUL-terminated; NULL when the device has none. */
+  char *product;
+  char *manufacturer;
+  char *serial;
+  int string_langid; /* usb_string's language: set at the first call, -1 when the device has no strings */
+  unsigned int have_langid : 1;
 };
 
 struct usb_interface {
@@ -602,37 +618,163 @@ int __devsim_usb_clear_halt(struct usb_device *dev, int pipe, __DEVSIM_SITE_PARA
   __devsim_usb_bulk_msg((dev), (pipe), (data), (len), (actual_length), (timeout), __DEVSIM_SITE)
 
 #define USB_MAJOR 180 /* include/uapi/linux/major.h */
-#define USB_DT_STRING 0x03
-
 #ifndef __cplusplus
 /*
- * usb_string (drivers/usb/core/message.c): string descriptor `index` as NUL-terminated text in `buf` (`size` bytes
- * with the NUL), its length or a negative error. One GET_DESCRIPTOR control transfer in language 0x0409 (the kernel
- * first asks descriptor 0 for the device's language: not modelled), answered with the bytes scripted on endpoint 0;
- * fewer than 2 is -EINVAL. The UTF-16LE characters are copied as ASCII, others as '?'.
+ * usb_get_descriptor (drivers/usb/core/message.c): descriptor `type`/`index` of the device into `buf`; the bytes read
+ * or a negative error. As the kernel does, up to three tries: a failure other than -ETIMEDOUT, or an empty answer, is
+ * asked again, and an answer whose second byte is not `type` is -ENODATA (also tried again).
+ */
+static inline int usb_get_descriptor(struct usb_device *dev, unsigned char type, unsigned char index, void *buf,
+                                     int size) {
+  int i, result = -ENOMEM;
+
+  memset(buf, 0, (size_t)size); /* make sure we parse really received data */
+  for (i = 0; i < 3; ++i) {
+    result = usb_control_msg(dev, usb_rcvctrlpipe(dev, 0), USB_REQ_GET_DESCRIPTOR, USB_DIR_IN, (type << 8) + index, 0,
+                             buf, size, USB_CTRL_GET_TIMEOUT);
+    if (result <= 0 && result != -ETIMEDOUT) continue;
+    if (result > 1 && ((unsigned char *)buf)[1] != type) {
+      result = -ENODATA;
+      continue;
+    }
+    break;
+  }
+  return result;
+}
+
+/* usb_get_string (message.c): three tries, an empty answer or a stall asked again, a wrong type -ENODATA. */
+static inline int __devsim_usb_get_string(struct usb_device *dev, unsigned short langid, unsigned char index,
+                                          unsigned char *buf, int size) {
+  int i, result = -EINVAL;
+
+  if (size <= 0) return -EINVAL;
+  for (i = 0; i < 3; ++i) {
+    result = usb_control_msg(dev, usb_rcvctrlpipe(dev, 0), USB_REQ_GET_DESCRIPTOR, USB_DIR_IN,
+                             (USB_DT_STRING << 8) + index, langid, buf, size, USB_CTRL_GET_TIMEOUT);
+    if (result == 0 || result == -EPIPE) continue;
+    if (result > 1 && buf[1] != USB_DT_STRING) {
+      result = -ENODATA;
+      continue;
+    }
+    break;
+  }
+  return result;
+}
+
+/* usb_string_sub (message.c): all 255 bytes asked first, else the length and then that many; an even length. */
+static inline int __devsim_usb_string_sub(struct usb_device *dev, unsigned int langid, unsigned int index,
+                                          unsigned char *buf) {
+  int rc = __devsim_usb_get_string(dev, (unsigned short)langid, (unsigned char)index, buf, 255);
+
+  if (rc < 2) {
+    rc = __devsim_usb_get_string(dev, (unsigned short)langid, (unsigned char)index, buf, 2);
+    if (rc == 2) rc = __devsim_usb_get_string(dev, (unsigned short)langid, (unsigned char)index, buf, buf[0]);
+  }
+  if (rc >= 2) {
+    if (buf[0] < rc) rc = buf[0]; /* extra junk at the end of the descriptor */
+    rc = rc - (rc & 1);
+  }
+  if (rc < 2) rc = (rc < 0 ? rc : -EINVAL);
+  return rc;
+}
+
+/* usb_get_langid (message.c): the device's first language, asked once per device (string descriptor 0). */
+static inline int __devsim_usb_get_langid(struct usb_device *dev, unsigned char *tbuf) {
+  int err;
+
+  if (dev->have_langid) return 0;
+  if (dev->string_langid < 0) return -EPIPE;
+  err = __devsim_usb_string_sub(dev, 0, 0, tbuf);
+  if (err == -ENODATA || (err > 0 && err < 4)) { /* malformed: English */
+    dev->string_langid = 0x0409;
+    dev->have_langid = 1;
+    return 0;
+  }
+  if (err < 0) { /* the device cannot do strings: none is asked again */
+    dev->string_langid = -1;
+    return -EPIPE;
+  }
+  dev->string_langid = tbuf[2] | (tbuf[3] << 8);
+  dev->have_langid = 1;
+  return 0;
+}
+
+/*
+ * utf16s_to_utf8s (fs/nls/nls_base.c) for little-endian input: at most `maxout` bytes; a character that does not fit,
+ * or an unpaired surrogate, is skipped.
+ */
+static inline int __devsim_utf16le_to_utf8(const unsigned char *in, int inlen, char *out, int maxout) {
+  char *op = out;
+
+  while (inlen > 0 && maxout > 0) {
+    unsigned long u = in[0] | (unsigned long)in[1] << 8;
+    int size;
+
+    in += 2;
+    inlen--;
+    if (u < 0x80) {
+      *op++ = (char)u;
+      maxout--;
+      continue;
+    }
+    if (u >= 0xd800 && u <= 0xdfff) {
+      unsigned long v;
+
+      if (u >= 0xdc00 || inlen <= 0) continue; /* an unpaired surrogate */
+      v = in[0] | (unsigned long)in[1] << 8;
+      if (v < 0xdc00 || v > 0xdfff) continue;
+      u = 0x10000 + ((u - 0xd800) << 10) + (v - 0xdc00);
+      in += 2;
+      inlen--;
+    }
+    size = u < 0x800 ? 2 : u < 0x10000 ? 3 : 4;
+    if (size > maxout) continue; /* does not fit: skipped, as utf32_to_utf8 returns -1 */
+    switch (size) {
+      case 2:
+        op[0] = (char)(0xc0 | (u >> 6));
+        break;
+      case 3:
+        op[0] = (char)(0xe0 | (u >> 12));
+        op[1] = (char)(0x80 | ((u >> 6) & 0x3f));
+        break;
+      default:
+        op[0] = (char)(0xf0 | (u >> 18));
+        op[1] = (char)(0x80 | ((u >> 12) & 0x3f));
+        op[2] = (char)(0x80 | ((u >> 6) & 0x3f));
+        break;
+    }
+    op[size - 1] = (char)(0x80 | (u & 0x3f));
+    op += size;
+    maxout -= size;
+  }
+  return (int)(op - out);
+}
+
+/*
+ * usb_string (drivers/usb/core/message.c): string descriptor `index` in the device's language as NUL-terminated UTF-8
+ * in `buf` (`size` bytes with the NUL); its length or a negative error. The first call asks string descriptor 0 for
+ * the language (usb_get_langid); every request is a control transfer the mock device answers (from its descriptors,
+ * or with what is scripted on endpoint 0), with message.c's retries.
  */
 static inline int usb_string(struct usb_device *dev, int index, char *buf, size_t size) {
   unsigned char *tbuf;
-  int rc, i, n = 0;
+  int err;
 
   if (size <= 0 || !buf) return -EINVAL;
   buf[0] = 0;
   if (index <= 0 || index >= 256) return -EINVAL;
   tbuf = (unsigned char *)kmalloc(256, GFP_NOIO);
   if (!tbuf) return -ENOMEM;
-  rc = usb_control_msg(dev, usb_rcvctrlpipe(dev, 0), USB_REQ_GET_DESCRIPTOR, USB_DIR_IN, (USB_DT_STRING << 8) + index,
-                       0x0409, tbuf, 255, USB_CTRL_GET_TIMEOUT);
-  if (rc >= 0 && rc < 2) rc = -EINVAL;
-  if (rc > 0) {
-    for (i = 2; i + 1 < rc && (size_t)n + 1 < size; i += 2) {
-      unsigned int c = tbuf[i] | (unsigned int)tbuf[i + 1] << 8;
-      buf[n++] = c < 0x80 ? (char)c : '?';
-    }
-    buf[n] = 0;
-    rc = n;
-  }
+  err = __devsim_usb_get_langid(dev, tbuf);
+  if (err < 0) goto errout;
+  err = __devsim_usb_string_sub(dev, (unsigned int)dev->string_langid, (unsigned int)index, tbuf);
+  if (err < 0) goto errout;
+  size--; /* leave room for the trailing NUL */
+  err = __devsim_utf16le_to_utf8(&tbuf[2], (err - 2) / 2, buf, (int)size);
+  buf[err] = 0;
+errout:
   kfree(tbuf);
-  return rc;
+  return err;
 }
 #endif
 #define usb_clear_halt(dev, pipe) __devsim_usb_clear_halt((dev), (pipe), __DEVSIM_SITE)

@@ -47,7 +47,13 @@
 #define USBAPI_CTRL_ASYNC 17   /* a control URB (usb_fill_control_urb), submitted then killed: its status */
 #define USBAPI_NO_KILL 18      /* disconnect leaves the interrupt-in URB to the USB core's flush (the bug): 0 */
 #define USBAPI_DESCRIPTOR 19   /* the device descriptor's bMaxPacketSize0, bcdUSB and bcdDevice, packed */
-#define USBAPI_UNCHECKED 100   /* added to a command: the same without the disconnected check (I/O after disconnect) */
+#define USBAPI_DEVICE_DESC 20  /* usb_get_descriptor of the device descriptor, 18 bytes to the user buffer: its result \
+                                */
+#define USBAPI_CONFIG_DESC \
+  21                         /* usb_get_descriptor of configuration 0, 64 bytes asked, to the user buffer: its result */
+#define USBAPI_SERIAL 22     /* udev->serial, as the USB core read it, to the user buffer: its length */
+#define USBAPI_STRING 40     /* + index: usb_string(index) into 16 bytes, to the user buffer: its result */
+#define USBAPI_UNCHECKED 100 /* added to a command: the same without the disconnected check (I/O after disconnect) */
 
 static const struct usb_device_id usbapi_table[] = {
     {USB_DEVICE(0xfff1, 0xfff1)},
@@ -327,7 +333,29 @@ static long usbapi_ioctl_locked(struct usbapi *dev, unsigned int cmd, unsigned l
     case USBAPI_NO_KILL:
       dev->no_kill = true;
       return 0;
+    case USBAPI_DEVICE_DESC:
+    case USBAPI_CONFIG_DESC: {
+      const int size = cmd == USBAPI_DEVICE_DESC ? 18 : 64;
+
+      buf = kmalloc(size, GFP_KERNEL);
+      if (!buf) return -ENOMEM;
+      rv = usb_get_descriptor(dev->udev, cmd == USBAPI_DEVICE_DESC ? USB_DT_DEVICE : USB_DT_CONFIG, 0, buf, size);
+      if (rv > 0 && copy_to_user((void __user *)arg, buf, (unsigned long)rv)) rv = -EFAULT;
+      kfree(buf);
+      return rv;
+    }
+    case USBAPI_SERIAL:
+      rv = dev->udev->serial ? (long)strlen(dev->udev->serial) : 0;
+      if (rv > 0 && copy_to_user((void __user *)arg, dev->udev->serial, (unsigned long)rv)) rv = -EFAULT;
+      return rv;
     default:
+      if (cmd > USBAPI_STRING && cmd < USBAPI_STRING + 16) {
+        char text[16];
+
+        rv = usb_string(dev->udev, (int)(cmd - USBAPI_STRING), text, sizeof(text));
+        if (rv >= 0 && copy_to_user((void __user *)arg, text, (unsigned long)rv + 1)) rv = -EFAULT;
+        return rv;
+      }
       return -ENOTTY;
   }
 }

@@ -4,6 +4,8 @@
 #define BOOST_TEST_MODULE c_usb
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "cabi/module.hpp"
@@ -368,6 +370,68 @@ BOOST_AUTO_TEST_CASE(the_mock_device_descriptor_is_a_usb_2_device) {
                "descriptor.scn", 5);
 }
 
+// Standard requests the mock device answers from its descriptors when nothing is scripted on endpoint 0 (USB 2.0
+// section 9.4.3 GET_DESCRIPTOR, 9.6.1-9.6.7 the device, configuration, interface, endpoint and string descriptors),
+// read with drivers/usb/core/message.c usb_get_descriptor (three tries: an answer of the wrong type, scripted here
+// once, is -ENODATA and asked again) and the strings the USB core cached at enumeration (hub.c usb_enumerate_device
+// -> usb_cache_string: udev->serial).
+BOOST_AUTO_TEST_CASE(standard_requests_are_answered_from_the_mock_descriptors) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  const std::string device = R"(\x12\x01\x00\x02\x00\x00\x00\x40\xf1\xff\xf1\xff\x00\x01\x01\x02\x03\x01)";
+  const std::string config = R"(\x09\x02\x2e\x00\x01\x01\x00\x80\x32\x09\x04\x00\x00\x04\xff\x00\x00\x00)"
+                             R"(\x07\x05\x81\x03\x08\x00\x0a\x07\x05\x82\x02\x40\x00\x00)"
+                             R"(\x07\x05\x02\x02\x40\x00\x00\x07\x05\x01\x03\x08\x00\x0a)";
+  std::string zeros18, zeros64;
+  for (int i = 0; i < 18; ++i)
+    zeros18 += R"(\x00)";
+  for (int i = 0; i < 64; ++i)
+    zeros64 += R"(\x00)";
+  std::string config_out = config;
+  for (int i = 46; i < 64; ++i)
+    config_out += R"(\x00)";
+  expect_clean("task app {\n  fd = open /dev/usb/usbapi0\n  ioctl fd 20 \"" + zeros18 + "\" => 18 \"" + device +
+                   "\"\n  usb-data 1-1 0 \"\\x12\\x02\"\n  ioctl fd 20 \"" + zeros18 + "\" => 18 \"" + device +
+                   "\"\n  ioctl fd 21 \"" + zeros64 + "\" => 46 \"" + config_out +
+                   "\"\n  ioctl fd 22 \"ZZZZZZZZZZZZ\" => 10 \"devsim-1-1ZZ\"\n  close fd => 0\n}\n",
+               "standard.scn", 5);
+}
+
+// usb_string (drivers/usb/core/message.c usb_string, usb_get_langid, usb_string_sub, usb_get_string; fs/nls/nls_base.c
+// utf16s_to_utf8s): the first call asks string descriptor 0 for the language; a descriptor the device does not have
+// stalls, asked three times at 255 bytes and three at 2 (-EPIPE); text is UTF-8, cut to the buffer; a scripted answer
+// (after the language is known) is what the driver reads: U+00E9 and U+1F600, a surrogate pair.
+BOOST_AUTO_TEST_CASE(usb_string_asks_the_language_first_and_converts_utf16) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  const std::string z = "\"ZZZZZZZZZZZZZZZZ\"";
+  expect_clean(
+      "task app {\n  fd = open /dev/usb/usbapi0\n"
+      "  ioctl fd 43 " +
+          z +
+          " => 10 \"devsim-1-1\\x00ZZZZZ\"\n"
+          "  ioctl fd 42 " +
+          z +
+          " => 15 \"devsim mock USB\\x00\"\n"
+          "  ioctl fd 45 " +
+          z +
+          " => -EPIPE\n"
+          "  usb-data 1-1 0 \"\\x0a\\x03h\\x00\\xe9\\x00\\x3d\\xd8\\x00\\xde\"\n"
+          "  ioctl fd 41 " +
+          z +
+          " => 7 \"h\\xc3\\xa9\\xf0\\x9f\\x98\\x80\\x00ZZZZZZZZ\"\n"
+          "  close fd => 0\n}\n",
+      "strings.scn", 5);
+  // A device that stalls string descriptor 0 has no strings: usb_get_langid asks it six times, then never again
+  // (the data scripted after is left for the next control transfer, the vendor request of ioctl 11).
+  std::string errors;
+  for (int i = 0; i < 6; ++i)
+    errors += "  usb-error 1-1 0 -EPIPE\n";
+  expect_clean("task app {\n  fd = open /dev/usb/usbapi0\n" + errors + "  ioctl fd 43 " + z +
+                   " => -EPIPE\n  usb-data 1-1 0 \"\\x01\\x02\"\n  ioctl fd 43 " + z +
+                   " => -EPIPE\n  ioctl fd 11 \"\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\" => 2 "
+                   "\"\\x01\\x02\\x00\\x00\\x00\\x00\\x00\\x00\"\n  close fd => 0\n}\n",
+               "no-strings.scn", 5);
+}
+
 // Shrinking a finding that needs a rare interleaving (the completion above, preempted inside its handler by the whole
 // unplug: 1 execution in hundreds of random ones): once an operation is dropped the recorded schedule no longer fits
 // (tasks are renumbered) and a few random schedules of the candidate miss the bug, so the shrinker also searches every
@@ -506,4 +570,24 @@ task app {
              "t.scn:2:10: no usb device '1-1' is declared above (`device usb 1-1 MODALIAS`)");
   BOOST_TEST(error_of(kHead + "usb-error 1-1 0 -EPIPE => 0\n") ==
              "t.scn:3:1: a device's script has no expected result ('=>'): it runs at set-up");
+  // The device holds 16 transfers per endpoint (bus::kUsbDeviceQueueDepth): a 17th for one endpoint is refused where
+  // it is written, not dropped at plug; other endpoints count apart.
+  std::string full = kHead;
+  for (int i = 0; i < 16; ++i) full += "usb-data 1-1 0 \"x\"\nusb-error 1-1 0x82 -EPROTO\n";
+  BOOST_TEST(error_of(full + "task a {\n  yield\n}\n") == "(parsed)");
+  BOOST_TEST(error_of(full + "usb-error 1-1 0x82 -EPIPE\n") ==
+             "t.scn:35:1: a device script holds at most 16 transfers for one endpoint (the mock device's queue); "
+             "endpoint 0x82 of 1-1 has more: send the rest from a task");
+}
+
+// devsim_add_c_driver's DEVICE_SCRIPT (cmake/DevsimCDriver.cmake) embeds the file byte for byte: its comments hold a
+// raw string's end, a generator expression and a CMake variable reference, none of which may reach the generated
+// registration as syntax.
+BOOST_AUTO_TEST_CASE(a_device_script_file_is_embedded_byte_for_byte) {
+  std::ifstream in(DEVSIM_HOSTILE_SCRIPT, std::ios::binary);
+  const std::string file{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  BOOST_TEST_REQUIRE(file.find(")devsim_script\"") != std::string::npos);
+  const drivers::DriverInfo *d = drivers::find_driver("cusb_script");
+  BOOST_TEST_REQUIRE(d != nullptr);
+  BOOST_TEST(d->device_script == file);
 }
