@@ -77,8 +77,8 @@ namespace devsim::cabi {
 
 namespace {
 
-constexpr unsigned kUsbMajor = 180;           // USB_MAJOR
-constexpr int kMaxUsbMinors = 256;            // MAX_USB_MINORS
+constexpr unsigned kUsbMajor = 180;  // USB_MAJOR
+constexpr int kMaxUsbMinors = 256;   // MAX_USB_MINORS
 constexpr int kEINPROGRESS = 115;
 constexpr int kECONNRESET = 104;
 constexpr int kEOVERFLOW = 75;
@@ -543,9 +543,9 @@ void answer(struct urb* urb, const bus::UsbDeviceEvent& event, const sim::Site& 
 }
 
 // The device side (`usb-data`, `usb-error`): an IN endpoint's event goes to the first URB queued there, else it
-// waits in the device (at most bus::kUsbDeviceQueueDepth per endpoint) for the next URB on the endpoint, as does every event
-// for the control and bulk-out endpoints (their transfers complete at submission).
-// Called by bus::usb_device_send after its scheduling point, with no point in between: `bd` is live.
+// waits in the device (at most bus::kUsbDeviceQueueDepth per endpoint) for the next URB on the endpoint, as does every
+// event for the control and bulk-out endpoints (their transfers complete at submission). Called by bus::usb_device_send
+// after its scheduling point, with no point in between: `bd` is live.
 int device_send(bus::Device& bd, bus::UsbDeviceEvent event, const sim::Site& site) {
   bus::HostGuard guard;
   CUsbState& st = ustate();

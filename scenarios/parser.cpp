@@ -508,8 +508,8 @@ class Parser {
         if (d.bus == "usb" && d.id == op.a) dev = &d;
       if (dev == nullptr)
         fail(t[1], "no usb device " + quote(op.a) + " is declared above (`device usb " + op.a + " MODALIAS`)");
-      const auto same_endpoint = std::count_if(dev->script.begin(), dev->script.end(),
-                                               [&](const Op& o) { return o.arg == op.arg; });
+      const auto same_endpoint =
+          std::count_if(dev->script.begin(), dev->script.end(), [&](const Op& o) { return o.arg == op.arg; });
       if (static_cast<std::size_t>(same_endpoint) >= bus::kUsbDeviceQueueDepth) {
         char endpoint[8];
         std::snprintf(endpoint, sizeof endpoint, op.arg == 0 ? "0" : "0x%02x", static_cast<unsigned>(op.arg));

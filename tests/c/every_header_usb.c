@@ -47,8 +47,9 @@
 #define USBAPI_CTRL_ASYNC 17   /* a control URB (usb_fill_control_urb), submitted then killed: its status */
 #define USBAPI_NO_KILL 18      /* disconnect leaves the interrupt-in URB to the USB core's flush (the bug): 0 */
 #define USBAPI_DESCRIPTOR 19   /* the device descriptor's bMaxPacketSize0, bcdUSB and bcdDevice, packed */
-#define USBAPI_DEVICE_DESC 20  /* usb_get_descriptor of the device descriptor, 18 bytes to the user buffer: its result \
-                                */
+#define USBAPI_DEVICE_DESC                                                                   \
+  20 /* usb_get_descriptor of the device descriptor, 18 bytes to the user buffer: its result \
+      */
 #define USBAPI_CONFIG_DESC \
   21                         /* usb_get_descriptor of configuration 0, 64 bytes asked, to the user buffer: its result */
 #define USBAPI_SERIAL 22     /* udev->serial, as the USB core read it, to the user buffer: its length */

@@ -573,7 +573,8 @@ task app {
   // The device holds 16 transfers per endpoint (bus::kUsbDeviceQueueDepth): a 17th for one endpoint is refused where
   // it is written, not dropped at plug; other endpoints count apart.
   std::string full = kHead;
-  for (int i = 0; i < 16; ++i) full += "usb-data 1-1 0 \"x\"\nusb-error 1-1 0x82 -EPROTO\n";
+  for (int i = 0; i < 16; ++i)
+    full += "usb-data 1-1 0 \"x\"\nusb-error 1-1 0x82 -EPROTO\n";
   BOOST_TEST(error_of(full + "task a {\n  yield\n}\n") == "(parsed)");
   BOOST_TEST(error_of(full + "usb-error 1-1 0x82 -EPIPE\n") ==
              "t.scn:35:1: a device script holds at most 16 transfers for one endpoint (the mock device's queue); "
