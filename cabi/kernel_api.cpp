@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -488,6 +489,25 @@ void* __devsim_kmemdup(const void* src, size_t len, gfp_t flags, const char* fil
   if (p == nullptr || len == 0) return p;
   cabi::driver_access(src, len, false, DEVSIM_C_CALLER_PC);
   std::memcpy(p, src, len);
+  return p;
+}
+
+void* __devsim_memdup_user(const void* src, size_t len, int nul, const char* file, int line, const char* func) {
+  // mm/util.c memdup_user / memdup_user_nul: kmalloc(GFP_USER), then copy_from_user; the allocation is freed again
+  // when the copy faults.
+  const sim::Site site = c_site(file, line, func);
+  cabi::might_sleep(nul ? "memdup_user_nul" : "memdup_user", site);
+  // include/linux/err.h ERR_PTR: the negative errno as a pointer.
+  auto err_ptr = [](int err) { return reinterpret_cast<void*>(static_cast<std::intptr_t>(-err)); };
+  auto* p = static_cast<char*>(cabi::c_kmalloc(len + (nul ? 1 : 0), static_cast<unsigned>(sim::GFP_KERNEL), site));
+  if (p == nullptr) return err_ptr(bus::kENOMEM);
+  if (len > 0 && !cabi::user_range_ok(src, len)) {
+    cabi::c_kfree(p, site);
+    return err_ptr(bus::kEFAULT);
+  }
+  cabi::driver_access(p, len + (nul ? 1 : 0), true, DEVSIM_C_CALLER_PC);
+  if (len > 0) std::memcpy(p, src, len);
+  if (nul) p[len] = 0;
   return p;
 }
 

@@ -106,6 +106,7 @@ constexpr struct {
 // The C structures standing for one plugged device: one allocation in simulated memory, freed with the device.
 struct CUsbLayout {
   struct usb_device udev;
+  struct usb_host_config config;
   struct usb_interface intf;
   struct usb_host_interface alt;
   struct usb_host_endpoint eps[kNumEndpoints];
@@ -121,6 +122,8 @@ constexpr std::uint8_t kStringManufacturer = 1, kStringProduct = 2, kStringSeria
 constexpr const char* kManufacturer = "devsim";
 constexpr const char* kProduct = "devsim mock USB device";
 constexpr int kEPIPE = 32;
+constexpr std::uint8_t kConfigAttributes = 0x80;  // bus-powered, no remote wake-up
+constexpr std::uint8_t kConfigMaxPower = 50;      // 100 mA, in units of 2 mA
 
 // An URB as the host controller sees it.
 // LIFETIME: records are kept until the execution ends (keyed by the URB's address, never reused in an execution),
@@ -303,6 +306,19 @@ CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Si
   std::snprintf(c->manufacturer, sizeof c->manufacturer, "%s", kManufacturer);
   std::snprintf(c->product, sizeof c->product, "%s", kProduct);
   std::snprintf(c->serial, sizeof c->serial, "devsim-%.31s", c->name);
+  // The one configuration (1, bus-powered, 100 mA), active, with the one interface. The standard GET_DESCRIPTOR
+  // answer (standard_answer) is the device's copy of the same descriptor.
+  c->udev.speed = USB_SPEED_HIGH;
+  c->config.desc.bLength = 9;
+  c->config.desc.bDescriptorType = USB_DT_CONFIG;
+  c->config.desc.wTotalLength = 9 + 9 + 7 * kNumEndpoints;
+  c->config.desc.bNumInterfaces = 1;
+  c->config.desc.bConfigurationValue = 1;
+  c->config.desc.bmAttributes = kConfigAttributes;
+  c->config.desc.bMaxPower = kConfigMaxPower;
+  c->config.interface[0] = &c->intf;
+  c->udev.config = &c->config;
+  c->udev.actconfig = &c->config;
   c->udev.manufacturer = c->manufacturer;
   c->udev.product = c->product;
   c->udev.serial = c->serial;
@@ -490,7 +506,7 @@ std::optional<bus::UsbDeviceEvent> standard_answer(const CUsbLayout& c, const st
     // Configuration 1 (bus-powered, 100 mA) with its one interface and the interface's endpoints.
     b = {9, static_cast<char>(USB_DT_CONFIG)};
     le16(b, 9 + 9 + 7 * kNumEndpoints);
-    b += {1, 1, 0, static_cast<char>(0x80), 50};
+    b += {1, 1, 0, static_cast<char>(kConfigAttributes), static_cast<char>(kConfigMaxPower)};
     b += {9, static_cast<char>(USB_DT_INTERFACE), 0, 0, static_cast<char>(kNumEndpoints), static_cast<char>(0xff), 0, 0,
           0};
     for (const auto& ep : kEndpoints) {

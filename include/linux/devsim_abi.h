@@ -41,6 +41,7 @@ void *__devsim_kmalloc(size_t size, gfp_t flags, __DEVSIM_SITE_PARAMS);
 char *__devsim_kasprintf(gfp_t flags, __DEVSIM_SITE_PARAMS, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void __devsim_kfree(const void *p, __DEVSIM_SITE_PARAMS);
 void *__devsim_kmemdup(const void *src, size_t len, gfp_t flags, __DEVSIM_SITE_PARAMS);
+void *__devsim_memdup_user(const void *src, size_t len, int nul, __DEVSIM_SITE_PARAMS);
 void *__devsim_krealloc(const void *p, size_t new_size, gfp_t flags, __DEVSIM_SITE_PARAMS);
 
 /* printk and warnings */

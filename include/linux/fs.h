@@ -13,6 +13,7 @@
 
 #include "compiler.h"
 #include "devsim_abi.h"
+#include "ioctl.h" /* as the kernel's fs.h brings in the _IO* macros (uapi/linux/fs.h) */
 #include "types.h"
 
 struct module;

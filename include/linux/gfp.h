@@ -16,6 +16,7 @@
 
 #define GFP_KERNEL (__GFP_RECLAIM | __GFP_IO | __GFP_FS)
 #define GFP_NOIO (__GFP_RECLAIM)
+#define GFP_USER GFP_KERNEL /* the kernel adds __GFP_HARDWALL, a cpuset rule devsim has no use for */
 #define GFP_NOFS (__GFP_RECLAIM | __GFP_IO)
 #define GFP_ATOMIC (__GFP_HIGH | __GFP_KSWAPD_RECLAIM)
 #define GFP_NOWAIT (__GFP_KSWAPD_RECLAIM | __GFP_NOWARN)

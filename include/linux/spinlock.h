@@ -9,6 +9,7 @@
 #ifndef _DEVSIM_LINUX_SPINLOCK_H
 #define _DEVSIM_LINUX_SPINLOCK_H
 
+#include "atomic.h" /* as the kernel's brings in linux/atomic.h */
 #include "devsim_abi.h"
 #include "types.h"
 

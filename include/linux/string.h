@@ -39,6 +39,10 @@ ssize_t __devsim_strscpy(char *dst, const char *src, size_t size, __DEVSIM_SITE_
 #define strchr(s, c) __DEVSIM_NOT_TAIL(char *, __devsim_strchr((s), (c), __DEVSIM_SITE))
 /* strscpy: copies at most size - 1 bytes and terminates; the length, or -E2BIG when truncated (lib/string.c). */
 #define strscpy(dst, src, size) __DEVSIM_NOT_TAIL(ssize_t, __devsim_strscpy((dst), (src), (size), __DEVSIM_SITE))
+/* memdup_user (mm/util.c): a GFP_USER allocation holding len bytes copied from user memory; ERR_PTR(-ENOMEM), or
+ * ERR_PTR(-EFAULT) when the user range does not hold them. memdup_user_nul adds a NUL after them. Free with kfree. */
+#define memdup_user(src, len) __DEVSIM_NOT_TAIL(void *, __devsim_memdup_user((src), (len), 0, __DEVSIM_SITE))
+#define memdup_user_nul(src, len) __DEVSIM_NOT_TAIL(void *, __devsim_memdup_user((src), (len), 1, __DEVSIM_SITE))
 #endif
 
 #endif

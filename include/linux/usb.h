@@ -169,6 +169,29 @@ struct usb_device_descriptor {
   __u8 bNumConfigurations;
 };
 
+/* The configuration descriptor (include/uapi/linux/usb/ch9.h); bMaxPower in units of 2 mA. */
+struct usb_config_descriptor {
+  __u8 bLength;
+  __u8 bDescriptorType;
+  __devsim_le16 wTotalLength;
+  __u8 bNumInterfaces;
+  __u8 bConfigurationValue;
+  __u8 iConfiguration;
+  __u8 bmAttributes;
+  __u8 bMaxPower;
+} __attribute__((packed));
+
+/* include/uapi/linux/usb/ch9.h; the mock device is a high-speed one. */
+enum usb_device_speed {
+  USB_SPEED_UNKNOWN = 0,
+  USB_SPEED_LOW,
+  USB_SPEED_FULL,
+  USB_SPEED_HIGH,
+  USB_SPEED_WIRELESS,
+  USB_SPEED_SUPER,
+  USB_SPEED_SUPER_PLUS,
+};
+
 struct usb_interface_descriptor {
   __u8 bLength;
   __u8 bDescriptorType;
@@ -361,7 +384,10 @@ struct usb_device {
   char devpath[16];
   enum usb_device_state state;
   struct usb_device_descriptor descriptor;
-  struct device dev; /* stands for devsim's device, as the interface's does */
+  enum usb_device_speed speed;
+  struct usb_host_config *config;   /* its configurations: the mock device has one */
+  struct usb_host_config *actconfig; /* the active one, the same */
+  struct device dev;                 /* stands for devsim's device, as the interface's does */
   /* The strings the USB core read at enumeration (usb_cache_string), NUL-terminated; NULL when the device has none. */
   char *product;
   char *manufacturer;
@@ -377,6 +403,14 @@ struct usb_interface {
   int minor; /* usb_register_dev's minor, -1 when none */
   struct device dev;
   struct device *usb_dev; /* the class device of the minor */
+};
+
+#define USB_MAXINTERFACES 32
+/* A configuration: its descriptor and its interfaces (include/linux/usb.h). */
+struct usb_host_config {
+  struct usb_config_descriptor desc;
+  char *string;
+  struct usb_interface *interface[USB_MAXINTERFACES];
 };
 
 #define to_usb_device(d) container_of((d), struct usb_device, dev)
@@ -400,7 +434,22 @@ struct usb_driver {
 
 struct usb_class_driver {
   char *name; /* a printf format taking the minor - minor_base: "skel%d" */
+#ifdef __cplusplus
   char *(*devnode)(const struct device *dev, umode_t *mode);
+#else
+  /* (const struct device *dev, umode_t *mode) since Linux 6.2, (struct device *dev, umode_t *mode) before: left
+   * unprototyped so that a driver of either era compiles without a warning (the one this takes is silenced here,
+   * for builds with the kernel's -Wstrict-prototypes); devsim calls it with the two pointers. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#ifdef __clang__
+#if __has_warning("-Wdeprecated-non-prototype")
+#pragma GCC diagnostic ignored "-Wdeprecated-non-prototype"
+#endif
+#endif
+  char *(*devnode)();
+#pragma GCC diagnostic pop
+#endif
   const struct file_operations *fops;
   int minor_base;
 };

@@ -51,8 +51,11 @@
   20 /* usb_get_descriptor of the device descriptor, 18 bytes to the user buffer: its result \
       */
 #define USBAPI_CONFIG_DESC \
-  21                         /* usb_get_descriptor of configuration 0, 64 bytes asked, to the user buffer: its result */
-#define USBAPI_SERIAL 22     /* udev->serial, as the USB core read it, to the user buffer: its length */
+  21                     /* usb_get_descriptor of configuration 0, 64 bytes asked, to the user buffer: its result */
+#define USBAPI_SERIAL 22 /* udev->serial, as the USB core read it, to the user buffer: its length */
+#define USBAPI_CONFIG \
+  23 /* udev->speed | actconfig's bMaxPower << 8 | its interface[0] is ours << 16 | config too << 17 */
+#define USBAPI_MEMDUP 24     /* memdup_user_nul of 8 bytes of the user buffer: strlen of the copy, or the error */
 #define USBAPI_STRING 40     /* + index: usb_string(index) into 16 bytes, to the user buffer: its result */
 #define USBAPI_UNCHECKED 100 /* added to a command: the same without the disconnected check (I/O after disconnect) */
 
@@ -203,6 +206,17 @@ static long usbapi_anchor_poison(struct usbapi *dev) {
   return rv;
 }
 
+/* include/uapi/asm-generic/ioctl.h's encoding: iowarrior.h's IOW_GETINFO, _IOR(0xC0, 3, a 40-byte struct). */
+struct usbapi_info40 {
+  char bytes[40];
+};
+_Static_assert(_IOR(0xC0, 3, struct usbapi_info40) == 0x8028C003u, "_IOR");
+_Static_assert(_IOW(0xC0, 1, __u8 *) == 0x4008C001u && _IO('U', 7) == 0x5507u && _IOWR(1, 2, int) == 0xC0040102u,
+               "_IOW, _IO, _IOWR");
+_Static_assert(_IOC_DIR(0x8028C003u) == _IOC_READ && _IOC_TYPE(0x8028C003u) == 0xC0 && _IOC_NR(0x8028C003u) == 3 &&
+                   _IOC_SIZE(0x8028C003u) == 40,
+               "_IOC_DIR, _IOC_TYPE, _IOC_NR, _IOC_SIZE");
+
 static long usbapi_read_msg(struct usbapi *dev, unsigned long arg, bool interrupt, int timeout) {
   unsigned char *buf = kmalloc(USBAPI_BUF, GFP_KERNEL);
   int actual = -1;
@@ -345,6 +359,18 @@ static long usbapi_ioctl_locked(struct usbapi *dev, unsigned int cmd, unsigned l
       kfree(buf);
       return rv;
     }
+    case USBAPI_CONFIG:
+      return dev->udev->speed | (long)dev->udev->actconfig->desc.bMaxPower << 8 |
+             (long)(dev->udev->actconfig->interface[0] == dev->interface) << 16 |
+             (long)(dev->udev->config == dev->udev->actconfig) << 17;
+    case USBAPI_MEMDUP: {
+      char *copy = memdup_user_nul((const void __user *)arg, 8);
+
+      if (IS_ERR(copy)) return PTR_ERR(copy);
+      rv = (long)strlen(copy);
+      kfree(copy);
+      return rv;
+    }
     case USBAPI_SERIAL:
       rv = dev->udev->serial ? (long)strlen(dev->udev->serial) : 0;
       if (rv > 0 && copy_to_user((void __user *)arg, dev->udev->serial, (unsigned long)rv)) rv = -EFAULT;
@@ -404,7 +430,13 @@ static const struct file_operations usbapi_fops = {
 
 /* drivers/usb/core/file.c: the class device is named after the last component of the name ("usbapi0"); the node
  * is where devnode says, as legousbtower.c's puts it under usb/ (the string is the core's to free). */
+#ifdef USBAPI_OLD_DEVNODE
+/* Before Linux 6.2 the callback took a `struct device *`: a driver of that era compiles without a warning (the
+ * module cusb_script of test_c_usb.cpp is this one, and its node is there). */
+static char *usbapi_devnode(struct device *dev, umode_t *mode) {
+#else
 static char *usbapi_devnode(const struct device *dev, umode_t *mode) {
+#endif
   (void)mode;
   return kasprintf(GFP_KERNEL, "usb/%s", dev_name(dev));
 }

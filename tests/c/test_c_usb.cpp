@@ -396,6 +396,30 @@ BOOST_AUTO_TEST_CASE(standard_requests_are_answered_from_the_mock_descriptors) {
                "standard.scn", 5);
 }
 
+// The configuration the USB core made active (drivers/usb/core/message.c usb_set_configuration: udev->actconfig,
+// its interfaces) and the speed the hub saw (a high-speed device: USB_SPEED_HIGH, include/uapi/linux/usb/ch9.h);
+// memdup_user and memdup_user_nul as mm/util.c makes them (-EFAULT when the user range does not hold the bytes).
+BOOST_AUTO_TEST_CASE(the_active_configuration_and_memdup_user) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  expect_clean("task app {\n  fd = open /dev/usb/usbapi0\n  ioctl fd 23 => " +
+                   std::to_string(3 | 50 << 8 | 1 << 16 | 1 << 17) +
+                   "\n  ioctl fd 24 \"abcdefgh\" => 8\n  ioctl fd 24 \"ab\\x00defgh\" => 2\n"
+                   "  ioctl fd 24 \"abc\" => -EFAULT\n  close fd => 0\n}\n",
+               "config.scn", 5);
+}
+
+// A class devnode callback of before Linux 6.2 (`struct device *`, not const): cusb_script is the test module
+// built with one (USBAPI_OLD_DEVNODE); its node is where the callback says.
+BOOST_AUTO_TEST_CASE(a_devnode_callback_of_before_6_2_names_the_node) {
+  const scenarios::Verdict v =
+      run("driver cusb_script\ndevice usb 1-1 cusb_script\ntask app {\n"
+          "  fd = open /dev/usb/usbapi0 => 3\n  close fd => 0\n}\n"
+          "explore random seed=1 executions=5\n",
+          "old-devnode.scn");
+  BOOST_TEST(v.passed, failures_text(v));
+  BOOST_TEST(v.result.executions == 5u);
+}
+
 // usb_string (drivers/usb/core/message.c usb_string, usb_get_langid, usb_string_sub, usb_get_string; fs/nls/nls_base.c
 // utf16s_to_utf8s): the first call asks string descriptor 0 for the language; a descriptor the device does not have
 // stalls, asked three times at 255 bytes and three at 2 (-EPIPE); text is UTF-8, cut to the buffer; a scripted answer
