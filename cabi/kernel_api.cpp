@@ -351,8 +351,13 @@ struct PreparedWait {
   unsigned long token = 0;
   int state = TASK_RUNNING;
 };
-unsigned long wakeups(const struct wait_queue_head* wq) {
-  return __atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE);
+// The wake-ups of `wq` that wake a task in `task_state`: every one for TASK_INTERRUPTIBLE, only those of wake_up and
+// wake_up_all for an uninterruptible or killable sleep (wake_up_interruptible passes them by: try_to_wake_up
+// wakes a task only when its state matches the wake-up's mode).
+unsigned long wakeups(const struct wait_queue_head* wq, int task_state) {
+  return wait_mode(task_state) == sim::WaitMode::Interruptible
+             ? __atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE)
+             : __atomic_load_n(&wq->__devsim_wakeups_normal, __ATOMIC_ACQUIRE);
 }
 // The simulator's, per task of the machine; natively each task is a thread and has its own.
 struct PreparedWaits {
@@ -383,9 +388,7 @@ long sleep_timeout(const PreparedWait& p, long timeout, const char* what, const 
   // Others run between the caller's test of its condition and the sleep (a waker on another CPU): a wake-up there
   // is the one the token catches.
   if (w != nullptr) w->yield(sim::EventKind::Yield, nullptr, site);
-  const auto woken = [&p] {
-    return p.wq != nullptr && __atomic_load_n(&p.wq->__devsim_wakeups, __ATOMIC_ACQUIRE) != p.token;
-  };
+  const auto woken = [&p] { return p.wq != nullptr && wakeups(p.wq, p.state) != p.token; };
   if (woken()) return timeout;
   const sim::WaitMode mode = wait_mode(p.state);
   // A sleep on no queue: nothing wakes this channel, only the time or a signal ends it.
@@ -654,6 +657,7 @@ int __devsim_refcount_read(const int* counter) {
 void __devsim_init_waitqueue_head(struct wait_queue_head* wq, const char* file, int line, const char* func) {
   __devsim_spin_lock_init(&wq->lock, "wq->lock", file, line, func);
   __atomic_store_n(&wq->__devsim_wakeups, 0ul, __ATOMIC_RELAXED);
+  __atomic_store_n(&wq->__devsim_wakeups_normal, 0ul, __ATOMIC_RELAXED);
 }
 
 unsigned long __devsim_prepare_to_wait(struct wait_queue_head* wq, int task_state, const char* file, int line,
@@ -666,7 +670,7 @@ unsigned long __devsim_prepare_to_wait(struct wait_queue_head* wq, int task_stat
     // The caller tests its condition next, not running until __devsim_wait_sleep or __devsim_finish_wait.
     w->set_not_running(site);
   }
-  return __atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE);
+  return cabi::wakeups(wq, task_state);
 }
 
 void __devsim_finish_wait(struct wait_queue_head*, const char*, int, const char*) {
@@ -684,7 +688,7 @@ long __devsim_wait_sleep(struct wait_queue_head* wq, unsigned long token, int ta
                                                               : false;
   if (signalled) return -bus::kERESTARTSYS;
   // A wake-up since the prepare: the condition may hold now; test it again rather than sleep.
-  const auto woken = [wq, token] { return __atomic_load_n(&wq->__devsim_wakeups, __ATOMIC_ACQUIRE) != token; };
+  const auto woken = [wq, token, task_state] { return cabi::wakeups(wq, task_state) != token; };
   if (woken()) return 0;
   if (sim::World* w = cabi::sim_world()) {
     w->block_wait(wq, cabi::wait_name(task_state), mode, std::nullopt, site);
@@ -698,18 +702,37 @@ long __devsim_wait_sleep(struct wait_queue_head* wq, unsigned long token, int ta
   return wait.wait(woken) ? 0 : -bus::kERESTARTSYS;
 }
 
-void __devsim_wake_up(struct wait_queue_head* wq, const char* file, int line, const char* func) {
-  const sim::Site site = c_site(file, line, func);
+namespace {
+// __wake_up (kernel/sched/wait.c) in mode TASK_NORMAL (`interruptible_only` false: every sleeper) or
+// TASK_INTERRUPTIBLE (only those asleep in TASK_INTERRUPTIBLE; the others, and those about to sleep uninterruptibly
+// or killably, are passed by).
+void wake_queue(struct wait_queue_head* wq, bool interruptible_only, const sim::Site& site) {
   sim::World* w = cabi::sim_world();
+  if (w != nullptr) {
+    w->yield(sim::EventKind::Wake, wq, site);
+    w->touch(wq, true);
+  }
+  __atomic_fetch_add(&wq->__devsim_wakeups, 1ul, __ATOMIC_RELEASE);
+  if (!interruptible_only) __atomic_fetch_add(&wq->__devsim_wakeups_normal, 1ul, __ATOMIC_RELEASE);
   if (w == nullptr) {
-    __atomic_fetch_add(&wq->__devsim_wakeups, 1ul, __ATOMIC_RELEASE);
+    // Natively an uninterruptible sleeper notified by an interruptible wake-up re-tests its condition and sleeps
+    // again: a spurious wake-up, not the kernel's missed one.
     bus::HostGuard::notify_all();
     return;
   }
-  w->yield(sim::EventKind::Wake, wq, site);
-  w->touch(wq, true);
-  __atomic_fetch_add(&wq->__devsim_wakeups, 1ul, __ATOMIC_RELEASE);
-  w->wake_all(wq, site);
+  if (interruptible_only)
+    w->wake_all_interruptible(wq, site);
+  else
+    w->wake_all(wq, site);
+}
+}  // namespace
+
+void __devsim_wake_up(struct wait_queue_head* wq, const char* file, int line, const char* func) {
+  wake_queue(wq, /*interruptible_only=*/false, c_site(file, line, func));
+}
+
+void __devsim_wake_up_interruptible(struct wait_queue_head* wq, const char* file, int line, const char* func) {
+  wake_queue(wq, /*interruptible_only=*/true, c_site(file, line, func));
 }
 
 // The open-coded wait (include/linux/wait.h prepare_to_wait/finish_wait, kernel/time/sleep_timeout.c
@@ -723,7 +746,7 @@ void __devsim_prepare_to_wait_entry(struct wait_queue_head* wq, struct wait_queu
     w->touch(wq, false);
     w->set_not_running(site);
   }
-  cabi::prepared_wait() = cabi::PreparedWait{wq, cabi::wakeups(wq), task_state};
+  cabi::prepared_wait() = cabi::PreparedWait{wq, cabi::wakeups(wq, task_state), task_state};
 }
 
 void __devsim_finish_wait_entry(struct wait_queue_head*, struct wait_queue_entry*, const char*, int, const char*) {
@@ -742,7 +765,7 @@ void __devsim_add_wait_queue(struct wait_queue_head* wq, struct wait_queue_entry
   }
   cabi::PreparedWait& p = cabi::prepared_wait();
   p.wq = wq;
-  p.token = cabi::wakeups(wq);
+  p.token = cabi::wakeups(wq, p.state);
 }
 
 void __devsim_remove_wait_queue(struct wait_queue_head* wq, struct wait_queue_entry*, const char* file, int line,
@@ -752,7 +775,7 @@ void __devsim_remove_wait_queue(struct wait_queue_head* wq, struct wait_queue_en
     w->touch(wq, false);
   }
   cabi::PreparedWait& p = cabi::prepared_wait();
-  const bool woken = p.wq != nullptr && cabi::wakeups(p.wq) != p.token;
+  const bool woken = p.wq != nullptr && cabi::wakeups(p.wq, p.state) != p.token;
   if (p.state != TASK_RUNNING && !woken) {  // off the queue, still set to sleep: only the time or a signal ends it
     p.wq = nullptr;
     p.token = 0;
@@ -778,7 +801,7 @@ void __devsim_set_current_state(int task_state, const char* file, int line, cons
     w->set_not_running(site);
   }
   p.state = task_state;
-  p.token = p.wq != nullptr ? cabi::wakeups(p.wq) : 0;
+  p.token = p.wq != nullptr ? cabi::wakeups(p.wq, task_state) : 0;
 }
 
 int default_wake_function(struct wait_queue_entry*, unsigned, int, void*) {

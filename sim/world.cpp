@@ -629,11 +629,20 @@ void World::block(const void* channel, std::string_view what, const Site& site, 
 }
 
 std::size_t World::wake_all(const void* channel, const Site& site) {
+  return wake_matching(channel, /*interruptible_only=*/false, site);
+}
+
+std::size_t World::wake_all_interruptible(const void* channel, const Site& site) {
+  return wake_matching(channel, /*interruptible_only=*/true, site);
+}
+
+std::size_t World::wake_matching(const void* channel, bool interruptible_only, const Site& site) {
   note_acted();
   races_.release(current_task(), channel);
   std::size_t woken = 0;
   for (Task* t : tasks_) {
-    if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == channel) {
+    if (t != nullptr && t->state == TaskState::Blocked && t->wait_channel == channel &&
+        (!interruptible_only || t->wait_mode == WaitMode::Interruptible)) {
       t->wake_reason = WaitResult::Woken;
       make_runnable(*t);
       if (track_footprints_) segment_.enable(t->id);

@@ -224,6 +224,9 @@ class World {
   void deliver_signals();
   // Makes tasks blocked on `channel` runnable; returns how many.
   std::size_t wake_all(const void* channel, const Site& site = Site::current());
+  // wake_all for the tasks asleep on `channel` in WaitMode::Interruptible only (the kernel's wake-up in mode
+  // TASK_INTERRUPTIBLE: try_to_wake_up leaves a task whose state does not match asleep).
+  std::size_t wake_all_interruptible(const void* channel, const Site& site = Site::current());
   bool wake_one(const void* channel, const Site& site = Site::current());
   // Sleeps for `duration` of virtual time. Time advances only when no task can run.
   void sleep_for(Nanos duration, const Site& site = Site::current());
@@ -393,6 +396,9 @@ class World {
 
  private:
   friend class KernelMemory;
+
+  // wake_all, of every sleeper on `channel` or only of those in WaitMode::Interruptible.
+  std::size_t wake_matching(const void* channel, bool interruptible_only, const Site& site);
 
   void record_traced(EventKind kind, const void* object, std::uint64_t arg, const Site& site, std::string_view label);
   void record_address_traced(EventKind kind, std::uint64_t object, std::uint64_t arg, const Site& site,

@@ -85,6 +85,7 @@ long __devsim_wait_sleep_timeout(struct wait_queue_head *wq, unsigned long token
                                  __DEVSIM_SITE_PARAMS);
 void __devsim_finish_wait(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 void __devsim_wake_up(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
+void __devsim_wake_up_interruptible(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 /* open-coded waits: prepare_to_wait/finish_wait or add/remove_wait_queue with an entry, set_current_state,
  * schedule_timeout */
 struct wait_queue_entry;

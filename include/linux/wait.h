@@ -8,6 +8,8 @@
  * ends an interruptible wait with -ERESTARTSYS (the scenario's `signal TASK`); a task asleep in an interruptible
  * wait when nothing else can run is killed, not reported. Waiting is a sleep: under a spinlock it is reported.
  * The _timeout forms sleep at most their jiffies of virtual time (HZ is 1000), which passes only when no task can run.
+ * wake_up_interruptible wakes only TASK_INTERRUPTIBLE sleepers (kernel/sched/core.c try_to_wake_up matches the
+ * state): a wait_event or wait_event_killable sleeper stays asleep.
  * Not modelled: exclusive waiters (every wake_up wakes every waiter: each re-tests its condition).
  *
  * The open-coded form (DEFINE_WAIT, prepare_to_wait, then schedule_timeout or schedule from sched.h, then
@@ -37,11 +39,14 @@
 
 typedef struct wait_queue_head {
   spinlock_t lock;
-  unsigned long __devsim_wakeups; /* the wake-up count; devsim's, read and written atomically */
+  /* devsim's wake-up counts, read and written atomically: every wake-up, and those that wake a task in any sleep
+   * (wake_up, wake_up_all: not the _interruptible forms), which is what an uninterruptible or killable waiter counts */
+  unsigned long __devsim_wakeups;
+  unsigned long __devsim_wakeups_normal;
 } wait_queue_head_t;
 
 #define __WAIT_QUEUE_HEAD_INITIALIZER(name) \
-  { .lock = __SPIN_LOCK_UNLOCKED(name.lock), .__devsim_wakeups = 0 }
+  { .lock = __SPIN_LOCK_UNLOCKED(name.lock), .__devsim_wakeups = 0, .__devsim_wakeups_normal = 0 }
 #define DECLARE_WAIT_QUEUE_HEAD(name) struct wait_queue_head name = __WAIT_QUEUE_HEAD_INITIALIZER(name)
 #define init_waitqueue_head(wq) __devsim_init_waitqueue_head((wq), __DEVSIM_SITE)
 
@@ -132,7 +137,10 @@ typedef struct wait_queue_entry wait_queue_entry_t;
 
 #define wake_up(wq) __devsim_wake_up((wq), __DEVSIM_SITE)
 #define wake_up_all(wq) __devsim_wake_up((wq), __DEVSIM_SITE)
-#define wake_up_interruptible(wq) __devsim_wake_up((wq), __DEVSIM_SITE)
-#define wake_up_interruptible_all(wq) __devsim_wake_up((wq), __DEVSIM_SITE)
+/* The _interruptible forms wake only tasks asleep in TASK_INTERRUPTIBLE (__wake_up with TASK_INTERRUPTIBLE,
+ * kernel/sched/core.c try_to_wake_up: the state must match): a wait_event or wait_event_killable sleeper stays
+ * asleep. */
+#define wake_up_interruptible(wq) __devsim_wake_up_interruptible((wq), __DEVSIM_SITE)
+#define wake_up_interruptible_all(wq) __devsim_wake_up_interruptible((wq), __DEVSIM_SITE)
 
 #endif

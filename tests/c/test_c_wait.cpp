@@ -24,6 +24,9 @@ void wait_case_event_times_out(struct waiting *w);
 void wait_case_queue_then_state(struct waiting *w);
 void wait_case_state_then_queue(struct waiting *w);
 void wait_case_state_after_test(struct waiting *w);
+void wait_case_complete_interruptible(struct waiting *w);
+void wait_case_interruptible(struct waiting *w);
+void wait_case_killable(struct waiting *w);
 }
 
 namespace sim = devsim::sim;
@@ -32,13 +35,14 @@ namespace test = devsim::test;
 namespace {
 
 // A waiter running `wait` and a task that completes: every schedule.
-sim::ExploreResult waiter_and_completer(void (*wait)(struct waiting *)) {
-  const sim::Model model = [wait](sim::World &w) {
-    w.spawn("setup", [&w, wait] {
+sim::ExploreResult waiter_and_completer(void (*wait)(struct waiting *),
+                                        void (*complete)(struct waiting *) = wait_case_complete) {
+  const sim::Model model = [wait, complete](sim::World &w) {
+    w.spawn("setup", [&w, wait, complete] {
       // LIFETIME: simulated memory the tasks share; the world outlives them.
       struct waiting *c = wait_case_new();
       w.spawn("waiter", [c, wait] { wait(c); });
-      w.spawn("completer", [c] { wait_case_complete(c); });
+      w.spawn("completer", [c, complete] { complete(c); });
     });
   };
   return test::explore_every_schedule(model);
@@ -142,4 +146,33 @@ BOOST_AUTO_TEST_CASE(add_wait_queue_loses_a_wake_up_only_when_the_condition_is_t
   BOOST_TEST(lost.failing_executions > 0u);
   BOOST_TEST(lost.failing_executions < lost.executions);
   BOOST_TEST(test::any_report(lost, "warning"));
+}
+
+// wake_up_interruptible is __wake_up(wq, TASK_INTERRUPTIBLE, 1, NULL) (include/linux/wait.h), and try_to_wake_up
+// (kernel/sched/core.c) wakes a task only when its state matches that mode: a wait_event (TASK_UNINTERRUPTIBLE) or
+// wait_event_killable (TASK_KILLABLE) sleeper is passed by, and if it went to sleep before the wake-up it sleeps on
+// (a kernel thread asleep for good either way: a deadlock report). Some schedules test the condition after the
+// completer set it and never sleep; so the hang is found in some schedules, not all. An interruptible waiter is woken
+// in every schedule.
+BOOST_AUTO_TEST_CASE(wake_up_interruptible_leaves_uninterruptible_and_killable_sleepers_asleep) {
+  const sim::ExploreResult lost = waiter_and_completer(wait_case_two_reads, wait_case_complete_interruptible);
+  BOOST_TEST(lost.exhausted);
+  BOOST_TEST(lost.failing_executions > 0u);
+  BOOST_TEST(lost.failing_executions < lost.executions);
+  BOOST_TEST(test::any_report(lost, "deadlock"));
+  const sim::ExploreResult killable = waiter_and_completer(wait_case_killable, wait_case_complete_interruptible);
+  BOOST_TEST(killable.exhausted);
+  BOOST_TEST(killable.failing_executions > 0u);
+  BOOST_TEST(killable.failing_executions < killable.executions);
+  BOOST_TEST(test::any_report(killable, "deadlock"));
+  const sim::ExploreResult woken = waiter_and_completer(wait_case_interruptible, wait_case_complete_interruptible);
+  BOOST_TEST(woken.exhausted);
+  BOOST_TEST(woken.executions > 1u);
+  BOOST_TEST(woken.failing_executions == 0u, (woken.failures.empty() ? "" : woken.failures.front().report.headline));
+  // Woken by wake_up, the same two waiters never hang.
+  for (auto wait : {wait_case_two_reads, wait_case_killable}) {
+    const sim::ExploreResult r = waiter_and_completer(wait);
+    BOOST_TEST(r.exhausted);
+    BOOST_TEST(r.failing_executions == 0u, (r.failures.empty() ? "" : r.failures.front().report.headline));
+  }
 }

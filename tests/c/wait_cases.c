@@ -176,3 +176,21 @@ void wait_case_state_after_test(struct waiting *w) {
   remove_wait_queue(&w->wq, &wait);
   WARN_ON(!left);
 }
+
+/* The completer with the _interruptible wake-up: it wakes only tasks asleep in TASK_INTERRUPTIBLE. */
+void wait_case_complete_interruptible(struct waiting *w) {
+  mutex_lock(&w->lock);
+  WRITE_ONCE(w->done, 1);
+  mutex_unlock(&w->lock);
+  wake_up_interruptible(&w->wq);
+}
+
+/* An interruptible waiter, which that wake-up does wake. */
+void wait_case_interruptible(struct waiting *w) {
+  if (wait_event_interruptible(w->wq, READ_ONCE(w->done))) w->error = 1;
+}
+
+/* A killable waiter (TASK_KILLABLE is TASK_WAKEKILL | TASK_UNINTERRUPTIBLE): not woken by it either. */
+void wait_case_killable(struct waiting *w) {
+  if (wait_event_killable(w->wq, READ_ONCE(w->done))) w->error = 1;
+}
