@@ -16,7 +16,9 @@
 #include "bus/errno.hpp"
 #include "bus/host_lock.hpp"
 #include "bus/irq.hpp"
+#include "bus/kernel.hpp"
 #include "bus/platform.hpp"
+#include "bus/sysfs.hpp"
 #include "bus/timer.hpp"
 #include "cabi/kernel_api.hpp"
 #include "cabi/module.hpp"
@@ -372,6 +374,128 @@ int __devsim_devm_add_action(struct device* dev, void (*action)(void*), void* da
                : bus::devm_add_action(*ctx, "devm action", run, site);
 }
 
+// ---- device attributes (drivers/base/core.c device_create_file, dev_attr_show/dev_attr_store; fs/sysfs/file.c)
+
+namespace {
+constexpr std::size_t kPageSize = 4096;  // PAGE_SIZE: a show's buffer
+
+// The directory of `dev`'s attributes, "" for a device that has none here (a class device).
+std::string attr_dir(struct device* dev, const sim::Site& site) {
+  bus::Device* bd = cabi::bus_device(dev, site);
+  return bd != nullptr ? bd->devpath(site) : std::string();
+}
+
+// Creates `attr` of `dev` at `path`. Its show and store run in the task reading or writing the file, under kernfs's
+// active protection (bus/sysfs.hpp): the attribute's removal waits for them, so they may use `dev` and `attr`.
+// LIFETIME: `attr` is the driver's, in its module's data (a module copy is never unmapped: cabi/module.cpp) or in
+// memory the driver keeps until it removed the attribute; `dev` is alive until its release, which comes after
+// device_del removed (and drained) every attribute of its directory.
+void create_c_attr(const std::string& path, struct device* dev, const struct device_attribute* attr) {
+  auto* a = const_cast<struct device_attribute*>(attr);
+  bus::Sysfs::Show show;
+  if (attr->show != nullptr)
+    show = [dev, a]() -> bus::SysfsRead {
+      const sim::Site site = sim::Site::current();
+      // sysfs_kf_seq_show: a zeroed page for the show to fill; more than a page back is "bad count" (a warning, and
+      // the text is cut to the page).
+      auto* buf = static_cast<char*>(cabi::c_kmalloc(kPageSize, cabi::kGfpKernelZero, site));
+      if (buf == nullptr) return {-bus::kENOMEM, {}};
+      const ssize_t n = a->show(dev, a, buf);
+      bus::SysfsRead r;
+      if (n < 0) {
+        r.error = static_cast<int>(n);
+      } else {
+        std::size_t len = static_cast<std::size_t>(n);
+        if (len >= kPageSize) {
+          __devsim_warn("dev_attr_show: show returned bad count", site.file_name(), static_cast<int>(site.line()),
+                        site.function_name());
+          len = kPageSize - 1;
+        }
+        if (cabi::kernel_touch(buf, len, false, site)) r.text.assign(buf, len);
+      }
+      cabi::c_kfree(buf, site);
+      return r;
+    };
+  bus::Sysfs::Store store;
+  if (attr->store != nullptr)
+    store = [dev, a](const std::string& text) -> int {
+      const sim::Site site = sim::Site::current();
+      // kernfs_fop_write_iter: the value copied into a buffer with a NUL after it.
+      auto* buf = static_cast<char*>(cabi::c_kmalloc(text.size() + 1, static_cast<unsigned>(sim::GFP_KERNEL), site));
+      if (buf == nullptr) return -bus::kENOMEM;
+      std::memcpy(buf, text.data(), text.size());
+      buf[text.size()] = 0;
+      const ssize_t n = a->store(dev, a, buf, text.size());
+      cabi::c_kfree(buf, site);
+      return static_cast<int>(n);
+    };
+  bus::kernel().sysfs().create_attr(path, std::move(show), std::move(store));
+}
+
+// The directory of `group` within `dir`: its name's subdirectory, or `dir` itself.
+std::string group_dir(const std::string& dir, const struct attribute_group* group, const sim::Site& site) {
+  if (group->name == nullptr) return dir;
+  cabi::kernel_touch(group->name, 1, false, site);
+  return dir + "/" + group->name;
+}
+}  // namespace
+
+int __devsim_device_create_file(struct device* dev, const struct device_attribute* attr, const char* file, int line,
+                                const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (attr == nullptr || attr->attr.name == nullptr) return -bus::kEINVAL;
+  const std::string dir = attr_dir(dev, site);
+  if (dir.empty()) return -bus::kEINVAL;
+  create_c_attr(dir + "/" + attr->attr.name, dev, attr);
+  return 0;
+}
+
+void __devsim_device_remove_file(struct device* dev, const struct device_attribute* attr, const char* file, int line,
+                                 const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (attr == nullptr || attr->attr.name == nullptr) return;
+  const std::string dir = attr_dir(dev, site);
+  if (!dir.empty()) bus::kernel().sysfs().remove_tree(dir + "/" + attr->attr.name, site);
+}
+
+int __devsim_device_add_groups(struct device* dev, const struct attribute_group* const* groups, const char* file,
+                               int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (groups == nullptr) return 0;
+  const std::string dir = attr_dir(dev, site);
+  if (dir.empty()) return -bus::kEINVAL;
+  for (const struct attribute_group* const* g = groups; *g != nullptr; ++g) {
+    const std::string gdir = group_dir(dir, *g, site);
+    if (gdir != dir) bus::kernel().sysfs().create_dir(gdir);
+    if ((*g)->attrs == nullptr) continue;
+    // A group's attributes are device attributes (the kernel's dev_attr_show finds the device_attribute around
+    // each struct attribute).
+    for (struct attribute* const* at = (*g)->attrs; *at != nullptr; ++at)
+      create_c_attr(gdir + "/" + (*at)->name, dev,
+                    reinterpret_cast<const struct device_attribute*>(reinterpret_cast<const char*>(*at) -
+                                                                     offsetof(struct device_attribute, attr)));
+  }
+  return 0;
+}
+
+void __devsim_device_remove_groups(struct device* dev, const struct attribute_group* const* groups, const char* file,
+                                   int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (groups == nullptr) return;
+  const std::string dir = attr_dir(dev, site);
+  if (dir.empty()) return;
+  for (const struct attribute_group* const* g = groups; *g != nullptr; ++g) {
+    const std::string gdir = group_dir(dir, *g, site);
+    if (gdir != dir) {
+      bus::kernel().sysfs().remove_tree(gdir, site);
+      continue;
+    }
+    if ((*g)->attrs == nullptr) continue;
+    for (struct attribute* const* at = (*g)->attrs; *at != nullptr; ++at)
+      bus::kernel().sysfs().remove_tree(dir + "/" + (*at)->name, site);
+  }
+}
+
 int __devsim_dev_printk(const char* level, const struct device* dev, const char* fmt, ...) {
   // Named as the kernel's function (drivers/base/core.c), which a report's headline names: a bad `dev` is a fault in
   // dev_printk, called by the driver's frame below it.
@@ -487,11 +611,20 @@ int __devsim_platform_driver_register(struct platform_driver* drv, struct module
       bus::HostGuard guard;
       state().platform_device_spec[pdev] = spec;
     }
-    return drv->probe != nullptr ? drv->probe(pdev) : 0;
+    const int r = drv->probe != nullptr ? drv->probe(pdev) : 0;
+    // really_probe (drivers/base/dd.c): the driver's dev_groups once its probe succeeded.
+    if (r == 0 && drv->driver.dev_groups != nullptr)
+      __devsim_device_add_groups(&pdev->dev, drv->driver.dev_groups, at.file_name(), static_cast<int>(at.line()),
+                                 at.function_name());
+    return r;
   };
   ops.remove = [drv](bus::CoreContext& ctx) {
     const sim::Site at = sim::Site::current();
     struct platform_device* pdev = cabi::platform_device_of(ctx.device(), at);
+    // __device_release_driver: the dev_groups go (their callers drained) before remove.
+    if (drv->driver.dev_groups != nullptr)
+      __devsim_device_remove_groups(&pdev->dev, drv->driver.dev_groups, at.file_name(), static_cast<int>(at.line()),
+                                    at.function_name());
     if (drv->remove != nullptr) drv->remove(pdev);
   };
   bus::Driver* d = bus::platform_driver_register(std::move(ops), site);

@@ -750,6 +750,11 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
       d.enabled = true;
     }
     const int r = drv->probe != nullptr ? drv->probe(&d.c->intf, match) : 0;
+    // really_probe (drivers/base/dd.c): the driver's dev_groups (usb_register_driver copies them to the
+    // device_driver) on the interface once its probe succeeded.
+    if (r == 0 && drv->dev_groups != nullptr)
+      __devsim_device_add_groups(&d.c->intf.dev, drv->dev_groups, at.file_name(), static_cast<int>(at.line()),
+                                 at.function_name());
     if (r != 0) {
       // usb_probe_interface's error path: the endpoints are disabled again, URBs the probe submitted flushed.
       cabi::disable_interface(ctx.device(), d, at);
@@ -773,7 +778,11 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
         d->c->udev.state = USB_STATE_NOTATTACHED;
       }
     }
+    // __device_release_driver: the dev_groups go (their callers drained) before the bus's remove.
     // LIFETIME: the record is erased only by the device's release, which cannot come while it is being unbound.
+    if (drv->dev_groups != nullptr)
+      __devsim_device_remove_groups(&d->c->intf.dev, drv->dev_groups, at.file_name(), static_cast<int>(at.line()),
+                                    at.function_name());
     cabi::disable_interface(ctx.device(), *d, at);
     if (drv->disconnect != nullptr) drv->disconnect(&d->c->intf);
     bus::HostGuard guard;

@@ -893,8 +893,8 @@ class Parser {
         break;
       }
     }
-    if (first_data && op.kind != OpKind::Read && !(op.kind == OpKind::Ioctl && op.data))
-      fail(*first_data, "expected bytes can follow a result only of read, or of ioctl with a quoted argument");
+    if (first_data && op.kind != OpKind::Read && op.kind != OpKind::SysfsRead && !(op.kind == OpKind::Ioctl && op.data))
+      fail(*first_data, "expected bytes can follow a result only of read, sysfs-read, or ioctl with a quoted argument");
     if (current_task_ == nullptr) return op;  // a device's script (statement)
     if (!op.bind.empty()) vars_.insert(op.bind);
     current_task_->ops.push_back(std::move(op));

@@ -8,9 +8,14 @@
  * devm_kzalloc/devm_kmalloc/devm_add_action(_or_reset) are released when the driver unbinds, last in first out,
  * after remove(); calling them on a device with no driver is reported (context-misuse) and fails.
  * device_create(class, parent, devt, drvdata, fmt, ...) creates the /dev node that opens the character device
- * registered for devt (cdev.h); device_destroy removes the node (open files stay open). Not modelled: struct
- * kobject, device attributes and groups, device links, power management, dev_err_probe's deferral
- * bookkeeping (it prints and returns the error), a class device's own uevents.
+ * registered for devt (cdev.h); device_destroy removes the node (open files stay open).
+ * Device attributes (DEVICE_ATTR_RO/RW/WO, device_create_file, device_add_group(s), a driver's dev_groups) are files
+ * of the device's sysfs directory, /sys/bus/<bus>/devices/<name>/ (a USB interface's is its device's: 1-1, not
+ * 1-1:1.0), with kernfs's active protection (linux/sysfs.h); a driver's dev_groups are created after its probe
+ * returned 0 and removed, draining their callers, before its remove/disconnect (drivers/base/dd.c really_probe,
+ * __device_release_driver); what a driver leaves goes with the device's directory at device_del. Not modelled:
+ * struct kobject, attributes of class devices (device_create_file on one is -EINVAL), device links, power
+ * management, dev_err_probe's deferral bookkeeping (it prints and returns the error), a class device's own uevents.
  */
 #ifndef _DEVSIM_LINUX_DEVICE_H
 #define _DEVSIM_LINUX_DEVICE_H
@@ -25,12 +30,14 @@
 #include "module.h"
 #include "mutex.h"
 #include "printk.h"
+#include "sysfs.h"
 #include "types.h"
 
 struct device_driver {
   const char *name;
   struct module *owner;
   const struct of_device_id *of_match_table;
+  const struct attribute_group **dev_groups; /* created on each device it binds, after probe */
 };
 
 struct device {
@@ -68,6 +75,30 @@ static inline const char *dev_name(const struct device *dev) {
 #define device_lock_interruptible(dev) __devsim_device_lock_op((dev), 3, __DEVSIM_SITE)
 #define device_lock_assert(dev) ((void)(dev))
 #define dev_set_drvdata(dev, data) __devsim_dev_set_drvdata((dev), (data), __DEVSIM_SITE)
+
+/* drivers/base/core.c: an attribute of the device (show/store get the device and the attribute). */
+struct device_attribute {
+  struct attribute attr;
+  ssize_t (*show)(struct device *dev, struct device_attribute *attr, char *buf);
+  ssize_t (*store)(struct device *dev, struct device_attribute *attr, const char *buf, size_t count);
+};
+#define DEVICE_ATTR(_name, _mode, _show, _store) \
+  struct device_attribute dev_attr_##_name = __ATTR(_name, _mode, _show, _store)
+#define DEVICE_ATTR_RW(_name) struct device_attribute dev_attr_##_name = __ATTR_RW(_name)
+#define DEVICE_ATTR_ADMIN_RW(_name) struct device_attribute dev_attr_##_name = __ATTR_RW_MODE(_name, 0600)
+#define DEVICE_ATTR_RO(_name) struct device_attribute dev_attr_##_name = __ATTR_RO(_name)
+#define DEVICE_ATTR_ADMIN_RO(_name) struct device_attribute dev_attr_##_name = __ATTR_RO_MODE(_name, 0400)
+#define DEVICE_ATTR_WO(_name) struct device_attribute dev_attr_##_name = __ATTR_WO(_name)
+#define to_dev_attr(_attr) container_of((_attr), struct device_attribute, attr)
+/* 0, or -EINVAL for a device that is not a bus device, -EEXIST for a name the directory has. */
+#define device_create_file(dev, attr) __devsim_device_create_file((dev), (attr), __DEVSIM_SITE)
+/* Drains the attribute's show/store calls in flight, then removes it; nothing when absent. */
+#define device_remove_file(dev, attr) __devsim_device_remove_file((dev), (attr), __DEVSIM_SITE)
+#define device_add_group(dev, grp) __devsim_device_add_groups((dev), (const struct attribute_group *[]){(grp), NULL}, __DEVSIM_SITE)
+#define device_remove_group(dev, grp) \
+  __devsim_device_remove_groups((dev), (const struct attribute_group *[]){(grp), NULL}, __DEVSIM_SITE)
+#define device_add_groups(dev, groups) __devsim_device_add_groups((dev), (groups), __DEVSIM_SITE)
+#define device_remove_groups(dev, groups) __devsim_device_remove_groups((dev), (groups), __DEVSIM_SITE)
 
 #define get_device(dev) __devsim_get_device((dev), __DEVSIM_SITE)
 #define put_device(dev) __devsim_put_device((dev), __DEVSIM_SITE)

@@ -86,6 +86,13 @@ long __devsim_wait_sleep_timeout(struct wait_queue_head *wq, unsigned long token
 void __devsim_finish_wait(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 void __devsim_wake_up(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 void __devsim_wake_up_interruptible(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
+struct device_attribute;
+struct attribute_group;
+int __devsim_device_create_file(struct device *dev, const struct device_attribute *attr, __DEVSIM_SITE_PARAMS);
+void __devsim_device_remove_file(struct device *dev, const struct device_attribute *attr, __DEVSIM_SITE_PARAMS);
+int __devsim_device_add_groups(struct device *dev, const struct attribute_group *const *groups, __DEVSIM_SITE_PARAMS);
+void __devsim_device_remove_groups(struct device *dev, const struct attribute_group *const *groups,
+                                   __DEVSIM_SITE_PARAMS);
 /* open-coded waits: prepare_to_wait/finish_wait or add/remove_wait_queue with an entry, set_current_state,
  * schedule_timeout */
 struct wait_queue_entry;

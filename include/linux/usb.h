@@ -127,6 +127,7 @@ typedef u64 dma_addr_t; /* include/linux/types.h; a bus address as the host cont
 #define USB_RECIP_DEVICE 0x00
 #define USB_RECIP_INTERFACE 0x01
 #define USB_RECIP_ENDPOINT 0x02
+#define USB_RECIP_OTHER 0x03
 #define USB_REQ_GET_STATUS 0x00
 #define USB_REQ_CLEAR_FEATURE 0x01
 #define USB_REQ_SET_FEATURE 0x03
@@ -427,6 +428,7 @@ struct usb_driver {
   int (*pre_reset)(struct usb_interface *intf);
   int (*post_reset)(struct usb_interface *intf);
   const struct usb_device_id *id_table; /* ends with an all-zero entry */
+  const struct attribute_group **dev_groups; /* created on the interface after probe, removed before disconnect */
   unsigned int supports_autosuspend : 1;
   unsigned int soft_unbind : 1;
   unsigned int disable_hub_initiated_lpm : 1;

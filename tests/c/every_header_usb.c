@@ -83,6 +83,8 @@ struct usbapi {
   struct mutex io_mutex;
   bool disconnected;
   bool no_kill; /* disconnect does not kill the interrupt-in URB (USBAPI_NO_KILL) */
+  int level;    /* the sysfs attribute `level` (the driver's dev_groups) */
+  int reads;    /* how often `reads` (device_create_file in probe) was shown */
 };
 
 static struct usb_driver usbapi_driver;
@@ -428,6 +430,44 @@ static const struct file_operations usbapi_fops = {
     .llseek = noop_llseek,
 };
 
+/* sysfs attributes of the interface: `level` (read-write, through the driver's dev_groups) and `reads` (read-only,
+ * created in probe and removed in disconnect), on /sys/bus/usb/devices/<port>/. */
+static ssize_t level_show(struct device *d, struct device_attribute *attr, char *buf) {
+  struct usbapi *dev = usb_get_intfdata(to_usb_interface(d));
+
+  (void)attr;
+  return sysfs_emit(buf, "%d\n", dev->level);
+}
+
+static ssize_t level_store(struct device *d, struct device_attribute *attr, const char *buf, size_t count) {
+  struct usbapi *dev = usb_get_intfdata(to_usb_interface(d));
+  int value;
+  int rv = kstrtoint(buf, 10, &value);
+
+  (void)attr;
+  if (rv) return rv;
+  dev->level = value;
+  return (ssize_t)count;
+}
+static DEVICE_ATTR_RW(level);
+
+static ssize_t reads_show(struct device *d, struct device_attribute *attr, char *buf) {
+  struct usbapi *dev = usb_get_intfdata(to_usb_interface(d));
+  int len = 0;
+
+  (void)attr;
+  len += sysfs_emit_at(buf, len, "%d", ++dev->reads);
+  len += sysfs_emit_at(buf, len, "\n");
+  return len;
+}
+static DEVICE_ATTR_RO(reads);
+
+static struct attribute *usbapi_attrs[] = {
+    &dev_attr_level.attr,
+    NULL,
+};
+ATTRIBUTE_GROUPS(usbapi);
+
 /* drivers/usb/core/file.c: the class device is named after the last component of the name ("usbapi0"); the node
  * is where devnode says, as legousbtower.c's puts it under usb/ (the string is the core's to free). */
 #ifdef USBAPI_OLD_DEVNODE
@@ -474,6 +514,12 @@ static int usbapi_probe(struct usb_interface *interface, const struct usb_device
     usb_set_intfdata(interface, NULL);
     goto error;
   }
+  rv = device_create_file(&interface->dev, &dev_attr_reads);
+  if (rv) {
+    usb_deregister_dev(interface, &usbapi_class);
+    usb_set_intfdata(interface, NULL);
+    goto error;
+  }
   return 0;
 
 error:
@@ -485,6 +531,7 @@ static void usbapi_disconnect(struct usb_interface *interface) {
   struct usbapi *dev = usb_get_intfdata(interface);
   bool no_kill;
 
+  device_remove_file(&interface->dev, &dev_attr_reads); /* waits for a show in flight */
   usb_deregister_dev(interface, &usbapi_class);
   mutex_lock(&dev->io_mutex);
   dev->disconnected = true;
@@ -523,6 +570,7 @@ static struct usb_driver usbapi_driver = {
     .resume = usbapi_resume,
     .reset_resume = usbapi_resume,
     .id_table = usbapi_table,
+    .dev_groups = usbapi_groups,
     .supports_autosuspend = 1,
 };
 

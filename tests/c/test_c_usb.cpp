@@ -420,6 +420,49 @@ BOOST_AUTO_TEST_CASE(a_devnode_callback_of_before_6_2_names_the_node) {
   BOOST_TEST(v.result.executions == 5u);
 }
 
+// Device attributes (drivers/base/core.c device_create_file, dev_attr_show/store; fs/sysfs/file.c sysfs_kf_seq_show,
+// kernfs_fop_write_iter): the test module's `level` comes from its usb_driver's dev_groups (drivers/base/dd.c
+// really_probe adds them after probe), `reads` from device_create_file in probe. show fills a page, store gets the
+// value with a NUL after it; a read-only attribute refuses a write. Of alternatives with the same result, the one
+// whose bytes match accepts it.
+BOOST_AUTO_TEST_CASE(device_attributes_and_dev_groups_are_files_of_the_device) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  expect_clean(R"(task app {
+  sysfs-read /sys/bus/usb/devices/1-1/level => 2 "0\n"
+  sysfs-write /sys/bus/usb/devices/1-1/level 42 => 2
+  sysfs-read /sys/bus/usb/devices/1-1/level => 3 "42\n"
+  sysfs-read /sys/bus/usb/devices/1-1/level => 3 "41\n" | 3 "42\n" | -ENODEV
+  sysfs-write /sys/bus/usb/devices/1-1/level x => -EINVAL
+  sysfs-read /sys/bus/usb/devices/1-1/reads => 2 "1\n"
+  sysfs-read /sys/bus/usb/devices/1-1/reads => 2 "2\n"
+  sysfs-write /sys/bus/usb/devices/1-1/reads 1 => -EPERM
+  sysfs-read /sys/bus/usb/devices/1-1/nothing => -ENOENT
+}
+)",
+               "attributes.scn", 5);
+}
+
+// An attribute's show racing the device's removal (kernfs's active protection, fs/kernfs/dir.c kernfs_drain): the
+// driver removes `reads` in disconnect before it drops its state, the core removes dev_groups before disconnect;
+// removal waits for a show in flight and refuses one after it began, so no schedule reaches freed memory.
+BOOST_AUTO_TEST_CASE(an_attribute_read_racing_an_unplug_never_reaches_freed_state) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  const scenarios::Verdict v = run(kHead + R"(task reader {
+  sysfs-read /sys/bus/usb/devices/1-1/reads => 2 "1\n" | -ENOENT | -ENODEV
+  sysfs-read /sys/bus/usb/devices/1-1/level => 2 "0\n" | -ENOENT | -ENODEV
+}
+task hub {
+  unplug usb 1-1 => 0
+}
+explore exhaustive preemptions=2
+)",
+                                   "attribute-unplug.scn");
+  BOOST_TEST(v.result.exhausted);
+  BOOST_TEST(v.result.executions > 10u);
+  BOOST_TEST(v.result.failures.empty(), failures_text(v));
+  BOOST_TEST(v.passed, v.summary);
+}
+
 // usb_string (drivers/usb/core/message.c usb_string, usb_get_langid, usb_string_sub, usb_get_string; fs/nls/nls_base.c
 // utf16s_to_utf8s): the first call asks string descriptor 0 for the language; a descriptor the device does not have
 // stalls, asked three times at 255 bytes and three at 2 (-EPIPE); text is UTF-8, cut to the buffer; a scripted answer
