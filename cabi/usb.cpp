@@ -1007,6 +1007,13 @@ int submit_locked(struct urb* urb, const char* file, int line, const char* func,
   if (ep_type == USB_ENDPOINT_XFER_CONTROL) {
     if (urb->setup_packet == nullptr) return -cabi::kENOEXEC;
     if (!cabi::kernel_touch(urb->setup_packet, sizeof(struct usb_ctrlrequest), false, site)) return -bus::kEINVAL;
+    // The pipe's direction must be the request's (a request with no data stage is OUT): drivers/usb/core/urb.c
+    // usb_submit_urb, dev_WARN_ONCE "BOGUS control dir".
+    const auto* setup = reinterpret_cast<const struct usb_ctrlrequest*>(urb->setup_packet);
+    const bool is_out = (setup->bRequestType & USB_DIR_IN) == 0 || setup->wLength == 0;
+    if (in == is_out)
+      __devsim_warn("usb_submit_urb: BOGUS control dir, the pipe's direction does not match bRequestType", file, line,
+                    func);
   }
   u.linked = true;
   ++u.use_count;

@@ -56,6 +56,8 @@
 #define USBAPI_CONFIG \
   23 /* udev->speed | actconfig's bMaxPower << 8 | its interface[0] is ours << 16 | config too << 17 */
 #define USBAPI_MEMDUP 24     /* memdup_user_nul of 8 bytes of the user buffer: strlen of the copy, or the error */
+#define USBAPI_BOGUS_DIR 25  /* usb_control_msg of an IN request (4 bytes) on an OUT pipe: its result (and a warning) \
+                              */
 #define USBAPI_STRING 40     /* + index: usb_string(index) into 16 bytes, to the user buffer: its result */
 #define USBAPI_UNCHECKED 100 /* added to a command: the same without the disconnected check (I/O after disconnect) */
 
@@ -373,6 +375,13 @@ static long usbapi_ioctl_locked(struct usbapi *dev, unsigned int cmd, unsigned l
       kfree(copy);
       return rv;
     }
+    case USBAPI_BOGUS_DIR:
+      buf = kzalloc(4, GFP_KERNEL);
+      if (!buf) return -ENOMEM;
+      rv = usb_control_msg(dev->udev, usb_sndctrlpipe(dev->udev, 0), 0x01,
+                           USB_DIR_IN | USB_TYPE_VENDOR | USB_RECIP_DEVICE, 0, 0, buf, 4, USB_CTRL_GET_TIMEOUT);
+      kfree(buf);
+      return rv;
     case USBAPI_SERIAL:
       rv = dev->udev->serial ? (long)strlen(dev->udev->serial) : 0;
       if (rv > 0 && copy_to_user((void __user *)arg, dev->udev->serial, (unsigned long)rv)) rv = -EFAULT;

@@ -420,6 +420,23 @@ BOOST_AUTO_TEST_CASE(a_devnode_callback_of_before_6_2_names_the_node) {
   BOOST_TEST(v.result.executions == 5u);
 }
 
+// drivers/usb/core/urb.c usb_submit_urb: a control URB whose pipe direction is not its request's (an IN request with
+// a data stage sent on an OUT pipe) is the kernel's dev_WARN_ONCE "BOGUS control dir"; a request without a data
+// stage counts as OUT whatever its direction bit (trancevibrator.c's set-speed request, USB_DIR_IN with wLength 0 on
+// an OUT pipe, is not warned about).
+BOOST_AUTO_TEST_CASE(a_control_request_on_a_pipe_of_the_other_direction_is_warned_about) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  const scenarios::Verdict v = run(kHead +
+                                       "task app {\n  fd = open /dev/usb/usbapi0\n  ioctl fd 25 => 4\n"
+                                       "  close fd => 0\n}\nexplore random seed=1 executions=3\n",
+                                   "bogus-dir.scn");
+  BOOST_TEST(v.result.failing_executions == 3u);
+  BOOST_TEST_REQUIRE(v.result.failures.size() == 1u);
+  BOOST_TEST(v.result.failures.front().report.kind == "warning");
+  BOOST_TEST(v.result.failures.front().report.headline.find("BOGUS control dir") != std::string::npos,
+             v.result.failures.front().report.headline);
+}
+
 // Device attributes (drivers/base/core.c device_create_file, dev_attr_show/store; fs/sysfs/file.c sysfs_kf_seq_show,
 // kernfs_fop_write_iter): the test module's `level` comes from its usb_driver's dev_groups (drivers/base/dd.c
 // really_probe adds them after probe), `reads` from device_create_file in probe. show fills a page, store gets the

@@ -47,11 +47,19 @@ void wait_case_lock_after(struct waiting *w) {
   mutex_unlock(&w->lock);
 }
 
-void wait_case_complete(struct waiting *w) {
+/* Sets `done` and wakes the queue, every sleeper or (interruptible) only those in TASK_INTERRUPTIBLE. */
+static void complete_waiting(struct waiting *w, bool interruptible) {
   mutex_lock(&w->lock);
   WRITE_ONCE(w->done, 1);
   mutex_unlock(&w->lock);
-  wake_up(&w->wq);
+  if (interruptible)
+    wake_up_interruptible(&w->wq);
+  else
+    wake_up(&w->wq);
+}
+
+void wait_case_complete(struct waiting *w) {
+  complete_waiting(w, false);
 }
 
 /* The open-coded wait (include/linux/wait.h DEFINE_WAIT, prepare_to_wait, finish_wait; kernel/time/sleep_timeout.c
@@ -179,10 +187,7 @@ void wait_case_state_after_test(struct waiting *w) {
 
 /* The completer with the _interruptible wake-up: it wakes only tasks asleep in TASK_INTERRUPTIBLE. */
 void wait_case_complete_interruptible(struct waiting *w) {
-  mutex_lock(&w->lock);
-  WRITE_ONCE(w->done, 1);
-  mutex_unlock(&w->lock);
-  wake_up_interruptible(&w->wq);
+  complete_waiting(w, true);
 }
 
 /* An interruptible waiter, which that wake-up does wake. */
