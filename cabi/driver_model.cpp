@@ -470,10 +470,14 @@ int __devsim_device_add_groups(struct device* dev, const struct attribute_group*
     if ((*g)->attrs == nullptr) continue;
     // A group's attributes are device attributes (the kernel's dev_attr_show finds the device_attribute around
     // each struct attribute).
-    for (struct attribute* const* at = (*g)->attrs; *at != nullptr; ++at)
+    int index = 0;
+    for (struct attribute* const* at = (*g)->attrs; *at != nullptr; ++at, ++index) {
+      // create_files (fs/sysfs/group.c): an attribute is_visible says 0 for is not created.
+      if ((*g)->is_visible != nullptr && (*g)->is_visible(&dev->kobj, *at, index) == 0) continue;
       create_c_attr(gdir + "/" + (*at)->name, dev,
                     reinterpret_cast<const struct device_attribute*>(reinterpret_cast<const char*>(*at) -
                                                                      offsetof(struct device_attribute, attr)));
+    }
   }
   return 0;
 }

@@ -49,7 +49,10 @@ struct device {
   const char *__devsim_name; /* devsim's: the name, in the same allocation */
   void *__devsim_dev;        /* devsim's: the device model object behind it (NULL: a class device) */
   int __devsim_refs;         /* devsim's: a class device's reference count */
+  struct kobject kobj;       /* what sysfs groups and is_visible see (kobj_to_dev) */
 };
+
+#define kobj_to_dev(k) container_of((k), struct device, kobj)
 
 #ifndef __cplusplus /* `class` is a C++ keyword: the C++ side of the ABI sees the layout as struct __devsim_class */
 struct class {

@@ -6,8 +6,10 @@
  * the reading task, under kernfs's active protection: removing the attribute waits for the calls in flight, and
  * a call after the removal began is refused (-ENODEV). show gets a zeroed PAGE_SIZE buffer in simulated memory
  * (writing past it is out of bounds), store a copy of the value with a NUL after it.
- * Not modelled: is_visible (every attribute of a group is created), binary attributes, permissions (mode is kept
- * and ignored), poll on attributes (sysfs_notify is a no-op).
+ * A group's is_visible is asked for each attribute when the group is created (0: not created). sysfs_create_group
+ * and friends take a device's kobject (&dev->kobj): groups of device attributes.
+ * Not modelled: kobjects of their own (kobject_create_and_add, kobj_attribute), binary attributes, permissions (mode
+ * is kept and ignored), poll on attributes (sysfs_notify is a no-op).
  */
 #ifndef _DEVSIM_LINUX_SYSFS_H
 #define _DEVSIM_LINUX_SYSFS_H
@@ -16,9 +18,8 @@
 #include "compiler.h"
 #include "kernel.h"
 #include "stringify.h"
+#include "kobject.h"
 #include "types.h"
-
-struct kobject;
 
 struct attribute {
   const char *name;
@@ -53,5 +54,11 @@ struct attribute_group {
 #define sysfs_emit(buf, fmt, ...) scnprintf((buf), PAGE_SIZE, fmt, ##__VA_ARGS__)
 #define sysfs_emit_at(buf, at, fmt, ...) scnprintf((buf) + (at), PAGE_SIZE - (at), fmt, ##__VA_ARGS__)
 #define sysfs_notify(kobj, dir, attr) ((void)(kobj), (void)(dir), (void)(attr))
+
+/* Groups on a device's kobject (kobj_to_dev, linux/device.h): device_add_group and friends. */
+#define sysfs_create_group(kobj, grp) device_add_group(kobj_to_dev(kobj), (grp))
+#define sysfs_remove_group(kobj, grp) device_remove_group(kobj_to_dev(kobj), (grp))
+#define sysfs_create_groups(kobj, groups) device_add_groups(kobj_to_dev(kobj), (groups))
+#define sysfs_remove_groups(kobj, groups) device_remove_groups(kobj_to_dev(kobj), (groups))
 
 #endif

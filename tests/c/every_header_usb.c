@@ -55,8 +55,9 @@
 #define USBAPI_SERIAL 22 /* udev->serial, as the USB core read it, to the user buffer: its length */
 #define USBAPI_CONFIG \
   23 /* udev->speed | actconfig's bMaxPower << 8 | its interface[0] is ours << 16 | config too << 17 */
-#define USBAPI_MEMDUP 24     /* memdup_user_nul of 8 bytes of the user buffer: strlen of the copy, or the error */
-#define USBAPI_BOGUS_DIR 25  /* usb_control_msg of an IN request (4 bytes) on an OUT pipe: its result (and a warning) \
+#define USBAPI_MEMDUP 24 /* memdup_user_nul of 8 bytes of the user buffer: strlen of the copy, or the error */
+#define USBAPI_BOGUS_DIR                                                                                              \
+  25                         /* usb_control_msg of an IN request (4 bytes) on an OUT pipe: its result (and a warning) \
                               */
 #define USBAPI_STRING 40     /* + index: usb_string(index) into 16 bytes, to the user buffer: its result */
 #define USBAPI_UNCHECKED 100 /* added to a command: the same without the disconnected check (I/O after disconnect) */
@@ -471,11 +472,42 @@ static ssize_t reads_show(struct device *d, struct device_attribute *attr, char 
 }
 static DEVICE_ATTR_RO(reads);
 
+/* `hidden` is in the group but is_visible says 0 for it: never created. */
+static ssize_t hidden_show(struct device *d, struct device_attribute *attr, char *buf) {
+  (void)d;
+  (void)attr;
+  return sysfs_emit(buf, "hidden\n");
+}
+static DEVICE_ATTR_RO(hidden);
+
+static umode_t usbapi_attr_visible(struct kobject *kobj, struct attribute *attr, int index) {
+  (void)index;
+  return kobj_to_dev(kobj) != NULL && attr == &dev_attr_hidden.attr ? 0 : attr->mode;
+}
+
 static struct attribute *usbapi_attrs[] = {
     &dev_attr_level.attr,
+    &dev_attr_hidden.attr,
     NULL,
 };
-ATTRIBUTE_GROUPS(usbapi);
+static const struct attribute_group usbapi_group = {
+    .is_visible = usbapi_attr_visible,
+    .attrs = usbapi_attrs,
+};
+static const struct attribute_group *usbapi_groups[] = {
+    &usbapi_group,
+    NULL,
+};
+
+/* `more/reads_too`: a named group the driver adds itself (sysfs_create_group on the interface's kobject). */
+static struct attribute *more_attrs[] = {
+    &dev_attr_reads.attr,
+    NULL,
+};
+static const struct attribute_group more_group = {
+    .name = "more",
+    .attrs = more_attrs,
+};
 
 /* drivers/usb/core/file.c: the class device is named after the last component of the name ("usbapi0"); the node
  * is where devnode says, as legousbtower.c's puts it under usb/ (the string is the core's to free). */
@@ -524,6 +556,7 @@ static int usbapi_probe(struct usb_interface *interface, const struct usb_device
     goto error;
   }
   rv = device_create_file(&interface->dev, &dev_attr_reads);
+  if (!rv) rv = sysfs_create_group(&interface->dev.kobj, &more_group);
   if (rv) {
     usb_deregister_dev(interface, &usbapi_class);
     usb_set_intfdata(interface, NULL);
@@ -541,6 +574,7 @@ static void usbapi_disconnect(struct usb_interface *interface) {
   bool no_kill;
 
   device_remove_file(&interface->dev, &dev_attr_reads); /* waits for a show in flight */
+  sysfs_remove_group(&interface->dev.kobj, &more_group);
   usb_deregister_dev(interface, &usbapi_class);
   mutex_lock(&dev->io_mutex);
   dev->disconnected = true;

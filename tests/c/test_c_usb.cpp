@@ -440,8 +440,9 @@ BOOST_AUTO_TEST_CASE(a_control_request_on_a_pipe_of_the_other_direction_is_warne
 // Device attributes (drivers/base/core.c device_create_file, dev_attr_show/store; fs/sysfs/file.c sysfs_kf_seq_show,
 // kernfs_fop_write_iter): the test module's `level` comes from its usb_driver's dev_groups (drivers/base/dd.c
 // really_probe adds them after probe), `reads` from device_create_file in probe. show fills a page, store gets the
-// value with a NUL after it; a read-only attribute refuses a write. Of alternatives with the same result, the one
-// whose bytes match accepts it.
+// value with a NUL after it; a read-only attribute refuses a write; an attribute its group's is_visible says 0 for is
+// not created (fs/sysfs/group.c create_files); a named group is a subdirectory (sysfs_create_group). Of alternatives
+// with the same result, the one whose bytes match accepts it.
 BOOST_AUTO_TEST_CASE(device_attributes_and_dev_groups_are_files_of_the_device) {
   BOOST_TEST_REQUIRE(kRegistered);
   expect_clean(R"(task app {
@@ -454,6 +455,8 @@ BOOST_AUTO_TEST_CASE(device_attributes_and_dev_groups_are_files_of_the_device) {
   sysfs-read /sys/bus/usb/devices/1-1/reads => 2 "2\n"
   sysfs-write /sys/bus/usb/devices/1-1/reads 1 => -EPERM
   sysfs-read /sys/bus/usb/devices/1-1/nothing => -ENOENT
+  sysfs-read /sys/bus/usb/devices/1-1/hidden => -ENOENT
+  sysfs-read /sys/bus/usb/devices/1-1/more/reads => 2 "3\n"
 }
 )",
                "attributes.scn", 5);
