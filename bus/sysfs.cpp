@@ -226,6 +226,12 @@ std::string Sysfs::link_target(const std::string& path) const {
   return it != nodes_.end() && it->second.kind == Node::Kind::Link ? it->second.target : std::string();
 }
 
+bool Sysfs::is_attribute(const std::string& path) const {
+  HostGuard guard;
+  auto it = tree().find(path);
+  return it != nodes_.end() && it->second.kind == Node::Kind::Attr;
+}
+
 bool Sysfs::exists(const std::string& path) const {
   HostGuard guard;
   return tree().count(path) != 0;

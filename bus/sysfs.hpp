@@ -58,6 +58,8 @@ class Sysfs {
   bool removing(const std::string& path) const;
   // A link's target ("" if not a link); a directory's entries, sorted.
   std::string link_target(const std::string& path) const;
+  // Whether `path` is an attribute (not a directory or a link).
+  bool is_attribute(const std::string& path) const;
   std::vector<std::string> list(const std::string& dir) const;
   std::size_t size() const;
 

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -101,6 +102,7 @@ struct Target {
   const drivers::DriverInfo* info;
   std::string id;  // "1-2" (usb port) or "NAME0" (platform device)
   std::vector<std::string> nodes;
+  std::vector<std::string> attributes;  // of its device's sysfs directory (device_attributes), "group/name" in groups
 };
 
 // A descriptor variable of a task and the driver whose node it opened.
@@ -152,13 +154,27 @@ Target add_target(Scenario& s, const drivers::DriverInfo* d, int& usb_ports) {
       have = have || name == fw;
     if (!have) s.firmware.emplace_back(fw, "firmware");
   }
-  Target t{d, d->bus == "usb" ? "1-" + std::to_string(++usb_ports) : d->name + "0", {}};
+  Target t{d, d->bus == "usb" ? "1-" + std::to_string(++usb_ports) : d->name + "0", {}, {}};
   if (!d->node.empty()) t.nodes.push_back(d->node);
   t.nodes.insert(t.nodes.end(), d->more_nodes.begin(), d->more_nodes.end());
   // A module (a C driver) that binds no device has its nodes from its module_init; one that registers a bus
   // driver (a platform driver) gets a device as a bus driver does.
   if (!d->bus.empty()) s.devices.push_back({d->bus, t.id, d->device_modalias(), {}, device_script(*d, t.id)});
   return t;
+}
+
+// device_attributes, once per driver for the process (jobs generate cases on several threads).
+const std::vector<std::string>& cached_attributes(const drivers::DriverInfo& d) {
+  static std::mutex mu;
+  static std::map<std::string, std::vector<std::string>> cache;
+  {
+    std::lock_guard lock(mu);
+    if (auto it = cache.find(d.name); it != cache.end()) return it->second;
+  }
+  std::vector<std::string> found = device_attributes(d.name);
+  std::lock_guard lock(mu);
+  // LIFETIME: map nodes never move; entries are never erased.
+  return cache.emplace(d.name, std::move(found)).first->second;
 }
 
 // The reason in a runner's set-up note ("note: usb 1-1 (M) had no driver bound when the tasks started: WHY").
@@ -168,6 +184,24 @@ std::string why_unbound(const std::string& note) {
 }
 
 }  // namespace
+
+std::vector<std::string> device_attributes(const std::string& name) {
+  const drivers::DriverInfo* d = drivers::find_driver(name);
+  if (d == nullptr || d->bus.empty()) return {};
+  Scenario s;
+  s.file = "fuzz-attributes-" + name + ".scn";
+  int usb_ports = 0;
+  const Target t = add_target(s, d, usb_ports);
+  scenarios::SetUpNotes notes;
+  notes.list_attributes = true;
+  sim::ExploreOptions eo;
+  eo.strategy.kind = sim::StrategyKind::Random;
+  eo.strategy.seed = 1;
+  eo.max_executions = 1;
+  eo.world.step_budget = scenarios::default_step_budget(s);
+  sim::explore(scenarios::make_model(s, &notes), eo);
+  return notes.attributes[d->bus + " " + t.id];
+}
 
 std::vector<std::string> missing_nodes(const std::vector<std::string>& names) {
   std::vector<std::string> out;
@@ -245,8 +279,10 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
            std::to_string(seed) + ".scn";
   std::vector<Target> targets;
   int usb_ports = 0;
-  for (const drivers::DriverInfo* d : chosen)
+  for (const drivers::DriverInfo* d : chosen) {
     targets.push_back(add_target(s, d, usb_ports));
+    targets.back().attributes = cached_attributes(*d);
+  }
   std::vector<std::size_t> with_nodes;
   for (std::size_t i = 0; i < targets.size(); ++i)
     if (!targets[i].nodes.empty()) with_nodes.push_back(i);
@@ -377,7 +413,11 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
           const std::string dev_dir = "/sys/bus/" + bus + "/devices/" + t.id;
           const std::string paths[] = {drv_dir + "/bind",   drv_dir + "/" + t.id,       dev_dir,
                                        dev_dir + "/driver", dev_dir + "/driver/unbind", drv_dir + "/no_such_attribute"};
-          op.a = paths[rng.below(std::size(paths))];
+          // The driver's own attributes (their show racing an unplug is the classic), when its device has some.
+          if (!t.attributes.empty() && rng.chance(60))
+            op.a = dev_dir + "/" + t.attributes[rng.below(t.attributes.size())];
+          else
+            op.a = paths[rng.below(std::size(paths))];
           break;
         }
         case Pick::SysfsWrite: {
@@ -386,6 +426,13 @@ Scenario generate(std::span<const drivers::DriverInfo* const> pool, ChoiceSource
           const std::string drv_dir = "/sys/bus/" + bus + "/drivers/" + driver;
           const std::string paths[] = {drv_dir + "/bind", drv_dir + "/unbind",
                                        "/sys/bus/" + bus + "/devices/" + t.id + "/driver/unbind"};
+          if (!t.attributes.empty() && rng.chance(60)) {
+            // A store of the driver's: numbers in and out of range, a negative one, and text that is none.
+            static const char* const kValues[] = {"0", "1", "7", "255", "256", "-1", "x", "99999999999"};
+            op.a = "/sys/bus/" + bus + "/devices/" + t.id + "/" + t.attributes[rng.below(t.attributes.size())];
+            op.b = kValues[rng.below(std::size(kValues))];
+            break;
+          }
           op.a = paths[rng.below(std::size(paths))];
           op.b = rng.chance(85) ? t.id : "no_such_device";
           break;

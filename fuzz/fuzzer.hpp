@@ -166,6 +166,10 @@ std::size_t count_ops(const scenarios::Scenario& s);
 // (NODE of devsim_add_c_driver: a USB class driver's devnode callback may move it, legousbtower.c's is under usb/) or
 // a probe that refuses the mock device. Unknown drivers are skipped (run_campaign rejects them).
 std::vector<std::string> missing_nodes(const std::vector<std::string>& drivers);
+// The attribute files of driver `name`'s device once plugged and probed (one execution): names in its sysfs
+// directory and, for attribute groups, "group/name"; sorted. The fuzzer reads and writes them. Empty for a driver
+// without a device, or whose probe made none.
+std::vector<std::string> device_attributes(const std::string& name);
 
 // For the crash handler of the devsim fuzz command: a NUL-terminated description of the case the calling
 // thread is running ("drivers a b, case seed N"), or "" when none. Async-signal-safe to read.

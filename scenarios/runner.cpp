@@ -224,6 +224,24 @@ namespace {
 // Not inlined: its string temporaries would add cleanup entries to the init task's frame, which a failing execution
 // unwinds (R1 buggy paid 3,000 instructions per execution in the unwinder's table walk).
 [[gnu::noinline]] void note_unbound(const Scenario& s, SetUpNotes& notes) {
+  if (notes.list_attributes && notes.executions == 0) {
+    bus::Sysfs& fs = bus::kernel().sysfs();
+    for (const DeviceDecl& d : s.devices) {
+      std::vector<std::string>& out = notes.attributes[d.bus + " " + d.id];
+      const std::string dir = fs.link_target("/sys/bus/" + d.bus + "/devices/" + d.id);
+      if (dir.empty()) continue;
+      for (const std::string& name : fs.list(dir)) {
+        const std::string path = dir + "/" + name;
+        if (fs.is_attribute(path)) {
+          out.push_back(name);
+        } else if (fs.link_target(path).empty()) {
+          for (const std::string& inner : fs.list(path))
+            if (fs.is_attribute(path + "/" + inner)) out.push_back(name + "/" + inner);
+        }
+      }
+      std::sort(out.begin(), out.end());
+    }
+  }
   ++notes.executions;
   for (const DeviceDecl& d : s.devices) {
     const std::optional<bus::UnboundReason> why = bus::unbound_reason(d.bus, d.id);

@@ -57,6 +57,11 @@ struct SetUpNotes {
     std::uint64_t executions = 0;  // how many executions left the device unbound
   };
   std::map<std::string, Unbound> unbound;  // by "BUS ID (MODALIAS)"
+  // When asked for (list_attributes), the attribute files of each declared device after the first execution's
+  // set-up, by "BUS ID": names in its sysfs directory and one level of subdirectories ("group/name"), sorted. For the
+  // fuzzer, which writes and reads a driver's attributes (listing builds the lazy sysfs tree: not for every run).
+  bool list_attributes = false;
+  std::map<std::string, std::vector<std::string>> attributes;
 };
 
 // The step budget an execution of `scenario` gets unless overridden: the scenario's own (explore steps=N), or

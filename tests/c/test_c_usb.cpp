@@ -483,6 +483,25 @@ explore exhaustive preemptions=2
   BOOST_TEST(v.passed, v.summary);
 }
 
+// The fuzzer reads and writes a driver's own attributes, which a C driver makes at run time (dev_groups, probe): it
+// finds them by plugging the driver's device once (fuzz::device_attributes), is_visible's choice and named groups
+// included, and its cases then use them.
+BOOST_AUTO_TEST_CASE(the_fuzzer_reads_and_writes_the_attributes_a_driver_made) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  const std::vector<std::string> want{"level", "more/reads", "reads"};
+  BOOST_TEST(fuzz::device_attributes("cusb_api") == want);
+  const drivers::DriverInfo *d = drivers::find_driver("cusb_api");
+  BOOST_TEST_REQUIRE(d != nullptr);
+  bool read = false, wrote = false;
+  for (std::uint64_t seed = 1; seed <= 300 && !(read && wrote); ++seed) {
+    const std::string text = scenarios::to_text(fuzz::generate(*d, seed));
+    read = read || text.find("sysfs-read /sys/bus/usb/devices/1-1/more/reads") != std::string::npos;
+    wrote = wrote || text.find("sysfs-write /sys/bus/usb/devices/1-1/level ") != std::string::npos;
+  }
+  BOOST_TEST(read);
+  BOOST_TEST(wrote);
+}
+
 // usb_string (drivers/usb/core/message.c usb_string, usb_get_langid, usb_string_sub, usb_get_string; fs/nls/nls_base.c
 // utf16s_to_utf8s): the first call asks string descriptor 0 for the language; a descriptor the device does not have
 // stalls, asked three times at 255 bytes and three at 2 (-EPIPE); text is UTF-8, cut to the buffer; a scripted answer
