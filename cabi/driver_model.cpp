@@ -376,6 +376,7 @@ int __devsim_devm_add_action(struct device* dev, void (*action)(void*), void* da
 
 // ---- device attributes (drivers/base/core.c device_create_file, dev_attr_show/dev_attr_store; fs/sysfs/file.c)
 
+extern "C++" {  // helpers with C++ types, inside the file's extern "C" part
 namespace {
 constexpr std::size_t kPageSize = 4096;  // PAGE_SIZE: a show's buffer
 
@@ -439,6 +440,7 @@ std::string group_dir(const std::string& dir, const struct attribute_group* grou
   return dir + "/" + group->name;
 }
 }  // namespace
+}  // extern "C++"
 
 int __devsim_device_create_file(struct device* dev, const struct device_attribute* attr, const char* file, int line,
                                 const char* func) {
