@@ -97,7 +97,8 @@ struct device_attribute {
 #define device_create_file(dev, attr) __devsim_device_create_file((dev), (attr), __DEVSIM_SITE)
 /* Drains the attribute's show/store calls in flight, then removes it; nothing when absent. */
 #define device_remove_file(dev, attr) __devsim_device_remove_file((dev), (attr), __DEVSIM_SITE)
-#define device_add_group(dev, grp) __devsim_device_add_groups((dev), (const struct attribute_group *[]){(grp), NULL}, __DEVSIM_SITE)
+#define device_add_group(dev, grp) \
+  __devsim_device_add_groups((dev), (const struct attribute_group *[]){(grp), NULL}, __DEVSIM_SITE)
 #define device_remove_group(dev, grp) \
   __devsim_device_remove_groups((dev), (const struct attribute_group *[]){(grp), NULL}, __DEVSIM_SITE)
 #define device_add_groups(dev, groups) __devsim_device_add_groups((dev), (groups), __DEVSIM_SITE)

@@ -17,8 +17,8 @@
 #include "../asm/page.h"
 #include "compiler.h"
 #include "kernel.h"
-#include "stringify.h"
 #include "kobject.h"
+#include "stringify.h"
 #include "types.h"
 
 struct attribute {
@@ -41,13 +41,13 @@ struct attribute_group {
 #define __ATTR_WO(_name) __ATTR(_name, 0200, NULL, _name##_store)
 
 /* static const struct attribute_group NAME_group and NAME_groups[], from NAME_attrs[]. */
-#define ATTRIBUTE_GROUPS(_name)                                        \
-  static const struct attribute_group _name##_group = {                \
-      .attrs = _name##_attrs,                                          \
-  };                                                                   \
-  static const struct attribute_group *_name##_groups[] = {            \
-      &_name##_group,                                                  \
-      NULL,                                                            \
+#define ATTRIBUTE_GROUPS(_name)                             \
+  static const struct attribute_group _name##_group = {     \
+      .attrs = _name##_attrs,                               \
+  };                                                        \
+  static const struct attribute_group *_name##_groups[] = { \
+      &_name##_group,                                       \
+      NULL,                                                 \
   }
 
 /* fs/sysfs/file.c: formatting into a show's buffer, never past its page. */

@@ -386,7 +386,7 @@ struct usb_device {
   enum usb_device_state state;
   struct usb_device_descriptor descriptor;
   enum usb_device_speed speed;
-  struct usb_host_config *config;   /* its configurations: the mock device has one */
+  struct usb_host_config *config;    /* its configurations: the mock device has one */
   struct usb_host_config *actconfig; /* the active one, the same */
   struct device dev;                 /* stands for devsim's device, as the interface's does */
   /* The strings the USB core read at enumeration (usb_cache_string), NUL-terminated; NULL when the device has none. */
@@ -427,7 +427,7 @@ struct usb_driver {
   int (*reset_resume)(struct usb_interface *intf);
   int (*pre_reset)(struct usb_interface *intf);
   int (*post_reset)(struct usb_interface *intf);
-  const struct usb_device_id *id_table; /* ends with an all-zero entry */
+  const struct usb_device_id *id_table;      /* ends with an all-zero entry */
   const struct attribute_group **dev_groups; /* created on the interface after probe, removed before disconnect */
   unsigned int supports_autosuspend : 1;
   unsigned int soft_unbind : 1;

@@ -67,7 +67,8 @@ BOOST_AUTO_TEST_CASE(abba_inversion_is_reported_in_every_schedule) {
   BOOST_TEST(r.failing_executions == r.executions);
   std::uint64_t inversions = 0, deadlocks = 0;
   for (const sim::Failure& f : r.failures) {
-    BOOST_TEST((f.report.kind == core::bug::kLockOrderInversion || f.report.kind == sim::bug::kDeadlock), f.report.kind);
+    BOOST_TEST((f.report.kind == core::bug::kLockOrderInversion || f.report.kind == sim::bug::kDeadlock),
+               f.report.kind);
     (f.report.kind == sim::bug::kDeadlock ? deadlocks : inversions) += f.count;
   }
   BOOST_TEST(inversions == r.executions);

@@ -309,8 +309,9 @@ BOOST_AUTO_TEST_CASE(ioctl_data_and_expected_bytes_parse_and_write_back) {
   BOOST_TEST(text.find("ioctl fd 3 \"\\x01\\x00\" => 0 \"\\x01e\" | -ENODATA") != std::string::npos, text);
   BOOST_TEST(text.find("read fd 8 => 2 \"hi\" | -EINTR") != std::string::npos, text);
   BOOST_TEST(to_text(parse_scenario(text, "w.scn")) == text);
-  BOOST_TEST(error_of("driver scn_test\ntask a {\n  fd = open /dev/x\n  write fd 2 => 2 \"ab\"\n}\n") ==
-             "t.scn:4:19: expected bytes can follow a result only of read, sysfs-read, or ioctl with a quoted argument");
+  BOOST_TEST(
+      error_of("driver scn_test\ntask a {\n  fd = open /dev/x\n  write fd 2 => 2 \"ab\"\n}\n") ==
+      "t.scn:4:19: expected bytes can follow a result only of read, sysfs-read, or ioctl with a quoted argument");
   BOOST_TEST(error_of("driver scn_test\ntask a {\n  fd = open /dev/x\n  ioctl fd 3 \"\"\n}\n") ==
              "t.scn:4:14: an ioctl's quoted argument needs at least one byte (or give a number)");
 }
