@@ -380,10 +380,17 @@ extern "C++" {  // helpers with C++ types, inside the file's extern "C" part
 namespace {
 constexpr std::size_t kPageSize = 4096;  // PAGE_SIZE: a show's buffer
 
-// The directory of `dev`'s attributes, "" for a device that has none here (a class device).
+// The directory of `dev`'s attributes: a bus device's, or a class device's (cabi::add_class_dir); "" for a class
+// device without one (destroyed, or not made by device_create or usb_register_dev).
 std::string attr_dir(struct device* dev, const sim::Site& site) {
-  bus::Device* bd = cabi::bus_device(dev, site);
-  return bd != nullptr ? bd->devpath(site) : std::string();
+  if (bus::Device* bd = cabi::bus_device(dev, site)) {
+    std::string intf = cabi::usb_interface_dir(dev, site);
+    return intf.empty() ? bd->devpath(site) : intf;
+  }
+  bus::HostGuard guard;
+  const cabi::CApiState& st = state();
+  auto it = st.class_dirs.find(dev);
+  return it != st.class_dirs.end() ? it->second.dir : std::string();
 }
 
 // Creates `attr` of `dev` at `path`. Its show and store run in the task reading or writing the file, under kernfs's
@@ -502,6 +509,63 @@ void __devsim_device_remove_groups(struct device* dev, const struct attribute_gr
   }
 }
 
+extern "C++" {
+void devsim::cabi::add_class_dir(struct device* dev, const char* class_name,
+                                 const struct attribute_group* const* class_groups,
+                                 const struct attribute_group* const* groups, const sim::Site& site) {
+  // get_device_parent (drivers/base/core.c): under a bus device a class device sits in a directory named after its
+  // class ("glue"), under another class device in that device's own directory, without a parent under
+  // /sys/devices/virtual/CLASS.
+  std::string dir;
+  if (dev->parent == nullptr) {
+    dir = std::string("/sys/devices/virtual/") + class_name;
+  } else if (bus_device(dev->parent, site) != nullptr) {
+    dir = attr_dir(dev->parent, site) + "/" + class_name;
+  } else {
+    dir = attr_dir(dev->parent, site);
+    if (dir.empty()) dir = std::string("/sys/devices/virtual/") + class_name;
+  }
+  const char* name = dev_name(dev);
+  dir += std::string("/") + (name != nullptr ? name : "?");
+  std::string link = std::string("/sys/class/") + class_name + "/" + (name != nullptr ? name : "?");
+  bus::Sysfs& sysfs = bus::kernel().sysfs();
+  sysfs.create_dir(dir);
+  sysfs.create_link(link, dir);
+  if (dev->devt != 0) {
+    // device_add: the "dev" attribute of a device with a number (dev_show: format_dev_t, "MAJOR:MINOR\n").
+    const std::string text = std::to_string(MAJOR(dev->devt)) + ":" + std::to_string(MINOR(dev->devt)) + "\n";
+    sysfs.create_attr(dir + "/dev", [text] { return bus::SysfsRead{0, text}; });
+  }
+  {
+    bus::HostGuard guard;
+    state().class_dirs[dev] = CClassDir{dir, std::move(link)};
+  }
+  // device_add_attrs: the class's dev_groups, then the device's own groups.
+  const auto line = static_cast<int>(site.line());
+  if (class_groups != nullptr)
+    __devsim_device_add_groups(dev, class_groups, site.file_name(), line, site.function_name());
+  if (groups != nullptr) __devsim_device_add_groups(dev, groups, site.file_name(), line, site.function_name());
+}
+
+void devsim::cabi::remove_class_dir(struct device* dev, const sim::Site& site) {
+  std::optional<CClassDir> found;
+  {
+    bus::HostGuard guard;
+    CApiState& st = state();
+    if (auto it = st.class_dirs.find(dev); it != st.class_dirs.end()) {
+      found = std::move(it->second);
+      st.class_dirs.erase(it);
+    }
+  }
+  if (!found) return;
+  // device_del: the link goes, then the directory with its attributes, each drained of its show/store callers
+  // (kernfs_drain). An empty class directory under the parent stays (cleanup_glue_dir is not modelled).
+  bus::Sysfs& sysfs = bus::kernel().sysfs();
+  sysfs.remove_tree(found->link, site);
+  sysfs.remove_tree(found->dir, site);
+}
+}  // extern "C++"
+
 int __devsim_dev_printk(const char* level, const struct device* dev, const char* fmt, ...) {
   // Named as the kernel's function (drivers/base/core.c), which a report's headline names: a bad `dev` is a fault in
   // dev_printk, called by the driver's frame below it.
@@ -523,28 +587,62 @@ int __devsim_dev_printk(const char* level, const struct device* dev, const char*
   return __devsim_printk("%s%s%s", level, prefix, text);
 }
 
+extern "C++" {
+namespace {
+// The class's name, read as the kernel reads it (a class in freed memory is a use-after-free); null for none.
+const char* class_name(const void* cls, const sim::Site& site) {
+  const auto* c = static_cast<const struct __devsim_class*>(cls);
+  if (!cabi::kernel_touch(&c->name, sizeof c->name, false, site) || c->name == nullptr) return nullptr;
+  cabi::kernel_touch(c->name, 1, false, site);
+  return c->name;
+}
+}  // namespace
+}  // extern "C++"
+
+// drivers/base/class.c class_register: the class's directory, /sys/class/NAME (a subsystem's kset).
+int __devsim_class_register(const void* cls, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (cls == nullptr) return -bus::kEINVAL;
+  const char* name = class_name(cls, site);
+  if (name == nullptr) return -bus::kEINVAL;
+  bus::kernel().sysfs().create_dir(std::string("/sys/class/") + name);
+  return 0;
+}
+
+void __devsim_class_unregister(const void* cls, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (cls == nullptr || IS_ERR(cls)) return;
+  if (const char* name = class_name(cls, site))
+    bus::kernel().sysfs().remove_tree(std::string("/sys/class/") + name, site);
+}
+
 void* __devsim_class_create(const char* name, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
   auto* cls =
       static_cast<struct __devsim_class*>(cabi::c_kmalloc(sizeof(struct __devsim_class), cabi::kGfpKernelZero, site));
   if (cls == nullptr) return ERR_PTR(-bus::kENOMEM);
   cls->name = name;
+  if (const int r = __devsim_class_register(cls, file, line, func); r != 0) {
+    cabi::c_kfree(cls, site);
+    return ERR_PTR(r);
+  }
   return cls;
 }
 
 void __devsim_class_destroy(const void* cls, const char* file, int line, const char* func) {
   if (cls == nullptr || IS_ERR(cls)) return;
+  __devsim_class_unregister(cls, file, line, func);
   cabi::c_kfree(cls, c_site(file, line, func));
 }
 
-struct device* __devsim_device_create(const void* cls, struct device* parent, __kernel_dev_t devt, void* drvdata,
-                                      const char* file, int line, const char* func, const char* fmt, ...) {
-  const sim::Site site = c_site(file, line, func);
+extern "C++" {
+namespace {
+// drivers/base/core.c device_create_groups_vargs.
+struct device* device_create_v(const void* cls, struct device* parent, __kernel_dev_t devt, void* drvdata,
+                               const struct attribute_group* const* groups, const sim::Site& site, const char* fmt,
+                               va_list ap) {
   char name[64];
-  va_list ap;
-  va_start(ap, fmt);
   std::vsnprintf(name, sizeof name, fmt, ap);
-  va_end(ap);
   const std::size_t len = std::strlen(name);
   char* mem = static_cast<char*>(cabi::c_kmalloc(sizeof(struct device) + len + 1, cabi::kGfpKernelZero, site));
   if (mem == nullptr) return static_cast<struct device*>(ERR_PTR(-bus::kENOMEM));
@@ -564,10 +662,39 @@ struct device* __devsim_device_create(const void* cls, struct device* parent, __
     cabi::c_kfree(dev, site);
     return static_cast<struct device*>(ERR_PTR(r));
   }
-  bus::HostGuard guard;
-  cabi::CApiState& st = state();
-  st.class_devices.push_back({cls, devt, dev, node.get()});
-  st.nodes.push_back(std::move(node));
+  {
+    bus::HostGuard guard;
+    cabi::CApiState& st = state();
+    st.class_devices.push_back({cls, devt, dev, node.get()});
+    st.nodes.push_back(std::move(node));
+  }
+  if (cls != nullptr) {
+    const auto* c = static_cast<const struct __devsim_class*>(cls);
+    const struct attribute_group* const* class_groups = nullptr;
+    if (cabi::kernel_touch(&c->dev_groups, sizeof c->dev_groups, false, site)) class_groups = c->dev_groups;
+    if (const char* cname = class_name(cls, site)) cabi::add_class_dir(dev, cname, class_groups, groups, site);
+  }
+  return dev;
+}
+}  // namespace
+}  // extern "C++"
+
+struct device* __devsim_device_create(const void* cls, struct device* parent, __kernel_dev_t devt, void* drvdata,
+                                      const char* file, int line, const char* func, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  struct device* dev = device_create_v(cls, parent, devt, drvdata, nullptr, c_site(file, line, func), fmt, ap);
+  va_end(ap);
+  return dev;
+}
+
+struct device* __devsim_device_create_with_groups(const void* cls, struct device* parent, __kernel_dev_t devt,
+                                                  void* drvdata, const struct attribute_group* const* groups,
+                                                  const char* file, int line, const char* func, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  struct device* dev = device_create_v(cls, parent, devt, drvdata, groups, c_site(file, line, func), fmt, ap);
+  va_end(ap);
   return dev;
 }
 
@@ -585,8 +712,10 @@ void __devsim_device_destroy(const void* cls, __kernel_dev_t devt, const char* f
     }
   }
   if (!found) return;
-  // LIFETIME: the node is kept in st.nodes until the machine ends.
-  bus::cdev_del(*found->node, site);  // the node goes; open files keep their cdev
+  // device_unregister -> device_del: the attributes go (their callers drained), then the node; open files keep
+  // their cdev. LIFETIME: the node is kept in st.nodes until the machine ends.
+  cabi::remove_class_dir(found->dev, site);
+  bus::cdev_del(*found->node, site);
   __devsim_put_device(found->dev, file, line, func);
 }
 

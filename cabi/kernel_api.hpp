@@ -13,7 +13,9 @@
 #include "sim/site.hpp"
 #include "sim/world.hpp"
 
+struct attribute_group;
 struct cdev;
+struct device;
 struct file_operations;
 struct mutex;
 struct spinlock;
@@ -68,5 +70,15 @@ int open_c_file(bus::File& f, const struct file_operations* fops, unsigned rdev,
                 const sim::Site& site);
 // cdev_put() (fs/char_dev.c): drops an open file's references on a character device (driver_model.cpp).
 void cdev_put(struct cdev* p, const sim::Site& site);
+
+// A class device's sysfs directory (drivers/base/core.c device_add): the directory where get_device_parent places
+// it, the link /sys/class/CLASS/NAME, its "dev" attribute, its class's dev_groups and `groups`. Removing it drains
+// the attributes' callers (device_del). Either may be called for a device without a directory: nothing happens.
+void add_class_dir(struct device* dev, const char* class_name, const struct attribute_group* const* class_groups,
+                   const struct attribute_group* const* groups, const sim::Site& site);
+void remove_class_dir(struct device* dev, const sim::Site& site);
+// The sysfs directory of a USB interface's struct device (DEVPATH/1-1:1.0, made with its /sys/bus/usb/devices link
+// at the first call), "" for any other device.
+std::string usb_interface_dir(const struct device* dev, const sim::Site& site);
 
 }  // namespace devsim::cabi

@@ -56,6 +56,14 @@ struct CClassDevice {
   CNode* node = nullptr;
 };
 
+// A class device's sysfs directory (drivers/base/core.c get_device_parent): its parent's directory and a directory
+// named after the class, /sys/devices/virtual/CLASS without a parent, its parent's own directory when the parent is
+// a class device; /sys/class/CLASS/NAME links to it.
+struct CClassDir {
+  std::string dir;
+  std::string link;  // "/sys/class/CLASS/NAME"
+};
+
 // A registered C platform driver: the bus driver standing for it.
 struct CPlatformDriver {
   struct platform_driver* c = nullptr;
@@ -107,6 +115,8 @@ struct CApiState {
   // LIFETIME: nodes are kept until the execution ends: open files hold the bus cdev after device_destroy.
   std::vector<std::unique_ptr<CNode>> nodes;
   std::vector<CClassDevice> class_devices;
+  // The sysfs directories of class devices (device_create, usb_register_dev), by their struct device.
+  std::map<const struct device*, CClassDir> class_dirs;
   // Platform drivers and the C struct platform_device standing for each bus device a C driver probed.
   std::map<const struct platform_driver*, CPlatformDriver> platform_drivers;
   std::map<const bus::Device*, struct platform_device*> platform_devices;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bus/cdev.hpp"
@@ -22,7 +23,9 @@
 #include "bus/errno.hpp"
 #include "bus/host_lock.hpp"
 #include "bus/irq.hpp"
+#include "bus/kernel.hpp"
 #include "bus/mmio.hpp"
+#include "bus/sysfs.hpp"
 #include "bus/usb.hpp"
 #include "cabi/kernel_api.hpp"
 #include "cabi/module.hpp"
@@ -111,6 +114,7 @@ struct CUsbLayout {
   struct usb_host_interface alt;
   struct usb_host_endpoint eps[kNumEndpoints];
   char name[32];
+  char intf_name[40];  // the interface's: "1-1:1.0" (configuration 1, interface 0), as usb_set_configuration names it
   // The strings the USB core reads at enumeration (usb_device's product, manufacturer, serial).
   char manufacturer[8];
   char product[24];
@@ -154,8 +158,9 @@ struct CUsbDev {
   const struct usb_driver* bound = nullptr;  // between probe and the end of disconnect
   // The driver whose disconnect() returned last, while no driver is bound since: it may do no I/O to the device.
   const struct usb_driver* disconnected = nullptr;
-  bool enabled = false;  // endpoints enabled: from probe to usb_disable_interface, and again after an unbind
-  bool gone = false;     // unplugged: USB_STATE_NOTATTACHED
+  bool enabled = false;   // endpoints enabled: from probe to usb_disable_interface, and again after an unbind
+  bool gone = false;      // unplugged: USB_STATE_NOTATTACHED
+  bool intf_dir = false;  // the interface's sysfs directory and its /sys/bus/usb/devices link are made
   std::deque<struct urb*> int_in_queue;  // IN URBs waiting for the device, in submission order
   std::deque<struct urb*> bulk_in_queue;
 };
@@ -288,6 +293,7 @@ CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Si
     product = drv->id_table[0].idProduct;
   }
   std::snprintf(c->name, sizeof c->name, "%s", bd.name(site).c_str());
+  std::snprintf(c->intf_name, sizeof c->intf_name, "%s:1.0", c->name);
   std::snprintf(c->udev.devpath, sizeof c->udev.devpath, "%.15s", c->name);
   c->udev.state = USB_STATE_CONFIGURED;
   c->udev.descriptor.bLength = 18;
@@ -342,7 +348,7 @@ CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Si
   c->intf.num_altsetting = 1;
   c->intf.minor = -1;
   c->intf.dev.parent = &c->udev.dev;
-  c->intf.dev.__devsim_name = c->name;
+  c->intf.dev.__devsim_name = c->intf_name;
   c->intf.dev.__devsim_dev = &bd;
   CUsbDev* d = nullptr;
   {
@@ -640,13 +646,17 @@ void disable_interface(bus::Device& bd, CUsbDev& d, const sim::Site& site) {
 void device_gone(bus::Device& bd, const sim::Site& site) {
   if (sim_world() != nullptr && t_sim_records == 0) return;
   CUsbDev* d = nullptr;
+  bool intf_dir = false;
   {
     bus::HostGuard guard;
     d = dev_record(&bd);
     if (d == nullptr || d->c == nullptr) return;
     d->gone = true;
     d->c->udev.state = USB_STATE_NOTATTACHED;
+    intf_dir = std::exchange(d->intf_dir, false);
   }
+  // usb_disable_device: the interface's device_del, its bus link with it (its directory goes with the device's).
+  if (intf_dir) bus::kernel().sysfs().remove_tree(std::string("/sys/bus/usb/devices/") + d->c->intf_name, site);
   // LIFETIME: usb_unplug holds the hub's reference across this hook, so the record is not released under it.
   disable_interface(bd, *d, site);
 }
@@ -682,6 +692,33 @@ const bus::FileOperations kUsbFops = [] {
 }();
 
 }  // namespace
+
+std::string usb_interface_dir(const struct device* dev, const sim::Site& site) {
+  if (sim_world() != nullptr && t_sim_records == 0) return {};
+  const auto* intf = reinterpret_cast<const struct usb_interface*>(reinterpret_cast<const char*>(dev) -
+                                                                   offsetof(struct usb_interface, dev));
+  bus::Device* bd = nullptr;
+  CUsbDev* d = nullptr;
+  bool make = false;
+  {
+    bus::HostGuard guard;
+    auto it = ustate().by_intf.find(intf);
+    if (it == ustate().by_intf.end()) return {};
+    bd = it->second;
+    d = dev_record(bd);
+    if (d == nullptr || d->c == nullptr) return {};
+    make = !std::exchange(d->intf_dir, true);
+  }
+  // LIFETIME: the caller's device is alive (it is creating or removing its attributes), and so its record.
+  std::string dir = bd->devpath(site) + "/" + d->c->intf_name;
+  if (make) {
+    // The interface's directory inside its device's and /sys/bus/usb/devices/1-1:1.0 (usb_set_configuration's
+    // device_add), made when something first looks for them.
+    bus::kernel().sysfs().create_dir(dir);
+    bus::kernel().sysfs().create_link(std::string("/sys/bus/usb/devices/") + d->c->intf_name, dir);
+  }
+  return dir;
+}
 
 }  // namespace devsim::cabi
 
@@ -864,6 +901,11 @@ int __devsim_usb_register_dev(struct usb_interface* intf, struct usb_class_drive
     intf->minor = -1;
     return r;
   }
+  // The class device's directory: the interface's, then "usbmisc" (drivers/usb/core/file.c: usb_class's name),
+  // then its name, with its "dev" attribute (USB_MAJOR:minor).
+  node->class_dev.devt = MKDEV(USB_MAJOR, static_cast<unsigned>(intf->minor));
+  cabi::add_class_dir(&node->class_dev, "usbmisc", nullptr, nullptr, site);
+  intf->usb_dev = &node->class_dev;
   bus::HostGuard guard;
   st.node_of_minor[intf->minor] = node.get();
   st.nodes.push_back(std::move(node));
@@ -889,10 +931,14 @@ void __devsim_usb_deregister_dev(struct usb_interface* intf, struct usb_class_dr
     }
   }
   // LIFETIME: nodes are kept in st.nodes until the machine ends.
-  if (node != nullptr) bus::cdev_del(*node, site);
+  if (node != nullptr) {
+    cabi::remove_class_dir(&node->class_dev, site);
+    bus::cdev_del(*node, site);
+  }
   st.minor_rwsem.down_write(site);
   st.minors[minor] = nullptr;
   st.minor_rwsem.up_write(site);
+  intf->usb_dev = nullptr;
   intf->minor = -1;
 }
 

@@ -230,15 +230,21 @@ namespace {
       std::vector<std::string>& out = notes.attributes[d.bus + " " + d.id];
       const std::string dir = fs.link_target("/sys/bus/" + d.bus + "/devices/" + d.id);
       if (dir.empty()) continue;
-      for (const std::string& name : fs.list(dir)) {
-        const std::string path = dir + "/" + name;
-        if (fs.is_attribute(path)) {
-          out.push_back(name);
-        } else if (fs.link_target(path).empty()) {
-          for (const std::string& inner : fs.list(path))
-            if (fs.is_attribute(path + "/" + inner)) out.push_back(name + "/" + inner);
+      // Attributes in the device's directory and in the directories inside it, three levels deep: a group's
+      // ("more/reads"), a USB interface's ("1-1:1.0/level", "1-1:1.0/more/reads"), a class device's
+      // ("gpiochip0/dev"). Links lead elsewhere (the driver, the subsystem): not followed.
+      const auto walk = [&fs, &out](const auto& self, const std::string& path, const std::string& rel,
+                                    int depth) -> void {
+        for (const std::string& name : fs.list(path)) {
+          const std::string child = path + "/" + name;
+          const std::string child_rel = rel.empty() ? name : rel + "/" + name;
+          if (fs.is_attribute(child))
+            out.push_back(child_rel);
+          else if (depth > 1 && fs.link_target(child).empty())
+            self(self, child, child_rel, depth - 1);
         }
-      }
+      };
+      walk(walk, dir, "", 3);
       std::sort(out.begin(), out.end());
     }
   }

@@ -10,12 +10,16 @@
  * device_create(class, parent, devt, drvdata, fmt, ...) creates the /dev node that opens the character device
  * registered for devt (cdev.h); device_destroy removes the node (open files stay open).
  * Device attributes (DEVICE_ATTR_RO/RW/WO, device_create_file, device_add_group(s), a driver's dev_groups) are files
- * of the device's sysfs directory, /sys/bus/<bus>/devices/<name>/ (a USB interface's is its device's: 1-1, not
- * 1-1:1.0), with kernfs's active protection (linux/sysfs.h); a driver's dev_groups are created after its probe
+ * of the device's sysfs directory, /sys/bus/<bus>/devices/<name>/ (a USB interface's is 1-1:1.0, inside its
+ * device's 1-1), with kernfs's active protection (linux/sysfs.h); a driver's dev_groups are created after its probe
  * returned 0 and removed, draining their callers, before its remove/disconnect (drivers/base/dd.c really_probe,
- * __device_release_driver); what a driver leaves goes with the device's directory at device_del. Not modelled:
- * struct kobject, attributes of class devices (device_create_file on one is -EINVAL), device links, power
- * management, dev_err_probe's deferral bookkeeping (it prints and returns the error), a class device's own uevents.
+ * __device_release_driver); what a driver leaves goes with the device's directory at device_del.
+ * A class device (device_create, device_create_with_groups) has a directory too, as get_device_parent places it
+ * (drivers/base/core.c): PARENT/CLASS/NAME under a bus device, /sys/devices/virtual/CLASS/NAME without a parent,
+ * linked from /sys/class/CLASS/NAME, with its "dev" attribute ("MAJOR:MINOR"), its class's dev_groups and the
+ * groups it was created with; device_destroy removes them, draining their callers, before the last put.
+ * Not modelled: struct kobject, device links, power management, dev_err_probe's deferral bookkeeping (it prints and
+ * returns the error), uevents of class devices, class attributes (class_create_file), a class's devnode callback.
  */
 #ifndef _DEVSIM_LINUX_DEVICE_H
 #define _DEVSIM_LINUX_DEVICE_H
@@ -57,10 +61,12 @@ struct device {
 #ifndef __cplusplus /* `class` is a C++ keyword: the C++ side of the ABI sees the layout as struct __devsim_class */
 struct class {
   const char *name;
+  const struct attribute_group **dev_groups; /* created on each of its devices (device_add_attrs) */
 };
 #endif
 struct __devsim_class {
   const char *name;
+  const struct attribute_group **dev_groups;
 };
 
 static inline const char *dev_name(const struct device *dev) {
@@ -93,7 +99,7 @@ struct device_attribute {
 #define DEVICE_ATTR_ADMIN_RO(_name) struct device_attribute dev_attr_##_name = __ATTR_RO_MODE(_name, 0400)
 #define DEVICE_ATTR_WO(_name) struct device_attribute dev_attr_##_name = __ATTR_WO(_name)
 #define to_dev_attr(_attr) container_of((_attr), struct device_attribute, attr)
-/* 0, or -EINVAL for a device that is not a bus device, -EEXIST for a name the directory has. */
+/* 0; -EINVAL without an attribute name or for a device with no directory (a class device after device_destroy). */
 #define device_create_file(dev, attr) __devsim_device_create_file((dev), (attr), __DEVSIM_SITE)
 /* Drains the attribute's show/store calls in flight, then removes it; nothing when absent. */
 #define device_remove_file(dev, attr) __devsim_device_remove_file((dev), (attr), __DEVSIM_SITE)
@@ -115,8 +121,14 @@ struct device_attribute {
 
 #define class_create(name) ((struct class *)__devsim_class_create((name), __DEVSIM_SITE))
 #define class_destroy(cls) __devsim_class_destroy((cls), __DEVSIM_SITE)
+/* A class the driver defines (static const struct class, as since Linux 6.4): /sys/class/NAME; unregistering it
+ * leaves the struct to the driver. */
+#define class_register(cls) __devsim_class_register((cls), __DEVSIM_SITE)
+#define class_unregister(cls) __devsim_class_unregister((cls), __DEVSIM_SITE)
 #define device_create(cls, parent, devt, drvdata, fmt, ...) \
   __devsim_device_create((cls), (parent), (devt), (drvdata), __DEVSIM_SITE, fmt, ##__VA_ARGS__)
+#define device_create_with_groups(cls, parent, devt, drvdata, groups, fmt, ...) \
+  __devsim_device_create_with_groups((cls), (parent), (devt), (drvdata), (groups), __DEVSIM_SITE, fmt, ##__VA_ARGS__)
 #define device_destroy(cls, devt) __devsim_device_destroy((cls), (devt), __DEVSIM_SITE)
 
 #endif

@@ -139,6 +139,11 @@ void *__devsim_class_create(const char *name, __DEVSIM_SITE_PARAMS);
 void __devsim_class_destroy(const void *cls, __DEVSIM_SITE_PARAMS);
 struct device *__devsim_device_create(const void *cls, struct device *parent, dev_t devt, void *drvdata,
                                       __DEVSIM_SITE_PARAMS, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+struct device *__devsim_device_create_with_groups(const void *cls, struct device *parent, dev_t devt, void *drvdata,
+                                                  const struct attribute_group *const *groups, __DEVSIM_SITE_PARAMS,
+                                                  const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+int __devsim_class_register(const void *cls, __DEVSIM_SITE_PARAMS);
+void __devsim_class_unregister(const void *cls, __DEVSIM_SITE_PARAMS);
 void __devsim_device_destroy(const void *cls, dev_t devt, __DEVSIM_SITE_PARAMS);
 
 /* platform bus */

@@ -472,6 +472,13 @@ static ssize_t reads_show(struct device *d, struct device_attribute *attr, char 
 }
 static DEVICE_ATTR_RO(reads);
 
+/* `minor`, an attribute of the class device usb_register_dev made (intf->usb_dev): it goes with that device. */
+static ssize_t minor_show(struct device *d, struct device_attribute *attr, char *buf) {
+  (void)attr;
+  return sysfs_emit(buf, "%u\n", MINOR(d->devt));
+}
+static DEVICE_ATTR_RO(minor);
+
 /* `hidden` is in the group but is_visible says 0 for it: never created. */
 static ssize_t hidden_show(struct device *d, struct device_attribute *attr, char *buf) {
   (void)d;
@@ -557,6 +564,7 @@ static int usbapi_probe(struct usb_interface *interface, const struct usb_device
   }
   rv = device_create_file(&interface->dev, &dev_attr_reads);
   if (!rv) rv = sysfs_create_group(&interface->dev.kobj, &more_group);
+  if (!rv) rv = device_create_file(interface->usb_dev, &dev_attr_minor);
   if (rv) {
     usb_deregister_dev(interface, &usbapi_class);
     usb_set_intfdata(interface, NULL);

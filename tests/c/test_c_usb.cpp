@@ -438,25 +438,34 @@ BOOST_AUTO_TEST_CASE(a_control_request_on_a_pipe_of_the_other_direction_is_warne
 }
 
 // Device attributes (drivers/base/core.c device_create_file, dev_attr_show/store; fs/sysfs/file.c sysfs_kf_seq_show,
-// kernfs_fop_write_iter): the test module's `level` comes from its usb_driver's dev_groups (drivers/base/dd.c
+// kernfs_fop_write_iter) of the interface, in its directory 1-1:1.0 inside its device's (drivers/usb/core/message.c
+// usb_set_configuration names it "%d-%s:%d.%d", bus, devpath, configuration, interface), not in the device's own:
+// the test module's `level` comes from its usb_driver's dev_groups (drivers/base/dd.c
 // really_probe adds them after probe), `reads` from device_create_file in probe. show fills a page, store gets the
 // value with a NUL after it; a read-only attribute refuses a write; an attribute its group's is_visible says 0 for is
 // not created (fs/sysfs/group.c create_files); a named group is a subdirectory (sysfs_create_group). Of alternatives
-// with the same result, the one whose bytes match accepts it.
+// with the same result, the one whose bytes match accepts it. The class device usb_register_dev makes
+// (drivers/usb/core/file.c: device_create in usb_class, "usbmisc", with MKDEV(USB_MAJOR, minor)) has its directory
+// in the interface's, its "dev" attribute, and `minor`, which the module adds to it (intf->usb_dev).
 BOOST_AUTO_TEST_CASE(device_attributes_and_dev_groups_are_files_of_the_device) {
   BOOST_TEST_REQUIRE(kRegistered);
   expect_clean(R"(task app {
-  sysfs-read /sys/bus/usb/devices/1-1/level => 2 "0\n"
-  sysfs-write /sys/bus/usb/devices/1-1/level 42 => 2
-  sysfs-read /sys/bus/usb/devices/1-1/level => 3 "42\n"
-  sysfs-read /sys/bus/usb/devices/1-1/level => 3 "41\n" | 3 "42\n" | -ENODEV
-  sysfs-write /sys/bus/usb/devices/1-1/level x => -EINVAL
-  sysfs-read /sys/bus/usb/devices/1-1/reads => 2 "1\n"
-  sysfs-read /sys/bus/usb/devices/1-1/reads => 2 "2\n"
-  sysfs-write /sys/bus/usb/devices/1-1/reads 1 => -EPERM
-  sysfs-read /sys/bus/usb/devices/1-1/nothing => -ENOENT
-  sysfs-read /sys/bus/usb/devices/1-1/hidden => -ENOENT
-  sysfs-read /sys/bus/usb/devices/1-1/more/reads => 2 "3\n"
+  sysfs-read /sys/bus/usb/devices/1-1:1.0/level => 2 "0\n"
+  sysfs-read /sys/bus/usb/devices/1-1/level => -ENOENT
+  sysfs-read /sys/bus/usb/devices/1-1/1-1:1.0/level => 2 "0\n"
+  sysfs-write /sys/bus/usb/devices/1-1:1.0/level 42 => 2
+  sysfs-read /sys/bus/usb/devices/1-1:1.0/level => 3 "42\n"
+  sysfs-read /sys/bus/usb/devices/1-1:1.0/level => 3 "41\n" | 3 "42\n" | -ENODEV
+  sysfs-write /sys/bus/usb/devices/1-1:1.0/level x => -EINVAL
+  sysfs-read /sys/bus/usb/devices/1-1:1.0/reads => 2 "1\n"
+  sysfs-read /sys/bus/usb/devices/1-1:1.0/reads => 2 "2\n"
+  sysfs-write /sys/bus/usb/devices/1-1:1.0/reads 1 => -EPERM
+  sysfs-read /sys/bus/usb/devices/1-1:1.0/nothing => -ENOENT
+  sysfs-read /sys/bus/usb/devices/1-1:1.0/hidden => -ENOENT
+  sysfs-read /sys/bus/usb/devices/1-1:1.0/more/reads => 2 "3\n"
+  sysfs-read /sys/bus/usb/devices/1-1:1.0/usbmisc/usbapi0/dev => 8 "180:200\n"
+  sysfs-read /sys/class/usbmisc/usbapi0/dev => 8 "180:200\n"
+  sysfs-read /sys/class/usbmisc/usbapi0/minor => 4 "200\n"
 }
 )",
                "attributes.scn", 5);
@@ -468,8 +477,8 @@ BOOST_AUTO_TEST_CASE(device_attributes_and_dev_groups_are_files_of_the_device) {
 BOOST_AUTO_TEST_CASE(an_attribute_read_racing_an_unplug_never_reaches_freed_state) {
   BOOST_TEST_REQUIRE(kRegistered);
   const scenarios::Verdict v = run(kHead + R"(task reader {
-  sysfs-read /sys/bus/usb/devices/1-1/reads => 2 "1\n" | -ENOENT | -ENODEV
-  sysfs-read /sys/bus/usb/devices/1-1/level => 2 "0\n" | -ENOENT | -ENODEV
+  sysfs-read /sys/bus/usb/devices/1-1:1.0/reads => 2 "1\n" | -ENOENT | -ENODEV
+  sysfs-read /sys/bus/usb/devices/1-1:1.0/level => 2 "0\n" | -ENOENT | -ENODEV
 }
 task hub {
   unplug usb 1-1 => 0
@@ -485,18 +494,18 @@ explore exhaustive preemptions=2
 
 // The fuzzer reads and writes a driver's own attributes, which a C driver makes at run time (dev_groups, probe): it
 // finds them by plugging the driver's device once (fuzz::device_attributes), is_visible's choice and named groups
-// included, and its cases then use them.
+// included, in the interface's directory (named from the device's), and its cases then use them.
 BOOST_AUTO_TEST_CASE(the_fuzzer_reads_and_writes_the_attributes_a_driver_made) {
   BOOST_TEST_REQUIRE(kRegistered);
-  const std::vector<std::string> want{"level", "more/reads", "reads"};
+  const std::vector<std::string> want{"1-1:1.0/level", "1-1:1.0/more/reads", "1-1:1.0/reads"};
   BOOST_TEST(fuzz::device_attributes("cusb_api") == want);
   const drivers::DriverInfo *d = drivers::find_driver("cusb_api");
   BOOST_TEST_REQUIRE(d != nullptr);
   bool read = false, wrote = false;
   for (std::uint64_t seed = 1; seed <= 300 && !(read && wrote); ++seed) {
     const std::string text = scenarios::to_text(fuzz::generate(*d, seed));
-    read = read || text.find("sysfs-read /sys/bus/usb/devices/1-1/more/reads") != std::string::npos;
-    wrote = wrote || text.find("sysfs-write /sys/bus/usb/devices/1-1/level ") != std::string::npos;
+    read = read || text.find("sysfs-read /sys/bus/usb/devices/1-1/1-1:1.0/more/reads") != std::string::npos;
+    wrote = wrote || text.find("sysfs-write /sys/bus/usb/devices/1-1/1-1:1.0/level ") != std::string::npos;
   }
   BOOST_TEST(read);
   BOOST_TEST(wrote);
