@@ -32,6 +32,14 @@ inline sim::World* sim_world() {
 }
 // Requires the simulator.
 sim::World& world();
+// Whether `p` lies on the running task's stack (the kernel's object_is_on_stack). Natively always false: a thread's
+// stack is not tracked there.
+inline bool on_current_stack(const void* p) {
+  const sim::World* w = sim_world();
+  const sim::Stack* stack = w != nullptr ? w->current_stack() : nullptr;
+  const auto* c = static_cast<const char*>(p);
+  return stack != nullptr && c >= stack->bottom() && c < stack->top();
+}
 // The simulator's check that a lock's storage is live memory (a freed lock is a use-after-free); natively nothing
 // (ASan checks the lock's own accesses).
 void check_primitive(const void* p, const sim::Site& site, std::uintptr_t pc);

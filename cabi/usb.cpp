@@ -1061,6 +1061,18 @@ int submit_locked(struct urb* urb, const char* file, int line, const char* func,
       __devsim_warn("usb_submit_urb: BOGUS control dir, the pipe's direction does not match bRequestType", file, line,
                     func);
   }
+  // usb_hcd_map_urb_for_dma (drivers/usb/core/hcd.c): the controller maps the setup packet and the transfer buffer
+  // for DMA, and refuses, with a warning, one on the calling task's stack (object_is_on_stack: with
+  // CONFIG_VMAP_STACK, the default since Linux 4.9, a stack is vmalloc'd and cannot be mapped): -EAGAIN.
+  if (ep_type == USB_ENDPOINT_XFER_CONTROL && cabi::on_current_stack(urb->setup_packet)) {
+    __devsim_warn("usb_hcd_map_urb_for_dma: setup packet is on stack", file, line, func);
+    return -bus::kEAGAIN;
+  }
+  if (urb->transfer_buffer_length != 0 && (urb->transfer_flags & URB_NO_TRANSFER_DMA_MAP) == 0 &&
+      cabi::on_current_stack(urb->transfer_buffer)) {
+    __devsim_warn("usb_hcd_map_urb_for_dma: transfer buffer is on stack", file, line, func);
+    return -bus::kEAGAIN;
+  }
   u.linked = true;
   ++u.use_count;
   u.dev = bdi->second;

@@ -27,7 +27,8 @@
  * usb_fill_bulk_urb/usb_fill_control_urb, usb_submit_urb, usb_kill_urb (waits for a running completion),
  * usb_unlink_urb (asynchronous), usb_poison_urb, anchors; usb_control_msg/usb_bulk_msg/usb_interrupt_msg (below).
  * The completion handler runs in a task of its own, in hard-IRQ context, as the host controller's interrupt gives the
- * URB back.
+ * URB back. A transfer buffer or a setup packet on the submitting task's stack is refused, -EAGAIN with a warning, as
+ * usb_hcd_map_urb_for_dma refuses it (CONFIG_VMAP_STACK): DMA buffers come from kmalloc.
  *
  * The mock device, scripted by the scenario per endpoint (0, 0x81, 0x82, 0x02, 0x01): `usb-data PORT [EP] "BYTES"`
  * makes it send BYTES as one transfer on an IN endpoint (default 0x81) or as the data stage of the next control

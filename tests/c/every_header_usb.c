@@ -56,9 +56,14 @@
 #define USBAPI_CONFIG \
   23 /* udev->speed | actconfig's bMaxPower << 8 | its interface[0] is ours << 16 | config too << 17 */
 #define USBAPI_MEMDUP 24 /* memdup_user_nul of 8 bytes of the user buffer: strlen of the copy, or the error */
-#define USBAPI_BOGUS_DIR                                                                                              \
-  25                         /* usb_control_msg of an IN request (4 bytes) on an OUT pipe: its result (and a warning) \
-                              */
+#define USBAPI_BOGUS_DIR                                                                      \
+  25 /* usb_control_msg of an IN request (4 bytes) on an OUT pipe: its result (and a warning) \
+      */
+/* 26: usb_control_msg of a vendor IN request into 4 bytes on the stack; 27: usb_bulk_msg of 4 bytes on the stack; 28:
+ * an URB whose setup packet is on the stack. Each: the result (-EAGAIN, and a warning) */
+#define USBAPI_STACK_CONTROL 26
+#define USBAPI_STACK_BULK 27
+#define USBAPI_STACK_SETUP 28
 #define USBAPI_STRING 40     /* + index: usb_string(index) into 16 bytes, to the user buffer: its result */
 #define USBAPI_UNCHECKED 100 /* added to a command: the same without the disconnected check (I/O after disconnect) */
 
@@ -109,6 +114,11 @@ static void usbapi_int_callback(struct urb *urb) {
   dev->int_status = urb->status;
   dev->int_length = urb->actual_length;
   spin_unlock_irqrestore(&dev->lock, flags);
+}
+
+/* The completion of an URB nobody waits for. */
+static void usbapi_noop_complete(struct urb *urb) {
+  (void)urb;
 }
 
 /* The completion of an anchored URB: counts, frees the buffer the URB owned. */
@@ -383,6 +393,36 @@ static long usbapi_ioctl_locked(struct usbapi *dev, unsigned int cmd, unsigned l
                            USB_DIR_IN | USB_TYPE_VENDOR | USB_RECIP_DEVICE, 0, 0, buf, 4, USB_CTRL_GET_TIMEOUT);
       kfree(buf);
       return rv;
+    case USBAPI_STACK_CONTROL: {
+      u8 on_stack[4];
+
+      return usb_control_msg(dev->udev, usb_rcvctrlpipe(dev->udev, 0), 0x01,
+                             USB_DIR_IN | USB_TYPE_VENDOR | USB_RECIP_DEVICE, 0, 0, on_stack, sizeof(on_stack),
+                             USB_CTRL_GET_TIMEOUT);
+    }
+    case USBAPI_STACK_BULK: {
+      u8 on_stack[4] = {1, 2, 3, 4};
+      int sent = 0;
+
+      rv = usb_bulk_msg(dev->udev, usb_sndbulkpipe(dev->udev, dev->bulk_out->bEndpointAddress), on_stack,
+                        sizeof(on_stack), &sent, 1000);
+      return rv ? rv : sent;
+    }
+    case USBAPI_STACK_SETUP: {
+      struct usb_ctrlrequest setup = {
+          .bRequestType = USB_DIR_OUT | USB_TYPE_VENDOR | USB_RECIP_DEVICE,
+          .bRequest = 0x02,
+      };
+      struct urb *urb = usb_alloc_urb(0, GFP_KERNEL);
+
+      if (!urb) return -ENOMEM;
+      usb_fill_control_urb(urb, dev->udev, usb_sndctrlpipe(dev->udev, 0), (unsigned char *)&setup, NULL, 0,
+                           usbapi_noop_complete, NULL);
+      rv = usb_submit_urb(urb, GFP_KERNEL);
+      if (!rv) usb_kill_urb(urb);
+      usb_free_urb(urb);
+      return rv;
+    }
     case USBAPI_SERIAL:
       rv = dev->udev->serial ? (long)strlen(dev->udev->serial) : 0;
       if (rv > 0 && copy_to_user((void __user *)arg, dev->udev->serial, (unsigned long)rv)) rv = -EFAULT;

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "cabi/module.hpp"
 #include "drivers/registry.hpp"
@@ -435,6 +437,26 @@ BOOST_AUTO_TEST_CASE(a_control_request_on_a_pipe_of_the_other_direction_is_warne
   BOOST_TEST(v.result.failures.front().report.kind == "warning");
   BOOST_TEST(v.result.failures.front().report.headline.find("BOGUS control dir") != std::string::npos,
              v.result.failures.front().report.headline);
+}
+
+// drivers/usb/core/hcd.c usb_hcd_map_urb_for_dma: a transfer buffer or a setup packet on the calling task's stack
+// (object_is_on_stack; a vmalloc'd stack, CONFIG_VMAP_STACK, cannot be mapped for DMA) is refused with -EAGAIN and
+// a WARN_ONCE, for a synchronous message (usb_control_msg, usb_bulk_msg) as for an URB the driver submits.
+BOOST_AUTO_TEST_CASE(a_transfer_buffer_or_setup_packet_on_the_stack_is_refused) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  const std::pair<int, std::string_view> cases[] = {
+      {26, "transfer buffer is on stack"}, {27, "transfer buffer is on stack"}, {28, "setup packet is on stack"}};
+  for (const auto &[command, warning] : cases) {
+    const scenarios::Verdict v =
+        run(kHead + "task app {\n  fd = open /dev/usb/usbapi0\n  ioctl fd " + std::to_string(command) +
+                " => -EAGAIN\n  close fd => 0\n}\nexplore random seed=1 executions=3\n",
+            "stack-buffer.scn");
+    BOOST_TEST(v.result.failing_executions == 3u, command);
+    BOOST_TEST_REQUIRE(v.result.failures.size() == 1u, command);
+    BOOST_TEST(v.result.failures.front().report.kind == "warning");
+    BOOST_TEST(v.result.failures.front().report.headline.find(warning) != std::string::npos,
+               v.result.failures.front().report.headline);
+  }
 }
 
 // Device attributes (drivers/base/core.c device_create_file, dev_attr_show/store; fs/sysfs/file.c sysfs_kf_seq_show,
