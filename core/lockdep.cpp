@@ -3,10 +3,12 @@
 #include "core/irqflags.hpp"
 #include "core/lockdep_map.hpp"
 #include "sim/boot.hpp"
+#include "sim/intern.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -15,6 +17,40 @@ namespace devsim::core {
 std::string LockClass::label() const {
   if (name_ != nullptr) return name_;
   return sim::site_location(init_site_);
+}
+
+std::string_view LockClass::text(const char* prefix, const char* suffix) const {
+  // A class is its name, or its initialisation site when it has none (same_as); one name at two addresses only
+  // makes two entries of the same text.
+  struct Key {
+    const char* name;
+    const char* file;
+    std::uint_least32_t line;
+    std::uint_least32_t column;
+    const char* prefix;
+    const char* suffix;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept {
+      std::size_t h = std::hash<const void*>{}(k.name != nullptr ? k.name : k.file);
+      for (const std::size_t part : {std::size_t{k.line} << 20 ^ k.column, std::hash<const void*>{}(k.prefix),
+                                     std::hash<const void*>{}(k.suffix)})
+        h = h * 0x9E3779B97F4A7C15ULL + part;
+      return h;
+    }
+  };
+  thread_local std::unordered_map<Key, std::string_view, KeyHash> t_texts;
+  const bool named = name_ != nullptr;
+  const Key key{name_,
+                named ? nullptr : init_site_.file_name(),
+                named ? 0 : init_site_.line(),
+                named ? 0 : init_site_.column(),
+                prefix,
+                suffix};
+  auto [it, fresh] = t_texts.try_emplace(key);
+  if (fresh) it->second = sim::intern(prefix + label() + suffix);
+  return it->second;
 }
 
 bool LockClass::same_as(const LockClass& other) const {
@@ -62,8 +98,8 @@ constexpr std::size_t kNoNode = static_cast<std::size_t>(-1);
 
 struct HeldLock {
   const void* lock;
-  std::size_t node;  // kNoNode: not validated
-  std::string what;
+  std::size_t node;       // kNoNode: not validated
+  std::string_view what;  // interned (sim/intern.hpp)
   Site site;
   bool read = false;  // a recursive read acquisition (srcu_read_lock)
 };
@@ -149,9 +185,9 @@ void report_inversion(sim::World& w, LockdepGraph& s, const HeldLock& prev, std:
   sim::Report r;
   r.kind = std::string(bug::kLockOrderInversion);
   r.headline = "possible circular locking dependency detected: task " + me + " acquires " + std::string(next_what) +
-               " while holding " + prev.what;
+               " while holding " + std::string(prev.what);
   r.accessed_by = w.task_site(w.current_task(), site);
-  const Edge now{next, me, prev.what, prev.site, std::string(next_what), site};
+  const Edge now{next, me, std::string(prev.what), prev.site, std::string(next_what), site};
   r.details.push_back("new order:      " + order_line(s.nodes[prev.node], s.nodes[next], now));
   std::size_t from = next;
   for (const Edge* e : chain) {
@@ -159,8 +195,8 @@ void report_inversion(sim::World& w, LockdepGraph& s, const HeldLock& prev, std:
     from = e->to;
   }
   if (chain.size() == 1)
-    r.details.push_back("possible unsafe locking scenario: task " + me + " holds " + prev.what + " and waits for " +
-                        std::string(next_what) + " while task " + chain.front()->task + " holds " +
+    r.details.push_back("possible unsafe locking scenario: task " + me + " holds " + std::string(prev.what) +
+                        " and waits for " + std::string(next_what) + " while task " + chain.front()->task + " holds " +
                         chain.front()->from_what + " and waits for " + chain.back()->to_what + ": deadlock");
   // Not fatal: the kernel's lockdep prints its splat and the machine goes on (kernel/locking/lockdep.c
   // print_circular_bug, no panic), so what this execution does next is still checked: the deadlock itself when the
@@ -174,10 +210,11 @@ void report_recursive(sim::World& w, const HeldLock& first, const void* lock, st
   sim::Report r;
   r.kind = std::string(bug::kRecursiveLocking);
   const bool same = first.lock == lock;
-  r.headline = "possible recursive locking detected: task " + me + " acquires " + std::string(what) +
-               (same ? " while already holding it" : " while holding " + first.what + " of the same class");
+  r.headline =
+      "possible recursive locking detected: task " + me + " acquires " + std::string(what) +
+      (same ? " while already holding it" : " while holding " + std::string(first.what) + " of the same class");
   r.accessed_by = w.task_site(w.current_task(), site);
-  r.details.push_back("already held: " + first.what + " taken at " + sim::describe(first.site));
+  r.details.push_back("already held: " + std::string(first.what) + " taken at " + sim::describe(first.site));
   r.details.push_back("acquired again: " + std::string(what) + " at " + sim::describe(site));
   if (!same) r.details.push_back("locks of one class nest only with distinct subclasses (lock_nested)");
   w.report(std::move(r));
@@ -226,7 +263,7 @@ bool acquire_impl(sim::World& w, const void* lock, const LockClass& cls, unsigne
   std::vector<HeldLock>& mine = st.held_by(w.current_task());
   if (cls.novalidate()) {
     // Held (lockdep_is_held works) but outside the graph: no node, so no dependency ever starts or ends here.
-    mine.push_back(HeldLock{lock, kNoNode, std::string(what), site, read});
+    mine.push_back(HeldLock{lock, kNoNode, sim::intern(what), site, read});
     return true;
   }
   LockdepGraph& s = graph(w);
@@ -264,12 +301,13 @@ bool acquire_impl(sim::World& w, const void* lock, const LockClass& cls, unsigne
         if (prev.node == kNoNode) continue;
         std::vector<Edge>& out = s.edges[prev.node];
         if (std::any_of(out.begin(), out.end(), [&](const Edge& e) { return e.to == next; })) continue;
-        out.push_back(Edge{next, w.task_label(w.current_task()), prev.what, prev.site, std::string(what), site});
+        out.push_back(
+            Edge{next, w.task_label(w.current_task()), std::string(prev.what), prev.site, std::string(what), site});
       }
     }
   }
   if (!read && !check_irq_usage(w, s, st, next, what, site)) ok = false;
-  mine.push_back(HeldLock{lock, next, std::string(what), site, read});
+  mine.push_back(HeldLock{lock, next, sim::intern(what), site, read});
   return ok;
 }
 }  // namespace

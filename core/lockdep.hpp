@@ -24,6 +24,10 @@ class LockClass {
   const Site& init_site() const { return init_site_; }
   // The explicit name, or "file:line" of the site that initialised the lock.
   std::string label() const;
+  // prefix + label() + suffix, made once per class and thread and interned (sim/intern.hpp): how a lock names itself
+  // on every acquisition ("mutex dev->lock") without building the text each time.
+  // INVARIANT: `prefix` and `suffix` are string literals (the cache knows them by address).
+  std::string_view text(const char* prefix, const char* suffix = "") const;
   // Same name if either has one; otherwise the same initialisation site.
   bool same_as(const LockClass& other) const;
   // lockdep_set_novalidate_class(): lockdep tracks the lock as held but never validates it — no recursion check,

@@ -295,7 +295,7 @@ void lockdep_rcu_suspicious(sim::World& w, std::string_view api, std::string_vie
   r.accessed_by = w.task_site(w.current_task(), site);
   r.details.push_back("rcu_read_lock() held: " + std::string(rcu_read_lock_held() ? "yes" : "no"));
   for (const sim::Task::Held& h : w.held())
-    r.details.push_back("holding " + h.what + " (taken at " + sim::describe(h.site) + ")");
+    r.details.push_back("holding " + std::string(h.what) + " (taken at " + sim::describe(h.site) + ")");
   w.report(std::move(r));
 }
 }  // namespace detail

@@ -19,25 +19,25 @@ struct Waiting {
 }  // namespace
 
 void SimRwSem::down_read(sim::World& w, const Site& site) {
-  const std::string name = what();
-  w.might_sleep("down_read " + class_.label(), site);
+  const std::string_view name = what_read();
+  w.might_sleep(class_.text("down_read "), site);
   w.yield(sim::EventKind::Acquire, this, site);
   w.touch(this, true);
-  lockdep::acquire(w, this, class_, 0, name + " (read)", /*trylock=*/false, site);
+  lockdep::acquire(w, this, class_, 0, name, /*trylock=*/false, site);
   if (read_blocked()) {
     Waiting waiting(waiters_);
     while (read_blocked())
-      w.block(this, name + " (read)", site, /*sleeps=*/false);
+      w.block(this, name, site, /*sleeps=*/false);
   }
   readers_.push_back(w.current_task());
-  w.note_acquired(this, name + " (read)", site, sim::HoldKind::Sleepable);
+  w.note_acquired(this, name, site, sim::HoldKind::Sleepable);
 }
 
 bool SimRwSem::down_read_trylock(sim::World& w, const Site& site) {
   w.yield(sim::EventKind::Acquire, this, site);
   w.touch(this, true);
   if (read_blocked() || waiters_ > 0) return false;
-  const std::string name = what() + " (read)";
+  const std::string_view name = what_read();
   lockdep::acquire(w, this, class_, 0, name, /*trylock=*/true, site);
   readers_.push_back(w.current_task());
   w.note_acquired(this, name, site, sim::HoldKind::Sleepable);
@@ -45,8 +45,8 @@ bool SimRwSem::down_read_trylock(sim::World& w, const Site& site) {
 }
 
 void SimRwSem::down_write(sim::World& w, const Site& site) {
-  const std::string name = what();
-  w.might_sleep("down_write " + class_.label(), site);
+  const std::string_view name = what();
+  w.might_sleep(class_.text("down_write "), site);
   w.yield(sim::EventKind::Acquire, this, site);
   w.touch(this, true);
   lockdep::acquire(w, this, class_, 0, name, /*trylock=*/false, site);
@@ -64,7 +64,7 @@ bool SimRwSem::down_write_trylock(sim::World& w, const Site& site) {
   w.yield(sim::EventKind::Acquire, this, site);
   w.touch(this, true);
   if (writer_ != sim::kNoTask || !readers_.empty() || waiters_ > 0) return false;
-  const std::string name = what();
+  const std::string_view name = what();
   lockdep::acquire(w, this, class_, 0, name, /*trylock=*/true, site);
   writer_ = w.current_task();
   w.note_acquired(this, name, site, sim::HoldKind::Sleepable);
@@ -94,7 +94,7 @@ void SimRwSem::up_read(sim::World& w, const Site& site) {
   auto it = std::find(readers_.begin(), readers_.end(), me);
   if (it == readers_.end()) {
     bad_unlock(w,
-               "bad unlock balance detected: task " + w.task_label(me) + " releases " + what() +
+               "bad unlock balance detected: task " + w.task_label(me) + " releases " + std::string(what()) +
                    " for reading, which it does not hold for reading",
                site);
     return;
@@ -112,7 +112,7 @@ void SimRwSem::up_write(sim::World& w, const Site& site) {
   const sim::TaskId me = w.current_task();
   if (writer_ != me) {
     bad_unlock(w,
-               "bad unlock balance detected: task " + w.task_label(me) + " releases " + what() +
+               "bad unlock balance detected: task " + w.task_label(me) + " releases " + std::string(what()) +
                    " for writing, which it does not hold for writing",
                site);
     return;
@@ -129,7 +129,8 @@ void SimRwSem::downgrade_write(sim::World& w, const Site& site) {
   const sim::TaskId me = w.current_task();
   if (writer_ != me) {
     bad_unlock(w,
-               "downgrade_write of " + what() + " by task " + w.task_label(me) + ", which does not hold it for writing",
+               "downgrade_write of " + std::string(what()) + " by task " + w.task_label(me) +
+                   ", which does not hold it for writing",
                site);
     return;
   }

@@ -31,7 +31,8 @@ class SimRwSem {
   const LockClass& lock_class() const { return class_; }
 
  private:
-  std::string what() const { return "rwsem " + class_.label(); }
+  std::string_view what() const { return class_.text("rwsem "); }
+  std::string_view what_read() const { return class_.text("rwsem ", " (read)"); }
   bool read_blocked() const { return writer_ != sim::kNoTask || writers_waiting_ > 0; }
   void bad_unlock(sim::World& w, const std::string& headline, const Site& site);
   // After a release: wakes the waiters; with waiters, rwsem_wake() then touches the semaphore (its wait_lock).

@@ -4,11 +4,7 @@
 
 namespace devsim::core::detail {
 
-std::string SimLock::what() const {
-  return (kind_ == Kind::Sleeping ? "mutex " : "spinlock ") + class_.label();
-}
-
-void SimLock::take(sim::World& w, const std::string& what, const Site& site) {
+void SimLock::take(sim::World& w, std::string_view what, const Site& site) {
   locked_ = true;
   owner_ = w.current_task();
   w.note_exclusive(+1);
@@ -16,9 +12,9 @@ void SimLock::take(sim::World& w, const std::string& what, const Site& site) {
 }
 
 void SimLock::lock(sim::World& w, unsigned subclass, const Site& site) {
-  const std::string name = what();
+  const std::string_view name = what();
   // mutex_lock() may sleep even when the lock is free: an atomic caller is a bug on every path.
-  if (kind_ == Kind::Sleeping) w.might_sleep("mutex_lock " + class_.label(), site);
+  if (kind_ == Kind::Sleeping) w.might_sleep(class_.text("mutex_lock "), site);
   w.yield(sim::EventKind::Acquire, this, site);
   w.touch(this, true);
   // Before waiting, as the kernel validates in lock_acquire(): an inversion is reported even on the schedule
@@ -42,7 +38,7 @@ bool SimLock::try_lock(sim::World& w, const Site& site) {
   w.yield(sim::EventKind::Acquire, this, site);
   w.touch(this, true);
   if (locked_) return false;
-  const std::string name = what();
+  const std::string_view name = what();
   lockdep::acquire(w, this, class_, 0, name, /*trylock=*/true, site);
   take(w, name, site);
   return true;
@@ -57,7 +53,7 @@ void SimLock::unlock(sim::World& w, const Site& site) {
   if (!locked_ || owner_ != me) {
     sim::Report r;
     r.kind = std::string(bug::kBadUnlock);
-    r.headline = "bad unlock balance detected: task " + w.task_label(me) + " releases " + what() +
+    r.headline = "bad unlock balance detected: task " + w.task_label(me) + " releases " + std::string(what()) +
                  (locked_ ? " held by task " + w.task_label(owner_.load()) : " which is not locked");
     r.accessed_by = w.task_site(me, site);
     w.report(std::move(r));

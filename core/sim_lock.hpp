@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <string>
+#include <string_view>
 
 #include "core/lockdep.hpp"
 #include "core/runtime.hpp"
@@ -42,11 +43,11 @@ class SimLock {
   sim::TaskId owner() const { return owner_; }
   const LockClass& lock_class() const { return class_; }
   void set_novalidate_class() { class_.set_novalidate(); }
-  // "mutex <class>" / "spinlock <class>": how reports name the lock.
-  std::string what() const;
+  // "mutex <class>" / "spinlock <class>": how reports name the lock (interned: LockClass::text).
+  std::string_view what() const { return class_.text(kind_ == Kind::Sleeping ? "mutex " : "spinlock "); }
 
  private:
-  void take(sim::World& w, const std::string& what, const Site& site);
+  void take(sim::World& w, std::string_view what, const Site& site);
 
   LockClass class_;
   Kind kind_;

@@ -9,6 +9,7 @@
 #include <exception>
 #include <stdexcept>
 
+#include "sim/intern.hpp"
 #include "sim/sanitizers.hpp"
 #include "sim/shadow.hpp"
 #include "sim/task_fault.hpp"
@@ -218,7 +219,7 @@ void World::finish_current(TaskState state) {
     for (const Task::Held& h : t.held) {
       Report r;
       r.kind = bug::kHeldAtExit;
-      r.headline = "task " + task_label(t.id) + " exited holding " + h.what;
+      r.headline = "task " + task_label(t.id) + " exited holding " + std::string(h.what);
       r.accessed_by = task_site(t.id, h.site);
       r.details.push_back("acquired at " + describe(h.site) + ", never released");
       report(std::move(r));
@@ -893,7 +894,7 @@ bool World::should_fail_alloc(const Site& site) {
 void World::note_acquired(const void* resource, std::string_view what, const Site& site, HoldKind kind) {
   if (current_ == nullptr) return;
   current_->acted = true;
-  current_->held.push_back({resource, std::string(what), site, kind});
+  current_->held.push_back({resource, intern(what), site, kind});
 }
 
 std::span<const Task::Held> World::held() const {
@@ -946,9 +947,9 @@ bool World::might_sleep(std::string_view operation, const Site& site) {
   Report r;
   r.kind = bug::kSleepInAtomic;
   r.headline = "sleeping function called from invalid context: " + std::string(operation) + " in task " +
-               task_label(current_->id) + " while holding " + h->what;
+               task_label(current_->id) + " while holding " + std::string(h->what);
   r.accessed_by = task_site(current_->id, site);
-  r.details.push_back(h->what + " taken at " + describe(h->site));
+  r.details.push_back(std::string(h->what) + " taken at " + describe(h->site));
   report(std::move(r));
   return false;
 }
@@ -1083,7 +1084,7 @@ void World::report_deadlock() {
       r.details.push_back("task " + task_label(t->id) + " is preempted on its CPU by interrupt handler " +
                           task_label(t->preempted_by) + " and runs again only when the handler returns");
       for (const Task::Held& h : t->held)
-        r.details.push_back("  holding " + h.what + " (taken at " + describe(h.site) + ")");
+        r.details.push_back("  holding " + std::string(h.what) + " (taken at " + describe(h.site) + ")");
       r.related.push_back({"Preempted (by interrupt handler " + task_label(t->preempted_by) + ")",
                            TaskSite{task_label(t->id), t->last_site, steps_}});
       continue;
@@ -1092,7 +1093,7 @@ void World::report_deadlock() {
     r.details.push_back("task " + task_label(t->id) + " waits for " + t->wait_what + " at " + describe(t->wait_site) +
                         (t->user ? " (an uninterruptible sleep: not even SIGKILL ends it)" : ""));
     for (const Task::Held& h : t->held)
-      r.details.push_back("  holding " + h.what + " (taken at " + describe(h.site) + ")");
+      r.details.push_back("  holding " + std::string(h.what) + " (taken at " + describe(h.site) + ")");
     TaskSite blocked{task_label(t->id), t->wait_site, steps_};
     blocked.stack = t->wait_stack;
     r.related.push_back({"Blocked (waits for " + t->wait_what + ")", std::move(blocked)});

@@ -118,7 +118,7 @@ struct Task {
   WaitResult wake_reason = WaitResult::Woken;
   struct Held {
     const void* resource;
-    std::string what;
+    std::string_view what;  // interned (sim/intern.hpp): recording a hold allocates nothing
     Site site;
     HoldKind kind = HoldKind::Sleepable;
   };
