@@ -14,6 +14,7 @@ inline constexpr int kENXIO = 6;
 inline constexpr int kEBADF = 9;
 inline constexpr int kEAGAIN = 11;
 inline constexpr int kENOMEM = 12;
+inline constexpr int kEACCES = 13;
 inline constexpr int kEFAULT = 14;
 inline constexpr int kEBUSY = 16;
 inline constexpr int kEEXIST = 17;

@@ -195,7 +195,8 @@ SysfsRead Sysfs::read(const std::string& path_in, const Site& site) {
   if (node.kind == Node::Kind::Dir) return {-kEISDIR, {}};
   if (node.kind == Node::Kind::Link) return {-kENOENT, {}};  // a dangling link
   if (node.removing) return {-kENODEV, {}};
-  if (!node.show) return {-kEIO, {}};
+  // kernfs_fop_open (fs/kernfs/file.c): opening for reading a file that has no show is -EACCES.
+  if (!node.show) return {-kEACCES, {}};
   // LIFETIME: the active reference keeps `node` (and the object its callback reads) from being removed until
   // the callback returns; remove_tree() waits for it.
   Active active(node);
@@ -214,8 +215,8 @@ int Sysfs::write(const std::string& path_in, const std::string& text, const Site
   if (node.kind == Node::Kind::Dir) return -kEISDIR;
   if (node.kind == Node::Kind::Link) return -kENOENT;
   if (node.removing) return -kENODEV;
-  if (!node.store) return -kEPERM;
-  Active active(node);  // LIFETIME: as in read()
+  if (!node.store) return -kEACCES;  // kernfs_fop_open: for writing, a file with no store
+  Active active(node);               // LIFETIME: as in read()
   guard.unlock();
   return node.store(text);
 }

@@ -19,6 +19,7 @@ struct device;
 struct file_operations;
 struct mutex;
 struct spinlock;
+struct usb_driver;
 
 namespace devsim::cabi {
 
@@ -88,5 +89,8 @@ void remove_class_dir(struct device* dev, const sim::Site& site);
 // The sysfs directory of a USB interface's struct device (DEVPATH/1-1:1.0, made with its /sys/bus/usb/devices link
 // at the first call), "" for any other device.
 std::string usb_interface_dir(const struct device* dev, const sim::Site& site);
+// A USB driver's attribute groups for its interfaces: dev_groups, or its device_driver's (usb_register_driver copies
+// the first into the second; a driver may set either).
+const struct attribute_group** usb_dev_groups(const struct usb_driver* drv);
 
 }  // namespace devsim::cabi

@@ -166,6 +166,23 @@ void module_mutex_sync(CApiState& st) {
 
 }  // namespace
 
+std::string module_check(const CModuleSpec& spec) {
+  static std::mutex mutex;
+  static auto* answers = new std::map<std::string, std::string>;  // never destroyed: jobs may ask late
+  std::lock_guard lock(mutex);
+  if (auto it = answers->find(spec.path); it != answers->end()) return it->second;
+  std::string why;
+  // RTLD_NOW: every symbol is resolved now, as load_copy's copies are; this handle is closed at once (the copies
+  // are separate images, loaded from memfds).
+  if (void* handle = dlopen(spec.path.c_str(), RTLD_NOW | RTLD_LOCAL); handle != nullptr) {
+    dlclose(handle);
+  } else {
+    const char* e = dlerror();
+    why = e != nullptr ? e : "dlopen failed";
+  }
+  return answers->emplace(spec.path, std::move(why)).first->second;
+}
+
 // The table steps below are each under the HostGuard natively (module_mutex's sections); init and exit run outside.
 int module_load(const CModuleSpec& spec) {
   if (sim::World* w = sim::World::current()) w->yield(sim::EventKind::Sync, nullptr);
@@ -229,6 +246,7 @@ drivers::DriverInfo c_module_info(const CModuleSpec& spec) {
   d.device_script = spec.device_script;
   d.module_load = [kept] { return module_load(*kept); };
   d.module_unload = [kept] { return module_unload(*kept); };
+  d.module_check = [kept] { return module_check(*kept); };
   return d;
 }
 

@@ -36,6 +36,10 @@ drivers::DriverInfo c_module_info(const CModuleSpec& spec);
 // so every load starts from the module's pristine globals. In the simulator the module is one private copy per OS
 // thread (each fuzz job is a thread), so jobs never share globals; natively it is one copy per process, shared by the
 // threads of its one machine, as the kernel has one copy of a loaded module.
+// "" when the module's file loads (every symbol it uses resolves), else the loader's message. Loaded and unloaded
+// once per process and file; the answer is kept.
+std::string module_check(const CModuleSpec& spec);
+
 int module_load(const CModuleSpec& spec);
 // Module unload (delete_module): 0; -ENOENT when not loaded; -EBUSY while its init runs or when it has no exit;
 // -EAGAIN while a file holds a reference (kernel/module/main.c try_stop_module returns -EWOULDBLOCK).

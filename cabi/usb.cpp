@@ -693,6 +693,10 @@ const bus::FileOperations kUsbFops = [] {
 
 }  // namespace
 
+const struct attribute_group** usb_dev_groups(const struct usb_driver* drv) {
+  return drv->dev_groups != nullptr ? drv->dev_groups : drv->driver.dev_groups;
+}
+
 std::string usb_interface_dir(const struct device* dev, const sim::Site& site) {
   if (sim_world() != nullptr && t_sim_records == 0) return {};
   const auto* intf = reinterpret_cast<const struct usb_interface*>(reinterpret_cast<const char*>(dev) -
@@ -788,9 +792,9 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
     }
     const int r = drv->probe != nullptr ? drv->probe(&d.c->intf, match) : 0;
     // really_probe (drivers/base/dd.c): the driver's dev_groups (usb_register_driver copies them to the
-    // device_driver) on the interface once its probe succeeded.
-    if (r == 0 && drv->dev_groups != nullptr)
-      __devsim_device_add_groups(&d.c->intf.dev, drv->dev_groups, at.file_name(), static_cast<int>(at.line()),
+    // device_driver, where a driver may also have set them) on the interface once its probe succeeded.
+    if (r == 0 && cabi::usb_dev_groups(drv) != nullptr)
+      __devsim_device_add_groups(&d.c->intf.dev, cabi::usb_dev_groups(drv), at.file_name(), static_cast<int>(at.line()),
                                  at.function_name());
     if (r != 0) {
       // usb_probe_interface's error path: the endpoints are disabled again, URBs the probe submitted flushed.
@@ -817,9 +821,9 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
     }
     // __device_release_driver: the dev_groups go (their callers drained) before the bus's remove.
     // LIFETIME: the record is erased only by the device's release, which cannot come while it is being unbound.
-    if (drv->dev_groups != nullptr)
-      __devsim_device_remove_groups(&d->c->intf.dev, drv->dev_groups, at.file_name(), static_cast<int>(at.line()),
-                                    at.function_name());
+    if (cabi::usb_dev_groups(drv) != nullptr)
+      __devsim_device_remove_groups(&d->c->intf.dev, cabi::usb_dev_groups(drv), at.file_name(),
+                                    static_cast<int>(at.line()), at.function_name());
     cabi::disable_interface(ctx.device(), *d, at);
     if (drv->disconnect != nullptr) drv->disconnect(&d->c->intf);
     bus::HostGuard guard;

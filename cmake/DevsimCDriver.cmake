@@ -49,7 +49,10 @@ __attribute__((visibility(\"default\"))) struct module __this_module = {.name = 
   # -fexceptions: unwind tables, so the simulator can unwind a task cancelled inside the driver (TaskCancelled).
   # -g whatever the build type: reports name the driver's functions and lines from the module's debug information
   # (without it, out of tree with no CMAKE_BUILD_TYPE, a report's stack lost every driver frame).
-  target_compile_options(${target} PRIVATE -fno-omit-frame-pointer -fexceptions -g)
+  # The kernel's own errors (its top Makefile): a call to an undeclared function would otherwise compile and bind at
+  # load time to whatever the process has (the C library's), unchecked, or fail to load.
+  target_compile_options(${target} PRIVATE -fno-omit-frame-pointer -fexceptions -g
+    -Werror=implicit-function-declaration -Werror=implicit-int -Werror=return-type)
   if(NOT arg_SANITIZER_ONLY)
     target_link_libraries(${target} PRIVATE devsim::instrumented)
   endif()

@@ -52,6 +52,9 @@ struct DriverInfo {
   std::function<int()> module_load;
   std::function<int()> module_unload;
   bool is_module() const { return static_cast<bool>(module_load); }
+  // A module: "" when its file can be loaded, else why not (the loader's message: an undefined symbol is a kernel
+  // function devsim does not provide). Checked once per process before anything runs the module.
+  std::function<std::string()> module_check;
 };
 
 // Registration (at static-initialisation time) and lookup. The registry is immutable once main() runs, so it is

@@ -481,6 +481,19 @@ Verdict run_scenario(const Scenario& s, const Overrides& o, bool trace_first_fai
   eo.max_seconds = o.max_seconds;
   eo.progress = o.progress;
   eo.stop = o.stop;
+  // A C module that cannot be loaded uses a kernel function devsim does not provide: no execution could run its
+  // driver, and what they would report is devsim's failure, not the driver's.
+  for (const std::string& name : s.drivers) {
+    const drivers::DriverInfo* d = drivers::find_driver(name);
+    if (d == nullptr || !d->module_check) continue;
+    if (std::string why = d->module_check(); !why.empty()) {
+      v.limits.push_back("devsim limit: the C module " + name + " cannot be loaded: " + why +
+                         ". An undefined symbol is a kernel function or variable devsim's include/linux does not "
+                         "provide (docs/writing-a-driver-in-c.md lists what it does); nothing was run.");
+      v.summary = "0 executions; devsim limit reached";
+      return v;
+    }
+  }
   SetUpNotes notes;
   sim::Model model = make_model(s, &notes);
   if (s.schedule) {

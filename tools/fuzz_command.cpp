@@ -298,6 +298,18 @@ int run_fuzz(const FuzzOptions& o) {
     remove_dir_if_empty();
     return 2;
   }
+  // A C module that cannot be loaded would run nothing: each case's verdict would be a devsim limit, and the campaign
+  // would end with no bug found in a driver it never ran.
+  for (const std::string& name : c.drivers) {
+    const drivers::DriverInfo* d = drivers::find_driver(name);
+    if (d == nullptr || !d->module_check) continue;
+    if (const std::string why = d->module_check(); !why.empty()) {
+      std::cerr << "devsim fuzz: error: the C module " << name << " cannot be loaded: " << why
+                << " (an undefined symbol is a kernel function devsim's include/linux does not provide)\n";
+      remove_dir_if_empty();
+      return 2;
+    }
+  }
   // A campaign whose opens all fail runs and finds nothing: say so before it starts, and again with the result.
   std::vector<std::string> warnings;
   try {

@@ -10,6 +10,7 @@
 #define _DEVSIM_LINUX_STRING_H
 
 #include "devsim_abi.h"
+#include "errno.h"
 #include "types.h"
 
 #ifdef __cplusplus
@@ -39,10 +40,56 @@ ssize_t __devsim_strscpy(char *dst, const char *src, size_t size, __DEVSIM_SITE_
 #define strchr(s, c) __DEVSIM_NOT_TAIL(char *, __devsim_strchr((s), (c), __DEVSIM_SITE))
 /* strscpy: copies at most size - 1 bytes and terminates; the length, or -E2BIG when truncated (lib/string.c). */
 #define strscpy(dst, src, size) __DEVSIM_NOT_TAIL(ssize_t, __devsim_strscpy((dst), (src), (size), __DEVSIM_SITE))
+/* strcpy and strcat: the copy's reads and writes checked as above. */
+#define strcpy(dst, src) __DEVSIM_NOT_TAIL(char *, __devsim_strcat((dst), (src), 0, __DEVSIM_SITE))
+#define strcat(dst, src) __DEVSIM_NOT_TAIL(char *, __devsim_strcat((dst), (src), 1, __DEVSIM_SITE))
 /* memdup_user (mm/util.c): a GFP_USER allocation holding len bytes copied from user memory; ERR_PTR(-ENOMEM), or
  * ERR_PTR(-EFAULT) when the user range does not hold them. memdup_user_nul adds a NUL after them. Free with kfree. */
 #define memdup_user(src, len) __DEVSIM_NOT_TAIL(void *, __devsim_memdup_user((src), (len), 0, __DEVSIM_SITE))
 #define memdup_user_nul(src, len) __DEVSIM_NOT_TAIL(void *, __devsim_memdup_user((src), (len), 1, __DEVSIM_SITE))
+
+static inline char *__devsim_strcat(char *dst, const char *src, int append, __DEVSIM_SITE_PARAMS) {
+  size_t at = append ? __devsim_strnlen(dst, (size_t)-1, __file, __line, __func) : 0;
+  size_t n = __devsim_strnlen(src, (size_t)-1, __file, __line, __func);
+
+  __devsim_memcpy(dst + at, src, n + 1, 0, __file, __line, __func);
+  return dst;
+}
+
+/* lib/string.c: sysfs_streq compares ignoring one trailing newline on either side; match_string and
+ * __sysfs_match_string return the index of the first entry that matches among n (or up to a NULL entry), else
+ * -EINVAL. */
+static inline bool sysfs_streq(const char *s1, const char *s2) {
+  while (*s1 && *s1 == *s2) {
+    s1++;
+    s2++;
+  }
+  if (*s1 == *s2) return true;
+  if (!*s1 && *s2 == '\n' && !s2[1]) return true;
+  if (*s1 == '\n' && !s1[1] && !*s2) return true;
+  return false;
+}
+
+static inline int match_string(const char *const *array, size_t n, const char *string) {
+  size_t index;
+
+  for (index = 0; index < n; index++) {
+    if (!array[index]) break;
+    if (!strcmp(array[index], string)) return (int)index;
+  }
+  return -EINVAL;
+}
+
+static inline int __sysfs_match_string(const char *const *array, size_t n, const char *str) {
+  size_t index;
+
+  for (index = 0; index < n; index++) {
+    if (!array[index]) break;
+    if (sysfs_streq(array[index], str)) return (int)index;
+  }
+  return -EINVAL;
+}
+#define sysfs_match_string(_a, _s) __sysfs_match_string(_a, ARRAY_SIZE(_a), _s)
 #endif
 
 #endif

@@ -430,6 +430,7 @@ struct usb_driver {
   int (*post_reset)(struct usb_interface *intf);
   const struct usb_device_id *id_table;      /* ends with an all-zero entry */
   const struct attribute_group **dev_groups; /* created on the interface after probe, removed before disconnect */
+  struct device_driver driver; /* its driver.dev_groups, when dev_groups is unset, are used the same way */
   unsigned int supports_autosuspend : 1;
   unsigned int soft_unbind : 1;
   unsigned int disable_hub_initiated_lpm : 1;
@@ -668,6 +669,50 @@ int __devsim_usb_clear_halt(struct usb_device *dev, int pipe, __DEVSIM_SITE_PARA
   __devsim_usb_bulk_msg((dev), (pipe), (data), (len), (actual_length), (timeout), __DEVSIM_SITE)
 #define usb_interrupt_msg(dev, pipe, data, len, actual_length, timeout) \
   __devsim_usb_bulk_msg((dev), (pipe), (data), (len), (actual_length), (timeout), __DEVSIM_SITE)
+
+#ifndef __cplusplus
+/* drivers/usb/core/message.c (Linux 5.10): the data goes through a buffer of its own, kmalloc'd with memflags, so the
+ * caller's may be on its stack. Both return 0 or an error; a receive that gets fewer bytes than asked is -EREMOTEIO
+ * (the caller's buffer untouched). */
+static inline int usb_control_msg_send(struct usb_device *dev, __u8 endpoint, __u8 request, __u8 requesttype,
+                                       __u16 value, __u16 index, const void *driver_data, __u16 size, int timeout,
+                                       gfp_t memflags) {
+  unsigned int pipe = usb_sndctrlpipe(dev, endpoint);
+  void *data = NULL;
+  int ret;
+
+  if (size) {
+    data = kmemdup(driver_data, size, memflags);
+    if (!data) return -ENOMEM;
+  }
+  ret = usb_control_msg(dev, pipe, request, requesttype, value, index, data, size, timeout);
+  kfree(data);
+  return ret < 0 ? ret : 0;
+}
+
+static inline int usb_control_msg_recv(struct usb_device *dev, __u8 endpoint, __u8 request, __u8 requesttype,
+                                       __u16 value, __u16 index, void *driver_data, __u16 size, int timeout,
+                                       gfp_t memflags) {
+  unsigned int pipe = usb_rcvctrlpipe(dev, endpoint);
+  void *data;
+  int ret;
+
+  if (!size || !driver_data) return -EINVAL;
+  data = kmalloc(size, memflags);
+  if (!data) return -ENOMEM;
+  ret = usb_control_msg(dev, pipe, request, requesttype, value, index, data, size, timeout);
+  if (ret >= 0) {
+    if (ret == size) {
+      memcpy(driver_data, data, size);
+      ret = 0;
+    } else {
+      ret = -EREMOTEIO;
+    }
+  }
+  kfree(data);
+  return ret;
+}
+#endif
 
 #define USB_MAJOR 180 /* include/uapi/linux/major.h */
 #ifndef __cplusplus

@@ -64,6 +64,10 @@
 #define USBAPI_STACK_CONTROL 26
 #define USBAPI_STACK_BULK 27
 #define USBAPI_STACK_SETUP 28
+/* 29: usb_control_msg_recv of a vendor request into 2 bytes on the stack: its result, else the bytes (b0 | b1 << 8);
+ * 30: usb_control_msg_send of 2 bytes on the stack: its result */
+#define USBAPI_MSG_RECV 29
+#define USBAPI_MSG_SEND 30
 #define USBAPI_STRING 40     /* + index: usb_string(index) into 16 bytes, to the user buffer: its result */
 #define USBAPI_UNCHECKED 100 /* added to a command: the same without the disconnected check (I/O after disconnect) */
 
@@ -422,6 +426,19 @@ static long usbapi_ioctl_locked(struct usbapi *dev, unsigned int cmd, unsigned l
       if (!rv) usb_kill_urb(urb);
       usb_free_urb(urb);
       return rv;
+    }
+    case USBAPI_MSG_RECV: {
+      u8 answer[2];
+
+      rv = usb_control_msg_recv(dev->udev, 0, 0x01, USB_DIR_IN | USB_TYPE_VENDOR | USB_RECIP_DEVICE, 0, 0, answer,
+                                sizeof(answer), USB_CTRL_GET_TIMEOUT, GFP_KERNEL);
+      return rv ? rv : answer[0] | answer[1] << 8;
+    }
+    case USBAPI_MSG_SEND: {
+      u8 request[2] = {7, 8};
+
+      return usb_control_msg_send(dev->udev, 0, 0x02, USB_DIR_OUT | USB_TYPE_VENDOR | USB_RECIP_DEVICE, 0, 0, request,
+                                  sizeof(request), USB_CTRL_SET_TIMEOUT, GFP_KERNEL);
     }
     case USBAPI_SERIAL:
       rv = dev->udev->serial ? (long)strlen(dev->udev->serial) : 0;

@@ -17,8 +17,28 @@ int string_case_answers(long *out) {
   out[n++] = strchr(buf, '4') - buf;                   /* 4 */
   out[n++] = sprintf(buf, "v%d", 7);                   /* 2 */
   out[n++] = memcmp(buf, "v7", 3);                     /* 0: the terminator too */
+  strcpy(buf, "ab");
+  strcat(buf, "cd");
+  out[n++] = memcmp(buf, "abcd", 5); /* 0 */
+  {
+    static const char *const modes[] = {"hex", "ascii", "raw"};
+
+    out[n++] = sysfs_match_string(modes, "raw\n");                         /* 2: one trailing newline ignored */
+    out[n++] = sysfs_match_string(modes, "raw\n\n");                       /* -EINVAL */
+    out[n++] = match_string(modes, ARRAY_SIZE(modes), "ascii");            /* 1 */
+    out[n++] = match_string(modes, ARRAY_SIZE(modes), "ascii\n");          /* -EINVAL: exact */
+    out[n++] = sysfs_streq("hex", "hex\n") && sysfs_streq("hex\n", "hex"); /* 1 */
+  }
   kfree(buf);
   return n;
+}
+
+/* strcat past the end of its buffer. */
+void string_case_strcat_overflow(void) {
+  char *buf = kzalloc(4, GFP_KERNEL);
+  strcpy(buf, "ab");
+  strcat(buf, "cd");
+  kfree(buf);
 }
 
 /* sprintf of more than the buffer holds. */

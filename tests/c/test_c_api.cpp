@@ -378,3 +378,16 @@ expect use-after-free in mailbox_poll
   BOOST_TEST(buggy.result.failures.size() >= 1u, failures_text(buggy));
   BOOST_TEST(buggy.passed, failures_text(buggy));
 }
+
+// A C module that cannot be loaded (here: it calls a function devsim does not provide; a real driver that uses a
+// kernel API devsim lacks looks the same) runs nothing: the verdict is a devsim limit naming the undefined symbol,
+// not a bug of the driver in every execution.
+BOOST_AUTO_TEST_CASE(a_module_that_cannot_be_loaded_is_a_devsim_limit) {
+  const scenarios::Verdict v = run("driver ctest_unloadable\ntask app {\n  yield\n}\n", "unloadable.scn");
+  BOOST_TEST(!v.passed);
+  BOOST_TEST(v.result.executions == 0u);
+  BOOST_TEST(v.result.failures.empty(), failures_text(v));
+  BOOST_TEST_REQUIRE(v.limits.size() == 1u);
+  BOOST_TEST(v.limits[0].find("cannot be loaded") != std::string::npos, v.limits[0]);
+  BOOST_TEST(v.limits[0].find("devsim_test_no_such_kernel_function") != std::string::npos, v.limits[0]);
+}

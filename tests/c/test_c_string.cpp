@@ -15,6 +15,7 @@
 extern "C" {
 int string_case_answers(long *out);
 void string_case_sprintf_overflow(void);
+void string_case_strcat_overflow(void);
 unsigned long string_case_strlen_after_free(void);
 }
 
@@ -27,8 +28,15 @@ BOOST_AUTO_TEST_CASE(the_answers_are_the_kernels) {
   sim::Execution e = run_in_task([&] { n = string_case_answers(out); });
   BOOST_TEST(e.reports.empty());
   const std::vector<long> got(out, out + n);
-  const std::vector<long> want = {9, 7, 7, -7, 0, 0, 4, 2, 0};
+  // lib/string.c: strcpy, strcat, sysfs_match_string (sysfs_streq: one trailing newline), match_string (exact).
+  const std::vector<long> want = {9, 7, 7, -7, 0, 0, 4, 2, 0, 0, 2, -22, 1, -22, 1};
   BOOST_TEST(got == want, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(strcat_past_the_buffer_is_out_of_bounds) {
+  sim::Execution e = run_in_task([] { string_case_strcat_overflow(); });
+  BOOST_REQUIRE(!e.reports.empty());
+  BOOST_TEST(e.reports[0].kind == sim::bug::kOutOfBounds);
 }
 
 BOOST_AUTO_TEST_CASE(sprintf_past_the_buffer_is_out_of_bounds) {

@@ -459,16 +459,33 @@ BOOST_AUTO_TEST_CASE(a_transfer_buffer_or_setup_packet_on_the_stack_is_refused) 
   }
 }
 
+// drivers/usb/core/message.c usb_control_msg_send/usb_control_msg_recv (Linux 5.10): the data goes through a kmalloc'd
+// buffer, so a caller's on its stack is fine; a short answer to a receive is -EREMOTEIO.
+BOOST_AUTO_TEST_CASE(control_messages_through_a_buffer_of_their_own) {
+  expect_clean(R"(task app {
+  fd = open /dev/usb/usbapi0
+  usb-data 1-1 0 "\x34\x12"
+  ioctl fd 29 => 4660
+  usb-data 1-1 0 "\x01"
+  ioctl fd 29 => -EREMOTEIO
+  ioctl fd 30 => 0
+  close fd => 0
+}
+)",
+               "control-messages.scn", 3);
+}
+
 // Device attributes (drivers/base/core.c device_create_file, dev_attr_show/store; fs/sysfs/file.c sysfs_kf_seq_show,
 // kernfs_fop_write_iter) of the interface, in its directory 1-1:1.0 inside its device's (drivers/usb/core/message.c
 // usb_set_configuration names it "%d-%s:%d.%d", bus, devpath, configuration, interface), not in the device's own:
 // the test module's `level` comes from its usb_driver's dev_groups (drivers/base/dd.c
 // really_probe adds them after probe), `reads` from device_create_file in probe. show fills a page, store gets the
-// value with a NUL after it; a read-only attribute refuses a write; an attribute its group's is_visible says 0 for is
-// not created (fs/sysfs/group.c create_files); a named group is a subdirectory (sysfs_create_group). Of alternatives
-// with the same result, the one whose bytes match accepts it. The class device usb_register_dev makes
-// (drivers/usb/core/file.c: device_create in usb_class, "usbmisc", with MKDEV(USB_MAJOR, minor)) has its directory
-// in the interface's, its "dev" attribute, and `minor`, which the module adds to it (intf->usb_dev).
+// value with a NUL after it; a read-only attribute refuses a write (fs/kernfs/file.c kernfs_fop_open: -EACCES); an
+// attribute its group's is_visible says 0 for is not created (fs/sysfs/group.c create_files); a named group is a
+// subdirectory (sysfs_create_group). Of alternatives with the same result, the one whose bytes match accepts it. The
+// class device usb_register_dev makes (drivers/usb/core/file.c: device_create in usb_class, "usbmisc", with
+// MKDEV(USB_MAJOR, minor)) has its directory in the interface's, its "dev" attribute, and `minor`, which the module
+// adds to it (intf->usb_dev).
 BOOST_AUTO_TEST_CASE(device_attributes_and_dev_groups_are_files_of_the_device) {
   BOOST_TEST_REQUIRE(kRegistered);
   expect_clean(R"(task app {
@@ -481,7 +498,7 @@ BOOST_AUTO_TEST_CASE(device_attributes_and_dev_groups_are_files_of_the_device) {
   sysfs-write /sys/bus/usb/devices/1-1:1.0/level x => -EINVAL
   sysfs-read /sys/bus/usb/devices/1-1:1.0/reads => 2 "1\n"
   sysfs-read /sys/bus/usb/devices/1-1:1.0/reads => 2 "2\n"
-  sysfs-write /sys/bus/usb/devices/1-1:1.0/reads 1 => -EPERM
+  sysfs-write /sys/bus/usb/devices/1-1:1.0/reads 1 => -EACCES
   sysfs-read /sys/bus/usb/devices/1-1:1.0/nothing => -ENOENT
   sysfs-read /sys/bus/usb/devices/1-1:1.0/hidden => -ENOENT
   sysfs-read /sys/bus/usb/devices/1-1:1.0/more/reads => 2 "3\n"
