@@ -835,9 +835,10 @@ class Parser {
       case OpKind::SysfsWrite:
         op.a = need(t, 1, "a sysfs path").text;
         if (!op.a.starts_with("/sys/")) fail(t[1], "expected a path under /sys/");
-        // The value may be quoted (free text, as echo writes it); the writer quotes it back.
+        // The value may be quoted: free text with the write data's escapes ("1\n" is what `echo 1` writes); the
+        // writer quotes it back.
         if (t.size() < 3) fail(end_of_line(), "expected a value");
-        op.b = t[2].text;
+        op.b = t[2].quoted ? write_data(t[2]) : t[2].text;
         no_more(t, 3);
         break;
       case OpKind::Load:

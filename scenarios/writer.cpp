@@ -15,16 +15,6 @@ std::string result_text(std::int64_t r) {
     return "-" + std::string(bus::errno_name(static_cast<int>(-r)));
   return std::to_string(r);
 }
-
-// A sysfs value as the parser reads it back: bare if it is one plain word, quoted otherwise (the parser keeps
-// quoted text as is; it cannot hold a '"').
-std::string value_text(const std::string& v) {
-  const bool bare = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '/' || c == ':' ||
-           c == '+';
-  });
-  return bare ? v : "\"" + v + "\"";
-}
 }  // namespace
 
 std::string data_text(const std::string& d) {
@@ -44,6 +34,17 @@ std::string data_text(const std::string& d) {
   }
   return out + "\"";
 }
+
+namespace {
+// A sysfs value as the parser reads it back: bare if it is one plain word, else quoted with the data's escapes.
+std::string value_text(const std::string& v) {
+  const bool bare = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '/' || c == ':' ||
+           c == '+';
+  });
+  return bare ? v : data_text(v);
+}
+}  // namespace
 
 std::string op_text(const Op& op) {
   std::ostringstream o;

@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(nearest_names_are_bounded) {
 }
 
 // What parses writes back to text that parses to the same scenario (the libFuzzer target checks this on
-// arbitrary input); a quoted sysfs value stays quoted.
+// arbitrary input); a quoted sysfs value stays quoted, its escapes decoded.
 BOOST_AUTO_TEST_CASE(what_parses_writes_back_to_the_same_text) {
   Scenario s = parse_scenario(
       "driver scn_test\ndevice usb 1-1 scn_test\ntask a {\n  r = sysfs-write /sys/x \"two words\" => 0 | -EINVAL\n"
@@ -259,6 +259,12 @@ BOOST_AUTO_TEST_CASE(what_parses_writes_back_to_the_same_text) {
   BOOST_TEST(text.find("sysfs-write /sys/x \"two words\"") != std::string::npos, text);
   BOOST_TEST(text.find("steps=5000") != std::string::npos, text);
   BOOST_TEST(to_text(parse_scenario(text, "w.scn")) == text);
+  // A quoted value has the write data's escapes: "1\n" is what `echo 1` writes, and it writes back escaped.
+  Scenario nl = parse_scenario("driver scn_test\ntask a {\n  sysfs-write /sys/x \"1\\n\"\n}\n", "t.scn");
+  BOOST_TEST(nl.tasks[0].ops[0].b == "1\n");
+  const std::string nl_text = to_text(nl);
+  BOOST_TEST(nl_text.find("sysfs-write /sys/x \"1\\x0a\"") != std::string::npos, nl_text);
+  BOOST_TEST(to_text(parse_scenario(nl_text, "w.scn")) == nl_text);
 }
 
 // write FD "bytes": the data is the quoted text with its escapes decoded; it writes back escaped and parses to the
