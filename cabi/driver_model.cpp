@@ -195,6 +195,10 @@ constexpr std::uint64_t kNanosPerJiffy = 1'000'000;  // HZ = 1000
 
 }  // namespace
 
+bus::Device* bus_device_of(const struct device* dev, const sim::Site& site) {
+  return bus_device(dev, site);
+}
+
 void cdev_put(struct cdev* p, const sim::Site& site) {
   kernel_touch(&p->owner, sizeof p->owner, false, site);
   struct module* owner = p->owner;

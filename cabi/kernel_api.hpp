@@ -79,6 +79,9 @@ int open_c_file(bus::File& f, const struct file_operations* fops, unsigned rdev,
                 const sim::Site& site);
 // cdev_put() (fs/char_dev.c): drops an open file's references on a character device (driver_model.cpp).
 void cdev_put(struct cdev* p, const sim::Site& site);
+// The bus device behind a C struct device, read at `site` (freed: a use-after-free report); null for a class device
+// and for null.
+bus::Device* bus_device_of(const struct device* dev, const sim::Site& site);
 
 // A class device's sysfs directory (drivers/base/core.c device_add): the directory where get_device_parent places
 // it, the link /sys/class/CLASS/NAME, its "dev" attribute, its class's dev_groups and `groups`. Removing it drains

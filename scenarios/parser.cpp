@@ -521,7 +521,8 @@ class Parser {
     } else if (w == "firmware") {
       const Token& name = need(t, 1, "a firmware file name");
       id(name, "a firmware file name");
-      std::string contents = t.size() > 2 ? t[2].text : "firmware";
+      // Quoted contents take the write data's escapes: a binary blob ("\x00\x03...") can be written.
+      std::string contents = t.size() <= 2 ? "firmware" : t[2].quoted ? write_data(t[2]) : t[2].text;
       no_more(t, t.size() > 2 ? 3 : 2);
       s_.firmware.emplace_back(name.text, contents);
     } else if (w == "task") {

@@ -119,7 +119,7 @@ std::string to_text(const Scenario& s) {
   for (const std::string& d : s.drivers)
     o << "driver " << d << "\n";
   for (const auto& [name, contents] : s.firmware)
-    o << "firmware " << name << " \"" << contents << "\"\n";
+    o << "firmware " << name << " " << data_text(contents) << "\n";
   for (const DeviceDecl& d : s.devices) {
     o << "device " << d.bus << " " << d.id << " " << d.modalias << "\n";
     for (const Op& op : d.script)

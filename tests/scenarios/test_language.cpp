@@ -265,6 +265,13 @@ BOOST_AUTO_TEST_CASE(what_parses_writes_back_to_the_same_text) {
   const std::string nl_text = to_text(nl);
   BOOST_TEST(nl_text.find("sysfs-write /sys/x \"1\\x0a\"") != std::string::npos, nl_text);
   BOOST_TEST(to_text(parse_scenario(nl_text, "w.scn")) == nl_text);
+  // So does firmware's: a binary blob.
+  Scenario fw = parse_scenario("driver scn_test\nfirmware f.bin \"\\x00\\x03ab\"\ntask a {\n  yield\n}\n", "t.scn");
+  BOOST_TEST_REQUIRE(fw.firmware.size() == 1u);
+  BOOST_TEST(fw.firmware[0].second == std::string("\0\x03"
+                                                  "ab",
+                                                  4));
+  BOOST_TEST(to_text(parse_scenario(to_text(fw), "w.scn")) == to_text(fw));
 }
 
 // write FD "bytes": the data is the quoted text with its escapes decoded; it writes back escaped and parses to the
