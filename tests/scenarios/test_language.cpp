@@ -272,6 +272,11 @@ BOOST_AUTO_TEST_CASE(what_parses_writes_back_to_the_same_text) {
                                                   "ab",
                                                   4));
   BOOST_TEST(to_text(parse_scenario(to_text(fw), "w.scn")) == to_text(fw));
+  // Their bad escapes are errors at the escape, as the write data's.
+  BOOST_TEST(error_of("driver scn_test\ntask a {\n  sysfs-write /sys/x \"1\\q\"\n}\n") ==
+             "t.scn:3:24: unknown escape \\q in the data (\\\\ \\n \\t \\0 \\xHH)");
+  BOOST_TEST(error_of("driver scn_test\nfirmware f.bin \"\\x4\"\ntask a {\n  yield\n}\n") ==
+             "t.scn:2:17: expected two hex digits after \\x");
 }
 
 // write FD "bytes": the data is the quoted text with its escapes decoded; it writes back escaped and parses to the
