@@ -346,10 +346,15 @@ const char* wait_name(int task_state) {
 // remove_wait_queue; null: on none), the task state (set_current_state or prepare_to_wait, until schedule_timeout
 // or set_current_state(TASK_RUNNING)) and the queue's wake-up count when the task was last both on it and set to
 // sleep: a wake-up after that sets the task running (default_wake_function), so schedule_timeout does not sleep.
+// An exclusive entry (prepare_to_wait_exclusive, add_wait_queue_exclusive, wait_event_*_exclusive) in the simulator
+// is woken only when a wake-up selects it (`selected`: since it was last set to sleep) and sleeps on its entry, which
+// only that selection wakes; natively it is woken like the others (a spurious wake-up the caller's loop allows).
 struct PreparedWait {
   struct wait_queue_head* wq = nullptr;
   unsigned long token = 0;
   int state = TASK_RUNNING;
+  struct wait_queue_entry* exclusive = nullptr;
+  bool selected = false;
 };
 // The wake-ups of `wq` that wake a task in `task_state`: every one for TASK_INTERRUPTIBLE, only those of wake_up and
 // wake_up_all for an uninterruptible or killable sleep (wake_up_interruptible passes them by: try_to_wake_up
@@ -360,14 +365,55 @@ unsigned long wakeups(const struct wait_queue_head* wq, int task_state) {
              : __atomic_load_n(&wq->__devsim_wakeups_normal, __ATOMIC_ACQUIRE);
 }
 // The simulator's, per task of the machine; natively each task is a thread and has its own.
+// The exclusive entries of each queue in the kernel's order (kernel/sched/wait.c: __add_wait_queue_entry_tail), the
+// order in which __wake_up_common tries them.
+// LIFETIME: a record and its queue entry go at finish_wait/remove_wait_queue, or with the machine; an entry of a task
+// that ended without them is skipped (its record is gone), as a stack entry would be garbage in the kernel.
+struct QueuedExclusive {
+  sim::TaskId task;
+  struct wait_queue_entry* entry;
+  bool autoremove;  // autoremove_wake_function: off the queue once woken (prepare_to_wait_exclusive, wait_event)
+};
 struct PreparedWaits {
   std::unordered_map<sim::TaskId, PreparedWait> by_task;
+  std::unordered_map<const struct wait_queue_head*, std::vector<QueuedExclusive>> exclusive;
 };
 thread_local PreparedWait t_native_prepared;
 
 PreparedWait& prepared_wait() {
   if (sim::World* w = sim_world()) return sim::machine_state<PreparedWaits>().by_task[w->current_task()];
   return t_native_prepared;
+}
+// Takes the current task's exclusive entry off `wq`'s queue (finish_wait, remove_wait_queue, a signal in
+// prepare_to_wait_event); in the simulator only.
+void dequeue_exclusive(const struct wait_queue_head* wq) {
+  sim::World* w = sim_world();
+  if (w == nullptr || wq == nullptr) return;
+  auto& queues = sim::machine_state<PreparedWaits>().exclusive;
+  auto it = queues.find(wq);
+  if (it == queues.end()) return;
+  std::erase_if(it->second, [t = w->current_task()](const QueuedExclusive& e) { return e.task == t; });
+}
+// Queues the current task's exclusive `entry` at the tail of `wq`, unless it is queued (prepare_to_wait_exclusive:
+// `if (list_empty(&wq_entry->entry))`), and marks its record exclusive and not yet selected.
+void enqueue_exclusive(struct wait_queue_head* wq, struct wait_queue_entry* entry, bool autoremove) {
+  PreparedWait& p = prepared_wait();
+  p.exclusive = entry;
+  p.selected = false;
+  sim::World* w = sim_world();
+  if (w == nullptr) return;
+  auto& q = sim::machine_state<PreparedWaits>().exclusive[wq];
+  const sim::TaskId t = w->current_task();
+  if (std::none_of(q.begin(), q.end(), [t](const QueuedExclusive& e) { return e.task == t; }))
+    q.push_back({t, entry, autoremove});
+}
+// Whether a wake-up reached the task prepared as `p` since it was set to sleep: for an exclusive entry in the
+// simulator, whether one selected it (read from the live record: the waker writes it); otherwise whether the queue's
+// count moved.
+bool woken_since_prepared(const PreparedWait& p) {
+  if (p.wq == nullptr) return false;
+  if (p.exclusive != nullptr && sim_world() != nullptr) return prepared_wait().selected;
+  return wakeups(p.wq, p.state) != p.token;
 }
 // Whether a signal the task state accepts is pending (an interruptible sleep: any; a killable one: a fatal one).
 bool signal_accepted(int task_state) {
@@ -388,12 +434,15 @@ long sleep_timeout(const PreparedWait& p, long timeout, const char* what, const 
   // Others run between the caller's test of its condition and the sleep (a waker on another CPU): a wake-up there
   // is the one the token catches.
   if (w != nullptr) w->yield(sim::EventKind::Yield, nullptr, site);
-  const auto woken = [&p] { return p.wq != nullptr && wakeups(p.wq, p.state) != p.token; };
+  const auto woken = [&p] { return woken_since_prepared(p); };
   if (woken()) return timeout;
   const sim::WaitMode mode = wait_mode(p.state);
-  // A sleep on no queue: nothing wakes this channel, only the time or a signal ends it.
+  // A sleep on no queue: nothing wakes this channel, only the time or a signal ends it. An exclusive entry sleeps on
+  // itself: only a wake-up that selects it wakes it.
   static const char kNoQueue = 0;
-  const void* channel = p.wq != nullptr ? static_cast<const void*>(p.wq) : &kNoQueue;
+  const void* channel = p.wq == nullptr               ? static_cast<const void*>(&kNoQueue)
+                        : p.exclusive != nullptr && w ? static_cast<const void*>(p.exclusive)
+                                                      : static_cast<const void*>(p.wq);
   if (w != nullptr) {
     const sim::Nanos start = w->now();
     std::optional<sim::Nanos> bound;
@@ -441,10 +490,12 @@ PreparedWait take_prepared_wait(bool leave_queue) {
     auto& by_task = sim::machine_state<PreparedWaits>().by_task;
     if (auto it = by_task.find(w->current_task()); it != by_task.end()) {
       p = it->second;
-      if (leave_queue || p.wq == nullptr)
+      if (leave_queue || p.wq == nullptr) {
+        if (p.exclusive != nullptr) dequeue_exclusive(p.wq);
         by_task.erase(it);
-      else
+      } else {
         it->second.state = TASK_RUNNING;
+      }
     }
     w->set_running();
     return p;
@@ -673,8 +724,13 @@ unsigned long __devsim_prepare_to_wait(struct wait_queue_head* wq, int task_stat
   return cabi::wakeups(wq, task_state);
 }
 
-void __devsim_finish_wait(struct wait_queue_head*, const char*, int, const char*) {
-  if (sim::World* w = cabi::sim_world()) w->set_running();
+void __devsim_finish_wait(struct wait_queue_head*, const char* file, int line, const char* func) {
+  if (sim::World* w = cabi::sim_world()) {
+    w->set_running();
+    // The wait_event loop ends here when its condition held (or on a signal or timeout, which a probe never gives):
+    // a lost wake-up if only the end-of-execution probe woke the task.
+    w->wait_condition_held(c_site(file, line, func));
+  }
 }
 
 long __devsim_wait_sleep(struct wait_queue_head* wq, unsigned long token, int task_state, const char* file, int line,
@@ -691,7 +747,7 @@ long __devsim_wait_sleep(struct wait_queue_head* wq, unsigned long token, int ta
   const auto woken = [wq, token, task_state] { return cabi::wakeups(wq, task_state) != token; };
   if (woken()) return 0;
   if (sim::World* w = cabi::sim_world()) {
-    w->block_wait(wq, cabi::wait_name(task_state), mode, std::nullopt, site);
+    w->block_wait(wq, cabi::wait_name(task_state), mode, std::nullopt, site, /*retests=*/true);
     return 0;
   }
   // Natively every C wait queue sleeps on the driver model's condition, and every wake-up notifies it: a wake-up of
@@ -706,7 +762,35 @@ namespace {
 // __wake_up (kernel/sched/wait.c) in mode TASK_NORMAL (`interruptible_only` false: every sleeper) or
 // TASK_INTERRUPTIBLE (only those asleep in TASK_INTERRUPTIBLE; the others, and those about to sleep uninterruptibly
 // or killably, are passed by).
-void wake_queue(struct wait_queue_head* wq, bool interruptible_only, const sim::Site& site) {
+// Of the exclusive entries, __wake_up_common wakes the first `nr_exclusive` (0: all) whose task try_to_wake_up wakes:
+// one asleep in a state the mode matches, not already running (woken and not set to sleep again).
+void wake_exclusive(sim::World& w, const struct wait_queue_head* wq, bool interruptible_only, int nr_exclusive,
+                    const sim::Site& site) {
+  cabi::PreparedWaits& st = sim::machine_state<cabi::PreparedWaits>();
+  auto queue = st.exclusive.find(wq);
+  if (queue == st.exclusive.end()) return;
+  std::vector<cabi::QueuedExclusive>& q = queue->second;
+  int woken = 0;
+  for (std::size_t i = 0; i < q.size();) {
+    const cabi::QueuedExclusive e = q[i];
+    auto rec = st.by_task.find(e.task);
+    const bool wakes = rec != st.by_task.end() && rec->second.wq == wq && rec->second.state != TASK_RUNNING &&
+                       !rec->second.selected && (!interruptible_only || (rec->second.state & TASK_INTERRUPTIBLE));
+    if (!wakes) {
+      ++i;
+      continue;
+    }
+    rec->second.selected = true;
+    if (e.autoremove)
+      q.erase(q.begin() + static_cast<std::ptrdiff_t>(i));
+    else
+      ++i;
+    w.wake_all(e.entry, site);  // asleep on its entry: only this wakes it
+    if (nr_exclusive > 0 && ++woken == nr_exclusive) break;
+  }
+}
+
+void wake_queue(struct wait_queue_head* wq, bool interruptible_only, const sim::Site& site, int nr_exclusive = 1) {
   sim::World* w = cabi::sim_world();
   if (w != nullptr) {
     w->yield(sim::EventKind::Wake, wq, site);
@@ -724,6 +808,7 @@ void wake_queue(struct wait_queue_head* wq, bool interruptible_only, const sim::
     w->wake_all_interruptible(wq, site);
   else
     w->wake_all(wq, site);
+  wake_exclusive(*w, wq, interruptible_only, nr_exclusive, site);
 }
 }  // namespace
 
@@ -733,6 +818,66 @@ void __devsim_wake_up(struct wait_queue_head* wq, const char* file, int line, co
 
 void __devsim_wake_up_interruptible(struct wait_queue_head* wq, const char* file, int line, const char* func) {
   wake_queue(wq, /*interruptible_only=*/true, c_site(file, line, func));
+}
+
+void __devsim_wake_up_nr(struct wait_queue_head* wq, int interruptible_only, int nr_exclusive, const char* file,
+                         int line, const char* func) {
+  wake_queue(wq, interruptible_only != 0, c_site(file, line, func), nr_exclusive);
+}
+
+// wait_event_*_exclusive: ___wait_event with an exclusive entry (include/linux/wait.h), in three calls.
+// prepare_to_wait_event (kernel/sched/wait.c): with a signal the state accepts pending, off the queue before the
+// condition is tested (a wake-up after that selects another waiter) and -ERESTARTSYS; otherwise queued at the tail
+// unless queued, and set to sleep.
+long __devsim_prepare_to_wait_event_exclusive(struct wait_queue_head* wq, struct wait_queue_entry* entry,
+                                              int task_state, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (sim::World* w = cabi::sim_world()) {
+    w->might_sleep(cabi::wait_name(task_state), site);
+    w->yield(sim::EventKind::Sync, wq, site);
+    w->touch(wq, true);
+  }
+  cabi::PreparedWait& p = cabi::prepared_wait();
+  if (cabi::signal_accepted(task_state)) {
+    if (p.exclusive != nullptr) cabi::dequeue_exclusive(p.wq);
+    p.exclusive = nullptr;
+    p.state = TASK_RUNNING;
+    return -bus::kERESTARTSYS;
+  }
+  p.wq = wq;
+  p.token = cabi::wakeups(wq, task_state);
+  p.state = task_state;
+  cabi::enqueue_exclusive(wq, entry, /*autoremove=*/true);
+  if (sim::World* w = cabi::sim_world()) w->set_not_running(site);  // the condition is tested next
+  return 0;
+}
+
+// The loop's schedule(): returns at once if a wake-up selected the entry since the prepare, else sleeps on the entry
+// until one does (or a signal, or the end-of-execution probe: the loop tests its condition again either way).
+void __devsim_wait_sleep_exclusive(struct wait_queue_head* wq, struct wait_queue_entry* entry, int task_state,
+                                   const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  sim::World* w = cabi::sim_world();
+  if (w != nullptr) w->set_running();  // the condition was tested
+  const cabi::PreparedWait p = cabi::prepared_wait();
+  if (!cabi::woken_since_prepared(p)) {
+    const sim::WaitMode mode = cabi::wait_mode(task_state);
+    if (w != nullptr) {
+      w->block_wait(entry, cabi::wait_name(task_state), mode, std::nullopt, site, /*retests=*/true);
+    } else {
+      bus::HostSignalWait wait(mode);
+      wait.wait([wq, &p] { return cabi::wakeups(wq, p.state) != p.token; });
+    }
+  }
+  cabi::prepared_wait().state = TASK_RUNNING;
+}
+
+// finish_wait: running, off the queue. The loop ends here when its condition held (or on a signal): a lost wake-up
+// if only the end-of-execution probe woke the task.
+void __devsim_finish_wait_exclusive(struct wait_queue_head*, struct wait_queue_entry*, const char* file, int line,
+                                    const char* func) {
+  cabi::take_prepared_wait(/*leave_queue=*/true);
+  if (sim::World* w = cabi::sim_world()) w->wait_condition_held(c_site(file, line, func));
 }
 
 // The open-coded wait (include/linux/wait.h prepare_to_wait/finish_wait, kernel/time/sleep_timeout.c
@@ -747,6 +892,23 @@ void __devsim_prepare_to_wait_entry(struct wait_queue_head* wq, struct wait_queu
     w->set_not_running(site);
   }
   cabi::prepared_wait() = cabi::PreparedWait{wq, cabi::wakeups(wq, task_state), task_state};
+}
+
+// prepare_to_wait_exclusive (kernel/sched/wait.c): at the queue's tail unless queued, set to sleep.
+void __devsim_prepare_to_wait_exclusive_entry(struct wait_queue_head* wq, struct wait_queue_entry* entry,
+                                              int task_state, const char* file, int line, const char* func) {
+  const sim::Site site = c_site(file, line, func);
+  if (sim::World* w = cabi::sim_world()) {
+    w->yield(sim::EventKind::Sync, wq, site);
+    w->touch(wq, true);  // changes the queue a wake-up walks
+    w->set_not_running(site);
+  }
+  cabi::PreparedWait& p = cabi::prepared_wait();
+  if (p.wq != nullptr && p.wq != wq && p.exclusive != nullptr) cabi::dequeue_exclusive(p.wq);
+  p.wq = wq;
+  p.token = cabi::wakeups(wq, task_state);
+  p.state = task_state;
+  cabi::enqueue_exclusive(wq, entry, /*autoremove=*/true);
 }
 
 void __devsim_finish_wait_entry(struct wait_queue_head*, struct wait_queue_entry*, const char*, int, const char*) {
@@ -768,6 +930,19 @@ void __devsim_add_wait_queue(struct wait_queue_head* wq, struct wait_queue_entry
   p.token = cabi::wakeups(wq, p.state);
 }
 
+// add_wait_queue_exclusive: at the tail, woken with default_wake_function (stays queued until remove_wait_queue).
+void __devsim_add_wait_queue_exclusive(struct wait_queue_head* wq, struct wait_queue_entry* entry, const char* file,
+                                       int line, const char* func) {
+  if (sim::World* w = cabi::sim_world()) {
+    w->yield(sim::EventKind::Sync, wq, c_site(file, line, func));
+    w->touch(wq, true);
+  }
+  cabi::PreparedWait& p = cabi::prepared_wait();
+  p.wq = wq;
+  p.token = cabi::wakeups(wq, p.state);
+  cabi::enqueue_exclusive(wq, entry, /*autoremove=*/false);
+}
+
 void __devsim_remove_wait_queue(struct wait_queue_head* wq, struct wait_queue_entry*, const char* file, int line,
                                 const char* func) {
   if (sim::World* w = cabi::sim_world()) {
@@ -775,10 +950,12 @@ void __devsim_remove_wait_queue(struct wait_queue_head* wq, struct wait_queue_en
     w->touch(wq, false);
   }
   cabi::PreparedWait& p = cabi::prepared_wait();
-  const bool woken = p.wq != nullptr && cabi::wakeups(p.wq, p.state) != p.token;
+  const bool woken = cabi::woken_since_prepared(p);
   if (p.state != TASK_RUNNING && !woken) {  // off the queue, still set to sleep: only the time or a signal ends it
+    if (p.exclusive != nullptr) cabi::dequeue_exclusive(p.wq);
     p.wq = nullptr;
     p.token = 0;
+    p.exclusive = nullptr;
     return;
   }
   cabi::take_prepared_wait(/*leave_queue=*/true);  // running, or a wake-up while queued set it running
@@ -802,6 +979,7 @@ void __devsim_set_current_state(int task_state, const char* file, int line, cons
   }
   p.state = task_state;
   p.token = p.wq != nullptr ? cabi::wakeups(p.wq, task_state) : 0;
+  p.selected = false;  // an exclusive entry set to sleep again may be selected again
 }
 
 int default_wake_function(struct wait_queue_entry*, unsigned, int, void*) {
@@ -813,15 +991,21 @@ int autoremove_wake_function(struct wait_queue_entry*, unsigned, int, void*) {
 
 long __devsim_schedule_timeout(long timeout, const char* file, int line, const char* func) {
   const sim::Site site = c_site(file, line, func);
-  const cabi::PreparedWait p = cabi::take_prepared_wait(/*leave_queue=*/false);
+  // The task stays in its state while it sleeps (a wake-up selects an exclusive entry only then), and runs after.
+  const cabi::PreparedWait p = cabi::prepared_wait();
+  long left = timeout;
   if (p.state == TASK_RUNNING) {  // schedule() of a running task: others may run, no time passes
+    cabi::take_prepared_wait(/*leave_queue=*/false);
     if (sim::World* w = cabi::sim_world()) w->yield(sim::EventKind::Yield, nullptr, site);
     return timeout;
   }
+  // schedule() itself is where the task may sleep, not a blocking call made while it is set to sleep.
+  if (sim::World* w = cabi::sim_world()) w->set_running();
   cabi::might_sleep("schedule_timeout", site);
   // A pending signal the state accepts keeps the task running (kernel/sched/core.c signal_pending_state).
-  if (cabi::signal_accepted(p.state)) return timeout;
-  return cabi::sleep_timeout(p, timeout, "schedule_timeout", site);
+  if (!cabi::signal_accepted(p.state)) left = cabi::sleep_timeout(p, timeout, "schedule_timeout", site);
+  cabi::take_prepared_wait(/*leave_queue=*/false);
+  return left;
 }
 
 long __devsim_wait_sleep_timeout(struct wait_queue_head* wq, unsigned long token, int task_state, long timeout,

@@ -36,6 +36,8 @@ namespace devsim::core {
 // else can run is killed (SIGKILL), not reported: that is a process blocked in read(), a normal state.
 // Natively: a signal is NativeSignalTarget::send() to the sleeper's thread (devsim stress gives each scenario task
 // one); timeouts are real time.
+// A user task asleep interruptibly or killably with its condition true when nothing else can run is a lost wake-up
+// (World::probe_sleeping_users).
 // Does not handle: exclusive waiters (wake_up_one wakes one waiter, whichever, and a waiter still checking its
 // condition counts as woken by it besides; waiters for different conditions on one queue need wake_up_all), a
 // queue used by both runtimes.
@@ -138,14 +140,18 @@ long WaitQueue::wait(Pred& pred, sim::WaitMode mode, std::optional<sim::Nanos> t
     const sim::Nanos deadline = timeout ? w->now() + *timeout : 0;
     for (;;) {
       const std::uint64_t token = sim_wakeups_;  // prepare_to_wait_event(): on the queue before the condition
-      if (test(*w, pred, site)) return timeout ? left(w->now(), deadline) : 0;
+      if (test(*w, pred, site)) {
+        w->wait_condition_held(site);  // a lost wake-up if only the end-of-execution probe woke it
+        return timeout ? left(w->now(), deadline) : 0;
+      }
       const bool signalled = mode == sim::WaitMode::Interruptible ? w->signal_pending()
                              : mode == sim::WaitMode::Killable    ? w->fatal_signal_pending()
                                                                   : false;
       if (signalled) return -kERESTARTSYS;
       if (timeout && w->now() >= deadline) return 0;
       if (woken_since(*w, token)) continue;
-      w->block_wait(this, what, mode, timeout ? std::optional<sim::Nanos>(deadline - w->now()) : std::nullopt, site);
+      w->block_wait(this, what, mode, timeout ? std::optional<sim::Nanos>(deadline - w->now()) : std::nullopt, site,
+                    /*retests=*/true);
     }
   }
   if (!timeout && mode == sim::WaitMode::Uninterruptible) {

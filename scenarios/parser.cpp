@@ -138,15 +138,15 @@ const std::vector<std::string> kUsbErrors = {"-EPROTO", "-EILSEQ",    "-ETIME", 
                                              "-ENOSR",  "-EOVERFLOW", "-EREMOTEIO", "-ENODEV", "-ESHUTDOWN"};
 const std::vector<std::string> kStatements = {"driver", "device", "usb-data", "usb-error", "firmware",
                                               "task",   "expect", "explore",  "fail-nth",  "schedule"};
-const std::vector<std::string> kBugKinds = {"use-after-free",      "double-free",          "invalid-free",
-                                            "slab-out-of-bounds",  "memory-leak",          "deadlock",
-                                            "stack-overflow",      "step-budget-exceeded", "held-at-exit",
-                                            "unhandled-exception", "sleep-in-atomic",      "blocking-op-not-running",
-                                            "refcount-warning",    "lock-order-inversion", "recursive-locking",
-                                            "bad-unlock-balance",  "list-corruption",      "context-misuse",
-                                            "io-after-unmap",      "io-after-disconnect",  "io-out-of-bounds",
-                                            "null-ptr-deref",      "unexpected-result",    "general-protection-fault",
-                                            "divide-error",        "page-fault",           "no-bug"};
+const std::vector<std::string> kBugKinds = {
+    "use-after-free", "double-free", "invalid-free", "slab-out-of-bounds", "memory-leak", "deadlock", "stack-overflow",
+    "step-budget-exceeded", "held-at-exit", "unhandled-exception", "sleep-in-atomic", "blocking-op-not-running",
+    "refcount-warning", "lock-order-inversion", "recursive-locking", "bad-unlock-balance", "list-corruption",
+    "context-misuse", "io-after-unmap", "io-after-disconnect", "io-out-of-bounds", "null-ptr-deref",
+    "unexpected-result", "general-protection-fault", "divide-error", "page-fault", "data-race", "soft-lockup",
+    "hard-lockup", "lost-wake-up", "warning", "suspicious-rcu-usage", "no-bug",
+    // kinds of later layers' reports
+    "inconsistent-lock-state", "queue-on-destroyed-workqueue"};
 
 // Word alphabets (docs/scenario-language.md, "Names"). Names start with a letter; ids and paths may start with
 // a digit (usb ports like 1-1).

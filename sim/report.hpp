@@ -34,6 +34,8 @@ inline constexpr std::string_view kSleepInAtomic = "sleep-in-atomic";
 // A blocking operation in a task that is not TASK_RUNNING (a wait_event() condition that sleeps): a warning.
 inline constexpr std::string_view kBlockingNotRunning = "blocking-op-not-running";
 inline constexpr std::string_view kDataRace = "data-race";
+// A user task asleep in a wait whose condition holds, with nothing left to wake it (World::wait_condition_held).
+inline constexpr std::string_view kLostWakeup = "lost-wake-up";
 }  // namespace bug
 
 // A task at a site: "task app/1 at legacy_ioctl (drivers/legacy.cpp:42), step 7".

@@ -342,6 +342,8 @@ TaskId World::hardirq_return() {
 }
 
 void World::make_runnable(Task& task) {
+  task.probe = Task::Probe::None;  // a real wake-up (probe_sleeping_users sets Probing after this)
+  task.wait_retests = false;
   task.wait_channel = nullptr;
   task.wait_mode = WaitMode::Uninterruptible;
   task.wait_what.clear();
@@ -621,7 +623,8 @@ void World::block(const void* channel, std::string_view what, const Site& site, 
   pending_next_ = kNoTask;
   switch_to_scheduler();
   t.acted = false;
-  races_.acquire(t.id, channel);  // whoever woke us released to the channel
+  // Whoever woke us released to the channel; a probe at the end of the execution is no wake-up and orders nothing.
+  if (t.probe != Task::Probe::Probing) races_.acquire(t.id, channel);
   // Woken, the waiter reads its primitive's state again (a lock's owner, a completion's count) before anything
   // else: for partial-order reduction that read conflicts with a third task changing the state between the
   // wake-up and the re-check, so both orders are explored (kernel/locking/mutex.c __mutex_lock_common retries
@@ -780,9 +783,11 @@ bool World::spin_time() {
 }
 
 WaitResult World::block_wait(const void* channel, std::string_view what, WaitMode mode, std::optional<Nanos> timeout,
-                             const Site& site) {
+                             const Site& site, bool retests) {
   if (current_ == nullptr) throw std::logic_error("devsim: block_wait() outside a task");
   Task& t = *current_;
+  // Probed and sleeping again: its condition was false when nothing else could run; the kill may come now.
+  if (t.probe == Task::Probe::Probing) t.probe = Task::Probe::Probed;
   if (mode != WaitMode::Uninterruptible) touch_signal(t.id, false);
   const bool interruptible =
       mode == WaitMode::Interruptible ? t.signal_pending : mode == WaitMode::Killable && t.fatal_signal;
@@ -790,6 +795,7 @@ WaitResult World::block_wait(const void* channel, std::string_view what, WaitMod
   if (!timeout) {
     t.wake_reason = WaitResult::Woken;
     t.wait_mode = mode;  // block() keeps it until the task is made runnable again
+    t.wait_retests = retests;
     block(channel, what, site, /*sleeps=*/false);
     t.wait_mode = WaitMode::Uninterruptible;
     return t.wake_reason;
@@ -858,6 +864,46 @@ void World::deliver_signals() {
   if (current_ == nullptr || current_->fatal_signal) return;
   touch_signal(current_->id, true);
   current_->signal_pending = false;
+}
+
+void World::wait_condition_held(const Site& site) {
+  if (current_ == nullptr || current_->probe != Task::Probe::Probing) return;
+  Task& t = *current_;
+  t.probe = Task::Probe::None;
+  Report r;
+  r.kind = std::string(bug::kLostWakeup);
+  r.headline = "lost wake-up: task " + task_label(t.id) + " sleeps in " + t.probed_what + " though its condition holds";
+  r.accessed_by = task_site(t.id, site);
+  r.details.push_back(
+      "every other task is finished or asleep, and nothing will wake this one: the process would sleep "
+      "until a signal. Whoever made the condition true did not wake the queue afterwards (or woke "
+      "another queue, or woke an exclusive waiter that did not take it)");
+  TaskSite slept{task_label(t.id), t.probed_site, t.probed_step};
+  slept.stack = t.probed_stack;
+  r.related.push_back({"Asleep (in " + t.probed_what + ")", std::move(slept)});
+  report(std::move(r));
+}
+
+std::size_t World::probe_sleeping_users() {
+  for (Task* t : tasks_) {
+    if (t == nullptr || !t->user || t->state != TaskState::Blocked || !t->wait_retests) continue;
+    if (t->wait_mode == WaitMode::Uninterruptible || t->wake_at || t->probe != Task::Probe::None) continue;
+    t->probed_what = t->wait_what;
+    t->probed_site = t->wait_site;
+    t->probed_stack = t->wait_stack;
+    t->probed_step = steps_;
+    record(EventKind::Wake, t->wait_channel, t->id, t->wait_site, "probe: test the condition before the kill");
+    t->wake_reason = WaitResult::Woken;
+    make_runnable(*t);
+    t->probe = Task::Probe::Probing;
+    // As the kill's signal from the scheduler: it conflicts with everything.
+    if (track_footprints_) {
+      segment_.enable(t->id);
+      segment_.touch_everything();
+    }
+    return 1;
+  }
+  return 0;
 }
 
 std::size_t World::kill_sleeping_users() {
@@ -1002,6 +1048,7 @@ void World::schedule_loop() {
     if (next == kNoTask) {
       if (runnable_.empty()) {
         if (advance_time()) continue;
+        if (probe_sleeping_users() > 0) continue;
         if (kill_sleeping_users() > 0) continue;
         if (spin_time()) continue;
         if (stopping_) return;  // spin_time() reported a soft lockup

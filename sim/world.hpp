@@ -116,6 +116,16 @@ struct Task {
   bool fatal_signal = false;  // the pending signal is SIGKILL
   WaitMode wait_mode = WaitMode::Uninterruptible;
   WaitResult wake_reason = WaitResult::Woken;
+  // Its sleep retests a condition when woken (block_wait's `retests`: a wait_event loop), so at the end of an
+  // execution it can be woken once to test it before it is killed (World::probe_sleeping_users). Probing: woken for
+  // that test; Probed: the test failed and it sleeps again, until a real wake-up.
+  bool wait_retests = false;
+  enum class Probe : std::uint8_t { None, Probing, Probed } probe = Probe::None;
+  // The sleep a probe woke it from, for the report (make_runnable clears the wait_ fields).
+  std::string probed_what;
+  Site probed_site;
+  StackTrace probed_stack;
+  std::uint64_t probed_step = 0;
   struct Held {
     const void* resource;
     std::string_view what;  // interned (sim/intern.hpp): recording a hold allocates nothing
@@ -200,8 +210,15 @@ class World {
   // not sleep), TimedOut when the time ran out, Woken after a wake-up on `channel`. Callers re-check their
   // condition in a loop, as with block(). It does not check for atomic context: callers call might_sleep()
   // up front, as the kernel's wait_event*() do (a wait whose condition already holds is still a bug there).
+  // `retests`: the caller is a wait_event loop that tests its condition again whenever the sleep returns, and calls
+  // wait_condition_held() when it holds (see probe_sleeping_users).
   WaitResult block_wait(const void* channel, std::string_view what, WaitMode mode,
-                        std::optional<Nanos> timeout = std::nullopt, const Site& site = Site::current());
+                        std::optional<Nanos> timeout = std::nullopt, const Site& site = Site::current(),
+                        bool retests = false);
+  // A wait_event loop of the current task found its condition true (after sleeping with block_wait's `retests`). If
+  // the task was only woken to test it at the end of the execution, it slept with its condition true and nothing
+  // would have woken it: a lost wake-up, reported at `site` (the wait).
+  void wait_condition_held(const Site& site = Site::current());
   // Marks `task` as a user process (see Task::user). Scenario tasks are; kernel threads (workers, init) not.
   void set_user_task(TaskId task);
   // Makes a signal pending for `task` (SIGKILL if `fatal`) and wakes it from an interruptible sleep (or a
@@ -440,6 +457,11 @@ class World {
   // At the end of an execution: SIGKILL to every user task asleep interruptibly or killably, as when the
   // processes are killed. Returns how many it woke.
   std::size_t kill_sleeping_users();
+  // Before that kill: the first user task asleep interruptibly or killably in a wait that retests its condition,
+  // and not tested so yet, is woken to test it once. A user process blocked in read() is normal, but one whose
+  // condition already holds would sleep until a signal (the wake-up was lost or never sent): the kill would hide
+  // that hang. One task at a time, so the test interleaves with nothing. Returns how many it woke (0 or 1).
+  std::size_t probe_sleeping_users();
 
   WorldOptions options_;
   Strategy* strategy_;

@@ -86,6 +86,8 @@ long __devsim_wait_sleep_timeout(struct wait_queue_head *wq, unsigned long token
 void __devsim_finish_wait(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 void __devsim_wake_up(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
 void __devsim_wake_up_interruptible(struct wait_queue_head *wq, __DEVSIM_SITE_PARAMS);
+/* __wake_up with nr_exclusive (0: every exclusive waiter) and the mode TASK_INTERRUPTIBLE or TASK_NORMAL */
+void __devsim_wake_up_nr(struct wait_queue_head *wq, int interruptible_only, int nr_exclusive, __DEVSIM_SITE_PARAMS);
 struct device_attribute;
 struct attribute_group;
 int __devsim_device_create_file(struct device *dev, const struct device_attribute *attr, __DEVSIM_SITE_PARAMS);
@@ -101,6 +103,16 @@ void __devsim_prepare_to_wait_entry(struct wait_queue_head *wq, struct wait_queu
 void __devsim_finish_wait_entry(struct wait_queue_head *wq, struct wait_queue_entry *entry, __DEVSIM_SITE_PARAMS);
 void __devsim_add_wait_queue(struct wait_queue_head *wq, struct wait_queue_entry *entry, __DEVSIM_SITE_PARAMS);
 void __devsim_remove_wait_queue(struct wait_queue_head *wq, struct wait_queue_entry *entry, __DEVSIM_SITE_PARAMS);
+/* exclusive waiters: woken one per wake_up, in the order they queued */
+void __devsim_prepare_to_wait_exclusive_entry(struct wait_queue_head *wq, struct wait_queue_entry *entry, int state,
+                                              __DEVSIM_SITE_PARAMS);
+void __devsim_add_wait_queue_exclusive(struct wait_queue_head *wq, struct wait_queue_entry *entry,
+                                       __DEVSIM_SITE_PARAMS);
+long __devsim_prepare_to_wait_event_exclusive(struct wait_queue_head *wq, struct wait_queue_entry *entry, int state,
+                                              __DEVSIM_SITE_PARAMS);
+void __devsim_wait_sleep_exclusive(struct wait_queue_head *wq, struct wait_queue_entry *entry, int state,
+                                   __DEVSIM_SITE_PARAMS);
+void __devsim_finish_wait_exclusive(struct wait_queue_head *wq, struct wait_queue_entry *entry, __DEVSIM_SITE_PARAMS);
 void __devsim_set_current_state(int state, __DEVSIM_SITE_PARAMS);
 long __devsim_schedule_timeout(long timeout, __DEVSIM_SITE_PARAMS);
 int __devsim_signal_pending(void);

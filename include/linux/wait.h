@@ -10,7 +10,15 @@
  * The _timeout forms sleep at most their jiffies of virtual time (HZ is 1000), which passes only when no task can run.
  * wake_up_interruptible wakes only TASK_INTERRUPTIBLE sleepers (kernel/sched/core.c try_to_wake_up matches the
  * state): a wait_event or wait_event_killable sleeper stays asleep.
- * Not modelled: exclusive waiters (every wake_up wakes every waiter: each re-tests its condition).
+ * Exclusive waiters (prepare_to_wait_exclusive, add_wait_queue_exclusive, wait_event_*_exclusive) queue at the tail
+ * and wake_up wakes every other waiter but only the first exclusive one it can wake (kernel/sched/wait.c
+ * __wake_up_common: a task already running is passed over); wake_up_all and wake_up_nr(wq, 0) wake them all. A
+ * wait_event_*_exclusive waiter with a signal pending leaves the queue before it tests its condition, as
+ * prepare_to_wait_event does, so a wake-up after that goes to another waiter.
+ * A user process still asleep in a wait_event loop when nothing else can run is woken once to test its condition
+ * before it is killed: if the condition holds, nothing woke it after it became true, and that is reported as a
+ * lost wake-up (the process would sleep until a signal). The open-coded forms below are not tested so (after
+ * schedule() a driver may rely on having been woken): a lost wake-up there ends with the kill.
  *
  * The open-coded form (DEFINE_WAIT, prepare_to_wait, then schedule_timeout or schedule from sched.h, then
  * finish_wait) is the same wait split in three: prepare_to_wait queues the task in `state` (a scheduling point; the
@@ -118,9 +126,8 @@ typedef struct wait_queue_entry wait_queue_entry_t;
     INIT_LIST_HEAD(&(wait)->entry);          \
   } while (0)
 #define prepare_to_wait(wq, entry, state) __devsim_prepare_to_wait_entry((wq), (entry), (state), __DEVSIM_SITE)
-/* Exclusive waiters are not modelled: woken like the others. */
 #define prepare_to_wait_exclusive(wq, entry, state) \
-  __devsim_prepare_to_wait_entry((wq), (entry), (state), __DEVSIM_SITE)
+  __devsim_prepare_to_wait_exclusive_entry((wq), (entry), (state), __DEVSIM_SITE)
 #define finish_wait(wq, entry) __devsim_finish_wait_entry((wq), (entry), __DEVSIM_SITE)
 /* An entry for add_wait_queue: it stays on the queue across wake-ups until remove_wait_queue. Only the current task
  * can be queued (the task argument is not consulted, as in signal.h). */
@@ -130,17 +137,44 @@ typedef struct wait_queue_entry wait_queue_entry_t;
   }
 #define DECLARE_WAITQUEUE(name, tsk) struct wait_queue_entry name = __WAITQUEUE_INITIALIZER(name, tsk)
 #define add_wait_queue(wq, entry) __devsim_add_wait_queue((wq), (entry), __DEVSIM_SITE)
-/* Exclusive waiters are not modelled: woken like the others. */
-#define add_wait_queue_exclusive(wq, entry) __devsim_add_wait_queue((wq), (entry), __DEVSIM_SITE)
+#define add_wait_queue_exclusive(wq, entry) __devsim_add_wait_queue_exclusive((wq), (entry), __DEVSIM_SITE)
 #define remove_wait_queue(wq, entry) __devsim_remove_wait_queue((wq), (entry), __DEVSIM_SITE)
+
+/* ___wait_event with an exclusive entry: a signal makes prepare_to_wait_event take the entry off the queue and return
+ * -ERESTARTSYS, which ends the wait only if the condition is still false. */
+#define __devsim_wait_event_exclusive(wq_head, condition, state)                                                 \
+  ({                                                                                                            \
+    struct wait_queue_entry __wq_entry;                                                                          \
+    long __ret = 0;                                                                                              \
+    init_wait(&__wq_entry);                                                                                      \
+    for (;;) {                                                                                                   \
+      long __int = __devsim_prepare_to_wait_event_exclusive(&(wq_head), &__wq_entry, (state), __DEVSIM_SITE); \
+      if (condition) break;                                                                                      \
+      if (__int) {                                                                                               \
+        __ret = __int;                                                                                           \
+        break;                                                                                                   \
+      }                                                                                                          \
+      __devsim_wait_sleep_exclusive(&(wq_head), &__wq_entry, (state), __DEVSIM_SITE);                           \
+    }                                                                                                            \
+    __devsim_finish_wait_exclusive(&(wq_head), &__wq_entry, __DEVSIM_SITE);                                      \
+    __ret;                                                                                                       \
+  })
+#define wait_event_interruptible_exclusive(wq_head, condition) \
+  ((int)__devsim_wait_event_exclusive(wq_head, condition, TASK_INTERRUPTIBLE))
+#define wait_event_killable_exclusive(wq_head, condition) \
+  ((int)__devsim_wait_event_exclusive(wq_head, condition, TASK_KILLABLE))
+#define wait_event_idle_exclusive(wq_head, condition) \
+  ((void)__devsim_wait_event_exclusive(wq_head, condition, TASK_UNINTERRUPTIBLE))
 #endif /* !__cplusplus */
 
 #define wake_up(wq) __devsim_wake_up((wq), __DEVSIM_SITE)
-#define wake_up_all(wq) __devsim_wake_up((wq), __DEVSIM_SITE)
+#define wake_up_all(wq) __devsim_wake_up_nr((wq), 0, 0, __DEVSIM_SITE)
+#define wake_up_nr(wq, nr) __devsim_wake_up_nr((wq), 0, (nr), __DEVSIM_SITE)
 /* The _interruptible forms wake only tasks asleep in TASK_INTERRUPTIBLE (__wake_up with TASK_INTERRUPTIBLE,
  * kernel/sched/core.c try_to_wake_up: the state must match): a wait_event or wait_event_killable sleeper stays
  * asleep. */
 #define wake_up_interruptible(wq) __devsim_wake_up_interruptible((wq), __DEVSIM_SITE)
-#define wake_up_interruptible_all(wq) __devsim_wake_up_interruptible((wq), __DEVSIM_SITE)
+#define wake_up_interruptible_all(wq) __devsim_wake_up_nr((wq), 1, 0, __DEVSIM_SITE)
+#define wake_up_interruptible_nr(wq, nr) __devsim_wake_up_nr((wq), 1, (nr), __DEVSIM_SITE)
 
 #endif

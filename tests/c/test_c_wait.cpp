@@ -27,6 +27,15 @@ void wait_case_state_after_test(struct waiting *w);
 void wait_case_complete_interruptible(struct waiting *w);
 void wait_case_interruptible(struct waiting *w);
 void wait_case_killable(struct waiting *w);
+void wait_case_complete_without_wake_up(struct waiting *w);
+void wait_case_interruptible_or_signal(struct waiting *w);
+void wait_case_take_exclusive(struct waiting *w);
+void wait_case_take(struct waiting *w);
+void wait_case_put_two_wake_one(struct waiting *w);
+void wait_case_put_two_wake_all(struct waiting *w);
+void wait_case_put_two_wake_two(struct waiting *w);
+void wait_case_put_one(struct waiting *w);
+void wait_case_take_open_coded_exclusive(struct waiting *w);
 }
 
 namespace sim = devsim::sim;
@@ -46,6 +55,42 @@ sim::ExploreResult waiter_and_completer(void (*wait)(struct waiting *),
     });
   };
   return test::explore_every_schedule(model);
+}
+
+using Case = void (*)(struct waiting *);
+
+// User processes running `readers` (each a process that can be killed at the end of an execution), a kernel task
+// running `put` (none: nothing), and with `signal_first`, a task that signals the first reader: every schedule.
+// With more than two tasks the search is bounded to two preemptions (enough for every bug here: the lost wake-ups
+// need none, the readers block and the producer runs).
+sim::ExploreResult readers_and_producer(std::vector<Case> readers, Case put, bool signal_first = false) {
+  const sim::Model model = [readers, put, signal_first](sim::World &w) {
+    w.spawn("setup", [&w, readers, put, signal_first] {
+      // LIFETIME: simulated memory the tasks share; the world outlives them.
+      struct waiting *c = wait_case_new();
+      std::vector<sim::TaskId> ids;
+      for (Case r : readers) {
+        ids.push_back(w.spawn("reader", [c, r] { r(c); }));
+        w.set_user_task(ids.back());
+      }
+      if (put != nullptr) w.spawn("producer", [c, put] { put(c); });
+      if (signal_first)
+        w.spawn("signaller", [&w, first = ids.front()] {
+          w.yield();
+          w.send_signal(first, /*fatal=*/false);
+        });
+    });
+  };
+  sim::ExploreOptions o;
+  o.strategy.kind = sim::StrategyKind::Exhaustive;
+  o.max_executions = 0;
+  o.world.detect_leaks = false;
+  if (readers.size() + (put != nullptr) + signal_first > 2) o.strategy.preemption_bound = 2;
+  return sim::explore(model, o);
+}
+
+std::string first_headline(const sim::ExploreResult &r) {
+  return r.failures.empty() ? std::string() : r.failures.front().report.headline;
 }
 
 }  // namespace
@@ -174,5 +219,78 @@ BOOST_AUTO_TEST_CASE(wake_up_interruptible_leaves_uninterruptible_and_killable_s
     const sim::ExploreResult r = waiter_and_completer(wait);
     BOOST_TEST(r.exhausted);
     BOOST_TEST(r.failing_executions == 0u, (r.failures.empty() ? "" : r.failures.front().report.headline));
+  }
+}
+
+// A reader asleep in wait_event_interruptible whose condition became true with no wake-up after it sleeps until a
+// signal in the kernel (nothing else calls try_to_wake_up for it, kernel/sched/wait.c). At the end of an execution it
+// is woken once to test its condition before the kill: a lost wake-up when it holds. Never when the completer wakes
+// the queue, and never for a reader whose condition is still false (a process blocked in read() is normal), even
+// when a signal would make it true.
+BOOST_AUTO_TEST_CASE(a_condition_made_true_without_a_wake_up_is_a_lost_wake_up) {
+  const sim::ExploreResult lost = readers_and_producer({wait_case_interruptible}, wait_case_complete_without_wake_up);
+  BOOST_TEST(lost.exhausted);
+  BOOST_TEST(lost.failing_executions > 0u);
+  BOOST_TEST(lost.failing_executions < lost.executions);  // the reader that tests after the write never sleeps
+  BOOST_TEST(test::any_report(lost, sim::bug::kLostWakeup));
+  BOOST_TEST(
+      first_headline(lost).find("sleeps in wait_event_interruptible though its condition holds") != std::string::npos,
+      first_headline(lost));
+  const sim::ExploreResult woken = readers_and_producer({wait_case_interruptible}, wait_case_complete);
+  BOOST_TEST(woken.exhausted);
+  BOOST_TEST(woken.executions > 1u);
+  BOOST_TEST(woken.failing_executions == 0u, first_headline(woken));
+  for (Case reader : {wait_case_interruptible, wait_case_interruptible_or_signal, wait_case_killable}) {
+    const sim::ExploreResult idle = readers_and_producer({reader}, nullptr);
+    BOOST_TEST(idle.exhausted);
+    BOOST_TEST(idle.failing_executions == 0u, first_headline(idle));
+  }
+}
+
+// Exclusive waiters (kernel/sched/wait.c: prepare_to_wait_exclusive and prepare_to_wait_event queue them at the
+// tail; __wake_up_common stops after nr_exclusive of them were woken; wake_up_interruptible is nr_exclusive 1,
+// wake_up_interruptible_all 0). Two consumers, two items and one wake-up: the second consumer sleeps on with an item
+// there, a lost wake-up, which non-exclusive waiters (all woken) never have; wake_up_interruptible_all or one
+// wake-up per item never lose one.
+BOOST_AUTO_TEST_CASE(wake_up_wakes_one_exclusive_waiter) {
+  const sim::ExploreResult one =
+      readers_and_producer({wait_case_take_exclusive, wait_case_take_exclusive}, wait_case_put_two_wake_one);
+  BOOST_TEST(one.exhausted);
+  BOOST_TEST(one.failing_executions > 0u);
+  BOOST_TEST(test::any_report(one, sim::bug::kLostWakeup));
+  BOOST_TEST(first_headline(one).find("wait_event_interruptible") != std::string::npos, first_headline(one));
+  for (Case put : {wait_case_put_two_wake_all, wait_case_put_two_wake_two}) {
+    const sim::ExploreResult r = readers_and_producer({wait_case_take_exclusive, wait_case_take_exclusive}, put);
+    BOOST_TEST(r.exhausted);
+    BOOST_TEST(r.executions > 1u);
+    BOOST_TEST(r.failing_executions == 0u, first_headline(r));
+  }
+  const sim::ExploreResult shared = readers_and_producer({wait_case_take, wait_case_take}, wait_case_put_two_wake_one);
+  BOOST_TEST(shared.exhausted);
+  BOOST_TEST(shared.failing_executions == 0u, first_headline(shared));
+}
+
+// prepare_to_wait_event (kernel/sched/wait.c) takes an exclusive waiter with a signal pending off the queue before it
+// tests its condition, and ___wait_event (include/linux/wait.h) returns success when the condition holds even then:
+// a wake-up that selected the signalled waiter is used by it, one after goes to the other waiter. One item, one
+// wake-up, the first consumer signalled: never a lost wake-up.
+BOOST_AUTO_TEST_CASE(a_signalled_exclusive_waiter_never_loses_the_wake_up) {
+  const sim::ExploreResult r = readers_and_producer({wait_case_take_exclusive, wait_case_take_exclusive},
+                                                    wait_case_put_one, /*signal_first=*/true);
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.executions > 1u);
+  BOOST_TEST(r.failing_executions == 0u, first_headline(r));
+}
+
+// The open-coded form (prepare_to_wait_exclusive, schedule, finish_wait) with enough wake-ups: never a report. (Its
+// lost wake-up is not reported: after schedule() a driver may rely on having been woken, so the probe does not
+// wake it; the kill ends it.)
+BOOST_AUTO_TEST_CASE(an_open_coded_exclusive_wait_with_a_wake_up_per_item_is_clean) {
+  for (Case put : {wait_case_put_two_wake_all, wait_case_put_two_wake_two}) {
+    const sim::ExploreResult r =
+        readers_and_producer({wait_case_take_open_coded_exclusive, wait_case_take_open_coded_exclusive}, put);
+    BOOST_TEST(r.exhausted);
+    BOOST_TEST(r.executions > 1u);
+    BOOST_TEST(r.failing_executions == 0u, first_headline(r));
   }
 }

@@ -4,12 +4,14 @@
 #include <linux/kernel.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
 
 struct waiting {
   wait_queue_head_t wq;
   struct mutex lock;
+  spinlock_t items_lock; /* the item count (`done`) of the consumer cases */
   int done;
   int error;
 };
@@ -18,6 +20,7 @@ struct waiting *wait_case_new(void) {
   struct waiting *w = kzalloc(sizeof(*w), GFP_KERNEL);
   init_waitqueue_head(&w->wq);
   mutex_init(&w->lock);
+  spin_lock_init(&w->items_lock);
   return w;
 }
 
@@ -198,4 +201,90 @@ void wait_case_interruptible(struct waiting *w) {
 /* A killable waiter (TASK_KILLABLE is TASK_WAKEKILL | TASK_UNINTERRUPTIBLE): not woken by it either. */
 void wait_case_killable(struct waiting *w) {
   if (wait_event_killable(w->wq, READ_ONCE(w->done))) w->error = 1;
+}
+
+/* ---- lost wake-ups and exclusive waiters ---- */
+
+/* BUG: the condition made true with no wake-up after it. */
+void wait_case_complete_without_wake_up(struct waiting *w) {
+  WRITE_ONCE(w->done, 1);
+}
+
+/* A reader whose condition is read with a signal in mind: a signal makes it true (a common driver pattern). */
+void wait_case_interruptible_or_signal(struct waiting *w) {
+  if (wait_event_interruptible(w->wq, READ_ONCE(w->done) || signal_pending(current))) w->error = 1;
+}
+
+/* A consumer of one item (`done` counts the items), the way drivers/usb/misc readers take a buffer: under the lock if
+ * there is one, else an exclusive wait for the next. A signal ends it without an item. */
+static void take_item(struct waiting *w, bool exclusive) {
+  for (;;) {
+    int err;
+
+    spin_lock(&w->items_lock);
+    if (w->done > 0) {
+      w->done--;
+      spin_unlock(&w->items_lock);
+      return;
+    }
+    spin_unlock(&w->items_lock);
+    if (exclusive)
+      err = wait_event_interruptible_exclusive(w->wq, READ_ONCE(w->done) > 0);
+    else
+      err = wait_event_interruptible(w->wq, READ_ONCE(w->done) > 0);
+    if (err) return;
+  }
+}
+void wait_case_take_exclusive(struct waiting *w) {
+  take_item(w, true);
+}
+void wait_case_take(struct waiting *w) {
+  take_item(w, false);
+}
+
+/* Two items, then a wake-up: wake_up wakes one exclusive waiter (BUG with two of them waiting), wake_up_all and one
+ * wake_up per item wake both. */
+static void put_two(struct waiting *w) {
+  spin_lock(&w->items_lock);
+  w->done += 2;
+  spin_unlock(&w->items_lock);
+}
+void wait_case_put_two_wake_one(struct waiting *w) {
+  put_two(w);
+  wake_up_interruptible(&w->wq);
+}
+void wait_case_put_two_wake_all(struct waiting *w) {
+  put_two(w);
+  wake_up_interruptible_all(&w->wq);
+}
+void wait_case_put_two_wake_two(struct waiting *w) {
+  put_two(w);
+  wake_up_interruptible(&w->wq);
+  wake_up_interruptible(&w->wq);
+}
+/* One item, one wake-up. */
+void wait_case_put_one(struct waiting *w) {
+  spin_lock(&w->items_lock);
+  w->done += 1;
+  spin_unlock(&w->items_lock);
+  wake_up_interruptible(&w->wq);
+}
+
+/* The open-coded exclusive wait (prepare_to_wait_exclusive, schedule, finish_wait) for one item. */
+void wait_case_take_open_coded_exclusive(struct waiting *w) {
+  DEFINE_WAIT(wait);
+
+  for (;;) {
+    spin_lock(&w->items_lock);
+    if (w->done > 0) {
+      w->done--;
+      spin_unlock(&w->items_lock);
+      break;
+    }
+    spin_unlock(&w->items_lock);
+    prepare_to_wait_exclusive(&w->wq, &wait, TASK_INTERRUPTIBLE);
+    if (!READ_ONCE(w->done) && !signal_pending(current)) schedule();
+    finish_wait(&w->wq, &wait);
+    if (signal_pending(current)) break;
+  }
 }
