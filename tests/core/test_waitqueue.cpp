@@ -216,3 +216,39 @@ BOOST_AUTO_TEST_CASE(a_mutex_in_the_condition_is_a_blocking_op_while_not_running
   BOOST_TEST(good.executions > 1u);
   BOOST_TEST(good.failing_executions == 0u);
 }
+
+// The same forgotten wake-up with the waiter a user process in wait_event_interruptible: asleep when nothing else can
+// run, it would be killed (a process blocked in read() is normal), but its condition holds, so it would sleep until a
+// signal in the kernel: woken once to test it, it reports a lost wake-up (World::probe_sleeping_users). With the
+// wake-up, or with the flag never set, never.
+BOOST_AUTO_TEST_CASE(a_user_process_asleep_with_its_condition_true_is_a_lost_wake_up) {
+  auto model = [](bool set, bool wake) {
+    return [=](sim::World& w) {
+      auto s = std::make_shared<Shared>();
+      const sim::TaskId reader = w.spawn("reader", [s] {
+        if (s->wq.wait_event_interruptible([&] { return s->ready; }) != 0) return;  // killed at the end
+        if (!s->ready) core::test::violation("wait_event_interruptible returned 0 with the condition false");
+      });
+      w.set_user_task(reader);
+      w.spawn("waker", [s, set, wake] {
+        sim::yield();
+        if (set) s->ready = true;
+        if (wake) s->wq.wake_up_all();
+      });
+    };
+  };
+  sim::ExploreResult lost = sim::explore(model(true, false), exhaustive(2));
+  BOOST_TEST(lost.exhausted);
+  BOOST_TEST(lost.failing_executions > 0u);
+  BOOST_TEST(lost.failing_executions < lost.executions);
+  BOOST_TEST(core::test::every_failure_is(lost, sim::bug::kLostWakeup));
+  BOOST_REQUIRE(!lost.failures.empty());
+  BOOST_TEST(lost.failures[0].report.headline.find(
+                 "lost wake-up: task reader/0 sleeps in wait_event_interruptible though its condition holds") == 0u,
+             lost.failures[0].report.headline);
+  for (auto [set, wake] : {std::pair{true, true}, std::pair{false, false}, std::pair{false, true}}) {
+    sim::ExploreResult r = sim::explore(model(set, wake), exhaustive(2));
+    BOOST_TEST(r.exhausted);
+    BOOST_TEST(r.failing_executions == 0u, (r.failures.empty() ? "" : r.failures[0].report.headline));
+  }
+}
