@@ -5,6 +5,7 @@
 // function, as KASAN would.
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
@@ -244,9 +245,31 @@ void wait_until(bus::HostGuard& guard, const void* channel, const char* what, co
   guard.wait(done);
 }
 
-// "usb:vVVVVpPPPP" -> vendor and product; false for any other modalias.
-bool parse_usb_modalias(const std::string& alias, unsigned& vendor, unsigned& product) {
-  return std::sscanf(alias.c_str(), "usb:v%4xp%4x", &vendor, &product) == 2;
+// What a USB modalias says of the device: "usb:vVVVVpPPPP", optionally followed by the interface's class, subclass
+// and protocol in the kernel's notation (drivers/usb/core/message.c usb_if_uevent: "icXXiscXXipXX"), each optional
+// from the right. An interface without them is vendor-specific (class 0xff, subclass and protocol 0).
+struct UsbIds {
+  unsigned vendor = 0, product = 0;
+  unsigned intf_class = 0xff, intf_subclass = 0, intf_protocol = 0;
+};
+std::optional<UsbIds> parse_usb_modalias(const std::string& alias) {
+  UsbIds ids;
+  int used = 0;
+  if (std::sscanf(alias.c_str(), "usb:v%4xp%4x%n", &ids.vendor, &ids.product, &used) != 2 || used != 14)
+    return std::nullopt;
+  const char* rest = alias.c_str() + used;
+  // Each field: its tag, then two hex digits.
+  for (auto [tag, field] :
+       {std::pair{"ic", &ids.intf_class}, std::pair{"isc", &ids.intf_subclass}, std::pair{"ip", &ids.intf_protocol}}) {
+    const std::size_t n = std::strlen(tag);
+    if (std::strncmp(rest, tag, n) != 0) break;
+    if (!std::isxdigit(static_cast<unsigned char>(rest[n])) || !std::isxdigit(static_cast<unsigned char>(rest[n + 1])))
+      return std::nullopt;
+    *field = static_cast<unsigned>(std::stoul(std::string(rest + n, 2), nullptr, 16));
+    rest += n + 2;
+  }
+  if (*rest != '\0') return std::nullopt;
+  return ids;
 }
 
 std::string usb_modalias(unsigned vendor, unsigned product) {
@@ -255,16 +278,27 @@ std::string usb_modalias(unsigned vendor, unsigned product) {
   return buf;
 }
 
-// drivers/usb/core/driver.c usb_match_device: the fields match_flags names must be equal; vendor and product are what
-// devsim's devices have (the rest of the flags are not modelled and match anything).
-bool usb_id_matches(const struct usb_device_id& id, unsigned vendor, unsigned product) {
-  if ((id.match_flags & USB_DEVICE_ID_MATCH_VENDOR) && id.idVendor != vendor) return false;
-  if ((id.match_flags & USB_DEVICE_ID_MATCH_PRODUCT) && id.idProduct != product) return false;
+// drivers/usb/core/driver.c usb_match_device and usb_match_one_id_intf: the fields match_flags names must be equal.
+// devsim's devices have a vendor and product and their interface a class, subclass and protocol; the device's own
+// class is 0 (defined per interface), so the kernel's exception for a vendor-specific device class never applies.
+// The flags of fields devsim's devices do not have (bcdDevice, the device class) match anything; the one interface is
+// number 0.
+bool usb_id_matches(const struct usb_device_id& id, const struct usb_device& udev,
+                    const struct usb_interface_descriptor& intf) {
+  if ((id.match_flags & USB_DEVICE_ID_MATCH_VENDOR) && id.idVendor != udev.descriptor.idVendor) return false;
+  if ((id.match_flags & USB_DEVICE_ID_MATCH_PRODUCT) && id.idProduct != udev.descriptor.idProduct) return false;
+  if ((id.match_flags & USB_DEVICE_ID_MATCH_INT_CLASS) && id.bInterfaceClass != intf.bInterfaceClass) return false;
+  if ((id.match_flags & USB_DEVICE_ID_MATCH_INT_SUBCLASS) && id.bInterfaceSubClass != intf.bInterfaceSubClass)
+    return false;
+  if ((id.match_flags & USB_DEVICE_ID_MATCH_INT_PROTOCOL) && id.bInterfaceProtocol != intf.bInterfaceProtocol)
+    return false;
+  if ((id.match_flags & USB_DEVICE_ID_MATCH_INT_NUMBER) && id.bInterfaceNumber != intf.bInterfaceNumber) return false;
   return true;
 }
 
-// The alias an id matches (the bus's id_table entry): "usb:vVVVVpPPPP", or with a '*' where the id leaves the rest
-// free, as scripts/mod/file2alias.c writes it ("usb:v10D2p*" for a vendor-only match).
+// The alias an id matches (the bus's id_table entry), a glob as scripts/mod/file2alias.c writes it: "usb:vVVVVpPPPP*"
+// (any interface), "usb:v10D2p*" for a vendor-only match, "usb:v*" without a vendor. The interface fields an entry
+// names are checked when the driver probes (usb_id_matches): a device they do not match is not the driver's.
 std::string usb_id_alias(const struct usb_device_id& id) {
   char buf[32];
   if (!(id.match_flags & USB_DEVICE_ID_MATCH_VENDOR)) return "usb:v*";
@@ -272,7 +306,7 @@ std::string usb_id_alias(const struct usb_device_id& id) {
     std::snprintf(buf, sizeof buf, "usb:v%04Xp*", id.idVendor & 0xffffu);
     return buf;
   }
-  return usb_modalias(id.idVendor, id.idProduct);
+  return usb_modalias(id.idVendor, id.idProduct) + "*";
 }
 
 // The C structures of `bd`, made at the first probe of a C driver on it: the device descriptor says the ids of the
@@ -287,11 +321,17 @@ CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Si
     if (d.c != nullptr) return d;
   }
   auto* c = static_cast<CUsbLayout*>(kernel_zalloc(sizeof(CUsbLayout), site));
-  unsigned vendor = 0, product = 0;
-  if (!parse_usb_modalias(bd.modalias(site), vendor, product) && drv->id_table != nullptr) {
-    vendor = drv->id_table[0].idVendor;
-    product = drv->id_table[0].idProduct;
+  std::optional<UsbIds> parsed = parse_usb_modalias(bd.modalias(site));
+  UsbIds ids = parsed.value_or(UsbIds{});
+  if (!parsed && drv->id_table != nullptr) {  // bound by the module's name: a device its first entry matches
+    const struct usb_device_id& first = drv->id_table[0];
+    ids.vendor = first.idVendor;
+    ids.product = first.idProduct;
+    if (first.match_flags & USB_DEVICE_ID_MATCH_INT_CLASS) ids.intf_class = first.bInterfaceClass;
+    if (first.match_flags & USB_DEVICE_ID_MATCH_INT_SUBCLASS) ids.intf_subclass = first.bInterfaceSubClass;
+    if (first.match_flags & USB_DEVICE_ID_MATCH_INT_PROTOCOL) ids.intf_protocol = first.bInterfaceProtocol;
   }
+  const unsigned vendor = ids.vendor, product = ids.product;
   std::snprintf(c->name, sizeof c->name, "%s", bd.name(site).c_str());
   std::snprintf(c->intf_name, sizeof c->intf_name, "%s:1.0", c->name);
   std::snprintf(c->udev.devpath, sizeof c->udev.devpath, "%.15s", c->name);
@@ -333,7 +373,9 @@ CUsbDev& usb_dev_of(bus::Device& bd, const struct usb_driver* drv, const sim::Si
   c->alt.desc.bLength = 9;
   c->alt.desc.bDescriptorType = 4;
   c->alt.desc.bNumEndpoints = kNumEndpoints;
-  c->alt.desc.bInterfaceClass = 0xff;
+  c->alt.desc.bInterfaceClass = static_cast<std::uint8_t>(ids.intf_class);
+  c->alt.desc.bInterfaceSubClass = static_cast<std::uint8_t>(ids.intf_subclass);
+  c->alt.desc.bInterfaceProtocol = static_cast<std::uint8_t>(ids.intf_protocol);
   c->alt.endpoint = c->eps;
   for (unsigned i = 0; i < kNumEndpoints; ++i) {
     c->eps[i].desc.bLength = 7;
@@ -513,7 +555,15 @@ std::optional<bus::UsbDeviceEvent> standard_answer(const CUsbLayout& c, const st
     b = {9, static_cast<char>(USB_DT_CONFIG)};
     le16(b, 9 + 9 + 7 * kNumEndpoints);
     b += {1, 1, 0, static_cast<char>(kConfigAttributes), static_cast<char>(kConfigMaxPower)};
-    b += {9, static_cast<char>(USB_DT_INTERFACE), 0, 0, static_cast<char>(kNumEndpoints), static_cast<char>(0xff), 0, 0,
+    const struct usb_interface_descriptor& i = c.alt.desc;
+    b += {9,
+          static_cast<char>(USB_DT_INTERFACE),
+          0,
+          0,
+          static_cast<char>(kNumEndpoints),
+          static_cast<char>(i.bInterfaceClass),
+          static_cast<char>(i.bInterfaceSubClass),
+          static_cast<char>(i.bInterfaceProtocol),
           0};
     for (const auto& ep : kEndpoints) {
       b += {7, static_cast<char>(USB_DT_ENDPOINT), static_cast<char>(ep.address), static_cast<char>(ep.attributes)};
@@ -782,8 +832,10 @@ int __devsim_usb_register_driver(struct usb_driver* drv, struct module* owner, c
     const struct usb_device_id* match = nullptr;
     if (drv->id_table != nullptr)
       for (const struct usb_device_id* id = drv->id_table; id->match_flags != 0 && match == nullptr; ++id)
-        if (cabi::usb_id_matches(*id, d.c->udev.descriptor.idVendor, d.c->udev.descriptor.idProduct)) match = id;
-    if (match == nullptr && drv->id_table != nullptr) match = drv->id_table;
+        if (cabi::usb_id_matches(*id, d.c->udev, d.c->alt.desc)) match = id;
+    // The alias matched only the ids (usb_id_alias): an interface no entry matches is not this driver's, and
+    // usb_probe_interface is never called for it (usb_device_match).
+    if (match == nullptr && drv->id_table != nullptr && drv->id_table[0].match_flags != 0) return -bus::kENODEV;
     {
       bus::HostGuard guard;
       d.bound = drv;

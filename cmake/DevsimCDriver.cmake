@@ -3,7 +3,7 @@
 # (examples/my-c-driver). DEVSIM_C_INCLUDE_DIR is where linux/*.h are: the source tree's include/, or the installed
 # include/devsim/kernel.
 # devsim_add_c_driver(NAME name SOURCE file.c NODE node SUMMARY "text" [BUGGY kind] [DEFINES D=1 ...]
-#                     [BUS platform|usb] [DEVICE_ID usb:vVVVVpPPPP] [DEVICE_SCRIPT file] [IRQS n ...] [TEST_ONLY [SANITIZER_ONLY]])
+#                     [BUS platform|usb] [DEVICE_ID usb:vVVVVpPPPP[icXX[iscXX[ipXX]]]] [DEVICE_SCRIPT file] [IRQS n ...] [TEST_ONLY [SANITIZER_ONLY]])
 # Builds a C driver as a module (NAME.so under build/modules) and registers it in devsim_drivers by NAME.
 # TEST_ONLY: a test's module, left out of devsim_drivers (so out of `devsim list` and the fuzzer's pool): its
 # registration file is returned in DEVSIM_C_MODULE_REGISTRATION for the test executable to compile in (or the test
@@ -11,7 +11,8 @@
 # module registers a driver on that bus (platform_driver_register), whose devices have NAME as modalias; IRQS: the
 # interrupt lines of such a device, as the machine describes them (platform_get_irq's answers, in order).
 # DEVICE_ID (BUS usb): the ids the fuzzer plugs the driver's devices with, for a driver whose probe checks more than
-# its id table matches (usblcd.c binds any product of its vendor, then refuses all but product 1).
+# its id table matches (usblcd.c binds any product of its vendor, then refuses all but product 1), or whose interface
+# has a class other than vendor-specific (idmouse.c: usb:v0681p0005ic0A).
 # DEVICE_SCRIPT (BUS usb): a file of scenario lines without the port, `usb-data [EP] "BYTES"` / `usb-error EP -ERRNO`,
 # what the device does first, before its probe, in every case the fuzzer makes (legousbtower.c's probe asks the
 # tower's firmware version on endpoint 0).
@@ -25,8 +26,8 @@
 # NAME.mod.c defines __this_module, as modpost's generated .mod.c does for a kernel module.
 function(devsim_add_c_driver)
   cmake_parse_arguments(arg "TEST_ONLY;SANITIZER_ONLY" "NAME;SOURCE;NODE;SUMMARY;BUGGY;BUS;DEVICE_ID;DEVICE_SCRIPT" "DEFINES;IRQS" ${ARGN})
-  if(arg_DEVICE_ID AND NOT (arg_BUS STREQUAL "usb" AND arg_DEVICE_ID MATCHES "^usb:v[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]p[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]$"))
-    message(FATAL_ERROR "devsim_add_c_driver(${arg_NAME}): DEVICE_ID is a USB device's ids, usb:vVVVVpPPPP with four hex digits each, and needs BUS usb (got '${arg_DEVICE_ID}', BUS '${arg_BUS}')")
+  if(arg_DEVICE_ID AND NOT (arg_BUS STREQUAL "usb" AND arg_DEVICE_ID MATCHES "^usb:v[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]p[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f](ic[0-9A-Fa-f][0-9A-Fa-f](isc[0-9A-Fa-f][0-9A-Fa-f](ip[0-9A-Fa-f][0-9A-Fa-f])?)?)?$"))
+    message(FATAL_ERROR "devsim_add_c_driver(${arg_NAME}): DEVICE_ID is a USB device's ids, usb:vVVVVpPPPP with four hex digits each and optionally icXX, iscXX, ipXX (the interface's class, subclass, protocol), and needs BUS usb (got '${arg_DEVICE_ID}', BUS '${arg_BUS}')")
   endif()
   set(target devsim_cmod_${arg_NAME})
   set(modc ${CMAKE_CURRENT_BINARY_DIR}/${arg_NAME}.mod.c)

@@ -153,12 +153,20 @@ const std::vector<std::string> kBugKinds = {
 bool name_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
 }
-// "usb:v" four hex digits "p" four hex digits.
+// "usb:v" four hex digits "p" four hex digits, then optionally the interface's class, subclass and protocol as the
+// kernel's modalias writes them: "ic" two hex digits, "isc" two, "ip" two (each may stop the text).
 bool usb_id_alias(const std::string& text) {
-  if (text.size() != 14 || text.compare(0, 5, "usb:v") != 0 || text[9] != 'p') return false;
+  if (text.size() < 14 || text.compare(0, 5, "usb:v") != 0 || text[9] != 'p') return false;
+  auto hex = [&](std::size_t i) { return i < text.size() && std::isxdigit(static_cast<unsigned char>(text[i])); };
   for (std::size_t i : {5u, 6u, 7u, 8u, 10u, 11u, 12u, 13u})
-    if (!std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
-  return true;
+    if (!hex(i)) return false;
+  std::size_t at = 14;
+  for (std::string_view tag : {"ic", "isc", "ip"}) {
+    if (at == text.size()) return true;
+    if (text.compare(at, tag.size(), tag) != 0 || !hex(at + tag.size()) || !hex(at + tag.size() + 1)) return false;
+    at += tag.size() + 2;
+  }
+  return at == text.size();
 }
 
 bool id_char(char c) {

@@ -253,7 +253,18 @@ static inline int usb_endpoint_maxp(const struct usb_endpoint_descriptor *epd) {
 
 #define USB_DEVICE_ID_MATCH_VENDOR 0x0001
 #define USB_DEVICE_ID_MATCH_PRODUCT 0x0002
+#define USB_DEVICE_ID_MATCH_DEV_LO 0x0004
+#define USB_DEVICE_ID_MATCH_DEV_HI 0x0008
+#define USB_DEVICE_ID_MATCH_DEV_CLASS 0x0010
+#define USB_DEVICE_ID_MATCH_DEV_SUBCLASS 0x0020
+#define USB_DEVICE_ID_MATCH_DEV_PROTOCOL 0x0040
+#define USB_DEVICE_ID_MATCH_INT_CLASS 0x0080
+#define USB_DEVICE_ID_MATCH_INT_SUBCLASS 0x0100
+#define USB_DEVICE_ID_MATCH_INT_PROTOCOL 0x0200
+#define USB_DEVICE_ID_MATCH_INT_NUMBER 0x0400
 #define USB_DEVICE_ID_MATCH_DEVICE (USB_DEVICE_ID_MATCH_VENDOR | USB_DEVICE_ID_MATCH_PRODUCT)
+#define USB_DEVICE_ID_MATCH_INT_INFO \
+  (USB_DEVICE_ID_MATCH_INT_CLASS | USB_DEVICE_ID_MATCH_INT_SUBCLASS | USB_DEVICE_ID_MATCH_INT_PROTOCOL)
 
 struct usb_device_id {
   __u16 match_flags;
@@ -266,6 +277,26 @@ struct usb_device_id {
 };
 
 #define USB_DEVICE(vend, prod) .match_flags = USB_DEVICE_ID_MATCH_DEVICE, .idVendor = (vend), .idProduct = (prod)
+/* Interface matches (include/linux/usb.h). devsim's device has one interface, number 0, whose class, subclass and
+ * protocol a scenario's modalias sets ("usb:vVVVVpPPPPic0Aisc00ip00"; without them 0xff, 0, 0). */
+#define USB_DEVICE_INTERFACE_CLASS(vend, prod, cl)                                                      \
+  .match_flags = USB_DEVICE_ID_MATCH_DEVICE | USB_DEVICE_ID_MATCH_INT_CLASS, .idVendor = (vend), \
+  .idProduct = (prod), .bInterfaceClass = (cl)
+#define USB_DEVICE_INTERFACE_PROTOCOL(vend, prod, pr)                                                      \
+  .match_flags = USB_DEVICE_ID_MATCH_DEVICE | USB_DEVICE_ID_MATCH_INT_PROTOCOL, .idVendor = (vend), \
+  .idProduct = (prod), .bInterfaceProtocol = (pr)
+#define USB_DEVICE_INTERFACE_NUMBER(vend, prod, num)                                                     \
+  .match_flags = USB_DEVICE_ID_MATCH_DEVICE | USB_DEVICE_ID_MATCH_INT_NUMBER, .idVendor = (vend), \
+  .idProduct = (prod), .bInterfaceNumber = (num)
+#define USB_INTERFACE_INFO(cl, sc, pr) \
+  .match_flags = USB_DEVICE_ID_MATCH_INT_INFO, .bInterfaceClass = (cl), .bInterfaceSubClass = (sc), \
+  .bInterfaceProtocol = (pr)
+#define USB_DEVICE_AND_INTERFACE_INFO(vend, prod, cl, sc, pr)                                                   \
+  .match_flags = USB_DEVICE_ID_MATCH_INT_INFO | USB_DEVICE_ID_MATCH_DEVICE, .idVendor = (vend), \
+  .idProduct = (prod), .bInterfaceClass = (cl), .bInterfaceSubClass = (sc), .bInterfaceProtocol = (pr)
+#define USB_VENDOR_AND_INTERFACE_INFO(vend, cl, sc, pr)                                                         \
+  .match_flags = USB_DEVICE_ID_MATCH_INT_INFO | USB_DEVICE_ID_MATCH_VENDOR, .idVendor = (vend), \
+  .bInterfaceClass = (cl), .bInterfaceSubClass = (sc), .bInterfaceProtocol = (pr)
 
 /* ---- devices, interfaces, drivers ---- */
 

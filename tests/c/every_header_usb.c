@@ -74,6 +74,8 @@
 static const struct usb_device_id usbapi_table[] = {
     {USB_DEVICE(0xfff1, 0xfff1)},
     {.match_flags = USB_DEVICE_ID_MATCH_VENDOR, .idVendor = 0xfff2}, /* any product of vendor 0xfff2 */
+    {USB_DEVICE_AND_INTERFACE_INFO(0xfff4, 0x0001, 0x0a, 0x00, 0x00)}, /* its CDC data interface only */
+    {USB_INTERFACE_INFO(0x07, 0x01, 0x02)},                            /* any bidirectional printer */
     {},
 };
 MODULE_DEVICE_TABLE(usb, usbapi_table);

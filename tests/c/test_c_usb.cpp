@@ -689,6 +689,24 @@ BOOST_AUTO_TEST_CASE(a_device_binds_the_driver_whose_id_table_matches_its_ids) {
       run("driver cusb_api\ndevice usb 1-1 usb:vFFF3pFFF1\ntask app {\n  open /dev/usb/usbapi0 => -ENOENT\n}\n",
           "unbound.scn");
   BOOST_TEST(unbound.passed, unbound.summary << "\n" << failures_text(unbound));
+  // Entries with interface fields (include/linux/usb.h USB_DEVICE_AND_INTERFACE_INFO, USB_INTERFACE_INFO) match the
+  // class, subclass and protocol of the device's interface, which the modalias sets in the kernel's notation
+  // (drivers/usb/core/message.c usb_if_uevent: "icXXiscXXipXX"; without them the interface is vendor-specific, 0xff);
+  // drivers/usb/core/driver.c usb_match_one_id_intf compares them.
+  for (const char *alias : {"usb:vFFF4p0001ic0Aisc00ip00", "usb:vFFF4p0001ic0A", "usb:v1234p5678ic07isc01ip02"}) {
+    scenarios::Verdict v = run(std::string("driver cusb_api\ndevice usb 1-1 ") + alias + "\n" + tasks, alias);
+    BOOST_TEST(v.passed, alias << ": " << v.summary << "\n" << failures_text(v));
+  }
+  for (const char *alias : {"usb:vFFF4p0001", "usb:vFFF4p0001ic0Aisc01", "usb:v1234p5678ic07", "usb:vFFF5p0001ic0A"}) {
+    scenarios::Verdict v = run(std::string("driver cusb_api\ndevice usb 1-1 ") + alias +
+                                   "\ntask app {\n  open /dev/usb/usbapi0 => -ENOENT\n}\n",
+                               alias);
+    BOOST_TEST(v.passed, alias << ": " << v.summary << "\n" << failures_text(v));
+  }
+  BOOST_TEST(error_of("device usb 1-1 usb:vFFF1pFFF1ic0\ntask a {\n  yield\n}\n").find("unknown driver") !=
+             std::string::npos);
+  BOOST_TEST(error_of("device usb 1-1 usb:vFFF1pFFF1ip02\ntask a {\n  yield\n}\n").find("unknown driver") !=
+             std::string::npos);
   // A USB id alias on a platform device is an input error, at its position.
   BOOST_TEST(error_of("device platform p0 usb:vFFF1pFFF1\ntask a {\n  yield\n}\n") ==
              "t.scn:1:20: a usb:vVVVVpPPPP modalias is a USB device's; this device is on the platform bus");
