@@ -120,6 +120,8 @@ core::Mutex& mutex_of(struct mutex* m, const sim::Site& site) {
   if (!slot) {
     const char* name = __atomic_load_n(&m->name, __ATOMIC_RELAXED);
     slot = std::make_unique<core::Mutex>(name != nullptr ? name : "mutex", site);
+    // What __mutex_unlock_slowpath touches after the hand-over is the driver's struct (its wait_lock).
+    slot->set_memory(m, sizeof *m);
   }
   return *slot;
 }
@@ -630,6 +632,7 @@ void __devsim_mutex_init(struct mutex* m, const char* name, const char* file, in
   const sim::Site site = c_site(file, line, func);
   __atomic_store_n(&m->name, name, __ATOMIC_RELAXED);
   auto lock = std::make_unique<devsim::core::Mutex>(name, site);
+  lock->set_memory(m, sizeof *m);
   bus::HostGuard guard;
   state().mutexes[m] = std::move(lock);
 }

@@ -46,6 +46,7 @@ core::RwSemaphore& rwsem_of(struct rw_semaphore* s, const sim::Site& site) {
   if (!slot) {
     const char* name = __atomic_load_n(&s->name, __ATOMIC_RELAXED);
     slot = std::make_unique<core::RwSemaphore>(name != nullptr ? name : "rw_semaphore", site);
+    slot->set_memory(s, sizeof *s);  // what rwsem_wake() touches after a release is the driver's struct
   }
   return *slot;
 }
@@ -70,6 +71,7 @@ void __devsim_init_rwsem(struct rw_semaphore* sem, const char* name, const char*
   const devsim::sim::Site site = c_site(file, line, func);
   __atomic_store_n(&sem->name, name, __ATOMIC_RELAXED);
   auto made = std::make_unique<devsim::core::RwSemaphore>(name, site);
+  made->set_memory(sem, sizeof *sem);
   devsim::bus::HostGuard guard;
   devsim::sim::machine_state<cabi::CRwsemState>().sems[sem] = std::move(made);
 }

@@ -77,6 +77,9 @@ class Mutex {
   // lockdep_set_novalidate_class(): lockdep tracks the mutex as held but never validates its order or recursion
   // (drivers/base/core.c device_initialize does this to every device lock). Call right after construction.
   void set_novalidate_class() { sim_.set_novalidate_class(); }
+  // Where the kernel's mutex is when it is not this object (a C driver's `struct mutex`): what unlock touches after
+  // handing the mutex over (SimLock::set_memory).
+  void set_memory(const void* at, std::size_t size) { sim_.set_memory(at, size); }
 
  private:
   detail::SimLock sim_;

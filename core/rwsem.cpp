@@ -82,7 +82,7 @@ void SimRwSem::bad_unlock(sim::World& w, const std::string& headline, const Site
 void SimRwSem::wake_after_release(sim::World& w, const Site& site) {
   if (waiters_ == 0) return;  // the fast path: one atomic update of the count, nothing after it
   w.wake_all(this, site);
-  access_after_handoff(w, this, sizeof *this, site);
+  access_after_handoff(w, memory_, memory_size_, "rwsem_wake (up_read, up_write)", site);
 }
 
 void SimRwSem::up_read(sim::World& w, const Site& site) {

@@ -29,6 +29,11 @@ class SimRwSem {
   bool write_locked() const { return writer_ != sim::kNoTask; }
   int read_holds() const { return static_cast<int>(readers_.size()); }
   const LockClass& lock_class() const { return class_; }
+  // As SimLock::set_memory: where the kernel's semaphore is, for what rwsem_wake() touches after a release.
+  void set_memory(const void* at, std::size_t size) {
+    memory_ = at;
+    memory_size_ = size;
+  }
 
  private:
   std::string_view what() const { return class_.text("rwsem "); }
@@ -43,6 +48,8 @@ class SimRwSem {
   sim::TaskId writer_ = sim::kNoTask;
   int writers_waiting_ = 0;
   int waiters_ = 0;
+  const void* memory_ = this;
+  std::size_t memory_size_ = sizeof(SimRwSem);
 };
 }  // namespace detail
 
@@ -124,6 +131,8 @@ class RwSemaphore {
   bool is_write_locked() const { return sim_.write_locked(); }
   int read_holds() const { return sim_.read_holds(); }
   const LockClass& lock_class() const { return sim_.lock_class(); }
+  // Where the kernel's semaphore is when it is not this object (a C driver's `struct rw_semaphore`).
+  void set_memory(const void* at, std::size_t size) { sim_.set_memory(at, size); }
 
  private:
   detail::SimRwSem sim_;

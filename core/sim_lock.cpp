@@ -67,16 +67,22 @@ void SimLock::unlock(sim::World& w, const Site& site) {
   w.wake_one(this, site);
   // mutex_unlock()'s fast path is one atomic release of the owner field; with waiters it is
   // __mutex_unlock_slowpath, which takes lock->wait_lock after the release.
-  if (kind_ == Kind::Sleeping && waiters_ > 0) access_after_handoff(w, this, sizeof *this, site);
+  if (kind_ == Kind::Sleeping && waiters_ > 0) access_after_handoff(w, memory_, memory_size_, "mutex_unlock", site);
 }
 
-void access_after_handoff(sim::World& w, const void* lock, std::size_t size, const Site& site) {
+void access_after_handoff(sim::World& w, const void* lock, std::size_t size, std::string_view unlock,
+                          const Site& site) {
   sim::KernelMemory& mem = w.memory();
   const sim::AllocId id = mem.find(lock);
   if (id == 0) return;  // a host object (a global lock): never freed within an execution
   // The new owner may run here, and may free the object the lock is embedded in.
-  w.yield(sim::EventKind::Write, lock, site);
-  mem.check(id, lock, size, true, site);
+  // A data access's point, not a primitive's: the check below reports it, naming the unlock.
+  w.data_access_point(sim::EventKind::Write, lock, site);
+  mem.check(
+      id, lock, size, true, site,
+      std::string(unlock) +
+          " touches the lock after handing it to a waiter (its wait_lock; Documentation/locking/mutex-design.rst): "
+          "the task that took it next must not free it while the unlocker may still be inside");
 }
 
 }  // namespace devsim::core::detail

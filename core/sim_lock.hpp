@@ -43,6 +43,12 @@ class SimLock {
   sim::TaskId owner() const { return owner_; }
   const LockClass& lock_class() const { return class_; }
   void set_novalidate_class() { class_.set_novalidate(); }
+  // The memory the kernel's lock word is in, which unlock touches after the hand-over (access_after_handoff): by
+  // default this object; a C driver's `struct mutex` lives elsewhere (cabi keeps its SimLock in a table).
+  void set_memory(const void* at, std::size_t size) {
+    memory_ = at;
+    memory_size_ = size;
+  }
   // "mutex <class>" / "spinlock <class>": how reports name the lock (interned: LockClass::text).
   std::string_view what() const { return class_.text(kind_ == Kind::Sleeping ? "mutex " : "spinlock "); }
 
@@ -57,11 +63,14 @@ class SimLock {
   std::atomic<bool> locked_{false};
   std::atomic<sim::TaskId> owner_{sim::kNoTask};
   int waiters_ = 0;  // tasks blocked in lock(): what makes the kernel's unlock take its slow path
+  const void* memory_ = this;
+  std::size_t memory_size_ = sizeof(SimLock);
 };
 
 // The access a sleeping lock's unlock makes after handing the lock over (its wait_lock): a checked write of
 // `size` bytes at `lock` if it lives in simulated memory, with a scheduling point first so that the new owner
 // (or any task) may run in between. Shared by Mutex and RwSemaphore (kernel/locking/rwsem.c rwsem_wake).
-void access_after_handoff(sim::World& w, const void* lock, std::size_t size, const Site& site);
+// `unlock` names the operation ("mutex_unlock") for the report.
+void access_after_handoff(sim::World& w, const void* lock, std::size_t size, std::string_view unlock, const Site& site);
 
 }  // namespace devsim::core::detail

@@ -265,7 +265,8 @@ void KernelMemory::free_raw(const void* pointer, const Site& site) {
   free(id == 0 ? ~AllocId{0} : id, pointer, site);
 }
 
-bool KernelMemory::check(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site) {
+bool KernelMemory::check(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site,
+                         std::string_view note) {
   const Allocation& a = table_[id];
   const char* base = static_cast<const char*>(a.base);
   const char* p = static_cast<const char*>(pointer);
@@ -273,11 +274,11 @@ bool KernelMemory::check(AllocId id, const void* pointer, std::size_t size, bool
   // it would have been valid is never explored (partial-order reduction).
   world_.touch(reinterpret_cast<const void*>(a.address), write);
   if (p < base || p + size > base + a.size) {
-    report_bad_access(id, pointer, size, write, site, bug::kOutOfBounds);
+    report_bad_access(id, pointer, size, write, site, note, bug::kOutOfBounds);
     return false;
   }
   if (a.freed) {
-    report_bad_access(id, pointer, size, write, site, bug::kUseAfterFree);
+    report_bad_access(id, pointer, size, write, site, note, bug::kUseAfterFree);
     return false;
   }
   if (world_.trace() != nullptr) {
@@ -288,11 +289,12 @@ bool KernelMemory::check(AllocId id, const void* pointer, std::size_t size, bool
 }
 
 void KernelMemory::report_bad_access(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site,
-                                     std::string_view kind) {
+                                     std::string_view note, std::string_view kind) {
   Report r;
   r.headline = std::string(kind) + " in " + site_function(site);
   fill_bad_access(r, id, pointer, size, write, kind);
   r.accessed_by = world_.task_site(world_.current_task(), site);
+  if (!note.empty()) r.details.emplace_back(note);
   checked_report_ = CheckedReport{world_.current_task(), id, kind};
   world_.report(std::move(r));
 }

@@ -99,7 +99,9 @@ class KernelMemory {
   void check_primitive(const void* object, const Site& site, std::uintptr_t pc);
   // Checks an access of `size` bytes at `pointer` inside allocation `id`; reports use-after-free or
   // out-of-bounds. Returns true when the access is valid.
-  bool check(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site);
+  // `note`, if any, is a further line of the report (what the access was, when the site alone does not say).
+  bool check(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site,
+             std::string_view note = {});
 
   // The demangled name of an allocation's type ("" if untyped).
   static std::string type_name(const Allocation& a);
@@ -123,7 +125,7 @@ class KernelMemory {
 
  private:
   void report_bad_access(AllocId id, const void* pointer, std::size_t size, bool write, const Site& site,
-                         std::string_view kind);
+                         std::string_view note, std::string_view kind);
   void note_free_context(AllocId id);
   void add_free_related(AllocId id, Report& r) const;
   void report_bad_access_at(AllocId id, const void* pointer, std::size_t size, bool write, std::uintptr_t pc,

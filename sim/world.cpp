@@ -870,17 +870,20 @@ void World::wait_condition_held(const Site& site) {
   if (current_ == nullptr || current_->probe != Task::Probe::Probing) return;
   Task& t = *current_;
   t.probe = Task::Probe::None;
+  auto slept = std::find_if(probed_.begin(), probed_.end(), [&t](const ProbedSleep& p) { return p.task == t.id; });
+  if (slept == probed_.end()) return;  // INVARIANT: probe_sleeping_users records every task it sets Probing
   Report r;
   r.kind = std::string(bug::kLostWakeup);
-  r.headline = "lost wake-up: task " + task_label(t.id) + " sleeps in " + t.probed_what + " though its condition holds";
+  r.headline = "lost wake-up: task " + task_label(t.id) + " sleeps in " + slept->what + " though its condition holds";
   r.accessed_by = task_site(t.id, site);
   r.details.push_back(
       "every other task is finished or asleep, and nothing will wake this one: the process would sleep "
       "until a signal. Whoever made the condition true did not wake the queue afterwards (or woke "
       "another queue, or woke an exclusive waiter that did not take it)");
-  TaskSite slept{task_label(t.id), t.probed_site, t.probed_step};
-  slept.stack = t.probed_stack;
-  r.related.push_back({"Asleep (in " + t.probed_what + ")", std::move(slept)});
+  TaskSite asleep{task_label(t.id), slept->site, slept->step};
+  asleep.stack = slept->stack;
+  r.related.push_back({"Asleep (in " + slept->what + ")", std::move(asleep)});
+  probed_.erase(slept);
   report(std::move(r));
 }
 
@@ -888,10 +891,8 @@ std::size_t World::probe_sleeping_users() {
   for (Task* t : tasks_) {
     if (t == nullptr || !t->user || t->state != TaskState::Blocked || !t->wait_retests) continue;
     if (t->wait_mode == WaitMode::Uninterruptible || t->wake_at || t->probe != Task::Probe::None) continue;
-    t->probed_what = t->wait_what;
-    t->probed_site = t->wait_site;
-    t->probed_stack = t->wait_stack;
-    t->probed_step = steps_;
+    std::erase_if(probed_, [t](const ProbedSleep& p) { return p.task == t->id; });
+    probed_.push_back({t->id, t->wait_what, t->wait_site, t->wait_stack, steps_});
     record(EventKind::Wake, t->wait_channel, t->id, t->wait_site, "probe: test the condition before the kill");
     t->wake_reason = WaitResult::Woken;
     make_runnable(*t);

@@ -121,11 +121,6 @@ struct Task {
   // that test; Probed: the test failed and it sleeps again, until a real wake-up.
   bool wait_retests = false;
   enum class Probe : std::uint8_t { None, Probing, Probed } probe = Probe::None;
-  // The sleep a probe woke it from, for the report (make_runnable clears the wait_ fields).
-  std::string probed_what;
-  Site probed_site;
-  StackTrace probed_stack;
-  std::uint64_t probed_step = 0;
   struct Held {
     const void* resource;
     std::string_view what;  // interned (sim/intern.hpp): recording a hold allocates nothing
@@ -462,6 +457,16 @@ class World {
   // condition already holds would sleep until a signal (the wake-up was lost or never sent): the kill would hide
   // that hang. One task at a time, so the test interleaves with nothing. Returns how many it woke (0 or 1).
   std::size_t probe_sleeping_users();
+  // The sleeps probe_sleeping_users woke tasks from, for the report (make_runnable clears a task's wait_ fields).
+  // Kept here, not in Task: creating a task should not pay for a rare report.
+  struct ProbedSleep {
+    TaskId task;
+    std::string what;
+    Site site;
+    StackTrace stack;
+    std::uint64_t step;
+  };
+  std::vector<ProbedSleep> probed_;
 
   WorldOptions options_;
   Strategy* strategy_;

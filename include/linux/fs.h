@@ -130,6 +130,14 @@ static inline loff_t default_llseek(struct file *file, loff_t offset, int whence
   return offset;
 }
 
+/* no_llseek (fs/read_write.c until Linux 6.12, when drivers stopped naming it): seeking is -ESPIPE. */
+static inline loff_t no_llseek(struct file *file, loff_t offset, int whence) {
+  (void)file;
+  (void)offset;
+  (void)whence;
+  return -ESPIPE;
+}
+
 /* simple_read_from_buffer (fs/libfs.c): copies from `from` (`available` bytes) at *ppos to the user buffer and
  * advances *ppos; 0 at the end, -EFAULT when nothing could be copied. Its reads of `from` are the driver's. */
 static inline ssize_t simple_read_from_buffer(void __user *to, size_t count, loff_t *ppos, const void *from,
