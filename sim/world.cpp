@@ -877,9 +877,10 @@ void World::wait_condition_held(const Site& site) {
   r.headline = "lost wake-up: task " + task_label(t.id) + " sleeps in " + slept->what + " though its condition holds";
   r.accessed_by = task_site(t.id, site);
   r.details.push_back(
-      "every other task is finished or asleep, and nothing will wake this one: the process would sleep "
+      "every other task is finished or blocked, and nothing will wake this one: the process would sleep "
       "until a signal. Whoever made the condition true did not wake the queue afterwards (or woke "
-      "another queue, or woke an exclusive waiter that did not take it)");
+      "another queue, or woke an exclusive waiter that did not take it, or is itself blocked before its "
+      "wake-up, perhaps on a lock this task holds)");
   TaskSite asleep{task_label(t.id), slept->site, slept->step};
   asleep.stack = slept->stack;
   r.related.push_back({"Asleep (in " + slept->what + ")", std::move(asleep)});
