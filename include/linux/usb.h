@@ -279,22 +279,22 @@ struct usb_device_id {
 #define USB_DEVICE(vend, prod) .match_flags = USB_DEVICE_ID_MATCH_DEVICE, .idVendor = (vend), .idProduct = (prod)
 /* Interface matches (include/linux/usb.h). devsim's device has one interface, number 0, whose class, subclass and
  * protocol a scenario's modalias sets ("usb:vVVVVpPPPPic0Aisc00ip00"; without them 0xff, 0, 0). */
-#define USB_DEVICE_INTERFACE_CLASS(vend, prod, cl)                                                      \
-  .match_flags = USB_DEVICE_ID_MATCH_DEVICE | USB_DEVICE_ID_MATCH_INT_CLASS, .idVendor = (vend), \
-  .idProduct = (prod), .bInterfaceClass = (cl)
-#define USB_DEVICE_INTERFACE_PROTOCOL(vend, prod, pr)                                                      \
+#define USB_DEVICE_INTERFACE_CLASS(vend, prod, cl)                                                                    \
+  .match_flags = USB_DEVICE_ID_MATCH_DEVICE | USB_DEVICE_ID_MATCH_INT_CLASS, .idVendor = (vend), .idProduct = (prod), \
+  .bInterfaceClass = (cl)
+#define USB_DEVICE_INTERFACE_PROTOCOL(vend, prod, pr)                                               \
   .match_flags = USB_DEVICE_ID_MATCH_DEVICE | USB_DEVICE_ID_MATCH_INT_PROTOCOL, .idVendor = (vend), \
   .idProduct = (prod), .bInterfaceProtocol = (pr)
-#define USB_DEVICE_INTERFACE_NUMBER(vend, prod, num)                                                     \
-  .match_flags = USB_DEVICE_ID_MATCH_DEVICE | USB_DEVICE_ID_MATCH_INT_NUMBER, .idVendor = (vend), \
-  .idProduct = (prod), .bInterfaceNumber = (num)
-#define USB_INTERFACE_INFO(cl, sc, pr) \
+#define USB_DEVICE_INTERFACE_NUMBER(vend, prod, num)                                                                   \
+  .match_flags = USB_DEVICE_ID_MATCH_DEVICE | USB_DEVICE_ID_MATCH_INT_NUMBER, .idVendor = (vend), .idProduct = (prod), \
+  .bInterfaceNumber = (num)
+#define USB_INTERFACE_INFO(cl, sc, pr)                                                              \
   .match_flags = USB_DEVICE_ID_MATCH_INT_INFO, .bInterfaceClass = (cl), .bInterfaceSubClass = (sc), \
   .bInterfaceProtocol = (pr)
-#define USB_DEVICE_AND_INTERFACE_INFO(vend, prod, cl, sc, pr)                                                   \
-  .match_flags = USB_DEVICE_ID_MATCH_INT_INFO | USB_DEVICE_ID_MATCH_DEVICE, .idVendor = (vend), \
-  .idProduct = (prod), .bInterfaceClass = (cl), .bInterfaceSubClass = (sc), .bInterfaceProtocol = (pr)
-#define USB_VENDOR_AND_INTERFACE_INFO(vend, cl, sc, pr)                                                         \
+#define USB_DEVICE_AND_INTERFACE_INFO(vend, prod, cl, sc, pr)                                                        \
+  .match_flags = USB_DEVICE_ID_MATCH_INT_INFO | USB_DEVICE_ID_MATCH_DEVICE, .idVendor = (vend), .idProduct = (prod), \
+  .bInterfaceClass = (cl), .bInterfaceSubClass = (sc), .bInterfaceProtocol = (pr)
+#define USB_VENDOR_AND_INTERFACE_INFO(vend, cl, sc, pr)                                         \
   .match_flags = USB_DEVICE_ID_MATCH_INT_INFO | USB_DEVICE_ID_MATCH_VENDOR, .idVendor = (vend), \
   .bInterfaceClass = (cl), .bInterfaceSubClass = (sc), .bInterfaceProtocol = (pr)
 

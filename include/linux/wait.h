@@ -142,22 +142,22 @@ typedef struct wait_queue_entry wait_queue_entry_t;
 
 /* ___wait_event with an exclusive entry: a signal makes prepare_to_wait_event take the entry off the queue and return
  * -ERESTARTSYS, which ends the wait only if the condition is still false. */
-#define __devsim_wait_event_exclusive(wq_head, condition, state)                                                 \
-  ({                                                                                                            \
-    struct wait_queue_entry __wq_entry;                                                                          \
-    long __ret = 0;                                                                                              \
-    init_wait(&__wq_entry);                                                                                      \
-    for (;;) {                                                                                                   \
+#define __devsim_wait_event_exclusive(wq_head, condition, state)                                              \
+  ({                                                                                                          \
+    struct wait_queue_entry __wq_entry;                                                                       \
+    long __ret = 0;                                                                                           \
+    init_wait(&__wq_entry);                                                                                   \
+    for (;;) {                                                                                                \
       long __int = __devsim_prepare_to_wait_event_exclusive(&(wq_head), &__wq_entry, (state), __DEVSIM_SITE); \
-      if (condition) break;                                                                                      \
-      if (__int) {                                                                                               \
-        __ret = __int;                                                                                           \
-        break;                                                                                                   \
-      }                                                                                                          \
-      __devsim_wait_sleep_exclusive(&(wq_head), &__wq_entry, (state), __DEVSIM_SITE);                           \
-    }                                                                                                            \
-    __devsim_finish_wait_exclusive(&(wq_head), &__wq_entry, __DEVSIM_SITE);                                      \
-    __ret;                                                                                                       \
+      if (condition) break;                                                                                   \
+      if (__int) {                                                                                            \
+        __ret = __int;                                                                                        \
+        break;                                                                                                \
+      }                                                                                                       \
+      __devsim_wait_sleep_exclusive(&(wq_head), &__wq_entry, (state), __DEVSIM_SITE);                         \
+    }                                                                                                         \
+    __devsim_finish_wait_exclusive(&(wq_head), &__wq_entry, __DEVSIM_SITE);                                   \
+    __ret;                                                                                                    \
   })
 #define wait_event_interruptible_exclusive(wq_head, condition) \
   ((int)__devsim_wait_event_exclusive(wq_head, condition, TASK_INTERRUPTIBLE))
