@@ -91,8 +91,9 @@ void watch(const void* at, std::size_t size, std::string owner) {
 
 void on_access(const void* p, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept {
   World* w = World::current();
-  // Outside a task (a world's set-up and tear-down, module copies being restored) nothing is being explored.
-  if (w == nullptr || !w->in_task() || w->stopping() || size == 0) return;
+  // Outside a task (a world's set-up and tear-down, module copies being restored) nothing is being explored; nor
+  // while one task runs alone (World::alone: every other task is created after what it does).
+  if (w == nullptr || !w->in_task() || w->stopping() || w->alone() || size == 0) return;
   const auto at = reinterpret_cast<std::uintptr_t>(p);
   for (Range& range : t_ranges) {
     if (at < range.begin || at >= range.end) continue;

@@ -291,7 +291,11 @@ class World {
     if (!track_footprints_) return;
     // Simulated addresses (most touches: every access to simulated memory) are their own names.
     const auto address = reinterpret_cast<std::uintptr_t>(object);
-    segment_.touch(address >= kKernelHalf ? address : footprint_name(object), write);
+    const std::uintptr_t name = address >= kKernelHalf ? address : footprint_name(object);
+    // Alone (World::alone), no other task's step can be reordered against this one: named, since names go by
+    // first touch and one named later would be "fresh" to the segments it then appears in (Footprint), but not
+    // recorded.
+    if (!alone()) segment_.touch(name, write);
   }
   // `object` has static storage duration: its address is the same in every execution, so it names the object
   // (below 2^47, apart from simulated addresses and host names; no lookup needed).
@@ -392,6 +396,12 @@ class World {
   bool stopping() const { return stopping_; }
   bool tearing_down() const { return tearing_down_; }
   bool in_task() const { return current_ != nullptr; }
+  // Whether the task running is the only one this execution has created. INVARIANT: every task created later is
+  // created by it or by a task it created, after what it does now (the spawn orders them: races().spawn and the
+  // footprint's enable), so nothing it does now races with, or can be reordered against, another task's step.
+  // Its accesses are then checked (use-after-free, bounds) but not recorded for races, ownership or footprints:
+  // as for set-up code outside any task, and most of a scenario's set-up (plug, probe) runs like this.
+  bool alone() const { return tasks_.size() == 1 && current_ != nullptr; }
   const WorldOptions& options() const { return options_; }
   std::optional<Outcome> outcome() const { return outcome_; }
 

@@ -331,6 +331,32 @@ BOOST_AUTO_TEST_CASE(read_once_write_once_increment_is_clean) {
   BOOST_TEST(two_incrementers(Inc::Once).failures.empty());
 }
 
+// A task running alone (World::alone: the only task of the execution, as a scenario's set-up is) is not recorded
+// for races: every later task is its child, ordered after what it did. What it does after the spawn is recorded.
+namespace {
+sim::ExploreResult parent_and_child(bool parent_increments_after_spawn) {
+  return sim::explore(
+      [parent_increments_after_spawn](sim::World& w) {
+        w.spawn("parent", [&w, parent_increments_after_spawn] {
+          Counter* c = sim::kzalloc<Counter>().unchecked();
+          counter_inc(c, Inc::Plain);  // alone
+          w.spawn("child", [c] { counter_inc(c, Inc::Plain); });
+          if (parent_increments_after_spawn) counter_inc(c, Inc::Plain);
+        });
+      },
+      exhaustive(2));
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(what_a_task_did_alone_never_races_with_its_children_and_what_it_does_after_may) {
+  sim::ExploreResult before_only = parent_and_child(false);
+  BOOST_TEST(before_only.failures.empty());
+  BOOST_TEST(before_only.executions == 1u);  // nothing to interleave: the parent ends as the child starts
+  sim::ExploreResult after_too = parent_and_child(true);
+  BOOST_TEST_REQUIRE(any_race(after_too));
+  BOOST_TEST(after_too.failures[0].report.headline == "data-race in counter_inc / counter_inc");
+}
+
 namespace {
 struct Message {
   int data = 0;
