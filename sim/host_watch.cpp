@@ -91,9 +91,8 @@ void watch(const void* at, std::size_t size, std::string owner) {
 
 void on_access(const void* p, std::size_t size, unsigned flags, std::uintptr_t pc) noexcept {
   World* w = World::current();
-  // Outside a task (a world's set-up and tear-down, module copies being restored) nothing is being explored; nor
-  // while one task runs alone (World::alone: every other task is created after what it does).
-  if (w == nullptr || !w->in_task() || w->stopping() || w->alone() || size == 0) return;
+  // Outside a task (a world's set-up and tear-down, module copies being restored) nothing is being explored.
+  if (w == nullptr || !w->in_task() || w->stopping() || size == 0) return;
   const auto at = reinterpret_cast<std::uintptr_t>(p);
   for (Range& range : t_ranges) {
     if (at < range.begin || at >= range.end) continue;
@@ -103,6 +102,8 @@ void on_access(const void* p, std::size_t size, unsigned flags, std::uintptr_t p
     // Happens-before changes with the order of releases and acquires: a write for partial-order reduction.
     for (std::uintptr_t word = at & ~(kWord - 1); word < end; word += kWord)
       w->touch(reinterpret_cast<const void*>(word), write || ordering);
+    // Alone (World::alone), touch() only named the words: every other task is created after what it does.
+    if (w->alone()) return;
     try {
       RaceDetector& races = w->races();
       const TaskId me = w->current_task();
