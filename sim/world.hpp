@@ -399,8 +399,10 @@ class World {
   // Whether the task running is the only one this execution has created. INVARIANT: every task created later is
   // created by it or by a task it created, after what it does now (the spawn orders them: races().spawn and the
   // footprint's enable), so nothing it does now races with, or can be reordered against, another task's step.
-  // Its accesses are then checked (use-after-free, bounds) but not recorded for races, ownership or footprints:
-  // as for set-up code outside any task, and most of a scenario's set-up (plug, probe) runs like this.
+  // That holds because, once run() started, only tasks create tasks (the scheduler's own steps, timers' expiry
+  // and the end-of-execution signals, never do: a timer or an interrupt is a task its arming task spawned).
+  // Its accesses are then checked (use-after-free, bounds) and give ownership, but are not recorded for races or
+  // footprints: as for set-up code outside any task. Most of a scenario's set-up (plug, probe) runs like this.
   bool alone() const { return tasks_.size() == 1 && current_ != nullptr; }
   const WorldOptions& options() const { return options_; }
   std::optional<Outcome> outcome() const { return outcome_; }
