@@ -362,14 +362,11 @@ void KernelMemory::on_access(const void* pointer, std::size_t size, unsigned fla
       return;
     }
     const bool model = (flags & kAccessPrimitive) != 0;
-    // Alone, nothing another task does can come between (World::alone): not recorded, no scheduling point. The
-    // task still becomes the owner: another task's first access then makes the object shared, a scheduling point
-    // before it (an object set up alone and first touched by a reader must not be the reader's own, or the
-    // point between its load of the pointer and its use of the object would be lost).
-    const bool recorded = world_.in_task() && !world_.stopping() && !world_.alone();
-    if (!recorded && world_.in_task() && !world_.stopping() && table_[id].owner == kNoTask)
-      table_[id].owner = world_.current_task();
-    if (recorded) {
+    // A task running alone (World::alone) still takes ownership (its touches below are not recorded: World::touch):
+    // another task's first access then makes the object shared, a scheduling point before it. An object set up
+    // alone and first touched by a reader must not be the reader's own, or the point between its load of the
+    // pointer and its use of the object is lost. Nothing is shared yet, so it makes no scheduling point.
+    if (world_.in_task() && !world_.stopping()) {
       // Ownership: the first task to touch an object owns it; another task's access makes it shared for good.
       // The scheduling point comes before the access, so whatever another task does there (a kfree) is seen
       // by the checks below.
@@ -396,7 +393,7 @@ void KernelMemory::on_access(const void* pointer, std::size_t size, unsigned fla
     const char* p = static_cast<const char*>(pointer);
     // Before any report: the access that finds the object freed conflicts with the free (partial-order
     // reduction must try the order in which it is valid).
-    if (recorded) world_.touch(reinterpret_cast<const void*>(a.address), write);
+    if (world_.in_task() && !world_.stopping()) world_.touch(reinterpret_cast<const void*>(a.address), write);
     if (p < base || p + size > base + a.size) {
       report_bad_access_at(id, pointer, size, write, pc, bug::kOutOfBounds);
       return;
@@ -418,7 +415,8 @@ void KernelMemory::on_access(const void* pointer, std::size_t size, unsigned fla
       if ((flags & kAccessAcquire) != 0) races.acquire(me, pointer);
       return;
     }
-    if (v.no_race_depth != 0 || model || !recorded) return;
+    // Alone, every later task is its child, ordered after this access: nothing to record (World::alone).
+    if (v.no_race_depth != 0 || model || world_.alone()) return;
     auto conflict =
         races.access(me, address, size, write, pc, static_cast<RaceDetector::Cell*>(v.cells), v.base, v.generation);
     if (conflict) report_race(id, pointer, size, write, pc, conflict->other, conflict->address);
