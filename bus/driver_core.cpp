@@ -100,6 +100,7 @@ int DriverCore::add(Device* dev, const Site& site) {
 }
 
 void DriverCore::del(Device* dev, const Site& site) {
+  const sim::World::RemovalScope removing(sim::World::current());
   dev->touch(true, site);
   // Dead from here on: a concurrent device_del returns at once and a bind is refused while it unwinds (the kernel's
   // kill_device under the device lock; an exchange here, so of two racing deletes exactly one goes on).
@@ -265,6 +266,7 @@ void DriverCore::deferred_probe_work(WorkStruct&) {
 }
 
 void DriverCore::release_driver(Device* dev, const Site& site) {
+  const sim::World::RemovalScope removing(sim::World::current());
   core::MutexGuard guard = dev->lock_.guard(site);
   release_locked(dev, site);
 }
@@ -371,6 +373,7 @@ Driver* DriverCore::register_driver(DriverOps ops, const Site& site) {
 
 void DriverCore::unregister_driver(Driver* drv, const Site& site) {
   if (drv == nullptr || !drv->registered_) return;
+  const sim::World::RemovalScope removing(sim::World::current());
   Kernel& k = kernel();
   drv->registered_ = false;
   k.sysfs().remove_tree("/sys/bus/" + drv->bus().name() + "/drivers/" + drv->name(), site);

@@ -341,6 +341,7 @@ sim::WaitMode wait_mode(int task_state) {
 const char* wait_name(int task_state) {
   if (task_state == TASK_INTERRUPTIBLE) return "wait_event_interruptible";
   if (task_state == TASK_KILLABLE) return "wait_event_killable";
+  if (task_state == TASK_IDLE) return "wait_event_idle";
   return "wait_event";
 }
 
@@ -449,6 +450,9 @@ long sleep_timeout(const PreparedWait& p, long timeout, const char* what, const 
     const sim::Nanos start = w->now();
     std::optional<sim::Nanos> bound;
     if (timeout != kMaxScheduleTimeout) bound = static_cast<sim::Nanos>(timeout) * kJiffy;
+    // TASK_IDLE: an uninterruptible sleep the hung-task detector passes by (it counts no load).
+    std::optional<sim::World::NotHungScope> idle;
+    if ((p.state & TASK_NOLOAD) != 0) idle.emplace(*w);
     const sim::WaitResult r = w->block_wait(channel, what, mode, bound, site);
     if (timeout == kMaxScheduleTimeout) return timeout;
     if (r == sim::WaitResult::TimedOut) return 0;
@@ -643,8 +647,15 @@ void __devsim_mutex_lock(struct mutex* m, const char* file, int line, const char
   cabi::mutex_of(m, site).lock(site);
 }
 
+// Modelled as mutex_lock, which cannot fail. The kernel's task waits in TASK_INTERRUPTIBLE there, which its hung-task
+// detector passes by (kernel/hung_task.c): so does devsim's.
 int __devsim_mutex_lock_interruptible(struct mutex* m, const char* file, int line, const char* func) {
-  __devsim_mutex_lock(m, file, line, func);
+  const sim::Site site = c_site(file, line, func);
+  cabi::check_primitive(m, site, DEVSIM_C_CALLER_PC);
+  sim::World* w = cabi::sim_world();
+  std::optional<sim::World::NotHungScope> not_hung;
+  if (w != nullptr) not_hung.emplace(*w);
+  cabi::mutex_of(m, site).lock(site);
   return 0;
 }
 
@@ -750,6 +761,8 @@ long __devsim_wait_sleep(struct wait_queue_head* wq, unsigned long token, int ta
   const auto woken = [wq, token, task_state] { return cabi::wakeups(wq, task_state) != token; };
   if (woken()) return 0;
   if (sim::World* w = cabi::sim_world()) {
+    std::optional<sim::World::NotHungScope> idle;  // TASK_IDLE: passed by the hung-task detector
+    if ((task_state & TASK_NOLOAD) != 0) idle.emplace(*w);
     w->block_wait(wq, cabi::wait_name(task_state), mode, std::nullopt, site, /*retests=*/true);
     return 0;
   }
@@ -866,6 +879,8 @@ void __devsim_wait_sleep_exclusive(struct wait_queue_head* wq, struct wait_queue
   if (!cabi::woken_since_prepared(p)) {
     const sim::WaitMode mode = cabi::wait_mode(task_state);
     if (w != nullptr) {
+      std::optional<sim::World::NotHungScope> idle;  // TASK_IDLE: passed by the hung-task detector
+      if ((task_state & TASK_NOLOAD) != 0) idle.emplace(*w);
       w->block_wait(entry, cabi::wait_name(task_state), mode, std::nullopt, site, /*retests=*/true);
     } else {
       bus::HostSignalWait wait(mode);

@@ -1,6 +1,7 @@
 // The C ABI of linux/rwsem.h: a C struct rw_semaphore stands for a devsim RwSemaphore (core/rwsem.hpp), made at
 // init_rwsem or at first use and keyed by the C object's address, as C mutexes are (kernel_api.cpp).
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "bus/host_lock.hpp"
@@ -81,6 +82,17 @@ void __devsim_down_read(struct rw_semaphore* sem, const char* file, int line, co
   cabi::checked(sem, site, DEVSIM_C_CALLER_PC).down_read(site);
 }
 
+// down_read_interruptible / down_read_killable: modelled as down_read, which cannot fail. The kernel's task waits in
+// TASK_INTERRUPTIBLE or TASK_KILLABLE there, which its hung-task detector passes by: so does devsim's.
+int __devsim_down_read_killable(struct rw_semaphore* sem, const char* file, int line, const char* func) {
+  const devsim::sim::Site site = c_site(file, line, func);
+  devsim::sim::World* w = devsim::sim::World::current();
+  std::optional<devsim::sim::World::NotHungScope> not_hung;
+  if (w != nullptr) not_hung.emplace(*w);
+  cabi::checked(sem, site, DEVSIM_C_CALLER_PC).down_read(site);
+  return 0;
+}
+
 int __devsim_down_read_trylock(struct rw_semaphore* sem, const char* file, int line, const char* func) {
   const devsim::sim::Site site = c_site(file, line, func);
   return cabi::checked(sem, site, DEVSIM_C_CALLER_PC).down_read_trylock(site) ? 1 : 0;
@@ -94,6 +106,16 @@ void __devsim_up_read(struct rw_semaphore* sem, const char* file, int line, cons
 void __devsim_down_write(struct rw_semaphore* sem, const char* file, int line, const char* func) {
   const devsim::sim::Site site = c_site(file, line, func);
   cabi::checked(sem, site, DEVSIM_C_CALLER_PC).down_write(site);
+}
+
+// down_write_killable, as __devsim_down_read_killable.
+int __devsim_down_write_killable(struct rw_semaphore* sem, const char* file, int line, const char* func) {
+  const devsim::sim::Site site = c_site(file, line, func);
+  devsim::sim::World* w = devsim::sim::World::current();
+  std::optional<devsim::sim::World::NotHungScope> not_hung;
+  if (w != nullptr) not_hung.emplace(*w);
+  cabi::checked(sem, site, DEVSIM_C_CALLER_PC).down_write(site);
+  return 0;
 }
 
 int __devsim_down_write_trylock(struct rw_semaphore* sem, const char* file, int line, const char* func) {

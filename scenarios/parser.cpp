@@ -144,7 +144,7 @@ const std::vector<std::string> kBugKinds = {
     "refcount-warning", "lock-order-inversion", "recursive-locking", "bad-unlock-balance", "list-corruption",
     "context-misuse", "io-after-unmap", "io-after-disconnect", "io-out-of-bounds", "null-ptr-deref",
     "unexpected-result", "general-protection-fault", "divide-error", "page-fault", "data-race", "soft-lockup",
-    "hard-lockup", "lost-wake-up", "warning", "suspicious-rcu-usage", "no-bug",
+    "hard-lockup", "lost-wake-up", "hung-task", "warning", "suspicious-rcu-usage", "no-bug",
     // kinds of later layers' reports
     "inconsistent-lock-state", "queue-on-destroyed-workqueue"};
 

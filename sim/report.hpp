@@ -36,6 +36,8 @@ inline constexpr std::string_view kBlockingNotRunning = "blocking-op-not-running
 inline constexpr std::string_view kDataRace = "data-race";
 // A user task asleep in a wait whose condition holds, with nothing left to wake it (World::wait_condition_held).
 inline constexpr std::string_view kLostWakeup = "lost-wake-up";
+// A task in an uninterruptible sleep that only a signal to a process could end (World::report_hung_task).
+inline constexpr std::string_view kHungTask = "hung-task";
 }  // namespace bug
 
 // A task at a site: "task app/1 at legacy_ioctl (drivers/legacy.cpp:42), step 7".

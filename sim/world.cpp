@@ -439,6 +439,20 @@ World::NoCancelScope::~NoCancelScope() {
   if (task_ != nullptr) --task_->no_cancel_depth;
 }
 
+World::NotHungScope::NotHungScope(World& w) : task_(w.current_) {
+  if (task_ != nullptr) ++task_->not_hung_depth;
+}
+World::NotHungScope::~NotHungScope() {
+  if (task_ != nullptr) --task_->not_hung_depth;
+}
+
+World::RemovalScope::RemovalScope(World* w) : task_(w != nullptr ? w->current_ : nullptr) {
+  if (task_ != nullptr) ++task_->removal_depth;
+}
+World::RemovalScope::~RemovalScope() {
+  if (task_ != nullptr) --task_->removal_depth;
+}
+
 // ---- scheduling ----------------------------------------------------------------------------------
 
 std::uintptr_t World::footprint_name(const void* object) {
@@ -908,6 +922,60 @@ std::size_t World::probe_sleeping_users() {
   return 0;
 }
 
+void World::report_hung_task() {
+  if (hung_task_reported_) return;
+  // Only the kill below could end what follows: with nobody to kill, every task blocked is a deadlock report.
+  std::vector<const Task*> sleepers;
+  for (const Task* t : tasks_)
+    if (t != nullptr && t->user && t->state == TaskState::Blocked && t->wait_mode != WaitMode::Uninterruptible)
+      sleepers.push_back(t);
+  if (sleepers.empty()) return;
+  // kernel/hung_task.c check_hung_uninterruptible_tasks: a task in TASK_UNINTERRUPTIBLE, not TASK_WAKEKILL (killable)
+  // or TASK_NOLOAD (TASK_IDLE), whose switch count did not move for hung_task_timeout_secs (120 by default). No
+  // timer is pending (advance_time found none), so virtual time may pass that long. A spinner is running, not
+  // asleep; a hard-IRQ handler's wait is the hard-lockup report's. Only a removal counts (see world.hpp): the
+  // kernel's detector would name any such task, but behind a process waiting for data the mock device never sends,
+  // a write or an ioctl waits as it would on a silent real device, which no driver can help; an unplug or an
+  // unbind must finish whatever the processes do.
+  const Task* hung = nullptr;
+  for (const Task* t : tasks_) {
+    if (t == nullptr || t->state != TaskState::Blocked || t->wait_mode != WaitMode::Uninterruptible) continue;
+    if (t->removal_depth == 0) continue;
+    if (t->not_hung_depth > 0 || t->hardirq || t->wake_at || t->wait_channel == &spin_channel_) continue;
+    hung = t;
+    break;
+  }
+  if (hung == nullptr) return;
+  hung_task_reported_ = true;
+  Report r;
+  r.kind = bug::kHungTask;
+  r.fatal = false;  // khungtaskd only prints; here the processes are killed next, as before
+  r.headline = "hung-task: task " + task_label(hung->id) + " blocked for more than 120 seconds in " + hung->wait_what +
+               " while removing a device or driver";
+  r.details.push_back("task " + task_label(hung->id) + " sleeps uninterruptibly (TASK_UNINTERRUPTIBLE) at " +
+                      describe(hung->wait_site) +
+                      " in the driver core's removal (an unplug, an unbind or a driver's unregistration) and nothing "
+                      "left can wake it: every other task is finished or asleep, and only a signal to a process asleep "
+                      "below would change that (the kernel's hung-task detector, kernel/hung_task.c, reports such a "
+                      "task after hung_task_timeout_secs, 120 by default)");
+  for (const Task::Held& h : hung->held)
+    r.details.push_back("  holding " + std::string(h.what) + " (taken at " + describe(h.site) + ")");
+  TaskSite blocked{task_label(hung->id), hung->wait_site, steps_};
+  blocked.stack = hung->wait_stack;
+  r.related.push_back({"Blocked (waits for " + hung->wait_what + ")", std::move(blocked)});
+  for (const Task* t : sleepers) {
+    r.details.push_back("process " + task_label(t->id) + " sleeps " +
+                        (t->wait_mode == WaitMode::Killable ? "killably" : "interruptibly") + " in " + t->wait_what +
+                        " at " + describe(t->wait_site));
+    for (const Task::Held& h : t->held)
+      r.details.push_back("  holding " + std::string(h.what) + " (taken at " + describe(h.site) + ")");
+    TaskSite asleep{task_label(t->id), t->wait_site, steps_};
+    asleep.stack = t->wait_stack;
+    r.related.push_back({"Asleep (in " + t->wait_what + ")", std::move(asleep)});
+  }
+  report(std::move(r));
+}
+
 std::size_t World::kill_sleeping_users() {
   std::size_t woken = 0;
   for (Task* t : tasks_) {
@@ -1051,6 +1119,7 @@ void World::schedule_loop() {
       if (runnable_.empty()) {
         if (advance_time()) continue;
         if (probe_sleeping_users() > 0) continue;
+        report_hung_task();
         if (kill_sleeping_users() > 0) continue;
         if (spin_time()) continue;
         if (stopping_) return;  // spin_time() reported a soft lockup

@@ -100,6 +100,10 @@ struct Task {
   bool body_alive = true;  // the callable has not been destroyed yet
   bool cancelled = false;  // the world is ending: unwind at the next switch point
   std::uint32_t no_cancel_depth = 0;
+  // Inside World::NotHungScope: its uninterruptible waits are not the kernel's TASK_UNINTERRUPTIBLE.
+  std::uint32_t not_hung_depth = 0;
+  // Inside World::RemovalScope: removing a device or a driver, which must finish without any process's help.
+  std::uint32_t removal_depth = 0;
   std::uint32_t cancellations = 0;  // unwinds begun; more than one means a catch (...) swallowed one
   // What the task waits for, while Blocked.
   const void* wait_channel = nullptr;
@@ -366,6 +370,33 @@ class World {
     Task* task_;
   };
 
+  // Marks the waits of the current task inside it as ones the hung-task check (report_hung_task) passes by: the
+  // kernel's task would not be in plain TASK_UNINTERRUPTIBLE there (TASK_IDLE; mutex_lock_interruptible and the
+  // killable locks, which devsim models as locks that cannot fail).
+  class NotHungScope {
+   public:
+    explicit NotHungScope(World& w);
+    ~NotHungScope();
+    NotHungScope(const NotHungScope&) = delete;
+    NotHungScope& operator=(const NotHungScope&) = delete;
+
+   private:
+    Task* task_;
+  };
+
+  // Marks the current task as removing a device or a driver (the driver core's device_del, unbind and driver
+  // unregistration, what they call included): the only tasks the hung-task check counts. `w` may be null (native).
+  class RemovalScope {
+   public:
+    explicit RemovalScope(World* w);
+    ~RemovalScope();
+    RemovalScope(const RemovalScope&) = delete;
+    RemovalScope& operator=(const RemovalScope&) = delete;
+
+   private:
+    Task* task_;
+  };
+
   // ---- detectors ---------------------------------------------------------------------------------
   // Records a report, stamped with the schedule so far. A fatal report with stop_on_first_bug stops the
   // execution at the next scheduling point: the reporting operation itself completes (memory stays valid in
@@ -464,6 +495,12 @@ class World {
   // At the end of an execution: SIGKILL to every user task asleep interruptibly or killably, as when the
   // processes are killed. Returns how many it woke.
   std::size_t kill_sleeping_users();
+  // Before that kill: a task removing a device or driver (RemovalScope) asleep uninterruptibly then would stay asleep
+  // until a process gets a signal, and the kernel's hung-task detector reports it (kernel/hung_task.c). Once per
+  // execution; not fatal. Other tasks asleep so are not counted: behind a process that waits for data the mock
+  // device never sends (a write behind a read holding the device's mutex) they wait as on a silent real device.
+  void report_hung_task();
+  bool hung_task_reported_ = false;
   // Before that kill: the first user task asleep interruptibly or killably in a wait that retests its condition,
   // and not tested so yet, is woken to test it once. A user process blocked in read() is normal, but one whose
   // condition already holds would sleep until a signal (the wake-up was lost or never sent): the kill would hide

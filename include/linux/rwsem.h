@@ -28,9 +28,11 @@ struct rw_semaphore {
 
 void __devsim_init_rwsem(struct rw_semaphore *sem, const char *name, __DEVSIM_SITE_PARAMS);
 void __devsim_down_read(struct rw_semaphore *sem, __DEVSIM_SITE_PARAMS);
+int __devsim_down_read_killable(struct rw_semaphore *sem, __DEVSIM_SITE_PARAMS);
 int __devsim_down_read_trylock(struct rw_semaphore *sem, __DEVSIM_SITE_PARAMS);
 void __devsim_up_read(struct rw_semaphore *sem, __DEVSIM_SITE_PARAMS);
 void __devsim_down_write(struct rw_semaphore *sem, __DEVSIM_SITE_PARAMS);
+int __devsim_down_write_killable(struct rw_semaphore *sem, __DEVSIM_SITE_PARAMS);
 int __devsim_down_write_trylock(struct rw_semaphore *sem, __DEVSIM_SITE_PARAMS);
 void __devsim_up_write(struct rw_semaphore *sem, __DEVSIM_SITE_PARAMS);
 void __devsim_downgrade_write(struct rw_semaphore *sem, __DEVSIM_SITE_PARAMS);
@@ -46,12 +48,12 @@ int __devsim_rwsem_is_locked(struct rw_semaphore *sem);
 
 #define init_rwsem(sem) __devsim_init_rwsem((sem), #sem, __DEVSIM_SITE)
 #define down_read(sem) __devsim_down_read((sem), __DEVSIM_SITE)
-#define down_read_interruptible(sem) (__devsim_down_read((sem), __DEVSIM_SITE), 0)
-#define down_read_killable(sem) (__devsim_down_read((sem), __DEVSIM_SITE), 0)
+#define down_read_interruptible(sem) __devsim_down_read_killable((sem), __DEVSIM_SITE)
+#define down_read_killable(sem) __devsim_down_read_killable((sem), __DEVSIM_SITE)
 #define down_read_trylock(sem) __devsim_down_read_trylock((sem), __DEVSIM_SITE)
 #define up_read(sem) __devsim_up_read((sem), __DEVSIM_SITE)
 #define down_write(sem) __devsim_down_write((sem), __DEVSIM_SITE)
-#define down_write_killable(sem) (__devsim_down_write((sem), __DEVSIM_SITE), 0)
+#define down_write_killable(sem) __devsim_down_write_killable((sem), __DEVSIM_SITE)
 #define down_write_trylock(sem) __devsim_down_write_trylock((sem), __DEVSIM_SITE)
 #define up_write(sem) __devsim_up_write((sem), __DEVSIM_SITE)
 #define downgrade_write(sem) __devsim_downgrade_write((sem), __DEVSIM_SITE)

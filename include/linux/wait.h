@@ -44,6 +44,9 @@
 #define TASK_UNINTERRUPTIBLE 0x0002
 #define TASK_WAKEKILL 0x0100
 #define TASK_KILLABLE (TASK_WAKEKILL | TASK_UNINTERRUPTIBLE)
+/* An uninterruptible sleep that counts no load: the hung-task detector passes it by (kernel/hung_task.c). */
+#define TASK_NOLOAD 0x0400
+#define TASK_IDLE (TASK_UNINTERRUPTIBLE | TASK_NOLOAD)
 
 typedef struct wait_queue_head {
   spinlock_t lock;
@@ -96,6 +99,7 @@ typedef struct wait_queue_head {
   __devsim_wait_event_timeout(wq_head, condition, TASK_KILLABLE, timeout)
 
 #define wait_event(wq_head, condition) ((void)__devsim_wait_event(wq_head, condition, TASK_UNINTERRUPTIBLE))
+#define wait_event_idle(wq_head, condition) ((void)__devsim_wait_event(wq_head, condition, TASK_IDLE))
 #define wait_event_interruptible(wq_head, condition) ((int)__devsim_wait_event(wq_head, condition, TASK_INTERRUPTIBLE))
 #define wait_event_killable(wq_head, condition) ((int)__devsim_wait_event(wq_head, condition, TASK_KILLABLE))
 
@@ -164,7 +168,7 @@ typedef struct wait_queue_entry wait_queue_entry_t;
 #define wait_event_killable_exclusive(wq_head, condition) \
   ((int)__devsim_wait_event_exclusive(wq_head, condition, TASK_KILLABLE))
 #define wait_event_idle_exclusive(wq_head, condition) \
-  ((void)__devsim_wait_event_exclusive(wq_head, condition, TASK_UNINTERRUPTIBLE))
+  ((void)__devsim_wait_event_exclusive(wq_head, condition, TASK_IDLE))
 #endif /* !__cplusplus */
 
 #define wake_up(wq) __devsim_wake_up((wq), __DEVSIM_SITE)

@@ -68,6 +68,9 @@
  * 30: usb_control_msg_send of 2 bytes on the stack: its result */
 #define USBAPI_MSG_RECV 29
 #define USBAPI_MSG_SEND 30
+/* 31: sleeps interruptibly holding io_mutex for a wake-up that never comes (ldusb.c's read after its interrupt-in URB
+ * is gone): disconnect, which takes io_mutex, then waits until the process gets a signal. 0, or -ERESTARTSYS */
+#define USBAPI_SLEEP_LOCKED 31
 #define USBAPI_STRING 40     /* + index: usb_string(index) into 16 bytes, to the user buffer: its result */
 #define USBAPI_UNCHECKED 100 /* added to a command: the same without the disconnected check (I/O after disconnect) */
 
@@ -99,6 +102,8 @@ struct usbapi {
   bool no_kill; /* disconnect does not kill the interrupt-in URB (USBAPI_NO_KILL) */
   int level;    /* the sysfs attribute `level` (the driver's dev_groups) */
   int reads;    /* how often `reads` (device_create_file in probe) was shown */
+  wait_queue_head_t never_wq; /* USBAPI_SLEEP_LOCKED sleeps here; nothing wakes it */
+  int never;
 };
 
 static struct usb_driver usbapi_driver;
@@ -308,6 +313,8 @@ static long usbapi_ioctl_locked(struct usbapi *dev, unsigned int cmd, unsigned l
       return usbapi_read_msg(dev, arg, true, USBAPI_TIMEOUT_MS);
     case USBAPI_BULK_WAIT:
       return usbapi_read_msg(dev, arg, false, 0);
+    case USBAPI_SLEEP_LOCKED:
+      return wait_event_interruptible(dev->never_wq, READ_ONCE(dev->never));
     case USBAPI_CTRL_IN:
       buf = kzalloc(8, GFP_KERNEL);
       if (!buf) return -ENOMEM;
@@ -604,6 +611,7 @@ static int usbapi_probe(struct usb_interface *interface, const struct usb_device
   if (!dev) return -ENOMEM;
   kref_init(&dev->kref);
   mutex_init(&dev->io_mutex);
+  init_waitqueue_head(&dev->never_wq);
   spin_lock_init(&dev->lock);
   init_usb_anchor(&dev->submitted);
   dev->udev = usb_get_dev(interface_to_usbdev(interface));

@@ -207,6 +207,40 @@ task hub {
                "unplug-msg.scn");
 }
 
+// kernel/hung_task.c: a task in TASK_UNINTERRUPTIBLE that does not run for 120 s is reported. Ioctl 31 sleeps
+// interruptibly holding io_mutex for a wake-up nothing sends (the shape of drivers/usb/misc/ldusb.c's and
+// legousbtower.c's reads before "fix deadlock on disconnect"-style fixes: the read waits holding the mutex, and the
+// interrupt-in URB that would wake it was given back by the unplug). The unplug's disconnect then sleeps in
+// mutex_lock (TASK_UNINTERRUPTIBLE, drivers/usb/core/hub.c usb_disconnect -> ... -> usb_unbind_interface) until the
+// process is killed: a hung-task report in every execution (the hub waits 10 ms of virtual time, which passes only
+// once the ioctl sleeps), named after the hub's task. Ioctl 15 waits for its URB in the same place and the unplug gives
+// it back (test above, clean): only a removal that cannot finish on its own is reported.
+BOOST_AUTO_TEST_CASE(a_disconnect_waiting_for_a_mutex_a_sleeping_process_holds_is_a_hung_task) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  const std::string tasks = R"(task app {
+  fd = open /dev/usb/usbapi0
+  ioctl fd 31 0 => -EINTR
+  close fd
+}
+task hub {
+  sleep 10ms
+  unplug usb 1-1
+}
+)";
+  scenarios::Verdict v = run(kHead + tasks + "explore random seed=3 executions=20\n", "hung.scn");
+  BOOST_TEST(v.result.executions == 20u);
+  BOOST_TEST(v.result.failing_executions == 20u, failures_text(v));
+  BOOST_TEST_REQUIRE(v.result.failures.size() == 1u, failures_text(v));
+  const sim::Report &r = v.result.failures.front().report;
+  BOOST_TEST(r.kind == "hung-task");
+  BOOST_TEST(!r.fatal);
+  BOOST_TEST(r.headline.find("task hub") != std::string::npos, r.headline);
+  BOOST_TEST(r.headline.find("while removing a device or driver") != std::string::npos, r.headline);
+  scenarios::Verdict expected =
+      run(kHead + tasks + "expect hung-task\nexplore random seed=3 executions=20\n", "hung.scn");
+  BOOST_TEST(expected.passed, expected.summary);
+}
+
 // Anchored URBs racing an unplug, explored with PCT (random scheduling almost never lets the ioctls finish first):
 // usb_disable_interface flushes them with -ESHUTDOWN before disconnect, disconnect kills what is left anchored
 // (usb_kill_anchored_urbs) and the completions free their coherent buffers. Each ioctl sees its completions, or a

@@ -5,6 +5,7 @@
 // __might_sleep), which ends with the wait (finish_wait).
 #define BOOST_TEST_MODULE c_wait
 #include <boost/test/unit_test.hpp>
+#include <optional>
 
 #include "tests/c/case_run.hpp"
 
@@ -36,6 +37,13 @@ void wait_case_put_two_wake_all(struct waiting *w);
 void wait_case_put_two_wake_two(struct waiting *w);
 void wait_case_put_one(struct waiting *w);
 void wait_case_take_open_coded_exclusive(struct waiting *w);
+void wait_case_read_holding_lock(struct waiting *w);
+void wait_case_read_then_lock(struct waiting *w);
+void wait_case_disconnect_interruptible(struct waiting *w);
+void wait_case_disconnect(struct waiting *w);
+void wait_case_read_until_killed(struct waiting *w);
+void wait_case_wait_error_idle(struct waiting *w);
+void wait_case_wait_error(struct waiting *w);
 }
 
 namespace sim = devsim::sim;
@@ -63,9 +71,11 @@ using Case = void (*)(struct waiting *);
 // running `put` (none: nothing), and with `signal_first`, a task that signals the first reader: every schedule.
 // With more than two tasks the search is bounded to two preemptions (enough for every bug here: the lost wake-ups
 // need none, the readers block and the producer runs).
-sim::ExploreResult readers_and_producer(std::vector<Case> readers, Case put, bool signal_first = false) {
-  const sim::Model model = [readers, put, signal_first](sim::World &w) {
-    w.spawn("setup", [&w, readers, put, signal_first] {
+// `removal`: the producer runs as the driver core's removal of a device does (sim::World::RemovalScope).
+sim::ExploreResult readers_and_producer(std::vector<Case> readers, Case put, bool signal_first = false,
+                                        bool removal = false) {
+  const sim::Model model = [readers, put, signal_first, removal](sim::World &w) {
+    w.spawn("setup", [&w, readers, put, signal_first, removal] {
       // LIFETIME: simulated memory the tasks share; the world outlives them.
       struct waiting *c = wait_case_new();
       std::vector<sim::TaskId> ids;
@@ -73,7 +83,12 @@ sim::ExploreResult readers_and_producer(std::vector<Case> readers, Case put, boo
         ids.push_back(w.spawn("reader", [c, r] { r(c); }));
         w.set_user_task(ids.back());
       }
-      if (put != nullptr) w.spawn("producer", [c, put] { put(c); });
+      if (put != nullptr)
+        w.spawn("producer", [&w, c, put, removal] {
+          std::optional<sim::World::RemovalScope> removing;
+          if (removal) removing.emplace(&w);
+          put(c);
+        });
       if (signal_first)
         w.spawn("signaller", [&w, first = ids.front()] {
           w.yield();
@@ -293,4 +308,64 @@ BOOST_AUTO_TEST_CASE(an_open_coded_exclusive_wait_with_a_wake_up_per_item_is_cle
     BOOST_TEST(r.executions > 1u);
     BOOST_TEST(r.failing_executions == 0u, first_headline(r));
   }
+}
+
+// kernel/hung_task.c check_hung_uninterruptible_tasks: a task in TASK_UNINTERRUPTIBLE (not killable, not TASK_IDLE)
+// that does not run for hung_task_timeout_secs is reported. At the end of an execution, before the processes asleep
+// in interruptible sleeps are killed, a removal (drivers/base/core.c device_del, drivers/base/dd.c
+// device_release_driver, driver_unregister) asleep so would sleep until that signal: a hung-task report (not fatal).
+// The ldusb/legousbtower shape: read sleeps holding the device's mutex, disconnect needs it.
+BOOST_AUTO_TEST_CASE(a_removal_blocked_on_a_mutex_a_sleeping_reader_holds_is_a_hung_task) {
+  const sim::ExploreResult r =
+      readers_and_producer({wait_case_read_holding_lock}, wait_case_disconnect, false, /*removal=*/true);
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(test::any_report(r, sim::bug::kHungTask));
+  BOOST_TEST(r.failing_executions < r.executions);  // the disconnect first: the reader finds `done`
+  BOOST_REQUIRE(!r.failures.empty());
+  const sim::Report &rep = r.failures.front().report;
+  BOOST_TEST(rep.kind == sim::bug::kHungTask);
+  BOOST_TEST(!rep.fatal);
+  BOOST_TEST(rep.headline.find("producer") != std::string::npos, rep.headline);
+  BOOST_TEST(rep.headline.find("mutex") != std::string::npos, rep.headline);
+  BOOST_TEST(rep.headline.find("while removing a device or driver") != std::string::npos, rep.headline);
+}
+
+// The same wait outside a removal (a write behind a read that holds the mutex, as drivers/usb/usb-skeleton.c's
+// skel_write behind skel_read when the device sends nothing) waits as it would on a silent real device: not counted.
+BOOST_AUTO_TEST_CASE(the_same_wait_outside_a_removal_is_not_a_hung_task) {
+  const sim::ExploreResult r = readers_and_producer({wait_case_read_holding_lock}, wait_case_disconnect);
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.executions > 1u);
+  BOOST_TEST(r.failing_executions == 0u, first_headline(r));
+}
+
+BOOST_AUTO_TEST_CASE(no_hung_task_when_the_reader_sleeps_without_the_mutex) {
+  const sim::ExploreResult r =
+      readers_and_producer({wait_case_read_then_lock}, wait_case_disconnect, false, /*removal=*/true);
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.executions > 1u);
+  BOOST_TEST(r.failing_executions == 0u, first_headline(r));
+}
+
+// mutex_lock_interruptible sleeps in TASK_INTERRUPTIBLE (kernel/locking/mutex.c __mutex_lock_interruptible_slowpath),
+// which the detector passes by; mutex_lock's TASK_UNINTERRUPTIBLE it does not.
+BOOST_AUTO_TEST_CASE(a_removal_blocked_in_mutex_lock_interruptible_is_not_hung) {
+  const sim::ExploreResult r =
+      readers_and_producer({wait_case_read_holding_lock}, wait_case_disconnect_interruptible, false, true);
+  BOOST_TEST(r.exhausted);
+  BOOST_TEST(r.executions > 1u);
+  BOOST_TEST(!test::any_report(r, sim::bug::kHungTask), first_headline(r));
+}
+
+// TASK_IDLE (wait_event_idle) counts no load and is passed by; wait_event's TASK_UNINTERRUPTIBLE is reported.
+BOOST_AUTO_TEST_CASE(an_idle_wait_is_not_hung_and_an_uninterruptible_one_is) {
+  const sim::ExploreResult idle =
+      readers_and_producer({wait_case_read_until_killed}, wait_case_wait_error_idle, false, true);
+  BOOST_TEST(idle.exhausted);
+  BOOST_TEST(idle.failing_executions == 0u, first_headline(idle));
+  const sim::ExploreResult plain =
+      readers_and_producer({wait_case_read_until_killed}, wait_case_wait_error, false, true);
+  BOOST_TEST(plain.exhausted);
+  BOOST_TEST(plain.failing_executions == plain.executions, first_headline(plain));
+  BOOST_TEST(test::any_report(plain, sim::bug::kHungTask));
 }

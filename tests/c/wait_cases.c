@@ -288,3 +288,41 @@ void wait_case_take_open_coded_exclusive(struct waiting *w) {
     if (signal_pending(current)) break;
   }
 }
+
+/* A read that sleeps holding the device's mutex (drivers/usb/misc/ldusb.c and iowarrior.c read this way) and a
+ * disconnect that needs the mutex to say the device is gone: once the reader sleeps, nothing can wake it. */
+void wait_case_read_holding_lock(struct waiting *w) {
+  mutex_lock(&w->lock);
+  (void)wait_event_interruptible(w->wq, READ_ONCE(w->done));
+  mutex_unlock(&w->lock);
+}
+void wait_case_read_then_lock(struct waiting *w) {
+  (void)wait_event_interruptible(w->wq, READ_ONCE(w->done));
+  mutex_lock(&w->lock);
+  mutex_unlock(&w->lock);
+}
+void wait_case_disconnect_interruptible(struct waiting *w) {
+  if (mutex_lock_interruptible(&w->lock)) return;
+  WRITE_ONCE(w->done, 1);
+  mutex_unlock(&w->lock);
+  wake_up_interruptible(&w->wq);
+}
+void wait_case_disconnect(struct waiting *w) {
+  mutex_lock(&w->lock);
+  WRITE_ONCE(w->done, 1);
+  mutex_unlock(&w->lock);
+  wake_up_interruptible(&w->wq);
+}
+/* A reader whose signal (the kill at the end) sets `error` and wakes the queue; a kernel task waiting for it. */
+void wait_case_read_until_killed(struct waiting *w) {
+  if (wait_event_interruptible(w->wq, READ_ONCE(w->done))) {
+    WRITE_ONCE(w->error, 1);
+    wake_up(&w->wq);
+  }
+}
+void wait_case_wait_error_idle(struct waiting *w) {
+  wait_event_idle(w->wq, READ_ONCE(w->error));
+}
+void wait_case_wait_error(struct waiting *w) {
+  wait_event(w->wq, READ_ONCE(w->error));
+}
