@@ -937,15 +937,25 @@ void World::report_hung_task() {
   // kernel's detector would name any such task, but behind a process waiting for data the mock device never sends,
   // a write or an ioctl waits as it would on a silent real device, which no driver can help; an unplug or an
   // unbind must finish whatever the processes do.
-  const Task* hung = nullptr;
+  std::vector<const Task*> hung_removals;
   for (const Task* t : tasks_) {
     if (t == nullptr || t->state != TaskState::Blocked || t->wait_mode != WaitMode::Uninterruptible) continue;
     if (t->removal_depth == 0) continue;
     if (t->not_hung_depth > 0 || t->hardirq || t->wake_at || t->wait_channel == &spin_channel_) continue;
-    hung = t;
-    break;
+    hung_removals.push_back(t);
   }
-  if (hung == nullptr) return;
+  if (hung_removals.empty()) return;
+  // The one the others wait behind: a removal waiting for a lock another hung removal holds (a second unbind
+  // behind the first's device_lock) is a consequence; follow the holders, at most once round each.
+  const Task* hung = hung_removals.front();
+  for (std::size_t hops = 0; hops < hung_removals.size(); ++hops) {
+    const auto holder = std::find_if(hung_removals.begin(), hung_removals.end(), [&](const Task* t) {
+      return t != hung && std::any_of(t->held.begin(), t->held.end(),
+                                      [&](const Task::Held& h) { return h.resource == hung->wait_channel; });
+    });
+    if (holder == hung_removals.end()) break;
+    hung = *holder;
+  }
   hung_task_reported_ = true;
   Report r;
   r.kind = bug::kHungTask;
@@ -960,9 +970,13 @@ void World::report_hung_task() {
                       "task after hung_task_timeout_secs, 120 by default)");
   for (const Task::Held& h : hung->held)
     r.details.push_back("  holding " + std::string(h.what) + " (taken at " + describe(h.site) + ")");
-  TaskSite blocked{task_label(hung->id), hung->wait_site, steps_};
-  blocked.stack = hung->wait_stack;
-  r.related.push_back({"Blocked (waits for " + hung->wait_what + ")", std::move(blocked)});
+  for (const Task* t : hung_removals)
+    if (t != hung)
+      r.details.push_back("task " + task_label(t->id) + ", removing too, is blocked behind it in " + t->wait_what +
+                          " at " + describe(t->wait_site));
+  // The blocked removal is the report's own stack: `expect hung-task in my_disconnect` names a frame of it.
+  r.accessed_by = task_site(hung->id, hung->wait_site);
+  r.accessed_by->stack = hung->wait_stack;
   for (const Task* t : sleepers) {
     r.details.push_back("process " + task_label(t->id) + " sleeps " +
                         (t->wait_mode == WaitMode::Killable ? "killably" : "interruptibly") + " in " + t->wait_what +

@@ -5,7 +5,7 @@
  * copies what the device sent; write() copies the user's bytes into a buffer and sends them with a bulk-out URB,
  * whose completion frees the buffer and counts the bytes.
  *
- * Built three times.
+ * Built four times.
  *  - neither defined: the buggy variant, the disconnect race fixed across drivers/usb/misc in 2019. The state is
  *    freed in disconnect() whatever files are open: open() only counts openers (the count is never consulted), and
  *    read(), write() and release() trust file->private_data. A file opened before the unplug and used after it (a
@@ -17,6 +17,10 @@
  *    (anchored to `submitted`: the USB core's flush before disconnect() does not wait for a completion already
  *    under way, drivers/usb/core/hcd.c usb_hcd_flush_endpoint) and drops the binding's reference; release() drops
  *    the file's.
+ *  - USBSKEL_FIXED=1 USBSKEL_HANG=1: the fixed variant, except that read() takes an interrupt-in transfer the USB
+ *    core gave back at the unplug (-ESHUTDOWN) for "no data yet" and waits, holding io_mutex, for disconnect() to
+ *    mark the device gone, which disconnect() does only once it holds io_mutex: the unplug hangs until the reading
+ *    process gets a signal (the shape of drivers/usb/misc/iowarrior.c's read and disconnect, a hung-task).
  *  - USBSKEL_IO_AFTER_DISCONNECT=1: the fixed variant's lifetime rules without its `disconnected` checks, the bug
  *    "USB: usblcd: fix I/O after disconnect" fixed: read() and write() of a file opened before an unbind still
  *    submit URBs to the device after disconnect() returned (Documentation/driver-api/usb/callbacks.rst: "You are
@@ -195,6 +199,13 @@ retry:
   rv = dev->errors;
   if (rv < 0) dev->errors = 0;
   spin_unlock_irq(&dev->err_lock);
+#ifdef USBSKEL_HANG
+  if (rv == -ESHUTDOWN) { /* "the device is going: wait until disconnect says so" (with io_mutex held) */
+    rv = wait_event_interruptible(dev->int_in_wait, READ_ONCE(dev->disconnected));
+    if (rv == 0) rv = -ENODEV;
+    goto exit;
+  }
+#endif
   if (rv < 0) {
     rv = (rv == -EPIPE) ? rv : -EIO;
     goto exit;
@@ -354,6 +365,9 @@ static void usbskel_disconnect(struct usb_interface *interface) {
   mutex_lock(&dev->io_mutex);
   dev->disconnected = true;
   mutex_unlock(&dev->io_mutex);
+#ifdef USBSKEL_HANG
+  wake_up_interruptible(&dev->int_in_wait); /* too late: a reader asleep above holds io_mutex */
+#endif
   usb_kill_urb(dev->int_in_urb);
   usb_kill_anchored_urbs(&dev->submitted); /* a completion under way too: it may be the last to touch `dev` */
   kref_put(&dev->kref, usbskel_delete);    /* the binding's reference: open files keep theirs */

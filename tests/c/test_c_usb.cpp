@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE c_usb
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -17,6 +18,7 @@
 #include "scenarios/runner.hpp"
 #include "scenarios/writer.hpp"
 #include "sim/report.hpp"
+#include "sim/stacktrace.hpp"
 #include "tests/c/scenario_run.hpp"
 
 using namespace devsim;
@@ -236,9 +238,44 @@ task hub {
   BOOST_TEST(!r.fatal);
   BOOST_TEST(r.headline.find("task hub") != std::string::npos, r.headline);
   BOOST_TEST(r.headline.find("while removing a device or driver") != std::string::npos, r.headline);
+  BOOST_REQUIRE(r.accessed_by.has_value());
+  BOOST_TEST(sim::stack_has_function(r.accessed_by->stack, "usbapi_disconnect"));
   scenarios::Verdict expected =
-      run(kHead + tasks + "expect hung-task\nexplore random seed=3 executions=20\n", "hung.scn");
+      run(kHead + tasks + "expect hung-task in usbapi_disconnect\nexplore random seed=3 executions=20\n", "hung.scn");
   BOOST_TEST(expected.passed, expected.summary);
+}
+
+// Two unbinds (sysfs `unbind`, drivers/base/bus.c unbind_store -> device_release_driver): the first sleeps in
+// disconnect behind the sleeping ioctl, the second behind the first's device_lock. Both are hung removals; the report
+// names the one the other waits behind (the holder of its lock) and lists the other.
+BOOST_AUTO_TEST_CASE(a_removal_blocked_behind_a_hung_one_is_listed_behind_it) {
+  BOOST_TEST_REQUIRE(kRegistered);
+  const std::string tasks = R"(task app {
+  fd = open /dev/usb/usbapi0
+  ioctl fd 31 0 => -EINTR
+  close fd
+}
+task first {
+  sleep 10ms
+  unbind cusb_api 1-1
+}
+task second {
+  sleep 10ms
+  unbind cusb_api 1-1
+}
+)";
+  scenarios::Verdict v = run(kHead + tasks + "explore random seed=5 executions=20\n", "hung2.scn");
+  BOOST_TEST(v.result.failing_executions == 20u, failures_text(v));
+  BOOST_TEST_REQUIRE(!v.result.failures.empty());
+  for (const sim::Failure &f : v.result.failures) {
+    BOOST_TEST(f.report.kind == "hung-task");
+    BOOST_REQUIRE(f.report.accessed_by.has_value());
+    BOOST_TEST(sim::stack_has_function(f.report.accessed_by->stack, "usbapi_disconnect"), f.report.headline);
+    const bool listed = std::any_of(f.report.details.begin(), f.report.details.end(), [](const std::string &d) {
+      return d.find("removing too, is blocked behind it in mutex device_lock") != std::string::npos;
+    });
+    BOOST_TEST(listed, failures_text(v));
+  }
 }
 
 // Anchored URBs racing an unplug, explored with PCT (random scheduling almost never lets the ioctls finish first):
