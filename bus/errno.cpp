@@ -7,7 +7,7 @@ namespace devsim::bus {
 
 namespace {
 // Every name include/linux/errno.h (and linux/usb.h) defines, so a scenario can expect what a C driver returns.
-constexpr std::array<std::pair<int, std::string_view>, 41> kNames{{
+constexpr std::array<std::pair<int, std::string_view>, 42> kNames{{
     {kEISDIR, "EISDIR"},
     {kEPERM, "EPERM"},
     {kENOENT, "ENOENT"},
@@ -38,6 +38,7 @@ constexpr std::array<std::pair<int, std::string_view>, 41> kNames{{
     {62, "ETIME"},
     {71, "EPROTO"},
     {75, "EOVERFLOW"},
+    {95, "EOPNOTSUPP"},
     {110, "ETIMEDOUT"},
     // The URB status codes linux/usb.h adds (Documentation/driver-api/usb/error-codes.rst).
     {54, "EXFULL"},

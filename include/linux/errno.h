@@ -29,6 +29,7 @@
 #define ETIME 62
 #define EPROTO 71
 #define EOVERFLOW 75
+#define EOPNOTSUPP 95
 #define ERESTART 85
 #define ESHUTDOWN 108
 #define ETIMEDOUT 110

@@ -532,6 +532,25 @@ static inline int usb_autopm_get_interface(struct usb_interface *intf) {
 static inline void usb_autopm_put_interface(struct usb_interface *intf) {
   (void)intf;
 }
+static inline void usb_enable_autosuspend(struct usb_device *udev) {
+  (void)udev;
+}
+static inline void usb_disable_autosuspend(struct usb_device *udev) {
+  (void)udev;
+}
+
+/* include/linux/usb.h usb_translate_errors: what a driver may pass on to user space; anything else is -EIO. */
+static inline int usb_translate_errors(int error_code) {
+  switch (error_code) {
+    case 0:
+    case -ENOMEM:
+    case -ENODEV:
+    case -EOPNOTSUPP:
+      return error_code;
+    default:
+      return -EIO;
+  }
+}
 
 /* module_usb_driver: a module whose init registers the driver and whose exit deregisters it. */
 #define module_usb_driver(__usb_driver)          \
